@@ -1,0 +1,34 @@
+package kv
+
+import "errors"
+
+// Sentinel errors. Layers wrap them with %w and context; front ends map
+// them onto wire errors in exactly one place each (see httpapi).
+var (
+	// ErrNotFound is returned by reads of a key that has no live value
+	// (never written, or deleted).
+	ErrNotFound = errors.New("kv: not found")
+
+	// ErrTooLarge is returned when key + value exceed MaxPairSize. Nothing
+	// is stored.
+	ErrTooLarge = errors.New("kv: pair too large")
+
+	// ErrEmptyKey is returned for a zero-length key (or one whose
+	// partition is empty).
+	ErrEmptyKey = errors.New("kv: empty key")
+
+	// ErrInvalidKey is returned for a key that cannot be stored, such as
+	// one with more than one partition separator in its partition part.
+	ErrInvalidKey = errors.New("kv: invalid key")
+
+	// ErrUnavailable is returned when too few replicas answered to meet the
+	// requested consistency. The wrapping error says how many of how many.
+	ErrUnavailable = errors.New("kv: unavailable")
+
+	// ErrInvalidConsistency is returned for an unknown consistency level or
+	// W/R outside 1..N.
+	ErrInvalidConsistency = errors.New("kv: invalid consistency")
+
+	// ErrClosed is returned by operations on a closed store.
+	ErrClosed = errors.New("kv: closed")
+)
