@@ -1,0 +1,328 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/grafo/grafo/ingest"
+	"github.com/grafo/grafo/kv"
+	"github.com/grafo/grafo/kv/client"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Cluster is what the API needs of the node's membership.
+type Cluster interface {
+	Status(ctx context.Context) (client.ClusterStatus, error)
+	Join(ctx context.Context, addr string) error
+	Leave(ctx context.Context, node string) error
+}
+
+// Config wires the API to the node's parts.
+type Config struct {
+	Store   kv.Store                        // required
+	Cluster Cluster                         // nil: /v1/cluster answers 503
+	Sink    ingest.Sink                     // nil: remote ingest answers 503
+	Ready   func(ctx context.Context) error // nil: always ready
+	// Registry is served on /metrics; nil means a new registry with the Go
+	// and process collectors.
+	Registry *prometheus.Registry
+	// Mounts are extra handlers by ServeMux pattern (GraphQL, web, …).
+	Mounts map[string]http.Handler
+	// MaxBody bounds request bodies other than KV values (which are bound
+	// by kv.MaxPairSize). 0 means 64 MiB.
+	MaxBody int64
+	Logger  *slog.Logger
+}
+
+type api struct {
+	cfg Config
+	mux *http.ServeMux
+	log *slog.Logger
+}
+
+// New returns the node's public HTTP handler.
+func New(cfg Config) http.Handler {
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = 64 << 20
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	a := &api{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	m := a.mux
+	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "ok\n")
+	})
+	m.HandleFunc("GET /readyz", a.readyz)
+	m.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{Registry: cfg.Registry}))
+	m.HandleFunc("GET /v1/cluster", a.clusterStatus)
+	m.HandleFunc("POST /v1/cluster/join", a.clusterJoin)
+	m.HandleFunc("POST /v1/cluster/leave", a.clusterLeave)
+	m.HandleFunc("GET /v1/graphs/{graph}/files", a.sinkFiles)
+	m.HandleFunc("POST /v1/graphs/{graph}/files", a.sinkPutFiles)
+	m.HandleFunc("POST /v1/graphs/{graph}/files/delete", a.sinkDeleteFiles)
+	m.HandleFunc("PUT /v1/graphs/{graph}/languages", a.sinkLanguages)
+	for pattern, h := range cfg.Mounts {
+		m.Handle(pattern, h)
+	}
+	return a
+}
+
+const kvPrefix = "/v1/kv/"
+
+// ServeHTTP routes /v1/kv/ itself: keys may hold '/', "..", or bytes that
+// ServeMux would clean or redirect, so the key is taken from the escaped
+// path verbatim.
+func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.EscapedPath(), kvPrefix) || r.URL.Path == "/v1/kv" {
+		a.kv(w, r)
+		return
+	}
+	a.mux.ServeHTTP(w, r)
+}
+
+func (a *api) kv(w http.ResponseWriter, r *http.Request) {
+	raw := strings.TrimPrefix(r.URL.EscapedPath(), kvPrefix)
+	if r.URL.Path == "/v1/kv" {
+		raw = ""
+	}
+	key, err := url.PathUnescape(raw)
+	if err != nil {
+		writeErrorCode(w, http.StatusBadRequest, CodeBadRequest, "bad key escape: "+err.Error())
+		return
+	}
+	if key == "" {
+		writeErrorCode(w, http.StatusBadRequest, CodeEmptyKey, "empty key")
+		return
+	}
+	o, err := Options(r.URL.Query())
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	ctx := r.Context()
+	switch r.Method {
+	case http.MethodPut, http.MethodPost:
+		// Read at most one byte past the limit: a 100 MB body is refused
+		// without being read.
+		limit := int64(kv.MaxPairSize - len(key))
+		if limit < 0 || r.ContentLength > limit {
+			WriteError(w, kv.ErrTooLarge)
+			return
+		}
+		val, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+		if err != nil {
+			WriteError(w, fmt.Errorf("%w: reading body: %v", errBadRequest, err))
+			return
+		}
+		if int64(len(val)) > limit {
+			WriteError(w, kv.ErrTooLarge)
+			return
+		}
+		v, err := a.cfg.Store.Put(ctx, []byte(key), val, o)
+		if err != nil {
+			WriteError(w, err)
+			return
+		}
+		w.Header().Set("X-Grafo-Version", v.String())
+		w.WriteHeader(http.StatusNoContent)
+	case http.MethodGet, http.MethodHead:
+		c, err := a.cfg.Store.Get(ctx, []byte(key), o)
+		if err != nil {
+			WriteError(w, err)
+			return
+		}
+		w.Header().Set("X-Grafo-Version", c.Version.String())
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Length", strconv.Itoa(len(c.Value)))
+		if r.Method == http.MethodGet {
+			w.Write(c.Value)
+		}
+	case http.MethodDelete:
+		v, err := a.cfg.Store.Delete(ctx, []byte(key), o)
+		if err != nil {
+			WriteError(w, err)
+			return
+		}
+		w.Header().Set("X-Grafo-Version", v.String())
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		w.Header().Set("Allow", "GET, HEAD, PUT, DELETE")
+		writeErrorCode(w, http.StatusMethodNotAllowed, CodeBadRequest, "method not allowed")
+	}
+}
+
+// Options parses ?consistency=, ?w=, ?r= and ?sloppy= into kv.Options.
+func Options(q url.Values) (kv.Options, error) {
+	var o kv.Options
+	var err error
+	if o.Level, err = kv.ParseLevel(q.Get("consistency")); err != nil {
+		return o, err
+	}
+	for _, p := range []struct {
+		name string
+		dst  *int
+	}{{"w", &o.W}, {"r", &o.R}} {
+		if s := q.Get(p.name); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 {
+				return o, fmt.Errorf("%w: %s=%q is not a positive number", kv.ErrInvalidConsistency, p.name, s)
+			}
+			*p.dst = n
+		}
+	}
+	if s := q.Get("sloppy"); s != "" {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return o, fmt.Errorf("%w: sloppy=%q is not a boolean", kv.ErrInvalidConsistency, s)
+		}
+		o.Sloppy = b
+	}
+	return o, nil
+}
+
+func (a *api) readyz(w http.ResponseWriter, r *http.Request) {
+	if a.cfg.Ready != nil {
+		if err := a.cfg.Ready(r.Context()); err != nil {
+			writeErrorCode(w, http.StatusServiceUnavailable, CodeUnavailable, err.Error())
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	io.WriteString(w, "ready\n")
+}
+
+func (a *api) clusterStatus(w http.ResponseWriter, r *http.Request) {
+	if a.cfg.Cluster == nil {
+		writeErrorCode(w, http.StatusServiceUnavailable, CodeUnavailable, "cluster not started")
+		return
+	}
+	st, err := a.cfg.Cluster.Status(r.Context())
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	writeJSON(w, st)
+}
+
+func (a *api) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxBody)
+	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+		WriteError(w, fmt.Errorf("%w: %v", errBadRequest, err))
+		return false
+	}
+	return true
+}
+
+func (a *api) clusterJoin(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Addr string `json:"addr"`
+	}
+	if !a.decode(w, r, &req) {
+		return
+	}
+	if a.cfg.Cluster == nil || req.Addr == "" {
+		WriteError(w, fmt.Errorf("%w: addr is required", errBadRequest))
+		return
+	}
+	if err := a.cfg.Cluster.Join(r.Context(), req.Addr); err != nil {
+		WriteError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *api) clusterLeave(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Node string `json:"node"`
+	}
+	if !a.decode(w, r, &req) {
+		return
+	}
+	if a.cfg.Cluster == nil || req.Node == "" {
+		WriteError(w, fmt.Errorf("%w: node is required", errBadRequest))
+		return
+	}
+	if err := a.cfg.Cluster.Leave(r.Context(), req.Node); err != nil {
+		WriteError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *api) sink(w http.ResponseWriter) bool {
+	if a.cfg.Sink == nil {
+		writeErrorCode(w, http.StatusServiceUnavailable, CodeUnavailable, "graph store not available on this node")
+		return false
+	}
+	return true
+}
+
+func (a *api) sinkFiles(w http.ResponseWriter, r *http.Request) {
+	if !a.sink(w) {
+		return
+	}
+	files, err := a.cfg.Sink.Files(r.Context(), r.PathValue("graph"))
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	writeJSON(w, files)
+}
+
+func (a *api) sinkPutFiles(w http.ResponseWriter, r *http.Request) {
+	if !a.sink(w) {
+		return
+	}
+	var facts []ingest.FileFacts
+	if !a.decode(w, r, &facts) {
+		return
+	}
+	if err := a.cfg.Sink.PutFiles(r.Context(), r.PathValue("graph"), facts); err != nil {
+		WriteError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *api) sinkDeleteFiles(w http.ResponseWriter, r *http.Request) {
+	if !a.sink(w) {
+		return
+	}
+	var paths []string
+	if !a.decode(w, r, &paths) {
+		return
+	}
+	if err := a.cfg.Sink.DeleteFiles(r.Context(), r.PathValue("graph"), paths); err != nil {
+		WriteError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *api) sinkLanguages(w http.ResponseWriter, r *http.Request) {
+	if !a.sink(w) {
+		return
+	}
+	var langs []ingest.Language
+	if !a.decode(w, r, &langs) {
+		return
+	}
+	if err := a.cfg.Sink.SetLanguages(r.Context(), r.PathValue("graph"), langs); err != nil {
+		WriteError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

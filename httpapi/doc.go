@@ -1,0 +1,11 @@
+// Package httpapi is the public HTTP face of a Grafo node: the raw
+// key-value routes (/v1/kv/{key}), cluster status and membership
+// (/v1/cluster), remote ingest (/v1/graphs/{graph}/files), health
+// (/healthz, /readyz) and Prometheus metrics (/metrics). The GraphQL API,
+// the playground and the web explorer are handlers of their own packages
+// that the server mounts next to these.
+//
+// Errors are mapped from kv's sentinels onto JSON
+// {"error":{"code","message"}} with a fitting status in exactly one place
+// (errors.go).
+package httpapi

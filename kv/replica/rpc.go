@@ -1,0 +1,230 @@
+package replica
+
+import (
+	"bytes"
+	"context"
+
+	"github.com/grafo/grafo/kv"
+	"github.com/grafo/grafo/kv/ring"
+)
+
+// RPC method names on the node-to-node transport.
+const (
+	methodApply = "kv.apply"
+	methodGet   = "kv.get"
+	methodScan  = "kv.scan"
+	methodRange = "kv.range"
+)
+
+func (c *Coordinator) registerHandlers() {
+	t := c.cfg.Transport
+	t.Handle(methodApply, func(ctx context.Context, from string, req []byte) ([]byte, error) {
+		es, err := decodeEntries(req)
+		if err != nil {
+			return nil, err
+		}
+		c.observe(es)
+		applied, err := c.cfg.Local.Apply(ctx, es...)
+		if err != nil {
+			return nil, err
+		}
+		return encodeBools(applied), nil
+	})
+	t.Handle(methodGet, func(ctx context.Context, from string, req []byte) ([]byte, error) {
+		keys, err := decodeKeys(req)
+		if err != nil {
+			return nil, err
+		}
+		cells, err := c.cfg.Local.GetMany(ctx, keys)
+		if err != nil {
+			return nil, err
+		}
+		return encodeCells(cells), nil
+	})
+	t.Handle(methodScan, func(ctx context.Context, from string, req []byte) ([]byte, error) {
+		r, err := decodeScanRequest(req)
+		if err != nil {
+			return nil, err
+		}
+		ents, more, err := c.scanLocal(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		return encodeScanResponse(ents, more), nil
+	})
+	t.Handle(methodRange, func(ctx context.Context, from string, req []byte) ([]byte, error) {
+		r, err := decodeRangeRequest(req)
+		if err != nil {
+			return nil, err
+		}
+		ents, more, err := c.rangeLocal(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		return encodeScanResponse(ents, more), nil
+	})
+}
+
+// observe moves the clock past versions written by other coordinators, so
+// that this node's next write of the same key is newer.
+func (c *Coordinator) observe(es []kv.Entry) {
+	var max kv.Version
+	for _, e := range es {
+		if e.Cell.Version.Newer(max) {
+			max = e.Cell.Version
+		}
+	}
+	c.clock.Observe(max)
+}
+
+func (c *Coordinator) scanLocal(ctx context.Context, r scanRequest) ([]kv.Entry, bool, error) {
+	limit := r.Limit
+	if limit <= 0 || limit > 10000 {
+		limit = 10000
+	}
+	var ents []kv.Entry
+	more := false
+	err := c.cfg.Local.Scan(ctx, r.Prefix, r.After, 0, func(e kv.Entry) bool {
+		if len(ents) == limit {
+			more = true
+			return false
+		}
+		ents = append(ents, e)
+		return true
+	})
+	return ents, more, err
+}
+
+// rangeLocal returns this node's entries whose partition hashes into one of
+// the ranges, after r.After in key order. It walks the whole engine; that
+// is the price of hashing partitions (keys of a range are not adjacent).
+func (c *Coordinator) rangeLocal(ctx context.Context, r rangeRequest) ([]kv.Entry, bool, error) {
+	limit := r.Limit
+	if limit <= 0 || limit > 10000 {
+		limit = 10000
+	}
+	ranges := make([]ring.Range, len(r.Ranges))
+	for i, rg := range r.Ranges {
+		ranges[i] = ring.Range{Start: rg[0], End: rg[1]}
+	}
+	var ents []kv.Entry
+	more := false
+	err := c.cfg.Local.ForEach(ctx, func(e kv.Entry) bool {
+		if r.After != nil && bytes.Compare(e.Key, r.After) <= 0 {
+			return true
+		}
+		if !inRanges(ranges, ring.Hash(kv.Partition(e.Key))) {
+			return true
+		}
+		if len(ents) == limit {
+			more = true
+			return false
+		}
+		ents = append(ents, e)
+		return true
+	})
+	return ents, more, err
+}
+
+func inRanges(rs []ring.Range, h uint64) bool {
+	for _, r := range rs {
+		if r.Contains(h) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Coordinator) addr(id string) (string, error) {
+	a, ok := c.cfg.Members.Addr(id)
+	if !ok {
+		return "", errUnknownNode(id)
+	}
+	return a, nil
+}
+
+type errUnknownNode string
+
+func (e errUnknownNode) Error() string { return "replica: unknown node " + string(e) }
+
+func (c *Coordinator) applyTo(ctx context.Context, id string, es []kv.Entry) error {
+	if id == c.self {
+		_, err := c.cfg.Local.Apply(ctx, es...)
+		return err
+	}
+	a, err := c.addr(id)
+	if err != nil {
+		return err
+	}
+	_, err = c.cfg.Transport.Call(ctx, a, methodApply, encodeEntries(es))
+	return err
+}
+
+func (c *Coordinator) getFrom(ctx context.Context, id string, keys [][]byte) ([]kv.Cell, error) {
+	if id == c.self {
+		return c.cfg.Local.GetMany(ctx, keys)
+	}
+	a, err := c.addr(id)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.cfg.Transport.Call(ctx, a, methodGet, encodeKeys(keys))
+	if err != nil {
+		return nil, err
+	}
+	return decodeCells(resp)
+}
+
+func (c *Coordinator) scanFrom(ctx context.Context, id string, r scanRequest) ([]kv.Entry, bool, error) {
+	if id == c.self {
+		return c.scanLocal(ctx, r)
+	}
+	a, err := c.addr(id)
+	if err != nil {
+		return nil, false, err
+	}
+	resp, err := c.cfg.Transport.Call(ctx, a, methodScan, r.encode())
+	if err != nil {
+		return nil, false, err
+	}
+	return decodeScanResponse(resp)
+}
+
+// FetchRanges pages through node id's entries in the given hash ranges,
+// calling fn for each page. Rebalancing and anti-entropy use it.
+func (c *Coordinator) FetchRanges(ctx context.Context, id string, ranges []ring.Range, fn func([]kv.Entry) error) error {
+	req := rangeRequest{Limit: 2000}
+	for _, r := range ranges {
+		req.Ranges = append(req.Ranges, [2]uint64{r.Start, r.End})
+	}
+	for {
+		var ents []kv.Entry
+		var more bool
+		var err error
+		if id == c.self {
+			ents, more, err = c.rangeLocal(ctx, req)
+		} else {
+			a, aerr := c.addr(id)
+			if aerr != nil {
+				return aerr
+			}
+			resp, cerr := c.cfg.Transport.Call(ctx, a, methodRange, req.encode())
+			if cerr != nil {
+				return cerr
+			}
+			ents, more, err = decodeScanResponse(resp)
+		}
+		if err != nil {
+			return err
+		}
+		if len(ents) > 0 {
+			if err := fn(ents); err != nil {
+				return err
+			}
+			req.After = ents[len(ents)-1].Key
+		}
+		if !more {
+			return nil
+		}
+	}
+}
