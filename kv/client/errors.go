@@ -1,0 +1,127 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/grafo/grafo/kv"
+)
+
+// Sentinels for wire codes that have no kv counterpart.
+var (
+	// ErrUnauthorized: the request had no valid token (401 unauthorized).
+	ErrUnauthorized = errors.New("client: unauthorized")
+	// ErrForbidden: the token's role or graphs do not allow the request
+	// (403 forbidden).
+	ErrForbidden = errors.New("client: forbidden")
+	// ErrBadRequest: the server rejected the request as malformed
+	// (400 bad_request).
+	ErrBadRequest = errors.New("client: bad request")
+	// ErrInternal: the server failed (500 internal, or any 5xx without a
+	// more specific code).
+	ErrInternal = errors.New("client: internal server error")
+	// ErrProtocol: the server answered something this client cannot read
+	// (undecodable JSON, a malformed X-Grafo-Version).
+	ErrProtocol = errors.New("client: protocol error")
+)
+
+// Wire codes of the public API's JSON errors.
+const (
+	CodeTooLarge           = "too_large"
+	CodeBadRequest         = "bad_request"
+	CodeEmptyKey           = "empty_key"
+	CodeNotFound           = "not_found"
+	CodeUnavailable        = "unavailable"
+	CodeInvalidConsistency = "invalid_consistency"
+	CodeUnauthorized       = "unauthorized"
+	CodeForbidden          = "forbidden"
+	CodeInternal           = "internal"
+)
+
+// Error is an error answered by the server: the HTTP status and the code
+// and message of its JSON body.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("grafo: %s: %s", e.Code, e.Message)
+}
+
+// Unwrap maps the wire code onto a sentinel, so errors.Is(err,
+// kv.ErrNotFound) works on a remote store as on a local one. Unknown codes
+// unwrap to nil.
+func (e *Error) Unwrap() error { return sentinel(e.Code) }
+
+func sentinel(code string) error {
+	switch strings.ToLower(code) {
+	case CodeTooLarge:
+		return kv.ErrTooLarge
+	case CodeNotFound:
+		return kv.ErrNotFound
+	case CodeUnavailable:
+		return kv.ErrUnavailable
+	case CodeInvalidConsistency:
+		return kv.ErrInvalidConsistency
+	case CodeEmptyKey:
+		return kv.ErrEmptyKey
+	case CodeUnauthorized:
+		return ErrUnauthorized
+	case CodeForbidden:
+		return ErrForbidden
+	case CodeBadRequest:
+		return ErrBadRequest
+	case CodeInternal:
+		return ErrInternal
+	}
+	return nil
+}
+
+// codeForStatus names an error whose body was not the JSON error shape
+// (a proxy's page, a plain-text panic), so it still unwraps sensibly.
+func codeForStatus(status int) string {
+	switch status {
+	case 400:
+		return CodeBadRequest
+	case 401:
+		return CodeUnauthorized
+	case 403:
+		return CodeForbidden
+	case 404:
+		return CodeNotFound
+	case 413:
+		return CodeTooLarge
+	case 502, 503, 504:
+		return CodeUnavailable
+	}
+	if status >= 500 {
+		return CodeInternal
+	}
+	return fmt.Sprintf("http_%d", status)
+}
+
+// GraphQLError holds the errors list of a GraphQL response. Codes holds
+// each error's extensions.code ("" where absent), in the same order.
+type GraphQLError struct {
+	Messages []string
+	Codes    []string
+}
+
+func (e *GraphQLError) Error() string {
+	return "grafo: graphql: " + strings.Join(e.Messages, "; ")
+}
+
+// Unwrap exposes the sentinels of the errors' codes, if any, so
+// errors.Is(err, kv.ErrUnavailable) works through GraphQL too.
+func (e *GraphQLError) Unwrap() []error {
+	var out []error
+	for _, c := range e.Codes {
+		if s := sentinel(c); s != nil {
+			out = append(out, s)
+		}
+	}
+	return out
+}
