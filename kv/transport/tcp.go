@@ -1,0 +1,403 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/yamux"
+)
+
+// TCP is the real Transport: one listener serving RPC (over yamux) and raft
+// (see RaftLayer), and one persistent yamux session per peer it calls.
+type TCP struct {
+	cfg  Config
+	log  *slog.Logger
+	ln   net.Listener
+	addr string
+	ymx  *yamux.Config
+
+	handlers sync.Map // method → Handler
+
+	mu      sync.Mutex
+	peers   map[string]*peer
+	inbound map[*yamux.Session]struct{}
+
+	raft   *raftLayer
+	ctx    context.Context // parent of handler contexts; cancelled by Close
+	cancel context.CancelFunc
+	closed atomic.Bool
+	wg     sync.WaitGroup
+}
+
+var _ Transport = (*TCP)(nil)
+
+// peer holds the outbound session to one address.
+type peer struct {
+	mu   sync.Mutex
+	sess *yamux.Session
+	dial *dialing // non-nil while a dial runs; callers wait on it
+}
+
+type dialing struct {
+	done chan struct{}
+	sess *yamux.Session
+	err  error
+}
+
+// Listen starts serving on cfg.Addr.
+func Listen(cfg Config) (*TCP, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = DefaultConfig().DialTimeout
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("transport: listen %s: %w", cfg.Addr, err)
+	}
+	addr := cfg.Advertise
+	if addr == "" {
+		addr = ln.Addr().String()
+	}
+	ymx := yamux.DefaultConfig()
+	ymx.AcceptBacklog = 1024
+	ymx.KeepAliveInterval = 10 * time.Second // notice a silently dead peer well before TCP would
+	ymx.StreamOpenTimeout = 10 * time.Second
+	ymx.LogOutput = logWriter{log}
+	ctx, cancel := context.WithCancel(context.Background())
+	t := &TCP{
+		cfg: cfg, log: log, ln: ln, addr: addr, ymx: ymx,
+		peers:   make(map[string]*peer),
+		inbound: make(map[*yamux.Session]struct{}),
+		ctx:     ctx, cancel: cancel,
+	}
+	t.raft = &raftLayer{t: t, conns: make(chan net.Conn), closed: make(chan struct{})}
+	t.wg.Add(1)
+	go t.acceptLoop()
+	return t, nil
+}
+
+// Addr is the advertised address.
+func (t *TCP) Addr() string { return t.addr }
+
+// Handle registers h for method.
+func (t *TCP) Handle(method string, h Handler) { t.handlers.Store(method, h) }
+
+// Close stops the listener, closes every session and waits for running
+// handlers (their contexts are cancelled).
+func (t *TCP) Close() error {
+	if !t.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	t.cancel()
+	err := t.ln.Close()
+	t.raft.Close()
+	t.mu.Lock()
+	for _, p := range t.peers {
+		p.mu.Lock()
+		if p.sess != nil {
+			p.sess.Close()
+		}
+		p.mu.Unlock()
+	}
+	for s := range t.inbound {
+		s.Close()
+	}
+	t.mu.Unlock()
+	t.wg.Wait()
+	return err
+}
+
+// Call runs method on addr over the persistent session to it.
+func (t *TCP) Call(ctx context.Context, addr, method string, req []byte) ([]byte, error) {
+	if t.closed.Load() {
+		return nil, ErrClosed
+	}
+	if len(method) > maxMethod {
+		return nil, fmt.Errorf("transport: method name of %d bytes", len(method))
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("transport: %s on %s: %w", method, addr, err)
+	}
+	var stream *yamux.Stream
+	for attempt := 0; ; attempt++ {
+		sess, err := t.session(ctx, addr)
+		if err != nil {
+			return nil, err
+		}
+		stream, err = sess.OpenStream()
+		if err == nil {
+			break
+		}
+		// The session broke since we looked (peer restarted); nothing was
+		// sent, so one redial is safe.
+		t.drop(addr, sess)
+		if attempt > 0 {
+			return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, addr, err)
+		}
+	}
+	var timeout time.Duration
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+		stream.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { stream.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	defer stream.Close()
+
+	fail := func(err error) error {
+		if cerr := ctx.Err(); cerr != nil {
+			return fmt.Errorf("transport: %s on %s: %w", method, addr, cerr)
+		}
+		return fmt.Errorf("%w: %s on %s: %w", ErrUnreachable, method, addr, err)
+	}
+	if _, err := stream.Write(encodeRequest(method, timeout, req)); err != nil {
+		return nil, fail(err)
+	}
+	status, code, body, err := readResponse(stream)
+	if err != nil {
+		return nil, fail(err)
+	}
+	if status != statusOK {
+		return nil, &RemoteError{Addr: addr, Method: method, Message: string(body), Code: code}
+	}
+	return body, nil
+}
+
+// session returns a live outbound session to addr, dialling once for all
+// concurrent callers.
+func (t *TCP) session(ctx context.Context, addr string) (*yamux.Session, error) {
+	t.mu.Lock()
+	p := t.peers[addr]
+	if p == nil {
+		p = &peer{}
+		t.peers[addr] = p
+	}
+	t.mu.Unlock()
+
+	p.mu.Lock()
+	if p.sess != nil && !p.sess.IsClosed() {
+		s := p.sess
+		p.mu.Unlock()
+		return s, nil
+	}
+	if d := p.dial; d != nil {
+		p.mu.Unlock()
+		select {
+		case <-d.done:
+			return d.sess, d.err
+		case <-ctx.Done():
+			return nil, fmt.Errorf("transport: dial %s: %w", addr, ctx.Err())
+		}
+	}
+	d := &dialing{done: make(chan struct{})}
+	p.dial = d
+	p.mu.Unlock()
+
+	d.sess, d.err = t.dialSession(ctx, addr)
+	p.mu.Lock()
+	p.dial = nil
+	if d.err == nil {
+		p.sess = d.sess
+	}
+	p.mu.Unlock()
+	close(d.done)
+	if d.err == nil && t.closed.Load() {
+		d.sess.Close() // raced with Close, which did not see this session
+		return nil, ErrClosed
+	}
+	return d.sess, d.err
+}
+
+// drop forgets sess if it is still addr's session.
+func (t *TCP) drop(addr string, sess *yamux.Session) {
+	sess.Close()
+	t.mu.Lock()
+	p := t.peers[addr]
+	t.mu.Unlock()
+	if p != nil {
+		p.mu.Lock()
+		if p.sess == sess {
+			p.sess = nil
+		}
+		p.mu.Unlock()
+	}
+}
+
+func (t *TCP) dialSession(ctx context.Context, addr string) (*yamux.Session, error) {
+	conn, err := t.dialConn(ctx, addr, protoRPC, t.cfg.DialTimeout)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := yamux.Client(conn, t.ymx)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, addr, err)
+	}
+	t.log.Debug("transport connected", "peer", addr)
+	return sess, nil
+}
+
+// dialConn opens a TCP connection and runs the handshake for proto.
+func (t *TCP) dialConn(ctx context.Context, addr string, proto byte, timeout time.Duration) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: dial %s: %w", ErrUnreachable, addr, err)
+	}
+	dl, _ := ctx.Deadline()
+	conn.SetDeadline(dl)
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	from := t.addr
+	if proto == protoRaft {
+		from = ""
+	}
+	err = clientHandshake(conn, proto, t.cfg.Secret, from)
+	stop()
+	if err != nil {
+		conn.Close()
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, ErrAuth) {
+			err = fmt.Errorf("%w (%w)", err, cerr)
+		}
+		return nil, fmt.Errorf("%w: handshake with %s: %w", ErrUnreachable, addr, err)
+	}
+	conn.SetDeadline(time.Time{})
+	return conn, nil
+}
+
+func (t *TCP) acceptLoop() {
+	defer t.wg.Done()
+	for {
+		conn, err := t.ln.Accept()
+		if err != nil {
+			if t.closed.Load() {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			t.log.Warn("transport accept failed", "err", err)
+			return
+		}
+		t.wg.Add(1)
+		go t.serveConn(conn)
+	}
+}
+
+func (t *TCP) serveConn(conn net.Conn) {
+	defer t.wg.Done()
+	conn.SetDeadline(time.Now().Add(t.cfg.DialTimeout))
+	proto, from, err := serverHandshake(conn, t.cfg.Secret)
+	if err != nil {
+		conn.Close()
+		if errors.Is(err, ErrAuth) {
+			t.log.Warn("transport refused peer", "peer", conn.RemoteAddr().String(), "err", err)
+		} else {
+			t.log.Debug("transport handshake failed", "peer", conn.RemoteAddr().String(), "err", err)
+		}
+		return
+	}
+	conn.SetDeadline(time.Time{})
+	switch proto {
+	case protoRaft:
+		t.raft.deliver(conn)
+	case protoRPC:
+		t.serveRPC(conn, from)
+	}
+}
+
+func (t *TCP) serveRPC(conn net.Conn, from string) {
+	sess, err := yamux.Server(conn, t.ymx)
+	if err != nil {
+		conn.Close()
+		return
+	}
+	t.mu.Lock()
+	if t.closed.Load() {
+		t.mu.Unlock()
+		sess.Close()
+		return
+	}
+	t.inbound[sess] = struct{}{}
+	t.mu.Unlock()
+	defer func() {
+		t.mu.Lock()
+		delete(t.inbound, sess)
+		t.mu.Unlock()
+		sess.Close()
+	}()
+	for {
+		stream, err := sess.AcceptStream()
+		if err != nil {
+			return
+		}
+		t.wg.Add(1)
+		go t.serveStream(stream, from)
+	}
+}
+
+func (t *TCP) serveStream(stream *yamux.Stream, from string) {
+	defer t.wg.Done()
+	defer stream.Close()
+	method, timeout, req, err := readRequest(stream)
+	if err != nil {
+		return
+	}
+	resp := t.dispatch(method, timeout, from, req)
+	stream.Write(resp) // a failed write means the caller is gone; nothing to tell
+}
+
+func (t *TCP) dispatch(method string, timeout time.Duration, from string, req []byte) []byte {
+	v, ok := t.handlers.Load(method)
+	if !ok {
+		return encodeResponse(statusError, codeUnknownMethod, []byte(fmt.Sprintf("unknown method %q", method)))
+	}
+	ctx, cancel := t.ctx, context.CancelFunc(func() {})
+	if timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+	}
+	defer cancel()
+	resp, err := callHandler(ctx, v.(Handler), from, req)
+	if err != nil {
+		return encodeResponse(statusError, errorCode(err), []byte(err.Error()))
+	}
+	return encodeResponse(statusOK, 0, resp)
+}
+
+// callHandler turns a handler panic into an error: one bad request must not
+// take the node (and its replicas) down.
+func callHandler(ctx context.Context, h Handler, from string, req []byte) (resp []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("transport: handler panic: %v", r)
+		}
+	}()
+	return h(ctx, from, req)
+}
+
+// logWriter routes yamux's log lines to slog at debug level: they are
+// mostly "connection closed" noise during restarts.
+type logWriter struct{ log *slog.Logger }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.log.Debug("yamux", "msg", strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+var _ io.Writer = logWriter{}
