@@ -1,0 +1,190 @@
+package engine
+
+import (
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+
+	"github.com/grafo/grafo/kv"
+)
+
+// cache is a bounded, sharded LRU of decoded cells. A nil *cache is a
+// disabled cache: every method is a no-op or a miss.
+//
+// Staleness: the committer calls set/del for every key it committed, after
+// the commit, under the shard lock, and bumps the shard's seq. A reader
+// notes seq before its bbolt read and fills only if seq has not moved, so
+// a fill from an older snapshot can never land after a newer commit's
+// update (even if that update was evicted in between).
+type cache struct {
+	seed   maphash.Seed
+	shards []cacheShard
+	hits   atomic.Int64
+	misses atomic.Int64
+}
+
+type cacheShard struct {
+	mu       sync.Mutex
+	seq      uint64
+	m        map[string]*cacheNode
+	head     cacheNode // sentinel: head.next is the most recently used
+	maxCells int
+	maxBytes int // <=0: no byte bound
+	bytes    int
+}
+
+type cacheNode struct {
+	key        string
+	cell       kv.Cell
+	prev, next *cacheNode
+}
+
+func newCache(cells, bytes int) *cache {
+	if cells < 0 {
+		return nil
+	}
+	n := 32
+	for n > 1 && cells/n < 64 {
+		n /= 2 // small caches: fewer shards, so the bound stays meaningful
+	}
+	c := &cache{seed: maphash.MakeSeed(), shards: make([]cacheShard, n)}
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.m = make(map[string]*cacheNode)
+		s.head.next, s.head.prev = &s.head, &s.head
+		s.maxCells = max(1, cells/n)
+		if bytes > 0 {
+			s.maxBytes = max(1, bytes/n)
+		}
+	}
+	return c
+}
+
+func (c *cache) shard(key []byte) *cacheShard {
+	return &c.shards[maphash.Bytes(c.seed, key)%uint64(len(c.shards))]
+}
+
+// get returns a copy of the cached cell, or ok=false and the shard's seq
+// to pass to fill.
+func (c *cache) get(key []byte) (cell kv.Cell, ok bool, seq uint64) {
+	if c == nil {
+		return kv.Cell{}, false, 0
+	}
+	s := c.shard(key)
+	s.mu.Lock()
+	n := s.m[string(key)]
+	if n == nil {
+		seq = s.seq
+		s.mu.Unlock()
+		c.misses.Add(1)
+		return kv.Cell{}, false, seq
+	}
+	s.moveFront(n)
+	cell = n.cell
+	s.mu.Unlock()
+	c.hits.Add(1)
+	if cell.Value != nil {
+		cell.Value = append([]byte(nil), cell.Value...)
+	}
+	return cell, true, 0
+}
+
+// fill caches cell (already a private copy) if no commit touched the shard
+// since seq was read.
+func (c *cache) fill(key []byte, cell kv.Cell, seq uint64) {
+	if c == nil {
+		return
+	}
+	s := c.shard(key)
+	s.mu.Lock()
+	if s.seq == seq {
+		s.put(string(key), cell)
+	}
+	s.mu.Unlock()
+}
+
+// cacheUpdate is one committed change: a new cell, or del for a key that is
+// gone from disk.
+type cacheUpdate struct {
+	key  []byte
+	cell kv.Cell
+	del  bool
+}
+
+// apply installs committed changes. The cells must not be modified later.
+func (c *cache) apply(ups []cacheUpdate) {
+	if c == nil || len(ups) == 0 {
+		return
+	}
+	// Group by shard so each shard is locked once and its seq bumped once.
+	byShard := make(map[*cacheShard][]int, len(c.shards))
+	for i := range ups {
+		s := c.shard(ups[i].key)
+		byShard[s] = append(byShard[s], i)
+	}
+	for s, idx := range byShard {
+		s.mu.Lock()
+		s.seq++
+		for _, i := range idx {
+			u := &ups[i]
+			if u.del {
+				if n := s.m[string(u.key)]; n != nil {
+					s.remove(n)
+				}
+				continue
+			}
+			s.put(string(u.key), u.cell)
+		}
+		s.mu.Unlock()
+	}
+}
+
+func (s *cacheShard) put(key string, cell kv.Cell) {
+	if n := s.m[key]; n != nil {
+		s.bytes += len(cell.Value) - len(n.cell.Value)
+		n.cell = cell
+		s.moveFront(n)
+	} else {
+		n = &cacheNode{key: key, cell: cell}
+		s.m[key] = n
+		s.bytes += len(cell.Value)
+		s.pushFront(n)
+	}
+	for len(s.m) > s.maxCells || (s.maxBytes > 0 && s.bytes > s.maxBytes && len(s.m) > 1) {
+		s.remove(s.head.prev)
+	}
+}
+
+func (s *cacheShard) remove(n *cacheNode) {
+	n.prev.next, n.next.prev = n.next, n.prev
+	delete(s.m, n.key)
+	s.bytes -= len(n.cell.Value)
+}
+
+func (s *cacheShard) pushFront(n *cacheNode) {
+	n.prev, n.next = &s.head, s.head.next
+	s.head.next.prev = n
+	s.head.next = n
+}
+
+func (s *cacheShard) moveFront(n *cacheNode) {
+	if s.head.next == n {
+		return
+	}
+	n.prev.next, n.next.prev = n.next, n.prev
+	s.pushFront(n)
+}
+
+func (c *cache) len() int {
+	if c == nil {
+		return 0
+	}
+	total := 0
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		total += len(s.m)
+		s.mu.Unlock()
+	}
+	return total
+}

@@ -1,0 +1,406 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/grafo/grafo/kv"
+	"github.com/klauspost/compress/s2"
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+type opKind uint8
+
+const (
+	opApply opKind = iota
+	opPurge
+	opRemove
+)
+
+// op is one caller's mutation, queued for the committer. Everything the
+// committer touches is owned by the op (keys and encodings are copied
+// when it is built), so a caller that gives up on ctx may reuse its
+// buffers while the op is still being committed.
+type op struct {
+	ctx  context.Context
+	kind opKind
+	keys [][]byte
+	// opApply: encoded cells and the cells to cache once committed.
+	encs  [][]byte
+	cells []kv.Cell
+	// opPurge: the tombstone versions to match.
+	versions []kv.Version
+
+	applied []bool
+	err     error
+	done    chan struct{}
+}
+
+func (o *op) size() int { return len(o.keys) }
+
+// Apply stores each entry iff its version is newer than what its key holds
+// (last write wins; a tombstone is an entry with Cell.Tombstone set). It
+// returns once the batch holding the entries is durable; applied[i]
+// reports whether entry i won. Every entry is checked with kv.CheckPair
+// first: if one fails, nothing of the call is stored.
+//
+// If ctx ends first, Apply returns ctx.Err(); the entries may or may not
+// have been stored (see the package doc).
+func (e *Engine) Apply(ctx context.Context, entries ...kv.Entry) ([]bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	// One arena for every key and encoding of the call: one allocation,
+	// owned by the engine from here on.
+	total := 0
+	for i := range entries {
+		ent := &entries[i]
+		if err := kv.CheckPair(ent.Key, ent.Cell.Value); err != nil {
+			return nil, fmt.Errorf("engine: entry %d: %w", i, err)
+		}
+		if len(ent.Cell.Version.Node) > kv.MaxNodeIDLen {
+			return nil, fmt.Errorf("%w: entry %d: node id of %d bytes", ErrInvalidVersion, i, len(ent.Cell.Version.Node))
+		}
+		total += len(ent.Key) + 10 + len(ent.Cell.Version.Node)
+		if !ent.Cell.Tombstone {
+			total += s2.MaxEncodedLen(len(ent.Cell.Value)) + len(ent.Cell.Value)
+		}
+	}
+	arena := make([]byte, 0, total)
+	o := &op{
+		ctx:   ctx,
+		kind:  opApply,
+		keys:  make([][]byte, len(entries)),
+		encs:  make([][]byte, len(entries)),
+		cells: make([]kv.Cell, len(entries)),
+		done:  make(chan struct{}),
+	}
+	for i := range entries {
+		ent := &entries[i]
+		off := len(arena)
+		arena = append(arena, ent.Key...)
+		o.keys[i] = arena[off:len(arena):len(arena)]
+		off = len(arena)
+		var raw []byte
+		arena, raw = encodeCell(arena, ent.Cell, e.cfg.CompressMin)
+		o.encs[i] = arena[off:len(arena):len(arena)]
+		cell := kv.Cell{Version: ent.Cell.Version, Tombstone: ent.Cell.Tombstone}
+		switch {
+		case ent.Cell.Tombstone:
+		case raw != nil:
+			cell.Value = raw // shares the stored bytes: never modified
+		case len(ent.Cell.Value) > 0:
+			off = len(arena)
+			arena = append(arena, ent.Cell.Value...)
+			cell.Value = arena[off:len(arena):len(arena)]
+		}
+		o.cells[i] = cell
+	}
+	if err := e.submit(ctx, o); err != nil {
+		return nil, err
+	}
+	return o.applied, nil
+}
+
+// Purge physically removes the tombstones of keys whose stored cell is
+// still a tombstone of exactly versions[i] (tombstone GC once every
+// replica has it). Keys holding anything else are left alone.
+func (e *Engine) Purge(ctx context.Context, keys [][]byte, versions []kv.Version) error {
+	if len(keys) != len(versions) {
+		return fmt.Errorf("%w: %d keys, %d versions", ErrInvalidVersion, len(keys), len(versions))
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	o := &op{ctx: ctx, kind: opPurge, keys: copyKeys(keys), versions: append([]kv.Version(nil), versions...), done: make(chan struct{})}
+	return e.submit(ctx, o)
+}
+
+// Remove physically deletes keys whatever they hold (a node handing off
+// ranges it no longer owns).
+func (e *Engine) Remove(ctx context.Context, keys [][]byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	o := &op{ctx: ctx, kind: opRemove, keys: copyKeys(keys), done: make(chan struct{})}
+	return e.submit(ctx, o)
+}
+
+func copyKeys(keys [][]byte) [][]byte {
+	n := 0
+	for _, k := range keys {
+		n += len(k)
+	}
+	arena := make([]byte, 0, n)
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		off := len(arena)
+		arena = append(arena, k...)
+		out[i] = arena[off:len(arena):len(arena)]
+	}
+	return out
+}
+
+// submit queues o and waits for its commit or for ctx.
+func (e *Engine) submit(ctx context.Context, o *op) error {
+	if e.isClosed.Load() {
+		return kv.ErrClosed
+	}
+	if o.size() == 0 {
+		o.applied = []bool{}
+		return nil
+	}
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return kv.ErrClosed
+	}
+	e.queue = append(e.queue, o)
+	e.queued += o.size()
+	e.mu.Unlock()
+	e.signal()
+	select {
+	case <-o.done:
+		return o.err
+	case <-ctx.Done():
+		select {
+		case <-o.done: // committed meanwhile: report the real outcome
+			return o.err
+		default:
+			return ctx.Err()
+		}
+	}
+}
+
+func (e *Engine) signal() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take removes up to room entries' worth of ops from the queue (at least
+// one op, however large). It also reports whether the engine is closed.
+func (e *Engine) take(batch []*op, room int) ([]*op, int, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n, taken := 0, 0
+	for _, o := range e.queue {
+		if len(batch) > 0 && taken+o.size() > room {
+			break
+		}
+		batch = append(batch, o)
+		taken += o.size()
+		n++
+	}
+	clear(e.queue[:n])
+	e.queue = e.queue[n:]
+	if len(e.queue) == 0 {
+		e.queue = nil // let the backing array go
+	}
+	e.queued -= taken
+	return batch, taken, e.closed
+}
+
+// committer is the single goroutine that writes: it turns whatever is
+// queued into one bbolt transaction at a time.
+func (e *Engine) committer() {
+	defer close(e.exited)
+	var batch []*op
+	for {
+		<-e.wake
+		for {
+			var n int
+			var closed bool
+			batch, n, closed = e.take(batch[:0], e.cfg.MaxBatch)
+			if len(batch) == 0 {
+				if closed {
+					return
+				}
+				break
+			}
+			if e.cfg.MaxBatchDelay > 0 && n < e.cfg.MaxBatch && !closed {
+				batch, n = e.fill(batch, n)
+			}
+			e.commit(batch)
+			clear(batch)
+		}
+	}
+}
+
+// fill waits up to MaxBatchDelay for more ops to fill the batch.
+func (e *Engine) fill(batch []*op, n int) ([]*op, int) {
+	timer := time.NewTimer(e.cfg.MaxBatchDelay)
+	defer timer.Stop()
+	for n < e.cfg.MaxBatch {
+		select {
+		case <-e.wake:
+		case <-timer.C:
+			// One last look: ops may have queued without a new signal.
+			more, m, _ := e.take(batch, e.cfg.MaxBatch-n)
+			return more, n + m
+		}
+		var m int
+		var closed bool
+		batch, m, closed = e.take(batch, e.cfg.MaxBatch-n)
+		n += m
+		if closed {
+			break
+		}
+	}
+	return batch, n
+}
+
+// commit applies batch in one transaction and wakes its waiters.
+func (e *Engine) commit(batch []*op) {
+	var live []*op
+	for _, o := range batch {
+		if err := o.ctx.Err(); err != nil {
+			// Nobody is waiting and nothing was written: drop it.
+			o.err = err
+			close(o.done)
+			continue
+		}
+		live = append(live, o)
+	}
+	if len(live) == 0 {
+		return
+	}
+	var (
+		ups         []cacheUpdate
+		nLive       int64
+		nTombs      int64
+		writes      int64
+		size        int64
+		corruptSeen int
+	)
+	err := e.db.Update(func(tx *bolt.Tx) error {
+		ups, writes, corruptSeen = ups[:0], 0, 0
+		nLive, nTombs = e.live.Load(), e.tombs.Load()
+		data := tx.Bucket(dataBucket)
+		for _, o := range live {
+			switch o.kind {
+			case opApply:
+				o.applied = make([]bool, len(o.keys))
+				for i, k := range o.keys {
+					old, exists, corrupt := currentHeader(data, k)
+					corruptSeen += corrupt
+					if exists && !o.cells[i].Version.Newer(old.version) {
+						continue
+					}
+					if err := data.Put(k, o.encs[i]); err != nil {
+						return fmt.Errorf("put %q: %w", k, err)
+					}
+					if exists {
+						dec(&nLive, &nTombs, old.tombstone)
+					}
+					inc(&nLive, &nTombs, o.cells[i].Tombstone)
+					o.applied[i] = true
+					writes++
+					ups = append(ups, cacheUpdate{key: k, cell: o.cells[i]})
+				}
+			case opPurge:
+				for i, k := range o.keys {
+					old, exists, corrupt := currentHeader(data, k)
+					corruptSeen += corrupt
+					if !exists || !old.tombstone || old.version.Compare(o.versions[i]) != 0 {
+						continue
+					}
+					if err := data.Delete(k); err != nil {
+						return fmt.Errorf("purge %q: %w", k, err)
+					}
+					nTombs--
+					writes++
+					ups = append(ups, cacheUpdate{key: k, del: true})
+				}
+			case opRemove:
+				for _, k := range o.keys {
+					old, exists, corrupt := currentHeader(data, k)
+					corruptSeen += corrupt
+					if !exists {
+						continue
+					}
+					if err := data.Delete(k); err != nil {
+						return fmt.Errorf("remove %q: %w", k, err)
+					}
+					dec(&nLive, &nTombs, old.tombstone)
+					writes++
+					ups = append(ups, cacheUpdate{key: k, del: true})
+				}
+			}
+		}
+		if err := putCounters(tx.Bucket(metaBucket), nLive, nTombs); err != nil {
+			return fmt.Errorf("counters: %w", err)
+		}
+		if h := e.cfg.TestingBeforeCommit; h != nil {
+			if err := h(); err != nil {
+				return err
+			}
+		}
+		size = tx.Size()
+		return nil
+	})
+	if err != nil {
+		e.failed.Add(1)
+		if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
+			err = kv.ErrClosed
+		} else {
+			err = fmt.Errorf("engine: commit: %w", err)
+		}
+		e.log.Error("commit failed", "ops", len(live), "err", err)
+		for _, o := range live {
+			o.applied, o.err = nil, err
+			close(o.done)
+		}
+		return
+	}
+	if corruptSeen > 0 {
+		e.log.Warn("overwrote corrupt cells", "count", corruptSeen)
+	}
+	// Cache and counters move only now that the data is durable; the
+	// waiters are woken last, so a caller that returns from Apply reads
+	// its own write.
+	e.cache.apply(ups)
+	e.live.Store(nLive)
+	e.tombs.Store(nTombs)
+	e.size.Store(size)
+	e.commits.Add(1)
+	e.writes.Add(writes)
+	for _, o := range live {
+		close(o.done)
+	}
+}
+
+// currentHeader reads what key holds inside the write transaction. A cell
+// that does not decode is treated as present, live and older than any
+// write, so a write repairs it (corrupt=1 reports it).
+func currentHeader(data *bolt.Bucket, k []byte) (h cellHeader, exists bool, corrupt int) {
+	v := data.Get(k)
+	if v == nil {
+		return cellHeader{}, false, 0
+	}
+	h, err := decodeHeader(v)
+	if err != nil {
+		return cellHeader{}, true, 1
+	}
+	return h, true, 0
+}
+
+func inc(live, tombs *int64, tombstone bool) {
+	if tombstone {
+		*tombs++
+	} else {
+		*live++
+	}
+}
+
+func dec(live, tombs *int64, tombstone bool) {
+	if tombstone {
+		*tombs--
+	} else {
+		*live--
+	}
+}

@@ -1,0 +1,110 @@
+package engine
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Defaults used for zero Config fields.
+const (
+	DefaultCacheCells  = 65536
+	DefaultCacheBytes  = 64 << 20
+	DefaultMaxBatch    = 1024
+	DefaultCompressMin = 128
+	DefaultOpenTimeout = time.Second
+)
+
+// Config tunes an Engine. The zero value is usable: every zero field means
+// its default.
+type Config struct {
+	// CacheCells is the most cells the hot-cell cache holds. 0 means
+	// DefaultCacheCells; a negative value disables the cache.
+	CacheCells int
+
+	// CacheBytes bounds the cached values' total size, so a cache of
+	// 10 KiB cells cannot grow to CacheCells*10 KiB. 0 means
+	// DefaultCacheBytes; negative means no byte bound.
+	CacheBytes int
+
+	// MaxBatch is the most entries (writes, purges, removals) one group
+	// commit takes. 0 means DefaultMaxBatch. One call with more entries
+	// than MaxBatch is still committed whole, alone.
+	MaxBatch int
+
+	// MaxBatchDelay is how long the committer may wait for more writes
+	// before committing a batch that is not full. 0 means no wait: a batch
+	// is whatever queued while the previous commit was fsyncing, which is
+	// already enough to amortise fsync under load without adding latency
+	// when idle.
+	MaxBatchDelay time.Duration
+
+	// CompressMin is the shortest value that is compressed. 0 means
+	// DefaultCompressMin; negative disables compression.
+	CompressMin int
+
+	// OpenTimeout is how long Open waits for the file lock before failing
+	// with ErrLocked. 0 means DefaultOpenTimeout.
+	OpenTimeout time.Duration
+
+	// NoSync skips fsync on commit. Only for tests and benchmarks that
+	// measure CPU cost: an acknowledged write can be lost on a crash.
+	NoSync bool
+
+	// Logger receives the engine's logs. nil discards them.
+	Logger *slog.Logger
+
+	// TestingBeforeCommit, when set, is called inside every group commit's
+	// transaction after the batch is applied; a non-nil error aborts the
+	// transaction as a failing disk would. For fault-injection tests only.
+	TestingBeforeCommit func() error
+}
+
+// DefaultConfig returns a Config with every default spelled out.
+func DefaultConfig() Config {
+	return Config{
+		CacheCells:  DefaultCacheCells,
+		CacheBytes:  DefaultCacheBytes,
+		MaxBatch:    DefaultMaxBatch,
+		CompressMin: DefaultCompressMin,
+		OpenTimeout: DefaultOpenTimeout,
+	}
+}
+
+// Validate reports a Config whose values are out of bounds.
+func (c Config) Validate() error {
+	if c.MaxBatch < 0 {
+		return fmt.Errorf("%w: MaxBatch %d < 0", ErrInvalidConfig, c.MaxBatch)
+	}
+	if c.MaxBatchDelay < 0 || c.MaxBatchDelay > time.Second {
+		return fmt.Errorf("%w: MaxBatchDelay %v outside 0..1s", ErrInvalidConfig, c.MaxBatchDelay)
+	}
+	if c.OpenTimeout < 0 {
+		return fmt.Errorf("%w: OpenTimeout %v < 0", ErrInvalidConfig, c.OpenTimeout)
+	}
+	return nil
+}
+
+// withDefaults fills zero fields.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.CacheCells == 0 {
+		c.CacheCells = d.CacheCells
+	}
+	if c.CacheBytes == 0 {
+		c.CacheBytes = d.CacheBytes
+	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = d.MaxBatch
+	}
+	if c.CompressMin == 0 {
+		c.CompressMin = d.CompressMin
+	}
+	if c.OpenTimeout == 0 {
+		c.OpenTimeout = d.OpenTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}

@@ -1,0 +1,66 @@
+// Package engine is one Grafo node's durable storage: versioned cells in a
+// single bbolt file.
+//
+// It owns the on-disk cell format, last-write-wins conflict resolution per
+// key, tombstones and their physical removal, value compression, the
+// hot-cell cache and the live/tombstone counters. It knows nothing about
+// rings, replicas or graphs; kv/replica coordinates many engines.
+//
+// # Layout
+//
+// The file holds three buckets. "data" maps the raw key bytes to an
+// encoded cell, so that every row of a partition is adjacent and a
+// partition is one prefix scan. "meta" holds the live and tombstone
+// counters, updated in the same transaction as the data they count, so
+// Keys is exact after a crash or reopen. "probe" is scratch space for the
+// health probe and never touches data.
+//
+// A stored cell is
+//
+//	format byte (0xC0 | flags: 1 tombstone, 2 compressed)
+//	version     (kv.Version.AppendBinary: 8-byte TS, node length, node)
+//	value       (raw, or an s2 block when compressed)
+//
+// Values are compressed with s2 (klauspost/compress) when they are at least
+// Config.CompressMin bytes and the block is smaller than the value. s2 was
+// chosen over zstd because it is several times faster on both sides and its
+// block header states the decoded length, so a corrupt cell is rejected
+// before any allocation: the engine is fsync-bound on writes and
+// cache-bound on reads, and pairs are at most 10 KiB.
+//
+// # Group commit
+//
+// Every mutation (Apply, Purge, Remove) is queued for a single committer
+// goroutine, which takes everything queued (up to Config.MaxBatch entries)
+// into one bbolt read-write transaction and therefore one fsync, then wakes
+// every waiter. Within a batch, operations are applied in queue order and
+// each entry is compared with what the key holds at that moment (including
+// earlier entries of the same batch), so conflicts on one key resolve by
+// version exactly as they would one at a time. If the transaction fails,
+// bbolt rolls it back and every waiter of the batch gets the error; the
+// cache and counters are touched only after a successful commit.
+//
+// Cancellation: a waiter whose context ends before the committer picks its
+// operation up is dropped from the batch and gets ctx.Err() with nothing
+// stored. If the context ends while its batch is being committed, the
+// caller gets ctx.Err() but the write may or may not be stored; writes are
+// idempotent under their version, so retrying is safe.
+//
+// # Cache
+//
+// A bounded, sharded LRU of decoded cells is filled by reads and by
+// commits. The committer updates each touched shard after the commit and
+// bumps the shard's sequence number; a reader fills the cache only if the
+// shard's sequence did not move while it read, so a reader holding an older
+// bbolt snapshot never overwrites a newer cell. Cells handed out are copies:
+// callers may modify them.
+//
+// # Scans
+//
+// Scan and ForEach read in bounded chunks, each in its own short read
+// transaction, and call fn outside any transaction. That keeps long walks
+// from pinning old pages (and blocking bbolt's remap) and lets fn call back
+// into the engine. The walk is therefore not one snapshot: a key written
+// during the walk may or may not be seen, but every key is seen at most
+// once and in order.
+package engine

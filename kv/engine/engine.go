@@ -1,0 +1,445 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/grafo/grafo/kv"
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+var (
+	dataBucket  = []byte("data")
+	metaBucket  = []byte("meta")
+	probeBucket = []byte("probe")
+
+	metaLive       = []byte("live")
+	metaTombstones = []byte("tombstones")
+	probeKey       = []byte("probe")
+)
+
+// scanChunk is how many entries one read transaction of Scan/ForEach
+// collects before releasing the transaction and calling fn.
+const scanChunk = 256
+
+// Engine is one node's durable store of versioned cells. It is safe for
+// concurrent use.
+type Engine struct {
+	path  string
+	cfg   Config
+	log   *slog.Logger
+	db    *bolt.DB
+	cache *cache
+
+	mu     sync.Mutex // guards queue and closed
+	queue  []*op
+	queued int // entries in queue
+	closed bool
+	wake   chan struct{} // cap 1: "the queue changed"
+	exited chan struct{} // closed when the committer is gone
+
+	isClosed atomic.Bool
+	live     atomic.Int64
+	tombs    atomic.Int64
+	commits  atomic.Int64
+	writes   atomic.Int64
+	failed   atomic.Int64
+	size     atomic.Int64
+}
+
+// Stats is a snapshot of the engine's counters.
+type Stats struct {
+	CacheHits   int64 // reads answered from the hot-cell cache
+	CacheMisses int64 // reads that went to bbolt
+	CacheCells  int   // cells in the cache now
+	Commits     int64 // successful group commits (bbolt transactions)
+	Failures    int64 // group commits that failed and were rolled back
+	Writes      int64 // entries committed: applied writes, purges and removals
+	Keys        int64 // live keys
+	Tombstones  int64 // keys holding a tombstone
+	BytesOnDisk int64 // size of the bbolt file's data, as of the last commit
+}
+
+// Open opens (creating if needed, with its parent directory) the engine's
+// bbolt file at path. If another process holds the file, Open fails with
+// ErrLocked after cfg.OpenTimeout.
+func Open(path string, cfg Config) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("engine: open %s: %w", path, err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout: cfg.OpenTimeout,
+		NoSync:  cfg.NoSync,
+		// The hashmap freelist stays fast on fragmented files; not syncing
+		// it saves a page write per commit at the cost of a freelist
+		// rebuild when opening after a crash (etcd's choice too).
+		FreelistType:   bolt.FreelistMapType,
+		NoFreelistSync: true,
+	})
+	if err != nil {
+		if errors.Is(err, bolterrors.ErrTimeout) {
+			return nil, fmt.Errorf("%w: %s (waited %v)", ErrLocked, path, cfg.OpenTimeout)
+		}
+		return nil, fmt.Errorf("engine: open %s: %w", path, err)
+	}
+	e := &Engine{
+		path:   path,
+		cfg:    cfg,
+		log:    cfg.Logger.With("engine", path),
+		db:     db,
+		cache:  newCache(cfg.CacheCells, cfg.CacheBytes),
+		wake:   make(chan struct{}, 1),
+		exited: make(chan struct{}),
+	}
+	if err := e.init(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	go e.committer()
+	return e, nil
+}
+
+// init creates the buckets and loads the counters, recounting when the
+// meta bucket has none (a file written before counters existed).
+func (e *Engine) init() error {
+	return e.db.Update(func(tx *bolt.Tx) error {
+		data, err := tx.CreateBucketIfNotExists(dataBucket)
+		if err != nil {
+			return fmt.Errorf("engine: init: %w", err)
+		}
+		meta, err := tx.CreateBucketIfNotExists(metaBucket)
+		if err != nil {
+			return fmt.Errorf("engine: init: %w", err)
+		}
+		if _, err := tx.CreateBucketIfNotExists(probeBucket); err != nil {
+			return fmt.Errorf("engine: init: %w", err)
+		}
+		live, okL := getCounter(meta, metaLive)
+		tombs, okT := getCounter(meta, metaTombstones)
+		if !okL || !okT {
+			live, tombs, err = recount(data)
+			if err != nil {
+				return err
+			}
+			if err := putCounters(meta, live, tombs); err != nil {
+				return err
+			}
+			e.log.Info("recounted keys", "live", live, "tombstones", tombs)
+		}
+		e.live.Store(live)
+		e.tombs.Store(tombs)
+		e.size.Store(tx.Size())
+		return nil
+	})
+}
+
+func getCounter(meta *bolt.Bucket, name []byte) (int64, bool) {
+	b := meta.Get(name)
+	if len(b) != 8 {
+		return 0, false
+	}
+	return int64(binary.BigEndian.Uint64(b)), true
+}
+
+func putCounters(meta *bolt.Bucket, live, tombs int64) error {
+	if err := meta.Put(metaLive, binary.BigEndian.AppendUint64(nil, uint64(live))); err != nil {
+		return err
+	}
+	return meta.Put(metaTombstones, binary.BigEndian.AppendUint64(nil, uint64(tombs)))
+}
+
+// recount counts live cells and tombstones by walking the data bucket. A
+// cell that does not decode counts as live, as the write path treats it.
+func recount(data *bolt.Bucket) (live, tombs int64, err error) {
+	err = data.ForEach(func(k, v []byte) error {
+		h, err := decodeHeader(v)
+		if err == nil && h.tombstone {
+			tombs++
+		} else {
+			live++
+		}
+		return nil
+	})
+	return live, tombs, err
+}
+
+// Close stops accepting writes, waits for queued and in-flight commits to
+// finish, and closes the file. Later calls (and every other method) return
+// kv.ErrClosed.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return kv.ErrClosed
+	}
+	e.closed = true
+	e.isClosed.Store(true)
+	e.mu.Unlock()
+	e.signal()
+	<-e.exited
+	// bbolt's Close waits for open read transactions.
+	if err := e.db.Close(); err != nil {
+		return fmt.Errorf("engine: close: %w", err)
+	}
+	return nil
+}
+
+// Path is the bbolt file's path.
+func (e *Engine) Path() string { return e.path }
+
+// Keys is the number of live (non-tombstone) keys.
+func (e *Engine) Keys() int64 { return e.live.Load() }
+
+// Stats returns a snapshot of the counters.
+func (e *Engine) Stats() Stats {
+	s := Stats{
+		Commits:     e.commits.Load(),
+		Failures:    e.failed.Load(),
+		Writes:      e.writes.Load(),
+		Keys:        e.live.Load(),
+		Tombstones:  e.tombs.Load(),
+		BytesOnDisk: e.size.Load(),
+	}
+	if e.cache != nil {
+		s.CacheHits = e.cache.hits.Load()
+		s.CacheMisses = e.cache.misses.Load()
+		s.CacheCells = e.cache.len()
+	}
+	return s
+}
+
+// view runs fn in a read transaction, mapping a closed database onto
+// kv.ErrClosed.
+func (e *Engine) view(ctx context.Context, fn func(*bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if e.isClosed.Load() {
+		return kv.ErrClosed
+	}
+	err := e.db.View(fn)
+	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
+		return kv.ErrClosed
+	}
+	return err
+}
+
+// Get returns the cell stored under key, tombstones included (Tombstone
+// true), or kv.ErrNotFound if the key holds nothing.
+func (e *Engine) Get(ctx context.Context, key []byte) (kv.Cell, error) {
+	cell, ok, seq := e.cache.get(key)
+	if ok {
+		if e.isClosed.Load() {
+			return kv.Cell{}, kv.ErrClosed
+		}
+		return cell, nil
+	}
+	found := false
+	err := e.view(ctx, func(tx *bolt.Tx) error {
+		v := tx.Bucket(dataBucket).Get(key)
+		if v == nil {
+			return nil
+		}
+		c, err := decodeCell(v)
+		if err != nil {
+			return fmt.Errorf("engine: get %q: %w", key, err)
+		}
+		cell, found = c, true
+		return nil
+	})
+	if err != nil {
+		return kv.Cell{}, err
+	}
+	if !found {
+		return kv.Cell{}, kv.ErrNotFound
+	}
+	e.cache.fill(key, cloneCell(cell), seq)
+	return cell, nil
+}
+
+// GetMany reads keys in one read transaction (for those not cached). The
+// result has one cell per key, in order; a key holding nothing gets the
+// zero Cell. Tombstones are returned as such.
+func (e *Engine) GetMany(ctx context.Context, keys [][]byte) ([]kv.Cell, error) {
+	out := make([]kv.Cell, len(keys))
+	var miss []int
+	var seqs []uint64
+	for i, k := range keys {
+		if cell, ok, seq := e.cache.get(k); ok {
+			out[i] = cell
+		} else {
+			miss = append(miss, i)
+			seqs = append(seqs, seq)
+		}
+	}
+	if len(miss) == 0 {
+		if e.isClosed.Load() {
+			return nil, kv.ErrClosed
+		}
+		return out, nil
+	}
+	found := make([]bool, len(miss))
+	err := e.view(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(dataBucket)
+		for j, i := range miss {
+			v := b.Get(keys[i])
+			if v == nil {
+				continue
+			}
+			c, err := decodeCell(v)
+			if err != nil {
+				return fmt.Errorf("engine: get %q: %w", keys[i], err)
+			}
+			out[i], found[j] = c, true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for j, i := range miss {
+		if found[j] {
+			e.cache.fill(keys[i], cloneCell(out[i]), seqs[j])
+		}
+	}
+	return out, nil
+}
+
+func cloneCell(c kv.Cell) kv.Cell {
+	if c.Value != nil {
+		c.Value = append([]byte(nil), c.Value...)
+	}
+	return c
+}
+
+// Scan calls fn for every stored key (tombstones included) that starts
+// with prefix and sorts after after (nil: from the start of prefix), in key
+// order, stopping after limit entries (limit <= 0: no limit) or when fn
+// returns false. fn runs outside any transaction and may call the engine;
+// the entry it gets is its own. See the package doc for the consistency of
+// a long scan.
+func (e *Engine) Scan(ctx context.Context, prefix, after []byte, limit int, fn func(kv.Entry) bool) error {
+	var last []byte
+	if after != nil {
+		last = append([]byte(nil), after...)
+	}
+	seen := 0
+	buf := make([]kv.Entry, 0, scanChunk)
+	for {
+		want := scanChunk
+		if limit > 0 && limit-seen < want {
+			want = limit - seen
+		}
+		buf = buf[:0]
+		err := e.view(ctx, func(tx *bolt.Tx) error {
+			c := tx.Bucket(dataBucket).Cursor()
+			var k, v []byte
+			if last != nil && bytes.Compare(last, prefix) >= 0 {
+				k, v = c.Seek(last)
+				if k != nil && bytes.Equal(k, last) {
+					k, v = c.Next()
+				}
+			} else {
+				k, v = c.Seek(prefix)
+			}
+			for ; k != nil && len(buf) < want && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+				cell, err := decodeCell(v)
+				if err != nil {
+					return fmt.Errorf("engine: scan %q: %w", k, err)
+				}
+				buf = append(buf, kv.Entry{Key: append([]byte(nil), k...), Cell: cell})
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, ent := range buf {
+			if !fn(ent) {
+				return nil
+			}
+		}
+		seen += len(buf)
+		if len(buf) < want || (limit > 0 && seen >= limit) {
+			return nil
+		}
+		last = buf[len(buf)-1].Key
+	}
+}
+
+// ForEach walks every stored key in order, tombstones included, in bounded
+// chunks (each its own short read transaction), until fn returns false.
+func (e *Engine) ForEach(ctx context.Context, fn func(kv.Entry) bool) error {
+	return e.Scan(ctx, nil, nil, 0, fn)
+}
+
+// Probe checks that the file can be written, read back and cleaned up, in
+// its own bucket: a node's health watcher calls it.
+func (e *Engine) Probe(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if e.isClosed.Load() {
+		return kv.ErrClosed
+	}
+	want := strconv.AppendInt(nil, time.Now().UnixNano(), 10)
+	err := e.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(probeBucket)
+		if err := b.Put(probeKey, want); err != nil {
+			return err
+		}
+		if got := b.Get(probeKey); !bytes.Equal(got, want) {
+			return fmt.Errorf("%w: read %q, wrote %q", ErrProbe, got, want)
+		}
+		return b.Delete(probeKey)
+	})
+	switch {
+	case errors.Is(err, bolterrors.ErrDatabaseNotOpen):
+		return kv.ErrClosed
+	case err != nil:
+		return fmt.Errorf("engine: probe: %w", err)
+	}
+	return nil
+}
+
+// Check verifies the file: bbolt's own page consistency check, every cell
+// decodes, and the stored counters equal a recount. It reads the whole
+// file in one transaction; meant for tests and offline tools.
+func (e *Engine) Check(ctx context.Context) error {
+	return e.view(ctx, func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			return fmt.Errorf("engine: check: %w", err)
+		}
+		live, tombs, err := recount(tx.Bucket(dataBucket))
+		if err != nil {
+			return fmt.Errorf("engine: check: %w", err)
+		}
+		meta := tx.Bucket(metaBucket)
+		ml, _ := getCounter(meta, metaLive)
+		mt, _ := getCounter(meta, metaTombstones)
+		if ml != live || mt != tombs {
+			return fmt.Errorf("%w: counters say %d live, %d tombstones; recount %d, %d", ErrCorrupt, ml, mt, live, tombs)
+		}
+		return tx.Bucket(dataBucket).ForEach(func(k, v []byte) error {
+			if _, err := decodeCell(v); err != nil {
+				return fmt.Errorf("engine: check %q: %w", k, err)
+			}
+			return nil
+		})
+	})
+}
