@@ -1,0 +1,180 @@
+package graph
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	coderws "github.com/coder/websocket"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/grafo/grafo/graph/model"
+	"github.com/grafo/grafo/ingest"
+)
+
+// Limits of arguments, enforced by the resolvers and priced by the
+// complexity functions.
+const (
+	MaxFirst = 1000 // nodes(first:), search(first:)
+	MaxDepth = 100  // callers/callees(depth:)
+)
+
+// HandlerOptions configure NewHandler. Zero values mean the defaults.
+type HandlerOptions struct {
+	// ComplexityLimit refuses operations costlier than this; 0 means
+	// 5000. first: and depth: multiply the cost of what they select.
+	ComplexityLimit int
+	// MaxDepth refuses operations nested deeper than this many selection
+	// levels (fragments included, introspection not); 0 means 15.
+	MaxDepth int
+	// MaxBodyBytes bounds a request body; 0 means 8 MiB.
+	MaxBodyBytes int64
+	// KeepAlive is the websocket keepalive ping interval; 0 means 10s.
+	KeepAlive time.Duration
+	// OriginPatterns are the websocket origins accepted besides the
+	// request's own host; nil accepts any origin.
+	OriginPatterns []string
+}
+
+// NewHandler serves GraphQL on POST and GET, and subscriptions over
+// websocket (graphql-transport-ws and graphql-ws), at whatever path it is
+// mounted on.
+func NewHandler(r *Resolver, o HandlerOptions) http.Handler {
+	if o.ComplexityLimit <= 0 {
+		o.ComplexityLimit = 5000
+	}
+	if o.MaxDepth <= 0 {
+		o.MaxDepth = 15
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 8 << 20
+	}
+	if o.KeepAlive <= 0 {
+		o.KeepAlive = 10 * time.Second
+	}
+	log := r.log()
+	cfg := Config{Resolvers: r}
+	setComplexity(&cfg.Complexity)
+	srv := handler.New(NewExecutableSchema(cfg))
+	accept := coderws.AcceptOptions{InsecureSkipVerify: o.OriginPatterns == nil, OriginPatterns: o.OriginPatterns}
+	srv.AddTransport(transport.Websocket{
+		Implementation:        transport.CoderWebsocketImplementation{AcceptOptions: accept},
+		KeepAlivePingInterval: o.KeepAlive,
+		InitTimeout:           30 * time.Second,
+		ErrorFunc: func(ctx context.Context, err error) {
+			log.Debug("graphql websocket", "err", err)
+		},
+	})
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.Use(extension.Introspection{})
+	srv.Use(depthLimit{max: o.MaxDepth})
+	srv.Use(extension.FixedComplexityLimit(o.ComplexityLimit))
+	srv.SetErrorPresenter(presentError(log))
+	srv.SetRecoverFunc(recoverPanic(log))
+	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		return next(WithLoaders(ctx, NewLoaders(r.Store)))
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Body != nil {
+			req.Body = http.MaxBytesReader(w, req.Body, o.MaxBodyBytes)
+		}
+		srv.ServeHTTP(w, req)
+	})
+}
+
+// setComplexity prices fields whose cost grows with an argument: a list
+// of first nodes costs first times what each node selects; a transitive
+// walk costs by depth; edge lists are priced as ten edges.
+func setComplexity(c *ComplexityRoot) {
+	capped := func(v *int, def, limit int) int {
+		n := def
+		if v != nil {
+			n = *v
+		}
+		if n < 1 {
+			n = 1
+		}
+		if n > limit*1000 { // still refused, without overflowing
+			n = limit * 1000
+		}
+		return n
+	}
+	c.Graph.Nodes = func(child int, kind *ingest.Kind, name *string, first *int, after *string) int {
+		return 1 + capped(first, 100, MaxFirst)*child
+	}
+	c.Graph.Search = func(child int, query string, first *int) int {
+		return 1 + capped(first, 20, MaxFirst)*child
+	}
+	c.Node.Callers = func(child int, depth *int) int {
+		return 1 + 10*capped(depth, 1, MaxDepth)*child
+	}
+	c.Node.Callees = c.Node.Callers
+	c.Node.Edges = func(child int, direction *model.Direction, relation *ingest.Relation) int {
+		return 1 + 10*child
+	}
+}
+
+// depthLimit refuses operations whose selections nest deeper than max.
+type depthLimit struct{ max int }
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = depthLimit{}
+
+func (depthLimit) ExtensionName() string                          { return "DepthLimit" }
+func (depthLimit) Validate(schema graphql.ExecutableSchema) error { return nil }
+
+func (d depthLimit) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	op := oc.Doc.Operations.ForName(oc.OperationName)
+	if op == nil {
+		return nil
+	}
+	if depth := selectionDepth(op.SelectionSet, oc.Doc.Fragments, map[string]bool{}); depth > d.max {
+		err := gqlerror.Errorf("operation is nested %d levels deep, which exceeds the limit of %d", depth, d.max)
+		errcode.Set(err, CodeDepthLimit)
+		return err
+	}
+	return nil
+}
+
+// selectionDepth is the deepest chain of fields in set; fragments add no
+// level of their own, introspection fields are not counted.
+func selectionDepth(set ast.SelectionSet, frags ast.FragmentDefinitionList, visiting map[string]bool) int {
+	deepest := 0
+	for _, sel := range set {
+		var d int
+		switch s := sel.(type) {
+		case *ast.Field:
+			if len(s.Name) > 1 && s.Name[:2] == "__" {
+				continue
+			}
+			d = 1 + selectionDepth(s.SelectionSet, frags, visiting)
+		case *ast.InlineFragment:
+			d = selectionDepth(s.SelectionSet, frags, visiting)
+		case *ast.FragmentSpread:
+			if visiting[s.Name] {
+				continue // a cycle: validation refuses it anyway
+			}
+			f := frags.ForName(s.Name)
+			if f == nil {
+				continue
+			}
+			visiting[s.Name] = true
+			d = selectionDepth(f.SelectionSet, frags, visiting)
+			delete(visiting, s.Name)
+		}
+		deepest = max(deepest, d)
+	}
+	return deepest
+}

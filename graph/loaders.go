@@ -1,0 +1,115 @@
+package graph
+
+import (
+	"context"
+	"time"
+
+	"github.com/vikstrous/dataloadgen"
+
+	"github.com/grafo/grafo/graph/store"
+	"github.com/grafo/grafo/ingest"
+)
+
+type nodeKey struct{ graph, id string }
+
+type edgeKey struct {
+	graph, node string
+	dir         store.Direction
+	rel         ingest.Relation
+}
+
+type fileKey struct{ graph, path string }
+
+// Loaders batch the store reads of one operation: every Load issued while
+// resolving the same level of a query becomes one store call.
+type Loaders struct {
+	Nodes *dataloadgen.Loader[nodeKey, *store.Node]
+	Edges *dataloadgen.Loader[edgeKey, []store.Edge]
+	Files *dataloadgen.Loader[fileKey, *store.File]
+}
+
+// NewLoaders returns fresh loaders over s.
+func NewLoaders(s *store.Store) *Loaders {
+	opts := []dataloadgen.Option{dataloadgen.WithWait(2 * time.Millisecond), dataloadgen.WithBatchCapacity(1000)}
+	return &Loaders{
+		Nodes: dataloadgen.NewLoader(func(ctx context.Context, keys []nodeKey) ([]*store.Node, []error) {
+			return byGraph(keys, func(k nodeKey) (string, string) { return k.graph, k.id },
+				func(g string, ids []string) ([]*store.Node, error) { return s.NodesByID(ctx, g, ids) })
+		}, opts...),
+		Edges: dataloadgen.NewLoader(func(ctx context.Context, keys []edgeKey) ([][]store.Edge, []error) {
+			return byGraph(keys, func(k edgeKey) (string, edgeKey) { return k.graph, k },
+				func(g string, ks []edgeKey) ([][]store.Edge, error) {
+					qs := make([]store.EdgeQuery, len(ks))
+					for i, k := range ks {
+						qs[i] = store.EdgeQuery{Node: k.node, Dir: k.dir, Relation: k.rel}
+					}
+					return s.EdgesOf(ctx, g, qs)
+				})
+		}, opts...),
+		Files: dataloadgen.NewLoader(func(ctx context.Context, keys []fileKey) ([]*store.File, []error) {
+			return byGraph(keys, func(k fileKey) (string, string) { return k.graph, k.path },
+				func(g string, paths []string) ([]*store.File, error) { return s.FilesByPath(ctx, g, paths) })
+		}, opts...),
+	}
+}
+
+// byGraph splits a batch by graph (almost always one), fetches each part
+// and puts the answers back in key order.
+func byGraph[K any, Q any, V any](keys []K, split func(K) (string, Q), fetch func(string, []Q) ([]V, error)) ([]V, []error) {
+	type part struct {
+		idx []int
+		qs  []Q
+	}
+	parts := map[string]*part{}
+	var order []string
+	for i, k := range keys {
+		g, q := split(k)
+		p := parts[g]
+		if p == nil {
+			p = &part{}
+			parts[g] = p
+			order = append(order, g)
+		}
+		p.idx = append(p.idx, i)
+		p.qs = append(p.qs, q)
+	}
+	vals := make([]V, len(keys))
+	var errs []error
+	for _, g := range order {
+		p := parts[g]
+		vs, err := fetch(g, p.qs)
+		for j, i := range p.idx {
+			if err != nil {
+				if errs == nil {
+					errs = make([]error, len(keys))
+				}
+				errs[i] = err
+				continue
+			}
+			vals[i] = vs[j]
+		}
+	}
+	return vals, errs
+}
+
+type loadersKey struct{}
+
+// WithLoaders returns ctx carrying l.
+func WithLoaders(ctx context.Context, l *Loaders) context.Context {
+	return context.WithValue(ctx, loadersKey{}, l)
+}
+
+// For returns the loaders of ctx's operation (installed by NewHandler's
+// operation middleware, or by WithLoaders).
+func For(ctx context.Context) *Loaders {
+	l, _ := ctx.Value(loadersKey{}).(*Loaders)
+	return l
+}
+
+// loaders returns ctx's loaders or, outside an operation, fresh ones.
+func (r *Resolver) loaders(ctx context.Context) *Loaders {
+	if l := For(ctx); l != nil {
+		return l
+	}
+	return NewLoaders(r.Store)
+}

@@ -1,0 +1,94 @@
+package store
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/grafo/grafo/kv"
+)
+
+// Synthetic owners. They start with 0x01, which no file path does.
+const (
+	apiOwner = "\x01api" // nodes and edges created through GraphQL mutations
+	extOwner = "\x01ext" // external nodes, shared by every file
+)
+
+const pGraphs = "graphs"
+
+func pGraph(g string) string         { return "g/" + g }
+func pFiles(g string) string         { return "g/" + g + "/files" }
+func pNode(g, id string) string      { return "g/" + g + "/n/" + id }
+func pOwner(g, oid string) string    { return "g/" + g + "/o/" + oid }
+func pName(g, bucket string) string  { return "g/" + g + "/name/" + bucket }
+func prefix(partition string) []byte { return kv.PartitionPrefix([]byte(partition)) }
+func rowPrefix(p, row string) []byte { return kv.Key(p, row) }
+func shortHash(parts ...string) string {
+	h := sha256.New()
+	for i, p := range parts {
+		if i > 0 {
+			h.Write([]byte{0})
+		}
+		h.Write([]byte(p))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// NodeID is the stable id of the node named qualifiedName in graph.
+func NodeID(graph, qualifiedName string) string { return shortHash(graph, qualifiedName) }
+
+// ownerID names an owner's index partition.
+func ownerID(owner string) string { return shortHash(owner) }
+
+var (
+	apiOID = ownerID(apiOwner)
+	extOID = ownerID(extOwner)
+)
+
+// bucket is the name-index partition of a lower-cased name: its first two
+// runes, so a prefix of two or more runes reads one partition.
+func bucket(lower string) string {
+	if lower == "" {
+		return "_"
+	}
+	i := 0
+	for n := 0; n < 2 && i < len(lower); n++ {
+		_, size := utf8.DecodeRuneInString(lower[i:])
+		i += size
+	}
+	return lower[:i]
+}
+
+func nameRow(lower, id string) string { return lower + "\x01" + id }
+
+func outRow(rel, other, oid string) string { return "out/" + rel + "/" + other + "/" + oid }
+func inRow(rel, other, oid string) string  { return "in/" + rel + "/" + other + "/" + oid }
+func edgeIndexRow(from, rel, to string) string {
+	return "e/" + from + "/" + rel + "/" + to
+}
+
+// parseEdgeRow splits "out/REL/other/oid" (or in/…) after its direction.
+func parseEdgeRow(row string) (rel, other, oid string, ok bool) {
+	parts := strings.Split(row, "/")
+	if len(parts) != 4 {
+		return "", "", "", false
+	}
+	return parts[1], parts[2], parts[3], true
+}
+
+// validGraph rejects ids that would make partitions ambiguous.
+func validGraph(g string) error {
+	if g == "" || len(g) > 200 || strings.ContainsAny(g, "/\x00\x01") {
+		return fmt.Errorf("%w: graph id %q (want 1-200 characters, no '/')", ErrInvalid, g)
+	}
+	return nil
+}
+
+func validName(what, s string) error {
+	if strings.ContainsRune(s, 0) {
+		return fmt.Errorf("%w: %s %q contains a NUL byte", ErrInvalid, what, s)
+	}
+	return nil
+}

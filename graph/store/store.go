@@ -1,0 +1,211 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/grafo/grafo/ingest"
+	"github.com/grafo/grafo/kv"
+)
+
+// Options configure a Store. The zero value is usable.
+type Options struct {
+	// Bus receives a Change for every change; nil publishes nowhere.
+	Bus *Bus
+	// Logger; nil discards.
+	Logger *slog.Logger
+	// BatchSize is the number of writes per kv.Store.Write call; 0 means
+	// 512.
+	BatchSize int
+	// Parallel is the number of batches or scans in flight; 0 means 4.
+	Parallel int
+	// Write and Read are the consistency of the store's own writes and
+	// reads; zero values use the cluster's defaults.
+	Write, Read kv.Options
+	// Now returns the time for createdAt/updatedAt and events; nil means
+	// time.Now.
+	Now func() time.Time
+}
+
+// Store maps graphs onto kv rows. It is safe for concurrent use.
+type Store struct {
+	kv   kv.Store
+	o    Options
+	log  *slog.Logger
+	bus  *Bus
+	now  func() time.Time
+	rmu  sync.Mutex // serialises recounts of file owners' stats rows
+	scan int        // rows per scan page
+}
+
+var _ ingest.Sink = (*Store)(nil)
+
+// New returns a Store writing through s.
+func New(s kv.Store, o Options) *Store {
+	if o.BatchSize <= 0 {
+		o.BatchSize = 512
+	}
+	if o.Parallel <= 0 {
+		o.Parallel = 4
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{kv: s, o: o, log: log, bus: o.Bus, now: now, scan: 1000}
+}
+
+// Bus returns the bus changes are published on (may be nil).
+func (s *Store) Bus() *Bus { return s.bus }
+
+func (s *Store) publish(ctx context.Context, graph, kind string, nodes []string) {
+	if s.bus == nil {
+		return
+	}
+	if nodes == nil {
+		nodes = []string{}
+	}
+	s.bus.Publish(ctx, Change{GraphID: graph, At: s.now().UTC(), Kind: kind, Nodes: nodes})
+}
+
+// scanAll calls fn for every live row under p (a partition prefix,
+// possibly extended into the row), reading pages so that partitions with
+// many rows are never one huge answer.
+func (s *Store) scanAll(ctx context.Context, p []byte, fn func(row string, value []byte) error) error {
+	var after []byte
+	for {
+		ents, err := s.kv.Scan(ctx, p, after, s.scan, s.o.Read)
+		if err != nil {
+			return fmt.Errorf("scan %q: %w", p, err)
+		}
+		for _, e := range ents {
+			_, row := kv.Split(e.Key)
+			if err := fn(string(row), e.Cell.Value); err != nil {
+				return err
+			}
+		}
+		if len(ents) < s.scan {
+			return nil
+		}
+		after = ents[len(ents)-1].Key
+	}
+}
+
+// parallel runs fn(i) for i in [0,n) with at most Parallel in flight and
+// returns the first error.
+func (s *Store) parallel(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
+	if n == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, s.o.Parallel)
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	for i := 0; i < n; i++ {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := fn(ctx, i); err != nil {
+				once.Do(func() { first = err; cancel() })
+			}
+		}(i)
+	}
+	wg.Wait()
+	if first == nil && ctx.Err() != nil {
+		// The parent was cancelled.
+		return context.Cause(ctx)
+	}
+	return first
+}
+
+// batch accumulates writes; flush sends them in chunks, a few in parallel.
+type batch struct {
+	w []kv.Write
+}
+
+func (b *batch) put(p, row string, v []byte) {
+	b.w = append(b.w, kv.Write{Key: kv.Key(p, row), Value: v})
+}
+
+func (b *batch) putJSON(p, row string, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // our own records always marshal
+	}
+	b.put(p, row, data)
+}
+
+func (b *batch) del(p, row string) {
+	b.w = append(b.w, kv.Write{Key: kv.Key(p, row), Delete: true})
+}
+
+func (s *Store) flush(ctx context.Context, b *batch) error {
+	n := (len(b.w) + s.o.BatchSize - 1) / s.o.BatchSize
+	err := s.parallel(ctx, n, func(ctx context.Context, i int) error {
+		end := min((i+1)*s.o.BatchSize, len(b.w))
+		return s.kv.Write(ctx, b.w[i*s.o.BatchSize:end], s.o.Write)
+	})
+	b.w = b.w[:0]
+	if err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	return nil
+}
+
+// getMany reads keys and returns the live values (nil for absent ones).
+func (s *Store) getMany(ctx context.Context, keys [][]byte) ([][]byte, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	cells, err := s.kv.GetMany(ctx, keys, s.o.Read)
+	if err != nil {
+		return nil, fmt.Errorf("get: %w", err)
+	}
+	out := make([][]byte, len(keys))
+	for i, c := range cells {
+		if c.Live() {
+			out[i] = c.Value
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) get(ctx context.Context, key []byte) ([]byte, error) {
+	c, err := s.kv.Get(ctx, key, s.o.Read)
+	if errors.Is(err, kv.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get %q: %w", key, err)
+	}
+	return c.Value, nil
+}
+
+func timeValue(t time.Time) []byte { return []byte(t.UTC().Format(time.RFC3339Nano)) }
+
+func parseTime(v []byte) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, string(v))
+	return t
+}

@@ -1,0 +1,143 @@
+package store_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/grafo/grafo/graph/store"
+	"github.com/grafo/grafo/ingest"
+	"github.com/grafo/grafo/kv/kvtest"
+)
+
+func fn(qn, path string, line, end int) ingest.Node {
+	return ingest.Node{Kind: ingest.Function, Name: qn[strings.LastIndex(qn, ".")+1:], QualifiedName: qn, Path: path, Line: line, EndLine: end}
+}
+
+func call(from, to, path string, line int) ingest.Edge {
+	return ingest.Edge{From: from, To: to, Relation: ingest.Calls, Path: path, Line: line}
+}
+
+func edgeSet(t *testing.T, s *store.Store, graph, qn string, dir store.Direction) map[string]bool {
+	t.Helper()
+	res, err := s.EdgesOf(context.Background(), graph, []store.EdgeQuery{{Node: store.NodeID(graph, qn), Dir: dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, e := range res[0] {
+		out[string(e.Relation)+" "+e.Other(dir)] = true
+	}
+	return out
+}
+
+func TestPutFilesReplacesFactsOnBothEnds(t *testing.T) {
+	ctx := context.Background()
+	s := store.New(kvtest.NewStore(t), store.Options{})
+	const g = "demo"
+	a := ingest.FileFacts{File: ingest.File{Path: "a.go", Name: "a.go", MD5: "m1"},
+		Nodes: []ingest.Node{fn("p.A", "a.go", 1, 5), fn("p.A2", "a.go", 6, 9), {Kind: ingest.Function, Name: "Exit", QualifiedName: "os.Exit", External: true}},
+		Edges: []ingest.Edge{call("p.A", "p.B", "a.go", 2), call("p.A2", "os.Exit", "a.go", 7)}}
+	b := ingest.FileFacts{File: ingest.File{Path: "b.go", Name: "b.go", MD5: "m2"},
+		Nodes: []ingest.Node{fn("p.B", "b.go", 1, 3)}}
+	if err := s.PutFiles(ctx, g, []ingest.FileFacts{a, b}); err != nil {
+		t.Fatal(err)
+	}
+	if got := edgeSet(t, s, g, "p.B", store.In); !got["CALLS "+store.NodeID(g, "p.A")] {
+		t.Fatalf("in-edges of p.B = %v, want the call from p.A", got)
+	}
+	// a.go changes: A no longer calls B, A2 is gone.
+	a2 := ingest.FileFacts{File: ingest.File{Path: "a.go", Name: "a.go", MD5: "m3"}, Nodes: []ingest.Node{fn("p.A", "a.go", 1, 5)}}
+	if err := s.PutFiles(ctx, g, []ingest.FileFacts{a2}); err != nil {
+		t.Fatal(err)
+	}
+	if got := edgeSet(t, s, g, "p.B", store.In); len(got) != 0 {
+		t.Fatalf("in-edges of p.B after replace = %v, want none", got)
+	}
+	if got := edgeSet(t, s, g, "p.A", store.Out); len(got) != 0 {
+		t.Fatalf("out-edges of p.A after replace = %v, want none", got)
+	}
+	if n, err := s.Node(ctx, g, store.NodeID(g, "p.A2")); err != nil || n != nil {
+		t.Fatalf("p.A2 = %v, %v; want removed", n, err)
+	}
+	// External nodes are shared: they stay when the file that used them changes.
+	if n, err := s.Node(ctx, g, store.NodeID(g, "os.Exit")); err != nil || n == nil || !n.External {
+		t.Fatalf("os.Exit = %+v, %v; want the external node kept", n, err)
+	}
+	files, err := s.Files(ctx, g)
+	if err != nil || files["a.go"].MD5 != "m3" || files["b.go"].MD5 != "m2" {
+		t.Fatalf("files = %v, %v", files, err)
+	}
+	st, err := s.Stats(ctx, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// p.A, p.B, os.Exit; no edges; two files.
+	if st.Files != 2 || st.Nodes != 3 || st.Edges != 0 || st.ByKind[ingest.Function] != 3 {
+		t.Fatalf("stats = %+v", st)
+	}
+	if err := s.DeleteFiles(ctx, g, []string{"b.go"}); err != nil {
+		t.Fatal(err)
+	}
+	st, err = s.Stats(ctx, g)
+	if err != nil || st.Files != 1 || st.Nodes != 2 {
+		t.Fatalf("stats after delete = %+v, %v", st, err)
+	}
+}
+
+func TestSpilledDiagnosticsRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	s := store.New(kvtest.NewStore(t), store.Options{})
+	diags := make([]string, 30)
+	for i := range diags {
+		diags[i] = strings.Repeat("x", 1000) + string(rune('a'+i%26))
+	}
+	f := ingest.FileFacts{File: ingest.File{Path: "big.go", Name: "big.go", Diagnostics: diags}}
+	if err := s.PutFiles(ctx, "g", []ingest.FileFacts{f}); err != nil {
+		t.Fatal(err)
+	}
+	fs, err := s.FilesByPath(ctx, "g", []string{"big.go"})
+	if err != nil || fs[0] == nil {
+		t.Fatal(fs, err)
+	}
+	got, err := s.Diagnostics(ctx, "g", fs[0])
+	if err != nil || len(got) != 30 || got[3] != diags[3] {
+		t.Fatalf("diagnostics: %d, %v", len(got), err)
+	}
+}
+
+func TestBusReplayAndPeers(t *testing.T) {
+	b1 := store.NewBus(store.BusOptions{Origin: "n1"})
+	b2 := store.NewBus(store.BusOptions{Origin: "n2"})
+	defer b1.Close()
+	defer b2.Close()
+	// Each bus's peer is the other, as the server's transport would be.
+	b1.SetPeers(peer{b2})
+	b2.SetPeers(peer{b1})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch := b2.Subscribe(ctx, "g", time.Time{})
+	t0 := time.Now()
+	b1.Publish(ctx, store.Change{GraphID: "g", At: t0, Kind: store.NodesUpserted, Nodes: []string{"x"}})
+	select {
+	case c := <-ch:
+		if c.Kind != store.NodesUpserted || c.Nodes[0] != "x" {
+			t.Fatalf("got %+v", c)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("change from peer not delivered")
+	}
+	// A late subscriber asking for changes since before t0 gets a replay.
+	late := b2.Subscribe(ctx, "g", t0.Add(-time.Second))
+	if c := <-late; c.Nodes[0] != "x" {
+		t.Fatalf("replay = %+v", c)
+	}
+	if err := b2.Deliver([]byte("not json")); err == nil {
+		t.Fatal("Deliver accepted garbage")
+	}
+}
+
+type peer struct{ b *store.Bus }
+
+func (p peer) Broadcast(ctx context.Context, ev []byte) { _ = p.b.Deliver(ev) }
