@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/grafo/grafo/kv"
@@ -227,6 +228,10 @@ func (e *Engine) committer() {
 			}
 			e.commit(batch)
 			clear(batch)
+			// The writers just woken are about to queue again: let them
+			// run before taking the next batch, or batches alternate
+			// between two halves of the writers.
+			runtime.Gosched()
 		}
 	}
 }
