@@ -48,8 +48,10 @@ func (o *op) size() int { return len(o.keys) }
 // reports whether entry i won. Every entry is checked with kv.CheckPair
 // first: if one fails, nothing of the call is stored.
 //
-// If ctx ends first, Apply returns ctx.Err(); the entries may or may not
-// have been stored (see the package doc).
+// Entries must carry a non-zero version whose node id fits
+// kv.MaxNodeIDLen, else Apply fails with ErrInvalidVersion and stores
+// nothing. If ctx ends first, Apply returns ctx.Err(); the entries may or
+// may not have been stored (see the package doc).
 func (e *Engine) Apply(ctx context.Context, entries ...kv.Entry) ([]bool, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -61,6 +63,11 @@ func (e *Engine) Apply(ctx context.Context, entries ...kv.Entry) ([]bool, error)
 		ent := &entries[i]
 		if err := kv.CheckPair(ent.Key, ent.Cell.Value); err != nil {
 			return nil, fmt.Errorf("engine: entry %d: %w", i, err)
+		}
+		if ent.Cell.Version.IsZero() {
+			// The zero version is older than every write: storing it would
+			// make a cell indistinguishable from an absent one.
+			return nil, fmt.Errorf("%w: entry %d: zero version", ErrInvalidVersion, i)
 		}
 		if len(ent.Cell.Version.Node) > kv.MaxNodeIDLen {
 			return nil, fmt.Errorf("%w: entry %d: node id of %d bytes", ErrInvalidVersion, i, len(ent.Cell.Version.Node))

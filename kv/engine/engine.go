@@ -100,7 +100,7 @@ func Open(path string, cfg Config) (*Engine, error) {
 	e := &Engine{
 		path:   path,
 		cfg:    cfg,
-		log:    cfg.Logger.With("engine", path),
+		log:    cfg.Logger.With("path", path),
 		db:     db,
 		cache:  newCache(cfg.CacheCells, cfg.CacheBytes),
 		wake:   make(chan struct{}, 1),
@@ -111,6 +111,7 @@ func Open(path string, cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	go e.committer()
+	e.log.Info("engine opened", "keys", e.live.Load(), "tombstones", e.tombs.Load(), "bytes", e.size.Load())
 	return e, nil
 }
 
@@ -196,6 +197,7 @@ func (e *Engine) Close() error {
 	if err := e.db.Close(); err != nil {
 		return fmt.Errorf("engine: close: %w", err)
 	}
+	e.log.Info("engine closed", "keys", e.live.Load(), "commits", e.commits.Load())
 	return nil
 }
 

@@ -170,7 +170,11 @@ func TestLimits(t *testing.T) {
 	if !errors.Is(err, engine.ErrInvalidVersion) {
 		t.Fatalf("Apply with a 256-byte node id: %v, want ErrInvalidVersion", err)
 	}
-	for _, k := range []string{"ok", "big", "ok2", "x"} {
+	_, err = e.Apply(ctx, put("y", "v", 1), kv.Entry{Key: []byte("z"), Cell: kv.Cell{Value: []byte("v")}})
+	if !errors.Is(err, engine.ErrInvalidVersion) {
+		t.Fatalf("Apply with a zero version: %v, want ErrInvalidVersion", err)
+	}
+	for _, k := range []string{"ok", "big", "ok2", "x", "y", "z"} {
 		if _, err := e.Get(ctx, []byte(k)); !errors.Is(err, kv.ErrNotFound) {
 			t.Errorf("%q stored by a rejected call (err %v)", k, err)
 		}

@@ -10,7 +10,8 @@ var (
 	ErrCorrupt = errors.New("engine: corrupt cell")
 
 	// ErrInvalidVersion is returned by Apply for an entry whose version
-	// cannot be stored (a node id longer than kv.MaxNodeIDLen bytes), or by
+	// cannot be stored (the zero version, or a node id longer than
+	// kv.MaxNodeIDLen bytes), or by
 	// Purge when keys and versions differ in length.
 	ErrInvalidVersion = errors.New("engine: invalid version")
 
