@@ -1,0 +1,99 @@
+package ingest
+
+import (
+	"context"
+	"log/slog"
+	"path"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Frontend turns the files of one language into facts. Frontends plug in
+// by import (their init calls Register) or through Options.Frontends.
+type Frontend interface {
+	// Name is the language name stored in File.Language and Language.Name
+	// (e.g. "go", "python").
+	Name() string
+	// Claims reports whether the file at the slash-separated relative path
+	// belongs to this frontend. It must not read the file.
+	Claims(path string) bool
+	// Extract analyses the tree and calls emit once for every path in
+	// req.Changed, in any order, from one goroutine at a time. It must be
+	// cheap when req.Changed is empty: Run calls it then only to learn the
+	// languages (e.g. read go.mod, load no packages). A file that cannot be
+	// analysed is still emitted, with File.Diagnostics; only failures of the
+	// whole run (cancellation, emit errors) are returned as errors.
+	Extract(ctx context.Context, req Request, emit func(FileFacts) error) (Result, error)
+}
+
+// Request is one frontend's share of an ingest.
+type Request struct {
+	// Root is the tree's absolute path, symbolic links resolved.
+	Root string
+	// Files are every file the frontend claimed, checksummed, sorted by path.
+	Files []File
+	// Changed holds the paths (new or changed files) whose facts must be
+	// emitted. Run fills in the File checksums of emitted facts itself;
+	// the frontend sets Path, Diagnostics, Nodes and Edges.
+	Changed map[string]bool
+	// Callgraph names the call-graph algorithm for dynamic calls, for
+	// frontends that have a choice: "static", "cha" (default) or "vta".
+	Callgraph string
+	// Logger is never nil.
+	Logger *slog.Logger
+	// Parsed reports n more files parsed, for progress. Never nil.
+	Parsed func(n int)
+}
+
+// Result is what a frontend reports besides its facts.
+type Result struct {
+	Languages []Language
+	// Load and Analyse are the time spent parsing/type-checking and
+	// analysing (call graphs, relations); zero when nothing was loaded.
+	Load, Analyse time.Duration
+}
+
+var (
+	registryMu sync.Mutex
+	registry   []Frontend
+)
+
+// Register makes a frontend available to every Run whose
+// Options.Frontends is nil. Frontends call it from init, so importing
+// ingest/golang for its side effect (import _ ".../ingest/golang") compiles
+// Go support in. Registering a second frontend of the same name replaces
+// the first.
+func Register(f Frontend) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	for i, g := range registry {
+		if g.Name() == f.Name() {
+			registry[i] = f
+			return
+		}
+	}
+	registry = append(registry, f)
+}
+
+// Registered returns the registered frontends in registration order.
+func Registered() []Frontend {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	return append([]Frontend(nil), registry...)
+}
+
+// knownLanguages maps file extensions of languages Grafo may support to
+// their names, so that files of a language whose frontend is not compiled
+// in are reported rather than silently skipped.
+var knownLanguages = map[string]string{
+	".go": "go", ".py": "python", ".pyi": "python",
+	".js": "javascript", ".mjs": "javascript", ".ts": "typescript", ".tsx": "typescript",
+	".java": "java", ".rs": "rust", ".c": "c", ".h": "c", ".cc": "c++", ".cpp": "c++",
+	".rb": "ruby", ".kt": "kotlin", ".cs": "c#", ".swift": "swift", ".php": "php",
+}
+
+// languageOf names the language of a path by extension, "" if unknown.
+func languageOf(p string) string {
+	return knownLanguages[strings.ToLower(path.Ext(p))]
+}

@@ -1,0 +1,39 @@
+// Package golang is Grafo's Go frontend: it turns the Go files of a tree
+// into graph facts (ingest.FileFacts) as CONTRACT.md's mapping table says.
+// Importing it registers the frontend with package ingest.
+//
+// Design:
+//
+//   - Every module of the tree (every go.mod) is loaded from its own
+//     directory with golang.org/x/tools/go/packages ("./...", no tests,
+//     GOWORK off): syntax and type information for the tree's packages,
+//     dependencies from export data. A module none of whose files changed
+//     is not loaded at all.
+//   - Declarations, static calls, variable and field uses and class
+//     relations come from the syntax and go/types. Dynamic calls (through
+//     interfaces and function values) come from go/ssa and the call-graph
+//     algorithm chosen (static, cha, vta); "static" builds no SSA. SSA is
+//     built only for well-typed packages, and dropped as soon as the
+//     dynamic call sites are indexed.
+//   - Packages with errors are still extracted from whatever go/types
+//     resolved; each error becomes a diagnostic of the file it points at.
+//
+// Interpretations of the mapping table worth knowing:
+//
+//   - Code that runs at package initialisation (init functions and
+//     package-level variable initialisers) belongs to a FUNCTION node named
+//     importpath.init@file.go, one per file, since Go allows many init
+//     functions per package.
+//   - A struct field of a named non-interface type by value is COMPOSITION
+//     (the table's "named struct type" generalised to every named type);
+//     containers ([]I, map[K]I, *I) of a named interface are ASSOCIATION.
+//   - Constants are only ever READ (they have no storage to reference).
+//   - A key of a struct composite literal (T{F: x}) WRITES the field F.
+//   - A call of a closure defined in the same function adds no self edge;
+//     a closure defined in G and called from F is F CALLS G (dynamic).
+//   - Empty interfaces get no REALIZATION edges (every type would have one).
+//   - Only the facts of changed files are rewritten, so an edge that an
+//     unchanged file would gain from a change elsewhere (a new
+//     implementation found by CHA, a new interface it realizes) appears
+//     when that file is next changed or the graph is re-ingested afresh.
+package golang

@@ -1,0 +1,159 @@
+package golang
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/grafo/grafo/ingest"
+)
+
+func init() { ingest.Register(New()) }
+
+// Frontend is the Go frontend. The zero value is ready to use.
+type Frontend struct{}
+
+// New returns the Go frontend.
+func New() *Frontend { return &Frontend{} }
+
+// Name is "go".
+func (*Frontend) Name() string { return "go" }
+
+// Claims .go files and go.mod files (the latter so that a changed go
+// version is noticed and recorded).
+func (*Frontend) Claims(p string) bool {
+	return strings.HasSuffix(p, ".go") || path.Base(p) == "go.mod"
+}
+
+// module is one go.mod of the tree and the files under it.
+type module struct {
+	dir     string // slash-separated relative dir, "." for the root
+	goVer   string
+	files   []string
+	changed bool // some .go file of it is new or changed
+}
+
+// Extract implements ingest.Frontend.
+func (fe *Frontend) Extract(ctx context.Context, req ingest.Request, emit func(ingest.FileFacts) error) (ingest.Result, error) {
+	var res ingest.Result
+	mods := map[string]*module{}
+	for _, f := range req.Files {
+		if path.Base(f.Path) == "go.mod" {
+			d := path.Dir(f.Path)
+			mods[d] = &module{dir: d, goVer: goVersion(filepath.Join(req.Root, filepath.FromSlash(f.Path)))}
+		}
+	}
+	var dirs []string
+	for d := range mods {
+		dirs = append(dirs, d)
+	}
+	sort.Slice(dirs, func(i, j int) bool {
+		return depth(dirs[i]) < depth(dirs[j]) || depth(dirs[i]) == depth(dirs[j]) && dirs[i] < dirs[j]
+	})
+	if len(dirs) > 0 {
+		res.Languages = []ingest.Language{{Name: "go", Version: mods[dirs[0]].goVer}}
+	} else {
+		res.Languages = []ingest.Language{{Name: "go"}}
+	}
+
+	var mu sync.Mutex // emit is called from the extraction workers
+	emitOne := func(ff ingest.FileFacts) error {
+		mu.Lock()
+		defer mu.Unlock()
+		req.Parsed(1)
+		return emit(ff)
+	}
+	for _, f := range req.Files {
+		if !req.Changed[f.Path] {
+			continue
+		}
+		if path.Base(f.Path) == "go.mod" {
+			if err := emitOne(ingest.FileFacts{File: ingest.File{Path: f.Path}}); err != nil {
+				return res, err
+			}
+			continue
+		}
+		m := owningModule(mods, f.Path)
+		if m == nil {
+			if err := emitOne(ingest.FileFacts{File: ingest.File{Path: f.Path,
+				Diagnostics: []string{"not inside a Go module (no go.mod above it): not analysed"}}}); err != nil {
+				return res, err
+			}
+			continue
+		}
+		m.changed = true
+	}
+	for _, f := range req.Files {
+		if m := owningModule(mods, f.Path); m != nil && path.Base(f.Path) != "go.mod" {
+			m.files = append(m.files, f.Path)
+		}
+	}
+	all := make(map[string]bool, len(req.Files))
+	for _, f := range req.Files {
+		all[f.Path] = true
+	}
+	for _, d := range dirs {
+		m := mods[d]
+		if !m.changed {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		t0 := time.Now()
+		ld, err := load(ctx, req, m.dir, all)
+		if err != nil {
+			return res, err
+		}
+		res.Load += time.Since(t0)
+		req.Logger.Info("loaded module", "dir", m.dir, "packages", len(ld.pkgs), "time", time.Since(t0))
+		t1 := time.Now()
+		if err := ld.extract(ctx, req, m.files, emitOne); err != nil {
+			return res, err
+		}
+		res.Analyse += time.Since(t1)
+	}
+	return res, nil
+}
+
+func depth(d string) int {
+	if d == "." {
+		return 0
+	}
+	return strings.Count(d, "/") + 1
+}
+
+// owningModule is the module of the nearest go.mod above p.
+func owningModule(mods map[string]*module, p string) *module {
+	for d := path.Dir(p); ; d = path.Dir(d) {
+		if m := mods[d]; m != nil {
+			return m
+		}
+		if d == "." || d == "/" {
+			return nil
+		}
+	}
+}
+
+// goVersion reads the go line of a go.mod ("" if none or unreadable).
+func goVersion(file string) string {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return ""
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) >= 2 && f[0] == "go" {
+			return f[1]
+		}
+	}
+	return ""
+}

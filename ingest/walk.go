@@ -1,0 +1,85 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+)
+
+// WalkOptions say which parts of a tree a walk visits.
+type WalkOptions struct {
+	// IncludeVendor walks vendor/ directories (skipped when false).
+	IncludeVendor bool
+	// IncludeTestdata walks testdata/ directories (skipped when false).
+	IncludeTestdata bool
+}
+
+// Walk lists the regular files under root as sorted slash-separated paths
+// relative to root. It skips .git, vendor/ and testdata/ (unless opts say
+// otherwise) and whatever the .gitignore files of the root and of every
+// subdirectory exclude; it follows no symbolic links (a link is neither
+// listed nor entered).
+func Walk(ctx context.Context, root string, opts WalkOptions) ([]string, error) {
+	var out []string
+	var walk func(dir string, stack ignoreStack) error
+	walk = func(dir string, stack ignoreStack) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		abs := filepath.Join(root, filepath.FromSlash(dir))
+		if data, err := os.ReadFile(filepath.Join(abs, ".gitignore")); err == nil {
+			stack = append(stack[:len(stack):len(stack)], parseGitignore(dir, data))
+		}
+		entries, err := os.ReadDir(abs)
+		if err != nil {
+			return fmt.Errorf("ingest: walk: %w", err)
+		}
+		for _, e := range entries {
+			rel := path.Join(dir, e.Name())
+			switch t := e.Type(); {
+			case t&fs.ModeSymlink != 0:
+				continue
+			case e.IsDir():
+				if skipDir(e.Name(), opts) || stack.ignored(rel, true) {
+					continue
+				}
+				if err := walk(rel, stack); err != nil {
+					return err
+				}
+			case t.IsRegular():
+				if !stack.ignored(rel, false) {
+					out = append(out, rel)
+				}
+			}
+		}
+		return nil
+	}
+	info, err := os.Stat(root)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: walk: %w", err)
+	}
+	if !info.IsDir() {
+		return nil, fmt.Errorf("ingest: walk: %s is not a directory", root)
+	}
+	if err := walk("", nil); err != nil {
+		return nil, err
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func skipDir(name string, opts WalkOptions) bool {
+	switch name {
+	case ".git", ".hg", ".svn":
+		return true
+	case "vendor":
+		return !opts.IncludeVendor
+	case "testdata":
+		return !opts.IncludeTestdata
+	}
+	return false
+}
