@@ -12,8 +12,10 @@ import (
 
 // Synthetic owners. They start with 0x01, which no file path does.
 const (
-	apiOwner = "\x01api" // nodes and edges created through GraphQL mutations
-	extOwner = "\x01ext" // external nodes, shared by every file
+	APIOwner      = "\x01api" // nodes and edges created through GraphQL mutations
+	ExternalOwner = "\x01ext" // external nodes, shared by every file
+	apiOwner      = APIOwner
+	extOwner      = ExternalOwner
 )
 
 const pGraphs = "graphs"
@@ -39,7 +41,9 @@ func shortHash(parts ...string) string {
 // NodeID is the stable id of the node named qualifiedName in graph.
 func NodeID(graph, qualifiedName string) string { return shortHash(graph, qualifiedName) }
 
-// ownerID names an owner's index partition.
+// OwnerID names an owner's index partition g/{graph}/o/{OwnerID(owner)}.
+func OwnerID(owner string) string { return shortHash(owner) }
+
 func ownerID(owner string) string { return shortHash(owner) }
 
 var (
