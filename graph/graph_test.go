@@ -567,6 +567,15 @@ func TestLimitsAndErrorCodes(t *testing.T) {
 	if code != graph.CodeDepthLimit || !strings.Contains(msg, "exceeds the limit of 15") {
 		t.Fatalf("deep query: %q %q", msg, code)
 	}
+	// Fragments add their fields' depth too.
+	frag := `query { graph(id: "lim") { node(id: "x") { ...F0 } } }`
+	for i := 0; i < 20; i++ {
+		frag += fmt.Sprintf(` fragment F%d on Node { callees { ...F%d } }`, i, i+1)
+	}
+	frag += ` fragment F20 on Node { id }`
+	if msg, code = e.errorOf(t, frag); code != graph.CodeDepthLimit {
+		t.Fatalf("deep fragments: %q %q", msg, code)
+	}
 	msg, code = e.errorOf(t, `{ graph(id: "lim") { nodes(first: 1000000) { nodes { id } } } }`)
 	if code != "COMPLEXITY_LIMIT_EXCEEDED" || !strings.Contains(msg, "exceeds the limit of 5000") {
 		t.Fatalf("first: 1000000: %q %q", msg, code)
