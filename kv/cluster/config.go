@@ -1,0 +1,151 @@
+package cluster
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/grafo/grafo/kv/transport"
+)
+
+// NodeState is a member's place in the ring's life cycle.
+type NodeState string
+
+const (
+	// Joining: in the write ring (receives new writes for its future
+	// ranges) but not yet in the read ring; its data is streaming in.
+	Joining NodeState = "joining"
+	// Up: a full owner.
+	Up NodeState = "up"
+	// Leaving: still in the read ring while it hands its ranges off, no
+	// longer in the write ring.
+	Leaving NodeState = "leaving"
+	// Left: gone; removed from the state and from the raft configuration.
+	Left NodeState = "left"
+	// Down is only reported, from heartbeats; never stored in raft.
+	Down NodeState = "down"
+)
+
+// Node is one member.
+type Node struct {
+	ID      string
+	HTTP    string // public API address
+	Cluster string // transport (and raft) address
+	Weight  int
+	State   NodeState
+	Voter   bool
+	// LastContact is the last heartbeat answer seen by this node; not raft.
+	LastContact time.Time
+}
+
+// State is a consistent snapshot of the membership.
+type State struct {
+	Nodes       []Node // sorted by ID, excludes Left
+	Replicas    int
+	WriteQuorum int
+	ReadQuorum  int
+	VNodes      int
+	Leader      string // node id, empty while there is none
+	Index       uint64 // raft index of the last applied change
+}
+
+// Config configures Open.
+type Config struct {
+	NodeID      string // required, unique
+	Dir         string // required; raft state lives in Dir/raft
+	HTTPAddr    string // public address, recorded in the node's entry
+	ClusterAddr string // transport address; empty = Transport.Addr()
+
+	// Settings, proposed at bootstrap only (a joining node takes the
+	// cluster's). Weight is this node's: 0 = 1.
+	Weight      int
+	VNodes      int // 0 = 128
+	Replicas    int // 0 = 3
+	WriteQuorum int // 0 = Replicas/2+1
+	ReadQuorum  int // 0 = Replicas/2+1
+
+	// Join lists cluster addresses of any members. Empty = bootstrap a new
+	// cluster, unless Dir already holds raft state: then just restart.
+	Join []string
+
+	// Transport carries join/state forwarding and heartbeats. Required.
+	Transport transport.Transport
+	// Raft is the stream layer raft rides on, from (*transport.TCP).RaftLayer().
+	Raft raft.StreamLayer
+	// RaftTransport, if set, is used instead of Raft (e.g.
+	// raft.NewInmemTransport). Its address must equal the node's
+	// ClusterAddr: members are added to raft at their cluster address.
+	RaftTransport raft.Transport
+
+	Heartbeat time.Duration // 0 = 1s; 5 misses in a row = Down
+	MaxVoters int           // 0 = 5; later nodes join as non-voters
+	Logger    *slog.Logger  // nil = discard
+}
+
+// DefaultConfig returns the defaults; NodeID, Dir and Transport must still
+// be set.
+func DefaultConfig() Config {
+	return Config{
+		Weight: 1, VNodes: 128, Replicas: 3,
+		Heartbeat: time.Second, MaxVoters: 5,
+	}
+}
+
+// withDefaults fills zero values.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.Weight == 0 {
+		c.Weight = d.Weight
+	}
+	if c.VNodes == 0 {
+		c.VNodes = d.VNodes
+	}
+	if c.Replicas == 0 {
+		c.Replicas = d.Replicas
+	}
+	if c.WriteQuorum == 0 {
+		c.WriteQuorum = c.Replicas/2 + 1
+	}
+	if c.ReadQuorum == 0 {
+		c.ReadQuorum = c.Replicas/2 + 1
+	}
+	if c.Heartbeat == 0 {
+		c.Heartbeat = d.Heartbeat
+	}
+	if c.MaxVoters == 0 {
+		c.MaxVoters = d.MaxVoters
+	}
+	if c.ClusterAddr == "" && c.Transport != nil {
+		c.ClusterAddr = c.Transport.Addr()
+	}
+	return c
+}
+
+// Validate reports a config Open cannot use (zero values count as their
+// defaults).
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	switch {
+	case c.NodeID == "":
+		return fmt.Errorf("%w: empty NodeID", ErrInvalidConfig)
+	case c.Dir == "":
+		return fmt.Errorf("%w: empty Dir", ErrInvalidConfig)
+	case c.Transport == nil:
+		return fmt.Errorf("%w: nil Transport", ErrInvalidConfig)
+	case c.Raft == nil && c.RaftTransport == nil:
+		return fmt.Errorf("%w: neither Raft nor RaftTransport set", ErrInvalidConfig)
+	case c.Weight < 0 || c.VNodes < 0 || c.Replicas < 0:
+		return fmt.Errorf("%w: negative Weight, VNodes or Replicas", ErrInvalidConfig)
+	case c.WriteQuorum < 1 || c.WriteQuorum > c.Replicas:
+		return fmt.Errorf("%w: WriteQuorum %d outside 1..%d", ErrInvalidConfig, c.WriteQuorum, c.Replicas)
+	case c.ReadQuorum < 1 || c.ReadQuorum > c.Replicas:
+		return fmt.Errorf("%w: ReadQuorum %d outside 1..%d", ErrInvalidConfig, c.ReadQuorum, c.Replicas)
+	case c.Heartbeat < 0:
+		return fmt.Errorf("%w: negative Heartbeat", ErrInvalidConfig)
+	case c.MaxVoters < 1:
+		return fmt.Errorf("%w: MaxVoters %d < 1", ErrInvalidConfig, c.MaxVoters)
+	}
+	return nil
+}

@@ -1,0 +1,38 @@
+package cluster
+
+import "errors"
+
+var (
+	// ErrInvalidConfig is wrapped by Config.Validate.
+	ErrInvalidConfig = errors.New("cluster: invalid config")
+	// ErrInvalidNode is returned by Join for a node without id or address.
+	ErrInvalidNode = errors.New("cluster: invalid node")
+	// ErrUnknownNode is returned by SetState for an id that is not a member.
+	ErrUnknownNode = errors.New("cluster: unknown node")
+	// ErrBadTransition is returned by SetState for a move the node state
+	// machine does not allow (e.g. Left→Up, or storing Down).
+	ErrBadTransition = errors.New("cluster: state transition not allowed")
+	// ErrNotLeader is returned when a forwarded change reaches a node that
+	// is no longer the leader; callers retry.
+	ErrNotLeader = errors.New("cluster: not the leader")
+	// ErrClosed is returned after Close.
+	ErrClosed = errors.New("cluster: closed")
+)
+
+// Wire codes of the errors above, for forwarded changes.
+var wireErrors = map[string]error{
+	"invalid":    ErrInvalidNode,
+	"unknown":    ErrUnknownNode,
+	"transition": ErrBadTransition,
+	"not_leader": ErrNotLeader,
+	"closed":     ErrClosed,
+}
+
+func wireCode(err error) string {
+	for code, s := range wireErrors {
+		if errors.Is(err, s) {
+			return code
+		}
+	}
+	return "error"
+}
