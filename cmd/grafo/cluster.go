@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+
+	"github.com/grafo/grafo/kv/client"
+)
+
+func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("cluster", "grafo cluster status | join ADDR | leave NODE [--server URL] [--json]", stderr)
+	server := serverFlag(fs)
+	asJSON := fs.Bool("json", false, "print status as JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	c := client.New(*server, client.WithToken(os.Getenv("GRAFO_TOKEN")))
+	switch {
+	case len(pos) == 1 && pos[0] == "status":
+		st, err := c.Cluster(ctx)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(st)
+		}
+		fmt.Fprintf(stdout, "replicas N=%d  W=%d  R=%d  leader=%s  hints pending=%d  rebalancing=%v\n\n",
+			st.Replicas, st.WriteQuorum, st.ReadQuorum, st.Leader, st.HintsPending, st.Rebalancing)
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NODE\tSTATE\tHTTP\tCLUSTER\tWEIGHT\tVNODES\tKEYS")
+		for _, n := range st.Nodes {
+			keys := fmt.Sprint(n.Keys)
+			if n.Keys < 0 {
+				keys = "?"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", n.ID, n.State, n.HTTP, n.Cluster, n.Weight, n.VNodes, keys)
+		}
+		return tw.Flush()
+	case len(pos) == 2 && pos[0] == "join":
+		return c.Join(ctx, pos[1])
+	case len(pos) == 2 && pos[0] == "leave":
+		return c.Leave(ctx, pos[1])
+	}
+	fs.Usage()
+	return usageError{fmt.Sprintf("bad cluster arguments %q", pos)}
+}

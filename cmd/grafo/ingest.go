@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/grafo/grafo/ingest"
+	_ "github.com/grafo/grafo/ingest/golang" // registers the Go frontend
+	"github.com/grafo/grafo/ingest/remote"
+	"github.com/grafo/grafo/kv/client"
+)
+
+func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("ingest", "grafo ingest PATH --graph NAME [--server URL]", stderr)
+	server := serverFlag(fs)
+	graph := fs.String("graph", "", "graph name (default: the folder's name)")
+	cg := fs.String("callgraph", "cha", "call-graph algorithm for dynamic calls: static, cha or vta")
+	vendor := fs.Bool("include-vendor", false, "also ingest vendor/")
+	testdata := fs.Bool("include-testdata", false, "also ingest testdata/")
+	quiet := fs.Bool("quiet", false, "no progress output")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return usageError{"ingest takes one PATH"}
+	}
+	root := pos[0]
+	if st, err := os.Stat(root); err != nil {
+		return err
+	} else if !st.IsDir() {
+		return usageError{fmt.Sprintf("%s is not a directory", root)}
+	}
+	if *graph == "" {
+		abs, err := filepath.Abs(root)
+		if err != nil {
+			return err
+		}
+		*graph = filepath.Base(abs)
+	}
+	opts := ingest.Options{Callgraph: *cg, IncludeVendor: *vendor, IncludeTestdata: *testdata}
+	if !*quiet {
+		opts.Progress = stderr
+	}
+	sink := remote.New(client.New(*server, client.WithToken(os.Getenv("GRAFO_TOKEN"))))
+	sum, err := ingest.Run(ctx, root, *graph, sink, opts)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, sum.String())
+	return nil
+}

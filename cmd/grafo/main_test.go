@@ -1,0 +1,263 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/grafo/grafo/kv"
+	"github.com/grafo/grafo/kv/client"
+)
+
+// These tests run the real grafo binary as separate processes on loopback.
+
+var grafoBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "grafo-bin")
+	if err != nil {
+		panic(err)
+	}
+	grafoBin = filepath.Join(dir, "grafo")
+	build := exec.Command("go", "build", "-o", grafoBin, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building grafo:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// freePort returns a loopback address nobody listens on right now.
+func freePort(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// proc is one running grafo serve.
+type proc struct {
+	t           testing.TB
+	id          string
+	data        string
+	http, clust string
+	args        []string
+	cmd         *exec.Cmd
+	logs        *syncBuffer
+	done        chan struct{}
+	exitErr     error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// newProc prepares a node with fixed ports (so a restart keeps its
+// addresses, as a real deployment does) and starts it.
+func newProc(t testing.TB, id string, args ...string) *proc {
+	p := &proc{t: t, id: id, data: filepath.Join(t.TempDir(), id), http: freePort(t), clust: freePort(t), args: args}
+	p.start()
+	t.Cleanup(func() { p.kill() })
+	return p
+}
+
+func (p *proc) url() string { return "http://" + p.http }
+
+func (p *proc) client() *client.Client { return client.New(p.url()) }
+
+func (p *proc) start() {
+	p.t.Helper()
+	args := append([]string{"serve", "--node-id", p.id, "--data", p.data, "--http", p.http, "--cluster", p.clust, "--heartbeat", "200ms"}, p.args...)
+	p.cmd = exec.Command(grafoBin, args...)
+	p.logs = &syncBuffer{}
+	p.cmd.Stderr = p.logs
+	out, err := p.cmd.StdoutPipe()
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	p.done = make(chan struct{})
+	serving := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(out)
+		once := sync.Once{}
+		for sc.Scan() {
+			p.logs.Write([]byte(sc.Text() + "\n"))
+			if strings.Contains(sc.Text(), "serving http://") {
+				once.Do(func() { close(serving) })
+			}
+		}
+	}()
+	go func() {
+		p.exitErr = p.cmd.Wait()
+		close(p.done)
+	}()
+	select {
+	case <-serving:
+	case <-p.done:
+		p.t.Fatalf("node %s exited: %v\n%s", p.id, p.exitErr, p.logs)
+	case <-time.After(60 * time.Second):
+		p.t.Fatalf("node %s did not start in 60s\n%s", p.id, p.logs)
+	}
+	waitFor(p.t, 30*time.Second, "node "+p.id+" ready", func() bool {
+		resp, err := http.Get(p.url() + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+}
+
+// kill sends SIGKILL: no shutdown code runs, as in a crash.
+func (p *proc) kill() {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.cmd.Process.Kill()
+	<-p.done
+}
+
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// 200 acknowledged puts survive kill -9 of the node.
+func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
+	p := newProc(t, "solo")
+	c := p.client()
+	ctx := context.Background()
+	for i := 0; i < 200; i++ {
+		if err := c.Put(ctx, []byte(fmt.Sprintf("key-%03d", i)), []byte(fmt.Sprintf("value-%03d", i)), kv.Options{}); err != nil {
+			t.Fatalf("put %d: %v", i, err)
+		}
+	}
+	p.kill()
+	p.start()
+	for i := 0; i < 200; i++ {
+		v, _, err := c.Get(ctx, []byte(fmt.Sprintf("key-%03d", i)), kv.Options{})
+		if err != nil || string(v) != fmt.Sprintf("value-%03d", i) {
+			t.Fatalf("after kill -9: key-%03d = %q, %v", i, v, err)
+		}
+	}
+}
+
+// The CLI talks to a node; flags also come from GRAFO_* variables.
+func TestCLI(t *testing.T) {
+	p := newProc(t, "cli")
+	grafo := func(env []string, args ...string) (string, error) {
+		cmd := exec.Command(grafoBin, args...)
+		cmd.Env = append(os.Environ(), append([]string{"GRAFO_SERVER=" + p.url()}, env...)...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := grafo(nil, "kv", "put", "greeting", "hello"); err != nil {
+		t.Fatalf("kv put: %v %s", err, out)
+	}
+	if out, err := grafo(nil, "kv", "get", "greeting", "--consistency", "all"); err != nil || out != "hello" {
+		t.Fatalf("kv get: %q %v", out, err)
+	}
+	if out, err := grafo(nil, "kv", "put", "x", "y", "--w", "2"); err == nil || !strings.Contains(out, "quorum not reached") {
+		t.Fatalf("w=2 on one node should fail with the quorum message: %q %v", out, err)
+	}
+	if out, err := grafo(nil, "kv", "del", "greeting"); err != nil {
+		t.Fatalf("kv del: %v %s", err, out)
+	}
+	if out, err := grafo(nil, "kv", "get", "greeting"); err == nil || !strings.Contains(out, "not_found") {
+		t.Fatalf("kv get after del: %q %v", out, err)
+	}
+	if out, err := grafo(nil, "version"); err != nil || !strings.Contains(out, "go1.") {
+		t.Fatalf("version: %q %v", out, err)
+	}
+	if out, err := grafo(nil, "cluster", "status"); err != nil || !strings.Contains(out, "cli") || !strings.Contains(out, "up") {
+		t.Fatalf("cluster status: %q %v", out, err)
+	}
+	if out, err := grafo(nil, "frobnicate"); err == nil || !strings.Contains(out, "unknown command") {
+		t.Fatalf("unknown command: %q %v", out, err)
+	}
+
+	// A node configured only through the environment.
+	envData := filepath.Join(t.TempDir(), "env")
+	httpAddr, clusterAddr := freePort(t), freePort(t)
+	cmd := exec.Command(grafoBin, "serve")
+	cmd.Env = append(os.Environ(), "GRAFO_NODE_ID=from-env", "GRAFO_DATA="+envData, "GRAFO_HTTP="+httpAddr, "GRAFO_CLUSTER="+clusterAddr)
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	c := client.New("http://" + httpAddr)
+	waitFor(t, 30*time.Second, "env-configured node", func() bool {
+		st, err := c.Cluster(context.Background())
+		return err == nil && len(st.Nodes) == 1 && st.Nodes[0].ID == "from-env"
+	})
+	if _, err := os.Stat(filepath.Join(envData, "data.db")); err != nil {
+		t.Fatalf("GRAFO_DATA not used: %v", err)
+	}
+}
+
+// SIGTERM lets the node finish and exit cleanly.
+func TestGracefulShutdown(t *testing.T) {
+	p := newProc(t, "term")
+	if err := p.client().Put(context.Background(), []byte("k"), []byte("v"), kv.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		if p.exitErr != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", p.exitErr, p.logs)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("node did not exit after SIGTERM\n%s", p.logs)
+	}
+	p.start()
+	v, _, err := p.client().Get(context.Background(), []byte("k"), kv.Options{})
+	if err != nil || string(v) != "v" {
+		t.Fatalf("after restart: %q %v", v, err)
+	}
+}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/grafo/grafo/server"
+)
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	d := server.DefaultConfig()
+	fs := newFlags("serve", "grafo serve [flags]   (every flag also reads GRAFO_<FLAG>)", stderr)
+	cfg := d
+	var join, ingestSpecs listFlag
+	fs.StringVar(&cfg.NodeID, "node-id", d.NodeID, "unique node name")
+	fs.StringVar(&cfg.DataDir, "data", d.DataDir, "data directory (bbolt files, raft state)")
+	fs.StringVar(&cfg.HTTPAddr, "http", d.HTTPAddr, "public API address")
+	fs.StringVar(&cfg.ClusterAddr, "cluster", d.ClusterAddr, "internal address (replication, raft)")
+	fs.StringVar(&cfg.Advertise, "advertise", "", "cluster address other nodes dial, if not --cluster (e.g. node1:7071 in Docker)")
+	fs.StringVar(&cfg.AdvertiseHTTP, "advertise-http", "", "public address shown to clients, if not --http")
+	fs.Var(&join, "join", "public or cluster address of any member (repeatable); empty = bootstrap a new cluster")
+	fs.IntVar(&cfg.Replicas, "replicas", d.Replicas, "N: copies of each key, capped by the number of nodes")
+	fs.IntVar(&cfg.WriteQuorum, "write-quorum", 0, "W: acks a write needs by default (0 = N/2+1)")
+	fs.IntVar(&cfg.ReadQuorum, "read-quorum", 0, "R: answers a read needs by default (0 = N/2+1)")
+	fs.IntVar(&cfg.VNodes, "vnodes", d.VNodes, "virtual nodes per unit of weight")
+	fs.IntVar(&cfg.Weight, "weight", d.Weight, "capacity of this node; its share of virtual nodes is proportional")
+	fs.DurationVar(&cfg.Heartbeat, "heartbeat", d.Heartbeat, "heartbeat interval; a node missing 5 in a row is marked down")
+	fs.StringVar(&cfg.RESPAddr, "resp", "", "address for the Redis protocol (RESP2) front end (not yet active)")
+	fs.StringVar(&cfg.TokensFile, "tokens", "", "file of API tokens: TOKEN ROLE [GRAPH,…] per line (not yet active)")
+	fs.StringVar(&cfg.ClusterSecret, "cluster-secret", "", "shared secret every member must present on the cluster port")
+	fs.Var(&ingestSpecs, "ingest", "PATH or PATH=GRAPH to ingest after start (repeatable)")
+	fs.StringVar(&cfg.Callgraph, "callgraph", "cha", "call-graph algorithm for --ingest: static, cha or vta")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	logFormat := fs.String("log-format", "text", "text or json")
+	shutdown := fs.Duration("shutdown-timeout", 15*time.Second, "how long in-flight requests may take to finish on SIGTERM")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError{fmt.Sprintf("serve takes no arguments, got %q", pos)}
+	}
+	if err := envFlags(fs); err != nil {
+		return usageError{err.Error()}
+	}
+	cfg.Join = join
+	for _, s := range ingestSpecs {
+		path, graph, _ := strings.Cut(s, "=")
+		if graph == "" {
+			abs, err := filepath.Abs(path)
+			if err != nil {
+				return err
+			}
+			graph = filepath.Base(abs)
+		}
+		cfg.Ingest = append(cfg.Ingest, server.IngestSpec{Path: path, Graph: graph})
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
+		return usageError{"--log-level: " + err.Error()}
+	}
+	hopts := &slog.HandlerOptions{Level: lvl}
+	if *logFormat == "json" {
+		cfg.Logger = slog.New(slog.NewJSONHandler(stderr, hopts))
+	} else {
+		cfg.Logger = slog.New(slog.NewTextHandler(stderr, hopts))
+	}
+	node, err := server.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "grafo node %s serving http://%s (cluster %s, data %s)\n", cfg.NodeID, node.HTTPAddr(), node.ClusterAddr(), cfg.DataDir)
+	<-ctx.Done()
+	cfg.Logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), *shutdown)
+	defer cancel()
+	return node.Close(sctx)
+}

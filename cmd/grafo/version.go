@@ -1,0 +1,39 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime"
+	"runtime/debug"
+)
+
+// Set with -ldflags "-X main.version=… -X main.commit=…" by the Makefile.
+var (
+	version = "dev"
+	commit  = ""
+)
+
+func buildInfo() (ver, rev string) {
+	ver, rev = version, commit
+	if info, ok := debug.ReadBuildInfo(); ok {
+		if ver == "dev" && info.Main.Version != "" && info.Main.Version != "(devel)" {
+			ver = info.Main.Version
+		}
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" && rev == "" {
+				rev = s.Value
+			}
+		}
+	}
+	if rev == "" {
+		rev = "unknown"
+	}
+	return ver, rev
+}
+
+func runVersion(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	ver, rev := buildInfo()
+	fmt.Fprintf(stdout, "grafo %s\ncommit %s\ngo %s %s/%s\n", ver, rev, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return nil
+}

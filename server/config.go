@@ -1,0 +1,116 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+)
+
+// IngestSpec is one --ingest PATH[=GRAPH].
+type IngestSpec struct {
+	Path, Graph string
+}
+
+// Config is everything `grafo serve` can be told. Field comments give the
+// flag and what the zero value means.
+type Config struct {
+	NodeID        string        // --node-id; "" = hostname
+	DataDir       string        // --data; "" = ./grafo-data
+	HTTPAddr      string        // --http; "" = 127.0.0.1:7070
+	ClusterAddr   string        // --cluster; "" = 127.0.0.1:7071
+	Advertise     string        // --advertise: cluster address peers dial, when it differs from the listen address (containers)
+	AdvertiseHTTP string        // --advertise-http: public address shown to others
+	Join          []string      // --join: public or cluster addresses of members; empty = bootstrap
+	Replicas      int           // --replicas (N); 0 = 3, capped by the number of nodes
+	WriteQuorum   int           // --write-quorum (W); 0 = N/2+1
+	ReadQuorum    int           // --read-quorum (R); 0 = N/2+1
+	VNodes        int           // --vnodes per unit of weight; 0 = 128
+	Weight        int           // --weight; 0 = 1
+	Heartbeat     time.Duration // --heartbeat; 0 = 1s
+	RESPAddr      string        // --resp; "" = off
+	TokensFile    string        // --tokens; "" = no authentication
+	ClusterSecret string        // --cluster-secret
+	Ingest        []IngestSpec  // --ingest
+	Callgraph     string        // --callgraph for --ingest; "" = cha
+	Logger        *slog.Logger
+}
+
+// DefaultConfig returns the configuration of a node started with no flags.
+func DefaultConfig() Config {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "grafo"
+	}
+	return Config{
+		NodeID:      host,
+		DataDir:     "./grafo-data",
+		HTTPAddr:    "127.0.0.1:7070",
+		ClusterAddr: "127.0.0.1:7071",
+		Replicas:    3,
+		VNodes:      128,
+		Weight:      1,
+		Heartbeat:   time.Second,
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.NodeID == "" {
+		c.NodeID = d.NodeID
+	}
+	if c.DataDir == "" {
+		c.DataDir = d.DataDir
+	}
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = d.HTTPAddr
+	}
+	if c.ClusterAddr == "" {
+		c.ClusterAddr = d.ClusterAddr
+	}
+	if c.Replicas == 0 {
+		c.Replicas = d.Replicas
+	}
+	if c.VNodes == 0 {
+		c.VNodes = d.VNodes
+	}
+	if c.Weight == 0 {
+		c.Weight = d.Weight
+	}
+	if c.Heartbeat == 0 {
+		c.Heartbeat = d.Heartbeat
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Validate checks bounds.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	if len(c.NodeID) > 128 {
+		errs = append(errs, fmt.Errorf("node-id longer than 128 bytes"))
+	}
+	if c.Replicas < 1 || c.Replicas > 15 {
+		errs = append(errs, fmt.Errorf("replicas=%d outside 1..15", c.Replicas))
+	}
+	if c.WriteQuorum < 0 || c.WriteQuorum > c.Replicas {
+		errs = append(errs, fmt.Errorf("write-quorum=%d outside 1..%d", c.WriteQuorum, c.Replicas))
+	}
+	if c.ReadQuorum < 0 || c.ReadQuorum > c.Replicas {
+		errs = append(errs, fmt.Errorf("read-quorum=%d outside 1..%d", c.ReadQuorum, c.Replicas))
+	}
+	if c.VNodes < 1 || c.VNodes > 4096 {
+		errs = append(errs, fmt.Errorf("vnodes=%d outside 1..4096", c.VNodes))
+	}
+	if c.Weight < 1 || c.Weight > 100 {
+		errs = append(errs, fmt.Errorf("weight=%d outside 1..100", c.Weight))
+	}
+	if c.Heartbeat < 10*time.Millisecond {
+		errs = append(errs, fmt.Errorf("heartbeat=%v is below 10ms", c.Heartbeat))
+	}
+	return errors.Join(errs...)
+}

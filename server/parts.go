@@ -1,0 +1,92 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/grafo/grafo/graph"
+	"github.com/grafo/grafo/graph/model"
+	"github.com/grafo/grafo/graph/store"
+	"github.com/grafo/grafo/ingest"
+	"github.com/grafo/grafo/kv/cluster"
+)
+
+// hintCounter is what status needs of the hint store.
+type hintCounter interface{ Pending() int64 }
+
+// rebalanceMembership adapts kv/cluster to replica.Mover.
+type rebalanceMembership struct{ c *cluster.Cluster }
+
+func (m rebalanceMembership) SelfState() string { return string(m.c.Self().State) }
+
+func (m rebalanceMembership) SetSelfState(ctx context.Context, s string) error {
+	return m.c.SetState(ctx, m.c.Self().ID, cluster.NodeState(s))
+}
+
+const methodGraphEvent = "graph.event"
+
+// peers broadcasts graph changes to every other member over the cluster
+// transport, so subscribers on any node see changes made through any node.
+type peers struct{ n *Node }
+
+func (p peers) Broadcast(ctx context.Context, ev []byte) {
+	st := p.n.cluster.State()
+	for _, nd := range st.Nodes {
+		if nd.ID == p.n.cfg.NodeID || nd.State == cluster.Down {
+			continue
+		}
+		go func() {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			defer cancel()
+			if _, err := p.n.tr.Call(cctx, nd.Cluster, methodGraphEvent, ev); err != nil {
+				p.n.log.Debug("graph event not delivered", "peer", nd.ID, "err", err)
+			}
+		}()
+	}
+}
+
+// startGraph starts the graph store and the GraphQL API and returns the
+// handlers to mount.
+func (n *Node) startGraph(ctx context.Context) (map[string]http.Handler, error) {
+	n.bus = store.NewBus(store.BusOptions{Origin: n.cfg.NodeID, Logger: n.log})
+	n.bus.SetPeers(peers{n})
+	n.extra = append(n.extra, func(context.Context) error { n.bus.Close(); return nil })
+	n.tr.Handle(methodGraphEvent, func(ctx context.Context, from string, req []byte) ([]byte, error) {
+		return nil, n.bus.Deliver(req)
+	})
+	n.graphs = store.New(n.coord, store.Options{Bus: n.bus, Logger: n.log})
+	gql := graph.NewHandler(&graph.Resolver{Store: n.graphs, KV: n.coord, ClusterInfo: graphCluster{n}, Bus: n.bus, Logger: n.log}, graph.HandlerOptions{})
+	return map[string]http.Handler{
+		"/graphql":        gql,
+		"GET /playground": playgroundHandler(),
+	}, nil
+}
+
+func (n *Node) sink() ingest.Sink { return n.graphs }
+
+// graphCluster serves the GraphQL cluster field from the same status as
+// GET /v1/cluster.
+type graphCluster struct{ n *Node }
+
+func (g graphCluster) Cluster(ctx context.Context) (*model.Cluster, error) {
+	st, err := clusterAPI{g.n}.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &model.Cluster{Replicas: st.Replicas, WriteQuorum: st.WriteQuorum, ReadQuorum: st.ReadQuorum,
+		HintsPending: int(st.HintsPending), Rebalancing: st.Rebalancing}
+	if st.Leader != "" {
+		out.Leader = &st.Leader
+	}
+	for _, nd := range st.Nodes {
+		cn := &model.ClusterNode{ID: nd.ID, HTTP: nd.HTTP, Cluster: nd.Cluster, Weight: nd.Weight,
+			State: nd.State, Vnodes: nd.VNodes, Keys: int(nd.Keys)}
+		if !nd.LastContact.IsZero() {
+			lc := nd.LastContact
+			cn.LastContact = &lc
+		}
+		out.Nodes = append(out.Nodes, cn)
+	}
+	return out, nil
+}

@@ -1,0 +1,253 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/grafo/grafo/graph/store"
+	"github.com/grafo/grafo/httpapi"
+	"github.com/grafo/grafo/kv"
+	"github.com/grafo/grafo/kv/cluster"
+	"github.com/grafo/grafo/kv/engine"
+	"github.com/grafo/grafo/kv/replica"
+	"github.com/grafo/grafo/kv/transport"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Node is one running Grafo node.
+type Node struct {
+	cfg      Config
+	log      *slog.Logger
+	engine   *engine.Engine
+	tr       *transport.TCP
+	cluster  *cluster.Cluster
+	members  *members
+	coord    *replica.Coordinator
+	reb      *replica.Rebalancer
+	httpSrv  *http.Server
+	httpLn   net.Listener
+	registry *prometheus.Registry
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	closeMu  sync.Mutex
+	closed   bool
+	extra    []func(context.Context) error // closers of optional parts, run in reverse
+	hints    hintCounter
+	bus      *store.Bus
+	graphs   *store.Store
+}
+
+// Start opens every part of the node and returns once it serves HTTP and
+// is a member of its cluster.
+func Start(ctx context.Context, cfg Config) (n *Node, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	cfg = cfg.withDefaults()
+	runCtx, cancel := context.WithCancel(context.Background())
+	n = &Node{cfg: cfg, log: cfg.Logger, cancel: cancel, registry: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			n.Close(context.Background())
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return n, fmt.Errorf("data dir: %w", err)
+	}
+	ecfg := engine.DefaultConfig()
+	ecfg.Logger = cfg.Logger
+	if n.engine, err = engine.Open(filepath.Join(cfg.DataDir, "data.db"), ecfg); err != nil {
+		return n, fmt.Errorf("engine: %w", err)
+	}
+	n.tr, err = transport.Listen(transport.Config{Addr: cfg.ClusterAddr, Advertise: cfg.Advertise, Secret: cfg.ClusterSecret, Logger: cfg.Logger})
+	if err != nil {
+		return n, fmt.Errorf("cluster listener: %w", err)
+	}
+	// The HTTP listener opens before joining so that the bound address is
+	// known (":0" in tests) and announced to the other members.
+	if n.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return n, fmt.Errorf("http listener: %w", err)
+	}
+	httpAdv := cfg.AdvertiseHTTP
+	if httpAdv == "" {
+		httpAdv = n.httpLn.Addr().String()
+	}
+	join, err := resolveJoin(ctx, cfg.Join)
+	if err != nil {
+		return n, err
+	}
+	n.cluster, err = cluster.Open(ctx, cluster.Config{
+		NodeID: cfg.NodeID, Dir: filepath.Join(cfg.DataDir, "raft"),
+		HTTPAddr: httpAdv, ClusterAddr: n.tr.Addr(),
+		Weight: cfg.Weight, VNodes: cfg.VNodes, Replicas: cfg.Replicas,
+		WriteQuorum: cfg.WriteQuorum, ReadQuorum: cfg.ReadQuorum,
+		Join: join, Transport: n.tr, Raft: n.tr.RaftLayer(),
+		Heartbeat: cfg.Heartbeat, Logger: cfg.Logger,
+	})
+	if err != nil {
+		return n, fmt.Errorf("cluster: %w", err)
+	}
+	n.members = newMembers(n.cluster)
+	if n.coord, err = replica.New(replica.Config{
+		NodeID: cfg.NodeID, Local: n.engine, Transport: n.tr, Members: n.members, Logger: cfg.Logger,
+	}); err != nil {
+		return n, err
+	}
+	n.reb = replica.NewRebalancer(n.coord, n.engine, rebalanceMembership{n.cluster}, cfg.Logger)
+	n.tr.Handle(methodNodeInfo, n.nodeInfo)
+	n.wg.Add(1)
+	go func() { defer n.wg.Done(); n.watchCluster(runCtx) }()
+
+	n.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	n.registry.MustRegister(n.coord.Metrics().Collectors()...)
+	n.registry.MustRegister(newEngineCollector(n.engine))
+
+	mounts, err := n.startGraph(runCtx)
+	if err != nil {
+		return n, err
+	}
+	handler := httpapi.New(httpapi.Config{
+		Store: n.coord, Cluster: clusterAPI{n}, Sink: n.sink(), Ready: n.ready,
+		Registry: n.registry, Mounts: mounts, Logger: cfg.Logger,
+	})
+	n.httpSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := n.httpSrv.Serve(n.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("http server stopped", "err", err)
+		}
+	}()
+	n.log.Info("node started", "id", cfg.NodeID, "http", n.httpLn.Addr().String(), "cluster", n.tr.Addr(), "data", cfg.DataDir)
+	n.startIngest(runCtx)
+	return n, nil
+}
+
+// HTTPAddr returns the address the public API listens on.
+func (n *Node) HTTPAddr() string { return n.httpLn.Addr().String() }
+
+// ClusterAddr returns the node-to-node address.
+func (n *Node) ClusterAddr() string { return n.tr.Addr() }
+
+// Store returns the node's coordinator.
+func (n *Node) Store() kv.Store { return n.coord }
+
+// Close shuts the node down: HTTP stops taking requests and lets in-flight
+// ones finish (until ctx ends), background work stops, raft leaves the
+// log consistent, and bbolt is closed.
+func (n *Node) Close(ctx context.Context) error {
+	n.closeMu.Lock()
+	defer n.closeMu.Unlock()
+	if n.closed {
+		return nil
+	}
+	n.closed = true
+	var errs []error
+	if n.httpSrv != nil {
+		errs = append(errs, n.httpSrv.Shutdown(ctx))
+	} else if n.httpLn != nil {
+		n.httpLn.Close()
+	}
+	n.cancel()
+	for i := len(n.extra) - 1; i >= 0; i-- {
+		errs = append(errs, n.extra[i](ctx))
+	}
+	if n.reb != nil {
+		n.reb.Stop()
+	}
+	if n.coord != nil {
+		n.coord.Wait()
+	}
+	if n.cluster != nil {
+		errs = append(errs, n.cluster.Close())
+	}
+	if n.tr != nil {
+		errs = append(errs, n.tr.Close())
+	}
+	n.wg.Wait()
+	if n.engine != nil {
+		errs = append(errs, n.engine.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func (n *Node) ready(ctx context.Context) error {
+	if err := n.engine.Probe(ctx); err != nil {
+		return fmt.Errorf("engine probe failed: %w", err)
+	}
+	read, _ := n.cluster.Rings()
+	if read == nil || !read.Has(n.cfg.NodeID) && n.cluster.Self().State != cluster.Joining {
+		return errors.New("not a member of the ring yet")
+	}
+	return nil
+}
+
+func (n *Node) watchCluster(ctx context.Context) {
+	ch, cancel := n.cluster.Subscribe()
+	defer cancel()
+	n.reb.Changed(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case st := <-ch:
+			n.members.refresh(st)
+			n.reb.Changed(ctx)
+		}
+	}
+}
+
+// resolveJoin turns --join addresses into cluster addresses: an address
+// that answers GET /v1/cluster is a public one, and its members' cluster
+// addresses are used; anything else is taken as a cluster address.
+func resolveJoin(ctx context.Context, addrs []string) ([]string, error) {
+	var out []string
+	hc := &http.Client{Timeout: 2 * time.Second}
+	for _, a := range addrs {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			continue
+		}
+		base := a
+		if !strings.Contains(base, "://") {
+			base = "http://" + base
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+"/v1/cluster", nil)
+		if err != nil {
+			out = append(out, a)
+			continue
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			out = append(out, strings.TrimPrefix(strings.TrimPrefix(a, "http://"), "https://"))
+			continue
+		}
+		var st struct {
+			Nodes []struct {
+				Cluster string `json:"cluster"`
+			} `json:"nodes"`
+		}
+		err = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&st)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK || len(st.Nodes) == 0 {
+			out = append(out, strings.TrimPrefix(strings.TrimPrefix(a, "http://"), "https://"))
+			continue
+		}
+		for _, nd := range st.Nodes {
+			out = append(out, nd.Cluster)
+		}
+	}
+	return out, nil
+}

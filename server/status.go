@@ -1,0 +1,163 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/grafo/grafo/kv"
+	"github.com/grafo/grafo/kv/client"
+	"github.com/grafo/grafo/kv/cluster"
+	"github.com/grafo/grafo/kv/engine"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+const methodNodeInfo = "node.info"
+
+// nodeInfo is what a node tells others about itself for /v1/cluster.
+type nodeInfo struct {
+	ID           string `json:"id"`
+	Keys         int64  `json:"keys"`
+	HintsPending int64  `json:"hintsPending"`
+	Healthy      bool   `json:"healthy"`
+}
+
+func (n *Node) localInfo(ctx context.Context) nodeInfo {
+	info := nodeInfo{ID: n.cfg.NodeID, Keys: n.engine.Keys(), Healthy: n.engine.Probe(ctx) == nil}
+	if n.hints != nil {
+		info.HintsPending = n.hints.Pending()
+	}
+	return info
+}
+
+func (n *Node) nodeInfo(ctx context.Context, from string, req []byte) ([]byte, error) {
+	return json.Marshal(n.localInfo(ctx))
+}
+
+// clusterAPI serves /v1/cluster and membership changes for httpapi.
+type clusterAPI struct{ n *Node }
+
+func (c clusterAPI) Status(ctx context.Context) (client.ClusterStatus, error) {
+	n := c.n
+	st := n.cluster.State()
+	read, write := n.cluster.Rings()
+	out := client.ClusterStatus{
+		Replicas: st.Replicas, WriteQuorum: st.WriteQuorum, ReadQuorum: st.ReadQuorum,
+		Leader: st.Leader, Rebalancing: read != write,
+	}
+	infos := make([]nodeInfo, len(st.Nodes))
+	var wg sync.WaitGroup
+	for i, nd := range st.Nodes {
+		if nd.ID == n.cfg.NodeID {
+			infos[i] = n.localInfo(ctx)
+			continue
+		}
+		if nd.State == cluster.Down {
+			infos[i].Keys = -1
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cctx, cancel := context.WithTimeout(ctx, time.Second)
+			defer cancel()
+			resp, err := n.tr.Call(cctx, nd.Cluster, methodNodeInfo, nil)
+			if err == nil {
+				err = json.Unmarshal(resp, &infos[i])
+			}
+			if err != nil {
+				infos[i].Keys = -1 // unknown: the node did not answer
+			}
+		}()
+	}
+	wg.Wait()
+	for i, nd := range st.Nodes {
+		state := string(nd.State)
+		if nd.State == cluster.Up && !infos[i].Healthy && infos[i].Keys >= 0 {
+			state = "unhealthy"
+		}
+		vn := 0
+		if r := read; r != nil && r.Has(nd.ID) {
+			vn = r.VNodes(nd.ID)
+		} else if write != nil {
+			vn = write.VNodes(nd.ID)
+		}
+		out.Nodes = append(out.Nodes, client.NodeStatus{
+			ID: nd.ID, HTTP: nd.HTTP, Cluster: nd.Cluster, Weight: nd.Weight, State: state,
+			VNodes: vn, Keys: infos[i].Keys, LastContact: nd.LastContact,
+		})
+		if infos[i].HintsPending > 0 {
+			out.HintsPending += infos[i].HintsPending
+		}
+		if nd.State == cluster.Joining || nd.State == cluster.Leaving {
+			out.Rebalancing = true
+		}
+	}
+	return out, nil
+}
+
+func (c clusterAPI) Join(ctx context.Context, addr string) error {
+	// addr is the cluster address of a node waiting to be admitted: ask
+	// it who it is, then add it.
+	resp, err := c.n.tr.Call(ctx, addr, methodNodeInfo, nil)
+	if err != nil {
+		return fmt.Errorf("%w: asking %s who it is: %v", kv.ErrUnavailable, addr, err)
+	}
+	var info nodeInfo
+	if err := json.Unmarshal(resp, &info); err != nil {
+		return err
+	}
+	return c.n.cluster.Join(ctx, cluster.Node{ID: info.ID, Cluster: addr, Weight: 1})
+}
+
+func (c clusterAPI) Leave(ctx context.Context, node string) error {
+	return c.n.cluster.Leave(ctx, node)
+}
+
+// engineCollector exports the engine's counters.
+type engineCollector struct {
+	e     *engine.Engine
+	descs map[string]*prometheus.Desc
+}
+
+var engineMetrics = []struct {
+	name, help string
+	counter    bool
+	get        func(engine.Stats) float64
+}{
+	{"grafo_engine_keys", "Live keys stored on this node.", false, func(s engine.Stats) float64 { return float64(s.Keys) }},
+	{"grafo_engine_tombstones", "Tombstones stored on this node.", false, func(s engine.Stats) float64 { return float64(s.Tombstones) }},
+	{"grafo_engine_bytes", "Size of the bbolt data file.", false, func(s engine.Stats) float64 { return float64(s.BytesOnDisk) }},
+	{"grafo_engine_cache_hits_total", "Reads answered by the hot-cell cache.", true, func(s engine.Stats) float64 { return float64(s.CacheHits) }},
+	{"grafo_engine_cache_misses_total", "Reads that went to bbolt.", true, func(s engine.Stats) float64 { return float64(s.CacheMisses) }},
+	{"grafo_engine_commits_total", "Group commits (one fsync each).", true, func(s engine.Stats) float64 { return float64(s.Commits) }},
+	{"grafo_engine_commit_failures_total", "Group commits rolled back.", true, func(s engine.Stats) float64 { return float64(s.Failures) }},
+	{"grafo_engine_writes_total", "Entries committed.", true, func(s engine.Stats) float64 { return float64(s.Writes) }},
+}
+
+func newEngineCollector(e *engine.Engine) prometheus.Collector {
+	c := &engineCollector{e: e, descs: map[string]*prometheus.Desc{}}
+	for _, m := range engineMetrics {
+		c.descs[m.name] = prometheus.NewDesc(m.name, m.help, nil, nil)
+	}
+	return c
+}
+
+func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
+
+func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.e.Stats()
+	for _, m := range engineMetrics {
+		t := prometheus.GaugeValue
+		if m.counter {
+			t = prometheus.CounterValue
+		}
+		ch <- prometheus.MustNewConstMetric(c.descs[m.name], t, m.get(st))
+	}
+}
