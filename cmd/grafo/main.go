@@ -25,6 +25,7 @@ func commands() []command {
 		{"query", "grafo query 'GRAPHQL' [--var k=v] [--server URL]", "run a GraphQL document and print the JSON result", runQuery},
 		{"kv", "grafo kv put KEY VALUE | get KEY | del KEY [--consistency one|quorum|all|linearizable] [--w N] [--r N]", "the raw key-value store", runKV},
 		{"cluster", "grafo cluster status | join ADDR | leave NODE", "membership and ring", runCluster},
+		{"health", "grafo health [--server URL] [--live]", "exit 0 when the node is ready (the container health check)", runHealth},
 		{"version", "grafo version", "print version, commit and Go version", runVersion},
 	}
 }
