@@ -14,8 +14,27 @@ import (
 // listener: connections whose first byte is 'R' are handed to it, and its
 // Dial runs the same secret handshake. Pass it to raft.NewNetworkTransport.
 // Closing it (raft does, on shutdown) stops raft traffic only; the listener
-// belongs to the TCP.
-func (t *TCP) RaftLayer() raft.StreamLayer { return t.raft }
+// belongs to the TCP. After a close, the next RaftLayer call returns a
+// fresh layer, so raft can be restarted on a transport that lives on.
+func (t *TCP) RaftLayer() raft.StreamLayer {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.raft.isClosed() && !t.closed.Load() {
+		t.raft = newRaftLayer(t)
+	}
+	return t.raft
+}
+
+func newRaftLayer(t *TCP) *raftLayer {
+	return &raftLayer{t: t, conns: make(chan net.Conn), closed: make(chan struct{})}
+}
+
+// currentRaft is the layer new raft connections go to.
+func (t *TCP) currentRaft() *raftLayer {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.raft
+}
 
 type raftLayer struct {
 	t      *TCP
@@ -40,6 +59,15 @@ func (l *raftLayer) Accept() (net.Conn, error) {
 		return c, nil
 	case <-l.closed:
 		return nil, fmt.Errorf("transport: raft layer: %w", net.ErrClosed)
+	}
+}
+
+func (l *raftLayer) isClosed() bool {
+	select {
+	case <-l.closed:
+		return true
+	default:
+		return false
 	}
 }
 

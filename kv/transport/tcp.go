@@ -30,7 +30,7 @@ type TCP struct {
 	peers   map[string]*peer
 	inbound map[*yamux.Session]struct{}
 
-	raft   *raftLayer
+	raft   *raftLayer      // guarded by mu
 	ctx    context.Context // parent of handler contexts; cancelled by Close
 	cancel context.CancelFunc
 	closed atomic.Bool
@@ -84,7 +84,7 @@ func Listen(cfg Config) (*TCP, error) {
 		inbound: make(map[*yamux.Session]struct{}),
 		ctx:     ctx, cancel: cancel,
 	}
-	t.raft = &raftLayer{t: t, conns: make(chan net.Conn), closed: make(chan struct{})}
+	t.raft = newRaftLayer(t)
 	t.wg.Add(1)
 	go t.acceptLoop()
 	return t, nil
@@ -104,8 +104,8 @@ func (t *TCP) Close() error {
 	}
 	t.cancel()
 	err := t.ln.Close()
-	t.raft.Close()
 	t.mu.Lock()
+	t.raft.Close()
 	for _, p := range t.peers {
 		p.mu.Lock()
 		if p.sess != nil {
@@ -152,8 +152,9 @@ func (t *TCP) Call(ctx context.Context, addr, method string, req []byte) ([]byte
 	var timeout time.Duration
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
-		stream.SetDeadline(dl)
 	}
+	// Deadline and cancel both arrive through ctx.Done, after which
+	// ctx.Err is set: a failed read is then reported as the ctx error.
 	stop := context.AfterFunc(ctx, func() { stream.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	defer stream.Close()
@@ -172,7 +173,13 @@ func (t *TCP) Call(ctx context.Context, addr, method string, req []byte) ([]byte
 		return nil, fail(err)
 	}
 	if status != statusOK {
-		return nil, &RemoteError{Addr: addr, Method: method, Message: string(body), Code: code}
+		rerr := &RemoteError{Addr: addr, Method: method, Message: string(body), Code: code}
+		if cerr := ctx.Err(); cerr != nil {
+			// The handler gave up on the deadline we sent it, a hair
+			// before our own fired: report ours.
+			return nil, fmt.Errorf("transport: %s on %s: %w (%w)", method, addr, cerr, rerr)
+		}
+		return nil, rerr
 	}
 	return body, nil
 }
@@ -316,7 +323,7 @@ func (t *TCP) serveConn(conn net.Conn) {
 	conn.SetDeadline(time.Time{})
 	switch proto {
 	case protoRaft:
-		t.raft.deliver(conn)
+		t.currentRaft().deliver(conn)
 	case protoRPC:
 		t.serveRPC(conn, from)
 	}

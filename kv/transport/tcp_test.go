@@ -281,9 +281,32 @@ func TestRaftLayerSharesThePort(t *testing.T) {
 	if _, err := a.Call(context.Background(), b.Addr(), "echo", nil); err != nil {
 		t.Fatalf("rpc on the same port: %v", err)
 	}
-	b.RaftLayer().Close()
-	if _, err := b.RaftLayer().Accept(); !errors.Is(err, net.ErrClosed) {
+	old := b.RaftLayer()
+	old.Close()
+	if _, err := old.Accept(); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("accept after close: %v", err)
+	}
+	// A restarted raft gets a fresh layer on the same port.
+	fresh := b.RaftLayer()
+	if fresh == old {
+		t.Fatal("closed raft layer handed out again")
+	}
+	go func() {
+		c, err := fresh.Accept()
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	conn2, err := a.RaftLayer().Dial(raft.ServerAddress(b.Addr()), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn2.Close()
+	select {
+	case c := <-accepted:
+		c.Close()
+	case <-time.After(5 * time.Second):
+		t.Fatal("fresh raft layer accepted nothing")
 	}
 }
 
