@@ -160,7 +160,11 @@ func (t *TCP) Call(ctx context.Context, addr, method string, req []byte) ([]byte
 	defer stream.Close()
 
 	fail := func(err error) error {
-		if cerr := ctx.Err(); cerr != nil {
+		cerr := ctx.Err()
+		if dl, ok := ctx.Deadline(); ok && cerr == nil && !time.Now().Before(dl) {
+			cerr = context.DeadlineExceeded // ctx's timer has not run yet
+		}
+		if cerr != nil {
 			return fmt.Errorf("transport: %s on %s: %w", method, addr, cerr)
 		}
 		return fmt.Errorf("%w: %s on %s: %w", ErrUnreachable, method, addr, err)
@@ -174,7 +178,11 @@ func (t *TCP) Call(ctx context.Context, addr, method string, req []byte) ([]byte
 	}
 	if status != statusOK {
 		rerr := &RemoteError{Addr: addr, Method: method, Message: string(body), Code: code}
-		if cerr := ctx.Err(); cerr != nil {
+		cerr := ctx.Err()
+		if dl, ok := ctx.Deadline(); ok && cerr == nil && !time.Now().Before(dl) {
+			cerr = context.DeadlineExceeded // ctx's timer has not run yet
+		}
+		if cerr != nil {
 			// The handler gave up on the deadline we sent it, a hair
 			// before our own fired: report ours.
 			return nil, fmt.Errorf("transport: %s on %s: %w (%w)", method, addr, cerr, rerr)
