@@ -15,6 +15,10 @@
 //     call level), and we do not have to maintain our own request-id table
 //     and reader goroutine. A stream costs one frame to open, no round trip.
 //     The session is redialled on demand after it breaks.
+//   - yamux writes each frame header and body with its own syscall; a
+//     coalescing writer under it (batchConn) lets frames of concurrent calls
+//     share one write. Measured on loopback, 2 cores, 64 goroutines, 64-byte
+//     calls: 59 µs/op → 21 µs/op; a single caller: 121 µs → 47 µs.
 //   - Framing on a stream is fixed-width and small: method length, payload
 //     length and the caller's remaining deadline, then the bytes; the reply is
 //     a status, an error code, a length and the bytes.

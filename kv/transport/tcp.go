@@ -257,7 +257,7 @@ func (t *TCP) dialSession(ctx context.Context, addr string) (*yamux.Session, err
 	if err != nil {
 		return nil, err
 	}
-	sess, err := yamux.Client(conn, t.ymx)
+	sess, err := yamux.Client(newBatchConn(conn), t.ymx)
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, addr, err)
@@ -338,7 +338,7 @@ func (t *TCP) serveConn(conn net.Conn) {
 }
 
 func (t *TCP) serveRPC(conn net.Conn, from string) {
-	sess, err := yamux.Server(conn, t.ymx)
+	sess, err := yamux.Server(newBatchConn(conn), t.ymx)
 	if err != nil {
 		conn.Close()
 		return

@@ -345,3 +345,48 @@ func BenchmarkCall64(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkCallSerial(b *testing.B) {
+	x, y := listen(b, "k"), listen(b, "k")
+	y.Handle("echo", func(_ context.Context, _ string, req []byte) ([]byte, error) { return req, nil })
+	payload := bytes.Repeat([]byte{1}, 64)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := x.Call(context.Background(), y.Addr(), "echo", payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestBatchConnLargeConcurrent pushes more than maxBatch through the
+// coalescing writer from many streams at once: every byte must arrive in
+// order per stream.
+func TestBatchConnLargeConcurrent(t *testing.T) {
+	a, b := listen(t, ""), listen(t, "")
+	b.Handle("echo", func(_ context.Context, _ string, req []byte) ([]byte, error) { return req, nil })
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			payload := bytes.Repeat([]byte{byte(i)}, 300<<10)
+			for range 4 {
+				got, err := a.Call(context.Background(), b.Addr(), "echo", payload)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if !bytes.Equal(got, payload) {
+					errs <- fmt.Errorf("stream %d: reply corrupted", i)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
