@@ -1,0 +1,20 @@
+// Package web is Grafo's web explorer: a single-page application written by
+// hand in plain HTML, CSS and JavaScript (no build step, no CDN, nothing
+// fetched from the internet), embedded in the binary with go:embed.
+//
+// Handler serves the explorer's files; the server mounts it at GET / next
+// to GraphQL at /graphql on the same origin. The application talks only to
+// /graphql: queries and mutations as POST JSON, live updates as a
+// graphChanged subscription over a websocket speaking graphql-transport-ws.
+// The cluster page falls back to GET /v1/cluster when the cluster field
+// answers with an error. Example queries link to /playground, which the
+// server provides.
+//
+// Views are hash routes: #/ (graphs), #/graph/ID, #/node/GRAPH/NODEID
+// (with ?depth=1..3 for the neighbourhood picture) and #/cluster.
+//
+// The tests drive headless Chromium (Debian's chromium package) against the
+// real GraphQL handler over a single-node store; they are skipped when no
+// chromium binary is on PATH. Run them with -update-screenshot to rewrite
+// testdata/explorer.png, the picture the README shows.
+package web
