@@ -337,6 +337,23 @@ func TestSixNodesFiveVoters(t *testing.T) {
 		n, ok := nodes[5].c.fsm.node("n6")
 		return ok && n.Voter
 	})
+
+	// The leader itself leaves: the others elect a new one without it.
+	if err := n1.c.Leave(ctxT(t), "n1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := n1.c.SetState(ctxT(t), "n1", Left); err != nil {
+		t.Fatal(err)
+	}
+	n2 := nodes[1]
+	waitFor(t, "a leader other than n1", func() bool { l := n2.c.Leader(); return l != "" && l != "n1" })
+	servers = raftServers(t, n2.c)
+	if _, ok := servers["n1"]; ok || len(servers) != 4 {
+		t.Fatalf("after the leader left: %v", servers)
+	}
+	waitFor(t, "n1 gone from n2's state", func() bool {
+		return slices.Equal(ids(n2.c.State()), []string{"n2:joining", "n3:joining", "n4:joining", "n6:joining"})
+	})
 }
 
 func TestWrongSecretCannotJoin(t *testing.T) {
