@@ -8,6 +8,7 @@ import (
 	_ "github.com/99designs/gqlgen/graphql/handler"
 	_ "github.com/anishathalye/porcupine"
 	_ "github.com/chromedp/chromedp"
+	_ "github.com/gorilla/websocket"
 	_ "github.com/hashicorp/go-hclog"
 	_ "github.com/hashicorp/raft"
 	_ "github.com/hashicorp/yamux"
@@ -23,5 +24,4 @@ import (
 	_ "golang.org/x/tools/go/packages"
 	_ "golang.org/x/tools/go/ssa/ssautil"
 	_ "golang.org/x/tools/txtar"
-	_ "github.com/gorilla/websocket"
 )
