@@ -114,8 +114,12 @@ func newFixture(t *testing.T) *fixture {
 			"qualifiedName": pkg + "." + x.name, "path": x.path, "line": x.line, "endLine": x.line + 4})
 	}
 	f.upsertNodes(t, in)
+	pathOf := map[string]string{}
+	for _, x := range nodes {
+		pathOf[x.name] = x.path
+	}
 	e := func(from, rel, to string, line int) map[string]any {
-		return map[string]any{"from": pkg + "." + from, "to": pkg + "." + to, "relation": rel, "path": "app/main.go", "line": line}
+		return map[string]any{"from": pkg + "." + from, "to": pkg + "." + to, "relation": rel, "path": pathOf[from], "line": line}
 	}
 	f.gql(t, `mutation($e: [EdgeInput!]!) { upsertEdges(graphId: "demo", edges: $e) }`, map[string]any{"e": []map[string]any{
 		e("main", "CALLS", "run", 4),
@@ -440,9 +444,9 @@ func TestScreenshot(t *testing.T) {
 	b := newBrowser(t)
 	b.do("node view",
 		chromedp.EmulateViewport(1360, 860),
-		chromedp.Navigate(f.url+"/#/node/demo/"+f.ids[qn("render")]+"?depth=2"),
-		chromedp.WaitReady(chromedp.CSS(`#graph-svg g.gnode[data-qn="`+qn("verbose")+`"]`)),
-		chromedp.WaitReady(chromedp.CSS(`#graph-svg g.gnode[data-qn="`+qn("main")+`"]`)))
+		chromedp.Navigate(f.url+"/#/node/demo/"+f.ids[qn("Circle")]+"?depth=2"),
+		chromedp.WaitReady(chromedp.CSS(`#graph-svg g.gnode[data-qn="`+qn("Canvas")+`"]`)),
+		chromedp.WaitReady(chromedp.CSS(`#graph-svg g.gnode[data-qn="`+qn("Shape")+`"]`)))
 	b.waitTrue("the picture to fit", `(document.querySelector('#graph-svg .viewport').getAttribute('transform') || '').includes('scale')`)
 	b.checkConsole()
 	if !*updateScreenshot {

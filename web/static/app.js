@@ -424,7 +424,7 @@
 
   function nodeLink(g, n, extra) {
     return h('a', Object.assign({href: nodeHref(g, n.id), dataset: {id: n.id, qn: n.qualifiedName}, title: n.qualifiedName}, extra || {}),
-      h('span', {class: `kind ${n.kind}`}, n.kind[0]), ' ', n.qualifiedName);
+      h('span', {class: `kind ${n.kind}`, 'aria-label': n.kind.toLowerCase()}, n.kind[0]), h('span', {class: 'qn'}, n.qualifiedName));
   }
 
   // ---------------------------------------------------------------- search
@@ -779,8 +779,17 @@
     return pos;
   }
 
+  // shortName is the qualified name without its import path: run,
+  // Circle.Area, Canvas.shapes.
+  function shortName(n) {
+    const tail = n.qualifiedName.slice(n.qualifiedName.lastIndexOf('/') + 1);
+    const dot = tail.indexOf('.');
+    return dot >= 0 && tail.endsWith(n.name) ? tail.slice(dot + 1) : n.name;
+  }
+
   function nodeBox(n) {
-    const label = n.name.length > 28 ? n.name.slice(0, 27) + '…' : n.name;
+    const name = shortName(n);
+    const label = name.length > 28 ? name.slice(0, 27) + '…' : name;
     return {label, w: Math.max(44, label.length * 7.2 + 20), h: 28};
   }
 
