@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -269,6 +271,18 @@ func (b *browser) screenshot() ([]byte, error) {
 	return chromedp.Run(ctx, chromedp.CaptureScreenshot())
 }
 
+// snap saves a screenshot named name.png in $GRAFO_ARTIFACTS, if set.
+func (b *browser) snap(name string) {
+	dir := os.Getenv("GRAFO_ARTIFACTS")
+	if dir == "" {
+		return
+	}
+	if png, err := b.screenshot(); err == nil {
+		_ = os.MkdirAll(dir, 0o755)
+		_ = os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
+	}
+}
+
 // do runs steps, failing the test after 15 s.
 func (b *browser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
@@ -319,6 +333,7 @@ func TestExplorer(t *testing.T) {
 	b.do("graphs page",
 		chromedp.Navigate(f.url+"/"),
 		chromedp.WaitVisible(chromedp.CSS(`#graph-list [data-graph="demo"]`)))
+	b.snap("graphs")
 	if got := b.eval(`document.querySelector('[data-graph="demo"]').textContent`); !strings.Contains(got, "go 1.26") {
 		t.Errorf("graph card misses the language: %q", got)
 	}
@@ -328,7 +343,9 @@ func TestExplorer(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#graph-list [data-graph="demo"] h2 a`)),
 		chromedp.WaitVisible(chromedp.CSS(`#node-list li`)),
 		chromedp.SendKeys(chromedp.CSS("#search"), "rend"),
-		chromedp.WaitVisible(chromedp.CSS(`#search-results [role=option][data-qn="`+qn("render")+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#search-results [role=option][data-qn="`+qn("render")+`"]`)))
+	b.snap("search")
+	b.do("pick with the keyboard",
 		chromedp.SendKeys(chromedp.CSS("#search"), kb.ArrowDown),
 		chromedp.WaitVisible(chromedp.CSS(`#search-results [aria-selected=true][data-qn="`+qn("render")+`"]`)),
 		chromedp.SendKeys(chromedp.CSS("#search"), kb.Enter),
@@ -383,6 +400,7 @@ func TestExplorer(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`section[data-rel=CALLS][data-dir=IN] a[data-qn="`+qn("cli")+`"]`)),
 		chromedp.WaitReady(chromedp.CSS(`#graph-svg g.gnode[data-qn="`+qn("cli")+`"]`)))
 	b.waitTrue("toast", `document.querySelector('#toast').textContent.includes('changed')`)
+	b.snap("live")
 
 	// Class relations: a class's neighbourhood exports as a class diagram.
 	b.do("class view",
@@ -404,6 +422,7 @@ func TestExplorer(t *testing.T) {
 	b.do("cluster",
 		chromedp.Click(chromedp.CSS(`a[data-nav=cluster]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#cluster-nodes tr[data-node=n3]`)))
+	b.snap("cluster")
 	if got := b.eval(`document.querySelector('#cluster-facts').textContent`); !strings.Contains(got, "Hints pending4") || !strings.Contains(got, "yes") {
 		t.Errorf("cluster facts: %q", got)
 	}
@@ -448,15 +467,23 @@ func TestScreenshot(t *testing.T) {
 		chromedp.WaitReady(chromedp.CSS(`#graph-svg g.gnode[data-qn="`+qn("Canvas")+`"]`)),
 		chromedp.WaitReady(chromedp.CSS(`#graph-svg g.gnode[data-qn="`+qn("Shape")+`"]`)))
 	b.waitTrue("the picture to fit", `(document.querySelector('#graph-svg .viewport').getAttribute('transform') || '').includes('scale')`)
+	if *updateScreenshot {
+		png, err := b.screenshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join("testdata", "explorer.png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Dark mode follows prefers-color-scheme.
+	b.do("dark mode", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}})
+		return err
+	}))
+	b.waitTrue("a dark background", `getComputedStyle(document.body).backgroundColor === 'rgb(18, 21, 27)'`)
+	b.snap("explorer-dark")
 	b.checkConsole()
-	if !*updateScreenshot {
-		return
-	}
-	png, err := b.screenshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join("testdata", "explorer.png"), png, 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
