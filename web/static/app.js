@@ -247,6 +247,7 @@
     }
     app.render = view;
     closeResults();
+    window.scrollTo(0, 0);
     try {
       await view(token);
     } catch (e) {
@@ -274,18 +275,18 @@
   }
 
   let refreshTimer = 0;
-  let pending = {count: 0, kinds: new Set()};
+  let pending = {ids: new Set(), kinds: new Set()};
   function onChange(ch) {
     if (!ch || ch.graphId !== app.liveGraph) return;
     live.update({since: ch.at});
-    pending.count += (ch.nodes || []).length;
+    for (const id of ch.nodes || []) pending.ids.add(id);
     pending.kinds.add(ch.kind);
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(async () => {
       const p = pending;
-      pending = {count: 0, kinds: new Set()};
+      pending = {ids: new Set(), kinds: new Set()};
       if (p.kinds.has('GRAPH_DELETED')) toast(`graph ${app.liveGraph} was deleted`);
-      else toast(`${plural(p.count, 'node')} changed (${Array.from(p.kinds).join(', ').toLowerCase().replace(/_/g, ' ')})`);
+      else toast(`${plural(p.ids.size, 'node')} changed (${Array.from(p.kinds).join(', ').toLowerCase().replace(/_/g, ' ')})`);
       if (app.render) {
         try { await app.render(++app.token); } catch (e) { toast('refresh failed: ' + e.message); }
       }
