@@ -165,6 +165,9 @@ func (c *Coordinator) Put(ctx context.Context, key, value []byte, o kv.Options) 
 	if err := kv.CheckPair(key, value); err != nil {
 		return kv.Version{}, err
 	}
+	if err := c.observeQuorum(ctx, [][]byte{key}, o); err != nil {
+		return kv.Version{}, err
+	}
 	v := c.clock.Now()
 	err := c.write(ctx, []kv.Entry{{Key: key, Cell: kv.Cell{Value: value, Version: v}}}, o)
 	return v, err
@@ -175,6 +178,9 @@ func (c *Coordinator) Delete(ctx context.Context, key []byte, o kv.Options) (kv.
 	if err := kv.CheckPair(key, nil); err != nil {
 		return kv.Version{}, err
 	}
+	if err := c.observeQuorum(ctx, [][]byte{key}, o); err != nil {
+		return kv.Version{}, err
+	}
 	v := c.clock.Now()
 	err := c.write(ctx, []kv.Entry{{Key: key, Cell: kv.Cell{Version: v, Tombstone: true}}}, o)
 	return v, err
@@ -183,13 +189,46 @@ func (c *Coordinator) Delete(ctx context.Context, key []byte, o kv.Options) (kv.
 // Write implements kv.Store.
 func (c *Coordinator) Write(ctx context.Context, writes []kv.Write, o kv.Options) error {
 	es := make([]kv.Entry, len(writes))
+	keys := make([][]byte, len(writes))
 	for i, w := range writes {
 		if err := kv.CheckPair(w.Key, w.Value); err != nil {
 			return fmt.Errorf("write %d: %w", i, err)
 		}
+		keys[i] = w.Key
+	}
+	if err := c.observeQuorum(ctx, keys, o); err != nil {
+		return err
+	}
+	for i, w := range writes {
 		es[i] = kv.Entry{Key: w.Key, Cell: kv.Cell{Value: w.Value, Version: c.clock.Now(), Tombstone: w.Delete}}
 	}
 	return c.write(ctx, es, o)
+}
+
+// observeQuorum is the first phase of an ABD write at the linearizable
+// level: it reads the keys' versions from a quorum and moves the clock past
+// them, so the write's version is newer than every write that completed
+// before it started, whichever node coordinated that one (without it, two
+// coordinators writing in the same millisecond could order a later write
+// before an earlier one). Other levels skip it.
+func (c *Coordinator) observeQuorum(ctx context.Context, keys [][]byte, o kv.Options) error {
+	if o.Level != kv.Linearizable || len(keys) == 0 {
+		return nil
+	}
+	for _, g := range c.groupKeys(func(i int) []byte { return keys[i] }, len(keys)) {
+		gk := make([][]byte, len(g.idxs))
+		for j, i := range g.idxs {
+			gk[j] = keys[i]
+		}
+		cells, err := c.readGroup(ctx, g.rs, gk, kv.Options{Level: kv.Quorum})
+		if err != nil {
+			return err
+		}
+		for _, cl := range cells {
+			c.clock.Observe(cl.Version)
+		}
+	}
+	return nil
 }
 
 // Replicate applies entries that already carry their versions (repairs,

@@ -14,6 +14,11 @@ type Metrics struct {
 	latency     *prometheus.HistogramVec
 	unavailable *prometheus.CounterVec
 	repairs     prometheus.Counter
+	aeRounds    *prometheus.CounterVec
+	aeLeaves    prometheus.Counter
+	aeCells     *prometheus.CounterVec
+	aePurged    prometheus.Counter
+	aeSeconds   prometheus.Histogram
 }
 
 func newMetrics() *Metrics {
@@ -31,12 +36,41 @@ func newMetrics() *Metrics {
 		repairs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "grafo_kv_read_repairs_total", Help: "Cells written to stale replicas by read repair.",
 		}),
+		aeRounds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "grafo_antientropy_rounds_total", Help: "Anti-entropy rounds by result (ok: every live peer compared).",
+		}, []string{"result"}),
+		aeLeaves: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "grafo_antientropy_leaves_differing_total", Help: "Merkle leaves that differed from a peer's.",
+		}),
+		aeCells: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "grafo_antientropy_cells_total", Help: "Cells exchanged by anti-entropy (pulled from or pushed to peers).",
+		}, []string{"direction"}),
+		aePurged: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "grafo_antientropy_tombstones_purged_total", Help: "Tombstones purged once every replica held them.",
+		}),
+		aeSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "grafo_antientropy_round_seconds", Help: "Duration of anti-entropy rounds.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}),
 	}
 }
 
 // Collectors returns every collector, for registration.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.ops, m.latency, m.unavailable, m.repairs}
+	return []prometheus.Collector{m.ops, m.latency, m.unavailable, m.repairs, m.aeRounds, m.aeLeaves, m.aeCells, m.aePurged, m.aeSeconds}
+}
+
+func (m *Metrics) aeRound(st RoundStats, err error) {
+	res := "ok"
+	if err != nil || st.Failed > 0 {
+		res = "error"
+	}
+	m.aeRounds.WithLabelValues(res).Inc()
+	m.aeLeaves.Add(float64(st.Differ))
+	m.aeCells.WithLabelValues("pulled").Add(float64(st.Pulled))
+	m.aeCells.WithLabelValues("pushed").Add(float64(st.Pushed))
+	m.aePurged.Add(float64(st.Purged))
+	m.aeSeconds.Observe(st.Duration.Seconds())
 }
 
 func (m *Metrics) observe(op string, start time.Time, err error) {

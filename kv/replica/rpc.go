@@ -14,6 +14,9 @@ const (
 	methodGet   = "kv.get"
 	methodScan  = "kv.scan"
 	methodRange = "kv.range"
+	// Anti-entropy: the Merkle tree of ranges, and the entries of leaves.
+	methodTree   = "kv.ae.tree"
+	methodLeaves = "kv.ae.leaves"
 )
 
 func (c *Coordinator) registerHandlers() {
@@ -58,6 +61,28 @@ func (c *Coordinator) registerHandlers() {
 			return nil, err
 		}
 		ents, more, err := c.rangeLocal(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		return encodeScanResponse(ents, more), nil
+	})
+	t.Handle(methodTree, func(ctx context.Context, from string, req []byte) ([]byte, error) {
+		r, err := decodeRangeRequest(req)
+		if err != nil {
+			return nil, err
+		}
+		tr, err := c.treeLocal(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		return encodeTree(tr), nil
+	})
+	t.Handle(methodLeaves, func(ctx context.Context, from string, req []byte) ([]byte, error) {
+		r, err := decodeLeavesRequest(req)
+		if err != nil {
+			return nil, err
+		}
+		ents, more, err := c.leavesLocal(ctx, r)
 		if err != nil {
 			return nil, err
 		}
@@ -146,6 +171,15 @@ func (c *Coordinator) addr(id string) (string, error) {
 type errUnknownNode string
 
 func (e errUnknownNode) Error() string { return "replica: unknown node " + string(e) }
+
+// ApplyTo applies entries that carry their own versions on node id (this
+// node's engine or a peer); hinted handoff delivers through it.
+func (c *Coordinator) ApplyTo(ctx context.Context, id string, es []kv.Entry) error {
+	return c.applyTo(ctx, id, es)
+}
+
+// Alive reports the membership's liveness view of id.
+func (c *Coordinator) Alive(id string) bool { return c.cfg.Members.Alive(id) }
 
 func (c *Coordinator) applyTo(ctx context.Context, id string, es []kv.Entry) error {
 	if id == c.self {
