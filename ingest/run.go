@@ -244,8 +244,9 @@ func Run(ctx context.Context, root, graph string, sink Sink, opts Options) (Summ
 		}
 	}
 	prog.setPhase("write")
-	wd, err := w.close()
-	sum.Write = wd
+	tw := time.Now()
+	_, err = w.close()
+	sum.Write = time.Since(tw)
 	if err != nil {
 		return sum, err
 	}

@@ -33,7 +33,7 @@ func (l *loaded) indexDynamic(algo string) (err error) {
 	prog := ssa.NewProgram(l.fset, 0)
 	created := map[*types.Package]bool{}
 	for _, p := range l.pkgs {
-		if p.Types != nil && !p.IllTyped && len(p.Syntax) > 0 && !created[p.Types] {
+		if p.Types != nil && len(p.Syntax) > 0 && !created[p.Types] && l.wellTyped(p) {
 			created[p.Types] = true
 			prog.CreatePackage(p.Types, p.Syntax, p.TypesInfo, true)
 		}
@@ -89,7 +89,10 @@ func (l *loaded) indexDynamic(algo string) (err error) {
 				ce = calleeOf(e.Callee.Func)
 				objs[e.Callee.Func] = ce
 			}
-			if ce.fn != nil {
+			// CHA deems every function of the right signature a callee of
+			// a function value, thousands in the standard library alone:
+			// such calls keep only the tree's functions.
+			if ce.fn != nil && (c.IsInvoke() || l.inTree(ce.fn)) {
 				l.dyn[c.Pos()] = append(l.dyn[c.Pos()], ce)
 			}
 		}

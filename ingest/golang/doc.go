@@ -31,6 +31,9 @@
 //   - A key of a struct composite literal (T{F: x}) WRITES the field F.
 //   - A call of a closure defined in the same function adds no self edge;
 //     a closure defined in G and called from F is F CALLS G (dynamic).
+//   - A call of a function value CALLS only the tree's functions the
+//     algorithm finds (CHA would add every same-signature function of the
+//     standard library); interface calls keep external implementations.
 //   - Empty interfaces get no REALIZATION edges (every type would have one).
 //   - Only the facts of changed files are rewritten, so an edge that an
 //     unchanged file would gain from a change elsewhere (a new

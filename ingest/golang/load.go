@@ -3,6 +3,8 @@ package golang
 import (
 	"context"
 	"fmt"
+	"go/ast"
+	"go/parser"
 	"go/token"
 	"go/types"
 	"os"
@@ -44,30 +46,94 @@ type callee struct {
 	anon bool
 }
 
+// loadMode loads every package, dependencies included, from source:
+// asking for dependencies' types from export data instead makes go list
+// compile the whole tree and its dependencies (minutes for a cold build
+// cache), while parsing them is seconds, and parseFile drops the function
+// bodies of files outside the tree so that their type-checking is cheap.
 const loadMode = packages.NeedName | packages.NeedFiles | packages.NeedCompiledGoFiles |
-	packages.NeedImports | packages.NeedTypes | packages.NeedSyntax | packages.NeedTypesInfo
+	packages.NeedImports | packages.NeedDeps | packages.NeedTypes | packages.NeedSyntax | packages.NeedTypesInfo
 
 // load loads every package of the module in dir (relative to req.Root).
 func load(ctx context.Context, req ingest.Request, dir string, tree map[string]bool) (*loaded, error) {
 	fset := token.NewFileSet()
+	l := &loaded{fset: fset, root: req.Root, tree: tree,
+		relCache: map[string]string{}, fields: map[*types.Var]string{}, scanned: map[*types.Package]bool{}}
 	cfg := &packages.Config{
-		Context: ctx,
-		Mode:    loadMode,
-		Dir:     filepath.Join(req.Root, filepath.FromSlash(dir)),
-		Fset:    fset,
+		ParseFile: l.parseFile,
+		Context:   ctx,
+		Mode:      loadMode,
+		Dir:       filepath.Join(req.Root, filepath.FromSlash(dir)),
+		Fset:      fset,
 		// Each module is loaded from its own directory, whatever go.work
 		// may say around it.
 		Env:   append(os.Environ(), "GOWORK=off"),
 		Tests: false,
 	}
+	l.dir = cfg.Dir
 	pkgs, err := packages.Load(cfg, "./...")
 	if err != nil {
 		// Only failures to run the build system end up here; package
 		// errors are in Package.Errors.
 		return nil, fmt.Errorf("golang: load %s: %w", dir, err)
 	}
-	return &loaded{fset: fset, root: req.Root, dir: cfg.Dir, tree: tree, pkgs: pkgs,
-		relCache: map[string]string{}, fields: map[*types.Var]string{}, scanned: map[*types.Package]bool{}}, nil
+	l.pkgs = pkgs
+	// Dependencies were loaded from source only for their types: drop
+	// their syntax and type information now.
+	roots := map[*packages.Package]bool{}
+	for _, p := range pkgs {
+		roots[p] = true
+	}
+	packages.Visit(pkgs, nil, func(p *packages.Package) {
+		if !roots[p] {
+			p.Syntax, p.TypesInfo = nil, nil
+		}
+	})
+	return l, nil
+}
+
+// parseFile parses without comments (nothing here needs them) and drops
+// the function bodies of files outside the tree: only their declarations
+// matter. Files are kept whole when their position, adjusted by //line
+// directives, is in the tree, so cgo-generated files keep their bodies.
+func (l *loaded) parseFile(fset *token.FileSet, filename string, src []byte) (*ast.File, error) {
+	f, err := parser.ParseFile(fset, filename, src, parser.AllErrors|parser.SkipObjectResolution)
+	if f == nil || l.relName(fset.Position(f.Package).Filename) != "" {
+		return f, err
+	}
+	for _, d := range f.Decls {
+		if fd, ok := d.(*ast.FuncDecl); ok {
+			fd.Body = nil
+		}
+	}
+	return f, err
+}
+
+// wellTyped reports whether SSA can be built for p: neither it nor a
+// package of the tree it imports has errors. Dependencies outside the tree
+// are type-checked without bodies, which may report unused imports; their
+// declarations are complete all the same.
+func (l *loaded) wellTyped(p *packages.Package) bool {
+	ok := true
+	packages.Visit([]*packages.Package{p}, func(q *packages.Package) bool {
+		if !ok {
+			return false
+		}
+		if len(q.Errors) > 0 && (q == p || l.inTreePkg(q)) {
+			ok = false
+		}
+		return ok
+	}, nil)
+	return ok
+}
+
+func (l *loaded) inTreePkg(p *packages.Package) bool {
+	for _, f := range p.CompiledGoFiles {
+		if l.relName(f) != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // rel maps a position to the tree file holding it, "" if it is outside the
