@@ -34,6 +34,8 @@ type Config struct {
 	ClusterSecret string        // --cluster-secret
 	Ingest        []IngestSpec  // --ingest
 	Callgraph     string        // --callgraph for --ingest; "" = cha
+	HintWindow    time.Duration // --hint-window: how long hints for a down replica are kept; 0 = 3h
+	AntiEntropy   time.Duration // --anti-entropy: interval of anti-entropy rounds; 0 = 30s, negative = off
 	Logger        *slog.Logger
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/grafo/grafo/kv"
 	"github.com/grafo/grafo/kv/cluster"
 	"github.com/grafo/grafo/kv/engine"
+	"github.com/grafo/grafo/kv/hints"
 	"github.com/grafo/grafo/kv/replica"
 	"github.com/grafo/grafo/kv/transport"
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,6 +46,9 @@ type Node struct {
 	closed   bool
 	extra    []func(context.Context) error // closers of optional parts, run in reverse
 	hints    hintCounter
+	hintDB   *hints.Store
+	ae       *replica.AntiEntropy
+	health   health
 	bus      *store.Bus
 	graphs   *store.Store
 }
@@ -100,12 +104,21 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		return n, fmt.Errorf("cluster: %w", err)
 	}
 	n.members = newMembers(n.cluster)
+	if n.hintDB, err = hints.Open(filepath.Join(cfg.DataDir, "hints.db"), hints.Config{Window: cfg.HintWindow, Logger: cfg.Logger}); err != nil {
+		return n, err
+	}
+	n.hints = n.hintDB
 	if n.coord, err = replica.New(replica.Config{
-		NodeID: cfg.NodeID, Local: n.engine, Transport: n.tr, Members: n.members, Logger: cfg.Logger,
+		NodeID: cfg.NodeID, Local: n.engine, Transport: n.tr, Members: n.members, Logger: cfg.Logger, Hints: n.hintDB,
 	}); err != nil {
 		return n, err
 	}
+	n.hintDB.Run(n.coord)
 	n.reb = replica.NewRebalancer(n.coord, n.engine, rebalanceMembership{n.cluster}, cfg.Logger)
+	n.ae = replica.NewAntiEntropy(n.coord, replica.AntiEntropyConfig{Interval: cfg.AntiEntropy, Logger: cfg.Logger})
+	n.health.probe(ctx, n.engine)
+	n.wg.Add(1)
+	go func() { defer n.wg.Done(); n.health.watch(runCtx, n.engine, cfg.Heartbeat, cfg.Logger) }()
 	n.tr.Handle(methodNodeInfo, n.nodeInfo)
 	n.wg.Add(1)
 	go func() { defer n.wg.Done(); n.watchCluster(runCtx) }()
@@ -113,6 +126,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	n.registry.MustRegister(n.coord.Metrics().Collectors()...)
 	n.registry.MustRegister(newEngineCollector(n.engine))
+	n.registry.MustRegister(n.hintDB.Collectors()...)
 
 	mounts, err := n.startGraph(runCtx)
 	if err != nil {
@@ -167,8 +181,14 @@ func (n *Node) Close(ctx context.Context) error {
 	if n.reb != nil {
 		n.reb.Stop()
 	}
+	if n.ae != nil {
+		n.ae.Stop()
+	}
 	if n.coord != nil {
 		n.coord.Wait()
+	}
+	if n.hintDB != nil {
+		errs = append(errs, n.hintDB.Close())
 	}
 	if n.cluster != nil {
 		errs = append(errs, n.cluster.Close())
@@ -184,7 +204,7 @@ func (n *Node) Close(ctx context.Context) error {
 }
 
 func (n *Node) ready(ctx context.Context) error {
-	if err := n.engine.Probe(ctx); err != nil {
+	if err := n.health.err(); err != nil {
 		return fmt.Errorf("engine probe failed: %w", err)
 	}
 	read, _ := n.cluster.Rings()
@@ -205,6 +225,7 @@ func (n *Node) watchCluster(ctx context.Context) {
 		case st := <-ch:
 			n.members.refresh(st)
 			n.reb.Changed(ctx)
+			n.hintDB.Wake()
 		}
 	}
 }

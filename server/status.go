@@ -25,7 +25,7 @@ type nodeInfo struct {
 }
 
 func (n *Node) localInfo(ctx context.Context) nodeInfo {
-	info := nodeInfo{ID: n.cfg.NodeID, Keys: n.engine.Keys(), Healthy: n.engine.Probe(ctx) == nil}
+	info := nodeInfo{ID: n.cfg.NodeID, Keys: n.engine.Keys(), Healthy: n.health.err() == nil}
 	if n.hints != nil {
 		info.HintsPending = n.hints.Pending()
 	}

@@ -330,6 +330,19 @@ func (c *Coordinator) writeGroup(ctx context.Context, rs replicaSet, es []kv.Ent
 			}
 		}
 	}
+	// A replica that fails gets a hint, whether it failed before or after
+	// the client was answered (late failures are hinted in the background).
+	hint := func(ctx context.Context, a answer) bool {
+		if c.cfg.Hints == nil {
+			return false
+		}
+		return c.cfg.Hints.Add(ctx, a.node, es) == nil && o.Sloppy && owner(a.node)
+	}
+	lateFail := func(a answer) {
+		if a.err != nil {
+			hint(context.Background(), a)
+		}
+	}
 	got := 0
 	for got < sent && acks+hinted < need {
 		select {
@@ -342,19 +355,17 @@ func (c *Coordinator) writeGroup(ctx context.Context, rs replicaSet, es []kv.Ent
 				}
 			} else {
 				status[a.node] = describe(a.err)
-				if errors.Is(a.err, transport.ErrUnreachable) && c.cfg.Hints != nil {
-					if herr := c.cfg.Hints.Add(ctx, a.node, es); herr == nil && o.Sloppy && owner(a.node) {
-						hinted++
-					}
+				if hint(ctx, a) {
+					hinted++
 				}
 			}
 		case <-ctx.Done():
-			c.finish(ch, sent-got, cancel)
+			c.finish(ch, sent-got, cancel, lateFail)
 			return fmt.Errorf("%w: quorum not reached: %d of %d required acks before %v (replicas: %s)",
 				kv.ErrUnavailable, acks, need, ctx.Err(), statusLine(rs.owners, status))
 		}
 	}
-	c.finish(ch, sent-got, cancel)
+	c.finish(ch, sent-got, cancel, lateFail)
 	if acks+hinted >= need {
 		return nil
 	}
@@ -368,9 +379,9 @@ func (c *Coordinator) detached(ctx context.Context) (context.Context, context.Ca
 	return context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
 }
 
-// finish drains the remaining answers in the background and then releases
-// the detached context.
-func (c *Coordinator) finish(ch chan answer, pending int, cancel context.CancelFunc) {
+// finish drains the remaining answers in the background, passing each to
+// late, and then releases the detached context.
+func (c *Coordinator) finish(ch chan answer, pending int, cancel context.CancelFunc, late func(answer)) {
 	if pending == 0 {
 		cancel()
 		return
@@ -380,7 +391,7 @@ func (c *Coordinator) finish(ch chan answer, pending int, cancel context.CancelF
 		defer c.bg.Done()
 		defer cancel()
 		for i := 0; i < pending; i++ {
-			<-ch
+			late(<-ch)
 		}
 	}()
 }
