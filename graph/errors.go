@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/grafo/grafo/auth"
 	"log/slog"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -20,12 +21,14 @@ var ErrBadRequest = errors.New("bad request")
 
 // Error codes in extensions.code.
 const (
-	CodeBadRequest  = "BAD_REQUEST"
-	CodeNotFound    = "NOT_FOUND"
-	CodeTooLarge    = "TOO_LARGE"
-	CodeUnavailable = "UNAVAILABLE"
-	CodeInternal    = "INTERNAL"
-	CodeDepthLimit  = "DEPTH_LIMIT_EXCEEDED"
+	CodeBadRequest      = "BAD_REQUEST"
+	CodeNotFound        = "NOT_FOUND"
+	CodeTooLarge        = "TOO_LARGE"
+	CodeUnavailable     = "UNAVAILABLE"
+	CodeInternal        = "INTERNAL"
+	CodeDepthLimit      = "DEPTH_LIMIT_EXCEEDED"
+	CodeUnauthenticated = "UNAUTHENTICATED"
+	CodeForbidden       = "FORBIDDEN"
 )
 
 func badRequest(format string, args ...any) error {
@@ -36,6 +39,10 @@ func badRequest(format string, args ...any) error {
 // them.
 func codeOf(err error) string {
 	switch {
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return CodeUnauthenticated
+	case errors.Is(err, auth.ErrForbidden):
+		return CodeForbidden
 	case errors.Is(err, kv.ErrTooLarge):
 		return CodeTooLarge
 	case errors.Is(err, kv.ErrUnavailable), errors.Is(err, kv.ErrClosed):

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"github.com/grafo/grafo/auth"
 	"net/http"
 	"time"
 
@@ -41,6 +42,9 @@ type HandlerOptions struct {
 	// OriginPatterns are the websocket origins accepted besides the
 	// request's own host; nil accepts any origin.
 	OriginPatterns []string
+	// Authenticate checks a websocket's connection_init token when tokens
+	// are on; nil means the HTTP layer's principal (or none) is used.
+	Authenticate func(token string) (auth.Principal, error)
 }
 
 // NewHandler serves GraphQL on POST and GET, and subscriptions over
@@ -68,6 +72,7 @@ func NewHandler(r *Resolver, o HandlerOptions) http.Handler {
 		Implementation:        transport.CoderWebsocketImplementation{AcceptOptions: accept},
 		KeepAlivePingInterval: o.KeepAlive,
 		InitTimeout:           30 * time.Second,
+		InitFunc:              websocketAuth(o.Authenticate),
 		ErrorFunc: func(ctx context.Context, err error) {
 			log.Debug("graphql websocket", "err", err)
 		},
@@ -81,6 +86,7 @@ func NewHandler(r *Resolver, o HandlerOptions) http.Handler {
 	srv.Use(extension.FixedComplexityLimit(o.ComplexityLimit))
 	srv.SetErrorPresenter(presentError(log))
 	srv.SetRecoverFunc(recoverPanic(log))
+	srv.AroundRootFields(authorizeRootField)
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		return next(WithLoaders(ctx, NewLoaders(r.Store)))
 	})

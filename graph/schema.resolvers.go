@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/grafo/grafo/auth"
 	"time"
 
 	"github.com/grafo/grafo/graph/model"
@@ -275,9 +276,12 @@ func (r *queryResolver) Graphs(ctx context.Context) ([]*model.Graph, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*model.Graph, len(ms))
-	for i, m := range ms {
-		out[i] = toGraph(m)
+	p := auth.From(ctx)
+	out := make([]*model.Graph, 0, len(ms))
+	for _, m := range ms {
+		if p.CanGraph(m.ID) {
+			out = append(out, toGraph(m))
+		}
 	}
 	return out, nil
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/grafo/grafo/auth"
 	"github.com/grafo/grafo/ingest"
 	"github.com/grafo/grafo/kv"
 	"github.com/grafo/grafo/kv/client"
@@ -31,6 +32,11 @@ type Config struct {
 	Cluster Cluster                         // nil: /v1/cluster answers 503
 	Sink    ingest.Sink                     // nil: remote ingest answers 503
 	Ready   func(ctx context.Context) error // nil: always ready
+	// Tokens turns on authentication (--tokens); nil means open.
+	Tokens *auth.Tokens
+	// MaxConcurrent bounds requests in flight; more answer 429. 0 means
+	// 1024.
+	MaxConcurrent int
 	// Registry is served on /metrics; nil means a new registry with the Go
 	// and process collectors.
 	Registry *prometheus.Registry
@@ -43,9 +49,10 @@ type Config struct {
 }
 
 type api struct {
-	cfg Config
-	mux *http.ServeMux
-	log *slog.Logger
+	cfg      Config
+	mux      *http.ServeMux
+	log      *slog.Logger
+	inflight chan struct{}
 }
 
 // New returns the node's public HTTP handler.
@@ -56,7 +63,10 @@ func New(cfg Config) http.Handler {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
-	a := &api{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger}
+	if cfg.MaxConcurrent <= 0 {
+		cfg.MaxConcurrent = 1024
+	}
+	a := &api{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, inflight: make(chan struct{}, cfg.MaxConcurrent)}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -86,6 +96,20 @@ const kvPrefix = "/v1/kv/"
 // ServeMux would clean or redirect, so the key is taken from the escaped
 // path verbatim.
 func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/healthz" && r.URL.Path != "/readyz" {
+		select {
+		case a.inflight <- struct{}{}:
+			defer func() { <-a.inflight }()
+		default:
+			w.Header().Set("Retry-After", "1")
+			writeErrorCode(w, http.StatusTooManyRequests, CodeTooManyRequests, "too many requests in flight; retry later")
+			return
+		}
+	}
+	r, ok := a.authorize(w, r)
+	if !ok {
+		return
+	}
 	if strings.HasPrefix(r.URL.EscapedPath(), kvPrefix) || r.URL.Path == "/v1/kv" {
 		a.kv(w, r)
 		return

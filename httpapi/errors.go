@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/grafo/grafo/auth"
 	"github.com/grafo/grafo/kv"
 )
 
@@ -36,6 +37,10 @@ type errorBody struct {
 func status(err error) (int, string) {
 	var mbe *http.MaxBytesError
 	switch {
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return http.StatusUnauthorized, CodeUnauthorized
+	case errors.Is(err, auth.ErrForbidden):
+		return http.StatusForbidden, CodeForbidden
 	case errors.Is(err, kv.ErrTooLarge), errors.As(err, &mbe):
 		return http.StatusRequestEntityTooLarge, CodeTooLarge
 	case errors.Is(err, kv.ErrEmptyKey):

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"time"
 )
@@ -31,6 +32,7 @@ type Config struct {
 	Heartbeat     time.Duration // --heartbeat; 0 = 1s
 	RESPAddr      string        // --resp; "" = off
 	TokensFile    string        // --tokens; "" = no authentication
+	Insecure      bool          // --insecure: allow a non-loopback --http without --tokens
 	ClusterSecret string        // --cluster-secret
 	Ingest        []IngestSpec  // --ingest
 	Callgraph     string        // --callgraph for --ingest; "" = cha
@@ -114,5 +116,21 @@ func (c Config) Validate() error {
 	if c.Heartbeat < 10*time.Millisecond {
 		errs = append(errs, fmt.Errorf("heartbeat=%v is below 10ms", c.Heartbeat))
 	}
+	if c.TokensFile == "" && !c.Insecure && !loopback(c.HTTPAddr) {
+		errs = append(errs, fmt.Errorf("--http %s is reachable from other machines and --tokens is not set: anyone could read and write; set --tokens, or --insecure to accept that", c.HTTPAddr))
+	}
 	return errors.Join(errs...)
+}
+
+// loopback reports whether addr binds only loopback interfaces.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

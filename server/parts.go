@@ -5,11 +5,13 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/grafo/grafo/auth"
 	"github.com/grafo/grafo/graph"
 	"github.com/grafo/grafo/graph/model"
 	"github.com/grafo/grafo/graph/store"
 	"github.com/grafo/grafo/ingest"
 	"github.com/grafo/grafo/kv/cluster"
+	"github.com/grafo/grafo/web"
 )
 
 // hintCounter is what status needs of the hint store.
@@ -56,14 +58,23 @@ func (n *Node) startGraph(ctx context.Context) (map[string]http.Handler, error) 
 		return nil, n.bus.Deliver(req)
 	})
 	n.graphs = store.New(n.coord, store.Options{Bus: n.bus, Logger: n.log})
-	gql := graph.NewHandler(&graph.Resolver{Store: n.graphs, KV: n.coord, ClusterInfo: graphCluster{n}, Bus: n.bus, Logger: n.log}, graph.HandlerOptions{})
+	gql := graph.NewHandler(&graph.Resolver{Store: n.graphs, KV: n.coord, ClusterInfo: graphCluster{n}, Bus: n.bus, Logger: n.log}, graph.HandlerOptions{Authenticate: n.authenticate()})
 	return map[string]http.Handler{
 		"/graphql":        gql,
 		"GET /playground": playgroundHandler(),
+		"/":               web.Handler(),
 	}, nil
 }
 
 func (n *Node) sink() ingest.Sink { return n.graphs }
+
+// authenticate checks websocket tokens when tokens are on.
+func (n *Node) authenticate() func(string) (auth.Principal, error) {
+	if !n.tokens.Enabled() {
+		return nil
+	}
+	return n.tokens.Check
+}
 
 // graphCluster serves the GraphQL cluster field from the same status as
 // GET /v1/cluster.

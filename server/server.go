@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/grafo/grafo/auth"
 	"github.com/grafo/grafo/graph/store"
 	"github.com/grafo/grafo/httpapi"
 	"github.com/grafo/grafo/kv"
@@ -49,6 +50,7 @@ type Node struct {
 	hintDB   *hints.Store
 	ae       *replica.AntiEntropy
 	health   health
+	tokens   *auth.Tokens
 	bus      *store.Bus
 	graphs   *store.Store
 }
@@ -67,6 +69,11 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 			n.Close(context.Background())
 		}
 	}()
+	if cfg.TokensFile != "" {
+		if n.tokens, err = auth.Load(cfg.TokensFile); err != nil {
+			return n, err
+		}
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return n, fmt.Errorf("data dir: %w", err)
 	}
@@ -134,9 +141,12 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	handler := httpapi.New(httpapi.Config{
 		Store: n.coord, Cluster: clusterAPI{n}, Sink: n.sink(), Ready: n.ready,
-		Registry: n.registry, Mounts: mounts, Logger: cfg.Logger,
+		Registry: n.registry, Mounts: mounts, Logger: cfg.Logger, Tokens: n.tokens,
 	})
-	n.httpSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	// Slow clients cannot hold a connection forever: headers within 10 s,
+	// a whole request body within 2 minutes (websockets are hijacked
+	// before this applies to them).
+	n.httpSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()

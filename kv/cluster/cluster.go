@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/grafo/grafo/kv/ring"
+	"github.com/grafo/grafo/kv/transport"
 )
 
 // RPC methods served on the Transport.
@@ -222,7 +223,12 @@ func (c *Cluster) awaitMember(ctx context.Context, restarted bool) error {
 		if len(c.cfg.Join) > 0 && !isMember && !time.Now().Before(nextJoin) {
 			if err := c.askToJoin(ctx); err != nil {
 				lastErr = err
-				c.log.Debug("join attempt failed", "err", err)
+				if errors.Is(err, transport.ErrAuth) {
+					// A wrong cluster secret does not fix itself: say so.
+					c.log.Warn("join refused: cluster secret does not match", "err", err)
+				} else {
+					c.log.Debug("join attempt failed", "err", err)
+				}
 				nextJoin = time.Now().Add(backoff)
 				backoff = min(2*backoff, time.Second)
 			} else {
