@@ -1,0 +1,666 @@
+//go:build cgo
+
+package python
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/grafo/grafo/ingest"
+)
+
+// moduleUnit names the FUNCTION node that owns the code a module runs
+// when it is imported (statements at module level and in class bodies).
+const moduleUnit = "<module>"
+
+// analyser extracts the edges of one module.
+type analyser struct {
+	ix       *index
+	m        *module
+	from     string // the function (unit) the code being walked belongs to
+	cls      *class // its class, for methods
+	units    map[*node]bool
+	edges    []ingest.Edge
+	seen     map[string]bool
+	external map[string]bool
+	used     map[string]bool // units with edges
+}
+
+// Contexts of an expression being walked.
+const (
+	ctxLoad   = iota // its value is used
+	ctxWhole         // its value is the whole right side, argument or result: copied or kept
+	ctxStore         // it is assigned (rebinding a name needs global)
+	ctxAug           // it is updated in place (x += 1)
+	ctxMutate        // something inside it is assigned (x[i] = 1, x.f = 1)
+)
+
+// facts are the file facts of module m.
+func (ix *index) facts(m *module) ingest.FileFacts {
+	ff := ingest.FileFacts{File: ingest.File{Path: m.path, Diagnostics: m.diags}}
+	if m.dup || m.root == nil {
+		return ff
+	}
+	a := &analyser{ix: ix, m: m, units: map[*node]bool{}, seen: map[string]bool{},
+		external: map[string]bool{}, used: map[string]bool{}}
+	for _, d := range m.units {
+		a.units[d.n] = true
+		for _, s := range d.sameName {
+			a.units[s.n] = true
+		}
+	}
+	for _, d := range m.units {
+		a.unit(d)
+	}
+	modUnit := m.name + "." + moduleUnit
+	a.from, a.cls = modUnit, nil
+	a.walk(m.root, nil, ctxLoad)
+	for _, c := range m.classes {
+		a.classRelations(c)
+	}
+
+	for _, d := range m.defs {
+		ff.Nodes = append(ff.Nodes, ingest.Node{Kind: d.kind, Name: d.name, QualifiedName: d.qname,
+			Path: m.path, Line: d.line, EndLine: d.end})
+	}
+	if a.used[modUnit] {
+		ff.Nodes = append(ff.Nodes, ingest.Node{Kind: ingest.Function, Name: moduleUnit, QualifiedName: modUnit,
+			Path: m.path, Line: 1, EndLine: max(1, m.root.endLine)})
+	}
+	var ext []string
+	for q := range a.external {
+		ext = append(ext, q)
+	}
+	sort.Strings(ext)
+	for _, q := range ext {
+		ff.Nodes = append(ff.Nodes, ingest.Node{Kind: ingest.Function, Name: last(q), QualifiedName: q, External: true})
+	}
+	ff.Edges = a.edges
+	return ff
+}
+
+// edge records from → to once per position.
+func (a *analyser) edge(rel ingest.Relation, to string, at *node, dynamic bool) {
+	e := ingest.Edge{From: a.from, To: to, Relation: rel, Path: a.m.path, Dynamic: dynamic}
+	if at != nil {
+		e.Line, e.Column = at.line, at.col
+	}
+	k := fmt.Sprintf("%s %s %s %d %d %v", e.From, e.Relation, e.To, e.Line, e.Column, e.Dynamic)
+	if a.seen[k] {
+		return
+	}
+	a.seen[k] = true
+	a.used[a.from] = true
+	a.edges = append(a.edges, e)
+}
+
+// unit walks a function or method and the later definitions of its name.
+func (a *analyser) unit(d *def) {
+	a.from, a.cls = d.qname, d.owner
+	for _, x := range append([]*def{d}, d.sameName...) {
+		for _, dec := range x.decorators {
+			a.decorator(dec, nil)
+		}
+		sc := a.funcScope(x, x.n, nil)
+		a.params(x.n, sc)
+		a.walk(x.n.child("body"), sc, ctxLoad)
+	}
+}
+
+// funcScope is the scope of a function or lambda: its parameters (the
+// first one of a method is self) and the names its body binds.
+func (a *analyser) funcScope(d *def, fn *node, parent *scope) *scope {
+	sc := newScope(parent)
+	if ps := fn.child("parameters"); ps != nil {
+		for i, p := range ps.kids {
+			name, ann := paramName(p, a.m.src)
+			if name == "" {
+				continue
+			}
+			b := &binding{kind: bLocal}
+			if i == 0 && d != nil && d.owner != nil && !d.static {
+				b = &binding{kind: bSelf, typ: d.owner}
+			} else if ann != nil {
+				if direct, _ := a.ix.annotationClasses(a.m, ann); len(direct) == 1 {
+					b.typ = direct[0].c
+				}
+			}
+			sc.locals[name] = b
+		}
+	}
+	if body := fn.child("body"); body != nil && fn.kind != "lambda" {
+		a.prescan(body, sc)
+	}
+	return sc
+}
+
+// paramName is a parameter's name and annotation.
+func paramName(p *node, src []byte) (string, *node) {
+	switch p.kind {
+	case "identifier":
+		return p.text(src), nil
+	case "typed_parameter":
+		for _, k := range p.kids {
+			switch k.kind {
+			case "identifier":
+				return k.text(src), p.child("type")
+			case "list_splat_pattern", "dictionary_splat_pattern":
+				if id := k.firstOf("identifier"); id != nil {
+					return id.text(src), p.child("type")
+				}
+			}
+		}
+	case "default_parameter", "typed_default_parameter":
+		if id := p.child("name"); id != nil {
+			return id.text(src), p.child("type")
+		}
+	case "list_splat_pattern", "dictionary_splat_pattern":
+		if id := p.firstOf("identifier"); id != nil {
+			return id.text(src), nil
+		}
+	}
+	return "", nil
+}
+
+// params walks the default values of a function's parameters.
+func (a *analyser) params(fn *node, sc *scope) {
+	if ps := fn.child("parameters"); ps != nil {
+		for _, p := range ps.kids {
+			if v := p.child("value"); v != nil {
+				a.walk(v, sc, ctxWhole)
+			}
+		}
+	}
+}
+
+// prescan binds the names a function body assigns (Python decides at
+// compile time that they are local), and its global and nonlocal names.
+func (a *analyser) prescan(n *node, sc *scope) {
+	for _, k := range n.kids {
+		switch k.kind {
+		case "global_statement", "nonlocal_statement":
+			for _, id := range k.kids {
+				if id.kind != "identifier" {
+					continue
+				}
+				if k.kind == "global_statement" {
+					sc.globals[id.text(a.m.src)] = true
+				} else {
+					sc.nonlocals[id.text(a.m.src)] = true
+				}
+				delete(sc.locals, id.text(a.m.src))
+			}
+		case "function_definition", "class_definition":
+			if id := k.child("name"); id != nil {
+				sc.bindLocal(id.text(a.m.src), &binding{kind: bLocal})
+			}
+		case "lambda", "list_comprehension", "set_comprehension", "dictionary_comprehension", "generator_expression":
+		case "import_statement", "import_from_statement":
+			a.m.importBindings(k, func(name string, b *binding) {
+				if !sc.globals[name] && sc.locals[name] == nil {
+					sc.locals[name] = b
+				}
+			}, false)
+		case "assignment", "augmented_assignment":
+			left := k.child("left")
+			for _, id := range targetNames(left) {
+				b := &binding{kind: bLocal}
+				if id == left {
+					if t := k.child("type"); t != nil {
+						if direct, _ := a.ix.annotationClasses(a.m, t); len(direct) == 1 {
+							b.typ = direct[0].c
+						}
+					} else if r := k.child("right"); r != nil && r.kind == "call" {
+						b.typ = a.ix.classOf(a.ix.exprAt(a.m, nil, r.child("function")))
+					}
+				}
+				sc.bindLocal(id.text(a.m.src), b)
+			}
+			if r := k.child("right"); r != nil {
+				a.prescan(&node{kids: []*node{r}}, sc)
+			}
+		case "for_statement", "for_in_clause":
+			for _, id := range targetNames(k.child("left")) {
+				sc.bindLocal(id.text(a.m.src), &binding{kind: bLocal})
+			}
+			a.prescan(k, sc)
+		case "as_pattern_target":
+			for _, t := range k.kids {
+				for _, id := range targetNames(t) {
+					sc.bindLocal(id.text(a.m.src), &binding{kind: bLocal})
+				}
+			}
+		case "named_expression":
+			if id := k.child("name"); id != nil {
+				sc.bindLocal(id.text(a.m.src), &binding{kind: bLocal})
+			}
+			a.prescan(k, sc)
+		default:
+			a.prescan(k, sc)
+		}
+	}
+}
+
+// walk visits an expression or statement in scope sc.
+func (a *analyser) walk(n *node, sc *scope, ctx int) {
+	if n == nil {
+		return
+	}
+	switch n.kind {
+	case "identifier":
+		a.name(n, sc, ctx)
+	case "attribute":
+		a.attribute(n, sc, ctx)
+	case "subscript":
+		if ctx == ctxLoad || ctx == ctxWhole {
+			a.walk(n.child("value"), sc, ctxLoad)
+		} else {
+			a.walk(n.child("value"), sc, ctxMutate)
+		}
+		for _, k := range n.children("subscript") {
+			a.walk(k, sc, ctxLoad)
+		}
+	case "call":
+		a.call(n, sc)
+	case "assignment":
+		left, right := n.child("left"), n.child("right")
+		if right == nil {
+			return // an annotation alone assigns nothing
+		}
+		a.walk(left, sc, ctxStore)
+		if right.kind == "expression_list" {
+			a.walk(right, sc, ctxLoad)
+		} else {
+			a.walk(right, sc, ctxWhole)
+		}
+	case "augmented_assignment":
+		a.walk(n.child("left"), sc, ctxAug)
+		a.walk(n.child("right"), sc, ctxLoad)
+	case "return_statement":
+		for _, k := range n.kids {
+			a.walk(k, sc, ctxWhole)
+		}
+	case "type", "global_statement", "nonlocal_statement", "import_statement", "import_from_statement",
+		"future_import_statement", "comment", "string_content", "escape_sequence", "keyword_separator",
+		"positional_separator", "ERROR":
+		if n.kind == "ERROR" {
+			for _, k := range n.kids {
+				a.walk(k, sc, ctxLoad)
+			}
+		}
+	case "decorated_definition":
+		def := n.child("definition")
+		if a.units[def] {
+			return
+		}
+		for _, k := range n.kids {
+			if k.kind == "decorator" {
+				a.decorator(k, sc)
+			}
+		}
+		a.walk(def, sc, ctxLoad)
+	case "function_definition":
+		if a.units[n] {
+			return
+		}
+		fsc := a.funcScope(nil, n, sc)
+		a.params(n, fsc)
+		a.walk(n.child("body"), fsc, ctxLoad)
+	case "class_definition":
+		if bases := n.child("superclasses"); bases != nil {
+			a.walk(bases, sc, ctxLoad)
+		}
+		if body := n.child("body"); body != nil {
+			csc := newScope(sc)
+			a.prescan(body, csc)
+			a.walk(body, csc, ctxLoad)
+		}
+	case "lambda":
+		lsc := a.funcScope(nil, n, sc)
+		a.walk(n.child("body"), lsc, ctxLoad)
+	case "list_comprehension", "set_comprehension", "dictionary_comprehension", "generator_expression":
+		csc := newScope(sc)
+		for _, k := range n.kids {
+			if k.kind == "for_in_clause" {
+				for _, id := range targetNames(k.child("left")) {
+					csc.bindLocal(id.text(a.m.src), &binding{kind: bLocal})
+				}
+			}
+		}
+		for _, k := range n.kids {
+			a.walk(k, csc, ctxLoad)
+		}
+	case "for_statement", "for_in_clause":
+		for _, k := range n.kids {
+			if k.field == "left" {
+				a.walk(k, sc, ctxStore)
+			} else {
+				a.walk(k, sc, ctxLoad)
+			}
+		}
+	case "as_pattern":
+		for _, k := range n.kids {
+			if k.field == "alias" || k.kind == "as_pattern_target" {
+				for _, t := range k.kids {
+					a.walk(t, sc, ctxStore)
+				}
+			} else {
+				a.walk(k, sc, ctxLoad)
+			}
+		}
+	case "named_expression":
+		a.walk(n.child("name"), sc, ctxStore)
+		a.walk(n.child("value"), sc, ctxWhole)
+	case "delete_statement":
+		for _, k := range n.kids {
+			a.walk(k, sc, ctxMutate)
+		}
+	case "keyword_argument":
+		a.walk(n.child("value"), sc, ctxWhole)
+	case "pattern_list", "tuple_pattern", "list_pattern", "list_splat_pattern", "expression_list", "tuple", "list":
+		c := ctx
+		if c == ctxWhole {
+			c = ctxLoad
+		}
+		for _, k := range n.kids {
+			a.walk(k, sc, c)
+		}
+	case "parenthesized_expression":
+		for _, k := range n.kids {
+			a.walk(k, sc, ctx)
+		}
+	default:
+		for _, k := range n.kids {
+			a.walk(k, sc, ctxLoad)
+		}
+	}
+}
+
+// varRel is the relation a use in context ctx makes.
+func varRel(ctx int) ingest.Relation {
+	switch ctx {
+	case ctxWhole:
+		return ingest.References
+	case ctxStore, ctxAug, ctxMutate:
+		return ingest.Writes
+	}
+	return ingest.Reads
+}
+
+// name handles a use of a plain name.
+func (a *analyser) name(n *node, sc *scope, ctx int) {
+	name := n.text(a.m.src)
+	if ctx == ctxStore || ctx == ctxAug {
+		switch sc.storeKind(name) {
+		case "local":
+			return
+		case "":
+			if ctx == ctxStore {
+				return // a module-level assignment declares, it does not write
+			}
+		}
+		if b := a.m.syms[name]; b != nil && b.kind == bDef && b.def.kind == ingest.Variable {
+			a.edge(ingest.Writes, b.def.qname, n, false)
+		}
+		return
+	}
+	r := a.ix.names(a.m, sc, []string{name})
+	if r.def != nil && r.def.kind == ingest.Variable {
+		a.edge(varRel(ctx), r.def.qname, n, false)
+	}
+}
+
+// attribute handles x.a: a module variable through its module, a class
+// attribute through self, cls, its class or a variable of known class.
+// When only a prefix resolves to a variable (self.items.count), the use
+// is of that variable, and so is an assignment inside it.
+func (a *analyser) attribute(n *node, sc *scope, ctx int) {
+	names, nodes := chain(n, a.m.src)
+	if names == nil {
+		a.walk(n.child("object"), sc, ctxLoad)
+		return
+	}
+	r := a.ix.names(a.m, sc, names)
+	if r.def != nil && r.def.kind == ingest.Variable {
+		a.edge(varRel(ctx), r.def.qname, nodes[len(nodes)-1], false)
+		return
+	}
+	if r.lastVar != nil {
+		rel := ingest.Reads
+		if ctx != ctxLoad && ctx != ctxWhole {
+			rel = ingest.Writes
+		}
+		at := nodes[0]
+		for i := len(names) - 1; i >= 0; i-- {
+			if names[i] == r.lastVar.name {
+				at = nodes[i]
+				break
+			}
+		}
+		a.edge(rel, r.lastVar.qname, at, false)
+	}
+}
+
+// call handles a call: its callee, then the variables it uses.
+func (a *analyser) call(n *node, sc *scope) {
+	fn := n.child("function")
+	if fn == nil {
+		return
+	}
+	a.callee(fn, sc, n)
+	switch fn.kind {
+	case "identifier":
+	case "attribute":
+		a.walk(fn.child("object"), sc, ctxLoad)
+	default:
+		a.walk(fn, sc, ctxLoad)
+	}
+	if args := n.child("arguments"); args != nil {
+		for _, k := range args.kids {
+			switch k.kind {
+			case "list_splat", "dictionary_splat", "generator_expression":
+				a.walk(k, sc, ctxLoad)
+			default:
+				a.walk(k, sc, ctxWhole)
+			}
+		}
+	}
+}
+
+// callee adds the CALLS edges of calling fn at the call site at.
+func (a *analyser) callee(fn *node, sc *scope, at *node) {
+	if fn.kind == "attribute" {
+		obj, attr := fn.child("object"), fn.child("attribute")
+		if obj != nil && attr != nil && obj.kind == "call" && a.cls != nil {
+			if f := obj.child("function"); f != nil && f.kind == "identifier" && f.text(a.m.src) == "super" {
+				name := attr.text(a.m.src)
+				for _, k := range a.ix.mro(a.cls)[1:] {
+					if d := k.members[name]; d != nil && d.kind == ingest.Function {
+						a.edge(ingest.Calls, d.qname, at, false)
+						return
+					}
+				}
+				return // a method of a base outside the tree
+			}
+		}
+	}
+	names, nodes := chain(fn, a.m.src)
+	if names == nil {
+		if fn.kind == "attribute" {
+			if attr := fn.child("attribute"); attr != nil {
+				a.dynamic(attr.text(a.m.src), true, at)
+			}
+		}
+		return
+	}
+	if len(names) == 1 && names[0] == "super" && sc.lookup("super") == nil && a.m.syms["super"] == nil {
+		return // super().m() is handled above
+	}
+	r := a.ix.names(a.m, sc, names)
+	switch {
+	case r.def != nil:
+		switch r.def.kind {
+		case ingest.Function:
+			a.edge(ingest.Calls, r.def.qname, at, false)
+			// self.m() may run an override of m in a subclass.
+			if b := sc.lookup(names[0]); len(names) == 2 && b != nil && b.kind == bSelf {
+				for _, s := range a.ix.subs[b.typ] {
+					if d := s.members[names[1]]; d != nil && d.kind == ingest.Function && d != r.def {
+						a.edge(ingest.Calls, d.qname, at, true)
+					}
+				}
+			}
+		case ingest.Class:
+			a.edge(ingest.Calls, a.ix.ctor(r.def.cls).qname, at, false)
+		case ingest.Variable:
+			a.edge(ingest.Reads, r.def.qname, nodes[len(nodes)-1], false)
+		}
+	case r.external != "":
+		a.external[r.external] = true
+		a.edge(ingest.Calls, r.external, at, false)
+	case r.self != nil:
+		if len(names) == 1 {
+			a.edge(ingest.Calls, a.ix.ctor(r.self).qname, at, false) // cls()
+		}
+	case r.mod != nil:
+	default:
+		if r.lastVar != nil {
+			a.edge(ingest.Reads, r.lastVar.qname, nodes[0], false)
+		}
+		a.dynamic(r.name, len(names) > 1, at)
+	}
+}
+
+// ctor is what C() calls: C.__init__ (its own or inherited from a class
+// of the tree), else the class itself.
+func (ix *index) ctor(c *class) *def {
+	if d := ix.lookup(c, "__init__"); d != nil && d.kind == ingest.Function {
+		return d
+	}
+	return c.def
+}
+
+// dynamic adds a dynamic CALLS edge to the only function or class of the
+// tree named name (of the module level only, unless method), if unique.
+func (a *analyser) dynamic(name string, method bool, at *node) {
+	if name == "" {
+		return
+	}
+	var found *def
+	for _, d := range a.ix.byName[name] {
+		if d.owner != nil && !method {
+			continue
+		}
+		if found != nil {
+			return
+		}
+		found = d
+	}
+	if found == nil {
+		return
+	}
+	if found.kind == ingest.Class {
+		found = a.ix.ctor(found.cls)
+	}
+	a.edge(ingest.Calls, found.qname, at, true)
+}
+
+// decorator handles @expr: the decorated function (or, for a class, the
+// code running at import) calls expr. @property, @staticmethod,
+// @classmethod and @x.setter/getter/deleter add no edge.
+func (a *analyser) decorator(dec *node, sc *scope) {
+	if len(dec.kids) == 0 {
+		return
+	}
+	e := dec.kids[0]
+	if e.kind == "call" {
+		a.walk(e, sc, ctxLoad)
+		return
+	}
+	names, _ := chain(e, a.m.src)
+	if names == nil {
+		a.walk(e, sc, ctxLoad)
+		return
+	}
+	if len(names) == 1 && (names[0] == "property" || names[0] == "staticmethod" || names[0] == "classmethod") {
+		return
+	}
+	if l := names[len(names)-1]; len(names) == 2 && (l == "setter" || l == "getter" || l == "deleter") {
+		return
+	}
+	a.callee(e, sc, e)
+	if e.kind == "attribute" {
+		a.walk(e.child("object"), sc, ctxLoad)
+	}
+}
+
+// clsAt is a class found in an annotation, and where.
+type clsAt struct {
+	c  *class
+	at *node
+}
+
+// wrappers are the generic types that do not make their argument a
+// container: Optional[C] is a C as much as C | None is.
+var wrappers = map[string]bool{"Optional": true, "Union": true, "Annotated": true, "Final": true,
+	"ClassVar": true, "Type": true, "type": true, "Required": true, "NotRequired": true, "ReadOnly": true}
+
+// annotationClasses finds the classes of the tree an annotation names:
+// directly (C, Optional[C], C | None, "C") or inside a container
+// (list[C], dict[str, C], Optional[list[C]]).
+func (ix *index) annotationClasses(m *module, n *node) (direct, contained []clsAt) {
+	var visit func(n *node, inside bool)
+	add := func(c *class, at *node, inside bool) {
+		if inside {
+			contained = append(contained, clsAt{c, at})
+		} else {
+			direct = append(direct, clsAt{c, at})
+		}
+	}
+	visit = func(n *node, inside bool) {
+		switch n.kind {
+		case "identifier", "attribute":
+			if c := ix.classOf(ix.exprAt(m, nil, n)); c != nil {
+				add(c, n, inside)
+			}
+		case "string":
+			s := strings.Trim(n.text(m.src), `"'`)
+			if s != "" && !strings.ContainsAny(s, " []|,()") {
+				if c := ix.classOf(ix.names(m, nil, strings.Split(s, "."))); c != nil {
+					add(c, n, inside)
+				}
+			}
+		case "generic_type", "subscript":
+			head := n.child("value")
+			if head == nil && len(n.kids) > 0 {
+				head = n.kids[0]
+			}
+			hn := ""
+			if head != nil {
+				hn = last(head.text(m.src))
+			}
+			args := false
+			for _, k := range n.kids {
+				if k == head {
+					continue
+				}
+				if hn == "Annotated" && args {
+					break
+				}
+				args = true
+				visit(k, inside || !wrappers[hn])
+			}
+		case "binary_operator":
+			for _, k := range n.kids {
+				visit(k, inside)
+			}
+		default:
+			for _, k := range n.kids {
+				visit(k, inside)
+			}
+		}
+	}
+	visit(n, false)
+	return direct, contained
+}

@@ -1,0 +1,424 @@
+//go:build cgo
+
+package python
+
+import (
+	"strings"
+
+	"github.com/grafo/grafo/ingest"
+)
+
+// module is one parsed file and what it declares.
+type module struct {
+	path, name string
+	isPkg      bool // an __init__ file: relative imports start at the module itself
+	src        []byte
+	root       *node
+	diags      []string
+	dup        bool // another file has the same module name: not analysed
+
+	syms      map[string]*binding // module-level names
+	wildcards []string            // modules imported with *
+	defs      []*def              // nodes this file defines, in source order
+	units     []*def              // functions and methods, whose bodies are analysed
+	classes   []*class
+}
+
+// def is a node of the tree: a function, method, class, module variable
+// or attribute.
+type def struct {
+	kind        ingest.Kind
+	name, qname string
+	mod         *module
+	n           *node  // function_definition, class_definition, or the declaring statement
+	line, end   int    // span
+	owner       *class // methods and attributes: their class
+	cls         *class // classes: the class
+	static      bool   // a @staticmethod: no self
+	decorators  []*node
+	typ         *node  // variables: the annotation, if any
+	ctor        *node  // variables: the constructor call assigned (self.x = C() in __init__, X = C())
+	typNode     *node  // where the annotation or constructor appears, for edge positions
+	sameName    []*def // later definitions of the same name (property setters, overloads), analysed as this one
+}
+
+// class is a class definition's members.
+type class struct {
+	def     *def
+	bases   []*node // base class expressions
+	meta    *node   // metaclass= expression
+	members map[string]*def
+	attrs   []*def // attributes in declaration order
+
+	mro     []*class
+	mroDone bool
+}
+
+type bindKind int
+
+const (
+	bLocal  bindKind = iota // a local name (typ: its inferred class, if any)
+	bDef                    // a definition of the tree (def)
+	bImport                 // an import (target: absolute dotted name)
+	bSelf                   // the first parameter of a method (typ: its class)
+)
+
+// binding is what a name stands for in a scope.
+type binding struct {
+	kind   bindKind
+	def    *def
+	target string
+	typ    *class
+	mixed  bool // bLocal: assigned instances of different classes
+}
+
+// declare collects the module's definitions and imports.
+func (m *module) declare() {
+	m.syms = map[string]*binding{}
+	if m.root == nil {
+		return
+	}
+	// Functions, classes and imports first, so that a variable of the same
+	// name (try: import x / except: x = None) does not shadow them.
+	var vars []*node
+	var walk func(n *node)
+	walk = func(n *node) {
+		for _, k := range n.kids {
+			switch k.kind {
+			case "function_definition", "class_definition", "decorated_definition":
+				d := m.declareDef(k, m.name, nil)
+				if d != nil {
+					m.bindDef(d)
+				}
+			case "import_statement", "import_from_statement":
+				m.importBindings(k, func(name string, b *binding) {
+					if m.syms[name] == nil {
+						m.syms[name] = b
+					}
+				}, true)
+			case "assignment":
+				vars = append(vars, k)
+			case "lambda", "call":
+			default:
+				walk(k)
+			}
+		}
+	}
+	walk(m.root)
+	for _, a := range vars {
+		for _, id := range targetNames(a.child("left")) {
+			name := id.text(m.src)
+			if m.syms[name] != nil {
+				continue
+			}
+			d := &def{kind: ingest.Variable, name: name, qname: m.name + "." + name, mod: m,
+				n: a, line: a.line, end: a.endLine, typ: a.child("type")}
+			if r := a.child("right"); r != nil && r.kind == "call" && id == a.child("left") {
+				d.ctor = r
+			}
+			d.typNode = id
+			m.defs = append(m.defs, d)
+			m.syms[name] = &binding{kind: bDef, def: d}
+		}
+	}
+	// Names declared global in a function and assigned nowhere at module
+	// level are module variables too.
+	for _, u := range m.units {
+		eachNode(u.n.child("body"), func(n *node) bool {
+			if n.kind == "function_definition" || n.kind == "class_definition" || n.kind == "lambda" {
+				return false
+			}
+			if n.kind == "global_statement" {
+				for _, id := range n.kids {
+					name := id.text(m.src)
+					if id.kind != "identifier" || m.syms[name] != nil {
+						continue
+					}
+					d := &def{kind: ingest.Variable, name: name, qname: m.name + "." + name, mod: m,
+						n: n, line: n.line, end: n.endLine}
+					m.defs = append(m.defs, d)
+					m.syms[name] = &binding{kind: bDef, def: d}
+				}
+			}
+			return true
+		})
+	}
+}
+
+// bindDef binds a module-level function or class; a later definition of
+// the same name keeps the first node (conditional definitions).
+func (m *module) bindDef(d *def) {
+	if b := m.syms[d.name]; b == nil || b.kind != bDef {
+		m.syms[d.name] = &binding{kind: bDef, def: d}
+	}
+}
+
+// declareDef declares a function or class (possibly decorated) under
+// prefix; owner is the class of a method. It returns nil for a name
+// already declared under prefix.
+func (m *module) declareDef(n *node, prefix string, owner *class) *def {
+	var decorators []*node
+	if n.kind == "decorated_definition" {
+		for _, k := range n.kids {
+			if k.kind == "decorator" {
+				decorators = append(decorators, k)
+			}
+		}
+		n = n.child("definition")
+		if n == nil {
+			return nil
+		}
+	}
+	nameNode := n.child("name")
+	if nameNode == nil {
+		return nil
+	}
+	name := nameNode.text(m.src)
+	d := &def{name: name, qname: prefix + "." + name, mod: m, n: n, line: n.line, end: n.endLine,
+		owner: owner, decorators: decorators}
+	if owner != nil {
+		if old := owner.members[name]; old != nil {
+			if old.kind == ingest.Function && n.kind == "function_definition" {
+				old.sameName = append(old.sameName, d) // property setter, overloads: one node
+			}
+			return nil
+		}
+		owner.members[name] = d
+	} else if b := m.syms[name]; b != nil && b.kind == bDef {
+		if b.def.kind == ingest.Function && n.kind == "function_definition" {
+			b.def.sameName = append(b.def.sameName, d)
+		}
+		return nil
+	}
+	switch n.kind {
+	case "function_definition":
+		d.kind = ingest.Function
+		for _, dec := range decorators {
+			if t := strings.TrimSpace(strings.TrimPrefix(dec.text(m.src), "@")); t == "staticmethod" {
+				d.static = true
+			}
+		}
+		m.defs = append(m.defs, d)
+		m.units = append(m.units, d)
+	case "class_definition":
+		d.kind = ingest.Class
+		c := &class{def: d, members: map[string]*def{}}
+		d.cls = c
+		m.defs = append(m.defs, d)
+		m.classes = append(m.classes, c)
+		if sc := n.child("superclasses"); sc != nil {
+			for _, b := range sc.kids {
+				if b.kind == "keyword_argument" {
+					if k := b.child("name"); k != nil && k.text(m.src) == "metaclass" {
+						c.meta = b.child("value")
+					}
+					continue
+				}
+				c.bases = append(c.bases, b)
+			}
+		}
+		m.declareClassBody(c, n.child("body"))
+	default:
+		return nil
+	}
+	return d
+}
+
+// declareClassBody declares methods, nested classes and attributes: the
+// names assigned in the class body and the self.x assigned in __init__.
+func (m *module) declareClassBody(c *class, body *node) {
+	if body == nil {
+		return
+	}
+	var assigns []*node
+	var walk func(n *node)
+	walk = func(n *node) {
+		for _, k := range n.kids {
+			switch k.kind {
+			case "function_definition", "class_definition", "decorated_definition":
+				m.declareDef(k, c.def.qname, c)
+			case "assignment":
+				assigns = append(assigns, k)
+			case "lambda", "call":
+			default:
+				walk(k)
+			}
+		}
+	}
+	walk(body)
+	addAttr := func(name string, stmt, at, typ, ctor *node) {
+		if c.members[name] != nil {
+			return
+		}
+		d := &def{kind: ingest.Variable, name: name, qname: c.def.qname + "." + name, mod: m, n: stmt,
+			line: stmt.line, end: stmt.endLine, owner: c, typ: typ, ctor: ctor, typNode: at}
+		c.members[name] = d
+		c.attrs = append(c.attrs, d)
+		m.defs = append(m.defs, d)
+	}
+	for _, a := range assigns {
+		left := a.child("left")
+		for _, id := range targetNames(left) {
+			var ctor *node
+			if r := a.child("right"); r != nil && r.kind == "call" && id == left {
+				ctor = r
+			}
+			addAttr(id.text(m.src), a, id, a.child("type"), ctor)
+		}
+	}
+	init := c.members["__init__"]
+	if init == nil || init.kind != ingest.Function || init.owner != c {
+		return
+	}
+	self := firstParam(init.n, m.src)
+	if self == "" {
+		return
+	}
+	eachNode(init.n.child("body"), func(n *node) bool {
+		switch n.kind {
+		case "function_definition", "class_definition", "lambda":
+			return false
+		case "assignment":
+			left := n.child("left")
+			if left != nil && left.kind == "attribute" {
+				obj, attr := left.child("object"), left.child("attribute")
+				if obj != nil && attr != nil && obj.kind == "identifier" && obj.text(m.src) == self {
+					var ctor *node
+					if r := n.child("right"); r != nil && r.kind == "call" {
+						ctor = r
+					}
+					addAttr(attr.text(m.src), n, attr, n.child("type"), ctor)
+				}
+			}
+		}
+		return true
+	})
+}
+
+// firstParam is the name of a function's first parameter, "" if none.
+func firstParam(fn *node, src []byte) string {
+	ps := fn.child("parameters")
+	if ps == nil || len(ps.kids) == 0 {
+		return ""
+	}
+	p := ps.kids[0]
+	switch p.kind {
+	case "identifier":
+		return p.text(src)
+	case "typed_parameter":
+		if id := p.firstOf("identifier"); id != nil {
+			return id.text(src)
+		}
+	case "default_parameter", "typed_default_parameter":
+		if id := p.child("name"); id != nil {
+			return id.text(src)
+		}
+	}
+	return ""
+}
+
+// targetNames are the identifiers an assignment target binds.
+func targetNames(t *node) []*node {
+	if t == nil {
+		return nil
+	}
+	switch t.kind {
+	case "identifier":
+		return []*node{t}
+	case "pattern_list", "tuple_pattern", "list_pattern", "list_splat_pattern", "parenthesized_expression", "expression_list", "tuple", "list":
+		var out []*node
+		for _, k := range t.kids {
+			out = append(out, targetNames(k)...)
+		}
+		return out
+	}
+	return nil
+}
+
+// eachNode visits n and its descendants depth first; f returning false
+// skips the node's children.
+func eachNode(n *node, f func(*node) bool) {
+	if n == nil || !f(n) {
+		return
+	}
+	for _, k := range n.kids {
+		eachNode(k, f)
+	}
+}
+
+// importBindings calls bind for every name an import statement binds.
+// Module-level star imports are remembered in m.wildcards.
+func (m *module) importBindings(n *node, bind func(string, *binding), top bool) {
+	switch n.kind {
+	case "import_statement":
+		for _, k := range n.children("name") {
+			switch k.kind {
+			case "dotted_name":
+				full := k.text(m.src)
+				first, _, _ := strings.Cut(full, ".")
+				bind(first, &binding{kind: bImport, target: first})
+			case "aliased_import":
+				if nm, al := k.child("name"), k.child("alias"); nm != nil && al != nil {
+					bind(al.text(m.src), &binding{kind: bImport, target: nm.text(m.src)})
+				}
+			}
+		}
+	case "import_from_statement":
+		mn := n.child("module_name")
+		if mn == nil {
+			return
+		}
+		base := m.absolute(mn)
+		if base == "" || base == "__future__" {
+			return
+		}
+		if n.firstOf("wildcard_import") != nil {
+			if top {
+				m.wildcards = append(m.wildcards, base)
+			}
+			return
+		}
+		for _, k := range n.children("name") {
+			switch k.kind {
+			case "dotted_name":
+				bind(k.text(m.src), &binding{kind: bImport, target: base + "." + k.text(m.src)})
+			case "aliased_import":
+				if nm, al := k.child("name"), k.child("alias"); nm != nil && al != nil {
+					bind(al.text(m.src), &binding{kind: bImport, target: base + "." + nm.text(m.src)})
+				}
+			}
+		}
+	}
+}
+
+// absolute is the absolute module name of an import's module_name: a
+// dotted_name as is, a relative_import resolved against m ("" if it goes
+// above the top).
+func (m *module) absolute(mn *node) string {
+	if mn.kind != "relative_import" {
+		return strings.Join(strings.Fields(mn.text(m.src)), "")
+	}
+	dots := 0
+	rest := ""
+	for _, k := range mn.kids {
+		switch k.kind {
+		case "import_prefix":
+			dots = strings.Count(k.text(m.src), ".")
+		case "dotted_name":
+			rest = k.text(m.src)
+		}
+	}
+	parts := strings.Split(m.name, ".")
+	if !m.isPkg {
+		parts = parts[:len(parts)-1] // the package holding the module
+	}
+	up := dots - 1
+	if up > len(parts) {
+		return ""
+	}
+	parts = parts[:len(parts)-up]
+	if rest != "" {
+		parts = append(parts, rest)
+	}
+	return strings.Join(parts, ".")
+}

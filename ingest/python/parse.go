@@ -1,0 +1,128 @@
+//go:build cgo
+
+package python
+
+import (
+	"fmt"
+
+	sitter "github.com/tree-sitter/go-tree-sitter"
+	tspy "github.com/tree-sitter/tree-sitter-python/bindings/go"
+)
+
+// node is a tree-sitter node copied into Go memory, named nodes only, so
+// that the analysis makes no cgo call per node and the tree-sitter tree
+// can be freed right after parsing.
+type node struct {
+	kind    string
+	field   string // field name in the parent, "" if none
+	start   uint32 // byte offsets into the source
+	end     uint32
+	line    int // 1-based
+	col     int // 1-based, in bytes
+	endLine int
+	kids    []*node
+}
+
+// text is the source text of n.
+func (n *node) text(src []byte) string { return string(src[n.start:n.end]) }
+
+// child is the first child in field f, nil if none.
+func (n *node) child(f string) *node {
+	if n == nil {
+		return nil
+	}
+	for _, k := range n.kids {
+		if k.field == f {
+			return k
+		}
+	}
+	return nil
+}
+
+// children are the children in field f.
+func (n *node) children(f string) []*node {
+	var out []*node
+	for _, k := range n.kids {
+		if k.field == f {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// firstOf is the first child of kind k, nil if none.
+func (n *node) firstOf(k string) *node {
+	for _, c := range n.kids {
+		if c.kind == k {
+			return c
+		}
+	}
+	return nil
+}
+
+var language = sitter.NewLanguage(tspy.Language())
+
+// newParser returns a parser for Python; the caller closes it. A parser
+// is used by one goroutine at a time.
+func newParser() *sitter.Parser {
+	p := sitter.NewParser()
+	if err := p.SetLanguage(language); err != nil {
+		panic(fmt.Sprintf("python: tree-sitter language: %v", err)) // only on an ABI mismatch, a build error
+	}
+	return p
+}
+
+// maxSyntaxDiags caps the syntax-error diagnostics of one file.
+const maxSyntaxDiags = 10
+
+// parse parses src and copies its tree. The diagnostics are one "syntax
+// error at line N" per outermost ERROR or missing node.
+func parse(p *sitter.Parser, src []byte) (*node, []string) {
+	tree := p.Parse(src, nil)
+	if tree == nil {
+		return &node{kind: "module"}, []string{"syntax error at line 1: the parser gave up"}
+	}
+	defer tree.Close()
+	c := tree.Walk()
+	defer c.Close()
+	var diags []string
+	seen := map[int]bool{}
+	var conv func(field string, inError bool) *node
+	conv = func(field string, inError bool) *node {
+		tn := c.Node()
+		sp, ep := tn.StartPosition(), tn.EndPosition()
+		n := &node{kind: tn.Kind(), field: field, start: uint32(tn.StartByte()), end: uint32(tn.EndByte()),
+			line: int(sp.Row) + 1, col: int(sp.Column) + 1, endLine: int(ep.Row) + 1}
+		if ep.Column == 0 && ep.Row > sp.Row {
+			n.endLine-- // a block ending with its newline ends on the line before
+		}
+		errorNode := tn.IsError() || tn.IsMissing()
+		if errorNode && !inError && !seen[n.line] && len(diags) < maxSyntaxDiags {
+			seen[n.line] = true
+			diags = append(diags, fmt.Sprintf("syntax error at line %d", n.line))
+		}
+		if tn.ChildCount() == 0 {
+			return n
+		}
+		if c.GotoFirstChild() {
+			for {
+				ctn := c.Node()
+				if ctn.IsNamed() || ctn.IsMissing() || ctn.HasError() || ctn.ChildCount() > 0 {
+					f := c.FieldName()
+					k := conv(f, inError || errorNode)
+					if ctn.IsNamed() {
+						n.kids = append(n.kids, k)
+					} else {
+						n.kids = append(n.kids, k.kids...) // an anonymous wrapper: keep what it holds
+					}
+				}
+				if !c.GotoNextSibling() {
+					break
+				}
+			}
+			c.GotoParent()
+		}
+		return n
+	}
+	return conv("", false), diags
+}
