@@ -524,10 +524,7 @@ func (a *analyser) callee(fn *node, sc *scope, at *node) {
 			a.edge(ingest.Calls, a.ix.ctor(r.self).qname, at, false) // cls()
 		}
 	case r.mod != nil:
-	default:
-		if r.lastVar != nil {
-			a.edge(ingest.Reads, r.lastVar.qname, nodes[0], false)
-		}
+	default: // the walk of fn's object records the variables it reads
 		a.dynamic(r.name, len(names) > 1, at)
 	}
 }

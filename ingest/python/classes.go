@@ -35,6 +35,13 @@ func (ix *index) abstract(c *class) bool {
 func (a *analyser) classRelations(c *class) {
 	ix, m := a.ix, a.m
 	a.from = c.def.qname
+	once := map[string]bool{} // one edge per relation and class, at its first place, as for Go
+	edge := func(rel ingest.Relation, to *class, at *node) {
+		if k := string(rel) + " " + to.def.qname; !once[k] {
+			once[k] = true
+			a.edge(rel, to.def.qname, at, false)
+		}
+	}
 	related := map[*class]bool{}
 	abstract := ix.abstract(c)
 	for _, b := range c.bases {
@@ -44,16 +51,16 @@ func (a *analyser) classRelations(c *class) {
 		}
 		related[bc] = true
 		if ix.abstract(bc) && !abstract {
-			a.edge(ingest.Realization, bc.def.qname, b, false)
+			edge(ingest.Realization, bc, b)
 		} else {
-			a.edge(ingest.Inheritance, bc.def.qname, b, false)
+			edge(ingest.Inheritance, bc, b)
 		}
 	}
 	for _, d := range c.attrs {
 		if d.ctor != nil {
 			if t := ix.classOf(ix.exprAt(m, nil, d.ctor.child("function"))); t != nil {
 				related[t] = true
-				a.edge(ingest.Composition, t.def.qname, d.typNode, false)
+				edge(ingest.Composition, t, d.typNode)
 				continue
 			}
 		}
@@ -63,11 +70,11 @@ func (a *analyser) classRelations(c *class) {
 		direct, contained := ix.annotationClasses(m, d.typ)
 		for _, t := range direct {
 			related[t.c] = true
-			a.edge(ingest.Association, t.c.def.qname, d.typNode, false)
+			edge(ingest.Association, t.c, d.typNode)
 		}
 		for _, t := range contained {
 			related[t.c] = true
-			a.edge(ingest.Aggregation, t.c.def.qname, d.typNode, false)
+			edge(ingest.Aggregation, t.c, d.typNode)
 		}
 	}
 	deps := map[*class]bool{}
@@ -95,7 +102,7 @@ func (a *analyser) classRelations(c *class) {
 						continue
 					}
 					deps[t.c] = true
-					a.edge(ingest.Dependency, t.c.def.qname, t.at, false)
+					edge(ingest.Dependency, t.c, t.at)
 				}
 			}
 		}

@@ -4,6 +4,7 @@ package python
 
 import (
 	"fmt"
+	"sort"
 
 	sitter "github.com/tree-sitter/go-tree-sitter"
 	tspy "github.com/tree-sitter/tree-sitter-python/bindings/go"
@@ -76,7 +77,9 @@ func newParser() *sitter.Parser {
 const maxSyntaxDiags = 10
 
 // parse parses src and copies its tree. The diagnostics are one "syntax
-// error at line N" per outermost ERROR or missing node.
+// error at line N" per line holding an innermost ERROR node (one with no
+// error inside) or a missing token: an outer ERROR node often starts
+// lines before the mistake, wrapping what tree-sitter recovered.
 func parse(p *sitter.Parser, src []byte) (*node, []string) {
 	tree := p.Parse(src, nil)
 	if tree == nil {
@@ -85,10 +88,10 @@ func parse(p *sitter.Parser, src []byte) (*node, []string) {
 	defer tree.Close()
 	c := tree.Walk()
 	defer c.Close()
-	var diags []string
-	seen := map[int]bool{}
-	var conv func(field string, inError bool) *node
-	conv = func(field string, inError bool) *node {
+	lines := map[int]bool{}
+	// conv copies the cursor's node; bad reports an error in the subtree.
+	var conv func(field string) (n *node, bad bool)
+	conv = func(field string) (*node, bool) {
 		tn := c.Node()
 		sp, ep := tn.StartPosition(), tn.EndPosition()
 		n := &node{kind: tn.Kind(), field: field, start: uint32(tn.StartByte()), end: uint32(tn.EndByte()),
@@ -96,20 +99,13 @@ func parse(p *sitter.Parser, src []byte) (*node, []string) {
 		if ep.Column == 0 && ep.Row > sp.Row {
 			n.endLine-- // a block ending with its newline ends on the line before
 		}
-		errorNode := tn.IsError() || tn.IsMissing()
-		if errorNode && !inError && !seen[n.line] && len(diags) < maxSyntaxDiags {
-			seen[n.line] = true
-			diags = append(diags, fmt.Sprintf("syntax error at line %d", n.line))
-		}
-		if tn.ChildCount() == 0 {
-			return n
-		}
-		if c.GotoFirstChild() {
+		inner := false
+		if tn.ChildCount() > 0 && c.GotoFirstChild() {
 			for {
 				ctn := c.Node()
 				if ctn.IsNamed() || ctn.IsMissing() || ctn.HasError() || ctn.ChildCount() > 0 {
-					f := c.FieldName()
-					k := conv(f, inError || errorNode)
+					k, bad := conv(c.FieldName())
+					inner = inner || bad
 					if ctn.IsNamed() {
 						n.kids = append(n.kids, k)
 					} else {
@@ -122,7 +118,25 @@ func parse(p *sitter.Parser, src []byte) (*node, []string) {
 			}
 			c.GotoParent()
 		}
-		return n
+		if (tn.IsError() || tn.IsMissing()) && !inner {
+			lines[n.line] = true
+			inner = true
+		}
+		return n, inner
 	}
-	return conv("", false), diags
+	root, _ := conv("")
+	var ls []int
+	for l := range lines {
+		ls = append(ls, l)
+	}
+	sort.Ints(ls)
+	var diags []string
+	for i, l := range ls {
+		if i == maxSyntaxDiags {
+			diags = append(diags, fmt.Sprintf("… and %d more syntax errors", len(ls)-i))
+			break
+		}
+		diags = append(diags, fmt.Sprintf("syntax error at line %d", l))
+	}
+	return root, diags
 }

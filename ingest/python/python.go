@@ -76,11 +76,9 @@ func (fe *Frontend) Extract(ctx context.Context, req ingest.Request, emit func(i
 		if !req.Changed[p] {
 			continue
 		}
-		ff := ingest.FileFacts{File: ingest.File{Path: p}}
-		if strings.HasSuffix(p, ".pyi") {
-			ff.File.Diagnostics = []string{"stub of " + path.Base(strings.TrimSuffix(p, "i")) + ": its declarations come from the .py file"}
-		}
-		if err := emit(ff); err != nil {
+		// pyproject.toml, .python-version, and stubs beside their .py
+		// (whose declarations come from the .py): recorded, no facts.
+		if err := emit(ingest.FileFacts{File: ingest.File{Path: p}}); err != nil {
 			return res, err
 		}
 	}
