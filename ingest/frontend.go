@@ -55,8 +55,9 @@ type Result struct {
 }
 
 var (
-	registryMu sync.Mutex
-	registry   []Frontend
+	registryMu  sync.Mutex
+	registry    []Frontend
+	unavailable = map[string]string{} // language → why its frontend is not in this binary
 )
 
 // Register makes a frontend available to every Run whose
@@ -74,6 +75,24 @@ func Register(f Frontend) {
 		}
 	}
 	registry = append(registry, f)
+}
+
+// Unavailable records that the frontend of language exists but is not
+// compiled into this binary, and why (e.g. it needs cgo), so that Run
+// reports the reason along with the files it leaves out. Frontends call it
+// from the init of a file with the opposite build constraint.
+func Unavailable(language, reason string) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	unavailable[language] = reason
+}
+
+// unavailableReason is why language's frontend is not in this binary, ""
+// if nothing was recorded.
+func unavailableReason(language string) string {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	return unavailable[language]
 }
 
 // Registered returns the registered frontends in registration order.

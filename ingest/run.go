@@ -37,7 +37,8 @@ type Summary struct {
 	Nodes, Edges                            int // written
 	Diagnostics                             int // on written files
 	Languages                               []Language
-	Unsupported                             map[string]int // language → files left out: frontend not compiled in
+	Unsupported                             map[string]int    // language → files left out: frontend not compiled in
+	UnsupportedWhy                          map[string]string // language → why its frontend is not in this binary, when known
 	WalkHash, Load, Analyse, Write, Total   time.Duration
 }
 
@@ -55,12 +56,20 @@ func (s Summary) String() string {
 		fmt.Fprintf(&b, "languages: %s\n", strings.Join(ls, ", "))
 	}
 	if len(s.Unsupported) > 0 {
-		var us []string
+		var us, why []string
 		for l, n := range s.Unsupported {
+			if r := s.UnsupportedWhy[l]; r != "" {
+				why = append(why, fmt.Sprintf("not ingested: %s (%d files): %s\n", l, n, r))
+				continue
+			}
 			us = append(us, fmt.Sprintf("%s (%d files)", l, n))
 		}
 		sort.Strings(us)
-		fmt.Fprintf(&b, "not ingested, no frontend compiled in: %s\n", strings.Join(us, ", "))
+		sort.Strings(why)
+		if len(us) > 0 {
+			fmt.Fprintf(&b, "not ingested, no frontend compiled in: %s\n", strings.Join(us, ", "))
+		}
+		b.WriteString(strings.Join(why, ""))
 	}
 	fmt.Fprintf(&b, "time: walk+hash %s, load %s, analyse %s, write %s, total %s",
 		rd(s.WalkHash), rd(s.Load), rd(s.Analyse), rd(s.Write), rd(s.Total))
@@ -77,7 +86,7 @@ func rd(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
 // code). Frontends come from Options.Frontends, else from Register.
 func Run(ctx context.Context, root, graph string, sink Sink, opts Options) (Summary, error) {
 	start := time.Now()
-	sum := Summary{Graph: graph, Unsupported: map[string]int{}}
+	sum := Summary{Graph: graph, Unsupported: map[string]int{}, UnsupportedWhy: map[string]string{}}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -133,6 +142,11 @@ func Run(ctx context.Context, root, graph string, sink Sink, opts Options) (Summ
 		}
 	}
 	for l, n := range sum.Unsupported {
+		if r := unavailableReason(l); r != "" {
+			sum.UnsupportedWhy[l] = r
+			log.Warn("frontend not in this binary", "language", l, "files", n, "reason", r)
+			continue
+		}
 		log.Warn("no frontend compiled in", "language", l, "files", n)
 	}
 	prog.setPhase("hash")

@@ -6,6 +6,7 @@ import (
 
 	"github.com/grafo/grafo/ingest"
 	_ "github.com/grafo/grafo/ingest/golang" // registers the Go frontend
+	_ "github.com/grafo/grafo/ingest/python" // registers the Python frontend (cgo builds only)
 )
 
 // startIngest runs the --ingest trees in the background once the node

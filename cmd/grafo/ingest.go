@@ -9,6 +9,7 @@ import (
 
 	"github.com/grafo/grafo/ingest"
 	_ "github.com/grafo/grafo/ingest/golang" // registers the Go frontend
+	_ "github.com/grafo/grafo/ingest/python" // registers the Python frontend (cgo builds only)
 	"github.com/grafo/grafo/ingest/remote"
 	"github.com/grafo/grafo/kv/client"
 )

@@ -1,0 +1,87 @@
+// Package python is Grafo's Python frontend: it turns the Python files of
+// a tree into graph facts (ingest.FileFacts). Importing it registers the
+// frontend with package ingest. It parses with tree-sitter
+// (github.com/tree-sitter/go-tree-sitter and tree-sitter-python), which
+// needs cgo: built with CGO_ENABLED=0 the package registers no frontend,
+// and ingest reports the Python files it leaves out and why.
+//
+// Design:
+//
+//   - When any Python file changed, every one of the tree is parsed (two
+//     goroutines or GOMAXPROCS, a parser each) and its tree copied into
+//     Go memory at once; calls resolve across modules, so the declarations
+//     of unchanged files are needed, but only changed files are emitted.
+//   - Resolution is by name, with no type inference beyond the obvious:
+//     module symbols (definitions, imports, star imports of modules of the
+//     tree), function scopes (parameters, assigned names, global and
+//     nonlocal, imports inside functions), self and cls, parameters
+//     annotated with a class of the tree, locals assigned C(...), and
+//     attributes whose annotation or constructor names a class.
+//
+// How Python maps onto the graph:
+//
+//   - Module names are dotted paths from the package root (the parent of
+//     the topmost directory of a chain of __init__.py directories), else
+//     from the tree's root: pkg/sub/mod.py is pkg.sub.mod, pkg/__init__.py
+//     is pkg; when the tree's root is a package its base name comes first
+//     (ingesting .../json gives json.decoder). A second file with the same
+//     module name (mod.py and mod/__init__.py) gets a diagnostic and no
+//     facts; a .pyi stub is analysed only when its .py is missing.
+//   - FUNCTION module.func and module.Class.method (nested classes:
+//     module.Outer.Inner.method); CLASS module.Class; VARIABLE module.VAR
+//     (names assigned at module level, including in if/try blocks, and
+//     names only declared global in a function), module.Class.attr (names
+//     assigned in the class body and self.attr assigned in __init__).
+//     Functions and classes win over a variable of the same name; later
+//     definitions of a name (a property's setter, conditional
+//     definitions) are one node, the first, and their bodies count as its.
+//   - Code run at import (module level and class bodies) belongs to
+//     FUNCTION module.<module>, spanning the file, present only when that
+//     code has edges — like Go's init@file.
+//   - CALLS: through imports (import m, import m as n, from m import f as
+//     g, relative imports), self.m() and cls.m() along the class's bases
+//     (depth-first, left to right, each base once), super().m() from the
+//     next base, C() to C.__init__ (own or inherited) or to the class when
+//     there is none. These are static. self.m() also CALLS (dynamic) every
+//     override of m in subclasses of the tree. Calls to names outside the
+//     tree (the standard library, dependencies, builtins as builtins.len)
+//     go to external FUNCTION nodes with the dotted name. Any other call
+//     x.m() or f() is a dynamic CALLS to the only function or class of the
+//     tree with that name, if there is exactly one (a bare f() only
+//     considers module-level functions and classes).
+//   - Calls and uses inside nested functions, lambdas and comprehensions
+//     belong to the enclosing function or method; parameter defaults too.
+//   - Decorators: the decorated function CALLS the decorator (@d and
+//     @m.d; for @d(args) it CALLS the factory d, and the calls in args are
+//     its own too); @property, @staticmethod, @classmethod and
+//     @x.setter/getter/deleter add nothing; a class decorator is called by
+//     module.<module>.
+//   - READS/WRITES/REFERENCES of module variables and attributes (through
+//     m.VAR, self.attr, cls.attr, Class.attr, or a variable of known
+//     class): an assignment of the name writes the module variable only
+//     under global (otherwise it makes a local); x[i] = …, x.f = …, del
+//     x[i], x += … write x; the whole right side of an assignment, a whole
+//     argument, a returned value REFERENCE it; any other use READS it.
+//     When only a prefix of a chain is a variable (self.items.append) the
+//     use is of that variable. Assignments at module level declare, they
+//     do not write; self.x = … in __init__ does write.
+//   - Class → class, one edge per relation and pair, at its first place:
+//     INHERITANCE to bases of the tree; REALIZATION instead when the base
+//     derives directly from typing.Protocol or abc.ABC or has metaclass
+//     abc.ABCMeta (and the class itself is not one: a Protocol extending a
+//     Protocol inherits it); COMPOSITION for an attribute assigned C(…);
+//     AGGREGATION for an attribute annotated with a container of a class
+//     (list[C], dict[str, C], Optional[list[C]]); ASSOCIATION for one
+//     annotated with the class (C, Optional[C], C | None, "C");
+//     DEPENDENCY for classes in methods' parameter and return annotations
+//     with no stronger relation. Nothing points at classes outside the tree.
+//   - The language record is python with requires-python of the topmost
+//     pyproject.toml, else the topmost .python-version, else no version.
+//   - A file that does not parse is recorded with whatever tree-sitter
+//     recovered and one "syntax error at line N" diagnostic per line
+//     holding an innermost ERROR node or a missing token (at most 10).
+//   - Only the facts of changed files are rewritten, so an edge that an
+//     unchanged file would gain from a change elsewhere (a new unique name
+//     for a dynamic call, a new override) appears when that file is next
+//     changed or the graph is ingested afresh.
+package python
