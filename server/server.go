@@ -154,6 +154,9 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 			n.log.Error("http server stopped", "err", err)
 		}
 	}()
+	if err := n.startRESP(); err != nil {
+		return n, err
+	}
 	n.log.Info("node started", "id", cfg.NodeID, "http", n.httpLn.Addr().String(), "cluster", n.tr.Addr(), "data", cfg.DataDir)
 	n.startIngest(runCtx)
 	return n, nil

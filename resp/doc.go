@@ -1,0 +1,36 @@
+// Package resp is Grafo's Redis protocol (RESP2) front end: redis-cli,
+// redis-benchmark and Redis client libraries talk to a node's key-value
+// store as if it were a Redis server.
+//
+// Commands: PING, ECHO, GET, SET key value (no options), MGET, MSET, DEL
+// (returns how many of the keys existed), EXISTS, AUTH [user] token, HELLO
+// [2 [AUTH user token] [SETNAME name]] (HELLO 3 answers -NOPROTO, so
+// RESP3 clients fall back to RESP2), SELECT 0, INFO (server, clients,
+// stats, replication with N/W/R and the cluster's nodes, keyspace),
+// COMMAND [COUNT|LIST|INFO|DOCS], CONFIG GET, CLIENT
+// SETNAME|GETNAME|SETINFO|ID, QUIT, and GRAFO.CONSISTENCY
+// one|quorum|all|linearizable|default, which sets the consistency of the
+// connection's later reads and writes (default: the cluster's W and R).
+// Anything else answers -ERR unknown command. Pipelined commands run in
+// order and their answers are flushed together.
+//
+// Store errors map onto RESP errors in one place (errorReply): a pair over
+// kv.MaxPairSize → "-ERR value too large: key + value exceed 10240 bytes",
+// too few replicas → "-UNAVAILABLE quorum not reached: …" with the
+// coordinator's message. With Config.Tokens set, every command but AUTH,
+// HELLO, PING and QUIT answers -NOAUTH until AUTH; the read role may GET,
+// MGET and EXISTS, SET, MSET and DEL need write, and tokens limited to
+// graphs may not use the raw store at all (-NOPERM).
+//
+// The parser is our own (parser.go, ~300 lines, fuzzed by FuzzRESP) rather
+// than github.com/tidwall/redcon: redcon buffers whatever length a header
+// announces before the handler sees the command and has no limits on
+// argument size or count, while this server must bound what one client can
+// make it hold. Here every length is checked against Limits (MaxBulk,
+// MaxArgs, MaxRequest) when its header is read, before any payload is
+// buffered, and an over-limit request answers "-ERR Protocol error: …" and
+// closes the connection, as Redis does. The parser also needs nothing
+// beyond bufio, reuses one buffer per connection (no allocation per
+// argument), and the flush-when-the-input-is-drained rule that makes
+// pipelining cheap is four lines in conn.serve.
+package resp

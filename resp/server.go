@@ -1,0 +1,248 @@
+package resp
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/grafo/grafo/auth"
+	"github.com/grafo/grafo/kv"
+)
+
+// Defaults of the limits in Config.
+const (
+	// DefaultMaxBulk is well above kv.MaxPairSize, so that a value that is
+	// too large reaches the store and gets its clear "value too large"
+	// error instead of a protocol error that closes the connection.
+	DefaultMaxBulk    = 512 << 10
+	DefaultMaxArgs    = 4096
+	DefaultMaxRequest = 8 << 20
+	DefaultMaxConns   = 10000
+)
+
+// RedisVersion is the Redis version Grafo answers INFO and HELLO with, for
+// clients that check it before using a command. Grafo implements the subset
+// of Redis 7.0 commands listed in the package documentation.
+const RedisVersion = "7.0.0"
+
+// Config configures a Server.
+type Config struct {
+	// Addr is the TCP address to listen on ("127.0.0.1:0" picks a port).
+	Addr string
+	// Store answers the data commands; a node's replica.Coordinator.
+	Store kv.Store
+	// Tokens, when not nil, makes every command but AUTH, HELLO, PING and
+	// QUIT answer -NOAUTH until the connection authenticates.
+	Tokens *auth.Tokens
+	// Info describes the node and its cluster for INFO; may be nil.
+	Info func() InfoData
+	// Logger; nil discards.
+	Logger *slog.Logger
+
+	// MaxBulk bounds one argument (default DefaultMaxBulk), MaxArgs the
+	// arguments of one command (DefaultMaxArgs), MaxRequest all arguments
+	// of one command together (DefaultMaxRequest), MaxConns the open
+	// connections (DefaultMaxConns); connections over it are answered
+	// "-ERR max number of clients reached" and closed.
+	MaxBulk, MaxArgs, MaxRequest, MaxConns int
+}
+
+// InfoData is what INFO reports about the node and its cluster.
+type InfoData struct {
+	NodeID  string
+	Version string // Grafo's version
+	// Replicas (N), WriteQuorum (W) and ReadQuorum (R) as configured.
+	Replicas, WriteQuorum, ReadQuorum int
+	Leader                            string
+	Nodes                             []NodeInfo
+	// Keys is the number of live keys stored on this node.
+	Keys int64
+}
+
+// NodeInfo is one member of the cluster.
+type NodeInfo struct {
+	ID, State, Addr string
+}
+
+// Server serves RESP2 on one listener.
+type Server struct {
+	cfg    Config
+	lim    Limits
+	log    *slog.Logger
+	ln     net.Listener
+	ctx    context.Context
+	cancel context.CancelFunc
+	start  time.Time
+
+	mu     sync.Mutex
+	conns  map[*conn]struct{}
+	closed bool
+	wg     sync.WaitGroup
+	nconns atomic.Int64
+	nextID atomic.Int64
+	total  atomic.Int64 // commands processed
+}
+
+// NewServer validates cfg and opens its listener; Serve accepts.
+func NewServer(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("resp: Config.Store is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = DefaultMaxConns
+	}
+	lim := Limits{MaxBulk: cfg.MaxBulk, MaxArgs: cfg.MaxArgs, MaxRequest: cfg.MaxRequest}.withDefaults()
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("resp: listen: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{
+		cfg: cfg, lim: lim, log: cfg.Logger, ln: ln, ctx: ctx, cancel: cancel,
+		start: time.Now(), conns: map[*conn]struct{}{},
+	}, nil
+}
+
+// Addr returns the address the server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Serve accepts connections until Close; it returns nil after Close.
+func (s *Server) Serve() error {
+	var delay time.Duration
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			if s.isClosed() || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			// Out of file descriptors and the like: back off, retry.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.log.Warn("resp: accept failed", "err", err, "retry_in", delay)
+			time.Sleep(delay)
+			continue
+		}
+		delay = 0
+		if n := s.nconns.Add(1); n > int64(s.cfg.MaxConns) {
+			s.nconns.Add(-1)
+			s.wg.Add(1)
+			go s.refuse(nc)
+			continue
+		}
+		c := s.newConn(nc)
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			nc.Close()
+			s.nconns.Add(-1)
+			return nil
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go c.serve()
+	}
+}
+
+func (s *Server) refuse(nc net.Conn) {
+	defer s.wg.Done()
+	nc.SetWriteDeadline(time.Now().Add(time.Second))
+	fmt.Fprintf(nc, "-ERR max number of clients reached (limit %d)\r\n", s.cfg.MaxConns)
+	nc.Close()
+	s.log.Warn("resp: connection refused: too many clients", "limit", s.cfg.MaxConns, "remote", nc.RemoteAddr().String())
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// Close stops accepting, closes every connection, cancels commands in
+// flight and waits for their goroutines.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	err := s.ln.Close()
+	for c := range s.conns {
+		c.nc.Close()
+	}
+	s.mu.Unlock()
+	s.cancel()
+	s.wg.Wait()
+	return err
+}
+
+// conn is one client connection; its commands run one at a time, in order.
+type conn struct {
+	s         *Server
+	nc        net.Conn
+	id        int64
+	r         *Reader
+	w         writer
+	authed    bool
+	principal auth.Principal
+	opts      kv.Options
+	name      string
+	quit      bool
+	lower     [32]byte
+}
+
+func (s *Server) newConn(nc net.Conn) *conn {
+	c := &conn{s: s, nc: nc, id: s.nextID.Add(1)}
+	c.r = NewReader(nc, s.lim)
+	c.w = writer{bw: bufio.NewWriterSize(nc, 16<<10)}
+	if s.cfg.Tokens == nil {
+		c.authed = true
+		c.principal, _ = s.cfg.Tokens.Check("")
+	}
+	return c
+}
+
+func (c *conn) serve() {
+	s := c.s
+	defer func() {
+		c.nc.Close()
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		s.nconns.Add(-1)
+		s.wg.Done()
+	}()
+	for !c.quit {
+		args, err := c.r.ReadCommand()
+		if err != nil {
+			var pe *ProtocolError
+			if errors.As(err, &pe) {
+				c.w.err("ERR " + pe.Error())
+				c.w.bw.Flush()
+				s.log.Debug("resp: protocol error", "remote", c.nc.RemoteAddr().String(), "err", err)
+			} else if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				s.log.Debug("resp: connection ended", "remote", c.nc.RemoteAddr().String(), "err", err)
+			}
+			return
+		}
+		s.total.Add(1)
+		c.dispatch(args)
+		// Answers of pipelined commands go out together, once the
+		// client has nothing more queued.
+		if c.r.Buffered() == 0 || c.quit {
+			if err := c.w.bw.Flush(); err != nil {
+				return
+			}
+		}
+	}
+}

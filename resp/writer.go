@@ -1,0 +1,72 @@
+package resp
+
+import (
+	"bufio"
+	"strconv"
+	"strings"
+)
+
+// writer encodes RESP2 replies into a buffered connection.
+type writer struct {
+	bw  *bufio.Writer
+	num []byte
+}
+
+func (w *writer) simple(s string) {
+	w.bw.WriteByte('+')
+	w.bw.WriteString(s)
+	w.bw.WriteString("\r\n")
+}
+
+func (w *writer) ok() { w.bw.WriteString("+OK\r\n") }
+
+// err writes an error reply; msg starts with its code (ERR, NOAUTH, …).
+// Line breaks would end the reply early, so they become spaces.
+func (w *writer) err(msg string) {
+	msg = strings.NewReplacer("\r", " ", "\n", " ").Replace(msg)
+	w.bw.WriteByte('-')
+	w.bw.WriteString(msg)
+	w.bw.WriteString("\r\n")
+}
+
+func (w *writer) int(n int64) {
+	w.bw.WriteByte(':')
+	w.num = strconv.AppendInt(w.num[:0], n, 10)
+	w.bw.Write(w.num)
+	w.bw.WriteString("\r\n")
+}
+
+func (w *writer) bulk(b []byte) {
+	w.bw.WriteByte('$')
+	w.num = strconv.AppendInt(w.num[:0], int64(len(b)), 10)
+	w.bw.Write(w.num)
+	w.bw.WriteString("\r\n")
+	w.bw.Write(b)
+	w.bw.WriteString("\r\n")
+}
+
+func (w *writer) bulkString(s string) {
+	w.bw.WriteByte('$')
+	w.num = strconv.AppendInt(w.num[:0], int64(len(s)), 10)
+	w.bw.Write(w.num)
+	w.bw.WriteString("\r\n")
+	w.bw.WriteString(s)
+	w.bw.WriteString("\r\n")
+}
+
+func (w *writer) null() { w.bw.WriteString("$-1\r\n") }
+
+func (w *writer) array(n int) {
+	w.bw.WriteByte('*')
+	w.num = strconv.AppendInt(w.num[:0], int64(n), 10)
+	w.bw.Write(w.num)
+	w.bw.WriteString("\r\n")
+}
+
+// strings writes an array of bulk strings.
+func (w *writer) strings(ss ...string) {
+	w.array(len(ss))
+	for _, s := range ss {
+		w.bulkString(s)
+	}
+}
