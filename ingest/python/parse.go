@@ -61,7 +61,25 @@ func (n *node) firstOf(k string) *node {
 	return nil
 }
 
-var language = sitter.NewLanguage(tspy.Language())
+var (
+	language = sitter.NewLanguage(tspy.Language())
+	// kinds and fields name the grammar's symbol and field ids, so that
+	// copying a tree makes no cgo call (and no C string copy) for them.
+	kinds  []string
+	named  []bool
+	fields []string
+)
+
+func init() {
+	for id := range uint16(language.NodeKindCount()) {
+		kinds = append(kinds, language.NodeKindForId(id))
+		named = append(named, language.NodeKindIsNamed(id))
+	}
+	fields = append(fields, "")
+	for id := uint16(1); id <= uint16(language.FieldCount()); id++ {
+		fields = append(fields, language.FieldNameForId(id))
+	}
+}
 
 // newParser returns a parser for Python; the caller closes it. A parser
 // is used by one goroutine at a time.
@@ -89,24 +107,47 @@ func parse(p *sitter.Parser, src []byte) (*node, []string) {
 	c := tree.Walk()
 	defer c.Close()
 	lines := map[int]bool{}
+	var starts []uint32 // byte offset of each line
+	starts = append(starts, 0)
+	for i, b := range src {
+		if b == '\n' {
+			starts = append(starts, uint32(i+1))
+		}
+	}
+	lineOf := func(off uint32) int { // 1-based line holding byte off
+		return sort.Search(len(starts), func(i int) bool { return starts[i] > off })
+	}
 	// conv copies the cursor's node; bad reports an error in the subtree.
-	var conv func(field string) (n *node, bad bool)
-	conv = func(field string) (*node, bool) {
+	var conv func(field uint16) (n *node, bad bool)
+	conv = func(field uint16) (*node, bool) {
 		tn := c.Node()
-		sp, ep := tn.StartPosition(), tn.EndPosition()
-		n := &node{kind: tn.Kind(), field: field, start: uint32(tn.StartByte()), end: uint32(tn.EndByte()),
-			line: int(sp.Row) + 1, col: int(sp.Column) + 1, endLine: int(ep.Row) + 1}
-		if ep.Column == 0 && ep.Row > sp.Row {
+		id := tn.KindId()
+		n := &node{start: uint32(tn.StartByte()), end: uint32(tn.EndByte())}
+		if int(id) < len(kinds) {
+			n.kind = kinds[id]
+		} else {
+			n.kind = tn.Kind() // ERROR (65535)
+		}
+		if int(field) < len(fields) {
+			n.field = fields[field]
+		}
+		n.line = lineOf(n.start)
+		n.col = int(n.start-starts[n.line-1]) + 1
+		n.endLine = lineOf(n.end)
+		if n.end > n.start && starts[n.endLine-1] == n.end {
 			n.endLine-- // a block ending with its newline ends on the line before
 		}
+		hasErr := tn.HasError()
 		inner := false
 		if tn.ChildCount() > 0 && c.GotoFirstChild() {
 			for {
 				ctn := c.Node()
-				if ctn.IsNamed() || ctn.IsMissing() || ctn.HasError() || ctn.ChildCount() > 0 {
-					k, bad := conv(c.FieldName())
+				cid := ctn.KindId()
+				isNamed := int(cid) >= len(named) || named[cid]
+				if isNamed || hasErr && ctn.IsMissing() || ctn.ChildCount() > 0 {
+					k, bad := conv(c.FieldId())
 					inner = inner || bad
-					if ctn.IsNamed() {
+					if isNamed {
 						n.kids = append(n.kids, k)
 					} else {
 						n.kids = append(n.kids, k.kids...) // an anonymous wrapper: keep what it holds
@@ -118,13 +159,13 @@ func parse(p *sitter.Parser, src []byte) (*node, []string) {
 			}
 			c.GotoParent()
 		}
-		if (tn.IsError() || tn.IsMissing()) && !inner {
+		if hasErr && (tn.IsError() || tn.IsMissing()) && !inner {
 			lines[n.line] = true
 			inner = true
 		}
 		return n, inner
 	}
-	root, _ := conv("")
+	root, _ := conv(0)
 	var ls []int
 	for l := range lines {
 		ls = append(ls, l)
