@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// A three-node cluster (N=3, W=2, R=2) serves the Redis protocol on every
+// node: a write through one node is read through the others, INFO shows
+// the cluster, and losing a node fails only what needs every replica.
+func TestRESPCluster(t *testing.T) {
+	ctx := context.Background()
+	respAddr := []string{freePort(t), freePort(t), freePort(t)}
+	first := newProc(t, "n1", "--resp", respAddr[0], "--replicas", "3")
+	nodes := []*proc{first}
+	for i := 2; i <= 3; i++ {
+		nodes = append(nodes, newProc(t, fmt.Sprintf("n%d", i), "--join", first.http, "--resp", respAddr[i-1]))
+	}
+	waitUp(t, first.client(), 3)
+	rdb := make([]*redis.Client, 3)
+	for i, a := range respAddr {
+		rdb[i] = redis.NewClient(&redis.Options{Addr: a, MaxRetries: -1})
+		t.Cleanup(func() { rdb[i].Close() })
+	}
+
+	for i := range 50 {
+		if err := rdb[i%3].Set(ctx, fmt.Sprintf("key-%02d", i), fmt.Sprintf("value-%02d", i), 0).Err(); err != nil {
+			t.Fatalf("SET through n%d: %v", i%3+1, err)
+		}
+	}
+	for i := range 50 {
+		if v, err := rdb[(i+1)%3].Get(ctx, fmt.Sprintf("key-%02d", i)).Result(); err != nil || v != fmt.Sprintf("value-%02d", i) {
+			t.Fatalf("GET key-%02d through n%d = %q, %v", i, (i+1)%3+1, v, err)
+		}
+	}
+	info, err := rdb[1].Info(ctx, "replication").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"grafo_replicas:3", "grafo_write_quorum:2", "grafo_read_quorum:2", "grafo_nodes:3", "id=n3,state=up"} {
+		if !strings.Contains(info, want) {
+			t.Fatalf("INFO replication lacks %q:\n%s", want, info)
+		}
+	}
+	if path, err := exec.LookPath("redis-cli"); err == nil {
+		host, port, _ := strings.Cut(respAddr[2], ":")
+		out, err := exec.Command(path, "-h", host, "-p", port, "get", "key-07").CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != "value-07" {
+			t.Fatalf("redis-cli get: %q, %v", out, err)
+		}
+	}
+
+	// n3 goes away: W=2 writes and R=2 reads go on; ALL cannot.
+	nodes[2].kill()
+	if err := rdb[0].Set(ctx, "after", "kill", 0).Err(); err != nil {
+		t.Fatalf("W=2 SET with one node down: %v", err)
+	}
+	if v, err := rdb[1].Get(ctx, "after").Result(); err != nil || v != "kill" {
+		t.Fatalf("R=2 GET with one node down = %q, %v", v, err)
+	}
+	conn := rdb[0].Conn()
+	defer conn.Close()
+	if err := conn.Do(ctx, "GRAFO.CONSISTENCY", "all").Err(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := conn.Set(ctx, "all", "x", 0).Err()
+		if err != nil && strings.HasPrefix(err.Error(), "UNAVAILABLE quorum not reached: 2 of 3 required acks") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("SET at consistency all with a node down: %v, want UNAVAILABLE", err)
+		}
+	}
+}
