@@ -563,7 +563,9 @@ func (c *Coordinator) writeBack(ctx context.Context, rs replicaSet, answers []an
 	for _, a := range answers {
 		es := stale(a, newest, keys)
 		if len(es) == 0 {
+			mu.Lock()
 			upToDate++
+			mu.Unlock()
 			continue
 		}
 		wg.Add(1)

@@ -1,0 +1,21 @@
+// Package nemesis records histories of concurrent key-value operations
+// run against a cluster under fault injection, and checks them with
+// porcupine (github.com/anishathalye/porcupine) against a register model
+// partitioned by key. Only tests import it.
+//
+// What is checked, per consistency level (see the README's "Consistency
+// and failures"):
+//
+//   - Linearizable: the whole history must be linearizable.
+//   - Regular (quorum): every read, taken alone with all the writes of its
+//     key, must be linearizable: it returns the value of the latest write
+//     that completed before it began, or of a write concurrent with it.
+//     Reads are not ordered against each other (plain quorum reads without
+//     write-back allow a later read to return an older value than an
+//     earlier read while a write is in flight or failed half-way).
+//
+// A write that failed or timed out may have taken effect on some
+// replicas: it is treated as concurrent with everything after its call
+// (its return is the end of time), as porcupine allows. Failed reads have
+// no effect and are dropped.
+package nemesis
