@@ -111,3 +111,9 @@ cluster-remove4:
 # free host ports, node loss, pause and partition under load; ~3 minutes.
 test-docker: docker-image
 	GRAFO_IMAGE=$(IMAGE) $(GO) test -tags docker -count=1 -v -timeout 10m ./test/docker/
+
+# Grafo against Redis (AOF everysec and always) and a 3-member etcd, same
+# load, same run; installs the Debian packages it needs. Not part of test.
+.PHONY: bench-peers
+bench-peers:
+	bench/peers.sh
