@@ -98,6 +98,9 @@ func (d *decoder) byte1() byte {
 
 func (d *decoder) cell() kv.Cell {
 	f := d.byte1()
+	if f&^(flagTombstone|flagPresent) != 0 || f == flagTombstone {
+		d.fail() // unknown flags, or a tombstone without a version
+	}
 	if d.err != nil || f&flagPresent == 0 {
 		return kv.Cell{}
 	}
