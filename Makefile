@@ -6,7 +6,7 @@ COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BIN       := bin/grafo
 
-.PHONY: all build static test test-short bench bench-engine bench-cluster lint fmt vet generate cluster cluster-down clean
+.PHONY: all build static test test-short nemesis bench bench-engine bench-cluster lint fmt vet generate cluster cluster-down clean
 
 all: build
 
@@ -19,6 +19,11 @@ static:
 
 test:
 	$(GO) test -count=1 -timeout 20m ./...
+
+# Fault injection: in-process and multi-process nemesis tests, histories
+# checked with porcupine (README "Consistency and failures").
+nemesis:
+	$(GO) test -count=1 -run Nemesis ./...
 
 test-short:
 	$(GO) test -short -count=1 ./...
