@@ -15,11 +15,12 @@ type index struct {
 	byName map[string][]*def  // functions and classes by name, for dynamic calls
 	subs   map[*class][]*class
 	types  map[*def]*class // variables whose class is known (annotation or constructor)
+	memo   map[string]res  // resolve's answers; star imports would otherwise make it exponential
 }
 
 func newIndex(mods []*module) *index {
 	ix := &index{mods: map[string]*module{}, defs: map[string]*def{}, byName: map[string][]*def{},
-		subs: map[*class][]*class{}, types: map[*def]*class{}}
+		subs: map[*class][]*class{}, types: map[*def]*class{}, memo: map[string]res{}}
 	for _, m := range mods {
 		if o := ix.mods[m.name]; o != nil {
 			m.dup = true
@@ -100,9 +101,19 @@ func (*index) classOf(r res) *class {
 // resolve resolves an absolute dotted name: a definition or module of the
 // tree, else an external name when no prefix of it is a module of the tree.
 func (ix *index) resolve(t string, depth int) res {
+	if r, ok := ix.memo[t]; ok {
+		return r
+	}
 	if depth > 10 {
 		return res{name: last(t)}
 	}
+	ix.memo[t] = res{name: last(t)} // a cycle of imports resolves to nothing
+	r := ix.resolveOnce(t, depth)
+	ix.memo[t] = r
+	return r
+}
+
+func (ix *index) resolveOnce(t string, depth int) res {
 	if d := ix.defs[t]; d != nil {
 		return res{def: d}
 	}

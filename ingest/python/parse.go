@@ -91,6 +91,9 @@ func newParser() *sitter.Parser {
 	return p
 }
 
+// readChunk is the most text tree-sitter gets per read.
+const readChunk = 16 << 10
+
 // maxSyntaxDiags caps the syntax-error diagnostics of one file.
 const maxSyntaxDiags = 10
 
@@ -99,7 +102,14 @@ const maxSyntaxDiags = 10
 // error inside) or a missing token: an outer ERROR node often starts
 // lines before the mistake, wrapping what tree-sitter recovered.
 func parse(p *sitter.Parser, src []byte) (*node, []string) {
-	tree := p.Parse(src, nil)
+	// Parser.Parse hands tree-sitter a C copy of the rest of the text on
+	// every read; bounded chunks keep that linear.
+	tree := p.ParseWithOptions(func(i int, _ sitter.Point) []byte {
+		if i >= len(src) {
+			return nil
+		}
+		return src[i:min(i+readChunk, len(src))]
+	}, nil, nil)
 	if tree == nil {
 		return &node{kind: "module"}, []string{"syntax error at line 1: the parser gave up"}
 	}
