@@ -183,3 +183,17 @@ func TestRunOptions(t *testing.T) {
 		t.Error("Run on a missing directory succeeded")
 	}
 }
+
+// TestSummaryUnavailable: a language whose frontend registered a reason
+// with Unavailable (python without cgo) is reported with that reason.
+func TestSummaryUnavailable(t *testing.T) {
+	s := ingest.Summary{Graph: "g", Unsupported: map[string]int{"python": 2, "rust": 1},
+		UnsupportedWhy: map[string]string{"python": "the python frontend is not in this binary"}}
+	out := s.String()
+	for _, want := range []string{"not ingested: python (2 files): the python frontend is not in this binary",
+		"not ingested, no frontend compiled in: rust (1 files)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+}
