@@ -221,7 +221,13 @@ func embeddedName(e ast.Expr) string {
 // dependencies adds A DEPENDENCY B for the named types B of a method's
 // parameters and results, unless A already has a stronger relation to B.
 func (fx *fileX) dependencies(fn *types.Func, d *ast.FuncDecl) {
-	recv := namedOf(fn.Signature().Recv().Type())
+	// A method whose receiver did not parse has a declaration with a
+	// receiver list but a signature without one (found by FuzzSource).
+	rv := fn.Signature().Recv()
+	if rv == nil {
+		return
+	}
+	recv := namedOf(rv.Type())
 	if recv == nil || !fx.l.inTree(recv.Obj()) {
 		return
 	}
