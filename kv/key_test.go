@@ -57,9 +57,9 @@ func TestNeed(t *testing.T) {
 		want                int
 		err                 bool
 	}{
-		{Options{}, true, 1, 3, 0, 0, 1, false},          // single node, N=3 configured: default W fits the node
-		{Options{W: 2}, true, 1, 3, 0, 0, 2, false},      // asked for more than exist: the coordinator answers 503
-		{Options{W: 4}, true, 3, 3, 0, 0, 0, true},       // outside 1..N
+		{Options{}, true, 1, 3, 0, 0, 1, false},     // single node, N=3 configured: default W fits the node
+		{Options{W: 2}, true, 1, 3, 0, 0, 2, false}, // asked for more than exist: the coordinator answers 503
+		{Options{W: 4}, true, 3, 3, 0, 0, 0, true},  // outside 1..N
 		{Options{Level: All}, true, 3, 3, 2, 2, 3, false},
 		{Options{Level: One}, false, 3, 3, 2, 2, 1, false},
 		{Options{Level: Quorum}, false, 5, 5, 1, 1, 3, false},
