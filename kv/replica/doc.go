@@ -15,5 +15,14 @@
 // union of the current and the future owners, and quorums are counted
 // among the current owners, so no acknowledged write is lost across the
 // move. The package also serves the replica side of the RPCs (apply, get,
-// scan, range streaming) on the node-to-node transport.
+// scan, range streaming, anti-entropy trees and leaves) on the
+// node-to-node transport.
+//
+// Failures: writes for replicas that are down or fail are handed to
+// Config.Hints (kv/hints delivers them later; with kv.Options.Sloppy they
+// count toward W). AntiEntropy compares Merkle trees of shared ranges with
+// every peer and exchanges what differs (see antientropy.go). Linearizable
+// writes first read a quorum's versions so that their version follows
+// every completed write (ABD); linearizable reads write the newest value
+// back to a quorum before answering.
 package replica
