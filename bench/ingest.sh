@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Ingest of the Go source tree ($(go env GOROOT)/src: std and cmd, two
+# modules) into a fresh single node and into a fresh three-node loopback
+# cluster, with the reference points measured in the same run:
+# `go vet std cmd` (build cache warm, as a developer has it) and x/tools'
+# `callgraph -algo=cha std cmd/...`. Then the peak memory of ingesting a
+# tree of over 1,000 Go files (x/tools + gqlgen from the module cache).
+#   bench/ingest.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+GOROOT_SRC=$(go env GOROOT)/src
+MODCACHE=$(go env GOMODCACHE)
+go build -o "$work/grafo" ./cmd/grafo
+go build -o "$work/callgraph" golang.org/x/tools/cmd/callgraph
+
+wait_ready() { for _ in $(seq 1 300); do curl -fs "http://$1/readyz" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "node $1 not ready" >&2; exit 1; }
+# timed LABEL CMD… — wall seconds and peak RSS (MiB) of CMD
+timed() {
+  local label=$1; shift
+  /usr/bin/time -f "%e %M" -o "$work/time" "$@" >"$work/out" 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
+  read -r secs kib <"$work/time"
+  printf '%-52s %8.1f s  %6d MiB peak\n' "$label" "$secs" $((kib / 1024))
+}
+node_rss() { awk '/VmHWM/{printf "%d", $2/1024}' "/proc/$1/status"; }
+
+echo "# machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(go version | cut -d' ' -f3)"
+echo "# tree: $GOROOT_SRC ($(find "$GOROOT_SRC" -name '*.go' -not -path '*/testdata/*' | wc -l) .go files outside testdata)"
+
+"$work/grafo" serve --node-id solo --data "$work/solo" --http 127.0.0.1:17370 --cluster 127.0.0.1:17371 >/dev/null 2>&1 &
+solo=$!
+wait_ready 127.0.0.1:17370
+timed "grafo ingest GOROOT/src → 1 node (full)" "$work/grafo" ingest "$GOROOT_SRC" --graph go --server http://127.0.0.1:17370 --quiet
+grep -E "^(written|graph)" "$work/out" | sed 's/^/    /'
+timed "grafo ingest GOROOT/src → 1 node (unchanged re-ingest)" "$work/grafo" ingest "$GOROOT_SRC" --graph go --server http://127.0.0.1:17370 --quiet
+echo "    node peak RSS: $(node_rss $solo) MiB"
+"$work/grafo" query --server http://127.0.0.1:17370 '{ graph(id: "go") { node(qualifiedName: "fmt.Errorf") { callers { id } } } }' | grep -c '"id"' | sed 's/^/    callers of fmt.Errorf: /'
+"$work/grafo" query --server http://127.0.0.1:17370 '{ graph(id: "go") { node(qualifiedName: "io.Reader") { edges(direction: IN, relation: REALIZATION) { node { id } } } } }' | grep -c '"id"' | sed 's/^/    REALIZATION edges into io.Reader: /'
+kill $solo; wait $solo 2>/dev/null || true
+
+"$work/grafo" serve --node-id c1 --data "$work/c1" --http 127.0.0.1:17470 --cluster 127.0.0.1:17471 >/dev/null 2>&1 &
+wait_ready 127.0.0.1:17470
+for i in 2 3; do
+  "$work/grafo" serve --node-id c$i --data "$work/c$i" --http 127.0.0.1:1747$((i*2)) --cluster 127.0.0.1:1747$((i*2+1)) --join 127.0.0.1:17470 >/dev/null 2>&1 &
+done
+wait_ready 127.0.0.1:17474; wait_ready 127.0.0.1:17476
+for _ in $(seq 1 100); do
+  [ "$(curl -fs http://127.0.0.1:17470/v1/cluster | grep -o '"state":"up"' | wc -l)" = 3 ] && break; sleep 0.1
+done
+timed "grafo ingest GOROOT/src → 3 nodes N=3 W=2 (full)" "$work/grafo" ingest "$GOROOT_SRC" --graph go --server http://127.0.0.1:17470 --quiet
+kill %2 %3 %4 2>/dev/null || true
+
+(cd "$GOROOT_SRC" && timed "reference: go vet std cmd (warm build cache)" go vet std cmd) || true
+timed "reference: callgraph -algo=cha std cmd/..." "$work/callgraph" -algo=cha -format=digraph std cmd/...
+
+# Over 1,000 Go files: x/tools and gqlgen, copied out of the module cache.
+big="$work/big"; mkdir -p "$big"
+cp -r "$MODCACHE/golang.org/x/tools@v0.52.0" "$big/tools"; cp -r "$MODCACHE/github.com/99designs/gqlgen@v0.17.98" "$big/gqlgen"
+chmod -R u+w "$big"
+echo "# tree: x/tools + gqlgen ($(find "$big" -name '*.go' -not -path '*/testdata/*' | wc -l) .go files outside testdata)"
+"$work/grafo" serve --node-id big --data "$work/bigdata" --http 127.0.0.1:17570 --cluster 127.0.0.1:17571 >/dev/null 2>&1 &
+bignode=$!
+wait_ready 127.0.0.1:17570
+timed "grafo ingest x/tools+gqlgen → 1 node (client)" "$work/grafo" ingest "$big" --graph big --server http://127.0.0.1:17570 --quiet
+echo "    node peak RSS: $(node_rss $bignode) MiB"
