@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
@@ -51,6 +52,26 @@ func authorizeRootField(ctx context.Context, next graphql.RootResolver) graphql.
 	return next(ctx)
 }
 
+// MaxSubscriptionsPerConn bounds the subscriptions one websocket may hold
+// open, so one client cannot pin unbounded goroutines and buffers.
+const MaxSubscriptionsPerConn = 64
+
+type subsKey struct{}
+
+// takeSubscription counts a subscription against its connection's budget
+// (set up in the websocket init); release gives it back.
+func takeSubscription(ctx context.Context) (release func(), err error) {
+	n, ok := ctx.Value(subsKey{}).(*atomic.Int32)
+	if !ok {
+		return func() {}, nil
+	}
+	if n.Add(1) > MaxSubscriptionsPerConn {
+		n.Add(-1)
+		return nil, fmt.Errorf("%w: at most %d subscriptions per connection", ErrBadRequest, MaxSubscriptionsPerConn)
+	}
+	return func() { n.Add(-1) }, nil
+}
+
 // websocketAuth takes the token of a subscription from the
 // connection_init payload ({"Authorization": "Bearer TOKEN"} or
 // {"token": "TOKEN"}), since browsers cannot set headers on websockets. A
@@ -58,6 +79,7 @@ func authorizeRootField(ctx context.Context, next graphql.RootResolver) graphql.
 // layer, also works.
 func websocketAuth(authn func(token string) (auth.Principal, error)) transport.WebsocketInitFunc {
 	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+		ctx = context.WithValue(ctx, subsKey{}, new(atomic.Int32))
 		if authn == nil {
 			return ctx, nil, nil
 		}

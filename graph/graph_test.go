@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -697,6 +698,60 @@ func TestSubscriptionOverWebsocket(t *testing.T) {
 		case <-deadline:
 			t.Fatal("no graphChanged event within 10s")
 		case <-tick.C:
+		}
+	}
+}
+
+// One websocket may hold at most MaxSubscriptionsPerConn subscriptions,
+// and a message over the read limit closes the connection.
+func TestWebsocketLimits(t *testing.T) {
+	e := newEnv(t)
+	defer e.h.Close()
+	e.createGraph(t, "live")
+	url := "ws" + strings.TrimPrefix(e.h.URL, "http")
+	d := websocket.Dialer{Subprotocols: []string{"graphql-transport-ws"}, HandshakeTimeout: 5 * time.Second}
+	conn, _, err := d.Dial(url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	conn.WriteJSON(map[string]any{"type": "connection_init", "payload": map[string]any{}})
+	var m struct {
+		ID      string          `json:"id"`
+		Type    string          `json:"type"`
+		Payload json.RawMessage `json:"payload"`
+	}
+	if err := conn.ReadJSON(&m); err != nil || m.Type != "connection_ack" {
+		t.Fatalf("init: %v %+v", err, m)
+	}
+	for i := 0; i <= graph.MaxSubscriptionsPerConn; i++ {
+		conn.WriteJSON(map[string]any{"id": fmt.Sprint(i), "type": "subscribe",
+			"payload": map[string]any{"query": `subscription { graphChanged(graphId: "live") { kind } }`}})
+	}
+	for {
+		if err := conn.ReadJSON(&m); err != nil {
+			t.Fatalf("no refusal of subscription %d: %v", graph.MaxSubscriptionsPerConn, err)
+		}
+		// Subscriptions start concurrently: whichever comes last is refused.
+		if strings.Contains(string(m.Payload), "subscriptions per connection") {
+			break
+		}
+	}
+	big := strings.Repeat("x", 100<<10)
+	conn.WriteJSON(map[string]any{"id": "big", "type": "subscribe", "payload": map[string]any{"query": big}})
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		err := conn.ReadJSON(&m)
+		if err != nil {
+			var ce *websocket.CloseError
+			if !errors.As(err, &ce) || ce.Code != websocket.CloseMessageTooBig {
+				t.Fatalf("after an oversized message: %v, want close 1009 (message too big)", err)
+			}
+			break
+		}
+		if m.ID == "big" {
+			t.Fatalf("oversized message was read: %+v", m)
 		}
 	}
 }

@@ -47,6 +47,10 @@ type HandlerOptions struct {
 	Authenticate func(token string) (auth.Principal, error)
 }
 
+// wsReadLimit bounds one websocket message from a client: subscriptions
+// are small documents, so 64 KiB is generous.
+var wsReadLimit int64 = 64 << 10
+
 // NewHandler serves GraphQL on POST and GET, and subscriptions over
 // websocket (graphql-transport-ws and graphql-ws), at whatever path it is
 // mounted on.
@@ -73,6 +77,7 @@ func NewHandler(r *Resolver, o HandlerOptions) http.Handler {
 		KeepAlivePingInterval: o.KeepAlive,
 		InitTimeout:           30 * time.Second,
 		InitFunc:              websocketAuth(o.Authenticate),
+		PayloadReadLimit:      &wsReadLimit,
 		ErrorFunc: func(ctx context.Context, err error) {
 			log.Debug("graphql websocket", "err", err)
 		},

@@ -328,9 +328,14 @@ func (r *subscriptionResolver) GraphChanged(ctx context.Context, graphID string,
 	if bus == nil {
 		return nil, fmt.Errorf("%w: no change bus on this server", kv.ErrUnavailable)
 	}
+	release, err := takeSubscription(ctx)
+	if err != nil {
+		return nil, err
+	}
 	in := bus.Subscribe(ctx, graphID, deref(since))
 	out := make(chan *model.GraphChange)
 	go func() {
+		defer release()
 		defer close(out)
 		for c := range in {
 			select {
