@@ -36,6 +36,7 @@ type Config struct {
 	ClusterSecret string        // --cluster-secret
 	Ingest        []IngestSpec  // --ingest
 	Callgraph     string        // --callgraph for --ingest; "" = cha
+	PprofAddr     string        // --pprof: address of Go's profiler; "" = off
 	HintWindow    time.Duration // --hint-window: how long hints for a down replica are kept; 0 = 3h
 	AntiEntropy   time.Duration // --anti-entropy: interval of anti-entropy rounds; 0 = 30s, negative = off
 	Logger        *slog.Logger

@@ -158,6 +158,9 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		return n, err
 	}
 	n.log.Info("node started", "id", cfg.NodeID, "http", n.httpLn.Addr().String(), "cluster", n.tr.Addr(), "data", cfg.DataDir)
+	if err := n.startPprof(); err != nil {
+		return n, fmt.Errorf("pprof: %w", err)
+	}
 	n.startIngest(runCtx)
 	return n, nil
 }

@@ -38,6 +38,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.Callgraph, "callgraph", "cha", "call-graph algorithm for --ingest: static, cha or vta")
 	fs.DurationVar(&cfg.HintWindow, "hint-window", 3*time.Hour, "how long writes for a down replica are kept as hints")
 	fs.DurationVar(&cfg.AntiEntropy, "anti-entropy", 30*time.Second, "interval of anti-entropy rounds (Merkle tree comparison with every replica); negative = off")
+	fs.StringVar(&cfg.PprofAddr, "pprof", "", "address to serve Go's profiler on (/debug/pprof/), e.g. 127.0.0.1:6060; empty = off")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	shutdown := fs.Duration("shutdown-timeout", 15*time.Second, "how long in-flight requests may take to finish on SIGTERM")
