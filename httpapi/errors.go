@@ -7,20 +7,22 @@ import (
 
 	"github.com/grafo/grafo/auth"
 	"github.com/grafo/grafo/kv"
+	"github.com/grafo/grafo/kv/client"
 )
 
-// Error codes of the JSON error body.
+// Error codes of the JSON error body: the client package owns the wire
+// vocabulary, so server and client cannot drift apart.
 const (
-	CodeTooLarge           = "too_large"
-	CodeBadRequest         = "bad_request"
-	CodeEmptyKey           = "empty_key"
-	CodeNotFound           = "not_found"
-	CodeUnavailable        = "unavailable"
-	CodeInvalidConsistency = "invalid_consistency"
-	CodeUnauthorized       = "unauthorized"
-	CodeForbidden          = "forbidden"
-	CodeInternal           = "internal"
-	CodeTooManyRequests    = "too_many_requests"
+	CodeTooLarge           = client.CodeTooLarge
+	CodeBadRequest         = client.CodeBadRequest
+	CodeEmptyKey           = client.CodeEmptyKey
+	CodeNotFound           = client.CodeNotFound
+	CodeUnavailable        = client.CodeUnavailable
+	CodeInvalidConsistency = client.CodeInvalidConsistency
+	CodeUnauthorized       = client.CodeUnauthorized
+	CodeForbidden          = client.CodeForbidden
+	CodeInternal           = client.CodeInternal
+	CodeTooManyRequests    = client.CodeTooManyRequests
 )
 
 // errBadRequest marks errors that are the client's fault.

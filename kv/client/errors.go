@@ -37,6 +37,7 @@ const (
 	CodeUnauthorized       = "unauthorized"
 	CodeForbidden          = "forbidden"
 	CodeInternal           = "internal"
+	CodeTooManyRequests    = "too_many_requests"
 )
 
 // Error is an error answered by the server: the HTTP status and the code
