@@ -1,206 +1,21 @@
 package golang
 
 import (
-	"context"
 	"flag"
-	"fmt"
-	"log/slog"
-	"os"
-	"path/filepath"
-	"sort"
-	"strings"
 	"testing"
 
-	"golang.org/x/tools/txtar"
-
 	"github.com/grafo/grafo/ingest"
+	"github.com/grafo/grafo/ingest/ingesttest"
 )
 
 var update = flag.Bool("update", false, "rewrite the expected sections of testdata/*.txtar (review every line by hand)")
 
-// TestGolden runs the frontend over each txtar fixture in testdata and
-// compares its facts, in a stable text form, with the fixture's
-// "expected" section. An optional "callgraph" section names the algorithm.
+// TestGolden compares the facts of each testdata/*.txtar fixture with its
+// expected section; a "callgraph" section picks static, cha or vta.
 func TestGolden(t *testing.T) {
-	fixtures, err := filepath.Glob("testdata/*.txtar")
-	if err != nil || len(fixtures) == 0 {
-		t.Fatalf("no fixtures: %v", err)
-	}
-	for _, fx := range fixtures {
-		t.Run(strings.TrimSuffix(filepath.Base(fx), ".txtar"), func(t *testing.T) {
-			t.Parallel()
-			ar, err := txtar.ParseFile(fx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			dir := t.TempDir()
-			algo, want := "cha", ""
-			for _, f := range ar.Files {
-				switch f.Name {
-				case "expected":
-					want = string(f.Data)
-					continue
-				case "callgraph":
-					algo = strings.TrimSpace(string(f.Data))
-					continue
-				}
-				p := filepath.Join(dir, filepath.FromSlash(f.Name))
-				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(p, f.Data, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			facts := extractAll(t, dir, algo)
-			got := golden(facts)
-			if *update {
-				for i := range ar.Files {
-					if ar.Files[i].Name == "expected" {
-						ar.Files[i].Data = []byte(got)
-					}
-				}
-				if want == "" {
-					ar.Files = append(ar.Files, txtar.File{Name: "expected", Data: []byte(got)})
-				}
-				if err := os.WriteFile(fx, txtar.Format(ar), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if got != want {
-				t.Errorf("facts differ from %s (-want +got):\n%s\nactual, in golden form:\n%s", fx, lineDiff(want, got), got)
-			}
-		})
-	}
+	ingesttest.Golden(t, New(), "testdata/*.txtar", *update)
 }
 
-// extractAll runs the frontend on every claimed file of dir as new, and
-// checks that it emits each exactly once.
 func extractAll(t *testing.T, dir, algo string) []ingest.FileFacts {
-	t.Helper()
-	ctx := context.Background()
-	root, err := filepath.EvalSymlinks(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	paths, err := ingest.Walk(ctx, root, ingest.WalkOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fe := New()
-	var files []ingest.File
-	changed := map[string]bool{}
-	for _, p := range paths {
-		if !fe.Claims(p) {
-			continue
-		}
-		f, err := ingest.ChecksumFile(root, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files = append(files, f)
-		changed[p] = true
-	}
-	var out []ingest.FileFacts
-	emitted := map[string]bool{}
-	res, err := fe.Extract(ctx, ingest.Request{Root: root, Files: files, Changed: changed, Callgraph: algo,
-		Logger: slog.New(slog.DiscardHandler), Parsed: func(int) {}},
-		func(ff ingest.FileFacts) error {
-			if emitted[ff.File.Path] {
-				t.Errorf("%s emitted twice", ff.File.Path)
-			}
-			emitted[ff.File.Path] = true
-			out = append(out, ff)
-			return nil
-		})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for p := range changed {
-		if !emitted[p] {
-			t.Errorf("%s never emitted", p)
-		}
-	}
-	// The languages ride along as a pseudo file for golden().
-	langs := ingest.FileFacts{}
-	for _, l := range res.Languages {
-		langs.File.Diagnostics = append(langs.File.Diagnostics, "LANG "+l.Name+" "+l.Version)
-	}
-	return append(out, langs)
-}
-
-// golden prints facts in the fixtures' stable form: nodes, then edges,
-// then diagnostics, each block sorted.
-//
-//	FUNCTION example.com/a.F a.go:3-5
-//	FUNCTION fmt.Println external
-//	example.com/a.F CALLS example.com/b.G a.go:4:2 static
-//	example.com/a.F READS example.com/a.V a.go:4:5
-//	DIAG a.go 3:9: undefined: x
-//	LANG go 1.22
-func golden(facts []ingest.FileFacts) string {
-	nodes, edges, diags := map[string]bool{}, map[string]bool{}, map[string]bool{}
-	for _, ff := range facts {
-		for _, n := range ff.Nodes {
-			if n.External {
-				nodes[fmt.Sprintf("%s %s external", n.Kind, n.QualifiedName)] = true
-			} else {
-				nodes[fmt.Sprintf("%s %s %s:%d-%d", n.Kind, n.QualifiedName, n.Path, n.Line, n.EndLine)] = true
-			}
-		}
-		for _, e := range ff.Edges {
-			s := fmt.Sprintf("%s %s %s %s:%d:%d", e.From, e.Relation, e.To, e.Path, e.Line, e.Column)
-			if e.Relation == ingest.Calls {
-				if e.Dynamic {
-					s += " dynamic"
-				} else {
-					s += " static"
-				}
-			}
-			edges[s] = true
-		}
-		for _, d := range ff.File.Diagnostics {
-			if ff.File.Path == "" {
-				diags[d] = true // LANG lines
-				continue
-			}
-			diags["DIAG "+ff.File.Path+" "+d] = true
-		}
-	}
-	var b strings.Builder
-	for _, m := range []map[string]bool{nodes, edges, diags} {
-		var ls []string
-		for l := range m {
-			ls = append(ls, l)
-		}
-		sort.Strings(ls)
-		for _, l := range ls {
-			b.WriteString(l + "\n")
-		}
-	}
-	return b.String()
-}
-
-// lineDiff lists the lines only in want (-) or only in got (+).
-func lineDiff(want, got string) string {
-	w, g := map[string]bool{}, map[string]bool{}
-	for _, l := range strings.Split(want, "\n") {
-		w[l] = true
-	}
-	for _, l := range strings.Split(got, "\n") {
-		g[l] = true
-	}
-	var b strings.Builder
-	for _, l := range strings.Split(want, "\n") {
-		if !g[l] {
-			b.WriteString("- " + l + "\n")
-		}
-	}
-	for _, l := range strings.Split(got, "\n") {
-		if !w[l] {
-			b.WriteString("+ " + l + "\n")
-		}
-	}
-	return b.String()
+	return ingesttest.ExtractAll(t, New(), dir, algo)
 }
