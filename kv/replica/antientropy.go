@@ -101,6 +101,10 @@ func (a *AntiEntropy) Stop() {
 	<-a.done
 }
 
+// maxBusy bounds anti-entropy's share of the time: the pause after a
+// round is at least maxBusy times the round's duration.
+const maxBusy = 20
+
 func (a *AntiEntropy) run() {
 	defer close(a.done)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -112,15 +116,18 @@ func (a *AntiEntropy) run() {
 		case <-a.done:
 		}
 	}()
-	t := time.NewTicker(a.cfg.Interval)
-	defer t.Stop()
+	wait := a.cfg.Interval
 	for {
 		select {
 		case <-a.stop:
 			return
-		case <-t.C:
+		case <-time.After(wait):
 		}
 		st, err := a.Round(ctx)
+		// A round walks the whole engine several times; on a large store
+		// that is expensive, so rounds are spaced to spend at most about
+		// 1/maxBusy of the time comparing (never more often than Interval).
+		wait = max(a.cfg.Interval, maxBusy*st.Duration)
 		if ctx.Err() != nil {
 			return
 		}
