@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -21,6 +22,8 @@ type Options struct {
 	Callgraph string
 	// IncludeVendor and IncludeTestdata walk vendor/ and testdata/.
 	IncludeVendor, IncludeTestdata bool
+	// Exclude holds extra .gitignore-style patterns (see WalkOptions).
+	Exclude []string
 	// Progress receives progress output; nil means none. A terminal gets a
 	// redrawn one-line bar, anything else plain lines.
 	Progress io.Writer
@@ -117,7 +120,7 @@ func Run(ctx context.Context, root, graph string, sink Sink, opts Options) (Summ
 	defer prog.stop()
 
 	// Walk and checksum.
-	paths, err := Walk(ctx, abs, WalkOptions{IncludeVendor: opts.IncludeVendor, IncludeTestdata: opts.IncludeTestdata})
+	paths, err := Walk(ctx, abs, WalkOptions{IncludeVendor: opts.IncludeVendor, IncludeTestdata: opts.IncludeTestdata, Exclude: opts.Exclude})
 	if err != nil {
 		return sum, err
 	}
@@ -136,7 +139,9 @@ func Run(ctx context.Context, root, graph string, sink Sink, opts Options) (Summ
 			}
 		}
 		if !found {
-			if l := languageOf(p); l != "" {
+			// A language whose frontend is here but passed the file over
+			// (Go's _dir and .dir convention) is not "unsupported".
+			if l := languageOf(p); l != "" && !slices.ContainsFunc(fronts, func(f Frontend) bool { return f.Name() == l }) {
 				sum.Unsupported[l]++
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strings"
 )
 
 // WalkOptions say which parts of a tree a walk visits.
@@ -16,6 +17,10 @@ type WalkOptions struct {
 	IncludeVendor bool
 	// IncludeTestdata walks testdata/ directories (skipped when false).
 	IncludeTestdata bool
+	// Exclude holds extra patterns in .gitignore syntax, relative to the
+	// root (e.g. "cmd/", "*_gen.go", "/docs"), applied before the tree's
+	// own .gitignore files (which can still re-include with "!").
+	Exclude []string
 }
 
 // Walk lists the regular files under root as sorted slash-separated paths
@@ -25,6 +30,10 @@ type WalkOptions struct {
 // listed nor entered).
 func Walk(ctx context.Context, root string, opts WalkOptions) ([]string, error) {
 	var out []string
+	var base ignoreStack
+	if len(opts.Exclude) > 0 {
+		base = ignoreStack{parseGitignore("", []byte(strings.Join(opts.Exclude, "\n")))}
+	}
 	var walk func(dir string, stack ignoreStack) error
 	walk = func(dir string, stack ignoreStack) error {
 		if err := ctx.Err(); err != nil {
@@ -65,7 +74,7 @@ func Walk(ctx context.Context, root string, opts WalkOptions) ([]string, error) 
 	if !info.IsDir() {
 		return nil, fmt.Errorf("ingest: walk: %s is not a directory", root)
 	}
-	if err := walk("", nil); err != nil {
+	if err := walk("", base); err != nil {
 		return nil, err
 	}
 	sort.Strings(out)

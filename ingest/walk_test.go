@@ -66,6 +66,24 @@ func TestWalk(t *testing.T) {
 	if slices.Contains(got, ".git/config") {
 		t.Errorf("Walk entered .git: %q", got)
 	}
+
+	// Exclude patterns cut a subtree and a file pattern; everything else stays.
+	got, err = Walk(context.Background(), dir, WalkOptions{Exclude: []string{"sub/", "*.md"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keep []string
+	for _, p := range want {
+		if !strings.HasPrefix(p, "sub/") && !strings.HasSuffix(p, ".md") {
+			keep = append(keep, p)
+		}
+	}
+	if len(keep) == len(want) {
+		t.Fatal("fixture has nothing under sub/ or *.md: the Exclude check proves nothing")
+	}
+	if !slices.Equal(got, keep) {
+		t.Errorf("Walk with Exclude:\n got %q\nwant %q", got, keep)
+	}
 }
 
 func TestGitignorePatterns(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 
 	"github.com/grafo/grafo/ingest"
 	_ "github.com/grafo/grafo/ingest/golang" // registers the Go frontend
@@ -21,7 +22,10 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	cg := fs.String("callgraph", "cha", "call-graph algorithm for dynamic calls: static, cha or vta")
 	vendor := fs.Bool("include-vendor", false, "also ingest vendor/")
 	testdata := fs.Bool("include-testdata", false, "also ingest testdata/")
+	var exclude listFlag
+	fs.Var(&exclude, "exclude", "skip paths matching this .gitignore-style pattern, relative to PATH (repeatable), e.g. cmd/ or '*_gen.go'")
 	quiet := fs.Bool("quiet", false, "no progress output")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the ingest to this file")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -43,9 +47,20 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		*graph = filepath.Base(abs)
 	}
-	opts := ingest.Options{Callgraph: *cg, IncludeVendor: *vendor, IncludeTestdata: *testdata}
+	opts := ingest.Options{Callgraph: *cg, IncludeVendor: *vendor, IncludeTestdata: *testdata, Exclude: exclude}
 	if !*quiet {
 		opts.Progress = stderr
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	sink := remote.New(client.New(*server, client.WithToken(os.Getenv("GRAFO_TOKEN"))))
 	sum, err := ingest.Run(ctx, root, *graph, sink, opts)

@@ -49,10 +49,10 @@ var _ ingest.Sink = (*Store)(nil)
 // New returns a Store writing through s.
 func New(s kv.Store, o Options) *Store {
 	if o.BatchSize <= 0 {
-		o.BatchSize = 512
+		o.BatchSize = 2048
 	}
 	if o.Parallel <= 0 {
-		o.Parallel = 4
+		o.Parallel = 8
 	}
 	log := o.Logger
 	if log == nil {

@@ -28,8 +28,20 @@ func (*Frontend) Name() string { return "go" }
 
 // Claims .go files and go.mod files (the latter so that a changed go
 // version is noticed and recorded).
+// Like the go command, it leaves out directories and files whose names
+// begin with "_" or "." (GOROOT/src keeps separate assembly-generator
+// modules under _asm directories: loading them would fetch and
+// type-check their own dependencies, for code no package builds).
 func (*Frontend) Claims(p string) bool {
-	return strings.HasSuffix(p, ".go") || path.Base(p) == "go.mod"
+	if !strings.HasSuffix(p, ".go") && path.Base(p) != "go.mod" {
+		return false
+	}
+	for _, elem := range strings.Split(p, "/") {
+		if strings.HasPrefix(elem, "_") || strings.HasPrefix(elem, ".") {
+			return false
+		}
+	}
+	return true
 }
 
 // module is one go.mod of the tree and the files under it.

@@ -133,7 +133,13 @@ func (c *cache) apply(ups []cacheUpdate) {
 				}
 				continue
 			}
-			s.put(string(u.key), u.cell)
+			// Writes refresh cells the cache already holds but do not add
+			// new ones: a bulk load (an ingest writes millions of rows
+			// nobody reads soon) would otherwise evict the hot read set
+			// and spend its time on cache churn. Reads fill the cache.
+			if s.m[string(u.key)] != nil {
+				s.put(string(u.key), u.cell)
+			}
 		}
 		s.mu.Unlock()
 	}

@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/grafo/grafo/kv"
@@ -266,6 +268,9 @@ func (e *Engine) fill(batch []*op, n int) ([]*op, int) {
 	return batch, n
 }
 
+// keyRef names key i of op o of a batch.
+type keyRef struct{ o, i int }
+
 // commit applies batch in one transaction and wakes its waiters.
 func (e *Engine) commit(batch []*op) {
 	var live []*op
@@ -282,6 +287,7 @@ func (e *Engine) commit(batch []*op) {
 		return
 	}
 	var (
+		refs        []keyRef
 		ups         []cacheUpdate
 		nLive       int64
 		nTombs      int64
@@ -293,27 +299,43 @@ func (e *Engine) commit(batch []*op) {
 		ups, writes, corruptSeen = ups[:0], 0, 0
 		nLive, nTombs = e.live.Load(), e.tombs.Load()
 		data := tx.Bucket(dataBucket)
+		// Applies are done in key order across the whole batch: bbolt
+		// then touches each leaf once, in sequence, instead of hopping
+		// between random pages (the order of writes to different keys does
+		// not matter, and for the same key the version decides).
+		refs = refs[:0]
+		for oi, o := range live {
+			if o.kind == opApply {
+				o.applied = make([]bool, len(o.keys))
+				for i := range o.keys {
+					refs = append(refs, keyRef{o: oi, i: i})
+				}
+			}
+		}
+		slices.SortFunc(refs, func(a, b keyRef) int { return bytes.Compare(live[a.o].keys[a.i], live[b.o].keys[b.i]) })
+		for _, r := range refs {
+			o, i := live[r.o], r.i
+			k := o.keys[i]
+			old, exists, corrupt := currentHeader(data, k)
+			corruptSeen += corrupt
+			if exists && !o.cells[i].Version.Newer(old.version) {
+				continue
+			}
+			if err := data.Put(k, o.encs[i]); err != nil {
+				return fmt.Errorf("put %q: %w", k, err)
+			}
+			if exists {
+				dec(&nLive, &nTombs, old.tombstone)
+			}
+			inc(&nLive, &nTombs, o.cells[i].Tombstone)
+			o.applied[i] = true
+			writes++
+			ups = append(ups, cacheUpdate{key: k, cell: o.cells[i]})
+		}
 		for _, o := range live {
 			switch o.kind {
 			case opApply:
-				o.applied = make([]bool, len(o.keys))
-				for i, k := range o.keys {
-					old, exists, corrupt := currentHeader(data, k)
-					corruptSeen += corrupt
-					if exists && !o.cells[i].Version.Newer(old.version) {
-						continue
-					}
-					if err := data.Put(k, o.encs[i]); err != nil {
-						return fmt.Errorf("put %q: %w", k, err)
-					}
-					if exists {
-						dec(&nLive, &nTombs, old.tombstone)
-					}
-					inc(&nLive, &nTombs, o.cells[i].Tombstone)
-					o.applied[i] = true
-					writes++
-					ups = append(ups, cacheUpdate{key: k, cell: o.cells[i]})
-				}
+				// done above, in key order
 			case opPurge:
 				for i, k := range o.keys {
 					old, exists, corrupt := currentHeader(data, k)

@@ -241,27 +241,36 @@ func TestCacheHitsAndNeverStale(t *testing.T) {
 	e := enginetest.MustOpen(t)
 	mustApply(t, e, put("k", "v1", 1))
 	s0 := e.Stats()
-	wantCell(t, e, "k", "v1", 1, false) // filled by the write: a hit
+	// Writes do not add cells (a bulk load must not evict the read set):
+	// the first read misses and fills, the second hits.
+	wantCell(t, e, "k", "v1", 1, false)
+	wantCell(t, e, "k", "v1", 1, false)
 	s1 := e.Stats()
-	if s1.CacheHits != s0.CacheHits+1 {
-		t.Fatalf("read after write: hits %d -> %d, want +1", s0.CacheHits, s1.CacheHits)
+	if s1.CacheMisses != s0.CacheMisses+1 || s1.CacheHits != s0.CacheHits+1 {
+		t.Fatalf("two reads after a write: hits %d -> %d, misses %d -> %d, want +1 each", s0.CacheHits, s1.CacheHits, s0.CacheMisses, s1.CacheMisses)
+	}
+	// A write of a cached key refreshes the cell in place: still a hit.
+	mustApply(t, e, put("k", "v1b", 2))
+	wantCell(t, e, "k", "v1b", 2, false)
+	if s2 := e.Stats(); s2.CacheHits != s1.CacheHits+1 {
+		t.Fatalf("read after overwriting a cached key: hits %d -> %d, want +1", s1.CacheHits, s2.CacheHits)
 	}
 	// Callers own what they get: scribbling on it must not reach the cache.
 	c := mustGet(t, e, "k")
 	c.Value[0] = 'X'
-	wantCell(t, e, "k", "v1", 1, false)
+	wantCell(t, e, "k", "v1b", 2, false)
 
-	mustApply(t, e, put("k", "v2", 2))
-	wantCell(t, e, "k", "v2", 2, false)
-	mustApply(t, e, del("k", 3))
-	wantCell(t, e, "k", "", 3, true)
-	if err := e.Purge(ctx, [][]byte{[]byte("k")}, []kv.Version{ver(3)}); err != nil {
+	mustApply(t, e, put("k", "v2", 3))
+	wantCell(t, e, "k", "v2", 3, false)
+	mustApply(t, e, del("k", 4))
+	wantCell(t, e, "k", "", 4, true)
+	if err := e.Purge(ctx, [][]byte{[]byte("k")}, []kv.Version{ver(4)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.Get(ctx, []byte("k")); !errors.Is(err, kv.ErrNotFound) {
 		t.Fatalf("Get after purge: %v, want kv.ErrNotFound", err)
 	}
-	mustApply(t, e, put("k", "v4", 4))
+	mustApply(t, e, put("k", "v5", 5))
 	if err := e.Remove(ctx, [][]byte{[]byte("k")}); err != nil {
 		t.Fatal(err)
 	}
