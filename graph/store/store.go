@@ -49,10 +49,10 @@ var _ ingest.Sink = (*Store)(nil)
 // New returns a Store writing through s.
 func New(s kv.Store, o Options) *Store {
 	if o.BatchSize <= 0 {
-		o.BatchSize = 2048
+		o.BatchSize = 4096
 	}
 	if o.Parallel <= 0 {
-		o.Parallel = 8
+		o.Parallel = 16
 	}
 	log := o.Logger
 	if log == nil {

@@ -10,7 +10,7 @@ import (
 const (
 	DefaultCacheCells  = 65536
 	DefaultCacheBytes  = 64 << 20
-	DefaultMaxBatch    = 8192
+	DefaultMaxBatch    = 32768
 	DefaultCompressMin = 128
 	DefaultOpenTimeout = time.Second
 )
