@@ -12,9 +12,9 @@ import (
 // flight at once. Several calls in flight hide the latency of a remote
 // sink; bounded batches keep each request (and its memory) small.
 const (
-	batchFiles    = 256
+	batchFiles    = 64
 	batchBytes    = 4 << 20
-	batchInflight = 4
+	batchInflight = 8
 	deleteBatch   = 1000
 )
 
