@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Ingest of the Go source tree ($(go env GOROOT)/src: std and cmd, two
-# modules) into a fresh single node and into a fresh three-node loopback
-# cluster, with the reference points measured in the same run:
-# `go vet std cmd` (build cache warm, as a developer has it) and x/tools'
-# `callgraph -algo=cha std cmd/...`. Then the peak memory of ingesting a
-# tree of over 1,000 Go files (x/tools + gqlgen from the module cache).
+# Ingest of the Go standard library ($(go env GOROOT)/src without cmd/)
+# into a fresh single node and into a fresh three-node loopback cluster,
+# then of the whole GOROOT/src (std and cmd), with the reference points
+# measured in the same run: x/tools' `callgraph -algo=cha` over the same
+# packages, and `go vet std`. Then the peak memory of ingesting a tree of
+# over 1,000 Go files (x/tools + gqlgen from the module cache).
 #   bench/ingest.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,28 +31,35 @@ echo "# tree: $GOROOT_SRC ($(find "$GOROOT_SRC" -name '*.go' -not -path '*/testd
 "$work/grafo" serve --node-id solo --data "$work/solo" --http 127.0.0.1:17370 --cluster 127.0.0.1:17371 >/dev/null 2>&1 &
 solo=$!
 wait_ready 127.0.0.1:17370
-timed "grafo ingest GOROOT/src → 1 node (full)" "$work/grafo" ingest "$GOROOT_SRC" --graph go --server http://127.0.0.1:17370 --quiet
-grep -E "^(written|graph)" "$work/out" | sed 's/^/    /'
-timed "grafo ingest GOROOT/src → 1 node (unchanged re-ingest)" "$work/grafo" ingest "$GOROOT_SRC" --graph go --server http://127.0.0.1:17370 --quiet
+# std alone (GOROOT/src without the cmd module), against callgraph std.
+timed "grafo ingest std → 1 node (full)" "$work/grafo" ingest "$GOROOT_SRC" --exclude cmd/ --graph std --server http://127.0.0.1:17370 --quiet
+grep -E "^(written|graph|time)" "$work/out" | sed 's/^/    /'
+(cd "$GOROOT_SRC" && timed "reference: callgraph -algo=cha std" "$work/callgraph" -algo=cha -format=digraph std)
+timed "grafo ingest std → 1 node (unchanged re-ingest)" "$work/grafo" ingest "$GOROOT_SRC" --exclude cmd/ --graph std --server http://127.0.0.1:17370 --quiet
+"$work/grafo" query --server http://127.0.0.1:17370 '{ graph(id: "std") { node(qualifiedName: "fmt.Errorf") { callers { id } } } }' | grep -c '"id"' | sed 's/^/    callers of fmt.Errorf: /'
+"$work/grafo" query --server http://127.0.0.1:17370 '{ graph(id: "std") { node(qualifiedName: "io.Reader") { edges(direction: IN, relation: REALIZATION) { node { id } } } } }' | grep -c '"id"' | sed 's/^/    REALIZATION edges into io.Reader: /'
+# The whole tree, std and cmd, against callgraph std cmd/...
+timed "grafo ingest GOROOT/src (std+cmd) → 1 node (full)" "$work/grafo" ingest "$GOROOT_SRC" --graph go --server http://127.0.0.1:17370 --quiet
+grep -E "^(written|graph|time)" "$work/out" | sed 's/^/    /'
+(cd "$GOROOT_SRC" && timed "reference: callgraph -algo=cha std cmd/..." "$work/callgraph" -algo=cha -format=digraph std cmd/...)
 echo "    node peak RSS: $(node_rss $solo) MiB"
-"$work/grafo" query --server http://127.0.0.1:17370 '{ graph(id: "go") { node(qualifiedName: "fmt.Errorf") { callers { id } } } }' | grep -c '"id"' | sed 's/^/    callers of fmt.Errorf: /'
-"$work/grafo" query --server http://127.0.0.1:17370 '{ graph(id: "go") { node(qualifiedName: "io.Reader") { edges(direction: IN, relation: REALIZATION) { node { id } } } } }' | grep -c '"id"' | sed 's/^/    REALIZATION edges into io.Reader: /'
 kill $solo; wait $solo 2>/dev/null || true
 
 "$work/grafo" serve --node-id c1 --data "$work/c1" --http 127.0.0.1:17470 --cluster 127.0.0.1:17471 >/dev/null 2>&1 &
+c1=$!
 wait_ready 127.0.0.1:17470
+pids=($c1)
 for i in 2 3; do
   "$work/grafo" serve --node-id c$i --data "$work/c$i" --http 127.0.0.1:1747$((i*2)) --cluster 127.0.0.1:1747$((i*2+1)) --join 127.0.0.1:17470 >/dev/null 2>&1 &
+  pids+=($!)
 done
 wait_ready 127.0.0.1:17474; wait_ready 127.0.0.1:17476
 for _ in $(seq 1 100); do
   [ "$(curl -fs http://127.0.0.1:17470/v1/cluster | grep -o '"state":"up"' | wc -l)" = 3 ] && break; sleep 0.1
 done
-timed "grafo ingest GOROOT/src → 3 nodes N=3 W=2 (full)" "$work/grafo" ingest "$GOROOT_SRC" --graph go --server http://127.0.0.1:17470 --quiet
-kill %2 %3 %4 2>/dev/null || true
-
-(cd "$GOROOT_SRC" && timed "reference: go vet std cmd (warm build cache)" go vet std cmd) || true
-timed "reference: callgraph -algo=cha std cmd/..." "$work/callgraph" -algo=cha -format=digraph std cmd/...
+timed "grafo ingest std → 3 nodes N=3 W=2 (full)" "$work/grafo" ingest "$GOROOT_SRC" --exclude cmd/ --graph std --server http://127.0.0.1:17470 --quiet
+kill "${pids[@]}"; wait "${pids[@]}" 2>/dev/null || true
+(cd "$GOROOT_SRC" && timed "reference: go vet std (build cache as found)" go vet std) || true
 
 # Over 1,000 Go files: x/tools and gqlgen, copied out of the module cache.
 big="$work/big"; mkdir -p "$big"
