@@ -302,6 +302,13 @@ func (c *Coordinator) writeGroup(ctx context.Context, rs replicaSet, es []kv.Ent
 	if err != nil {
 		return err
 	}
+	if c.localOnly(rs, need) {
+		// The only replica is this node's engine: no fan-out to set up.
+		if _, err := c.cfg.Local.Apply(ctx, es...); err != nil {
+			return fmt.Errorf("%w: quorum not reached: 0 of 1 required acks (replicas: %s %s)", kv.ErrUnavailable, c.self, describe(err))
+		}
+		return nil
+	}
 	status := make(map[string]string, len(rs.owners))
 	ch := make(chan answer, len(rs.owners)+len(rs.extras))
 	bctx, cancel := c.detached(ctx)
@@ -396,6 +403,13 @@ func (c *Coordinator) finish(ch chan answer, pending int, cancel context.CancelF
 	}()
 }
 
+// localOnly reports whether this node's engine is the one and only
+// replica of a request that needs one answer: a single node, or N=1 with
+// the key on this node.
+func (c *Coordinator) localOnly(rs replicaSet, need int) bool {
+	return need == 1 && len(rs.owners) == 1 && len(rs.extras) == 0 && rs.owners[0] == c.self
+}
+
 func describe(err error) string {
 	switch {
 	case errors.Is(err, transport.ErrUnreachable):
@@ -479,6 +493,15 @@ func (c *Coordinator) readGroup(ctx context.Context, rs replicaSet, keys [][]byt
 	need, err := c.need(false, o, len(rs.owners))
 	if err != nil {
 		return nil, err
+	}
+	if c.localOnly(rs, need) {
+		// One replica, and it is ours: read it inline — no goroutine,
+		// channel or repair to arrange (there is nothing to repair).
+		cells, err := c.cfg.Local.GetMany(ctx, keys)
+		if err != nil {
+			return nil, fmt.Errorf("%w: quorum not reached: 0 of 1 required answers (replicas: %s %s)", kv.ErrUnavailable, c.self, describe(err))
+		}
+		return cells, nil
 	}
 	status := make(map[string]string, len(rs.owners))
 	ch := make(chan answer, len(rs.owners))
