@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -25,6 +26,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var exclude listFlag
 	fs.Var(&exclude, "exclude", "skip paths matching this .gitignore-style pattern, relative to PATH (repeatable), e.g. cmd/ or '*_gen.go'")
 	quiet := fs.Bool("quiet", false, "no progress output")
+	verbose := fs.Bool("verbose", false, "log what each phase does (to standard error)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the ingest to this file")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -50,6 +52,9 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	opts := ingest.Options{Callgraph: *cg, IncludeVendor: *vendor, IncludeTestdata: *testdata, Exclude: exclude}
 	if !*quiet {
 		opts.Progress = stderr
+	}
+	if *verbose {
+		opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)

@@ -26,6 +26,7 @@ type nameRec struct {
 type ownerIndex struct {
 	nodes map[string]indexRec
 	edges map[string]bool // "from/REL/to"
+	rows  []string        // e/… and x/… index rows of the edges
 	diags []string        // d/… rows
 }
 
@@ -41,6 +42,17 @@ func (s *Store) readIndex(ctx context.Context, graph, oid string) (*ownerIndex, 
 			ix.nodes[row[2:]] = r
 		case strings.HasPrefix(row, "e/"):
 			ix.edges[row[2:]] = true
+			ix.rows = append(ix.rows, row)
+		case strings.HasPrefix(row, "x/"):
+			var pairs []string
+			from, ok := parseEdgeGroup(row, v, func(rel, to string) { pairs = append(pairs, rel+"/"+to) })
+			if !ok {
+				return fmt.Errorf("index row %q: malformed", row)
+			}
+			for _, p := range pairs {
+				ix.edges[from+"/"+p] = true
+			}
+			ix.rows = append(ix.rows, row)
 		case strings.HasPrefix(row, "d/"):
 			ix.diags = append(ix.diags, row)
 		}
@@ -235,6 +247,7 @@ func (s *Store) replace(ctx context.Context, graph string, facts []ingest.FileFa
 			}
 		}
 		newEdges := map[string]bool{}
+		bySource := map[string][]string{} // from → "REL/to" (the index rows)
 		for _, e := range f.Edges {
 			if err := checkEdge(e); err != nil {
 				return fmt.Errorf("file %q: %w", path, err)
@@ -251,9 +264,17 @@ func (s *Store) replace(ctx context.Context, graph string, facts []ingest.FileFa
 			}
 			a.putJSON(pNode(graph, from), outRow(rel, to, oid), rec)
 			a.putJSON(pNode(graph, to), inRow(rel, from, oid), rec)
-			a.put(po, "e/"+k, one)
+			bySource[from] = append(bySource[from], rel+"/"+to)
 			c.addEdge(e.Relation)
 			touched[from], touched[to] = true, true
+		}
+		indexRows := map[string]bool{}
+		for from, entries := range bySource {
+			for chunk, v := range edgeGroups(entries) {
+				row := edgeGroupRow(from, chunk)
+				a.put(po, row, v)
+				indexRows[row] = true
+			}
 		}
 		for k := range old.edges {
 			if newEdges[k] {
@@ -264,7 +285,11 @@ func (s *Store) replace(ctx context.Context, graph string, facts []ingest.FileFa
 				a.del(pNode(graph, p[2]), inRow(p[1], p[0], oid))
 				touched[p[0]], touched[p[2]] = true, true
 			}
-			a.del(po, "e/"+k)
+		}
+		for _, row := range old.rows {
+			if !indexRows[row] {
+				a.del(po, row)
+			}
 		}
 		// Diagnostics ride in the file row unless they make it too big.
 		var spilled []string

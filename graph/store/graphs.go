@@ -184,23 +184,27 @@ func (s *Store) DeleteGraph(ctx context.Context, id string) (bool, error) {
 	}
 	owners = append(owners, apiOID, extOID)
 	var mu sync.Mutex
-	collect := func(p string, fn func(row string)) error {
-		return s.scanAll(ctx, prefix(p), func(row string, _ []byte) error {
+	collect := func(p string, fn func(row string, v []byte)) error {
+		return s.scanAll(ctx, prefix(p), func(row string, v []byte) error {
 			mu.Lock()
 			b.del(p, row)
-			fn(row)
+			fn(row, v)
 			mu.Unlock()
 			return nil
 		})
 	}
 	err = s.parallel(ctx, len(owners), func(ctx context.Context, i int) error {
-		return collect(pOwner(id, owners[i]), func(row string) {
+		return collect(pOwner(id, owners[i]), func(row string, v []byte) {
 			switch {
 			case strings.HasPrefix(row, "n/"):
 				nodes[row[2:]] = true
 			case strings.HasPrefix(row, "e/"):
 				if p := strings.Split(row, "/"); len(p) == 4 {
 					nodes[p[1]], nodes[p[3]] = true, true
+				}
+			case strings.HasPrefix(row, "x/"):
+				if from, ok := parseEdgeGroup(row, v, func(_, to string) { nodes[to] = true }); ok {
+					nodes[from] = true
 				}
 			}
 		})
@@ -209,7 +213,7 @@ func (s *Store) DeleteGraph(ctx context.Context, id string) (bool, error) {
 		return false, err
 	}
 	err = s.parallel(ctx, len(buckets), func(ctx context.Context, i int) error {
-		return collect(pName(id, buckets[i]), func(row string) {
+		return collect(pName(id, buckets[i]), func(row string, _ []byte) {
 			if _, nid, ok := strings.Cut(row, "\x01"); ok {
 				nodes[nid] = true
 			}
@@ -224,12 +228,12 @@ func (s *Store) DeleteGraph(ctx context.Context, id string) (bool, error) {
 	}
 	sort.Strings(ids)
 	err = s.parallel(ctx, len(ids), func(ctx context.Context, i int) error {
-		return collect(pNode(id, ids[i]), func(string) {})
+		return collect(pNode(id, ids[i]), func(string, []byte) {})
 	})
 	if err != nil {
 		return false, err
 	}
-	if err := collect(pFiles(id), func(string) {}); err != nil {
+	if err := collect(pFiles(id), func(string, []byte) {}); err != nil {
 		return false, err
 	}
 	if err := s.flush(ctx, &b); err != nil {
@@ -298,6 +302,8 @@ func (s *Store) countOwner(ctx context.Context, graph, oid string) (counts, erro
 			if p := strings.Split(row, "/"); len(p) == 4 {
 				c.addEdge(ingest.Relation(p[2]))
 			}
+		case strings.HasPrefix(row, "x/"):
+			parseEdgeGroup(row, v, func(rel, _ string) { c.addEdge(ingest.Relation(rel)) })
 		}
 		return nil
 	})

@@ -1,7 +1,10 @@
 package store_test
 
 import (
+	"fmt"
+
 	"context"
+	"github.com/grafo/grafo/kv"
 	"strings"
 	"testing"
 	"time"
@@ -141,3 +144,56 @@ func TestBusReplayAndPeers(t *testing.T) {
 type peer struct{ b *store.Bus }
 
 func (p peer) Broadcast(ctx context.Context, ev []byte) { _ = p.b.Deliver(ev) }
+
+// A function with more calls than one index row holds: its edges survive a
+// re-put, a shrinking re-put removes exactly the dropped ones (both ends),
+// and deleting the graph leaves no row behind.
+func TestManyEdgesFromOneSource(t *testing.T) {
+	ctx := context.Background()
+	raw := kvtest.NewStore(t)
+	s := store.New(raw, store.Options{})
+	const g = "wide"
+	const n = 1500 // ~40 bytes an entry: several index rows of 8 KiB
+	facts := func(calls int) ingest.FileFacts {
+		f := ingest.FileFacts{File: ingest.File{Path: "a.go", Name: "a.go", MD5: fmt.Sprint(calls)},
+			Nodes: []ingest.Node{fn("p.Hub", "a.go", 1, 2000)}}
+		for i := 0; i < calls; i++ {
+			q := fmt.Sprintf("p.F%04d", i)
+			f.Nodes = append(f.Nodes, fn(q, "a.go", 2001+i, 2001+i))
+			f.Edges = append(f.Edges, call("p.Hub", q, "a.go", 2+i))
+		}
+		return f
+	}
+	if err := s.PutFiles(ctx, g, []ingest.FileFacts{facts(n)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := edgeSet(t, s, g, "p.Hub", store.Out); len(got) != n {
+		t.Fatalf("hub has %d out-edges, want %d", len(got), n)
+	}
+	if st, err := s.Stats(ctx, g); err != nil || st.Edges != n {
+		t.Fatalf("stats edges = %+v, %v; want %d", st, err, n)
+	}
+	if err := s.PutFiles(ctx, g, []ingest.FileFacts{facts(10)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := edgeSet(t, s, g, "p.Hub", store.Out); len(got) != 10 {
+		t.Fatalf("after shrinking: %d out-edges, want 10", len(got))
+	}
+	if got := edgeSet(t, s, g, "p.F0500", store.In); len(got) != 0 {
+		t.Fatalf("a dropped callee keeps in-edges: %v", got)
+	}
+	// Stats are exact after the shrink and after an API mutation forces a
+	// recount from the index rows.
+	if st, err := s.Stats(ctx, g); err != nil || st.Edges != 10 {
+		t.Fatalf("stats after shrink = %+v, %v; want 10 edges", st, err)
+	}
+	if _, err := s.DeleteGraph(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"g/" + g, "g/" + g + "/files", "g/" + g + "/n/" + store.NodeID(g, "p.F0005")} {
+		rows, err := raw.Scan(ctx, kv.PartitionPrefix([]byte(p)), nil, 0, kv.Options{})
+		if err != nil || len(rows) != 0 {
+			t.Fatalf("partition %s after DeleteGraph: %d rows, %v", p, len(rows), err)
+		}
+	}
+}

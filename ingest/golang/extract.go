@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"time"
 
 	"golang.org/x/tools/go/packages"
 
@@ -33,10 +34,13 @@ func (l *loaded) extract(ctx context.Context, req ingest.Request, files []string
 		}
 	}
 	if len(work) > 0 {
+		t0 := time.Now()
 		if err := l.indexDynamic(req.Callgraph); err != nil {
 			req.Logger.Warn("dynamic calls not resolved", "err", err)
 		}
+		t1 := time.Now()
 		l.indexInterfaces()
+		req.Logger.Debug("indexed", "callgraph", req.Callgraph, "dynamic", t1.Sub(t0), "interfaces", time.Since(t1))
 	}
 
 	jobs := make(chan *packages.Package)
