@@ -9,7 +9,9 @@
 //	g/{graph}              created, updated, lang, owner/{oid}, stats/{oid}, b/{bucket}
 //	g/{graph}/files        {path} → file record (checksums, language, diagnostics)
 //	g/{graph}/n/{node}     meta; out/{REL}/{to}/{oid}; in/{REL}/{from}/{oid}
-//	g/{graph}/o/{oid}      n/{node} → kind, name, span; e/{from}/{REL}/{to}; d/{i} spilled diagnostics
+//	g/{graph}/o/{oid}      n/{node} → kind, name, span; x/{from}/{chunk} → "REL/to" lines (a
+//	                       file's edges, grouped by source); e/{from}/{REL}/{to} (an API
+//	                       mutation's edges, one row each); d/{i} spilled diagnostics
 //	g/{graph}/name/{bkt}   {lower(name)}\x01{node} → kind (exact and prefix search)
 //
 // Node ids are a short hash of graph + qualified name, so they are stable
