@@ -32,7 +32,19 @@ test-short:
 bench-engine:
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./kv/engine
 
-bench: bench-engine
+# Put/get through one node and a three-node loopback cluster.
+bench-cluster:
+	bash bench/cluster.sh 10s 64
+
+# callers(depth: 3) on 100,000 functions / 500,000 calls, one node and three.
+bench-graph:
+	bash bench/graph.sh
+
+# Ingest of the Go standard library and GOROOT/src against callgraph -algo=cha.
+bench-ingest:
+	bash bench/ingest.sh
+
+bench: bench-engine bench-cluster bench-graph bench-ingest
 
 lint: vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
