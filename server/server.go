@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/grafo/grafo/auth"
@@ -95,7 +96,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if httpAdv == "" {
 		httpAdv = n.httpLn.Addr().String()
 	}
-	join, err := resolveJoin(ctx, cfg.Join)
+	join, err := resolveJoin(ctx, cfg.Join, cfg.Logger)
 	if err != nil {
 		return n, err
 	}
@@ -248,8 +249,11 @@ func (n *Node) watchCluster(ctx context.Context) {
 
 // resolveJoin turns --join addresses into cluster addresses: an address
 // that answers GET /v1/cluster is a public one, and its members' cluster
-// addresses are used; anything else is taken as a cluster address.
-func resolveJoin(ctx context.Context, addrs []string) ([]string, error) {
+// addresses are used; one that speaks something else is taken as a cluster
+// address. An address that refuses connections is retried for a while
+// (the member may still be starting: containers start together) before
+// it is taken as given.
+func resolveJoin(ctx context.Context, addrs []string, log *slog.Logger) ([]string, error) {
 	var out []string
 	hc := &http.Client{Timeout: 2 * time.Second}
 	for _, a := range addrs {
@@ -257,33 +261,47 @@ func resolveJoin(ctx context.Context, addrs []string) ([]string, error) {
 		if a == "" {
 			continue
 		}
+		bare := strings.TrimPrefix(strings.TrimPrefix(a, "http://"), "https://")
 		base := a
 		if !strings.Contains(base, "://") {
 			base = "http://" + base
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+"/v1/cluster", nil)
-		if err != nil {
-			out = append(out, a)
-			continue
-		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			out = append(out, strings.TrimPrefix(strings.TrimPrefix(a, "http://"), "https://"))
-			continue
-		}
-		var st struct {
-			Nodes []struct {
-				Cluster string `json:"cluster"`
-			} `json:"nodes"`
-		}
-		err = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&st)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != http.StatusOK || len(st.Nodes) == 0 {
-			out = append(out, strings.TrimPrefix(strings.TrimPrefix(a, "http://"), "https://"))
-			continue
-		}
-		for _, nd := range st.Nodes {
-			out = append(out, nd.Cluster)
+		for attempt := 0; ; attempt++ {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+"/v1/cluster", nil)
+			if err != nil {
+				out = append(out, bare)
+				break
+			}
+			resp, err := hc.Do(req)
+			if err != nil {
+				if errors.Is(err, syscall.ECONNREFUSED) && attempt < 15 && ctx.Err() == nil {
+					select {
+					case <-ctx.Done():
+					case <-time.After(2 * time.Second):
+					}
+					continue
+				}
+				out = append(out, bare) // not HTTP: a cluster address
+				break
+			}
+			var st struct {
+				Nodes []struct {
+					Cluster string `json:"cluster"`
+				} `json:"nodes"`
+			}
+			err = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&st)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+				log.Warn("--join names a public address that needs a token; give a member's cluster address (e.g. host:7071) instead", "join", a)
+			}
+			if err != nil || resp.StatusCode != http.StatusOK || len(st.Nodes) == 0 {
+				out = append(out, bare)
+				break
+			}
+			for _, nd := range st.Nodes {
+				out = append(out, nd.Cluster)
+			}
+			break
 		}
 	}
 	return out, nil

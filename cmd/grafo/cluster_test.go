@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -160,5 +163,36 @@ func TestClusterJoinLeave(t *testing.T) {
 		if err != nil || string(v) != fmt.Sprintf("v%d", i) {
 			t.Fatalf("after leave: j%04d = %q %v", i, v, err)
 		}
+	}
+}
+
+// A node whose --join names the public address of a member that is not
+// up yet waits for it and joins (containers start together).
+func TestJoinBeforeSeedIsUp(t *testing.T) {
+	seed := &proc{t: t, id: "n1", data: filepath.Join(t.TempDir(), "n1"), http: freePort(t), clust: freePort(t)}
+	late := &proc{t: t, id: "n2", data: filepath.Join(t.TempDir(), "n2"), http: freePort(t), clust: freePort(t),
+		args: []string{"--join", seed.http}}
+	cmd := exec.Command(grafoBin, append([]string{"serve", "--node-id", late.id, "--data", late.data,
+		"--http", late.http, "--cluster", late.clust, "--heartbeat", "200ms"}, late.args...)...)
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	// The joiner opens its HTTP listener before it looks for the seed: once
+	// that accepts, it is waiting for a seed that does not exist yet.
+	waitFor(t, 30*time.Second, "the joiner to start", func() bool {
+		c, err := net.Dial("tcp", late.http)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	seed.start()
+	t.Cleanup(seed.kill)
+	waitUp(t, seed.client(), 2)
+	if !strings.Contains(logs.String(), "serving http://") {
+		t.Fatalf("joiner never served:\n%s", logs)
 	}
 }
