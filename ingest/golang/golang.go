@@ -62,6 +62,14 @@ func (fe *Frontend) Extract(ctx context.Context, req ingest.Request, emit func(i
 			mods[d] = &module{dir: d, goVer: goVersion(filepath.Join(req.Root, filepath.FromSlash(f.Path)))}
 		}
 	}
+	// A tree that is a directory inside a module (ingesting ./kv of a
+	// repository) has no go.mod of its own: its files belong to the
+	// enclosing module, loaded from the tree's root.
+	if _, ok := mods["."]; !ok {
+		if gomod := enclosingGoMod(req.Root); gomod != "" {
+			mods["."] = &module{dir: ".", goVer: goVersion(gomod)}
+		}
+	}
 	var dirs []string
 	for d := range mods {
 		dirs = append(dirs, d)
@@ -140,6 +148,20 @@ func depth(d string) int {
 		return 0
 	}
 	return strings.Count(d, "/") + 1
+}
+
+// enclosingGoMod returns the go.mod of the module that contains dir from
+// above (dir itself excluded), or "".
+func enclosingGoMod(dir string) string {
+	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
+		f := filepath.Join(d, "go.mod")
+		if st, err := os.Stat(f); err == nil && !st.IsDir() {
+			return f
+		}
+		if parent := filepath.Dir(d); parent == d {
+			return ""
+		}
+	}
 }
 
 // owningModule is the module of the nearest go.mod above p.

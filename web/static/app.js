@@ -58,16 +58,48 @@
 
   class GraphQLError extends Error {}
 
-  async function gql(query, variables) {
+  // API token: a server started with --tokens answers 401 without one.
+  // The token lives in this tab's sessionStorage; ?token=… in the page's
+  // URL sets it (and is then removed from the address bar).
+  const TOKEN_KEY = 'grafo-token';
+  (function tokenFromURL() {
+    const params = new URLSearchParams(window.location.search);
+    const t = params.get('token');
+    if (t) {
+      sessionStorage.setItem(TOKEN_KEY, t);
+      params.delete('token');
+      const q = params.toString();
+      history.replaceState(null, '', window.location.pathname + (q ? '?' + q : '') + window.location.hash);
+    }
+  })();
+  function token() { return sessionStorage.getItem(TOKEN_KEY) || ''; }
+  function authHeaders(h) {
+    const t = token();
+    if (t) h['Authorization'] = 'Bearer ' + t;
+    return h;
+  }
+  // askToken asks for a token after a 401; false when none was given.
+  function askToken(why) {
+    const t = window.prompt(why + '\nThis Grafo needs an API token (see the README, "Security"):', '');
+    if (!t) return false;
+    sessionStorage.setItem(TOKEN_KEY, t.trim());
+    return true;
+  }
+
+  async function gql(query, variables, retried) {
     let res;
     try {
       res = await fetch('/graphql', {
         method: 'POST',
-        headers: {'Content-Type': 'application/json', 'Accept': 'application/json'},
+        headers: authHeaders({'Content-Type': 'application/json', 'Accept': 'application/json'}),
         body: JSON.stringify({query, variables: variables || {}}),
       });
     } catch (e) {
       throw new GraphQLError('cannot reach the server: ' + e.message);
+    }
+    if ((res.status === 401 || res.status === 403) && !retried &&
+        askToken(res.status === 401 ? 'No valid token.' : 'This token may not do that.')) {
+      return gql(query, variables, true);
     }
     let body;
     try {
@@ -124,7 +156,10 @@
         return;
       }
       this.ws = ws;
-      ws.onopen = () => this.send({type: 'connection_init', payload: {}});
+      ws.onopen = () => {
+        const t = token();
+        this.send({type: 'connection_init', payload: t ? {Authorization: 'Bearer ' + t} : {}});
+      };
       ws.onmessage = (ev) => this.message(ev.data);
       ws.onerror = () => {}; // onclose follows and handles it
       ws.onclose = () => {
@@ -1115,7 +1150,7 @@
     try {
       c = (await gql(q)).cluster;
     } catch (e) {
-      const res = await fetch('/v1/cluster', {headers: {Accept: 'application/json'}});
+      const res = await fetch('/v1/cluster', {headers: authHeaders({Accept: 'application/json'})});
       if (!res.ok) throw new Error(`cluster status unavailable: ${e.message}; GET /v1/cluster answered ${res.status}`);
       c = await res.json();
       source = 'GET /v1/cluster';
