@@ -37,6 +37,9 @@ type Config struct {
 	Ingest        []IngestSpec  // --ingest
 	Callgraph     string        // --callgraph for --ingest; "" = cha
 	PprofAddr     string        // --pprof: address of Go's profiler; "" = off
+	TLSCert       string        // --tls-cert: this node's certificate (PEM) for mutual TLS on the cluster port
+	TLSKey        string        // --tls-key: its private key
+	TLSCA         string        // --tls-ca: the CA that signs every member's certificate
 	HintWindow    time.Duration // --hint-window: how long hints for a down replica are kept; 0 = 3h
 	AntiEntropy   time.Duration // --anti-entropy: interval of anti-entropy rounds; 0 = 30s, negative = off
 	Logger        *slog.Logger
@@ -117,10 +120,20 @@ func (c Config) Validate() error {
 	if c.Heartbeat < 10*time.Millisecond {
 		errs = append(errs, fmt.Errorf("heartbeat=%v is below 10ms", c.Heartbeat))
 	}
+	if n := btoi(c.TLSCert != "") + btoi(c.TLSKey != "") + btoi(c.TLSCA != ""); n != 0 && n != 3 {
+		errs = append(errs, fmt.Errorf("--tls-cert, --tls-key and --tls-ca go together"))
+	}
 	if c.TokensFile == "" && !c.Insecure && !loopback(c.HTTPAddr) {
 		errs = append(errs, fmt.Errorf("--http %s is reachable from other machines and --tokens is not set: anyone could read and write; set --tokens, or --insecure to accept that", c.HTTPAddr))
 	}
 	return errors.Join(errs...)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // loopback reports whether addr binds only loopback interfaces.

@@ -83,7 +83,13 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if n.engine, err = engine.Open(filepath.Join(cfg.DataDir, "data.db"), ecfg); err != nil {
 		return n, fmt.Errorf("engine: %w", err)
 	}
-	n.tr, err = transport.Listen(transport.Config{Addr: cfg.ClusterAddr, Advertise: cfg.Advertise, Secret: cfg.ClusterSecret, Logger: cfg.Logger})
+	tcfg := transport.Config{Addr: cfg.ClusterAddr, Advertise: cfg.Advertise, Secret: cfg.ClusterSecret, Logger: cfg.Logger}
+	if cfg.TLSCert != "" {
+		if tcfg.TLS, err = transport.LoadTLS(cfg.TLSCert, cfg.TLSKey, cfg.TLSCA); err != nil {
+			return n, err
+		}
+	}
+	n.tr, err = transport.Listen(tcfg)
 	if err != nil {
 		return n, fmt.Errorf("cluster listener: %w", err)
 	}

@@ -71,7 +71,7 @@ func TestWrongClusterSecretCannotJoin(t *testing.T) {
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	waitFor(t, 20*time.Second, "the stranger to report an authentication failure", func() bool {
-		return strings.Contains(logs.String(), "cluster secret does not match")
+		return strings.Contains(logs.String(), "join refused: authentication failed")
 	})
 	st, err := n1.client().Cluster(context.Background())
 	if err != nil {

@@ -224,8 +224,8 @@ func (c *Cluster) awaitMember(ctx context.Context, restarted bool) error {
 			if err := c.askToJoin(ctx); err != nil {
 				lastErr = err
 				if errors.Is(err, transport.ErrAuth) {
-					// A wrong cluster secret does not fix itself: say so.
-					c.log.Warn("join refused: cluster secret does not match", "err", err)
+					// A wrong secret or certificate does not fix itself: say so.
+					c.log.Warn("join refused: authentication failed (cluster secret or TLS certificate)", "err", err)
 				} else {
 					c.log.Debug("join attempt failed", "err", err)
 				}

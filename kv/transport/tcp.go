@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -278,6 +279,15 @@ func (t *TCP) dialConn(ctx context.Context, addr string, proto byte, timeout tim
 	dl, _ := ctx.Deadline()
 	conn.SetDeadline(dl)
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	if t.cfg.TLS != nil {
+		tc := tls.Client(conn, t.cfg.TLS)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			stop()
+			conn.Close()
+			return nil, fmt.Errorf("%w: tls with %s: %w", ErrUnreachable, addr, errors.Join(ErrAuth, err))
+		}
+		conn = tc
+	}
 	from := t.addr
 	if proto == protoRaft {
 		from = ""
@@ -318,6 +328,15 @@ func (t *TCP) acceptLoop() {
 func (t *TCP) serveConn(conn net.Conn) {
 	defer t.wg.Done()
 	conn.SetDeadline(time.Now().Add(t.cfg.DialTimeout))
+	if t.cfg.TLS != nil {
+		tc := tls.Server(conn, t.cfg.TLS)
+		if err := tc.Handshake(); err != nil {
+			conn.Close()
+			t.log.Warn("transport refused peer: tls", "peer", conn.RemoteAddr().String(), "err", err)
+			return
+		}
+		conn = tc
+	}
 	proto, from, err := serverHandshake(conn, t.cfg.Secret)
 	if err != nil {
 		conn.Close()

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"time"
@@ -41,6 +42,10 @@ type Config struct {
 	// DialTimeout bounds dialling and handshaking one connection; 0 means
 	// DefaultConfig's. A call's ctx deadline, if sooner, wins.
 	DialTimeout time.Duration
+	// TLS, when set, wraps every connection in mutual TLS (LoadTLS) before
+	// the secret handshake: peers must hold a certificate of the same CA,
+	// and traffic is encrypted. Nil means plain TCP.
+	TLS *tls.Config
 	// Logger receives connection-level events; nil discards.
 	Logger *slog.Logger
 }
