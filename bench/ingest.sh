@@ -15,7 +15,7 @@ MODCACHE=$(go env GOMODCACHE)
 go build -o "$work/grafo" ./cmd/grafo
 go build -o "$work/callgraph" golang.org/x/tools/cmd/callgraph
 
-wait_ready() { for _ in $(seq 1 300); do curl -fs "http://$1/readyz" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "node $1 not ready" >&2; exit 1; }
+. bench/lib.sh
 # timed LABEL CMD… — wall seconds and peak RSS (MiB) of CMD
 timed() {
   local label=$1; shift
@@ -25,12 +25,11 @@ timed() {
 }
 node_rss() { awk '/VmHWM/{printf "%d", $2/1024}' "/proc/$1/status"; }
 
-echo "# machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(go version | cut -d' ' -f3)"
+machine
 echo "# tree: $GOROOT_SRC ($(find "$GOROOT_SRC" -name '*.go' -not -path '*/testdata/*' | wc -l) .go files outside testdata)"
 
-"$work/grafo" serve --node-id solo --data "$work/solo" --http 127.0.0.1:17370 --cluster 127.0.0.1:17371 >/dev/null 2>&1 &
-solo=$!
-wait_ready 127.0.0.1:17370
+start_node solo 17370
+solo=$last_pid
 # std alone (GOROOT/src without the cmd module), against callgraph std.
 timed "grafo ingest std → 1 node (full)" "$work/grafo" ingest "$GOROOT_SRC" --exclude cmd/ --graph std --server http://127.0.0.1:17370 --quiet
 grep -E "^(written|graph|time)" "$work/out" | sed 's/^/    /'
@@ -43,22 +42,11 @@ timed "grafo ingest GOROOT/src (std+cmd) → 1 node (full)" "$work/grafo" ingest
 grep -E "^(written|graph|time)" "$work/out" | sed 's/^/    /'
 (cd "$GOROOT_SRC" && timed "reference: callgraph -algo=cha std cmd/..." "$work/callgraph" -algo=cha -format=digraph std cmd/...)
 echo "    node peak RSS: $(node_rss $solo) MiB"
-kill $solo; wait $solo 2>/dev/null || true
+stop "$solo"
 
-"$work/grafo" serve --node-id c1 --data "$work/c1" --http 127.0.0.1:17470 --cluster 127.0.0.1:17471 >/dev/null 2>&1 &
-c1=$!
-wait_ready 127.0.0.1:17470
-pids=($c1)
-for i in 2 3; do
-  "$work/grafo" serve --node-id c$i --data "$work/c$i" --http 127.0.0.1:1747$((i*2)) --cluster 127.0.0.1:1747$((i*2+1)) --join 127.0.0.1:17470 >/dev/null 2>&1 &
-  pids+=($!)
-done
-wait_ready 127.0.0.1:17474; wait_ready 127.0.0.1:17476
-for _ in $(seq 1 100); do
-  [ "$(curl -fs http://127.0.0.1:17470/v1/cluster | grep -o '"state":"up"' | wc -l)" = 3 ] && break; sleep 0.1
-done
+start_cluster c 17470
 timed "grafo ingest std → 3 nodes N=3 W=2 (full)" "$work/grafo" ingest "$GOROOT_SRC" --exclude cmd/ --graph std --server http://127.0.0.1:17470 --quiet
-kill "${pids[@]}"; wait "${pids[@]}" 2>/dev/null || true
+stop "${cluster_pids[@]}"
 (cd "$GOROOT_SRC" && timed "reference: go vet std (build cache as found)" go vet std) || true
 
 # Over 1,000 Go files: x/tools and gqlgen, copied out of the module cache.
@@ -66,8 +54,7 @@ big="$work/big"; mkdir -p "$big"
 cp -r "$MODCACHE/golang.org/x/tools@v0.52.0" "$big/tools"; cp -r "$MODCACHE/github.com/99designs/gqlgen@v0.17.98" "$big/gqlgen"
 chmod -R u+w "$big"
 echo "# tree: x/tools + gqlgen ($(find "$big" -name '*.go' -not -path '*/testdata/*' | wc -l) .go files outside testdata)"
-"$work/grafo" serve --node-id big --data "$work/bigdata" --http 127.0.0.1:17570 --cluster 127.0.0.1:17571 >/dev/null 2>&1 &
-bignode=$!
-wait_ready 127.0.0.1:17570
+start_node big 17570
+bignode=$last_pid
 timed "grafo ingest x/tools+gqlgen → 1 node (client)" "$work/grafo" ingest "$big" --graph big --server http://127.0.0.1:17570 --quiet
 echo "    node peak RSS: $(node_rss $bignode) MiB"
