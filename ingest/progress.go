@@ -93,6 +93,7 @@ func (p *progress) draw(final bool) {
 		fmt.Fprintln(p.w, l)
 		return
 	}
+	l = bar(p.parsed.Load(), p.total.Load()) + " " + l
 	pad := ""
 	if n := p.lastLen - len(l); n > 0 {
 		pad = strings.Repeat(" ", n)
@@ -103,6 +104,16 @@ func (p *progress) draw(final bool) {
 		end = "\n"
 	}
 	fmt.Fprint(p.w, "\r"+l+pad+end)
+}
+
+// bar draws files parsed out of total as a 20-cell bar, for terminals.
+func bar(done, total int64) string {
+	const cells = 20
+	n := 0
+	if total > 0 {
+		n = int(min(done, total) * cells / total)
+	}
+	return "[" + strings.Repeat("#", n) + strings.Repeat("-", cells-n) + "]"
 }
 
 // stop ends the redraw loop and prints the final state once.
