@@ -77,6 +77,7 @@ type Coordinator struct {
 	timeout time.Duration
 	metrics *Metrics
 	bg      sync.WaitGroup
+	peers   sync.Map // node id → *peerQueue (batch.go)
 }
 
 var _ kv.Store = (*Coordinator)(nil)
@@ -324,7 +325,7 @@ func (c *Coordinator) writeGroup(ctx context.Context, rs replicaSet, es []kv.Ent
 		c.bg.Add(1)
 		go func() {
 			defer c.bg.Done()
-			ch <- answer{node: id, err: c.applyTo(bctx, id, es)}
+			ch <- answer{node: id, err: c.applyCoalesced(bctx, id, es)}
 		}()
 	}
 	acks := 0

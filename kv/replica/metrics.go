@@ -14,6 +14,8 @@ type Metrics struct {
 	latency     *prometheus.HistogramVec
 	unavailable *prometheus.CounterVec
 	repairs     prometheus.Counter
+	peerCalls   prometheus.Counter
+	peerWrites  prometheus.Counter
 	aeRounds    *prometheus.CounterVec
 	aeLeaves    prometheus.Counter
 	aeCells     *prometheus.CounterVec
@@ -33,6 +35,12 @@ func newMetrics() *Metrics {
 		unavailable: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "grafo_kv_unavailable_total", Help: "Requests refused because too few replicas answered.",
 		}, []string{"op"}),
+		peerCalls: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "grafo_kv_replica_apply_calls_total", Help: "Coalesced apply calls sent to peers.",
+		}),
+		peerWrites: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "grafo_kv_replica_apply_writes_total", Help: "Writes carried by coalesced apply calls to peers.",
+		}),
 		repairs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "grafo_kv_read_repairs_total", Help: "Cells written to stale replicas by read repair.",
 		}),
@@ -57,7 +65,7 @@ func newMetrics() *Metrics {
 
 // Collectors returns every collector, for registration.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.ops, m.latency, m.unavailable, m.repairs, m.aeRounds, m.aeLeaves, m.aeCells, m.aePurged, m.aeSeconds}
+	return []prometheus.Collector{m.ops, m.latency, m.unavailable, m.repairs, m.peerCalls, m.peerWrites, m.aeRounds, m.aeLeaves, m.aeCells, m.aePurged, m.aeSeconds}
 }
 
 func (m *Metrics) aeRound(st RoundStats, err error) {
