@@ -142,6 +142,7 @@ type ComplexityRoot struct {
 		Callers       func(childComplexity int, depth *int) int
 		Edges         func(childComplexity int, direction *model.Direction, relation *ingest.Relation) int
 		EndLine       func(childComplexity int) int
+		Export        func(childComplexity int, format model.ExportFormat, depth *int, limit *int) int
 		External      func(childComplexity int) int
 		File          func(childComplexity int) int
 		ID            func(childComplexity int) int
@@ -213,6 +214,7 @@ type NodeResolver interface {
 	Edges(ctx context.Context, obj *model.Node, direction *model.Direction, relation *ingest.Relation) ([]*model.Edge, error)
 	Callers(ctx context.Context, obj *model.Node, depth *int) ([]*model.Node, error)
 	Callees(ctx context.Context, obj *model.Node, depth *int) ([]*model.Node, error)
+	Export(ctx context.Context, obj *model.Node, format model.ExportFormat, depth *int, limit *int) (string, error)
 }
 type NodeConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.NodeConnection) (int, error)
@@ -710,6 +712,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Node.EndLine(childComplexity), true
+	case "Node.export":
+		if e.ComplexityRoot.Node.Export == nil {
+			break
+		}
+
+		args, err := ec.field_Node_export_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Node.Export(childComplexity, args["format"].(model.ExportFormat), args["depth"].(*int), args["limit"].(*int)), true
 	case "Node.external":
 		if e.ComplexityRoot.Node.External == nil {
 			break
@@ -1031,6 +1044,18 @@ type Node {
   "Transitive over CALLS, IN direction, without repeats, the node itself excluded; depth at most 100."
   callers(depth: Int = 1): [Node!]!
   callees(depth: Int = 1): [Node!]!
+  "The neighbourhood within depth hops (edges both ways, at most limit nodes, limit <= 500) as Mermaid or Graphviz text."
+  export(format: ExportFormat!, depth: Int = 1, limit: Int = 100): String!
+}
+
+"Text formats of an exported neighbourhood."
+enum ExportFormat {
+  "Mermaid flowchart: calls and variable access (dynamic calls dotted)."
+  MERMAID_FLOWCHART
+  "Mermaid classDiagram: the eight class relations."
+  MERMAID_CLASS
+  "Graphviz DOT: every relation."
+  DOT
 }
 
 input NodeInput {
@@ -1347,6 +1372,8 @@ func (ec *executionContext) childFields_Node(ctx context.Context, field graphql.
 		return ec.fieldContext_Node_callers(ctx, field)
 	case "callees":
 		return ec.fieldContext_Node_callees(ctx, field)
+	case "export":
+		return ec.fieldContext_Node_export(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Node", field.Name)
 }
@@ -1796,6 +1823,36 @@ func (ec *executionContext) field_Node_edges_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["relation"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Node_export_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "format",
+		func(ctx context.Context, v any) (model.ExportFormat, error) {
+			return ec.unmarshalNExportFormat2githubᚗcomᚋgrafoᚋgrafoᚋgraphᚋmodelᚐExportFormat(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["format"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "depth",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["depth"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "limit",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["limit"] = arg2
 	return args, nil
 }
 
@@ -3947,6 +4004,50 @@ func (ec *executionContext) fieldContext_Node_callees(ctx context.Context, field
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Node_callees_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Node_export(ctx context.Context, field graphql.CollectedField, obj *model.Node) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Node_export(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Node().Export(ctx, obj, fc.Args["format"].(model.ExportFormat), fc.Args["depth"].(*int), fc.Args["limit"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Node_export(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Node",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type String does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Node_export_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -6362,6 +6463,12 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Node_callees(ctx, field, obj)
 				})
+		case "export":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Node_export(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -7042,6 +7149,16 @@ func (ec *executionContext) unmarshalNEdgeInput2ᚕᚖgithubᚗcomᚋgrafoᚋgra
 func (ec *executionContext) unmarshalNEdgeInput2ᚖgithubᚗcomᚋgrafoᚋgrafoᚋgraphᚋmodelᚐEdgeInput(ctx context.Context, v any) (*model.EdgeInput, error) {
 	res, err := ec.unmarshalInputEdgeInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNExportFormat2githubᚗcomᚋgrafoᚋgrafoᚋgraphᚋmodelᚐExportFormat(ctx context.Context, v any) (model.ExportFormat, error) {
+	var res model.ExportFormat
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNExportFormat2githubᚗcomᚋgrafoᚋgrafoᚋgraphᚋmodelᚐExportFormat(ctx context.Context, sel ast.SelectionSet, v model.ExportFormat) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNFile2ᚕᚖgithubᚗcomᚋgrafoᚋgrafoᚋgraphᚋmodelᚐFileᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.File) graphql.Marshaler {

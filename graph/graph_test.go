@@ -755,3 +755,56 @@ func TestWebsocketLimits(t *testing.T) {
 		}
 	}
 }
+
+// Exports of a neighbourhood as Mermaid (flowchart, classDiagram) and DOT.
+func TestExport(t *testing.T) {
+	e := newEnv(t)
+	defer e.h.Close()
+	e.createGraph(t, "ex")
+	e.post(t, `mutation {
+	  upsertNodes(graphId: "ex", nodes: [
+	    {kind: FUNCTION, name: "main", qualifiedName: "p.main"},
+	    {kind: FUNCTION, name: "run", qualifiedName: "p.run"},
+	    {kind: FUNCTION, name: "far", qualifiedName: "p.far"},
+	    {kind: CLASS, name: "Shape", qualifiedName: "p.Shape"},
+	    {kind: CLASS, name: "Circle", qualifiedName: "p.Circle"}]) { id }
+	  upsertEdges(graphId: "ex", edges: [
+	    {from: "p.main", to: "p.run", relation: CALLS},
+	    {from: "p.run", to: "p.far", relation: CALLS},
+	    {from: "p.Circle", to: "p.Shape", relation: REALIZATION},
+	    {from: "p.run", to: "p.Circle", relation: DEPENDENCY}])
+	}`, &map[string]any{})
+	var out struct {
+		Graph struct {
+			Node struct{ Flow, Class, Dot, Deep string }
+		}
+	}
+	e.post(t, `{ graph(id: "ex") { node(qualifiedName: "p.run") {
+	  flow: export(format: MERMAID_FLOWCHART)
+	  class: export(format: MERMAID_CLASS, depth: 2)
+	  dot: export(format: DOT)
+	  deep: export(format: MERMAID_FLOWCHART, depth: 0) } } }`, &out)
+	id := func(qn string) string { return "n" + store.NodeID("ex", qn) }
+	n := out.Graph.Node
+	for _, want := range []string{"flowchart LR", id("p.main") + " --> " + id("p.run"), id("p.run") + " --> " + id("p.far"), `"run"`} {
+		if !strings.Contains(n.Flow, want) {
+			t.Fatalf("flowchart lacks %q:\n%s", want, n.Flow)
+		}
+	}
+	if strings.Contains(n.Flow, "realization") {
+		t.Fatalf("flowchart carries a class relation:\n%s", n.Flow)
+	}
+	// Circle is one hop from run, Shape two: the class diagram at depth 2 has the realization.
+	if want := id("p.Shape") + " <|.. " + id("p.Circle") + " : realization"; !strings.Contains(n.Class, want) {
+		t.Fatalf("class diagram lacks %q:\n%s", want, n.Class)
+	}
+	if !strings.HasPrefix(n.Dot, "digraph grafo {") || !strings.Contains(n.Dot, `label="CALLS"`) || !strings.Contains(n.Dot, `label="DEPENDENCY", style=dashed`) {
+		t.Fatalf("dot:\n%s", n.Dot)
+	}
+	if strings.Contains(n.Deep, "-->") || !strings.Contains(n.Deep, `"run"`) {
+		t.Fatalf("depth 0 exports the node alone:\n%s", n.Deep)
+	}
+	if _, code := e.errorOf(t, `{ graph(id: "ex") { node(qualifiedName: "p.run") { export(format: DOT, depth: 9) } } }`); code != graph.CodeBadRequest {
+		t.Fatalf("depth 9: code %q", code)
+	}
+}

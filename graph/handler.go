@@ -130,6 +130,10 @@ func setComplexity(c *ComplexityRoot) {
 		return 1 + 10*capped(depth, 1, MaxDepth)*child
 	}
 	c.Node.Callees = c.Node.Callers
+	// An export reads up to limit nodes and their edges.
+	c.Node.Export = func(child int, format model.ExportFormat, depth *int, limit *int) int {
+		return 1 + 2*capped(limit, 100, MaxExportNodes)
+	}
 	c.Node.Edges = func(child int, direction *model.Direction, relation *ingest.Relation) int {
 		return 1 + 10*child
 	}

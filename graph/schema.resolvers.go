@@ -9,9 +9,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/grafo/grafo/auth"
 	"time"
 
+	"github.com/grafo/grafo/auth"
 	"github.com/grafo/grafo/graph/model"
 	"github.com/grafo/grafo/graph/store"
 	"github.com/grafo/grafo/ingest"
@@ -263,6 +263,28 @@ func (r *nodeResolver) Callers(ctx context.Context, obj *model.Node, depth *int)
 // Callees is the resolver for the callees field.
 func (r *nodeResolver) Callees(ctx context.Context, obj *model.Node, depth *int) ([]*model.Node, error) {
 	return r.walk(ctx, obj, store.Out, depth)
+}
+
+// Export is the resolver for the export field.
+func (r *nodeResolver) Export(ctx context.Context, obj *model.Node, format model.ExportFormat, depth *int, limit *int) (string, error) {
+	d, l := 1, 100
+	if depth != nil {
+		d = *depth
+	}
+	if limit != nil {
+		l = *limit
+	}
+	if d < 0 || d > 3 {
+		return "", badRequest("export depth %d outside 0..3", d)
+	}
+	if l < 1 || l > MaxExportNodes {
+		return "", badRequest("export limit %d outside 1..%d", l, MaxExportNodes)
+	}
+	nb, err := r.neighbours(ctx, obj.GraphID, obj.ID, d, l)
+	if err != nil {
+		return "", err
+	}
+	return nb.render(format, obj.ID), nil
 }
 
 // TotalCount is the resolver for the totalCount field.

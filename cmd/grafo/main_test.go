@@ -216,6 +216,18 @@ func TestCLI(t *testing.T) {
 	if out, err := grafo(nil, "cluster", "status"); err != nil || !strings.Contains(out, "cli") || !strings.Contains(out, "up") {
 		t.Fatalf("cluster status: %q %v", out, err)
 	}
+	// Export of a neighbourhood, through GraphQL.
+	if out, err := grafo(nil, "query", `mutation { createGraph(id: "g") { id }
+	  upsertNodes(graphId: "g", nodes: [{kind: FUNCTION, name: "a", qualifiedName: "p.a"}, {kind: FUNCTION, name: "b", qualifiedName: "p.b"}]) { id }
+	  upsertEdges(graphId: "g", edges: [{from: "p.a", to: "p.b", relation: CALLS}]) }`); err != nil {
+		t.Fatalf("mutations: %v %s", err, out)
+	}
+	if out, err := grafo(nil, "export", "g", "p.a", "--format", "dot"); err != nil || !strings.Contains(out, "digraph") || !strings.Contains(out, `label="CALLS"`) {
+		t.Fatalf("export dot: %q %v", out, err)
+	}
+	if out, err := grafo(nil, "export", "g", "p.nope"); err == nil || !strings.Contains(out, "no node") {
+		t.Fatalf("export of a missing node: %q %v", out, err)
+	}
 	if out, err := grafo(nil, "frobnicate"); err == nil || !strings.Contains(out, "unknown command") {
 		t.Fatalf("unknown command: %q %v", out, err)
 	}

@@ -214,3 +214,64 @@ func (e Direction) MarshalJSON() ([]byte, error) {
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
 }
+
+// Text formats of an exported neighbourhood.
+type ExportFormat string
+
+const (
+	// Mermaid flowchart: calls and variable access (dynamic calls dotted).
+	ExportFormatMermaidFlowchart ExportFormat = "MERMAID_FLOWCHART"
+	// Mermaid classDiagram: the eight class relations.
+	ExportFormatMermaidClass ExportFormat = "MERMAID_CLASS"
+	// Graphviz DOT: every relation.
+	ExportFormatDot ExportFormat = "DOT"
+)
+
+var AllExportFormat = []ExportFormat{
+	ExportFormatMermaidFlowchart,
+	ExportFormatMermaidClass,
+	ExportFormatDot,
+}
+
+func (e ExportFormat) IsValid() bool {
+	switch e {
+	case ExportFormatMermaidFlowchart, ExportFormatMermaidClass, ExportFormatDot:
+		return true
+	}
+	return false
+}
+
+func (e ExportFormat) String() string {
+	return string(e)
+}
+
+func (e *ExportFormat) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ExportFormat(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ExportFormat", str)
+	}
+	return nil
+}
+
+func (e ExportFormat) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ExportFormat) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ExportFormat) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
