@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/grafo/grafo/auth"
@@ -52,6 +51,7 @@ type Node struct {
 	ae       *replica.AntiEntropy
 	health   health
 	tokens   *auth.Tokens
+	httpAdv  string // public address announced to the cluster
 	bus      *store.Bus
 	graphs   *store.Store
 }
@@ -102,9 +102,19 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if httpAdv == "" {
 		httpAdv = n.httpLn.Addr().String()
 	}
-	join, err := resolveJoin(ctx, cfg.Join, cfg.Logger)
-	if err != nil {
+	n.httpAdv = httpAdv
+	if n.hintDB, err = hints.Open(filepath.Join(cfg.DataDir, "hints.db"), hints.Config{Window: cfg.HintWindow, Logger: cfg.Logger}); err != nil {
 		return n, err
+	}
+	n.hints = n.hintDB
+	// A node waiting to join answers who it is, so that an admin can
+	// admit it with `grafo cluster join ADDR`.
+	n.tr.Handle(methodNodeInfo, n.nodeInfo)
+	var join []string
+	for _, a := range cfg.Join {
+		if a = strings.TrimSpace(a); a != "" {
+			join = append(join, a)
+		}
 	}
 	n.cluster, err = cluster.Open(ctx, cluster.Config{
 		NodeID: cfg.NodeID, Dir: filepath.Join(cfg.DataDir, "raft"),
@@ -112,16 +122,13 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		Weight: cfg.Weight, VNodes: cfg.VNodes, Replicas: cfg.Replicas,
 		WriteQuorum: cfg.WriteQuorum, ReadQuorum: cfg.ReadQuorum,
 		Join: join, Transport: n.tr, Raft: n.tr.RaftLayer(),
-		Heartbeat: cfg.Heartbeat, Logger: cfg.Logger,
+		ResolveJoin: func(ctx context.Context) []string { return resolveJoin(ctx, join, cfg.Logger) },
+		Heartbeat:   cfg.Heartbeat, Logger: cfg.Logger,
 	})
 	if err != nil {
 		return n, fmt.Errorf("cluster: %w", err)
 	}
 	n.members = newMembers(n.cluster)
-	if n.hintDB, err = hints.Open(filepath.Join(cfg.DataDir, "hints.db"), hints.Config{Window: cfg.HintWindow, Logger: cfg.Logger}); err != nil {
-		return n, err
-	}
-	n.hints = n.hintDB
 	if n.coord, err = replica.New(replica.Config{
 		NodeID: cfg.NodeID, Local: n.engine, Transport: n.tr, Members: n.members, Logger: cfg.Logger, Hints: n.hintDB,
 	}); err != nil {
@@ -133,7 +140,6 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.health.probe(ctx, n.engine)
 	n.wg.Add(1)
 	go func() { defer n.wg.Done(); n.health.watch(runCtx, n.engine, cfg.Heartbeat, cfg.Logger) }()
-	n.tr.Handle(methodNodeInfo, n.nodeInfo)
 	n.wg.Add(1)
 	go func() { defer n.wg.Done(); n.watchCluster(runCtx) }()
 
@@ -255,60 +261,46 @@ func (n *Node) watchCluster(ctx context.Context) {
 
 // resolveJoin turns --join addresses into cluster addresses: an address
 // that answers GET /v1/cluster is a public one, and its members' cluster
-// addresses are used; one that speaks something else is taken as a cluster
-// address. An address that refuses connections is retried for a while
-// (the member may still be starting: containers start together) before
-// it is taken as given.
-func resolveJoin(ctx context.Context, addrs []string, log *slog.Logger) ([]string, error) {
+// addresses are used; anything else (a cluster port, or a member not up
+// yet) is tried as given. The cluster package calls it before every join
+// attempt, so a public address that was not answering yet is resolved
+// once its node is up.
+func resolveJoin(ctx context.Context, addrs []string, log *slog.Logger) []string {
 	var out []string
-	hc := &http.Client{Timeout: 2 * time.Second}
+	hc := &http.Client{Timeout: time.Second}
 	for _, a := range addrs {
-		a = strings.TrimSpace(a)
-		if a == "" {
-			continue
-		}
 		bare := strings.TrimPrefix(strings.TrimPrefix(a, "http://"), "https://")
 		base := a
 		if !strings.Contains(base, "://") {
 			base = "http://" + base
 		}
-		for attempt := 0; ; attempt++ {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+"/v1/cluster", nil)
-			if err != nil {
-				out = append(out, bare)
-				break
-			}
-			resp, err := hc.Do(req)
-			if err != nil {
-				if errors.Is(err, syscall.ECONNREFUSED) && attempt < 15 && ctx.Err() == nil {
-					select {
-					case <-ctx.Done():
-					case <-time.After(2 * time.Second):
-					}
-					continue
-				}
-				out = append(out, bare) // not HTTP: a cluster address
-				break
-			}
-			var st struct {
-				Nodes []struct {
-					Cluster string `json:"cluster"`
-				} `json:"nodes"`
-			}
-			err = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&st)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-				log.Warn("--join names a public address that needs a token; give a member's cluster address (e.g. host:7071) instead", "join", a)
-			}
-			if err != nil || resp.StatusCode != http.StatusOK || len(st.Nodes) == 0 {
-				out = append(out, bare)
-				break
-			}
-			for _, nd := range st.Nodes {
-				out = append(out, nd.Cluster)
-			}
-			break
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+"/v1/cluster", nil)
+		if err != nil {
+			out = append(out, bare)
+			continue
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			out = append(out, bare)
+			continue
+		}
+		var st struct {
+			Nodes []struct {
+				Cluster string `json:"cluster"`
+			} `json:"nodes"`
+		}
+		err = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&st)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+			log.Warn("--join names a public address that needs a token; give a member's cluster address (e.g. host:7071) instead", "join", a)
+		}
+		if err != nil || resp.StatusCode != http.StatusOK || len(st.Nodes) == 0 {
+			out = append(out, bare)
+			continue
+		}
+		for _, nd := range st.Nodes {
+			out = append(out, nd.Cluster)
 		}
 	}
-	return out, nil
+	return out
 }

@@ -19,13 +19,15 @@ const methodNodeInfo = "node.info"
 // nodeInfo is what a node tells others about itself for /v1/cluster.
 type nodeInfo struct {
 	ID           string `json:"id"`
+	HTTP         string `json:"http"`
+	Weight       int    `json:"weight"`
 	Keys         int64  `json:"keys"`
 	HintsPending int64  `json:"hintsPending"`
 	Healthy      bool   `json:"healthy"`
 }
 
 func (n *Node) localInfo(ctx context.Context) nodeInfo {
-	info := nodeInfo{ID: n.cfg.NodeID, Keys: n.engine.Keys(), Healthy: n.health.err() == nil}
+	info := nodeInfo{ID: n.cfg.NodeID, HTTP: n.httpAdv, Weight: n.cfg.Weight, Keys: n.engine.Keys(), Healthy: n.health.err() == nil}
 	if n.hints != nil {
 		info.HintsPending = n.hints.Pending()
 	}
@@ -109,7 +111,10 @@ func (c clusterAPI) Join(ctx context.Context, addr string) error {
 	if err := json.Unmarshal(resp, &info); err != nil {
 		return err
 	}
-	return c.n.cluster.Join(ctx, cluster.Node{ID: info.ID, Cluster: addr, Weight: 1})
+	if info.Weight < 1 {
+		info.Weight = 1
+	}
+	return c.n.cluster.Join(ctx, cluster.Node{ID: info.ID, HTTP: info.HTTP, Cluster: addr, Weight: info.Weight})
 }
 
 func (c clusterAPI) Leave(ctx context.Context, node string) error {

@@ -196,3 +196,39 @@ func TestJoinBeforeSeedIsUp(t *testing.T) {
 		t.Fatalf("joiner never served:\n%s", logs)
 	}
 }
+
+// `grafo cluster join ADDR` admits a node that is waiting at ADDR (started
+// with a --join that leads nowhere yet), with its public address and
+// weight.
+func TestAdminJoin(t *testing.T) {
+	n1 := newProc(t, "n1")
+	waiting := &proc{t: t, id: "n2", data: filepath.Join(t.TempDir(), "n2"), http: freePort(t), clust: freePort(t)}
+	cmd := exec.Command(grafoBin, "serve", "--node-id", "n2", "--data", waiting.data, "--http", waiting.http,
+		"--cluster", waiting.clust, "--weight", "2", "--join", freePort(t))
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	admit := func() error {
+		c := exec.Command(grafoBin, "cluster", "join", waiting.clust, "--server", n1.url())
+		out, err := c.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	}
+	// The waiting node answers on its cluster port once it has opened it.
+	var err error
+	waitFor(t, 30*time.Second, "the admin join to be accepted", func() bool { err = admit(); return err == nil })
+	st := waitUp(t, n1.client(), 2)
+	for _, n := range st.Nodes {
+		if n.ID == "n2" && (n.HTTP != waiting.http || n.Weight != 2) {
+			t.Fatalf("admitted node recorded as %+v, want http %s weight 2", n, waiting.http)
+		}
+	}
+	waitFor(t, 10*time.Second, "the admitted node to serve", func() bool {
+		return strings.Contains(logs.String(), "serving http://")
+	})
+}

@@ -250,7 +250,13 @@ func (c *Cluster) awaitMember(ctx context.Context, restarted bool) error {
 func (c *Cluster) askToJoin(ctx context.Context) error {
 	req, _ := json.Marshal(rpcRequest{Node: c.selfStored(Joining)})
 	var errs []error
-	for _, addr := range c.cfg.Join {
+	addrs := c.cfg.Join
+	if c.cfg.ResolveJoin != nil {
+		if r := c.cfg.ResolveJoin(ctx); len(r) > 0 {
+			addrs = r
+		}
+	}
+	for _, addr := range addrs {
 		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		resp, err := c.cfg.Transport.Call(actx, addr, methodJoin, req)
 		cancel()

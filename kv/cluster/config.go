@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"time"
@@ -69,6 +70,10 @@ type Config struct {
 	// Join lists cluster addresses of any members. Empty = bootstrap a new
 	// cluster, unless Dir already holds raft state: then just restart.
 	Join []string
+	// ResolveJoin, when set, turns Join into cluster addresses before every
+	// join attempt (a member's public address answers only once it is up,
+	// and it names the members' cluster addresses). Nil uses Join as given.
+	ResolveJoin func(ctx context.Context) []string
 
 	// Transport carries join/state forwarding and heartbeats. Required.
 	Transport transport.Transport
