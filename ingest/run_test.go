@@ -13,6 +13,7 @@ import (
 	"github.com/grafo/grafo/graph/store"
 	"github.com/grafo/grafo/ingest"
 	_ "github.com/grafo/grafo/ingest/golang" // registers the Go frontend
+	"github.com/grafo/grafo/ingest/ingesttest"
 	"github.com/grafo/grafo/kv/kvtest"
 )
 
@@ -53,30 +54,19 @@ func (c *countingSink) reset() {
 	c.puts, c.putFiles, c.deletes, c.langs = 0, 0, 0, 0
 }
 
-func write(t *testing.T, dir, rel, data string) {
-	t.Helper()
-	p := filepath.Join(dir, filepath.FromSlash(rel))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestRunReingest ingests a small tree into a real graph store, then
 // re-ingests it unchanged (nothing written, no package loaded, updatedAt
 // unmoved), then after editing, adding and deleting files.
 func TestRunReingest(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	write(t, dir, "go.mod", "module example.com/r\n\ngo 1.22\n")
-	write(t, dir, "a.go", "package r\n\nimport \"os\"\n\nvar V int\n\nfunc A() { V = 1; B(); os.Exit(0) }\n")
-	write(t, dir, "b.go", "package r\n\nfunc B() {}\n")
-	write(t, dir, "c.go", "package r\n\nfunc C() {}\n")
-	write(t, dir, "tool.py", "print('no python frontend here')\n")
-	write(t, dir, "ignored/x.go", "package ignored\n")
-	write(t, dir, ".gitignore", "ignored/\n")
+	ingesttest.WriteFile(t, dir, "go.mod", "module example.com/r\n\ngo 1.22\n")
+	ingesttest.WriteFile(t, dir, "a.go", "package r\n\nimport \"os\"\n\nvar V int\n\nfunc A() { V = 1; B(); os.Exit(0) }\n")
+	ingesttest.WriteFile(t, dir, "b.go", "package r\n\nfunc B() {}\n")
+	ingesttest.WriteFile(t, dir, "c.go", "package r\n\nfunc C() {}\n")
+	ingesttest.WriteFile(t, dir, "tool.py", "print('no python frontend here')\n")
+	ingesttest.WriteFile(t, dir, "ignored/x.go", "package ignored\n")
+	ingesttest.WriteFile(t, dir, ".gitignore", "ignored/\n")
 
 	st := store.New(kvtest.NewStore(t), store.Options{})
 	sink := &countingSink{Sink: st}
@@ -145,8 +135,8 @@ func TestRunReingest(t *testing.T) {
 
 	// Change b.go, delete c.go, add d.go: exactly those are written.
 	sink.reset()
-	write(t, dir, "b.go", "package r\n\nfunc B() { D() }\n")
-	write(t, dir, "d.go", "package r\n\nfunc D() {}\n")
+	ingesttest.WriteFile(t, dir, "b.go", "package r\n\nfunc B() { D() }\n")
+	ingesttest.WriteFile(t, dir, "d.go", "package r\n\nfunc D() {}\n")
 	if err := os.Remove(filepath.Join(dir, "c.go")); err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,7 @@ func (*Frontend) Name() string { return "go" }
 
 // Claims .go files and go.mod files (the latter so that a changed go
 // version is noticed and recorded).
+//
 // Like the go command, it leaves out directories and files whose names
 // begin with "_" or "." (GOROOT/src keeps separate assembly-generator
 // modules under _asm directories: loading them would fetch and

@@ -1,9 +1,10 @@
 package golang
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/grafo/grafo/ingest/ingesttest"
 )
 
 // Ingesting a directory inside a module (no go.mod of its own) analyses
@@ -17,11 +18,7 @@ func TestSubdirectoryOfModule(t *testing.T) {
 		"sub/b/b.go": "package b\n\nfunc B() {}\n",
 		"other/o.go": "package other\n\nfunc O() {}\n",
 	} {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		ingesttest.WriteFile(t, dir, name, src)
 	}
 	facts := extractAll(t, filepath.Join(dir, "sub"), "cha")
 	nodes, calls := map[string]bool{}, map[string]bool{}

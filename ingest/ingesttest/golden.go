@@ -43,13 +43,7 @@ func Golden(t *testing.T, fe ingest.Frontend, pattern string, update bool) {
 					algo = strings.TrimSpace(string(f.Data))
 					continue
 				}
-				p := filepath.Join(dir, filepath.FromSlash(f.Name))
-				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(p, f.Data, 0o644); err != nil {
-					t.Fatal(err)
-				}
+				WriteFile(t, dir, f.Name, string(f.Data))
 			}
 			got := Format(ExtractAll(t, fe, dir, algo))
 			if update {
@@ -70,6 +64,19 @@ func Golden(t *testing.T, fe ingest.Frontend, pattern string, update bool) {
 				t.Errorf("facts differ from %s (-want +got):\n%s\nactual, in golden form:\n%s", fx, lineDiff(want, got), got)
 			}
 		})
+	}
+}
+
+// WriteFile writes data to the slash-separated path rel under dir,
+// creating directories as needed.
+func WriteFile(t testing.TB, dir, rel, data string) {
+	t.Helper()
+	p := filepath.Join(dir, filepath.FromSlash(rel))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -4,27 +4,15 @@ package python_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/grafo/grafo/graph/store"
 	"github.com/grafo/grafo/ingest"
 	_ "github.com/grafo/grafo/ingest/golang" // registers the Go frontend
+	"github.com/grafo/grafo/ingest/ingesttest"
 	_ "github.com/grafo/grafo/ingest/python"
 	"github.com/grafo/grafo/kv/kvtest"
 )
-
-func write(t *testing.T, dir, rel, data string) {
-	t.Helper()
-	p := filepath.Join(dir, filepath.FromSlash(rel))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // TestMixedTree ingests Go and Python side by side into one graph through
 // ingest.Run and a real graph store: both languages are listed, both
@@ -33,11 +21,11 @@ func write(t *testing.T, dir, rel, data string) {
 func TestMixedTree(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	write(t, dir, "go.mod", "module example.com/m\n\ngo 1.22\n")
-	write(t, dir, "main.go", "package main\n\nimport \"os\"\n\nfunc main() { os.Exit(run()) }\n\nfunc run() int { return 0 }\n")
-	write(t, dir, "pyproject.toml", "[project]\nname = \"m\"\nrequires-python = \">=3.11\"\n")
-	write(t, dir, "tools/__init__.py", "")
-	write(t, dir, "tools/gen.py", "import json\n\nCOUNT = 0\n\n\nclass Gen:\n    def emit(self):\n        global COUNT\n        COUNT += 1\n        return json.dumps(self.load())\n\n    def load(self):\n        return {}\n")
+	ingesttest.WriteFile(t, dir, "go.mod", "module example.com/m\n\ngo 1.22\n")
+	ingesttest.WriteFile(t, dir, "main.go", "package main\n\nimport \"os\"\n\nfunc main() { os.Exit(run()) }\n\nfunc run() int { return 0 }\n")
+	ingesttest.WriteFile(t, dir, "pyproject.toml", "[project]\nname = \"m\"\nrequires-python = \">=3.11\"\n")
+	ingesttest.WriteFile(t, dir, "tools/__init__.py", "")
+	ingesttest.WriteFile(t, dir, "tools/gen.py", "import json\n\nCOUNT = 0\n\n\nclass Gen:\n    def emit(self):\n        global COUNT\n        COUNT += 1\n        return json.dumps(self.load())\n\n    def load(self):\n        return {}\n")
 
 	st := store.New(kvtest.NewStore(t), store.Options{})
 	sum, err := ingest.Run(ctx, dir, "m", st, ingest.Options{})
@@ -77,7 +65,7 @@ func TestMixedTree(t *testing.T) {
 		t.Errorf("unchanged re-ingest: %+v", again)
 	}
 
-	write(t, dir, "tools/gen.py", "def only():\n    pass\n")
+	ingesttest.WriteFile(t, dir, "tools/gen.py", "def only():\n    pass\n")
 	changed, err := ingest.Run(ctx, dir, "m", st, ingest.Options{})
 	if err != nil {
 		t.Fatal(err)
