@@ -6,7 +6,7 @@ COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BIN       := bin/grafo
 
-.PHONY: all build static test test-short nemesis bench bench-engine bench-cluster lint fmt vet generate cluster cluster-down clean
+.PHONY: all build static deps test test-short nemesis bench bench-engine bench-cluster bench-graph bench-ingest lint fmt vet generate clean
 
 all: build
 
@@ -17,15 +17,20 @@ build:
 static:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/grafo-static ./cmd/grafo
 
-test:
+# What the tests need besides Go (Chromium, python3-jedi): installed when
+# missing if this user can (root or sudo -n), else one line saying how.
+deps:
+	@scripts/deps.sh
+
+test: deps
 	$(GO) test -count=1 -timeout 20m ./...
 
 # Fault injection: in-process and multi-process nemesis tests, histories
 # checked with porcupine (README "Consistency and failures").
-nemesis:
+nemesis: deps
 	$(GO) test -count=1 -run Nemesis ./...
 
-test-short:
+test-short: deps
 	$(GO) test -short -count=1 ./...
 
 # Engine vs bare bbolt (group commit), see README "Benchmarks".

@@ -14,7 +14,7 @@
 // (with ?depth=1..3 for the neighbourhood picture) and #/cluster.
 //
 // The tests drive headless Chromium (Debian's chromium package) against the
-// real GraphQL handler over a single-node store; they are skipped when no
-// chromium binary is on PATH. Run them with -update-screenshot to rewrite
+// real GraphQL handler over a single-node store; they fail when no chromium
+// binary is on PATH (`make test` installs it, scripts/deps.sh). Run them with -update-screenshot to rewrite
 // testdata/explorer.png, the picture the README shows.
 package web

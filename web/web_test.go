@@ -196,7 +196,7 @@ func newBrowser(t *testing.T) *browser {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
-		t.Fatal("no chromium on PATH: apt-get install -y chromium (.ci/run does)")
+		t.Fatal("no chromium on PATH: run make deps (it installs Debian's chromium) or apt-get install -y chromium")
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,

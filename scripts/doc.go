@@ -1,0 +1,3 @@
+// Package scripts holds the shell scripts of the build (deps.sh: the test
+// dependencies beyond Go, installed by `make test`) and their tests.
+package scripts
