@@ -91,7 +91,7 @@ type ComplexityRoot struct {
 		Node      func(childComplexity int, id *string, qualifiedName *string) int
 		NodeAt    func(childComplexity int, path string, line int) int
 		Nodes     func(childComplexity int, kind *ingest.Kind, name *string, first *int, after *string) int
-		Search    func(childComplexity int, query string, first *int) int
+		Search    func(childComplexity int, query string, kind *ingest.Kind, first *int) int
 		Stats     func(childComplexity int) int
 		UpdatedAt func(childComplexity int) int
 	}
@@ -138,18 +138,23 @@ type ComplexityRoot struct {
 	}
 
 	Node struct {
-		Callees       func(childComplexity int, depth *int) int
-		Callers       func(childComplexity int, depth *int) int
-		Edges         func(childComplexity int, direction *model.Direction, relation *ingest.Relation) int
-		EndLine       func(childComplexity int) int
-		Export        func(childComplexity int, format model.ExportFormat, depth *int, limit *int) int
-		External      func(childComplexity int) int
-		File          func(childComplexity int) int
-		ID            func(childComplexity int) int
-		Kind          func(childComplexity int) int
-		Line          func(childComplexity int) int
-		Name          func(childComplexity int) int
-		QualifiedName func(childComplexity int) int
+		Callees         func(childComplexity int, depth *int) int
+		Callers         func(childComplexity int, depth *int) int
+		Edges           func(childComplexity int, direction *model.Direction, relation *ingest.Relation) int
+		EndLine         func(childComplexity int) int
+		Export          func(childComplexity int, format model.ExportFormat, depth *int, limit *int) int
+		External        func(childComplexity int) int
+		File            func(childComplexity int) int
+		Graph           func(childComplexity int) int
+		ID              func(childComplexity int) int
+		Implementations func(childComplexity int) int
+		Kind            func(childComplexity int) int
+		Line            func(childComplexity int) int
+		Name            func(childComplexity int) int
+		QualifiedName   func(childComplexity int) int
+		Subtypes        func(childComplexity int) int
+		Supertypes      func(childComplexity int) int
+		Test            func(childComplexity int) int
 	}
 
 	NodeConnection struct {
@@ -168,6 +173,8 @@ type ComplexityRoot struct {
 		Get     func(childComplexity int, key string, consistency *model.Consistency) int
 		Graph   func(childComplexity int, id string) int
 		Graphs  func(childComplexity int) int
+		Search  func(childComplexity int, query string, kind *ingest.Kind, graphs []string, first *int) int
+		Usages  func(childComplexity int, qualifiedName string, relation *ingest.Relation) int
 	}
 
 	RelationCount struct {
@@ -196,7 +203,7 @@ type GraphResolver interface {
 	Node(ctx context.Context, obj *model.Graph, id *string, qualifiedName *string) (*model.Node, error)
 	Nodes(ctx context.Context, obj *model.Graph, kind *ingest.Kind, name *string, first *int, after *string) (*model.NodeConnection, error)
 	NodeAt(ctx context.Context, obj *model.Graph, path string, line int) (*model.Node, error)
-	Search(ctx context.Context, obj *model.Graph, query string, first *int) ([]*model.Node, error)
+	Search(ctx context.Context, obj *model.Graph, query string, kind *ingest.Kind, first *int) ([]*model.Node, error)
 	Stats(ctx context.Context, obj *model.Graph) (*model.GraphStats, error)
 }
 type MutationResolver interface {
@@ -211,9 +218,14 @@ type MutationResolver interface {
 type NodeResolver interface {
 	File(ctx context.Context, obj *model.Node) (*model.File, error)
 
+	Graph(ctx context.Context, obj *model.Node) (*model.Graph, error)
+	Test(ctx context.Context, obj *model.Node) (bool, error)
 	Edges(ctx context.Context, obj *model.Node, direction *model.Direction, relation *ingest.Relation) ([]*model.Edge, error)
 	Callers(ctx context.Context, obj *model.Node, depth *int) ([]*model.Node, error)
 	Callees(ctx context.Context, obj *model.Node, depth *int) ([]*model.Node, error)
+	Implementations(ctx context.Context, obj *model.Node) ([]*model.Node, error)
+	Supertypes(ctx context.Context, obj *model.Node) ([]*model.Node, error)
+	Subtypes(ctx context.Context, obj *model.Node) ([]*model.Node, error)
 	Export(ctx context.Context, obj *model.Node, format model.ExportFormat, depth *int, limit *int) (string, error)
 }
 type NodeConnectionResolver interface {
@@ -224,6 +236,8 @@ type QueryResolver interface {
 	Graph(ctx context.Context, id string) (*model.Graph, error)
 	Get(ctx context.Context, key string, consistency *model.Consistency) (*model.KVEntry, error)
 	Cluster(ctx context.Context) (*model.Cluster, error)
+	Search(ctx context.Context, query string, kind *ingest.Kind, graphs []string, first *int) ([]*model.Node, error)
+	Usages(ctx context.Context, qualifiedName string, relation *ingest.Relation) ([]*model.Node, error)
 }
 type SubscriptionResolver interface {
 	GraphChanged(ctx context.Context, graphID string, since *time.Time) (<-chan *model.GraphChange, error)
@@ -480,7 +494,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Graph.Search(childComplexity, args["query"].(string), args["first"].(*int)), true
+		return e.ComplexityRoot.Graph.Search(childComplexity, args["query"].(string), args["kind"].(*ingest.Kind), args["first"].(*int)), true
 	case "Graph.stats":
 		if e.ComplexityRoot.Graph.Stats == nil {
 			break
@@ -735,12 +749,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Node.File(childComplexity), true
+	case "Node.graph":
+		if e.ComplexityRoot.Node.Graph == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Node.Graph(childComplexity), true
 	case "Node.id":
 		if e.ComplexityRoot.Node.ID == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Node.ID(childComplexity), true
+	case "Node.implementations":
+		if e.ComplexityRoot.Node.Implementations == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Node.Implementations(childComplexity), true
 	case "Node.kind":
 		if e.ComplexityRoot.Node.Kind == nil {
 			break
@@ -765,6 +791,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Node.QualifiedName(childComplexity), true
+	case "Node.subtypes":
+		if e.ComplexityRoot.Node.Subtypes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Node.Subtypes(childComplexity), true
+	case "Node.supertypes":
+		if e.ComplexityRoot.Node.Supertypes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Node.Supertypes(childComplexity), true
+	case "Node.test":
+		if e.ComplexityRoot.Node.Test == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Node.Test(childComplexity), true
 
 	case "NodeConnection.nodes":
 		if e.ComplexityRoot.NodeConnection.Nodes == nil {
@@ -832,6 +876,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Graphs(childComplexity), true
+
+	case "Query.search":
+		if e.ComplexityRoot.Query.Search == nil {
+			break
+		}
+
+		args, err := ec.field_Query_search_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Search(childComplexity, args["query"].(string), args["kind"].(*ingest.Kind), args["graphs"].([]string), args["first"].(*int)), true
+	case "Query.usages":
+		if e.ComplexityRoot.Query.Usages == nil {
+			break
+		}
+
+		args, err := ec.field_Query_usages_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Usages(childComplexity, args["qualifiedName"].(string), args["relation"].(*ingest.Relation)), true
 
 	case "RelationCount.count":
 		if e.ComplexityRoot.RelationCount.Count == nil {
@@ -996,6 +1063,21 @@ type Query {
   graph(id: ID!): Graph
   get(key: String!, consistency: Consistency): KVEntry
   cluster: Cluster!
+  """
+  Nodes by name across every graph the token may see (or the graphs named),
+  best first: query is a bare name or prefix (` + "`" + `Put` + "`" + `), or a dotted suffix of a
+  qualified name (` + "`" + `Coordinator.Put` + "`" + `, ` + "`" + `replica.Coordinator.Put` + "`" + `,
+  ` + "`" + `(*Coordinator).Put` + "`" + `); exact and shorter matches first. first: at most 1000
+  (default 20). Each result's graph field says where it is.
+  """
+  search(query: String!, kind: NodeKind, graphs: [ID!], first: Int): [Node!]!
+  """
+  Nodes of every visible graph that call, read, write, reference, realize or
+  otherwise relate to the symbol (typically external: ` + "`" + `os.Exit` + "`" + `,
+  ` + "`" + `io.Reader` + "`" + `), optionally of one relation; at most 1000, ordered by graph
+  and qualified name.
+  """
+  usages(qualifiedName: String!, relation: Relation): [Node!]!
 }
 
 type Mutation {
@@ -1019,14 +1101,14 @@ type Graph {
   updatedAt: Time!
   languages: [Language!]!
   files: [File!]!
-  "By id or by qualified name (one of them)."
+  "By id or by qualified name (one of them); qualifiedName also takes Go's spellings pkg.(*T).M and pkg.(T).M."
   node(id: ID, qualifiedName: String): Node
   "name: case-insensitive exact or prefix match; first: at most 1000 (default 100)."
   nodes(kind: NodeKind, name: String, first: Int, after: String): NodeConnection!
   "Innermost node whose span holds the line."
   nodeAt(path: String!, line: Int!): Node
-  "Nodes whose name starts with query (case-insensitive); first at most 1000 (default 20)."
-  search(query: String!, first: Int): [Node!]!
+  "As Query.search, within this graph."
+  search(query: String!, kind: NodeKind, first: Int): [Node!]!
   stats: GraphStats!
 }
 
@@ -1040,10 +1122,23 @@ type Node {
   endLine: Int
   "Defined outside the ingested tree (e.g. the standard library)."
   external: Boolean!
+  "The graph the node belongs to."
+  graph: Graph!
+  "Test code: Go _test.go files, Python test modules (test_*.py, *_test.py, conftest.py, tests/)."
+  test: Boolean!
   edges(direction: Direction = OUT, relation: Relation): [Edge!]!
   "Transitive over CALLS, IN direction, without repeats, the node itself excluded; depth at most 100."
   callers(depth: Int = 1): [Node!]!
   callees(depth: Int = 1): [Node!]!
+  """
+  Of an interface (or class): the types that realize it. Of an interface
+  method: the methods of those types that implement it. Otherwise empty.
+  """
+  implementations: [Node!]!
+  "Types this type inherits from (INHERITANCE) or realizes (REALIZATION), direct only."
+  supertypes: [Node!]!
+  "Types that inherit from or realize this type, direct only."
+  subtypes: [Node!]!
   "The neighbourhood within depth hops (edges both ways, at most limit nodes, limit <= 500) as Mermaid or Graphviz text."
   export(format: ExportFormat!, depth: Int = 1, limit: Int = 100): String!
 }
@@ -1366,12 +1461,22 @@ func (ec *executionContext) childFields_Node(ctx context.Context, field graphql.
 		return ec.fieldContext_Node_endLine(ctx, field)
 	case "external":
 		return ec.fieldContext_Node_external(ctx, field)
+	case "graph":
+		return ec.fieldContext_Node_graph(ctx, field)
+	case "test":
+		return ec.fieldContext_Node_test(ctx, field)
 	case "edges":
 		return ec.fieldContext_Node_edges(ctx, field)
 	case "callers":
 		return ec.fieldContext_Node_callers(ctx, field)
 	case "callees":
 		return ec.fieldContext_Node_callees(ctx, field)
+	case "implementations":
+		return ec.fieldContext_Node_implementations(ctx, field)
+	case "supertypes":
+		return ec.fieldContext_Node_supertypes(ctx, field)
+	case "subtypes":
+		return ec.fieldContext_Node_subtypes(ctx, field)
 	case "export":
 		return ec.fieldContext_Node_export(ctx, field)
 	}
@@ -1619,14 +1724,22 @@ func (ec *executionContext) field_Graph_search_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["query"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "kind",
+		func(ctx context.Context, v any) (*ingest.Kind, error) {
+			return ec.unmarshalONodeKind2ᚖgithubᚗcomᚋgrafoᚋgrafoᚋingestᚐKind(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["kind"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
 		func(ctx context.Context, v any) (*int, error) {
 			return ec.unmarshalOInt2ᚖint(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["first"] = arg1
+	args["first"] = arg2
 	return args, nil
 }
 
@@ -1903,6 +2016,66 @@ func (ec *executionContext) field_Query_graph_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_search_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "query",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["query"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "kind",
+		func(ctx context.Context, v any) (*ingest.Kind, error) {
+			return ec.unmarshalONodeKind2ᚖgithubᚗcomᚋgrafoᚋgrafoᚋingestᚐKind(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["kind"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "graphs",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["graphs"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_usages_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "qualifiedName",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["qualifiedName"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "relation",
+		func(ctx context.Context, v any) (*ingest.Relation, error) {
+			return ec.unmarshalORelation2ᚖgithubᚗcomᚋgrafoᚋgrafoᚋingestᚐRelation(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["relation"] = arg1
 	return args, nil
 }
 
@@ -2925,7 +3098,7 @@ func (ec *executionContext) _Graph_search(ctx context.Context, field graphql.Col
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Graph().Search(ctx, obj, fc.Args["query"].(string), fc.Args["first"].(*int))
+			return ec.Resolvers.Graph().Search(ctx, obj, fc.Args["query"].(string), fc.Args["kind"].(*ingest.Kind), fc.Args["first"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Node) graphql.Marshaler {
@@ -3878,6 +4051,61 @@ func (ec *executionContext) fieldContext_Node_external(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Node", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _Node_graph(ctx context.Context, field graphql.CollectedField, obj *model.Node) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Node_graph(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Node().Graph(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Graph) graphql.Marshaler {
+			return ec.marshalNGraph2ᚖgithubᚗcomᚋgrafoᚋgrafoᚋgraphᚋmodelᚐGraph(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Node_graph(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Node",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Graph(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Node_test(ctx context.Context, field graphql.CollectedField, obj *model.Node) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Node_test(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Node().Test(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Node_test(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Node", field, true, true, "Boolean")
+}
+
 func (ec *executionContext) _Node_edges(ctx context.Context, field graphql.CollectedField, obj *model.Node) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4006,6 +4234,102 @@ func (ec *executionContext) fieldContext_Node_callees(ctx context.Context, field
 	if fc.Args, err = ec.field_Node_callees_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Node_implementations(ctx context.Context, field graphql.CollectedField, obj *model.Node) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Node_implementations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Node().Implementations(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Node) graphql.Marshaler {
+			return ec.marshalNNode2ᚕᚖgithubᚗcomᚋgrafoᚋgrafoᚋgraphᚋmodelᚐNodeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Node_implementations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Node",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Node(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Node_supertypes(ctx context.Context, field graphql.CollectedField, obj *model.Node) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Node_supertypes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Node().Supertypes(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Node) graphql.Marshaler {
+			return ec.marshalNNode2ᚕᚖgithubᚗcomᚋgrafoᚋgrafoᚋgraphᚋmodelᚐNodeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Node_supertypes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Node",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Node(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Node_subtypes(ctx context.Context, field graphql.CollectedField, obj *model.Node) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Node_subtypes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Node().Subtypes(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Node) graphql.Marshaler {
+			return ec.marshalNNode2ᚕᚖgithubᚗcomᚋgrafoᚋgrafoᚋgraphᚋmodelᚐNodeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Node_subtypes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Node",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Node(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -4335,6 +4659,94 @@ func (ec *executionContext) fieldContext_Query_cluster(_ context.Context, field 
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Cluster(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_search(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_search(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Search(ctx, fc.Args["query"].(string), fc.Args["kind"].(*ingest.Kind), fc.Args["graphs"].([]string), fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Node) graphql.Marshaler {
+			return ec.marshalNNode2ᚕᚖgithubᚗcomᚋgrafoᚋgrafoᚋgraphᚋmodelᚐNodeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_search(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Node(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_search_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_usages(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_usages(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Usages(ctx, fc.Args["qualifiedName"].(string), fc.Args["relation"].(*ingest.Relation))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Node) graphql.Marshaler {
+			return ec.marshalNNode2ᚕᚖgithubᚗcomᚋgrafoᚋgrafoᚋgraphᚋmodelᚐNodeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_usages(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Node(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_usages_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -6445,6 +6857,18 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "graph":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Node_graph(ctx, field, obj)
+				})
+		case "test":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Node_test(ctx, field, obj)
+				})
 		case "edges":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -6462,6 +6886,24 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Node_callees(ctx, field, obj)
+				})
+		case "implementations":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Node_implementations(ctx, field, obj)
+				})
+		case "supertypes":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Node_supertypes(ctx, field, obj)
+				})
+		case "subtypes":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Node_subtypes(ctx, field, obj)
 				})
 		case "export":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -6610,6 +7052,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_cluster(ctx, field)
+				})
+		case "search":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_search(ctx, field)
+				})
+		case "usages":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_usages(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -7760,6 +8214,41 @@ func (ec *executionContext) marshalOGraph2ᚖgithubᚗcomᚋgrafoᚋgrafoᚋgrap
 		return graphql.Null
 	}
 	return ec._Graph(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNID2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOID2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNID2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {

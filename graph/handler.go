@@ -123,9 +123,19 @@ func setComplexity(c *ComplexityRoot) {
 	c.Graph.Nodes = func(child int, kind *ingest.Kind, name *string, first *int, after *string) int {
 		return 1 + capped(first, 100, MaxFirst)*child
 	}
-	c.Graph.Search = func(child int, query string, first *int) int {
+	c.Graph.Search = func(child int, query string, kind *ingest.Kind, first *int) int {
 		return 1 + capped(first, 20, MaxFirst)*child
 	}
+	c.Query.Search = func(child int, query string, kind *ingest.Kind, graphs []string, first *int) int {
+		return 1 + capped(first, 20, MaxFirst)*child
+	}
+	c.Query.Usages = func(child int, qualifiedName string, relation *ingest.Relation) int {
+		return 1 + 100*child
+	}
+	// Hierarchies are priced as ten nodes, like edge lists.
+	c.Node.Implementations = func(child int) int { return 1 + 10*child }
+	c.Node.Supertypes = c.Node.Implementations
+	c.Node.Subtypes = c.Node.Implementations
 	c.Node.Callers = func(child int, depth *int) int {
 		return 1 + 10*capped(depth, 1, MaxDepth)*child
 	}

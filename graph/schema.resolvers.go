@@ -70,7 +70,9 @@ func (r *graphResolver) Node(ctx context.Context, obj *model.Graph, id *string, 
 	case id != nil:
 		nid = *id
 	case qualifiedName != nil:
-		nid = store.NodeID(obj.ID, *qualifiedName)
+		q := store.CanonicalName(*qualifiedName)
+		qualifiedName = &q
+		nid = store.NodeID(obj.ID, q)
 	default:
 		return nil, badRequest("node needs id or qualifiedName")
 	}
@@ -115,19 +117,12 @@ func (r *graphResolver) NodeAt(ctx context.Context, obj *model.Graph, path strin
 }
 
 // Search is the resolver for the search field.
-func (r *graphResolver) Search(ctx context.Context, obj *model.Graph, query string, first *int) ([]*model.Node, error) {
-	n := 20
-	if first != nil {
-		n = *first
-	}
-	if n < 0 || n > MaxFirst {
-		return nil, badRequest("first must be between 0 and %d, got %d", MaxFirst, n)
-	}
-	pg, err := r.Store.ListNodes(ctx, obj.ID, store.NodeFilter{Name: query, First: n})
+func (r *graphResolver) Search(ctx context.Context, obj *model.Graph, query string, kind *ingest.Kind, first *int) ([]*model.Node, error) {
+	n, err := pageSize(first, 20)
 	if err != nil {
 		return nil, err
 	}
-	return toNodes(obj.ID, pg.Nodes), nil
+	return r.search(ctx, []string{obj.ID}, query, kind, n)
 }
 
 // Stats is the resolver for the stats field.
@@ -211,6 +206,20 @@ func (r *nodeResolver) File(ctx context.Context, obj *model.Node) (*model.File, 
 	return r.file(ctx, obj.GraphID, obj.Path)
 }
 
+// Graph is the resolver for the graph field.
+func (r *nodeResolver) Graph(ctx context.Context, obj *model.Node) (*model.Graph, error) {
+	m, err := r.Store.Graph(ctx, obj.GraphID)
+	if err != nil {
+		return nil, err
+	}
+	return toGraph(m), nil
+}
+
+// Test is the resolver for the test field.
+func (r *nodeResolver) Test(ctx context.Context, obj *model.Node) (bool, error) {
+	return store.IsTest(obj.Path), nil
+}
+
 // Edges is the resolver for the edges field.
 func (r *nodeResolver) Edges(ctx context.Context, obj *model.Node, direction *model.Direction, relation *ingest.Relation) ([]*model.Edge, error) {
 	dirs := []store.Direction{store.Out}
@@ -263,6 +272,21 @@ func (r *nodeResolver) Callers(ctx context.Context, obj *model.Node, depth *int)
 // Callees is the resolver for the callees field.
 func (r *nodeResolver) Callees(ctx context.Context, obj *model.Node, depth *int) ([]*model.Node, error) {
 	return r.walk(ctx, obj, store.Out, depth)
+}
+
+// Implementations is the resolver for the implementations field.
+func (r *nodeResolver) Implementations(ctx context.Context, obj *model.Node) ([]*model.Node, error) {
+	return r.implementations(ctx, obj)
+}
+
+// Supertypes is the resolver for the supertypes field.
+func (r *nodeResolver) Supertypes(ctx context.Context, obj *model.Node) ([]*model.Node, error) {
+	return r.related(ctx, obj.GraphID, obj.ID, store.Out, ingest.Inheritance, ingest.Realization)
+}
+
+// Subtypes is the resolver for the subtypes field.
+func (r *nodeResolver) Subtypes(ctx context.Context, obj *model.Node) ([]*model.Node, error) {
+	return r.related(ctx, obj.GraphID, obj.ID, store.In, ingest.Inheritance, ingest.Realization)
 }
 
 // Export is the resolver for the export field.
@@ -342,6 +366,24 @@ func (r *queryResolver) Cluster(ctx context.Context) (*model.Cluster, error) {
 		return nil, fmt.Errorf("%w: cluster information is not available on this server", kv.ErrUnavailable)
 	}
 	return r.ClusterInfo.Cluster(ctx)
+}
+
+// Search is the resolver for the search field.
+func (r *queryResolver) Search(ctx context.Context, query string, kind *ingest.Kind, graphs []string, first *int) ([]*model.Node, error) {
+	n, err := pageSize(first, 20)
+	if err != nil {
+		return nil, err
+	}
+	gs, err := r.visibleGraphs(ctx, graphs)
+	if err != nil {
+		return nil, err
+	}
+	return r.search(ctx, gs, query, kind, n)
+}
+
+// Usages is the resolver for the usages field.
+func (r *queryResolver) Usages(ctx context.Context, qualifiedName string, relation *ingest.Relation) ([]*model.Node, error) {
+	return r.usages(ctx, qualifiedName, relation)
 }
 
 // GraphChanged is the resolver for the graphChanged field.

@@ -338,6 +338,16 @@ func TestExplorer(t *testing.T) {
 		t.Errorf("graph card misses the language: %q", got)
 	}
 
+	// From the graphs page the search spans every graph and takes a Go
+	// method spelling; the method comes first, its graph named beside it.
+	b.do("search all graphs",
+		chromedp.SendKeys(chromedp.CSS("#search"), "(*Circle).Area"),
+		chromedp.WaitVisible(chromedp.CSS(`#search-results [role=option][data-qn="`+qn("Circle.Area")+`"]`)))
+	if got := b.eval(`document.querySelector('#search-results [role=option]').dataset.qn + ' ' + document.querySelector('#search-results [role=option] .loc').textContent`); got != qn("Circle.Area")+" demo · app/shapes.go:16" {
+		t.Errorf("first result of (*Circle).Area = %q", got)
+	}
+	b.do("clear search", chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector('#search'); s.value = ''; s.dispatchEvent(new Event('input')); })()`))
+
 	// Type-ahead search, picked with the keyboard.
 	b.do("search",
 		chromedp.Click(chromedp.CSS(`#graph-list [data-graph="demo"] h2 a`)),

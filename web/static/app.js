@@ -482,15 +482,11 @@
 
   async function runSearch(q) {
     const seq = ++searchSeq;
-    let found = [];
-    if (app.graph) {
-      const d = await gql(`query($g: ID!, $q: String!) { graph(id: $g) { id nodes(name: $q, first: 15) { nodes { ${NODE_FIELDS} } } } }`, {g: app.graph, q});
-      if (d.graph) found = d.graph.nodes.nodes.map((n) => ({g: d.graph.id, n}));
-    } else {
-      const d = await gql(`query($q: String!) { graphs { id nodes(name: $q, first: 8) { nodes { ${NODE_FIELDS} } } } }`, {q});
-      for (const gr of d.graphs) for (const n of gr.nodes.nodes) found.push({g: gr.id, n});
-      found = found.slice(0, 20);
-    }
+    // Query.search matches bare names and dotted qualified-name suffixes
+    // (Coordinator.Put, (*Coordinator).Put), best matches first.
+    const d = await gql(`query($q: String!, $gs: [ID!]) { search(query: $q, graphs: $gs, first: 20) { ${NODE_FIELDS} graph { id } } }`,
+      {q, gs: app.graph ? [app.graph] : null});
+    const found = d.search.map((n) => ({g: n.graph.id, n}));
     if (seq !== searchSeq) return;
     showResults(found, q);
   }
@@ -502,7 +498,7 @@
     active = -1;
     input.removeAttribute('aria-activedescendant');
     if (!found.length) {
-      list.replaceChildren(h('li', {class: 'empty', role: 'option', 'aria-disabled': 'true', id: 'sr-empty'}, `No node named “${q}…”`));
+      list.replaceChildren(h('li', {class: 'empty', role: 'option', 'aria-disabled': 'true', id: 'sr-empty'}, `No node matches “${q}”`));
     } else {
       list.replaceChildren(...found.map((r, i) => h('li', {
         role: 'option', id: `sr-${i}`, 'aria-selected': 'false', dataset: {id: r.n.id, qn: r.n.qualifiedName, graph: r.g},
