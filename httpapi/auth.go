@@ -73,8 +73,9 @@ func routeRole(r *http.Request) auth.Role {
 		return auth.Admin
 	case r.Method == http.MethodGet || r.Method == http.MethodHead:
 		return auth.Read
-	case p == "/graphql":
-		// Reads and writes share POST; the graph package checks mutations.
+	case p == "/graphql" || p == "/mcp":
+		// Reads and writes share POST; the graph package checks mutations
+		// (the MCP tools on HTTP only read).
 		return auth.Read
 	}
 	return auth.Write

@@ -11,6 +11,7 @@ import (
 	"github.com/grafo/grafo/graph/store"
 	"github.com/grafo/grafo/ingest"
 	"github.com/grafo/grafo/kv/cluster"
+	"github.com/grafo/grafo/mcp"
 	"github.com/grafo/grafo/web"
 )
 
@@ -61,6 +62,7 @@ func (n *Node) startGraph(ctx context.Context) (map[string]http.Handler, error) 
 	gql := graph.NewHandler(&graph.Resolver{Store: n.graphs, KV: n.coord, ClusterInfo: graphCluster{n}, Bus: n.bus, Logger: n.log}, graph.HandlerOptions{Authenticate: n.authenticate()})
 	return map[string]http.Handler{
 		"/graphql":        gql,
+		"/mcp":            mcp.NewHTTPHandler(gql, mcp.Options{}),
 		"GET /playground": playgroundHandler(),
 		"/":               web.Handler(),
 	}, nil

@@ -37,18 +37,6 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usageError{"ingest takes one PATH"}
 	}
 	root := pos[0]
-	if st, err := os.Stat(root); err != nil {
-		return err
-	} else if !st.IsDir() {
-		return usageError{fmt.Sprintf("%s is not a directory", root)}
-	}
-	if *graph == "" {
-		abs, err := filepath.Abs(root)
-		if err != nil {
-			return err
-		}
-		*graph = filepath.Base(abs)
-	}
 	opts := ingest.Options{Callgraph: *cg, IncludeVendor: *vendor, IncludeTestdata: *testdata, Exclude: exclude}
 	if !*quiet {
 		opts.Progress = stderr
@@ -67,11 +55,29 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		defer pprof.StopCPUProfile()
 	}
-	sink := remote.New(client.New(*server, client.WithToken(os.Getenv("GRAFO_TOKEN"))))
-	sum, err := ingest.Run(ctx, root, *graph, sink, opts)
+	sum, err := ingestTree(ctx, client.New(*server, client.WithToken(os.Getenv("GRAFO_TOKEN"))), root, *graph, opts)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, sum.String())
 	return nil
+}
+
+// ingestTree ingests the directory root into graph (default: the
+// directory's name) on the node c talks to. grafo ingest and the MCP ingest
+// tool share it.
+func ingestTree(ctx context.Context, c *client.Client, root, graph string, opts ingest.Options) (ingest.Summary, error) {
+	if st, err := os.Stat(root); err != nil {
+		return ingest.Summary{}, err
+	} else if !st.IsDir() {
+		return ingest.Summary{}, usageError{fmt.Sprintf("%s is not a directory", root)}
+	}
+	if graph == "" {
+		abs, err := filepath.Abs(root)
+		if err != nil {
+			return ingest.Summary{}, err
+		}
+		graph = filepath.Base(abs)
+	}
+	return ingest.Run(ctx, root, graph, remote.New(c), opts)
 }

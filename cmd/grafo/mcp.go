@@ -1,0 +1,41 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/grafo/grafo/ingest"
+	"github.com/grafo/grafo/kv/client"
+	"github.com/grafo/grafo/mcp"
+)
+
+// runMCP serves the Model Context Protocol on stdin/stdout, answering from
+// the node at --server with $GRAFO_TOKEN. Nothing but protocol goes to
+// stdout; errors go to stderr.
+func runMCP(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("mcp", "grafo mcp [--server URL]", stderr)
+	server := serverFlag(fs)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		fs.Usage()
+		return usageError{"mcp takes no arguments"}
+	}
+	c := client.New(*server, client.WithToken(os.Getenv("GRAFO_TOKEN")))
+	s := mcp.New(c, mcp.Options{
+		Version: version,
+		Ingest: func(ctx context.Context, path, graph string) (string, error) {
+			sum, err := ingestTree(ctx, c, path, graph, ingest.Options{})
+			if err != nil {
+				return "", err
+			}
+			return sum.String(), nil
+		},
+	})
+	return s.Run(ctx, &sdk.StdioTransport{})
+}

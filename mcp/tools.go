@@ -1,0 +1,687 @@
+package mcp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/agnivade/levenshtein"
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/grafo/grafo/graph/store"
+)
+
+type tools struct{ q Querier }
+
+// Bounds of every list a tool prints.
+const (
+	defaultLimit = 50
+	maxLimit     = 500
+)
+
+// nodeFields is what every tool prints of a node.
+const nodeFields = `id kind qualifiedName external test line endLine file { path } graph { id }`
+
+type gnode struct {
+	ID, Kind, QualifiedName string
+	External, Test          bool
+	Line, EndLine           *int
+	File                    *struct{ Path string }
+	Graph                   struct{ ID string }
+}
+
+// String is the one-line form: KIND qualified.Name  path:line.
+func (n *gnode) String() string {
+	var b strings.Builder
+	b.WriteString(n.Kind + " " + n.QualifiedName)
+	switch {
+	case n.File != nil && n.Line != nil:
+		fmt.Fprintf(&b, "  %s:%d", n.File.Path, *n.Line)
+	case n.File != nil:
+		b.WriteString("  " + n.File.Path)
+	case n.External:
+		b.WriteString("  (external)")
+	}
+	if n.Test {
+		b.WriteString("  [test]")
+	}
+	return b.String()
+}
+
+// Inputs. Descriptions become the tools' JSON schemas.
+type (
+	graphIn struct {
+		Graph string `json:"graph" jsonschema:"graph id, as list_graphs prints it"`
+	}
+	symbolIn struct {
+		Graph  string `json:"graph" jsonschema:"graph id, as list_graphs prints it"`
+		Symbol string `json:"symbol" jsonschema:"qualified name as search_symbols prints it (pkg.Type.Method; Go's pkg.(*Type).Method works too), or a suffix that names one symbol (Type.Method)"`
+		Limit  int    `json:"limit,omitempty" jsonschema:"most lines to print (default 50, at most 500)"`
+	}
+	depthIn struct {
+		symbolIn
+		Depth int `json:"depth,omitempty" jsonschema:"levels to follow (default 1 for callers/callees, 3 for impact; at most 10)"`
+	}
+	searchIn struct {
+		Graph string `json:"graph,omitempty" jsonschema:"graph id; empty searches every graph"`
+		Query string `json:"query" jsonschema:"a name or name prefix (Put), or a dotted suffix of a qualified name (Coordinator.Put, replica.Coordinator.Put)"`
+		Kind  string `json:"kind,omitempty" jsonschema:"FUNCTION, CLASS or VARIABLE"`
+		Limit int    `json:"limit,omitempty" jsonschema:"most results (default 50, at most 500)"`
+	}
+	positionIn struct {
+		Graph  string `json:"graph" jsonschema:"graph id"`
+		Path   string `json:"path" jsonschema:"file path relative to the ingested tree's root, as the graph's files list it"`
+		Line   int    `json:"line" jsonschema:"1-based line"`
+		Column int    `json:"column,omitempty" jsonschema:"1-based column in characters"`
+	}
+	relationsIn struct {
+		symbolIn
+		Relation  string `json:"relation,omitempty" jsonschema:"one of CALLS READS WRITES REFERENCES INHERITANCE COMPOSITION AGGREGATION ASSOCIATION LINK DEPENDENCY REALIZATION DASHED_LINK; empty means all"`
+		Direction string `json:"direction,omitempty" jsonschema:"OUT (from the symbol), IN (to it) or BOTH (default)"`
+	}
+	neighbourhoodIn struct {
+		symbolIn
+		Depth  int    `json:"depth,omitempty" jsonschema:"hops around the symbol, 0 to 3 (default 1)"`
+		Format string `json:"format,omitempty" jsonschema:"mermaid (flowchart, default), mermaid-class (class diagram) or dot (Graphviz)"`
+	}
+	ingestIn struct {
+		Path  string `json:"path" jsonschema:"directory to ingest (Go and Python)"`
+		Graph string `json:"graph,omitempty" jsonschema:"graph name (default: the directory's name)"`
+	}
+)
+
+func limitOf(n int) int {
+	if n <= 0 {
+		return defaultLimit
+	}
+	return min(n, maxLimit)
+}
+
+func text(s string) *sdk.CallToolResult {
+	return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: s}}}
+}
+
+// lines prints a header and up to limit items, noting what was cut.
+func lines[T any](header string, items []T, limit int, line func(T) string) *sdk.CallToolResult {
+	var b strings.Builder
+	b.WriteString(header + "\n")
+	for i, it := range items {
+		if i == limit {
+			fmt.Fprintf(&b, "… %d more not shown (limit %d; raise limit, at most %d)\n", len(items)-limit, limit, maxLimit)
+			break
+		}
+		b.WriteString(line(it) + "\n")
+	}
+	return text(b.String())
+}
+
+// readOnly adds a tool that only reads the graph.
+func readOnly[In any](s *sdk.Server, name, desc string, h sdk.ToolHandlerFor[In, any]) {
+	sdk.AddTool(s, &sdk.Tool{Name: name, Description: desc, Annotations: &sdk.ToolAnnotations{ReadOnlyHint: true}}, h)
+}
+
+func (t *tools) register(s *sdk.Server, o Options) {
+	readOnly(s, "list_graphs", "The graphs this token may see, with their languages, sizes and last update.", t.listGraphs)
+	readOnly(s, "search_symbols", "Find functions, types and variables by name in one graph or all; best matches first.", t.search)
+	readOnly(s, "symbol_at", "The symbol at a position of a file: the innermost function, type or variable defined there.", t.symbolAt)
+	readOnly(s, "describe", "A symbol's kind, file and lines, and how many relations of each kind it has in each direction.", t.describe)
+	readOnly(s, "callers", "Functions that call the symbol, transitively up to depth (interface dispatch included).", t.callers)
+	readOnly(s, "callees", "Functions the symbol calls, transitively up to depth.", t.callees)
+	readOnly(s, "references", "Every place that uses the symbol — calls, reads, writes, references, type relations — with file:line:column.", t.references)
+	readOnly(s, "implementations", "Types that implement an interface, or the methods implementing an interface method.", t.implementations)
+	readOnly(s, "relations", "The symbol's typed edges (calls, variable access, the eight class relations), optionally of one relation and direction.", t.relations)
+	readOnly(s, "impact", "What may break if the symbol changes: everything that transitively calls, reads, writes, references, inherits from or realizes it, up to depth, nearest first.", t.impact)
+	readOnly(s, "neighbourhood", "The symbol's neighbourhood as a Mermaid or Graphviz DOT diagram.", t.neighbourhood)
+	readOnly(s, "graph_stats", "Counts of a graph's files, nodes by kind and edges by relation.", t.graphStats)
+	if o.Ingest != nil {
+		sdk.AddTool(s, &sdk.Tool{Name: "ingest", Description: "Ingest (or incrementally re-ingest) a local directory into a graph; needs a write token."},
+			func(ctx context.Context, _ *sdk.CallToolRequest, in ingestIn) (*sdk.CallToolResult, any, error) {
+				if in.Path == "" {
+					return nil, nil, errors.New("ingest needs a path")
+				}
+				sum, err := o.Ingest(ctx, in.Path, in.Graph)
+				if err != nil {
+					return nil, nil, err
+				}
+				return text(sum), nil, nil
+			})
+	}
+}
+
+func (t *tools) listGraphs(ctx context.Context, _ *sdk.CallToolRequest, _ any) (*sdk.CallToolResult, any, error) {
+	var d struct {
+		Graphs []struct {
+			ID, UpdatedAt string
+			Languages     []struct{ Name, Version string }
+			Stats         struct{ Files, Nodes, Edges int }
+		}
+	}
+	if err := t.q.GraphQL(ctx, `{ graphs { id updatedAt languages { name version } stats { files nodes edges } } }`, nil, &d); err != nil {
+		return nil, nil, err
+	}
+	if len(d.Graphs) == 0 {
+		return text("no graphs (ingest one with the ingest tool or `grafo ingest PATH`)"), nil, nil
+	}
+	return lines(fmt.Sprintf("%d graphs (id: files, nodes, edges; languages; updated)", len(d.Graphs)), d.Graphs, maxLimit,
+		func(g struct {
+			ID, UpdatedAt string
+			Languages     []struct{ Name, Version string }
+			Stats         struct{ Files, Nodes, Edges int }
+		}) string {
+			var ls []string
+			for _, l := range g.Languages {
+				ls = append(ls, strings.TrimSpace(l.Name+" "+l.Version))
+			}
+			return fmt.Sprintf("%s: %d files, %d nodes, %d edges; %s; %s", g.ID, g.Stats.Files, g.Stats.Nodes, g.Stats.Edges, strings.Join(ls, ", "), g.UpdatedAt)
+		}), nil, nil
+}
+
+func (t *tools) search(ctx context.Context, _ *sdk.CallToolRequest, in searchIn) (*sdk.CallToolResult, any, error) {
+	if strings.TrimSpace(in.Query) == "" {
+		return nil, nil, errors.New("search_symbols needs a query")
+	}
+	lim := limitOf(in.Limit)
+	vars := map[string]any{"q": in.Query, "first": lim + 1}
+	if in.Graph != "" {
+		vars["gs"] = []string{in.Graph}
+	}
+	if in.Kind != "" {
+		vars["kind"] = strings.ToUpper(in.Kind)
+	}
+	var d struct{ Search []*gnode }
+	if err := t.q.GraphQL(ctx, `query($q: String!, $gs: [ID!], $kind: NodeKind, $first: Int) {
+		search(query: $q, graphs: $gs, kind: $kind, first: $first) { `+nodeFields+` } }`, vars, &d); err != nil {
+		return nil, nil, err
+	}
+	if len(d.Search) == 0 {
+		return text(fmt.Sprintf("no symbol matches %q", in.Query)), nil, nil
+	}
+	return lines(fmt.Sprintf("symbols matching %q (graph: KIND name  file:line)", in.Query), d.Search, lim,
+		func(n *gnode) string { return n.Graph.ID + ": " + n.String() }), nil, nil
+}
+
+func (t *tools) symbolAt(ctx context.Context, _ *sdk.CallToolRequest, in positionIn) (*sdk.CallToolResult, any, error) {
+	var d struct {
+		Graph *struct{ NodeAt *gnode }
+	}
+	if err := t.q.GraphQL(ctx, `query($g: ID!, $p: String!, $l: Int!) { graph(id: $g) { nodeAt(path: $p, line: $l) { `+nodeFields+` } } }`,
+		map[string]any{"g": in.Graph, "p": in.Path, "l": in.Line}, &d); err != nil {
+		return nil, nil, err
+	}
+	if d.Graph == nil {
+		return nil, nil, t.unknownGraph(ctx, in.Graph)
+	}
+	if d.Graph.NodeAt == nil {
+		return text(fmt.Sprintf("no symbol at %s:%d in graph %s", in.Path, in.Line, in.Graph)), nil, nil
+	}
+	return text(d.Graph.NodeAt.String()), nil, nil
+}
+
+// resolve finds the symbol's node in graph: by qualified name (Go's
+// spellings included), else by a suffix that names exactly one symbol;
+// otherwise the error lists the closest names.
+func (t *tools) resolve(ctx context.Context, graph, symbol string) (*gnode, error) {
+	if strings.TrimSpace(symbol) == "" {
+		return nil, errors.New("a symbol is needed (a qualified name, as search_symbols prints it)")
+	}
+	var d struct {
+		Graph *struct {
+			Node   *gnode
+			Search []*gnode
+		}
+	}
+	if err := t.q.GraphQL(ctx, `query($g: ID!, $s: String!) { graph(id: $g) {
+		node(qualifiedName: $s) { `+nodeFields+` } search(query: $s, first: 20) { `+nodeFields+` } } }`,
+		map[string]any{"g": graph, "s": symbol}, &d); err != nil {
+		return nil, err
+	}
+	if d.Graph == nil {
+		return nil, t.unknownGraph(ctx, graph)
+	}
+	if d.Graph.Node != nil {
+		return d.Graph.Node, nil
+	}
+	want := store.CanonicalName(symbol)
+	var exact []*gnode
+	for _, n := range d.Graph.Search {
+		q := n.QualifiedName
+		if q == want || strings.HasSuffix(q, "."+want) || strings.HasSuffix(q, "/"+want) {
+			exact = append(exact, n)
+		}
+	}
+	if len(exact) == 1 {
+		return exact[0], nil
+	}
+	if len(exact) > 1 {
+		return nil, fmt.Errorf("%q names %d symbols in graph %s; say which:\n%s", symbol, len(exact), graph, list(exact, 10))
+	}
+	closest, err := t.closest(ctx, graph, want)
+	if err != nil {
+		return nil, err
+	}
+	if len(closest) == 0 {
+		return nil, fmt.Errorf("no symbol %q in graph %s, and no similar names; try search_symbols", symbol, graph)
+	}
+	return nil, fmt.Errorf("no symbol %q in graph %s; closest names:\n%s", symbol, graph, list(closest, 5))
+}
+
+func list(ns []*gnode, max int) string {
+	var b strings.Builder
+	for i, n := range ns {
+		if i == max {
+			fmt.Fprintf(&b, "… %d more\n", len(ns)-max)
+			break
+		}
+		b.WriteString("  " + n.String() + "\n")
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// closest ranks names sharing the symbol's first letters by edit distance
+// to it, comparing as many trailing segments as the symbol has.
+func (t *tools) closest(ctx context.Context, graph, symbol string) ([]*gnode, error) {
+	last := symbol[strings.LastIndexAny(symbol, "./")+1:]
+	seen := map[string]bool{}
+	var cands []*gnode
+	for _, q := range []string{last, last[:min(3, len(last))], last[:min(1, len(last))]} {
+		if q == "" {
+			continue
+		}
+		var d struct{ Search []*gnode }
+		if err := t.q.GraphQL(ctx, `query($g: [ID!], $q: String!) { search(query: $q, graphs: $g, first: 200) { `+nodeFields+` } }`,
+			map[string]any{"g": []string{graph}, "q": q}, &d); err != nil {
+			return nil, err
+		}
+		for _, n := range d.Search {
+			if !seen[n.ID] {
+				seen[n.ID] = true
+				cands = append(cands, n)
+			}
+		}
+		if len(cands) >= 20 {
+			break
+		}
+	}
+	segs := strings.Count(symbol, ".") + 1
+	dist := func(n *gnode) int {
+		q := n.QualifiedName
+		parts := strings.Split(q[strings.LastIndexByte(q, '/')+1:], ".")
+		tail := strings.Join(parts[max(0, len(parts)-segs):], ".")
+		return levenshtein.ComputeDistance(strings.ToLower(tail), strings.ToLower(symbol))
+	}
+	sort.SliceStable(cands, func(i, j int) bool { return dist(cands[i]) < dist(cands[j]) })
+	return cands[:min(5, len(cands))], nil
+}
+
+func (t *tools) unknownGraph(ctx context.Context, graph string) error {
+	var d struct{ Graphs []struct{ ID string } }
+	if err := t.q.GraphQL(ctx, `{ graphs { id } }`, nil, &d); err != nil {
+		return err
+	}
+	var ids []string
+	for _, g := range d.Graphs {
+		ids = append(ids, g.ID)
+	}
+	if len(ids) == 0 {
+		return fmt.Errorf("no graph %q: there are no graphs yet", graph)
+	}
+	return fmt.Errorf("no graph %q; graphs: %s", graph, strings.Join(ids, ", "))
+}
+
+// nodeQuery resolves the symbol, then runs a query of fields on it
+// (selection after `node(id: $id)`) and decodes graph.node into out.
+func (t *tools) nodeQuery(ctx context.Context, in symbolIn, vars map[string]any, varDecl, selection string, out any) (*gnode, error) {
+	n, err := t.resolve(ctx, in.Graph, in.Symbol)
+	if err != nil {
+		return nil, err
+	}
+	if vars == nil {
+		vars = map[string]any{}
+	}
+	vars["g"], vars["id"] = in.Graph, n.ID
+	var d struct {
+		Graph struct{ Node any }
+	}
+	d.Graph.Node = out
+	err = t.q.GraphQL(ctx, `query($g: ID!, $id: ID!`+varDecl+`) { graph(id: $g) { node(id: $id) { `+selection+` } } }`, vars, &d)
+	return n, err
+}
+
+func (t *tools) describe(ctx context.Context, _ *sdk.CallToolRequest, in symbolIn) (*sdk.CallToolResult, any, error) {
+	var d struct {
+		EndLine *int
+		File    *struct{ Md5 string }
+		Out, In []struct{ Relation string }
+	}
+	n, err := t.nodeQuery(ctx, in, nil, "", `endLine file { md5 } out: edges(direction: OUT) { relation } in: edges(direction: IN) { relation }`, &d)
+	if err != nil {
+		return nil, nil, err
+	}
+	var b strings.Builder
+	b.WriteString(n.String() + "\n")
+	if n.Line != nil && d.EndLine != nil {
+		fmt.Fprintf(&b, "lines %d-%d", *n.Line, *d.EndLine)
+		if d.File != nil {
+			fmt.Fprintf(&b, " of %s (md5 %s)", n.File.Path, d.File.Md5)
+		}
+		b.WriteString("\n")
+	}
+	if n.External {
+		b.WriteString("defined outside the ingested tree\n")
+	}
+	count := func(dir string, es []struct{ Relation string }) {
+		m := map[string]int{}
+		for _, e := range es {
+			m[e.Relation]++
+		}
+		var parts []string
+		for r, c := range m {
+			parts = append(parts, fmt.Sprintf("%s %d", r, c))
+		}
+		sort.Strings(parts)
+		if len(parts) == 0 {
+			parts = []string{"none"}
+		}
+		fmt.Fprintf(&b, "%s: %s\n", dir, strings.Join(parts, ", "))
+	}
+	count("outgoing (this → other)", d.Out)
+	count("incoming (other → this)", d.In)
+	return text(b.String()), nil, nil
+}
+
+func depthOf(d, def int) (int, error) {
+	if d == 0 {
+		d = def
+	}
+	if d < 1 || d > 10 {
+		return 0, fmt.Errorf("depth %d outside 1..10", d)
+	}
+	return d, nil
+}
+
+func (t *tools) walk(ctx context.Context, in depthIn, field, what string) (*sdk.CallToolResult, any, error) {
+	depth, err := depthOf(in.Depth, 1)
+	if err != nil {
+		return nil, nil, err
+	}
+	var d map[string][]*gnode
+	n, err := t.nodeQuery(ctx, in.symbolIn, map[string]any{"d": depth}, ", $d: Int", field+`(depth: $d) { `+nodeFields+` }`, &d)
+	if err != nil {
+		return nil, nil, err
+	}
+	ns := d[field]
+	if len(ns) == 0 {
+		return text(fmt.Sprintf("%s: no %s within depth %d", n.QualifiedName, what, depth)), nil, nil
+	}
+	return lines(fmt.Sprintf("%d %s of %s within depth %d:", len(ns), what, n.QualifiedName, depth), ns, limitOf(in.Limit),
+		func(x *gnode) string { return x.String() }), nil, nil
+}
+
+func (t *tools) callers(ctx context.Context, _ *sdk.CallToolRequest, in depthIn) (*sdk.CallToolResult, any, error) {
+	return t.walk(ctx, in, "callers", "callers")
+}
+
+func (t *tools) callees(ctx context.Context, _ *sdk.CallToolRequest, in depthIn) (*sdk.CallToolResult, any, error) {
+	return t.walk(ctx, in, "callees", "callees")
+}
+
+type gedge struct {
+	Relation string
+	Dynamic  bool
+	Node     *gnode
+	File     *struct{ Path string }
+	Line     *int
+	Column   *int
+}
+
+// at is where the edge appears in source: path:line:column, or "".
+func (e gedge) at() string {
+	if e.File == nil || e.Line == nil {
+		return ""
+	}
+	s := fmt.Sprintf("%s:%d", e.File.Path, *e.Line)
+	if e.Column != nil && *e.Column > 0 {
+		s += fmt.Sprintf(":%d", *e.Column)
+	}
+	return s
+}
+
+const edgeFields = `relation dynamic file { path } line column node { ` + nodeFields + ` }`
+
+func (t *tools) references(ctx context.Context, _ *sdk.CallToolRequest, in symbolIn) (*sdk.CallToolResult, any, error) {
+	var d struct{ Edges []gedge }
+	n, err := t.nodeQuery(ctx, in, nil, "", `edges(direction: IN) { `+edgeFields+` }`, &d)
+	if err != nil {
+		return nil, nil, err
+	}
+	es := d.Edges
+	sort.SliceStable(es, func(i, j int) bool { return es[i].at() < es[j].at() })
+	if len(es) == 0 {
+		return text(n.QualifiedName + ": no references in the graph"), nil, nil
+	}
+	return lines(fmt.Sprintf("%d references to %s (where  RELATION  by whom):", len(es), n.QualifiedName), es, limitOf(in.Limit),
+		func(e gedge) string {
+			at := e.at()
+			if at == "" {
+				at = "(no position)"
+			}
+			return fmt.Sprintf("%s  %s  %s", at, e.Relation, e.Node.QualifiedName)
+		}), nil, nil
+}
+
+func (t *tools) implementations(ctx context.Context, _ *sdk.CallToolRequest, in symbolIn) (*sdk.CallToolResult, any, error) {
+	var d struct{ Implementations []*gnode }
+	n, err := t.nodeQuery(ctx, in, nil, "", `implementations { `+nodeFields+` }`, &d)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(d.Implementations) == 0 {
+		return text(n.QualifiedName + ": no implementations in the graph (it is not an interface, or nothing implements it)"), nil, nil
+	}
+	return lines(fmt.Sprintf("%d implementations of %s:", len(d.Implementations), n.QualifiedName), d.Implementations, limitOf(in.Limit),
+		func(x *gnode) string { return x.String() }), nil, nil
+}
+
+var relationNames = map[string]bool{"CALLS": true, "READS": true, "WRITES": true, "REFERENCES": true, "INHERITANCE": true,
+	"COMPOSITION": true, "AGGREGATION": true, "ASSOCIATION": true, "LINK": true, "DEPENDENCY": true, "REALIZATION": true, "DASHED_LINK": true}
+
+func (t *tools) relations(ctx context.Context, _ *sdk.CallToolRequest, in relationsIn) (*sdk.CallToolResult, any, error) {
+	vars := map[string]any{}
+	dir := strings.ToUpper(in.Direction)
+	switch dir {
+	case "":
+		dir = "BOTH"
+	case "OUT", "IN", "BOTH":
+	default:
+		return nil, nil, fmt.Errorf("direction %q: want OUT, IN or BOTH", in.Direction)
+	}
+	rel := strings.ToUpper(in.Relation)
+	if rel != "" && !relationNames[rel] {
+		return nil, nil, fmt.Errorf("relation %q: want one of CALLS READS WRITES REFERENCES INHERITANCE COMPOSITION AGGREGATION ASSOCIATION LINK DEPENDENCY REALIZATION DASHED_LINK", in.Relation)
+	}
+	if rel != "" {
+		vars["r"] = rel
+	}
+	var d struct{ Out, In []gedge }
+	sel := `out: edges(direction: OUT, relation: $r) { ` + edgeFields + ` } in: edges(direction: IN, relation: $r) { ` + edgeFields + ` }`
+	n, err := t.nodeQuery(ctx, in.symbolIn, vars, ", $r: Relation", sel, &d)
+	if err != nil {
+		return nil, nil, err
+	}
+	type row struct {
+		dir string
+		e   gedge
+	}
+	var rows []row
+	if dir != "IN" {
+		for _, e := range d.Out {
+			rows = append(rows, row{"OUT", e})
+		}
+	}
+	if dir != "OUT" {
+		for _, e := range d.In {
+			rows = append(rows, row{"IN", e})
+		}
+	}
+	if len(rows) == 0 {
+		return text(fmt.Sprintf("%s: no %s edges (direction %s)", n.QualifiedName, rel, dir)), nil, nil
+	}
+	return lines(fmt.Sprintf("%d edges of %s (OUT: this → other, IN: other → this):", len(rows), n.QualifiedName), rows, limitOf(in.Limit),
+		func(r row) string {
+			s := fmt.Sprintf("%s %s  %s", r.dir, r.e.Relation, r.e.Node.String())
+			var notes []string
+			if at := r.e.at(); at != "" {
+				notes = append(notes, "at "+at)
+			}
+			if r.e.Dynamic {
+				notes = append(notes, "dynamic")
+			}
+			if len(notes) > 0 {
+				s += "  (" + strings.Join(notes, ", ") + ")"
+			}
+			return s
+		}), nil, nil
+}
+
+// impactRelations are the edges impact follows backwards: whoever calls,
+// reads, writes, references, inherits from or realizes a symbol may break
+// when it changes.
+var impactRelations = map[string]bool{"CALLS": true, "READS": true, "WRITES": true, "REFERENCES": true, "INHERITANCE": true, "REALIZATION": true}
+
+// impactBatch nodes are asked for their incoming edges per query (aliases),
+// keeping each query well under the GraphQL complexity limit.
+const impactBatch = 25
+
+func (t *tools) impact(ctx context.Context, _ *sdk.CallToolRequest, in depthIn) (*sdk.CallToolResult, any, error) {
+	depth, err := depthOf(in.Depth, 3)
+	if err != nil {
+		return nil, nil, err
+	}
+	root, err := t.resolve(ctx, in.Graph, in.Symbol)
+	if err != nil {
+		return nil, nil, err
+	}
+	lim := limitOf(in.Limit)
+	type hit struct {
+		n     *gnode
+		level int
+		via   string
+	}
+	seen := map[string]bool{root.ID: true}
+	var hits []hit
+	frontier := []string{root.ID}
+	cut := false
+	for level := 1; level <= depth && len(frontier) > 0 && !cut; level++ {
+		var next []string
+		for i := 0; i < len(frontier) && !cut; i += impactBatch {
+			batch := frontier[i:min(i+impactBatch, len(frontier))]
+			var decl, sel strings.Builder
+			vars := map[string]any{"g": in.Graph}
+			for j, id := range batch {
+				fmt.Fprintf(&decl, ", $i%d: ID!", j)
+				fmt.Fprintf(&sel, " n%d: node(id: $i%d) { edges(direction: IN) { relation node { %s } } }", j, j, nodeFields)
+				vars[fmt.Sprintf("i%d", j)] = id
+			}
+			var d struct {
+				Graph map[string]*struct {
+					Edges []struct {
+						Relation string
+						Node     *gnode
+					}
+				}
+			}
+			if err := t.q.GraphQL(ctx, `query($g: ID!`+decl.String()+`) { graph(id: $g) {`+sel.String()+` } }`, vars, &d); err != nil {
+				return nil, nil, err
+			}
+			for j := range batch {
+				nd := d.Graph[fmt.Sprintf("n%d", j)]
+				if nd == nil {
+					continue
+				}
+				for _, e := range nd.Edges {
+					if !impactRelations[e.Relation] || seen[e.Node.ID] {
+						continue
+					}
+					seen[e.Node.ID] = true
+					hits = append(hits, hit{e.Node, level, e.Relation})
+					next = append(next, e.Node.ID)
+				}
+			}
+			// Stop asking once more than the limit is known: the answer
+			// says it was cut, and an agent narrows the depth.
+			cut = len(hits) > lim
+		}
+		frontier = next
+	}
+	if len(hits) == 0 {
+		return text(fmt.Sprintf("%s: nothing calls, reads, writes, references, inherits from or realizes it (depth %d)", root.QualifiedName, depth)), nil, nil
+	}
+	header := fmt.Sprintf("%d symbols may be affected by a change to %s (depth %d; level, relation to the level below, symbol):", len(hits), root.QualifiedName, depth)
+	if cut {
+		header = fmt.Sprintf("more than %d symbols may be affected by a change to %s (depth %d; search stopped; level, relation, symbol):", lim, root.QualifiedName, depth)
+	}
+	return lines(header, hits, lim, func(h hit) string { return fmt.Sprintf("%d %s  %s", h.level, h.via, h.n.String()) }), nil, nil
+}
+
+var formats = map[string]string{"": "MERMAID_FLOWCHART", "mermaid": "MERMAID_FLOWCHART", "mermaid-class": "MERMAID_CLASS", "dot": "DOT"}
+
+func (t *tools) neighbourhood(ctx context.Context, _ *sdk.CallToolRequest, in neighbourhoodIn) (*sdk.CallToolResult, any, error) {
+	f, ok := formats[strings.ToLower(in.Format)]
+	if !ok {
+		return nil, nil, fmt.Errorf("format %q: want mermaid, mermaid-class or dot", in.Format)
+	}
+	if in.Depth < 0 || in.Depth > 3 {
+		return nil, nil, fmt.Errorf("depth %d outside 0..3", in.Depth)
+	}
+	depth := in.Depth
+	if depth == 0 {
+		depth = 1
+	}
+	var d struct{ Export string }
+	if _, err := t.nodeQuery(ctx, in.symbolIn, map[string]any{"f": f, "d": depth, "l": max(limitOf(in.Limit), 1)},
+		", $f: ExportFormat!, $d: Int, $l: Int", `export(format: $f, depth: $d, limit: $l)`, &d); err != nil {
+		return nil, nil, err
+	}
+	return text(d.Export), nil, nil
+}
+
+func (t *tools) graphStats(ctx context.Context, _ *sdk.CallToolRequest, in graphIn) (*sdk.CallToolResult, any, error) {
+	var d struct {
+		Graph *struct {
+			Languages []struct{ Name, Version string }
+			Stats     struct {
+				Files, Nodes, Edges int
+				ByKind              []struct {
+					Kind  string
+					Count int
+				}
+				ByRelation []struct {
+					Relation string
+					Count    int
+				}
+			}
+		}
+	}
+	if err := t.q.GraphQL(ctx, `query($g: ID!) { graph(id: $g) { languages { name version }
+		stats { files nodes edges byKind { kind count } byRelation { relation count } } } }`, map[string]any{"g": in.Graph}, &d); err != nil {
+		return nil, nil, err
+	}
+	if d.Graph == nil {
+		return nil, nil, t.unknownGraph(ctx, in.Graph)
+	}
+	st := d.Graph.Stats
+	var b strings.Builder
+	fmt.Fprintf(&b, "graph %s: %d files, %d nodes, %d edges\n", in.Graph, st.Files, st.Nodes, st.Edges)
+	for _, l := range d.Graph.Languages {
+		fmt.Fprintf(&b, "language %s\n", strings.TrimSpace(l.Name+" "+l.Version))
+	}
+	for _, k := range st.ByKind {
+		fmt.Fprintf(&b, "%s %d\n", k.Kind, k.Count)
+	}
+	for _, r := range st.ByRelation {
+		fmt.Fprintf(&b, "%s %d\n", r.Relation, r.Count)
+	}
+	return text(b.String()), nil, nil
+}
