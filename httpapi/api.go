@@ -28,10 +28,13 @@ type Cluster interface {
 
 // Config wires the API to the node's parts.
 type Config struct {
-	Store   kv.Store                        // required
-	Cluster Cluster                         // nil: /v1/cluster answers 503
-	Sink    ingest.Sink                     // nil: remote ingest answers 503
-	Ready   func(ctx context.Context) error // nil: always ready
+	Store   kv.Store    // required
+	Cluster Cluster     // nil: /v1/cluster answers 503
+	Sink    ingest.Sink // nil: remote ingest answers 503
+	// Dump streams a graph's dump records (graph/store.Dump) to emit; nil:
+	// GET /v1/graphs/{graph}/dump answers 503.
+	Dump  func(ctx context.Context, graph string, emit func(any) error) error
+	Ready func(ctx context.Context) error // nil: always ready
 	// Tokens turns on authentication (--tokens); nil means open.
 	Tokens *auth.Tokens
 	// MaxConcurrent bounds requests in flight; more answer 429. 0 means
@@ -84,6 +87,7 @@ func New(cfg Config) http.Handler {
 	m.HandleFunc("POST /v1/graphs/{graph}/files", a.sinkPutFiles)
 	m.HandleFunc("POST /v1/graphs/{graph}/files/delete", a.sinkDeleteFiles)
 	m.HandleFunc("PUT /v1/graphs/{graph}/languages", a.sinkLanguages)
+	m.HandleFunc("GET /v1/graphs/{graph}/dump", a.dump)
 	for pattern, h := range cfg.Mounts {
 		m.Handle(pattern, h)
 	}
@@ -349,4 +353,44 @@ func (a *api) sinkLanguages(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// dump streams a graph as NDJSON, one record a line, flushed as it goes so
+// neither side holds the graph. An error after the first byte cannot change
+// the status: it ends the stream with an {"error": …} line instead, which
+// grafo dump and restore report.
+func (a *api) dump(w http.ResponseWriter, r *http.Request) {
+	if a.cfg.Dump == nil {
+		writeErrorCode(w, http.StatusServiceUnavailable, CodeUnavailable, "graph store not available on this node")
+		return
+	}
+	started := false
+	fl, _ := w.(http.Flusher)
+	enc := json.NewEncoder(w)
+	n := 0
+	err := a.cfg.Dump(r.Context(), r.PathValue("graph"), func(rec any) error {
+		if !started {
+			w.Header().Set("Content-Type", "application/x-ndjson")
+			started = true
+		}
+		if err := enc.Encode(rec); err != nil {
+			return err
+		}
+		if n++; n%64 == 0 && fl != nil {
+			fl.Flush()
+		}
+		return nil
+	})
+	if err == nil {
+		return
+	}
+	if !started {
+		WriteError(w, err)
+		return
+	}
+	st, code := status(err)
+	a.log.Warn("dump failed mid-stream", "graph", r.PathValue("graph"), "status", st, "err", err)
+	var body errorBody
+	body.Error.Code, body.Error.Message = code, message(err)
+	_ = enc.Encode(body)
 }

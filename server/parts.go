@@ -70,6 +70,10 @@ func (n *Node) startGraph(ctx context.Context) (map[string]http.Handler, error) 
 
 func (n *Node) sink() ingest.Sink { return n.graphs }
 
+func (n *Node) dump(ctx context.Context, graph string, emit func(any) error) error {
+	return n.graphs.Dump(ctx, graph, func(r *store.DumpRecord) error { return emit(r) })
+}
+
 // authenticate checks websocket tokens when tokens are on.
 func (n *Node) authenticate() func(string) (auth.Principal, error) {
 	if !n.tokens.Enabled() {

@@ -153,7 +153,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		return n, err
 	}
 	handler := httpapi.New(httpapi.Config{
-		Store: n.coord, Cluster: clusterAPI{n}, Sink: n.sink(), Ready: n.ready,
+		Store: n.coord, Cluster: clusterAPI{n}, Sink: n.sink(), Dump: n.dump, Ready: n.ready,
 		Registry: n.registry, Mounts: mounts, Logger: cfg.Logger, Tokens: n.tokens,
 	})
 	// Slow clients cannot hold a connection forever: headers within 10 s,

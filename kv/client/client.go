@@ -149,3 +149,18 @@ func decodeBody(resp *http.Response, out any) error {
 	}
 	return nil
 }
+
+// Stream GETs path and returns the body of a 2xx answer for the caller to
+// read and close (large answers, such as a graph dump, that should not be
+// held in memory); failures come back as *Error.
+func (c *Client) Stream(ctx context.Context, path string) (io.ReadCloser, error) {
+	resp, err := c.send(ctx, http.MethodGet, path, nil, "")
+	if err != nil {
+		return nil, err
+	}
+	if err := checkStatus(resp); err != nil {
+		drain(resp)
+		return nil, err
+	}
+	return resp.Body, nil
+}

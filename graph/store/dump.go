@@ -1,0 +1,393 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/grafo/grafo/ingest"
+	"github.com/grafo/grafo/kv"
+)
+
+// DumpFormat is the version of the dump records below; restore refuses
+// other versions.
+const DumpFormat = 1
+
+// DumpRecord is one line of a graph dump (grafo dump): exactly one field
+// is set. A dump is the graph record, then every file's facts (as ingest
+// wrote them: restoring is PutFiles), then the nodes and edges made through
+// GraphQL mutations, in chunks. External nodes come before the files.
+type DumpRecord struct {
+	Graph *DumpGraph        `json:"graph,omitempty"`
+	File  *ingest.FileFacts `json:"file,omitempty"`
+	// API holds nodes and edges made through mutations (its File is
+	// empty); restore upserts them after every file.
+	API *ingest.FileFacts `json:"api,omitempty"`
+	// External holds nodes defined outside the tree; they ride along with
+	// any file's facts on restore (shared, never removed with a file).
+	External []ingest.Node `json:"external,omitempty"`
+}
+
+// DumpGraph is a dump's first record.
+type DumpGraph struct {
+	Format    int               `json:"format"`
+	ID        string            `json:"id"`
+	CreatedAt time.Time         `json:"createdAt"`
+	Languages []ingest.Language `json:"languages"`
+}
+
+// dumpChunk bounds the nodes or edges one API record holds and the rows
+// read before their nodes are fetched, so a dump runs in memory
+// independent of the graph's size (but for the file list).
+const dumpChunk = 2000
+
+// Dump streams graph to emit, one record at a time.
+func (s *Store) Dump(ctx context.Context, graph string, emit func(*DumpRecord) error) error {
+	m, err := s.Graph(ctx, graph)
+	if err != nil {
+		return err
+	}
+	if err := emit(&DumpRecord{Graph: &DumpGraph{Format: DumpFormat, ID: m.ID, CreatedAt: m.CreatedAt, Languages: m.Languages}}); err != nil {
+		return err
+	}
+	ext, err := s.ownerFacts(ctx, graph, extOwner)
+	if err != nil {
+		return err
+	}
+	for _, f := range ext {
+		if len(f.Nodes) > 0 {
+			if err := emit(&DumpRecord{External: f.Nodes}); err != nil {
+				return err
+			}
+		}
+	}
+	files, err := s.ListFiles(ctx, graph)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		facts, err := s.ownerFacts(ctx, graph, f.Path)
+		if err != nil {
+			return err
+		}
+		ff := facts[0]
+		ff.File = f.File
+		if ff.File.Diagnostics, err = s.Diagnostics(ctx, graph, f); err != nil {
+			return err
+		}
+		if len(facts) > 1 {
+			return fmt.Errorf("dump: file %s: owner index larger than one record", f.Path)
+		}
+		if err := emit(&DumpRecord{File: &ff}); err != nil {
+			return err
+		}
+	}
+	facts, err := s.ownerFacts(ctx, graph, apiOwner)
+	if err != nil {
+		return err
+	}
+	for i := range facts {
+		if len(facts[i].Nodes)+len(facts[i].Edges) == 0 {
+			continue
+		}
+		if err := emit(&DumpRecord{API: &facts[i]}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ownerFacts reads back what owner contributed to graph: its nodes and its
+// edges with their positions, and the external nodes those edges reach.
+// File owners give one record; the API owner one per chunk. (Chunks of a
+// file owner are merged, since PutFiles replaces a file as a unit.)
+func (s *Store) ownerFacts(ctx context.Context, graph, owner string) ([]ingest.FileFacts, error) {
+	oid := ownerID(owner)
+	var out []ingest.FileFacts
+	var nodeIDs []string
+	type edgeID struct{ from, rel, to string }
+	var edges []edgeID
+	flush := func() error {
+		if len(nodeIDs)+len(edges) == 0 {
+			return nil
+		}
+		ff, err := s.facts(ctx, graph, oid, nodeIDs, func(yield func(from, rel, to string)) {
+			for _, e := range edges {
+				yield(e.from, e.rel, e.to)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		if owner != apiOwner && owner != extOwner && len(out) == 1 {
+			out[0].Nodes = append(out[0].Nodes, ff.Nodes...)
+			out[0].Edges = append(out[0].Edges, ff.Edges...)
+		} else {
+			out = append(out, ff)
+		}
+		nodeIDs, edges = nodeIDs[:0], edges[:0]
+		return nil
+	}
+	err := s.scanAll(ctx, prefix(pOwner(graph, oid)), func(row string, v []byte) error {
+		switch {
+		case strings.HasPrefix(row, "n/"):
+			nodeIDs = append(nodeIDs, row[2:])
+		case strings.HasPrefix(row, "e/"):
+			parts := strings.Split(row[2:], "/")
+			if len(parts) != 3 {
+				return fmt.Errorf("dump: index row %q: malformed", row)
+			}
+			edges = append(edges, edgeID{parts[0], parts[1], parts[2]})
+		case strings.HasPrefix(row, "x/"):
+			if _, ok := parseEdgeGroup(row, v, func(rel, to string) {
+				edges = append(edges, edgeID{strings.Split(row, "/")[1], rel, to})
+			}); !ok {
+				return fmt.Errorf("dump: index row %q: malformed", row)
+			}
+		}
+		if len(nodeIDs) >= dumpChunk || len(edges) >= dumpChunk {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		out = append(out, ingest.FileFacts{})
+	}
+	return out, nil
+}
+
+// facts loads the nodes and edges (by id) of one chunk of an owner's index
+// into ingest records: qualified names for edge ends, positions from the
+// edge rows, external nodes reached by the edges included.
+func (s *Store) facts(ctx context.Context, graph, oid string, nodeIDs []string, edges func(yield func(from, rel, to string))) (ingest.FileFacts, error) {
+	ff := ingest.FileFacts{Nodes: []ingest.Node{}, Edges: []ingest.Edge{}}
+	need := map[string]bool{}
+	for _, id := range nodeIDs {
+		need[id] = true
+	}
+	var keys [][]byte
+	type ref struct{ from, rel, to string }
+	var refs []ref
+	edges(func(from, rel, to string) {
+		need[from], need[to] = true, true
+		refs = append(refs, ref{from, rel, to})
+		keys = append(keys, kv.Key(pNode(graph, from), outRow(rel, to, oid)))
+	})
+	ids := make([]string, 0, len(need))
+	for id := range need {
+		ids = append(ids, id)
+	}
+	ns, err := s.NodesByID(ctx, graph, ids)
+	if err != nil {
+		return ff, err
+	}
+	byID := make(map[string]*Node, len(ns))
+	for i, n := range ns {
+		if n != nil {
+			byID[ids[i]] = n
+		}
+	}
+	own := map[string]bool{}
+	for _, id := range nodeIDs {
+		if n := byID[id]; n != nil {
+			own[id] = true
+			ff.Nodes = append(ff.Nodes, n.record())
+		}
+	}
+	vals, err := s.getMany(ctx, keys)
+	if err != nil {
+		return ff, err
+	}
+	for i, r := range refs {
+		from, to := byID[r.from], byID[r.to]
+		if from == nil || to == nil || vals[i] == nil {
+			continue // a dangling index entry: nothing to restore
+		}
+		var er edgeRec
+		if err := json.Unmarshal(vals[i], &er); err != nil {
+			return ff, fmt.Errorf("dump: edge %s %s %s: %w", r.from, r.rel, r.to, err)
+		}
+		for _, end := range []*Node{from, to} {
+			if end.External && !own[end.ID] {
+				own[end.ID] = true
+				ff.Nodes = append(ff.Nodes, end.record())
+			}
+		}
+		ff.Edges = append(ff.Edges, ingest.Edge{From: from.QualifiedName, To: to.QualifiedName, Relation: ingest.Relation(r.rel),
+			Path: er.Path, Line: er.Line, Column: er.Column, Dynamic: er.Dynamic})
+	}
+	return ff, nil
+}
+
+// record is n as ingest wrote it.
+func (n *Node) record() ingest.Node {
+	return ingest.Node{Kind: n.Kind, Name: n.Name, QualifiedName: n.QualifiedName, Path: n.Path,
+		Line: n.Line, EndLine: n.EndLine, External: n.External}
+}
+
+// Restorer is what Restore writes through: an ingest sink (this store, or a
+// node over HTTP) and upserts of mutation-made facts.
+type Restorer interface {
+	ingest.Sink
+	UpsertAPI(ctx context.Context, graph string, facts ingest.FileFacts) error
+}
+
+// UpsertAPI writes facts as GraphQL mutations would.
+func (s *Store) UpsertAPI(ctx context.Context, graph string, facts ingest.FileFacts) error {
+	if _, err := s.ensureGraph(ctx, graph); err != nil {
+		return err
+	}
+	if len(facts.Nodes) > 0 {
+		if _, err := s.UpsertNodes(ctx, graph, facts.Nodes); err != nil {
+			return err
+		}
+	}
+	if len(facts.Edges) > 0 {
+		if _, err := s.UpsertEdges(ctx, graph, facts.Edges); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RestoreSummary is what Restore did.
+type RestoreSummary struct {
+	Graph                  string
+	Files, Deleted         int
+	Nodes, Edges, External int
+}
+
+// restoreBatch bounds the files (and, roughly, bytes) of one PutFiles.
+const (
+	restoreBatchFiles = 64
+	restoreBatchBytes = 8 << 20
+)
+
+// Restore loads a dump (as Dump writes it, one JSON record after another)
+// into graph — the dump's own id when graph is "" — through r. It is
+// idempotent: files are replaced as units, mutation-made facts upserted,
+// and files the target holds that the dump does not are deleted, so the
+// graph ends as the dump describes it however often it runs.
+func Restore(ctx context.Context, dec *json.Decoder, graph string, r Restorer) (RestoreSummary, error) {
+	var sum RestoreSummary
+	var head DumpRecord
+	if err := dec.Decode(&head); err != nil {
+		return sum, fmt.Errorf("restore: reading the dump's first record: %w", err)
+	}
+	if head.Graph == nil {
+		return sum, fmt.Errorf("restore: the dump does not start with a graph record (is it a grafo dump?)")
+	}
+	if head.Graph.Format != DumpFormat {
+		return sum, fmt.Errorf("restore: dump format %d, this grafo reads format %d", head.Graph.Format, DumpFormat)
+	}
+	if graph == "" {
+		graph = head.Graph.ID
+	}
+	if err := validGraph(graph); err != nil {
+		return sum, err
+	}
+	sum.Graph = graph
+	before, err := r.Files(ctx, graph)
+	if err != nil {
+		return sum, err
+	}
+	seen := map[string]bool{}
+	var batch []ingest.FileFacts
+	var pending []ingest.Node // external nodes waiting for a file to ride with
+	size := 0
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if len(pending) > 0 {
+			batch[0].Nodes = append(batch[0].Nodes, pending...)
+			pending = nil
+		}
+		err := r.PutFiles(ctx, graph, batch)
+		batch, size = batch[:0], 0
+		return err
+	}
+	// filesDone runs once every file is in: the dump puts mutation-made
+	// facts last, since their edges may reach nodes of any file.
+	filesDone := false
+	finishFiles := func() error {
+		if filesDone {
+			return nil
+		}
+		filesDone = true
+		if err := flush(); err != nil {
+			return err
+		}
+		if len(pending) > 0 {
+			if err := r.UpsertAPI(ctx, graph, ingest.FileFacts{Nodes: pending}); err != nil {
+				return err
+			}
+			pending = nil
+		}
+		var gone []string
+		for p := range before {
+			if !seen[p] {
+				gone = append(gone, p)
+			}
+		}
+		sum.Deleted = len(gone)
+		if len(gone) == 0 {
+			return nil
+		}
+		return r.DeleteFiles(ctx, graph, gone)
+	}
+	for n := 2; ; n++ {
+		var rec DumpRecord
+		err := dec.Decode(&rec)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return sum, fmt.Errorf("restore: record %d: %w", n, err)
+		}
+		switch {
+		case rec.External != nil && !filesDone:
+			pending = append(pending, rec.External...)
+			sum.External += len(rec.External)
+		case rec.File != nil && !filesDone:
+			seen[rec.File.File.Path] = true
+			sum.Files++
+			sum.Nodes += len(rec.File.Nodes)
+			sum.Edges += len(rec.File.Edges)
+			batch = append(batch, *rec.File)
+			size += 256 * (1 + len(rec.File.Nodes) + len(rec.File.Edges))
+			if len(batch) >= restoreBatchFiles || size >= restoreBatchBytes {
+				if err := flush(); err != nil {
+					return sum, err
+				}
+			}
+		case rec.API != nil:
+			if err := finishFiles(); err != nil {
+				return sum, err
+			}
+			if err := r.UpsertAPI(ctx, graph, *rec.API); err != nil {
+				return sum, err
+			}
+			sum.Nodes += len(rec.API.Nodes)
+			sum.Edges += len(rec.API.Edges)
+		default:
+			return sum, fmt.Errorf("restore: record %d is out of order or has no graph, file, api or external field", n)
+		}
+	}
+	if err := finishFiles(); err != nil {
+		return sum, err
+	}
+	if err := r.SetLanguages(ctx, graph, head.Graph.Languages); err != nil {
+		return sum, err
+	}
+	return sum, nil
+}
