@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/grafo/grafo/auth"
 	"github.com/grafo/grafo/ingest"
@@ -124,6 +127,10 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (a *api) kv(w http.ResponseWriter, r *http.Request) {
 	raw := strings.TrimPrefix(r.URL.EscapedPath(), kvPrefix)
 	if r.URL.Path == "/v1/kv" {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			a.kvList(w, r)
+			return
+		}
 		raw = ""
 	}
 	key, err := url.PathUnescape(raw)
@@ -190,6 +197,75 @@ func (a *api) kv(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", "GET, HEAD, PUT, DELETE")
 		writeErrorCode(w, http.StatusMethodNotAllowed, CodeBadRequest, "method not allowed")
 	}
+}
+
+// RingScanner lists keys across the whole ring (kv/replica.Coordinator).
+type RingScanner interface {
+	ScanRing(ctx context.Context, prefix, after []byte, limit int, keep func(key []byte) bool, o kv.Options) ([]kv.Entry, []byte, error)
+}
+
+// Bounds of GET /v1/kv?limit=.
+const (
+	defaultListLimit = 100
+	maxListLimit     = 1000
+)
+
+type listEntry struct {
+	Key     string `json:"key"`
+	Value   string `json:"value"`
+	Version string `json:"version"`
+	// ValueBase64 carries a value that is not UTF-8 text, which a JSON
+	// string cannot hold exactly (value is then empty).
+	ValueBase64 string `json:"valueBase64,omitempty"`
+}
+
+// kvList answers GET /v1/kv?prefix=P&after=K&limit=N: raw keys in order
+// across the ring, paged by the last key returned ("next").
+func (a *api) kvList(w http.ResponseWriter, r *http.Request) {
+	sc, ok := a.cfg.Store.(RingScanner)
+	if !ok {
+		writeErrorCode(w, http.StatusServiceUnavailable, CodeUnavailable, "listing keys is not available on this node")
+		return
+	}
+	q := r.URL.Query()
+	o, err := Options(q)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	limit := defaultListLimit
+	if s := q.Get("limit"); s != "" {
+		if limit, err = strconv.Atoi(s); err != nil || limit < 1 || limit > maxListLimit {
+			writeErrorCode(w, http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("limit %q: want 1 to %d", s, maxListLimit))
+			return
+		}
+	}
+	var after []byte
+	if q.Has("after") {
+		after = []byte(q.Get("after"))
+	}
+	// The raw API's keys never hold the separator of the graph store's
+	// rows: those are not listed.
+	userKey := func(k []byte) bool { return bytes.IndexByte(k, kv.Sep) < 0 }
+	ents, next, err := sc.ScanRing(r.Context(), []byte(q.Get("prefix")), after, limit, userKey, o)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	out := struct {
+		Entries []listEntry `json:"entries"`
+		Next    string      `json:"next"`
+	}{Entries: make([]listEntry, 0, len(ents)), Next: string(next)}
+	for _, e := range ents {
+		le := listEntry{Key: string(e.Key), Version: e.Cell.Version.String()}
+		if utf8.Valid(e.Cell.Value) {
+			le.Value = string(e.Cell.Value)
+		} else {
+			le.ValueBase64 = base64.StdEncoding.EncodeToString(e.Cell.Value)
+		}
+		out.Entries = append(out.Entries, le)
+	}
+	writeJSON(w, out)
 }
 
 // Options parses ?consistency=, ?w=, ?r= and ?sloppy= into kv.Options.
