@@ -27,6 +27,7 @@ type Cluster interface {
 	Status(ctx context.Context) (client.ClusterStatus, error)
 	Join(ctx context.Context, addr string) error
 	Leave(ctx context.Context, node string) error
+	Remove(ctx context.Context, node string, force bool) error
 }
 
 // Config wires the API to the node's parts.
@@ -86,6 +87,7 @@ func New(cfg Config) http.Handler {
 	m.HandleFunc("GET /v1/cluster", a.clusterStatus)
 	m.HandleFunc("POST /v1/cluster/join", a.clusterJoin)
 	m.HandleFunc("POST /v1/cluster/leave", a.clusterLeave)
+	m.HandleFunc("POST /v1/cluster/remove", a.clusterRemove)
 	m.HandleFunc("GET /v1/graphs/{graph}/files", a.sinkFiles)
 	m.HandleFunc("POST /v1/graphs/{graph}/files", a.sinkPutFiles)
 	m.HandleFunc("POST /v1/graphs/{graph}/files/delete", a.sinkDeleteFiles)
@@ -360,6 +362,25 @@ func (a *api) clusterLeave(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := a.cfg.Cluster.Leave(r.Context(), req.Node); err != nil {
+		WriteError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *api) clusterRemove(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Node  string `json:"node"`
+		Force bool   `json:"force"`
+	}
+	if !a.decode(w, r, &req) {
+		return
+	}
+	if a.cfg.Cluster == nil || req.Node == "" {
+		WriteError(w, fmt.Errorf("%w: node is required", errBadRequest))
+		return
+	}
+	if err := a.cfg.Cluster.Remove(r.Context(), req.Node, req.Force); err != nil {
 		WriteError(w, err)
 		return
 	}

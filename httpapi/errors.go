@@ -23,10 +23,15 @@ const (
 	CodeForbidden          = client.CodeForbidden
 	CodeInternal           = client.CodeInternal
 	CodeTooManyRequests    = client.CodeTooManyRequests
+	CodeConflict           = client.CodeConflict
 )
 
 // errBadRequest marks errors that are the client's fault.
 var errBadRequest = errors.New("bad request")
+
+// ErrConflict marks a request the node's current state refuses (409), such
+// as removing a node that is still up.
+var ErrConflict = errors.New("conflict")
 
 type errorBody struct {
 	Error struct {
@@ -53,6 +58,8 @@ func status(err error) (int, string) {
 		return http.StatusBadRequest, CodeBadRequest
 	case errors.Is(err, kv.ErrNotFound):
 		return http.StatusNotFound, CodeNotFound
+	case errors.Is(err, ErrConflict):
+		return http.StatusConflict, CodeConflict
 	case errors.Is(err, kv.ErrUnavailable), errors.Is(err, kv.ErrClosed):
 		return http.StatusServiceUnavailable, CodeUnavailable
 	}

@@ -145,6 +145,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 
 	n.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	n.registry.MustRegister(n.coord.Metrics().Collectors()...)
+	n.registry.MustRegister(n.reb.Collectors()...)
 	n.registry.MustRegister(newEngineCollector(n.engine))
 	n.registry.MustRegister(n.hintDB.Collectors()...)
 

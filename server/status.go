@@ -3,10 +3,12 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
+	"github.com/grafo/grafo/httpapi"
 	"github.com/grafo/grafo/kv"
 	"github.com/grafo/grafo/kv/client"
 	"github.com/grafo/grafo/kv/cluster"
@@ -118,7 +120,30 @@ func (c clusterAPI) Join(ctx context.Context, addr string) error {
 }
 
 func (c clusterAPI) Leave(ctx context.Context, node string) error {
-	return c.n.cluster.Leave(ctx, node)
+	err := c.n.cluster.Leave(ctx, node)
+	if errors.Is(err, cluster.ErrUnknownNode) {
+		return fmt.Errorf("%w: no member %q", kv.ErrNotFound, node)
+	}
+	return err
+}
+
+// Remove takes a dead node out of the ring; one that heartbeats see as up
+// is refused unless force (it could still be serving writes).
+func (c clusterAPI) Remove(ctx context.Context, node string, force bool) error {
+	known := false
+	for _, m := range c.n.cluster.State().Nodes {
+		known = known || m.ID == node
+	}
+	if !known {
+		return fmt.Errorf("%w: no member %q", kv.ErrNotFound, node)
+	}
+	if node == c.n.cfg.NodeID {
+		return fmt.Errorf("%w: a node cannot remove itself; use leave, or remove it from another node", httpapi.ErrConflict)
+	}
+	if c.n.cluster.Alive(node) && !force {
+		return fmt.Errorf("%w: %s answers heartbeats (it is up); stop it first, use leave to hand its ranges off, or --force", httpapi.ErrConflict, node)
+	}
+	return c.n.cluster.Remove(ctx, node)
 }
 
 // engineCollector exports the engine's counters.

@@ -12,9 +12,10 @@ import (
 )
 
 func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("cluster", "grafo cluster status | join ADDR | leave NODE [--server URL] [--json]", stderr)
+	fs := newFlags("cluster", "grafo cluster status | join ADDR | leave NODE | remove NODE [--force] [--server URL] [--json]", stderr)
 	server := serverFlag(fs)
 	asJSON := fs.Bool("json", false, "print status as JSON")
+	force := fs.Bool("force", false, "remove: also a node that heartbeats see as up")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -47,6 +48,12 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return c.Join(ctx, pos[1])
 	case len(pos) == 2 && pos[0] == "leave":
 		return c.Leave(ctx, pos[1])
+	case len(pos) == 2 && pos[0] == "remove":
+		if err := c.Remove(ctx, pos[1], *force); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "removed %s; its ranges are being re-replicated from the surviving replicas\n", pos[1])
+		return nil
 	}
 	fs.Usage()
 	return usageError{fmt.Sprintf("bad cluster arguments %q", pos)}

@@ -89,3 +89,10 @@ func (c *Client) Join(ctx context.Context, addr string) error {
 func (c *Client) Leave(ctx context.Context, node string) error {
 	return c.doJSON(ctx, http.MethodPost, "/v1/cluster/leave", map[string]string{"node": node}, nil)
 }
+
+// Remove takes a dead node out of the ring (admin); the survivors
+// re-replicate its ranges. A node heartbeats see as up is refused (409)
+// unless force.
+func (c *Client) Remove(ctx context.Context, node string, force bool) error {
+	return c.doJSON(ctx, http.MethodPost, "/v1/cluster/remove", map[string]any{"node": node, "force": force}, nil)
+}

@@ -38,6 +38,7 @@ const (
 	CodeForbidden          = "forbidden"
 	CodeInternal           = "internal"
 	CodeTooManyRequests    = "too_many_requests"
+	CodeConflict           = "conflict"
 )
 
 // Error is an error answered by the server: the HTTP status and the code

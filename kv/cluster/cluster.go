@@ -460,11 +460,23 @@ func (c *Cluster) setState(ctx context.Context, req rpcRequest) error {
 		return fmt.Errorf("%w: cannot store %q", ErrBadTransition, req.State)
 	}
 	return c.onLeader(ctx, methodState, req, func(ctx context.Context) error {
-		return c.setStateLocal(ctx, req.ID, req.State)
+		return c.setStateLocal(ctx, req.ID, req.State, req.Force)
 	})
 }
 
-func (c *Cluster) setStateLocal(ctx context.Context, id string, s NodeState) error {
+// Remove takes id out of the ring and the raft configuration at once,
+// whatever its state: for a node that is gone for good and so can never
+// hand its ranges off. Every remaining owner then pulls the ranges it
+// gains from the surviving replicas (kv/replica.Rebalancer). Refusing a
+// node that is still alive is the caller's business (it sees heartbeats).
+func (c *Cluster) Remove(ctx context.Context, id string) error {
+	if _, ok := c.fsm.node(id); !ok {
+		return fmt.Errorf("%w: %s", ErrUnknownNode, id)
+	}
+	return c.setState(ctx, rpcRequest{ID: id, State: Left, Force: true})
+}
+
+func (c *Cluster) setStateLocal(ctx context.Context, id string, s NodeState, force bool) error {
 	c.leaderMu.Lock()
 	defer c.leaderMu.Unlock()
 	n, ok := c.fsm.node(id)
@@ -477,7 +489,7 @@ func (c *Cluster) setStateLocal(ctx context.Context, id string, s NodeState) err
 	if n.State == s {
 		return nil
 	}
-	if !transitionOK(n.State, s) {
+	if !transitionOK(n.State, s) && !(force && s == Left) {
 		return fmt.Errorf("%w: %s %s -> %s", ErrBadTransition, id, n.State, s)
 	}
 	if s == Left && n.Voter {
@@ -487,7 +499,11 @@ func (c *Cluster) setStateLocal(ctx context.Context, id string, s NodeState) err
 			return err
 		}
 	}
-	if err := c.apply(ctx, command{Op: opState, ID: id, State: s}); err != nil {
+	cmd := command{Op: opState, ID: id, State: s}
+	if force && s == Left && !transitionOK(n.State, s) {
+		cmd = command{Op: opRemove, ID: id}
+	}
+	if err := c.apply(ctx, cmd); err != nil {
 		return err
 	}
 	if s == Left {

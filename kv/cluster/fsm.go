@@ -45,6 +45,9 @@ const (
 	opAdd   = "add"   // Node: insert or update addresses/weight/voter
 	opState = "state" // ID + State; Left deletes the entry
 	opVoter = "voter" // ID + Voter
+	// opRemove deletes ID from any state: a node removed for good, which
+	// cannot go through Leaving (it hands nothing off).
+	opRemove = "remove"
 )
 
 type command struct {
@@ -130,6 +133,8 @@ func (f *fsm) apply(c command) error {
 		}
 		n.State = c.State
 		f.d.Nodes[c.ID] = n
+	case opRemove:
+		delete(f.d.Nodes, c.ID)
 	case opVoter:
 		n, ok := f.d.Nodes[c.ID]
 		if !ok {

@@ -12,6 +12,9 @@ type rpcRequest struct {
 	Node  storedNode `json:"node,omitzero"`
 	ID    string     `json:"id,omitempty"`
 	State NodeState  `json:"state,omitempty"`
+	// Force takes a node to Left from any state (Remove): a dead node
+	// cannot hand its ranges off, so the survivors re-replicate them.
+	Force bool `json:"force,omitempty"`
 }
 
 // rpcReply carries a cluster error as a code, so errors.Is works on the

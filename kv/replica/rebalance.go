@@ -4,10 +4,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/grafo/grafo/kv"
+	"github.com/grafo/grafo/kv/ring"
 )
 
 // Mover is what the rebalancer needs of membership: this node's state in
@@ -24,6 +28,11 @@ type Mover interface {
 // future owners all along (see replicasFor), so nothing written during the
 // move is missed.
 type Rebalancer struct {
+	// owned is the read ring whose ranges this node last held in full: a
+	// member removed for good (it handed nothing off) leaves the ranges
+	// this node gains against it to be pulled from surviving replicas.
+	owned  *ring.Ring
+	cells  *prometheus.CounterVec // streamed by kind: pulled, pushed, repaired
 	c      *Coordinator
 	local  Local
 	m      Mover
@@ -39,10 +48,16 @@ func NewRebalancer(c *Coordinator, local Local, m Mover, log *slog.Logger) *Reba
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &Rebalancer{c: c, local: local, m: m, log: log, signal: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	r := &Rebalancer{c: c, local: local, m: m, log: log, signal: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		cells: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "grafo_rebalance_cells_total", Help: "Cells streamed by membership changes: pulled on join, pushed on leave, repaired after a removal.",
+		}, []string{"kind"})}
 	go r.run()
 	return r
 }
+
+// Collectors returns the rebalancer's metrics, for registration.
+func (r *Rebalancer) Collectors() []prometheus.Collector { return []prometheus.Collector{r.cells} }
 
 // Changed tells the rebalancer that membership changed.
 func (r *Rebalancer) Changed(ctx context.Context) {
@@ -97,14 +112,109 @@ func (r *Rebalancer) step(ctx context.Context) error {
 		if err := r.pull(ctx); err != nil {
 			return fmt.Errorf("pull: %w", err)
 		}
+		read, _ := r.c.cfg.Members.Rings()
+		r.owned = read
 		return r.m.SetSelfState(ctx, "up")
 	case "leaving":
 		if err := r.push(ctx); err != nil {
 			return fmt.Errorf("push: %w", err)
 		}
 		return r.m.SetSelfState(ctx, "left")
+	case "up":
+		return r.repair(ctx)
 	}
 	return nil
+}
+
+// repair pulls the ranges this node gained since the ring it last held in
+// full, when they were not streamed to it: a joining node pulls before it
+// is up and a leaving one pushes before it goes, but a member removed for
+// good hands nothing off, and its ranges move to nodes that are already up.
+// Sources are the surviving members of the old ring (dead ones skipped);
+// Apply keeps the newest version of each key.
+func (r *Rebalancer) repair(ctx context.Context) error {
+	read, write := r.c.cfg.Members.Rings()
+	if read != write {
+		return nil // ranges are moving; the movers stream them
+	}
+	old := r.owned
+	if old == nil || old == read {
+		r.owned = read
+		return nil
+	}
+	n, _, _ := r.c.cfg.Members.Settings()
+	gained := subtract(read.Ranges(r.c.self, n), old.Ranges(r.c.self, n))
+	lost := false
+	for _, m := range old.Members() {
+		if !read.Has(m.ID) {
+			lost = true // a member left without handing off (removed)
+		}
+	}
+	if len(gained) == 0 || !lost {
+		r.owned = read
+		return nil
+	}
+	start, moved := time.Now(), 0
+	for _, m := range old.Members() {
+		if m.ID == r.c.self || !read.Has(m.ID) || !r.c.cfg.Members.Alive(m.ID) {
+			continue
+		}
+		err := r.c.FetchRanges(ctx, m.ID, gained, func(es []kv.Entry) error {
+			moved += len(es)
+			r.cells.WithLabelValues("repaired").Add(float64(len(es)))
+			_, err := r.local.Apply(ctx, es...)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("repair from %s: %w", m.ID, err)
+		}
+	}
+	r.owned = read
+	r.log.Info("ranges re-replicated after a removal", "ranges", len(gained), "entries", moved, "took", time.Since(start))
+	return nil
+}
+
+// subtract returns the parts of a not covered by b. Ranges are (Start,
+// End] arcs of the hash circle; every endpoint of a and b bounds an
+// elementary arc that lies wholly inside or outside each range, so testing
+// one point of each (its end) decides it.
+func subtract(a, b []ring.Range) []ring.Range {
+	if len(a) == 0 {
+		return nil
+	}
+	var pts []uint64
+	for _, rs := range [][]ring.Range{a, b} {
+		for _, rg := range rs {
+			pts = append(pts, rg.Start, rg.End)
+		}
+	}
+	slices.Sort(pts)
+	pts = slices.Compact(pts)
+	in := func(rs []ring.Range, h uint64) bool {
+		for _, rg := range rs {
+			if rg.Contains(h) {
+				return true
+			}
+		}
+		return false
+	}
+	var out []ring.Range
+	for i, end := range pts {
+		start := pts[(i-1+len(pts))%len(pts)]
+		if !in(a, end) || in(b, end) {
+			continue
+		}
+		if k := len(out) - 1; k >= 0 && out[k].End == start {
+			out[k].End = end
+			continue
+		}
+		out = append(out, ring.Range{Start: start, End: end})
+	}
+	if len(out) > 1 && out[len(out)-1].End == out[0].Start {
+		out[0].Start = out[len(out)-1].Start
+		out = out[:len(out)-1]
+	}
+	return out
 }
 
 // pull copies, from every current owner, the entries of the ranges this
@@ -121,8 +231,15 @@ func (r *Rebalancer) pull(ctx context.Context) error {
 		if m.ID == r.c.self {
 			continue
 		}
+		if !r.c.cfg.Members.Alive(m.ID) {
+			// Every key it holds has other replicas (or is lost with it):
+			// a join must not wait for a node that may never return.
+			r.log.Warn("pull skips a member that is down", "node", m.ID)
+			continue
+		}
 		err := r.c.FetchRanges(ctx, m.ID, mine, func(es []kv.Entry) error {
 			moved += len(es)
+			r.cells.WithLabelValues("pulled").Add(float64(len(es)))
 			_, err := r.local.Apply(ctx, es...)
 			return err
 		})
@@ -142,6 +259,7 @@ func (r *Rebalancer) push(ctx context.Context) error {
 	size := 0
 	flush := func() error {
 		for id, es := range batch {
+			r.cells.WithLabelValues("pushed").Add(float64(len(es)))
 			if err := r.c.applyTo(ctx, id, es); err != nil {
 				return fmt.Errorf("to %s: %w", id, err)
 			}
@@ -153,7 +271,10 @@ func (r *Rebalancer) push(ctx context.Context) error {
 	var ferr error
 	err := r.local.ForEach(ctx, func(e kv.Entry) bool {
 		for _, id := range write.Preference(kv.Partition(e.Key), n) {
-			if id != r.c.self {
+			// A future owner that is down gets what it misses from
+			// anti-entropy when it returns, or from the repair pull of
+			// whoever replaces it if it is removed.
+			if id != r.c.self && r.c.cfg.Members.Alive(id) {
 				batch[id] = append(batch[id], e)
 			}
 		}

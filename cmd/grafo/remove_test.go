@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/grafo/grafo/kv"
+	"github.com/grafo/grafo/kv/client"
+)
+
+func stateOf(t *testing.T, c *client.Client, id string) string {
+	t.Helper()
+	st, err := c.Cluster(context.Background())
+	if err != nil {
+		return ""
+	}
+	for _, n := range st.Nodes {
+		if n.ID == id {
+			return n.State
+		}
+	}
+	return "absent"
+}
+
+// A node lost for good: refused while up, removed once dead, and its
+// ranges re-replicated so every key has three copies on the survivors
+// again. Then a join and a leave both finish while another node is dead.
+func TestClusterRemoveDeadNode(t *testing.T) {
+	nodes := startCluster(t, 4, "--replicas", "3")
+	c1 := nodes[0].client()
+	ctx := context.Background()
+	q := kv.Options{Level: kv.Quorum}
+	const total = 500
+	for i := 0; i < total; i++ {
+		if err := nodes[i%4].client().Put(ctx, []byte(fmt.Sprintf("k%03d", i)), []byte(fmt.Sprintf("v%03d", i)), q); err != nil {
+			t.Fatalf("put %d: %v", i, err)
+		}
+	}
+
+	// Up: refused with 409, the node named.
+	err := c1.Remove(ctx, "n3", false)
+	var ce *client.Error
+	if !errors.As(err, &ce) || ce.Status != 409 || !strings.Contains(ce.Message, "n3") {
+		t.Fatalf("remove of a live node: %v, want 409 naming n3", err)
+	}
+	if out, e, err := grafo(t, "cluster", "remove", "nobody", "--server", nodes[0].url()); err == nil || !strings.Contains(e, "nobody") {
+		t.Fatalf("remove of an unknown node: %v %q %q", err, out, e)
+	}
+
+	nodes[2].kill()
+	waitFor(t, 30*time.Second, "n3 down", func() bool { return stateOf(t, c1, "n3") == "down" })
+	if out, e, err := grafo(t, "cluster", "remove", "n3", "--server", nodes[1].url()); err != nil || !strings.Contains(out, "removed n3") {
+		t.Fatalf("cluster remove n3: %v\n%s%s", err, out, e)
+	}
+	waitFor(t, 30*time.Second, "n3 out of the ring", func() bool { return stateOf(t, c1, "n3") == "absent" })
+	// Three survivors, N=3: each must hold every key again.
+	waitFor(t, 60*time.Second, "every survivor to hold all keys", func() bool {
+		for id, k := range keysOf(t, c1) {
+			if k < total {
+				t.Logf("%s holds %d keys", id, k)
+				return false
+			}
+		}
+		return true
+	})
+	// Shown the hard way: with one more node dead, every key reads at one
+	// from each survivor.
+	nodes[3].kill()
+	for _, p := range nodes[:2] {
+		c := p.client()
+		for i := 0; i < total; i++ {
+			v, _, err := c.Get(ctx, []byte(fmt.Sprintf("k%03d", i)), kv.Options{Level: kv.One})
+			if err != nil || string(v) != fmt.Sprintf("v%03d", i) {
+				t.Fatalf("get k%03d at one from %s with n4 dead: %q %v", i, p.id, v, err)
+			}
+		}
+	}
+
+	// n4 is dead (not removed): a join still finishes, and so does a leave.
+	waitFor(t, 30*time.Second, "n4 down", func() bool { return stateOf(t, c1, "n4") == "down" })
+	n5 := newProc(t, "n5", "--replicas", "3", "--join", nodes[0].http)
+	waitFor(t, 60*time.Second, "n5 up while n4 is dead", func() bool { return stateOf(t, c1, "n5") == "up" })
+	if err := c1.Leave(ctx, "n5"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "n5 gone while n4 is dead", func() bool { return stateOf(t, c1, "n5") == "absent" })
+	_ = n5
+	for i := 0; i < total; i += 7 {
+		if v, _, err := c1.Get(ctx, []byte(fmt.Sprintf("k%03d", i)), kv.Options{Level: kv.One}); err != nil || string(v) != fmt.Sprintf("v%03d", i) {
+			t.Fatalf("get k%03d after the join and leave: %q %v", i, v, err)
+		}
+	}
+}
