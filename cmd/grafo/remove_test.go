@@ -30,7 +30,8 @@ func stateOf(t *testing.T, c *client.Client, id string) string {
 // ranges re-replicated so every key has three copies on the survivors
 // again. Then a join and a leave both finish while another node is dead.
 func TestClusterRemoveDeadNode(t *testing.T) {
-	nodes := startCluster(t, 4, "--replicas", "3")
+	// Anti-entropy off: the copies must come from the removal's repair.
+	nodes := startCluster(t, 4, "--replicas", "3", "--anti-entropy=-1s")
 	c1 := nodes[0].client()
 	ctx := context.Background()
 	q := kv.Options{Level: kv.Quorum}
@@ -82,7 +83,7 @@ func TestClusterRemoveDeadNode(t *testing.T) {
 
 	// n4 is dead (not removed): a join still finishes, and so does a leave.
 	waitFor(t, 30*time.Second, "n4 down", func() bool { return stateOf(t, c1, "n4") == "down" })
-	n5 := newProc(t, "n5", "--replicas", "3", "--join", nodes[0].http)
+	n5 := newProc(t, "n5", "--replicas", "3", "--anti-entropy=-1s", "--join", nodes[0].http)
 	waitFor(t, 60*time.Second, "n5 up while n4 is dead", func() bool { return stateOf(t, c1, "n5") == "up" })
 	if err := c1.Leave(ctx, "n5"); err != nil {
 		t.Fatal(err)
