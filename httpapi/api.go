@@ -28,6 +28,9 @@ type Cluster interface {
 	Join(ctx context.Context, addr string) error
 	Leave(ctx context.Context, node string) error
 	Remove(ctx context.Context, node string, force bool) error
+	// Cleanup deletes this node's copies of data it no longer owns and
+	// says what it did.
+	Cleanup(ctx context.Context) (any, error)
 }
 
 // Config wires the API to the node's parts.
@@ -88,6 +91,7 @@ func New(cfg Config) http.Handler {
 	m.HandleFunc("POST /v1/cluster/join", a.clusterJoin)
 	m.HandleFunc("POST /v1/cluster/leave", a.clusterLeave)
 	m.HandleFunc("POST /v1/cluster/remove", a.clusterRemove)
+	m.HandleFunc("POST /v1/cluster/cleanup", a.clusterCleanup)
 	m.HandleFunc("GET /v1/graphs/{graph}/files", a.sinkFiles)
 	m.HandleFunc("POST /v1/graphs/{graph}/files", a.sinkPutFiles)
 	m.HandleFunc("POST /v1/graphs/{graph}/files/delete", a.sinkDeleteFiles)
@@ -366,6 +370,19 @@ func (a *api) clusterLeave(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *api) clusterCleanup(w http.ResponseWriter, r *http.Request) {
+	if a.cfg.Cluster == nil {
+		writeErrorCode(w, http.StatusServiceUnavailable, CodeUnavailable, "cluster not available on this node")
+		return
+	}
+	st, err := a.cfg.Cluster.Cleanup(r.Context())
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	writeJSON(w, st)
 }
 
 func (a *api) clusterRemove(w http.ResponseWriter, r *http.Request) {

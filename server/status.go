@@ -13,6 +13,7 @@ import (
 	"github.com/grafo/grafo/kv/client"
 	"github.com/grafo/grafo/kv/cluster"
 	"github.com/grafo/grafo/kv/engine"
+	"github.com/grafo/grafo/kv/replica"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -125,6 +126,15 @@ func (c clusterAPI) Leave(ctx context.Context, node string) error {
 		return fmt.Errorf("%w: no member %q", kv.ErrNotFound, node)
 	}
 	return err
+}
+
+// Cleanup deletes this node's copies of partitions it no longer owns.
+func (c clusterAPI) Cleanup(ctx context.Context) (any, error) {
+	st, err := c.n.coord.Cleanup(ctx, c.n.engine)
+	if errors.Is(err, replica.ErrRingMoving) {
+		return nil, fmt.Errorf("%w: %v", httpapi.ErrConflict, err)
+	}
+	return map[string]any{"node": c.n.cfg.NodeID, "checked": st.Checked, "purged": st.Purged, "kept": st.Kept}, err
 }
 
 // Remove takes a dead node out of the ring; one that heartbeats see as up

@@ -12,7 +12,7 @@ import (
 )
 
 func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("cluster", "grafo cluster status | join ADDR | leave NODE | remove NODE [--force] [--server URL] [--json]", stderr)
+	fs := newFlags("cluster", "grafo cluster status | join ADDR | leave NODE | remove NODE [--force] | cleanup [--server URL] [--json]", stderr)
 	server := serverFlag(fs)
 	asJSON := fs.Bool("json", false, "print status as JSON")
 	force := fs.Bool("force", false, "remove: also a node that heartbeats see as up")
@@ -48,6 +48,32 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return c.Join(ctx, pos[1])
 	case len(pos) == 2 && pos[0] == "leave":
 		return c.Leave(ctx, pos[1])
+	case len(pos) == 1 && pos[0] == "cleanup":
+		// Every member cleans its own engine: ask each, through its own
+		// public address, with the same token.
+		st, err := c.Cluster(ctx)
+		if err != nil {
+			return err
+		}
+		failed := 0
+		for _, n := range st.Nodes {
+			if n.State != "up" {
+				fmt.Fprintf(stdout, "%s: skipped (%s)\n", n.ID, n.State)
+				continue
+			}
+			var res struct{ Checked, Purged, Kept int }
+			nc := client.New("http://"+n.HTTP, client.WithToken(os.Getenv("GRAFO_TOKEN")))
+			if err := nc.Do(ctx, "POST", "/v1/cluster/cleanup", nil, &res); err != nil {
+				fmt.Fprintf(stderr, "%s: %v\n", n.ID, err)
+				failed++
+				continue
+			}
+			fmt.Fprintf(stdout, "%s: %d cells of ranges it no longer owns, %d deleted, %d kept (owners could not vouch for them)\n", n.ID, res.Checked, res.Purged, res.Kept)
+		}
+		if failed > 0 {
+			return fmt.Errorf("cleanup failed on %d nodes", failed)
+		}
+		return nil
 	case len(pos) == 2 && pos[0] == "remove":
 		if err := c.Remove(ctx, pos[1], *force); err != nil {
 			return err

@@ -25,7 +25,7 @@ func commands() []command {
 		{"query", "grafo query 'GRAPHQL' [--var k=v] [--server URL]", "run a GraphQL document and print the JSON result", runQuery},
 		{"export", "grafo export GRAPH QUALIFIED_NAME [--format mermaid|mermaid-class|dot]", "print a node's neighbourhood as Mermaid or Graphviz DOT", runExport},
 		{"kv", "grafo kv put KEY VALUE | get KEY | del KEY [--consistency one|quorum|all|linearizable] [--w N] [--r N]", "the raw key-value store", runKV},
-		{"cluster", "grafo cluster status | join ADDR | leave NODE | remove NODE [--force]", "membership and ring", runCluster},
+		{"cluster", "grafo cluster status | join ADDR | leave NODE | remove NODE [--force] | cleanup", "membership and ring", runCluster},
 		{"dump", "grafo dump GRAPH [--server URL] > FILE", "stream a graph as NDJSON (constant memory)", runDump},
 		{"restore", "grafo restore FILE [--graph NEW] [--server URL]", "load a dump into a graph (idempotent)", runRestore},
 		{"mcp", "grafo mcp [--server URL]", "Model Context Protocol server on stdio, for coding agents ($GRAFO_TOKEN)", runMCP},

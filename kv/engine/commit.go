@@ -34,8 +34,10 @@ type op struct {
 	// opApply: encoded cells and the cells to cache once committed.
 	encs  [][]byte
 	cells []kv.Cell
-	// opPurge: the tombstone versions to match.
+	// opPurge: the versions to match; dropLive also deletes live cells
+	// (Drop), not only tombstones.
 	versions []kv.Version
+	dropLive bool
 
 	applied []bool
 	err     error
@@ -126,6 +128,20 @@ func (e *Engine) Purge(ctx context.Context, keys [][]byte, versions []kv.Version
 		return err
 	}
 	o := &op{ctx: ctx, kind: opPurge, keys: copyKeys(keys), versions: append([]kv.Version(nil), versions...), done: make(chan struct{})}
+	return e.submit(ctx, o)
+}
+
+// Drop physically removes keys whose stored cell — live or tombstone — is
+// still exactly versions[i]: a node deleting copies of ranges it no longer
+// owns, which a newer write racing the drop must survive.
+func (e *Engine) Drop(ctx context.Context, keys [][]byte, versions []kv.Version) error {
+	if len(keys) != len(versions) {
+		return fmt.Errorf("%w: %d keys, %d versions", ErrInvalidVersion, len(keys), len(versions))
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	o := &op{ctx: ctx, kind: opPurge, dropLive: true, keys: copyKeys(keys), versions: append([]kv.Version(nil), versions...), done: make(chan struct{})}
 	return e.submit(ctx, o)
 }
 
@@ -340,13 +356,13 @@ func (e *Engine) commit(batch []*op) {
 				for i, k := range o.keys {
 					old, exists, corrupt := currentHeader(data, k)
 					corruptSeen += corrupt
-					if !exists || !old.tombstone || old.version.Compare(o.versions[i]) != 0 {
+					if !exists || (!old.tombstone && !o.dropLive) || old.version.Compare(o.versions[i]) != 0 {
 						continue
 					}
 					if err := data.Delete(k); err != nil {
 						return fmt.Errorf("purge %q: %w", k, err)
 					}
-					nTombs--
+					dec(&nLive, &nTombs, old.tombstone)
 					writes++
 					ups = append(ups, cacheUpdate{key: k, del: true})
 				}

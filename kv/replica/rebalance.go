@@ -2,6 +2,7 @@ package replica
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -32,7 +33,12 @@ type Rebalancer struct {
 	// member removed for good (it handed nothing off) leaves the ranges
 	// this node gains against it to be pulled from surviving replicas.
 	owned  *ring.Ring
-	cells  *prometheus.CounterVec // streamed by kind: pulled, pushed, repaired
+	// cleaned is the ring whose foreign copies were last cleaned up;
+	// stableSince when the current ring was first seen settled.
+	cleaned     *ring.Ring
+	stableSince time.Time
+	stableRing  *ring.Ring
+	cells       *prometheus.CounterVec // streamed by kind: pulled, pushed, repaired
 	c      *Coordinator
 	local  Local
 	m      Mover
@@ -121,8 +127,48 @@ func (r *Rebalancer) step(ctx context.Context) error {
 		}
 		return r.m.SetSelfState(ctx, "left")
 	case "up":
-		return r.repair(ctx)
+		if err := r.repair(ctx); err != nil {
+			return err
+		}
+		return r.autoCleanup(ctx)
 	}
+	return nil
+}
+
+// CleanupGrace is how long a ring must stay settled before this node
+// deletes the copies it no longer owns (Coordinator.Cleanup): readers that
+// still route by the old ring, and owners still catching up, get time.
+var CleanupGrace = 2 * time.Minute
+
+// autoCleanup runs Cleanup once per settled ring, CleanupGrace after it
+// settled.
+func (r *Rebalancer) autoCleanup(ctx context.Context) error {
+	read, write := r.c.cfg.Members.Rings()
+	p, ok := r.local.(Dropper)
+	if !ok || read == nil || read != write || read == r.cleaned {
+		return nil
+	}
+	if read != r.stableRing {
+		r.stableRing, r.stableSince = read, time.Now()
+	}
+	if r.cleaned == nil && r.owned == nil {
+		r.cleaned = read // first sight after start: nothing moved under us
+		return nil
+	}
+	if wait := CleanupGrace - time.Since(r.stableSince); wait > 0 {
+		time.AfterFunc(wait, func() { r.Changed(ctx) })
+		return nil
+	}
+	st, err := r.c.Cleanup(ctx, p)
+	if errors.Is(err, ErrRingMoving) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("cleanup: %w", err)
+	}
+	r.cleaned = read
+	r.cells.WithLabelValues("cleaned").Add(float64(st.Purged))
+	r.log.Info("cleaned up copies this node no longer owns", "checked", st.Checked, "purged", st.Purged, "kept", st.Kept)
 	return nil
 }
 
