@@ -32,21 +32,21 @@ type Rebalancer struct {
 	// owned is the read ring whose ranges this node last held in full: a
 	// member removed for good (it handed nothing off) leaves the ranges
 	// this node gains against it to be pulled from surviving replicas.
-	owned  *ring.Ring
+	owned *ring.Ring
 	// cleaned is the ring whose foreign copies were last cleaned up;
 	// stableSince when the current ring was first seen settled.
 	cleaned     *ring.Ring
 	stableSince time.Time
 	stableRing  *ring.Ring
 	cells       *prometheus.CounterVec // streamed by kind: pulled, pushed, repaired
-	c      *Coordinator
-	local  Local
-	m      Mover
-	log    *slog.Logger
-	signal chan struct{}
-	stop   chan struct{}
-	done   chan struct{}
-	once   sync.Once
+	c           *Coordinator
+	local       Local
+	m           Mover
+	log         *slog.Logger
+	signal      chan struct{}
+	stop        chan struct{}
+	done        chan struct{}
+	once        sync.Once
 }
 
 // NewRebalancer starts the rebalancer's worker.
