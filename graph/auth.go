@@ -9,47 +9,75 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 
 	"github.com/grafo/grafo/auth"
+	"github.com/grafo/grafo/graph/store"
 )
 
-// Authorization of GraphQL operations, in one place: every root field is
-// checked against the request's principal (auth.From) before it runs —
-// mutations need the write role, a token scoped to graphs may only name
-// those graphs, and raw key-value fields are closed to scoped tokens
-// (they could read any graph's rows). The graphs list is filtered by the
-// resolver. Without --tokens every request is an unscoped admin and all of
-// this passes.
-func authorizeRootField(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
-	fc := graphql.GetRootFieldContext(ctx)
-	oc := graphql.GetOperationContext(ctx)
-	if fc == nil || oc == nil || oc.Operation == nil {
+// Authorization of GraphQL operations, in one place: every root field of
+// a query, mutation or subscription is checked against the request's
+// principal (auth.From) before its resolver runs — mutations need the
+// write role, a token scoped to graphs may only name those graphs, and raw
+// key-value fields are closed to scoped tokens. The check reads the
+// field's coerced arguments (what the resolver will receive), so an ID
+// written as an int literal or a JSON number is checked as the string it
+// becomes. The graphs list is filtered by its resolver. Without --tokens
+// every request is an unscoped admin and all of this passes.
+func authorizeFields(ctx context.Context, next graphql.Resolver) (any, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || !rootObjects[fc.Object] {
 		return next(ctx)
 	}
-	p := auth.From(ctx)
-	need := auth.Read
-	if oc.Operation.Operation == "mutation" {
-		need = auth.Write
-	}
-	graph := ""
-	field := fc.Field.Name
-	args := fc.Field.ArgumentMap(oc.Variables)
-	for _, name := range []string{"graphId", "id"} {
-		if v, ok := args[name].(string); ok && (name == "graphId" || field == "graph" || field == "createGraph" || field == "deleteGraph") {
-			graph = v
-			break
-		}
-	}
-	err := p.Require(need, graph)
-	if err == nil && p.Graphs != nil {
-		switch field {
-		case "get", "put", "delete":
-			err = fmt.Errorf("%w: the raw key-value fields need a token not scoped to graphs", auth.ErrForbidden)
-		}
-	}
-	if err != nil {
-		graphql.AddError(ctx, err)
-		return graphql.Null
+	if err := authorizeRootField(auth.From(ctx), fc.Object, fc.Field.Name, fc.Args); err != nil {
+		return nil, err
 	}
 	return next(ctx)
+}
+
+var rootObjects = map[string]bool{"Query": true, "Mutation": true, "Subscription": true}
+
+// graphArgs names, for every root field that touches one graph, the
+// argument naming it. TestEveryGraphArgumentIsAuthorized fails when a
+// root field with an ID argument is missing here.
+var graphArgs = map[string]string{
+	"Query.graph":               "id",
+	"Mutation.createGraph":      "id",
+	"Mutation.deleteGraph":      "id",
+	"Mutation.upsertNodes":      "graphId",
+	"Mutation.upsertEdges":      "graphId",
+	"Mutation.deleteNodes":      "graphId",
+	"Subscription.graphChanged": "graphId",
+}
+
+// rawKVFields read or write raw keys, which scoped tokens may not use.
+var rawKVFields = map[string]bool{"Query.get": true, "Mutation.put": true, "Mutation.delete": true}
+
+func authorizeRootField(p auth.Principal, object, field string, args map[string]any) error {
+	need := auth.Read
+	if object == "Mutation" {
+		need = auth.Write
+	}
+	name := object + "." + field
+	graph := ""
+	if arg, ok := graphArgs[name]; ok {
+		g, ok := args[arg].(string)
+		if !ok {
+			// Coercion makes every ID a string; anything else is a bug
+			// here, and must not pass as "no graph named".
+			return fmt.Errorf("%w: argument %s of %s is not a graph id", auth.ErrForbidden, arg, field)
+		}
+		// A malformed id gets the store's message naming the allowed
+		// form, rather than a misleading "not scoped".
+		if err := store.ValidGraphID(g); err != nil {
+			return err
+		}
+		graph = g
+	}
+	if err := p.Require(need, graph); err != nil {
+		return err
+	}
+	if p.Graphs != nil && rawKVFields[name] {
+		return fmt.Errorf("%w: the raw key-value fields need a token not scoped to graphs", auth.ErrForbidden)
+	}
+	return nil
 }
 
 // MaxSubscriptionsPerConn bounds the subscriptions one websocket may hold
@@ -100,3 +128,7 @@ func websocketAuth(authn func(token string) (auth.Principal, error)) transport.W
 		return auth.With(ctx, p), nil, nil
 	}
 }
+
+// GraphArgument names the argument of a root field that names a graph
+// ("" when it names none); tests check it covers the schema.
+func GraphArgument(object, field string) string { return graphArgs[object+"."+field] }

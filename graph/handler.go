@@ -91,7 +91,7 @@ func NewHandler(r *Resolver, o HandlerOptions) http.Handler {
 	srv.Use(extension.FixedComplexityLimit(o.ComplexityLimit))
 	srv.SetErrorPresenter(presentError(log))
 	srv.SetRecoverFunc(recoverPanic(log))
-	srv.AroundRootFields(authorizeRootField)
+	srv.AroundFields(authorizeFields)
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		return next(WithLoaders(ctx, NewLoaders(r.Store)))
 	})

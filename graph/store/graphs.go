@@ -27,7 +27,7 @@ func (s *Store) CreateGraph(ctx context.Context, id string) (*GraphMeta, error) 
 
 // ensureGraph creates the graph rows if absent and reports whether it did.
 func (s *Store) ensureGraph(ctx context.Context, id string) (bool, error) {
-	if err := validGraph(id); err != nil {
+	if err := ValidGraphID(id); err != nil {
 		return false, err
 	}
 	v, err := s.get(ctx, kv.Key(pGraphs, id))
@@ -49,7 +49,7 @@ func (s *Store) touch(b *batch, graph string) {
 
 // exists fails with ErrNotFound when graph does not exist.
 func (s *Store) exists(ctx context.Context, graph string) error {
-	if err := validGraph(graph); err != nil {
+	if err := ValidGraphID(graph); err != nil {
 		return err
 	}
 	v, err := s.get(ctx, kv.Key(pGraphs, graph))
@@ -64,7 +64,7 @@ func (s *Store) exists(ctx context.Context, graph string) error {
 
 // Graph returns the meta of graph id, or ErrNotFound.
 func (s *Store) Graph(ctx context.Context, id string) (*GraphMeta, error) {
-	if err := validGraph(id); err != nil {
+	if err := ValidGraphID(id); err != nil {
 		return nil, err
 	}
 	ms, err := s.metas(ctx, []string{id})
@@ -157,7 +157,7 @@ func (s *Store) SetLanguages(ctx context.Context, graph string, langs []ingest.L
 // existed. The graph's entry in the list goes last, so a failed delete can
 // be retried.
 func (s *Store) DeleteGraph(ctx context.Context, id string) (bool, error) {
-	if err := validGraph(id); err != nil {
+	if err := ValidGraphID(id); err != nil {
 		return false, err
 	}
 	v, err := s.get(ctx, kv.Key(pGraphs, id))
@@ -251,7 +251,7 @@ func (s *Store) DeleteGraph(ctx context.Context, id string) (bool, error) {
 
 // Stats counts graph's files, nodes by kind and edges by relation.
 func (s *Store) Stats(ctx context.Context, graph string) (*Stats, error) {
-	if err := validGraph(graph); err != nil {
+	if err := ValidGraphID(graph); err != nil {
 		return nil, err
 	}
 	st := &Stats{ByKind: map[ingest.Kind]int{}, ByRelation: map[ingest.Relation]int{}}
