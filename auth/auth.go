@@ -208,3 +208,22 @@ func BearerToken(header string) string {
 	}
 	return ""
 }
+
+type admitKey struct{}
+
+// WithAdmission returns ctx carrying admit, which a long-lived connection
+// (a websocket) calls through Admit once it has authenticated: the HTTP
+// layer counts a connection as pending until then, so unauthenticated
+// sockets cannot use up the budget of established ones.
+func WithAdmission(ctx context.Context, admit func() error) context.Context {
+	return context.WithValue(ctx, admitKey{}, admit)
+}
+
+// Admit calls ctx's admission hook, if any; an error means the connection
+// must close (no room for it).
+func Admit(ctx context.Context) error {
+	if f, ok := ctx.Value(admitKey{}).(func() error); ok {
+		return f()
+	}
+	return nil
+}

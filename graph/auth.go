@@ -108,24 +108,27 @@ func takeSubscription(ctx context.Context) (release func(), err error) {
 func websocketAuth(authn func(token string) (auth.Principal, error)) transport.WebsocketInitFunc {
 	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 		ctx = context.WithValue(ctx, subsKey{}, new(atomic.Int32))
-		if authn == nil {
-			return ctx, nil, nil
-		}
-		tok := auth.BearerToken(payload.Authorization())
-		if tok == "" {
-			tok = payload.GetString("token")
-		}
-		if tok == "" {
-			// The HTTP layer may have authenticated the upgrade request.
-			if p := auth.From(ctx); p.ID != "internal" {
-				return ctx, nil, nil
+		if authn != nil {
+			tok := auth.BearerToken(payload.Authorization())
+			if tok == "" {
+				tok = payload.GetString("token")
+			}
+			// Without one, the HTTP layer may have authenticated the
+			// upgrade request's header.
+			if tok != "" || auth.From(ctx).ID == "internal" {
+				p, err := authn(tok)
+				if err != nil {
+					return ctx, nil, err
+				}
+				ctx = auth.With(ctx, p)
 			}
 		}
-		p, err := authn(tok)
-		if err != nil {
+		// Authenticated: the socket moves to the budget of established
+		// connections.
+		if err := auth.Admit(ctx); err != nil {
 			return ctx, nil, err
 		}
-		return auth.With(ctx, p), nil, nil
+		return ctx, nil, nil
 	}
 }
 

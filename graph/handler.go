@@ -48,8 +48,12 @@ type HandlerOptions struct {
 	// KeepAlive is the websocket keepalive ping interval; 0 means 10s.
 	KeepAlive time.Duration
 	// OriginPatterns are the websocket origins accepted besides the
-	// request's own host; nil accepts any origin.
+	// request's own host (a browser page elsewhere could otherwise run
+	// mutations with the user's access); nil accepts none.
 	OriginPatterns []string
+	// InitTimeout closes a websocket whose connection_init has not come;
+	// 0 means 10s.
+	InitTimeout time.Duration
 	// Authenticate checks a websocket's connection_init token when tokens
 	// are on; nil means the HTTP layer's principal (or none) is used.
 	Authenticate func(token string) (auth.Principal, error)
@@ -72,6 +76,9 @@ func NewHandler(r *Resolver, o HandlerOptions) http.Handler {
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 8 << 20
 	}
+	if o.InitTimeout <= 0 {
+		o.InitTimeout = 10 * time.Second
+	}
 	if o.KeepAlive <= 0 {
 		o.KeepAlive = 10 * time.Second
 	}
@@ -79,11 +86,11 @@ func NewHandler(r *Resolver, o HandlerOptions) http.Handler {
 	cfg := Config{Resolvers: r}
 	setComplexity(&cfg.Complexity)
 	srv := handler.New(NewExecutableSchema(cfg))
-	accept := coderws.AcceptOptions{InsecureSkipVerify: o.OriginPatterns == nil, OriginPatterns: o.OriginPatterns}
+	accept := coderws.AcceptOptions{OriginPatterns: o.OriginPatterns}
 	srv.AddTransport(transport.Websocket{
 		Implementation:        transport.CoderWebsocketImplementation{AcceptOptions: accept},
 		KeepAlivePingInterval: o.KeepAlive,
-		InitTimeout:           30 * time.Second,
+		InitTimeout:           o.InitTimeout,
 		InitFunc:              websocketAuth(o.Authenticate),
 		PayloadReadLimit:      &wsReadLimit,
 		ErrorFunc: func(ctx context.Context, err error) {

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/grafo/grafo/auth"
 	"github.com/grafo/grafo/ingest"
@@ -35,8 +36,18 @@ type Config struct {
 	// Tokens turns on authentication (--tokens); nil means open.
 	Tokens *auth.Tokens
 	// MaxConcurrent bounds requests in flight; more answer 429. 0 means
-	// 1024.
+	// 1024. Websockets do not count here (they have budgets of their own).
 	MaxConcurrent int
+	// MaxWebsockets bounds authenticated websockets; 0 means 1024.
+	MaxWebsockets int
+	// MaxPendingWebsockets bounds websockets that have not authenticated
+	// yet (their connection_init has not come); more answer 429. 0 means
+	// 64.
+	MaxPendingWebsockets int
+	// Hosts are the names (besides IP addresses and localhost) that the
+	// Host header may carry when tokens are off; "*" allows any. See
+	// checkBrowser.
+	Hosts []string
 	// Registry is served on /metrics; nil means a new registry with the Go
 	// and process collectors.
 	Registry *prometheus.Registry
@@ -53,6 +64,8 @@ type api struct {
 	mux      *http.ServeMux
 	log      *slog.Logger
 	inflight chan struct{}
+	sockets  chan struct{} // authenticated websockets
+	pending  chan struct{} // websockets before their connection_init
 }
 
 // New returns the node's public HTTP handler.
@@ -66,7 +79,14 @@ func New(cfg Config) http.Handler {
 	if cfg.MaxConcurrent <= 0 {
 		cfg.MaxConcurrent = 1024
 	}
-	a := &api{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, inflight: make(chan struct{}, cfg.MaxConcurrent)}
+	if cfg.MaxWebsockets <= 0 {
+		cfg.MaxWebsockets = 1024
+	}
+	if cfg.MaxPendingWebsockets <= 0 {
+		cfg.MaxPendingWebsockets = 64
+	}
+	a := &api{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, inflight: make(chan struct{}, cfg.MaxConcurrent),
+		sockets: make(chan struct{}, cfg.MaxWebsockets), pending: make(chan struct{}, cfg.MaxPendingWebsockets)}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -97,13 +117,28 @@ const kvPrefix = "/v1/kv/"
 // path verbatim.
 func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/healthz" && r.URL.Path != "/readyz" {
-		select {
-		case a.inflight <- struct{}{}:
-			defer func() { <-a.inflight }()
-		default:
-			w.Header().Set("Retry-After", "1")
-			writeErrorCode(w, http.StatusTooManyRequests, CodeTooManyRequests, "too many requests in flight; retry later")
+		if err := a.checkBrowser(r); err != nil {
+			WriteError(w, err)
 			return
+		}
+		if isWebsocket(r) {
+			// Long-lived: never in the request budget, so sockets cannot
+			// starve API calls; pending until authenticated.
+			ws := &wsSlot{a: a}
+			if !ws.take(a.pending) {
+				tooMany(w, "too many websockets waiting for connection_init; retry later")
+				return
+			}
+			defer ws.release()
+			r = r.WithContext(auth.WithAdmission(r.Context(), ws.admit))
+		} else {
+			select {
+			case a.inflight <- struct{}{}:
+				defer func() { <-a.inflight }()
+			default:
+				tooMany(w, "too many requests in flight; retry later")
+				return
+			}
 		}
 	}
 	r, ok := a.authorize(w, r)
@@ -115,6 +150,53 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.mux.ServeHTTP(w, r)
+}
+
+func tooMany(w http.ResponseWriter, msg string) {
+	w.Header().Set("Retry-After", "1")
+	writeErrorCode(w, http.StatusTooManyRequests, CodeTooManyRequests, msg)
+}
+
+// wsSlot is one websocket's place in the pending budget, moved to the
+// established budget by admit (on connection_init) and given back when
+// the connection ends.
+type wsSlot struct {
+	a    *api
+	mu   sync.Mutex
+	held chan struct{} // the budget holding the slot; nil once released
+}
+
+func (s *wsSlot) take(budget chan struct{}) bool {
+	select {
+	case budget <- struct{}{}:
+		s.held = budget
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *wsSlot) admit() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.held != s.a.pending {
+		return nil
+	}
+	pending := s.held
+	if !s.take(s.a.sockets) {
+		return fmt.Errorf("%w: too many websockets on this node (%d); retry later", kv.ErrUnavailable, cap(s.a.sockets))
+	}
+	<-pending
+	return nil
+}
+
+func (s *wsSlot) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.held != nil {
+		<-s.held
+		s.held = nil
+	}
 }
 
 func (a *api) kv(w http.ResponseWriter, r *http.Request) {
