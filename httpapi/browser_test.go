@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,23 +15,12 @@ import (
 	"github.com/grafo/grafo/graph/store"
 	"github.com/grafo/grafo/kv"
 	"github.com/grafo/grafo/kv/client"
-	"github.com/grafo/grafo/kv/engine"
-	"github.com/grafo/grafo/kv/replica"
-	"github.com/grafo/grafo/kv/transport"
 )
 
 // newAPI serves a single node's API, GraphQL mounted, with cfg's limits.
 func newAPI(t *testing.T, cfg Config, gqlOpts graph.HandlerOptions) *httptest.Server {
 	t.Helper()
-	e, err := engine.Open(filepath.Join(t.TempDir(), "data.db"), engine.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	members := replica.NewStatic(map[string]string{"n1": "n1"}, 16, 1, 0, 0)
-	coord, err := replica.New(replica.Config{NodeID: "n1", Local: e, Transport: transport.NewNetwork().Node("n1"), Members: members})
-	if err != nil {
-		t.Fatal(err)
-	}
+	coord, _ := newCoordinator(t, 1)
 	s := store.New(coord, store.Options{})
 	if cfg.Tokens.Enabled() {
 		gqlOpts.Authenticate = cfg.Tokens.Check
@@ -41,11 +29,7 @@ func newAPI(t *testing.T, cfg Config, gqlOpts graph.HandlerOptions) *httptest.Se
 	cfg.Sink = s
 	cfg.Mounts = map[string]http.Handler{"/graphql": graph.NewHandler(&graph.Resolver{Store: s, KV: coord}, gqlOpts)}
 	srv := httptest.NewServer(New(cfg))
-	t.Cleanup(func() {
-		srv.Close()
-		coord.Wait()
-		e.Close()
-	})
+	t.Cleanup(srv.Close)
 	return srv
 }
 
