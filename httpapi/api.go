@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/grafo/grafo/auth"
+	"github.com/grafo/grafo/graph/store"
 	"github.com/grafo/grafo/ingest"
 	"github.com/grafo/grafo/kv"
 	"github.com/grafo/grafo/kv/client"
@@ -29,7 +30,7 @@ type Cluster interface {
 
 // Config wires the API to the node's parts.
 type Config struct {
-	Store   kv.Store                        // required
+	Store   kv.Store                        // required; the raw KV routes see its user keyspace (kv.UserSpace)
 	Cluster Cluster                         // nil: /v1/cluster answers 503
 	Sink    ingest.Sink                     // nil: remote ingest answers 503
 	Ready   func(ctx context.Context) error // nil: always ready
@@ -85,6 +86,9 @@ func New(cfg Config) http.Handler {
 	if cfg.MaxPendingWebsockets <= 0 {
 		cfg.MaxPendingWebsockets = 64
 	}
+	// The raw KV routes are the only users of Store: they see the user
+	// keyspace, never the graph store's rows.
+	cfg.Store = kv.UserSpace(cfg.Store)
 	a := &api{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, inflight: make(chan struct{}, cfg.MaxConcurrent),
 		sockets: make(chan struct{}, cfg.MaxWebsockets), pending: make(chan struct{}, cfg.MaxPendingWebsockets)}
 	if a.log == nil {
@@ -368,16 +372,22 @@ func (a *api) clusterLeave(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (a *api) sink(w http.ResponseWriter) bool {
+// sink reports whether the graph routes can run: the node has a graph
+// store and the path names a valid graph (else it has answered).
+func (a *api) sink(w http.ResponseWriter, r *http.Request) bool {
 	if a.cfg.Sink == nil {
 		writeErrorCode(w, http.StatusServiceUnavailable, CodeUnavailable, "graph store not available on this node")
+		return false
+	}
+	if err := store.ValidGraphID(r.PathValue("graph")); err != nil {
+		WriteError(w, err)
 		return false
 	}
 	return true
 }
 
 func (a *api) sinkFiles(w http.ResponseWriter, r *http.Request) {
-	if !a.sink(w) {
+	if !a.sink(w, r) {
 		return
 	}
 	files, err := a.cfg.Sink.Files(r.Context(), r.PathValue("graph"))
@@ -389,7 +399,7 @@ func (a *api) sinkFiles(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) sinkPutFiles(w http.ResponseWriter, r *http.Request) {
-	if !a.sink(w) {
+	if !a.sink(w, r) {
 		return
 	}
 	var facts []ingest.FileFacts
@@ -404,7 +414,7 @@ func (a *api) sinkPutFiles(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) sinkDeleteFiles(w http.ResponseWriter, r *http.Request) {
-	if !a.sink(w) {
+	if !a.sink(w, r) {
 		return
 	}
 	var paths []string
@@ -419,7 +429,7 @@ func (a *api) sinkDeleteFiles(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) sinkLanguages(w http.ResponseWriter, r *http.Request) {
-	if !a.sink(w) {
+	if !a.sink(w, r) {
 		return
 	}
 	var langs []ingest.Language

@@ -102,8 +102,11 @@ func (s *Store) metas(ctx context.Context, ids []string) ([]*GraphMeta, error) {
 			m.UpdatedAt = m.CreatedAt
 		}
 		if v[3] != nil {
+			// A damaged row spoils this graph's languages, not the answer
+			// of every graph listing.
 			if err := json.Unmarshal(v[3], &m.Languages); err != nil {
-				return nil, fmt.Errorf("graph %q languages: %w", id, err)
+				s.log.Warn("graph languages row unreadable", "graph", id, "err", err)
+				m.Languages = []ingest.Language{}
 			}
 		}
 		out[i] = m
@@ -115,7 +118,11 @@ func (s *Store) metas(ctx context.Context, ids []string) ([]*GraphMeta, error) {
 func (s *Store) Graphs(ctx context.Context) ([]*GraphMeta, error) {
 	var ids []string
 	err := s.scanAll(ctx, prefix(pGraphs), func(row string, _ []byte) error {
-		ids = append(ids, row)
+		// A row no valid id names (written around the API) is no graph:
+		// listing it would show a ghost no field can reach.
+		if ValidGraphID(row) == nil {
+			ids = append(ids, row)
+		}
 		return nil
 	})
 	if err != nil {
