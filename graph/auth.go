@@ -10,6 +10,7 @@ import (
 
 	"github.com/grafo/grafo/auth"
 	"github.com/grafo/grafo/graph/store"
+	"github.com/grafo/grafo/kv"
 )
 
 // Authorization of GraphQL operations, in one place: every root field of
@@ -84,20 +85,37 @@ func authorizeRootField(p auth.Principal, object, field string, args map[string]
 // open, so one client cannot pin unbounded goroutines and buffers.
 const MaxSubscriptionsPerConn = 64
 
+// DefaultMaxSubscriptions bounds the subscriptions of the whole node: each
+// holds about 90 KB (goroutines, channels, the bus's replay buffer), and 64
+// per connection times 1024 connections would be 5.8 GB.
+const DefaultMaxSubscriptions = 1024
+
+// subBudget counts subscriptions, per connection and per node.
+type subBudget struct {
+	conn atomic.Int32
+	node *atomic.Int64
+	max  int64
+}
+
 type subsKey struct{}
 
-// takeSubscription counts a subscription against its connection's budget
-// (set up in the websocket init); release gives it back.
+// takeSubscription counts a subscription against its connection's and the
+// node's budget (set up in the websocket init); release gives it back.
 func takeSubscription(ctx context.Context) (release func(), err error) {
-	n, ok := ctx.Value(subsKey{}).(*atomic.Int32)
+	b, ok := ctx.Value(subsKey{}).(*subBudget)
 	if !ok {
 		return func() {}, nil
 	}
-	if n.Add(1) > MaxSubscriptionsPerConn {
-		n.Add(-1)
+	if b.conn.Add(1) > MaxSubscriptionsPerConn {
+		b.conn.Add(-1)
 		return nil, fmt.Errorf("%w: at most %d subscriptions per connection", ErrBadRequest, MaxSubscriptionsPerConn)
 	}
-	return func() { n.Add(-1) }, nil
+	if b.node.Add(1) > b.max {
+		b.node.Add(-1)
+		b.conn.Add(-1)
+		return nil, fmt.Errorf("%w: this node holds its maximum of %d subscriptions; retry later or on another node", kv.ErrUnavailable, b.max)
+	}
+	return func() { b.node.Add(-1); b.conn.Add(-1) }, nil
 }
 
 // websocketAuth takes the token of a subscription from the
@@ -105,9 +123,9 @@ func takeSubscription(ctx context.Context) (release func(), err error) {
 // {"token": "TOKEN"}), since browsers cannot set headers on websockets. A
 // token in the upgrade request's header, already checked by the HTTP
 // layer, also works.
-func websocketAuth(authn func(token string) (auth.Principal, error)) transport.WebsocketInitFunc {
+func websocketAuth(authn func(token string) (auth.Principal, error), nodeSubs *atomic.Int64, maxSubs int) transport.WebsocketInitFunc {
 	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-		ctx = context.WithValue(ctx, subsKey{}, new(atomic.Int32))
+		ctx = context.WithValue(ctx, subsKey{}, &subBudget{node: nodeSubs, max: int64(maxSubs)})
 		if authn != nil {
 			tok := auth.BearerToken(payload.Authorization())
 			if tok == "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"github.com/grafo/grafo/auth"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -51,6 +52,9 @@ type HandlerOptions struct {
 	// request's own host (a browser page elsewhere could otherwise run
 	// mutations with the user's access); nil accepts none.
 	OriginPatterns []string
+	// MaxSubscriptions bounds the subscriptions open on this handler (the
+	// node); 0 means DefaultMaxSubscriptions.
+	MaxSubscriptions int
 	// InitTimeout closes a websocket whose connection_init has not come;
 	// 0 means 10s.
 	InitTimeout time.Duration
@@ -73,6 +77,7 @@ func NewHandler(r *Resolver, o HandlerOptions) http.Handler {
 	o.MaxTokens = orDefault(o.MaxTokens, DefaultMaxTokens)
 	o.MaxSelections = orDefault(o.MaxSelections, DefaultMaxSelections)
 	o.QueryCacheBytes = orDefault(o.QueryCacheBytes, DefaultQueryCacheBytes)
+	o.MaxSubscriptions = orDefault(o.MaxSubscriptions, DefaultMaxSubscriptions)
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 8 << 20
 	}
@@ -91,7 +96,7 @@ func NewHandler(r *Resolver, o HandlerOptions) http.Handler {
 		Implementation:        transport.CoderWebsocketImplementation{AcceptOptions: accept},
 		KeepAlivePingInterval: o.KeepAlive,
 		InitTimeout:           o.InitTimeout,
-		InitFunc:              websocketAuth(o.Authenticate),
+		InitFunc:              websocketAuth(o.Authenticate, new(atomic.Int64), o.MaxSubscriptions),
 		PayloadReadLimit:      &wsReadLimit,
 		ErrorFunc: func(ctx context.Context, err error) {
 			log.Debug("graphql websocket", "err", err)

@@ -209,3 +209,85 @@ func TestSubscriptionScope(t *testing.T) {
 		}
 	}
 }
+
+// The node's subscriptions are bounded as a whole, not only per
+// connection: 64 per socket times 1,024 sockets was 5.8 GB of buffers.
+func TestNodeSubscriptionBudget(t *testing.T) {
+	raw := kvtest.NewStore(t)
+	bus := store.NewBus(store.BusOptions{})
+	t.Cleanup(bus.Close)
+	s := store.New(raw, store.Options{Bus: bus})
+	if _, err := s.CreateGraph(t.Context(), "live"); err != nil {
+		t.Fatal(err)
+	}
+	h := httptest.NewServer(graph.NewHandler(&graph.Resolver{Store: s, KV: raw}, graph.HandlerOptions{MaxSubscriptions: 3}))
+	t.Cleanup(h.Close)
+	d := websocket.Dialer{Subprotocols: []string{"graphql-transport-ws"}, HandshakeTimeout: 5 * time.Second}
+	type msg struct {
+		ID      string          `json:"id,omitempty"`
+		Type    string          `json:"type"`
+		Payload json.RawMessage `json:"payload,omitempty"`
+	}
+	refused := make(chan string, 4)
+	for c := 0; c < 2; c++ {
+		conn, _, err := d.Dial("ws"+strings.TrimPrefix(h.URL, "http"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		conn.WriteJSON(msg{Type: "connection_init", Payload: json.RawMessage(`{}`)})
+		var m msg
+		if err := conn.ReadJSON(&m); err != nil || m.Type != "connection_ack" {
+			t.Fatalf("init: %v %+v", err, m)
+		}
+		for i := 0; i < 2; i++ {
+			p, _ := json.Marshal(map[string]any{"query": `subscription { graphChanged(graphId: "live") { kind } }`})
+			conn.WriteJSON(msg{ID: string(rune('a' + i)), Type: "subscribe", Payload: p})
+		}
+		// Four subscriptions on two sockets, budget three: one of them,
+		// whichever starts last, is refused.
+		go func() {
+			for {
+				var m msg
+				if err := conn.ReadJSON(&m); err != nil {
+					return
+				}
+				if strings.Contains(string(m.Payload), "maximum of 3 subscriptions") {
+					refused <- m.ID
+				}
+			}
+		}()
+	}
+	select {
+	case <-refused:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no subscription refused past the node's budget of 3")
+	}
+}
+
+// Names holding control characters are refused: a name with 0x01 used to
+// be counted in totalCount but never listed or found by search.
+func TestNodeNamesWithControlCharacters(t *testing.T) {
+	e := newEnv(t)
+	e.createGraph(t, "g")
+	for _, name := range []string{"a\x01b", "a\x00b", "tab\there"} {
+		msg, code := e.errorOf(t, `mutation($n: [NodeInput!]!) { upsertNodes(graphId: "g", nodes: $n) { id } }`,
+			map[string]any{"n": []map[string]any{{"kind": "FUNCTION", "name": name, "qualifiedName": "p." + name}}})
+		if code != graph.CodeBadRequest || !strings.Contains(msg, "control character") {
+			t.Errorf("name %q: %q %q", name, msg, code)
+		}
+	}
+	var r struct {
+		Graph struct {
+			Nodes struct {
+				TotalCount int
+				Nodes      []struct{ Name string }
+			}
+		}
+	}
+	e.post(t, `{ graph(id: "g") { nodes(name: "a") { totalCount nodes { name } } } }`, &r)
+	if r.Graph.Nodes.TotalCount != len(r.Graph.Nodes.Nodes) {
+		t.Fatalf("totalCount %d, listed %d", r.Graph.Nodes.TotalCount, len(r.Graph.Nodes.Nodes))
+	}
+}

@@ -216,3 +216,19 @@ func TestWebsocketsDoNotStarveRequests(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// An invalid graph id on the ingest routes is the client's error (400,
+// naming the allowed form), not a 500.
+func TestInvalidGraphIDIsBadRequest(t *testing.T) {
+	srv := newAPI(t, Config{}, graph.HandlerOptions{})
+	for _, path := range []string{"/v1/graphs/a%01b/files", "/v1/graphs/a%2Fb/files", "/v1/graphs/" + strings.Repeat("x", 300) + "/files"} {
+		resp, b := do(t, "GET", srv.URL+path, nil)
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("GET %s: %d %s, want 400", path, resp.StatusCode, b)
+			continue
+		}
+		if code, msg := errCode(t, b); code != CodeBadRequest || !strings.Contains(msg, "without '/' or control characters") {
+			t.Errorf("GET %s: %s %q", path, code, msg)
+		}
+	}
+}

@@ -156,9 +156,15 @@ func clip(s string, n int) string {
 	return s[:n] + "…"
 }
 
+// validName refuses control characters in node names: 0x00 and 0x01
+// separate the index rows' parts, so a name holding one would be indexed
+// where no lookup finds it (counted, never listed), and the others are
+// invisible in every answer.
 func validName(what, s string) error {
-	if strings.ContainsRune(s, 0) {
-		return fmt.Errorf("%w: %s %q contains a NUL byte", ErrInvalid, what, s)
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("%w: %s %q contains a control character (%U); names are text", ErrInvalid, what, clip(s, 64), r)
+		}
 	}
 	return nil
 }
