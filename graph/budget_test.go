@@ -43,6 +43,7 @@ func hostileDocuments() map[string]string {
 	docs["deep nesting"] = `{ graph(id: "g") { node(id: "x") {` + strings.Repeat(" callers {", 2000) + " id" + strings.Repeat(" }", 2002) + " }"
 	docs["deep braces"] = strings.Repeat("{ a ", 10000) + strings.Repeat("} ", 10000)
 	docs["big document"] = "# " + strings.Repeat("x", 4<<20) + "\n{ graphs { id } }"
+	docs["document at the body limit"] = "# " + strings.Repeat("x", 8<<20-64) + "\n{ graphs { id } }"
 	docs["token flood"] = `{ graphs(x: [` + strings.Repeat("1,", 60000) + `]) { id } }`
 	docs["directive flood"] = `{ graphs` + strings.Repeat(" @include(if: true)", 3000) + ` { id } }`
 	docs["directive flood 2000"] = `{ graphs` + strings.Repeat(" @include(if: true)", 2000) + ` { id } }`
