@@ -57,23 +57,32 @@ func authorizeRootField(p auth.Principal, object, field string, args map[string]
 		need = auth.Write
 	}
 	name := object + "." + field
-	graph := ""
+	if err := p.Require(need, ""); err != nil {
+		return err
+	}
 	if arg, ok := graphArgs[name]; ok {
-		g, ok := args[arg].(string)
-		if !ok {
+		var graphs []string
+		switch v := args[arg].(type) {
+		case string:
+			graphs = []string{v}
+		case []string: // a list of graphs ([ID!])
+			graphs = v
+		case nil: // an optional list left out: the resolver filters by scope
+		default:
 			// Coercion makes every ID a string; anything else is a bug
 			// here, and must not pass as "no graph named".
 			return fmt.Errorf("%w: argument %s of %s is not a graph id", auth.ErrForbidden, arg, field)
 		}
-		// A malformed id gets the store's message naming the allowed
-		// form, rather than a misleading "not scoped".
-		if err := store.ValidGraphID(g); err != nil {
-			return err
+		for _, g := range graphs {
+			// A malformed id gets the store's message naming the allowed
+			// form, rather than a misleading "not scoped".
+			if err := store.ValidGraphID(g); err != nil {
+				return err
+			}
+			if err := p.Require(need, g); err != nil {
+				return err
+			}
 		}
-		graph = g
-	}
-	if err := p.Require(need, graph); err != nil {
-		return err
 	}
 	if p.Graphs != nil && rawKVFields[name] {
 		return fmt.Errorf("%w: the raw key-value fields need a token not scoped to graphs", auth.ErrForbidden)

@@ -157,6 +157,20 @@ func TestEveryGraphArgumentIsAuthorized(t *testing.T) {
 			}
 		}
 	}
+	// Only root fields are checked: an argument naming graphs anywhere
+	// else would bypass the scope.
+	for name, typ := range schema.Types {
+		if name == "Query" || name == "Mutation" || name == "Subscription" || strings.HasPrefix(name, "__") {
+			continue
+		}
+		for _, f := range typ.Fields {
+			for _, a := range f.Arguments {
+				if a.Type.Name() == "ID" && strings.Contains(strings.ToLower(a.Name), "graph") {
+					t.Errorf("%s.%s(%s): a graph argument below the root is not scope-checked", name, f.Name, a.Name)
+				}
+			}
+		}
+	}
 }
 
 // A read token scoped to teamA may not subscribe to another graph's
