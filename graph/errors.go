@@ -84,7 +84,7 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 			errcode.Set(gerr, CodeUnavailable)
 			return gerr
 		}
-		log.Error("graphql resolver error", "path", gerr.Path.String(), "err", err)
+		log.Error("graphql resolver error", "path", gerr.Path.String(), "err", gerr.Message) // clipped: errors may quote input
 		errcode.Set(gerr, CodeInternal)
 		return gerr
 	}
