@@ -277,13 +277,6 @@ func (c *queryCache) Add(_ context.Context, key string, doc *ast.QueryDocument) 
 	}
 }
 
-// size reports the entries and source bytes held.
-func (c *queryCache) size() (n, bytes int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.ll.Len(), c.bytes
-}
-
 // clipMessage bounds an error message: some errors quote the client's
 // input (a malformed body, a huge token), which must not be echoed in full
 // into answers and logs.
