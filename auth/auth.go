@@ -110,15 +110,20 @@ func Load(path string) (*Tokens, error) {
 		return nil, fmt.Errorf("auth: tokens file: %w", err)
 	}
 	defer f.Close()
-	return Parse(f)
+	return parse(path, f)
 }
 
 // Parse reads the tokens format: `TOKEN ROLE [GRAPH,GRAPH…]` a line;
-// blank lines and lines starting with # are skipped.
-func Parse(r io.Reader) (*Tokens, error) {
+// blank lines and lines starting with # are skipped. A token given twice
+// is an error: which of its lines would apply is anyone's guess.
+func Parse(r io.Reader) (*Tokens, error) { return parse("tokens", r) }
+
+// parse reads a tokens file; errors name it as name:line.
+func parse(name string, r io.Reader) (*Tokens, error) {
 	t := &Tokens{}
 	sc := bufio.NewScanner(r)
 	line := 0
+	seen := map[[32]byte]int{}
 	for sc.Scan() {
 		line++
 		s := strings.TrimSpace(sc.Text())
@@ -127,14 +132,14 @@ func Parse(r io.Reader) (*Tokens, error) {
 		}
 		f := strings.Fields(s)
 		if len(f) < 2 || len(f) > 3 {
-			return nil, fmt.Errorf("auth: tokens line %d: want TOKEN ROLE [GRAPH,…]", line)
+			return nil, fmt.Errorf("auth: %s:%d: want TOKEN ROLE [GRAPH,…]", name, line)
 		}
 		if len(f[0]) < 8 {
-			return nil, fmt.Errorf("auth: tokens line %d: token shorter than 8 characters", line)
+			return nil, fmt.Errorf("auth: %s:%d: token shorter than 8 characters", name, line)
 		}
 		role, err := ParseRole(f[1])
 		if err != nil {
-			return nil, fmt.Errorf("auth: tokens line %d: %w", line, err)
+			return nil, fmt.Errorf("auth: %s:%d: %w", name, line, err)
 		}
 		p := Principal{Role: role}
 		if len(f) == 3 {
@@ -146,6 +151,10 @@ func Parse(r io.Reader) (*Tokens, error) {
 			}
 		}
 		sum := sha256.Sum256([]byte(f[0]))
+		if first, dup := seen[sum]; dup {
+			return nil, fmt.Errorf("auth: %s:%d: duplicate token (first on line %d)", name, line, first)
+		}
+		seen[sum] = line
 		p.ID = hex.EncodeToString(sum[:4])
 		t.entries = append(t.entries, entry{sum: sum, p: p})
 	}
@@ -207,4 +216,23 @@ func BearerToken(header string) string {
 		return strings.TrimSpace(header[len(p):])
 	}
 	return ""
+}
+
+type admitKey struct{}
+
+// WithAdmission returns ctx carrying admit, which a long-lived connection
+// (a websocket) calls through Admit once it has authenticated: the HTTP
+// layer counts a connection as pending until then, so unauthenticated
+// sockets cannot use up the budget of established ones.
+func WithAdmission(ctx context.Context, admit func() error) context.Context {
+	return context.WithValue(ctx, admitKey{}, admit)
+}
+
+// Admit calls ctx's admission hook, if any; an error means the connection
+// must close (no room for it).
+func Admit(ctx context.Context) error {
+	if f, ok := ctx.Value(admitKey{}).(func() error); ok {
+		return f()
+	}
+	return nil
 }

@@ -2,6 +2,8 @@ package auth
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -57,5 +59,21 @@ admin-token-01 admin
 	}
 	if got := BearerToken("Bearer abc.def"); got != "abc.def" {
 		t.Fatalf("bearer: %q", got)
+	}
+}
+
+// A token listed twice is refused with the file and both lines: which
+// line's role and graphs would apply was silently the last one's.
+func TestDuplicateTokenRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(path, []byte("# tokens\nsame-token-1 read teamA\nother-token write\nsame-token-1 admin\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path)
+	if err == nil || !strings.Contains(err.Error(), path+":4: duplicate token (first on line 2)") {
+		t.Fatalf("Load: %v", err)
+	}
+	if strings.Contains(err.Error(), "same-token-1") {
+		t.Fatalf("the error shows the token: %v", err)
 	}
 }

@@ -4,10 +4,19 @@
 // generated.go and model/models_gen.go are generated from it (go generate
 // ./graph/... from the root), *.resolvers.go hold the resolvers, and
 // resolver.go the wiring root (Resolver). NewHandler builds the HTTP and
-// websocket handler with the limits a public endpoint needs: query
-// complexity (first: and depth: count and are capped), selection depth,
-// request body size, a recover func, and one error presenter (errors.go)
-// that maps kv and store sentinels onto extensions.code.
+// websocket handler with the limits a public endpoint needs (limits.go): a
+// document guard that runs before gqlgen parses and validates (size,
+// tokens, selection-set width, fields with fragments expanded, depth,
+// __schema count; fragments summarised once, so fan-out is linear), query
+// complexity with introspection counted (first: and depth: multiply), a
+// byte-bounded query cache, request body size, per-connection and per-node
+// subscription budgets, a recover func, and one error presenter
+// (errors.go) that maps kv and store sentinels onto extensions.code and
+// never echoes a request in full.
+//
+// Authorization (auth.go) is one field middleware on the root fields of
+// queries, mutations and subscriptions: it reads the coerced arguments, so
+// a graph id is checked in the form the resolver gets it.
 //
 // Reads go through per-operation dataloaders (loaders.go), so the edges
 // or nodes of many parents are one batched store call; transitive

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/grafo/grafo/auth"
 	"log/slog"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
@@ -62,6 +63,15 @@ func codeOf(err error) string {
 func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gerr := graphql.DefaultErrorPresenter(ctx, err)
+		// gqlgen's transports quote a body they cannot decode in full:
+		// keep the decoder's reason, drop the echo.
+		if msg, ok := strings.CutPrefix(gerr.Message, "json request body could not be decoded: "); ok {
+			msg, _, _ = strings.Cut(msg, " body:")
+			gerr.Message = "request body is not a GraphQL request: " + clipMessage(msg)
+			errcode.Set(gerr, CodeBadRequest)
+			return gerr
+		}
+		gerr.Message = clipMessage(gerr.Message)
 		if code := codeOf(err); code != "" {
 			errcode.Set(gerr, code)
 			return gerr
@@ -74,7 +84,7 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 			errcode.Set(gerr, CodeUnavailable)
 			return gerr
 		}
-		log.Error("graphql resolver error", "path", gerr.Path.String(), "err", err)
+		log.Error("graphql resolver error", "path", gerr.Path.String(), "err", gerr.Message) // clipped: errors may quote input
 		errcode.Set(gerr, CodeInternal)
 		return gerr
 	}

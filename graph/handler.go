@@ -4,17 +4,14 @@ import (
 	"context"
 	"github.com/grafo/grafo/auth"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	coderws "github.com/coder/websocket"
-	"github.com/vektah/gqlparser/v2/ast"
-	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/grafo/grafo/graph/model"
 	"github.com/grafo/grafo/ingest"
@@ -30,18 +27,37 @@ const (
 // HandlerOptions configure NewHandler. Zero values mean the defaults.
 type HandlerOptions struct {
 	// ComplexityLimit refuses operations costlier than this; 0 means
-	// 5000. first: and depth: multiply the cost of what they select.
+	// 5000. first: and depth: multiply the cost of what they select,
+	// fields inside __schema count too. It also bounds the fields of a
+	// document with its fragments expanded, checked before validation.
 	ComplexityLimit int
 	// MaxDepth refuses operations nested deeper than this many selection
-	// levels (fragments included, introspection not); 0 means 15.
+	// levels (fragments and introspection included); 0 means 15.
 	MaxDepth int
+	// MaxDocumentBytes bounds the source of a document; 0 means 128 KiB.
+	MaxDocumentBytes int
+	// MaxTokens bounds the lexical tokens of a document; 0 means 20000.
+	MaxTokens int
+	// MaxSelections bounds one selection set (fragments spread into it
+	// included); 0 means 200.
+	MaxSelections int
+	// QueryCacheBytes bounds the parsed-document cache by the bytes of
+	// the documents' source; 0 means 2 MiB.
+	QueryCacheBytes int
 	// MaxBodyBytes bounds a request body; 0 means 8 MiB.
 	MaxBodyBytes int64
 	// KeepAlive is the websocket keepalive ping interval; 0 means 10s.
 	KeepAlive time.Duration
 	// OriginPatterns are the websocket origins accepted besides the
-	// request's own host; nil accepts any origin.
+	// request's own host (a browser page elsewhere could otherwise run
+	// mutations with the user's access); nil accepts none.
 	OriginPatterns []string
+	// MaxSubscriptions bounds the subscriptions open on this handler (the
+	// node); 0 means DefaultMaxSubscriptions.
+	MaxSubscriptions int
+	// InitTimeout closes a websocket whose connection_init has not come;
+	// 0 means 10s.
+	InitTimeout time.Duration
 	// Authenticate checks a websocket's connection_init token when tokens
 	// are on; nil means the HTTP layer's principal (or none) is used.
 	Authenticate func(token string) (auth.Principal, error)
@@ -55,14 +71,18 @@ var wsReadLimit int64 = 64 << 10
 // websocket (graphql-transport-ws and graphql-ws), at whatever path it is
 // mounted on.
 func NewHandler(r *Resolver, o HandlerOptions) http.Handler {
-	if o.ComplexityLimit <= 0 {
-		o.ComplexityLimit = 5000
-	}
-	if o.MaxDepth <= 0 {
-		o.MaxDepth = 15
-	}
+	o.ComplexityLimit = orDefault(o.ComplexityLimit, DefaultComplexityLimit)
+	o.MaxDepth = orDefault(o.MaxDepth, DefaultMaxDepth)
+	o.MaxDocumentBytes = orDefault(o.MaxDocumentBytes, DefaultMaxDocumentBytes)
+	o.MaxTokens = orDefault(o.MaxTokens, DefaultMaxTokens)
+	o.MaxSelections = orDefault(o.MaxSelections, DefaultMaxSelections)
+	o.QueryCacheBytes = orDefault(o.QueryCacheBytes, DefaultQueryCacheBytes)
+	o.MaxSubscriptions = orDefault(o.MaxSubscriptions, DefaultMaxSubscriptions)
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 8 << 20
+	}
+	if o.InitTimeout <= 0 {
+		o.InitTimeout = 10 * time.Second
 	}
 	if o.KeepAlive <= 0 {
 		o.KeepAlive = 10 * time.Second
@@ -71,12 +91,12 @@ func NewHandler(r *Resolver, o HandlerOptions) http.Handler {
 	cfg := Config{Resolvers: r}
 	setComplexity(&cfg.Complexity)
 	srv := handler.New(NewExecutableSchema(cfg))
-	accept := coderws.AcceptOptions{InsecureSkipVerify: o.OriginPatterns == nil, OriginPatterns: o.OriginPatterns}
+	accept := coderws.AcceptOptions{OriginPatterns: o.OriginPatterns}
 	srv.AddTransport(transport.Websocket{
 		Implementation:        transport.CoderWebsocketImplementation{AcceptOptions: accept},
 		KeepAlivePingInterval: o.KeepAlive,
-		InitTimeout:           30 * time.Second,
-		InitFunc:              websocketAuth(o.Authenticate),
+		InitTimeout:           o.InitTimeout,
+		InitFunc:              websocketAuth(o.Authenticate, new(atomic.Int64), o.MaxSubscriptions),
 		PayloadReadLimit:      &wsReadLimit,
 		ErrorFunc: func(ctx context.Context, err error) {
 			log.Debug("graphql websocket", "err", err)
@@ -84,14 +104,18 @@ func NewHandler(r *Resolver, o HandlerOptions) http.Handler {
 	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.AddTransport(postTransport{maxDocument: o.MaxDocumentBytes, maxBody: o.MaxBodyBytes})
+	cache := newQueryCache(o.QueryCacheBytes, 1000)
+	srv.SetQueryCache(cache)
+	srv.SetParserTokenLimit(o.MaxTokens)
 	srv.Use(extension.Introspection{})
-	srv.Use(depthLimit{max: o.MaxDepth})
-	srv.Use(extension.FixedComplexityLimit(o.ComplexityLimit))
+	srv.Use(&documentGuard{maxBytes: o.MaxDocumentBytes, maxTokens: o.MaxTokens, maxSelections: o.MaxSelections,
+		maxFields: o.ComplexityLimit, maxDepth: o.MaxDepth, cache: cache})
+	srv.Use(&complexityLimit{limit: o.ComplexityLimit})
+	srv.AroundResponses(capErrors)
 	srv.SetErrorPresenter(presentError(log))
 	srv.SetRecoverFunc(recoverPanic(log))
-	srv.AroundRootFields(authorizeRootField)
+	srv.AroundFields(authorizeFields)
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		return next(WithLoaders(ctx, NewLoaders(r.Store)))
 	})
@@ -149,57 +173,9 @@ func setComplexity(c *ComplexityRoot) {
 	}
 }
 
-// depthLimit refuses operations whose selections nest deeper than max.
-type depthLimit struct{ max int }
-
-var _ interface {
-	graphql.HandlerExtension
-	graphql.OperationContextMutator
-} = depthLimit{}
-
-func (depthLimit) ExtensionName() string                          { return "DepthLimit" }
-func (depthLimit) Validate(schema graphql.ExecutableSchema) error { return nil }
-
-func (d depthLimit) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	op := oc.Doc.Operations.ForName(oc.OperationName)
-	if op == nil {
-		return nil
+func orDefault(v, def int) int {
+	if v <= 0 {
+		return def
 	}
-	if depth := selectionDepth(op.SelectionSet, oc.Doc.Fragments, map[string]bool{}); depth > d.max {
-		err := gqlerror.Errorf("operation is nested %d levels deep, which exceeds the limit of %d", depth, d.max)
-		errcode.Set(err, CodeDepthLimit)
-		return err
-	}
-	return nil
-}
-
-// selectionDepth is the deepest chain of fields in set; fragments add no
-// level of their own, introspection fields are not counted.
-func selectionDepth(set ast.SelectionSet, frags ast.FragmentDefinitionList, visiting map[string]bool) int {
-	deepest := 0
-	for _, sel := range set {
-		var d int
-		switch s := sel.(type) {
-		case *ast.Field:
-			if len(s.Name) > 1 && s.Name[:2] == "__" {
-				continue
-			}
-			d = 1 + selectionDepth(s.SelectionSet, frags, visiting)
-		case *ast.InlineFragment:
-			d = selectionDepth(s.SelectionSet, frags, visiting)
-		case *ast.FragmentSpread:
-			if visiting[s.Name] {
-				continue // a cycle: validation refuses it anyway
-			}
-			f := frags.ForName(s.Name)
-			if f == nil {
-				continue
-			}
-			visiting[s.Name] = true
-			d = selectionDepth(f.SelectionSet, frags, visiting)
-			delete(visiting, s.Name)
-		}
-		deepest = max(deepest, d)
-	}
-	return deepest
+	return v
 }

@@ -22,7 +22,8 @@ type ClusterInfo interface {
 type Resolver struct {
 	// Store holds the graphs. Required.
 	Store *store.Store
-	// KV serves the raw get/put/delete fields. Required.
+	// KV serves the raw get/put/delete fields, in its user keyspace
+	// (kv.UserSpace): they cannot reach the graphs' rows. Required.
 	KV kv.Store
 	// ClusterInfo serves the cluster field; nil answers UNAVAILABLE.
 	ClusterInfo ClusterInfo
@@ -45,3 +46,5 @@ func (r *Resolver) bus() *store.Bus {
 	}
 	return r.Store.Bus()
 }
+
+func (r *Resolver) rawKV() kv.Store { return kv.UserSpace(r.KV) }

@@ -140,7 +140,7 @@ func (r *mutationResolver) Put(ctx context.Context, key string, value string, co
 	if err != nil {
 		return false, err
 	}
-	if _, err := r.KV.Put(ctx, []byte(key), []byte(value), o); err != nil {
+	if _, err := r.rawKV().Put(ctx, []byte(key), []byte(value), o); err != nil {
 		return false, fmt.Errorf("put %q: %w", key, err)
 	}
 	return true, nil
@@ -152,7 +152,7 @@ func (r *mutationResolver) Delete(ctx context.Context, key string, consistency *
 	if err != nil {
 		return false, err
 	}
-	if _, err := r.KV.Delete(ctx, []byte(key), o); err != nil {
+	if _, err := r.rawKV().Delete(ctx, []byte(key), o); err != nil {
 		return false, fmt.Errorf("delete %q: %w", key, err)
 	}
 	return true, nil
@@ -350,7 +350,7 @@ func (r *queryResolver) Get(ctx context.Context, key string, consistency *model.
 	if err != nil {
 		return nil, err
 	}
-	c, err := r.KV.Get(ctx, []byte(key), o)
+	c, err := r.rawKV().Get(ctx, []byte(key), o)
 	if errors.Is(err, kv.ErrNotFound) {
 		return nil, nil
 	}

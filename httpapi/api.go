@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -12,9 +11,11 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/grafo/grafo/auth"
+	"github.com/grafo/grafo/graph/store"
 	"github.com/grafo/grafo/ingest"
 	"github.com/grafo/grafo/kv"
 	"github.com/grafo/grafo/kv/client"
@@ -35,7 +36,7 @@ type Cluster interface {
 
 // Config wires the API to the node's parts.
 type Config struct {
-	Store   kv.Store    // required
+	Store   kv.Store    // required; the raw KV routes see its user keyspace (kv.UserSpace)
 	Cluster Cluster     // nil: /v1/cluster answers 503
 	Sink    ingest.Sink // nil: remote ingest answers 503
 	// Dump streams a graph's dump records (graph/store.Dump) to emit; nil:
@@ -45,8 +46,18 @@ type Config struct {
 	// Tokens turns on authentication (--tokens); nil means open.
 	Tokens *auth.Tokens
 	// MaxConcurrent bounds requests in flight; more answer 429. 0 means
-	// 1024.
+	// 1024. Websockets do not count here (they have budgets of their own).
 	MaxConcurrent int
+	// MaxWebsockets bounds authenticated websockets; 0 means 1024.
+	MaxWebsockets int
+	// MaxPendingWebsockets bounds websockets that have not authenticated
+	// yet (their connection_init has not come); more answer 429. 0 means
+	// 64.
+	MaxPendingWebsockets int
+	// Hosts are the names (besides IP addresses and localhost) that the
+	// Host header may carry when tokens are off; "*" allows any. See
+	// checkBrowser.
+	Hosts []string
 	// Registry is served on /metrics; nil means a new registry with the Go
 	// and process collectors.
 	Registry *prometheus.Registry
@@ -63,6 +74,8 @@ type api struct {
 	mux      *http.ServeMux
 	log      *slog.Logger
 	inflight chan struct{}
+	sockets  chan struct{} // authenticated websockets
+	pending  chan struct{} // websockets before their connection_init
 }
 
 // New returns the node's public HTTP handler.
@@ -76,7 +89,17 @@ func New(cfg Config) http.Handler {
 	if cfg.MaxConcurrent <= 0 {
 		cfg.MaxConcurrent = 1024
 	}
-	a := &api{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, inflight: make(chan struct{}, cfg.MaxConcurrent)}
+	if cfg.MaxWebsockets <= 0 {
+		cfg.MaxWebsockets = 1024
+	}
+	if cfg.MaxPendingWebsockets <= 0 {
+		cfg.MaxPendingWebsockets = 64
+	}
+	// The raw KV routes are the only users of Store: they see the user
+	// keyspace, never the graph store's rows.
+	cfg.Store = kv.UserSpace(cfg.Store)
+	a := &api{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, inflight: make(chan struct{}, cfg.MaxConcurrent),
+		sockets: make(chan struct{}, cfg.MaxWebsockets), pending: make(chan struct{}, cfg.MaxPendingWebsockets)}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -110,13 +133,28 @@ const kvPrefix = "/v1/kv/"
 // path verbatim.
 func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/healthz" && r.URL.Path != "/readyz" {
-		select {
-		case a.inflight <- struct{}{}:
-			defer func() { <-a.inflight }()
-		default:
-			w.Header().Set("Retry-After", "1")
-			writeErrorCode(w, http.StatusTooManyRequests, CodeTooManyRequests, "too many requests in flight; retry later")
+		if err := a.checkBrowser(r); err != nil {
+			WriteError(w, err)
 			return
+		}
+		if isWebsocket(r) {
+			// Long-lived: never in the request budget, so sockets cannot
+			// starve API calls; pending until authenticated.
+			ws := &wsSlot{a: a}
+			if !ws.take(a.pending) {
+				tooMany(w, "too many websockets waiting for connection_init; retry later")
+				return
+			}
+			defer ws.release()
+			r = r.WithContext(auth.WithAdmission(r.Context(), ws.admit))
+		} else {
+			select {
+			case a.inflight <- struct{}{}:
+				defer func() { <-a.inflight }()
+			default:
+				tooMany(w, "too many requests in flight; retry later")
+				return
+			}
 		}
 	}
 	r, ok := a.authorize(w, r)
@@ -128,6 +166,53 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.mux.ServeHTTP(w, r)
+}
+
+func tooMany(w http.ResponseWriter, msg string) {
+	w.Header().Set("Retry-After", "1")
+	writeErrorCode(w, http.StatusTooManyRequests, CodeTooManyRequests, msg)
+}
+
+// wsSlot is one websocket's place in the pending budget, moved to the
+// established budget by admit (on connection_init) and given back when
+// the connection ends.
+type wsSlot struct {
+	a    *api
+	mu   sync.Mutex
+	held chan struct{} // the budget holding the slot; nil once released
+}
+
+func (s *wsSlot) take(budget chan struct{}) bool {
+	select {
+	case budget <- struct{}{}:
+		s.held = budget
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *wsSlot) admit() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.held != s.a.pending {
+		return nil
+	}
+	pending := s.held
+	if !s.take(s.a.sockets) {
+		return fmt.Errorf("%w: too many websockets on this node (%d); retry later", kv.ErrUnavailable, cap(s.a.sockets))
+	}
+	<-pending
+	return nil
+}
+
+func (s *wsSlot) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.held != nil {
+		<-s.held
+		s.held = nil
+	}
 }
 
 func (a *api) kv(w http.ResponseWriter, r *http.Request) {
@@ -250,10 +335,9 @@ func (a *api) kvList(w http.ResponseWriter, r *http.Request) {
 	if q.Has("after") {
 		after = []byte(q.Get("after"))
 	}
-	// The raw API's keys never hold the separator of the graph store's
-	// rows: those are not listed.
-	userKey := func(k []byte) bool { return bytes.IndexByte(k, kv.Sep) < 0 }
-	ents, next, err := sc.ScanRing(r.Context(), []byte(q.Get("prefix")), after, limit, userKey, o)
+	// The store is the user keyspace (kv.UserSpace): graph rows are never
+	// listed.
+	ents, next, err := sc.ScanRing(r.Context(), []byte(q.Get("prefix")), after, limit, nil, o)
 	if err != nil {
 		WriteError(w, err)
 		return
@@ -404,16 +488,22 @@ func (a *api) clusterRemove(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (a *api) sink(w http.ResponseWriter) bool {
+// sink reports whether the graph routes can run: the node has a graph
+// store and the path names a valid graph (else it has answered).
+func (a *api) sink(w http.ResponseWriter, r *http.Request) bool {
 	if a.cfg.Sink == nil {
 		writeErrorCode(w, http.StatusServiceUnavailable, CodeUnavailable, "graph store not available on this node")
+		return false
+	}
+	if err := store.ValidGraphID(r.PathValue("graph")); err != nil {
+		WriteError(w, err)
 		return false
 	}
 	return true
 }
 
 func (a *api) sinkFiles(w http.ResponseWriter, r *http.Request) {
-	if !a.sink(w) {
+	if !a.sink(w, r) {
 		return
 	}
 	files, err := a.cfg.Sink.Files(r.Context(), r.PathValue("graph"))
@@ -425,7 +515,7 @@ func (a *api) sinkFiles(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) sinkPutFiles(w http.ResponseWriter, r *http.Request) {
-	if !a.sink(w) {
+	if !a.sink(w, r) {
 		return
 	}
 	var facts []ingest.FileFacts
@@ -440,7 +530,7 @@ func (a *api) sinkPutFiles(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) sinkDeleteFiles(w http.ResponseWriter, r *http.Request) {
-	if !a.sink(w) {
+	if !a.sink(w, r) {
 		return
 	}
 	var paths []string
@@ -455,7 +545,7 @@ func (a *api) sinkDeleteFiles(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) sinkLanguages(w http.ResponseWriter, r *http.Request) {
-	if !a.sink(w) {
+	if !a.sink(w, r) {
 		return
 	}
 	var langs []ingest.Language

@@ -19,25 +19,32 @@ import (
 	"github.com/grafo/grafo/kv/transport"
 )
 
-// newNode serves the API of a single node: a real engine in a temp dir and
-// the coordinator over it.
-func newNode(t *testing.T) (*httptest.Server, *engine.Engine) {
+// newCoordinator is a single node's store: a real engine in a temp dir and
+// the coordinator over it, closed when the test ends.
+func newCoordinator(t *testing.T, replicas int) (*replica.Coordinator, *engine.Engine) {
 	t.Helper()
 	e, err := engine.Open(filepath.Join(t.TempDir(), "data.db"), engine.DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	members := replica.NewStatic(map[string]string{"n1": "n1"}, 16, 3, 0, 0)
+	members := replica.NewStatic(map[string]string{"n1": "n1"}, 16, replicas, 0, 0)
 	coord, err := replica.New(replica.Config{NodeID: "n1", Local: e, Transport: transport.NewNetwork().Node("n1"), Members: members})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(New(Config{Store: coord}))
 	t.Cleanup(func() {
-		srv.Close()
 		coord.Wait()
 		e.Close()
 	})
+	return coord, e
+}
+
+// newNode serves the API of a single node.
+func newNode(t *testing.T) (*httptest.Server, *engine.Engine) {
+	t.Helper()
+	coord, e := newCoordinator(t, 3)
+	srv := httptest.NewServer(New(Config{Store: coord}))
+	t.Cleanup(srv.Close)
 	return srv, e
 }
 

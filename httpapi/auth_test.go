@@ -4,28 +4,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/grafo/grafo/auth"
-	"github.com/grafo/grafo/kv/engine"
-	"github.com/grafo/grafo/kv/replica"
-	"github.com/grafo/grafo/kv/transport"
 )
 
 func TestTokensOnRoutes(t *testing.T) {
-	e, err := engine.Open(filepath.Join(t.TempDir(), "data.db"), engine.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	members := replica.NewStatic(map[string]string{"n1": "n1"}, 16, 1, 0, 0)
-	coord, err := replica.New(replica.Config{NodeID: "n1", Local: e, Transport: transport.NewNetwork().Node("n1"), Members: members})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer coord.Wait()
+	coord, _ := newCoordinator(t, 1)
 	tokens, err := auth.Parse(strings.NewReader("reader-0001 read\nwriter-0001 write\nscoped-0001 admin teamA\nadmin-00001 admin\n"))
 	if err != nil {
 		t.Fatal(err)

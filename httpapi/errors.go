@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/grafo/grafo/auth"
+	"github.com/grafo/grafo/graph/store"
 	"github.com/grafo/grafo/kv"
 	"github.com/grafo/grafo/kv/client"
 )
@@ -54,7 +55,7 @@ func status(err error) (int, string) {
 		return http.StatusBadRequest, CodeEmptyKey
 	case errors.Is(err, kv.ErrInvalidConsistency):
 		return http.StatusBadRequest, CodeInvalidConsistency
-	case errors.Is(err, kv.ErrInvalidKey), errors.Is(err, errBadRequest):
+	case errors.Is(err, kv.ErrInvalidKey), errors.Is(err, errBadRequest), errors.Is(err, store.ErrInvalid):
 		return http.StatusBadRequest, CodeBadRequest
 	case errors.Is(err, kv.ErrNotFound):
 		return http.StatusNotFound, CodeNotFound

@@ -33,6 +33,7 @@ type Config struct {
 	RESPAddr      string        // --resp; "" = off
 	TokensFile    string        // --tokens; "" = no authentication
 	Insecure      bool          // --insecure: allow a non-loopback --http without --tokens
+	AllowedHosts  []string      // --allowed-hosts: Host names accepted without --tokens besides IPs, localhost and the node's own names; "*" = any
 	ClusterSecret string        // --cluster-secret
 	Ingest        []IngestSpec  // --ingest
 	Callgraph     string        // --callgraph for --ingest; "" = cha

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/grafo/grafo/kv"
 	"github.com/grafo/grafo/resp"
 )
 
@@ -16,7 +17,8 @@ func (n *Node) startRESP() error {
 	// n.tokens is the --tokens file Start loaded for the HTTP API (nil: off).
 	tokens := n.tokens
 	srv, err := resp.NewServer(resp.Config{
-		Addr: n.cfg.RESPAddr, Store: n.coord, Tokens: tokens, Info: n.respInfo, Logger: n.log,
+		Addr: n.cfg.RESPAddr, Store: kv.UserSpace(n.coord), // raw keys never reach graph rows
+		Tokens: tokens, Info: n.respInfo, Logger: n.log,
 	})
 	if err != nil {
 		return err

@@ -156,6 +156,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	handler := httpapi.New(httpapi.Config{
 		Store: n.coord, Cluster: clusterAPI{n}, Sink: n.sink(), Dump: n.dump, Ready: n.ready,
 		Registry: n.registry, Mounts: mounts, Logger: cfg.Logger, Tokens: n.tokens,
+		Hosts: n.hostNames(),
 	})
 	// Slow clients cannot hold a connection forever: headers within 10 s,
 	// a whole request body within 2 minutes (websockets are hijacked
@@ -177,6 +178,17 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	n.startIngest(runCtx)
 	return n, nil
+}
+
+// hostNames are the names this node answers to without tokens (see
+// httpapi.Config.Hosts): its id, the machine's name, the names in its
+// listen and advertised addresses, and --allowed-hosts.
+func (n *Node) hostNames() []string {
+	names := httpapi.HostNames(n.cfg.NodeID, n.cfg.HTTPAddr, n.httpAdv)
+	if h, err := os.Hostname(); err == nil {
+		names = append(names, httpapi.HostNames(h)...)
+	}
+	return append(names, n.cfg.AllowedHosts...)
 }
 
 // HTTPAddr returns the address the public API listens on.

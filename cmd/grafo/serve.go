@@ -33,6 +33,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.RESPAddr, "resp", "", "address for the Redis protocol (RESP2) front end, e.g. 127.0.0.1:6379; empty = off")
 	fs.StringVar(&cfg.TokensFile, "tokens", "", "file of API tokens: TOKEN ROLE [GRAPH,…] per line; then every request needs Authorization: Bearer TOKEN")
 	fs.BoolVar(&cfg.Insecure, "insecure", false, "allow --http on a non-loopback address without --tokens")
+	allowedHosts := fs.String("allowed-hosts", "", "host names (comma-separated) the API answers to without --tokens, besides IP addresses, localhost and the node's own names; * = any")
 	fs.StringVar(&cfg.ClusterSecret, "cluster-secret", "", "shared secret every member must present on the cluster port")
 	fs.Var(&ingestSpecs, "ingest", "PATH or PATH=GRAPH to ingest after start (repeatable)")
 	fs.StringVar(&cfg.Callgraph, "callgraph", "cha", "call-graph algorithm for --ingest: static, cha or vta")
@@ -56,6 +57,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{err.Error()}
 	}
 	cfg.Join = join
+	for _, h := range strings.Split(*allowedHosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			cfg.AllowedHosts = append(cfg.AllowedHosts, h)
+		}
+	}
 	for _, s := range ingestSpecs {
 		path, graph, _ := strings.Cut(s, "=")
 		if graph == "" {

@@ -292,7 +292,7 @@ func Restore(ctx context.Context, dec *json.Decoder, graph string, r Restorer) (
 	if graph == "" {
 		graph = head.Graph.ID
 	}
-	if err := validGraph(graph); err != nil {
+	if err := ValidGraphID(graph); err != nil {
 		return sum, err
 	}
 	sum.Graph = graph

@@ -77,7 +77,7 @@ func (s *Store) Files(ctx context.Context, graph string) (map[string]ingest.File
 // ListFiles returns graph's file records sorted by path. Spilled
 // diagnostics are not loaded (see Diagnostics).
 func (s *Store) ListFiles(ctx context.Context, graph string) ([]*File, error) {
-	if err := validGraph(graph); err != nil {
+	if err := ValidGraphID(graph); err != nil {
 		return nil, err
 	}
 	var out []*File
@@ -149,7 +149,7 @@ func (s *Store) DeleteFiles(ctx context.Context, graph string, paths []string) e
 // replace writes facts for the first len(facts) paths and removes the
 // facts of the rest.
 func (s *Store) replace(ctx context.Context, graph string, facts []ingest.FileFacts, paths []string) error {
-	if err := validGraph(graph); err != nil {
+	if err := ValidGraphID(graph); err != nil {
 		return err
 	}
 	seen := map[string]bool{}

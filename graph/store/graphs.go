@@ -27,7 +27,7 @@ func (s *Store) CreateGraph(ctx context.Context, id string) (*GraphMeta, error) 
 
 // ensureGraph creates the graph rows if absent and reports whether it did.
 func (s *Store) ensureGraph(ctx context.Context, id string) (bool, error) {
-	if err := validGraph(id); err != nil {
+	if err := ValidGraphID(id); err != nil {
 		return false, err
 	}
 	v, err := s.get(ctx, kv.Key(pGraphs, id))
@@ -49,7 +49,7 @@ func (s *Store) touch(b *batch, graph string) {
 
 // exists fails with ErrNotFound when graph does not exist.
 func (s *Store) exists(ctx context.Context, graph string) error {
-	if err := validGraph(graph); err != nil {
+	if err := ValidGraphID(graph); err != nil {
 		return err
 	}
 	v, err := s.get(ctx, kv.Key(pGraphs, graph))
@@ -64,7 +64,7 @@ func (s *Store) exists(ctx context.Context, graph string) error {
 
 // Graph returns the meta of graph id, or ErrNotFound.
 func (s *Store) Graph(ctx context.Context, id string) (*GraphMeta, error) {
-	if err := validGraph(id); err != nil {
+	if err := ValidGraphID(id); err != nil {
 		return nil, err
 	}
 	ms, err := s.metas(ctx, []string{id})
@@ -102,8 +102,11 @@ func (s *Store) metas(ctx context.Context, ids []string) ([]*GraphMeta, error) {
 			m.UpdatedAt = m.CreatedAt
 		}
 		if v[3] != nil {
+			// A damaged row spoils this graph's languages, not the answer
+			// of every graph listing.
 			if err := json.Unmarshal(v[3], &m.Languages); err != nil {
-				return nil, fmt.Errorf("graph %q languages: %w", id, err)
+				s.log.Warn("graph languages row unreadable", "graph", id, "err", err)
+				m.Languages = []ingest.Language{}
 			}
 		}
 		out[i] = m
@@ -115,7 +118,11 @@ func (s *Store) metas(ctx context.Context, ids []string) ([]*GraphMeta, error) {
 func (s *Store) Graphs(ctx context.Context) ([]*GraphMeta, error) {
 	var ids []string
 	err := s.scanAll(ctx, prefix(pGraphs), func(row string, _ []byte) error {
-		ids = append(ids, row)
+		// A row no valid id names (written around the API) is no graph:
+		// listing it would show a ghost no field can reach.
+		if ValidGraphID(row) == nil {
+			ids = append(ids, row)
+		}
 		return nil
 	})
 	if err != nil {
@@ -157,7 +164,7 @@ func (s *Store) SetLanguages(ctx context.Context, graph string, langs []ingest.L
 // existed. The graph's entry in the list goes last, so a failed delete can
 // be retried.
 func (s *Store) DeleteGraph(ctx context.Context, id string) (bool, error) {
-	if err := validGraph(id); err != nil {
+	if err := ValidGraphID(id); err != nil {
 		return false, err
 	}
 	v, err := s.get(ctx, kv.Key(pGraphs, id))
@@ -251,7 +258,7 @@ func (s *Store) DeleteGraph(ctx context.Context, id string) (bool, error) {
 
 // Stats counts graph's files, nodes by kind and edges by relation.
 func (s *Store) Stats(ctx context.Context, graph string) (*Stats, error) {
-	if err := validGraph(graph); err != nil {
+	if err := ValidGraphID(graph); err != nil {
 		return nil, err
 	}
 	st := &Stats{ByKind: map[ingest.Kind]int{}, ByRelation: map[ingest.Relation]int{}}

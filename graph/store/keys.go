@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/grafo/grafo/kv"
@@ -126,17 +127,44 @@ func parseEdgeRow(row string) (rel, other, oid string, ok bool) {
 	return parts[1], parts[2], parts[3], true
 }
 
-// validGraph rejects ids that would make partitions ambiguous.
-func validGraph(g string) error {
-	if g == "" || len(g) > 200 || strings.ContainsAny(g, "/\x00\x01") {
-		return fmt.Errorf("%w: graph id %q (want 1-200 characters, no '/')", ErrInvalid, g)
+// MaxGraphIDLen bounds a graph id, in bytes.
+const MaxGraphIDLen = 200
+
+// ValidGraphID reports whether g may name a graph: 1 to 200 bytes of
+// UTF-8 text without '/' or control characters. '/' would make partitions
+// ambiguous (g/a/b is graph "a" row "b"…), control characters are the
+// store's separators and invisible in lists. The error names that form.
+func ValidGraphID(g string) error {
+	bad := g == "" || len(g) > MaxGraphIDLen || !utf8.ValidString(g)
+	for _, r := range g {
+		if bad || r == '/' || unicode.IsControl(r) {
+			bad = true
+			break
+		}
+	}
+	if bad {
+		return fmt.Errorf("%w: graph id %q: want 1-%d characters of text without '/' or control characters", ErrInvalid, clip(g, 64), MaxGraphIDLen)
 	}
 	return nil
 }
 
+// clip shortens s for an error message.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// validName refuses control characters in node names: 0x00 and 0x01
+// separate the index rows' parts, so a name holding one would be indexed
+// where no lookup finds it (counted, never listed), and the others are
+// invisible in every answer.
 func validName(what, s string) error {
-	if strings.ContainsRune(s, 0) {
-		return fmt.Errorf("%w: %s %q contains a NUL byte", ErrInvalid, what, s)
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("%w: %s %q contains a control character (%U); names are text", ErrInvalid, what, clip(s, 64), r)
+		}
 	}
 	return nil
 }

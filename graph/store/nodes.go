@@ -79,7 +79,7 @@ func (s *Store) buckets(ctx context.Context, graph, lower string) ([]string, str
 // walkNames calls fn for name rows matching f in order, starting after
 // the cursor, until fn returns false.
 func (s *Store) walkNames(ctx context.Context, graph string, f NodeFilter, fn func(bk, row, id string) bool) error {
-	if err := validGraph(graph); err != nil {
+	if err := ValidGraphID(graph); err != nil {
 		return err
 	}
 	lower := strings.ToLower(f.Name)
@@ -193,7 +193,7 @@ func (s *Store) CountNodes(ctx context.Context, graph string, f NodeFilter) (int
 // NodeAt returns the innermost node of the file at path whose span holds
 // line, or nil.
 func (s *Store) NodeAt(ctx context.Context, graph, path string, line int) (*Node, error) {
-	if err := validGraph(graph); err != nil {
+	if err := ValidGraphID(graph); err != nil {
 		return nil, err
 	}
 	best, bestLen, bestStart := "", -1, 0
