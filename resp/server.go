@@ -27,7 +27,7 @@ const (
 	DefaultMaxConns   = 10000
 	// DefaultMaxUnauthConns bounds the connections that have not
 	// authenticated yet (only with Config.Tokens): with PreAuthLimits each
-	// holds about 16 KiB, so all of them together stay under 5 MiB.
+	// holds about 20 KiB (buffers and goroutine), all of them about 5 MiB.
 	DefaultMaxUnauthConns = 256
 	// DefaultAuthTimeout is how long a connection may take to
 	// authenticate (only with Config.Tokens).
