@@ -1,7 +1,6 @@
 package resp
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -254,11 +253,11 @@ func (s *Server) newConn(nc net.Conn) *conn {
 		c.authed = true
 		c.principal, _ = s.cfg.Tokens.Check("")
 		c.r = NewReader(nc, s.lim)
-		c.w = writer{bw: bufio.NewWriterSize(nc, writeBuf)}
+		c.w = newWriter(nc, writeBuf)
 		return c
 	}
 	c.r = NewReader(nc, PreAuthLimits)
-	c.w = writer{bw: bufio.NewWriterSize(nc, preAuthWriteBuf)}
+	c.w = newWriter(nc, preAuthWriteBuf)
 	return c
 }
 
@@ -277,8 +276,7 @@ func (c *conn) authenticated(p auth.Principal) {
 		c.s.unauth.Add(-1)
 	}
 	// Answers still in the small buffer go out first, in order.
-	c.w.bw.Flush()
-	c.w.bw = bufio.NewWriterSize(c.nc, writeBuf)
+	c.w.resize(writeBuf)
 }
 
 func (c *conn) serve() {
