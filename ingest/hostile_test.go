@@ -105,6 +105,8 @@ func hostileDirs(t testing.TB) (outside, root string) {
 // in stored diagnostics. Nothing outside the tree may be read now.
 func TestSymlinksOutOfTreeNotRead(t *testing.T) {
 	outside, dir := hostileDirs(t)
+	// A tree file importing the linked directory must not load it either.
+	ingesttest.WriteFile(t, dir, "b.go", "package a\n\nimport \"example.com/a/pkg\"\n\nfunc B() int { return pkg.X }\n")
 	for link, target := range map[string]string{
 		"passwd.go": filepath.Join(outside, "passwd"),
 		"secret.go": filepath.Join(outside, "secret.go"),
@@ -124,8 +126,12 @@ func TestSymlinksOutOfTreeNotRead(t *testing.T) {
 	if _, diags := r.stored(t); strings.Contains(strings.Join(diags, "\n"), "root") {
 		t.Fatalf("diagnostics quote the linked file: %q", diags)
 	}
-	if got := r.paths(); len(got) != 2 || got["a.go"].Path == "" || len(got["a.go"].Diagnostics) != 0 {
-		t.Fatalf("stored files %+v, want go.mod and a.go without diagnostics", got)
+	got := r.paths()
+	if len(got) != 3 || got["a.go"].Path == "" || len(got["a.go"].Diagnostics) != 0 {
+		t.Fatalf("stored files %+v, want go.mod, a.go without diagnostics and b.go", got)
+	}
+	if d := got["b.go"].Diagnostics; len(d) == 0 || !strings.Contains(d[0], "could not import example.com/a/pkg") {
+		t.Fatalf("b.go imports the linked directory: diagnostics %q, want it not importable", d)
 	}
 	if sum.Withheld[ingest.WithheldSymlink] != 4 || !strings.Contains(sum.String(), "4 × symbolic link") {
 		t.Fatalf("withheld = %v\n%s", sum.Withheld, sum)

@@ -113,7 +113,8 @@ var goListReads = map[string]bool{
 // links (which could point anywhere on the host: go list would read
 // /etc/passwd through a link named x.go, and its first tokens would end up
 // in a diagnostic) and files over the size limit. Go's own reads then
-// match the walk's: nothing outside the tree, nothing too large. It
+// match the walk's: nothing outside the tree, nothing too large (a
+// package imported through a linked directory fails to import). It
 // returns the overlay file's name, "" when there is nothing to hide.
 func hideWithheld(req ingest.Request, dir string) (string, error) {
 	replace := map[string]string{}
@@ -122,7 +123,9 @@ func hideWithheld(req ingest.Request, dir string) (string, error) {
 			continue
 		}
 		base := path.Base(p)
-		if goListReads[path.Ext(base)] || base == "go.mod" || base == "go.sum" || base == "go.work" {
+		// A link is hidden whatever it points at: a directory through a
+		// link would otherwise still load when a tree file imports it.
+		if why == ingest.WithheldSymlink || goListReads[path.Ext(base)] || base == "go.mod" || base == "go.sum" || base == "go.work" {
 			replace[filepath.Join(req.Root, filepath.FromSlash(p))] = "" // "" = deleted
 		}
 	}
