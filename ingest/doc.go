@@ -5,4 +5,15 @@
 // facts of changed files through a Sink. Language frontends live in
 // subpackages: ingest/golang (go/packages + go/types + x/tools callgraph)
 // and ingest/python (tree-sitter).
+//
+// The tree being ingested is untrusted input. Nothing outside it is read
+// through it: the walk follows no symbolic link, and frontends get the
+// paths the walk withheld (Request.Withheld) so that the tools they run
+// skip them too (the Go frontend hides them from go list with an
+// -overlay). Directories more than DefaultMaxDepth (64) levels down are
+// not entered and files over DefaultMaxFileSize (4 MiB) are recorded with
+// their checksums and a diagnostic but not analysed (Options.MaxDepth,
+// MaxFileSize; grafo ingest --max-depth, --max-file-size). Diagnostics are
+// stored with tree-relative paths only: any other absolute path in a
+// tool's message is cut to its base name.
 package ingest

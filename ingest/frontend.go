@@ -37,6 +37,11 @@ type Request struct {
 	// emitted. Run fills in the File checksums of emitted facts itself;
 	// the frontend sets Path, Diagnostics, Nodes and Edges.
 	Changed map[string]bool
+	// Withheld holds the tree's paths the walk left out, with why
+	// (WithheldSymlink, WithheldDepth, WithheldSize): a frontend must not
+	// read them, nor let a tool it runs read them (the Go frontend hides
+	// them from go list). Read-only; nil means none.
+	Withheld map[string]string
 	// Callgraph names the call-graph algorithm for dynamic calls, for
 	// frontends that have a choice: "static", "cha" (default) or "vta".
 	Callgraph string

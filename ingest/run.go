@@ -24,6 +24,13 @@ type Options struct {
 	IncludeVendor, IncludeTestdata bool
 	// Exclude holds extra .gitignore-style patterns (see WalkOptions).
 	Exclude []string
+	// MaxFileSize is the largest file a frontend is given, in bytes;
+	// larger ones are recorded (checksums, and a diagnostic saying why)
+	// but not analysed. 0 means DefaultMaxFileSize, negative no limit.
+	MaxFileSize int64
+	// MaxDepth bounds how deep the walk goes (WalkOptions.MaxDepth): 0
+	// means DefaultMaxDepth, negative no limit.
+	MaxDepth int
 	// Progress receives progress output; nil means none. A terminal gets a
 	// redrawn one-line bar, anything else plain lines.
 	Progress io.Writer
@@ -42,6 +49,7 @@ type Summary struct {
 	Languages                               []Language
 	Unsupported                             map[string]int    // language → files left out: frontend not compiled in
 	UnsupportedWhy                          map[string]string // language → why its frontend is not in this binary, when known
+	Withheld                                map[string]int    // reason (WithheldSymlink, …) → paths left out
 	WalkHash, Load, Analyse, Write, Total   time.Duration
 }
 
@@ -74,6 +82,14 @@ func (s Summary) String() string {
 		}
 		b.WriteString(strings.Join(why, ""))
 	}
+	if len(s.Withheld) > 0 {
+		var ws []string
+		for why, n := range s.Withheld {
+			ws = append(ws, fmt.Sprintf("%d × %s", n, why))
+		}
+		sort.Strings(ws)
+		fmt.Fprintf(&b, "left out: %s\n", strings.Join(ws, ", "))
+	}
 	fmt.Fprintf(&b, "time: walk+hash %s, load %s, analyse %s, write %s, total %s",
 		rd(s.WalkHash), rd(s.Load), rd(s.Analyse), rd(s.Write), rd(s.Total))
 	return b.String()
@@ -89,7 +105,7 @@ func rd(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
 // code). Frontends come from Options.Frontends, else from Register.
 func Run(ctx context.Context, root, graph string, sink Sink, opts Options) (Summary, error) {
 	start := time.Now()
-	sum := Summary{Graph: graph, Unsupported: map[string]int{}, UnsupportedWhy: map[string]string{}}
+	sum := Summary{Graph: graph, Unsupported: map[string]int{}, UnsupportedWhy: map[string]string{}, Withheld: map[string]int{}}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -120,7 +136,20 @@ func Run(ctx context.Context, root, graph string, sink Sink, opts Options) (Summ
 	defer prog.stop()
 
 	// Walk and checksum.
-	paths, err := Walk(ctx, abs, WalkOptions{IncludeVendor: opts.IncludeVendor, IncludeTestdata: opts.IncludeTestdata, Exclude: opts.Exclude})
+	maxSize := opts.MaxFileSize
+	if maxSize == 0 {
+		maxSize = DefaultMaxFileSize
+	}
+	withheld := map[string]string{} // path → why; frontends must not read these
+	withhold := func(p, why string) {
+		withheld[p] = why
+		sum.Withheld[why]++
+		if why != WithheldSymlink { // links are common and harmless to skip
+			log.Warn("left out", "path", p, "reason", why)
+		}
+	}
+	paths, err := Walk(ctx, abs, WalkOptions{IncludeVendor: opts.IncludeVendor, IncludeTestdata: opts.IncludeTestdata,
+		Exclude: opts.Exclude, MaxDepth: opts.MaxDepth, Withheld: withhold})
 	if err != nil {
 		return sum, err
 	}
@@ -191,13 +220,26 @@ func Run(ctx context.Context, root, graph string, sink Sink, opts Options) (Summ
 		i := owner[f.Path]
 		f.Language = fronts[i].Name()
 		byPath[f.Path] = f
+		if maxSize > 0 && f.Size > maxSize {
+			withhold(f.Path, WithheldSize)
+			continue
+		}
 		perFront[i] = append(perFront[i], f)
 	}
 	changedPer := make([]map[string]bool, len(fronts))
 	for i := range changedPer {
 		changedPer[i] = map[string]bool{}
 	}
+	var tooLarge []FileFacts
 	for _, f := range append(append([]File(nil), diff.New...), diff.Changed...) {
+		if withheld[f.Path] == WithheldSize {
+			// Recorded with its checksums, so a re-ingest sees it
+			// unchanged, but never handed to a frontend.
+			f = byPath[f.Path]
+			f.Diagnostics = []string{fmt.Sprintf("file of %d bytes is over the %d-byte limit (--max-file-size): not analysed", f.Size, maxSize)}
+			tooLarge = append(tooLarge, FileFacts{File: f})
+			continue
+		}
 		changedPer[owner[f.Path]][f.Path] = true
 		prog.total.Add(1)
 	}
@@ -210,6 +252,13 @@ func Run(ctx context.Context, root, graph string, sink Sink, opts Options) (Summ
 		wmu.Unlock()
 		prog.records.Add(int64(files + nodes + edges))
 	})
+	for _, ff := range tooLarge {
+		sum.Diagnostics++
+		if err := w.add(ff); err != nil {
+			w.close()
+			return sum, err
+		}
+	}
 	langs := map[string]Language{}
 	prog.setPhase("analyse")
 	for i, fr := range fronts {
@@ -227,13 +276,13 @@ func Run(ctx context.Context, root, graph string, sink Sink, opts Options) (Summ
 				return fmt.Errorf("ingest: frontend %s emitted %q, which is not a changed file or was emitted twice", fr.Name(), p)
 			}
 			emitted[p] = true
-			diags := ff.File.Diagnostics
+			diags := scrubPaths(ff.File.Diagnostics, abs)
 			ff.File = byPath[p]
 			ff.File.Diagnostics = diags
 			sum.Diagnostics += len(diags)
 			return w.add(ff)
 		}
-		req := Request{Root: abs, Files: perFront[i], Changed: changed, Callgraph: opts.Callgraph,
+		req := Request{Root: abs, Files: perFront[i], Changed: changed, Withheld: withheld, Callgraph: opts.Callgraph,
 			Logger: log.With("frontend", fr.Name()), Parsed: func(n int) { prog.parsed.Add(int64(n)) }}
 		res, err := fr.Extract(ctx, req, emit)
 		if err != nil {

@@ -21,21 +21,52 @@ type WalkOptions struct {
 	// root (e.g. "cmd/", "*_gen.go", "/docs"), applied before the tree's
 	// own .gitignore files (which can still re-include with "!").
 	Exclude []string
+	// MaxDepth is how many directory levels below the root are entered
+	// (a file at a/b/c.go is two levels down); deeper directories are
+	// withheld. 0 means DefaultMaxDepth, negative no limit.
+	MaxDepth int
+	// Withheld, when set, is told of every symbolic link (never followed)
+	// and every directory beyond MaxDepth the walk leaves out, with
+	// WithheldSymlink or WithheldDepth.
+	Withheld func(rel, why string)
 }
+
+// DefaultMaxDepth is the default WalkOptions.MaxDepth: far deeper than
+// real source trees, and shallow enough that a hostile tree of thousands
+// of nested directories costs nothing (the go command takes a minute to
+// list one 1000 levels deep).
+const DefaultMaxDepth = 64
+
+// Reasons a path is withheld from ingest (WalkOptions.Withheld,
+// Request.Withheld).
+const (
+	WithheldSymlink = "symbolic link"
+	WithheldDepth   = "directory deeper than the depth limit"
+	WithheldSize    = "file over the size limit"
+)
 
 // Walk lists the regular files under root as sorted slash-separated paths
 // relative to root. It skips .git, vendor/ and testdata/ (unless opts say
 // otherwise) and whatever the .gitignore files of the root and of every
 // subdirectory exclude; it follows no symbolic links (a link is neither
-// listed nor entered).
+// listed nor entered: whatever it points at, inside the tree or out, is
+// not read) and enters no directory deeper than opts.MaxDepth.
 func Walk(ctx context.Context, root string, opts WalkOptions) ([]string, error) {
 	var out []string
+	maxDepth := opts.MaxDepth
+	if maxDepth == 0 {
+		maxDepth = DefaultMaxDepth
+	}
+	withhold := opts.Withheld
+	if withhold == nil {
+		withhold = func(string, string) {}
+	}
 	var base ignoreStack
 	if len(opts.Exclude) > 0 {
 		base = ignoreStack{parseGitignore("", []byte(strings.Join(opts.Exclude, "\n")))}
 	}
-	var walk func(dir string, stack ignoreStack) error
-	walk = func(dir string, stack ignoreStack) error {
+	var walk func(dir string, depth int, stack ignoreStack) error
+	walk = func(dir string, depth int, stack ignoreStack) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -51,12 +82,18 @@ func Walk(ctx context.Context, root string, opts WalkOptions) ([]string, error) 
 			rel := path.Join(dir, e.Name())
 			switch t := e.Type(); {
 			case t&fs.ModeSymlink != 0:
-				continue
+				if !stack.ignored(rel, false) {
+					withhold(rel, WithheldSymlink)
+				}
 			case e.IsDir():
 				if skipDir(e.Name(), opts) || stack.ignored(rel, true) {
 					continue
 				}
-				if err := walk(rel, stack); err != nil {
+				if maxDepth > 0 && depth+1 > maxDepth {
+					withhold(rel, WithheldDepth)
+					continue
+				}
+				if err := walk(rel, depth+1, stack); err != nil {
 					return err
 				}
 			case t.IsRegular():
@@ -74,7 +111,7 @@ func Walk(ctx context.Context, root string, opts WalkOptions) ([]string, error) 
 	if !info.IsDir() {
 		return nil, fmt.Errorf("ingest: walk: %s is not a directory", root)
 	}
-	if err := walk("", base); err != nil {
+	if err := walk("", 0, base); err != nil {
 		return nil, err
 	}
 	sort.Strings(out)

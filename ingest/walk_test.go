@@ -179,3 +179,60 @@ func TestCompare(t *testing.T) {
 		t.Error("an unchanged tree's diff is not empty")
 	}
 }
+
+// TestWalkWithholds: links are reported and never entered or listed,
+// directories past MaxDepth are reported and not entered.
+func TestWalkWithholds(t *testing.T) {
+	dir, outside := t.TempDir(), t.TempDir()
+	for _, p := range []string{"a.go", "x/b.go", "x/y/c.go", "x/y/z/d.go"} {
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, p), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(outside, "o.go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for link, target := range map[string]string{"out": outside, "x/o.go": filepath.Join(outside, "o.go"), "loop": dir} {
+		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	withheld := map[string]string{}
+	got, err := Walk(context.Background(), dir, WalkOptions{MaxDepth: 2, Withheld: func(p, why string) { withheld[p] = why }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"a.go", "x/b.go", "x/y/c.go"}; !slices.Equal(got, want) {
+		t.Fatalf("Walk = %v, want %v", got, want)
+	}
+	want := map[string]string{"out": WithheldSymlink, "x/o.go": WithheldSymlink, "loop": WithheldSymlink, "x/y/z": WithheldDepth}
+	if len(withheld) != len(want) {
+		t.Fatalf("withheld %v, want %v", withheld, want)
+	}
+	for p, why := range want {
+		if withheld[p] != why {
+			t.Fatalf("withheld %v, want %v", withheld, want)
+		}
+	}
+	if got, _ := Walk(context.Background(), dir, WalkOptions{MaxDepth: -1}); len(got) != 4 {
+		t.Fatalf("no depth limit: %v", got)
+	}
+}
+
+func TestScrubPaths(t *testing.T) {
+	root := "/home/u/tree"
+	for in, want := range map[string]string{
+		"/home/u/tree/a.go:3:4: undefined: x":                     "a.go:3:4: undefined: x",
+		"could not import b (open /usr/local/go/src/b/b.go: err)": "could not import b (open …/b.go: err)",
+		"/etc/passwd:1:1: expected 'package'":                     "…/passwd:1:1: expected 'package'",
+		"pattern ./...: directory /home/u/tree outside":           "pattern ./...: directory . outside",
+		"//go:build ignore excludes https://x.org/y and 1/2":      "//go:build ignore excludes https://x.org/y and 1/2",
+	} {
+		if got := scrubPaths([]string{in}, root)[0]; got != want {
+			t.Errorf("scrubPaths(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -71,6 +71,14 @@ func (c *conn) lowerName(name []byte) []byte {
 
 func (c *conn) dispatch(args [][]byte) {
 	name := c.lowerName(args[0])
+	if string(name) == "post" || string(name) == "host:" {
+		// An HTTP request: a browser page posting text/plain to this port
+		// (cross-protocol scripting). Close without running anything
+		// more, as Redis does, so the body's lines never become commands.
+		c.s.log.Warn("resp: connection closed: looks like an HTTP request (possible cross-protocol attack)", "remote", c.nc.RemoteAddr().String())
+		c.quit = true
+		return
+	}
 	cmd, ok := commandIndex[string(name)]
 	if !ok {
 		c.unknown(args)
@@ -360,7 +368,7 @@ func (c *conn) authenticate(token string) bool {
 		c.s.log.Info("resp: authentication failed", "remote", c.nc.RemoteAddr().String())
 		return false
 	}
-	c.principal, c.authed = p, true
+	c.authenticated(p)
 	c.w.ok()
 	return true
 }
@@ -411,7 +419,7 @@ func (c *conn) hello(args [][]byte) {
 			c.w.err("WRONGPASS invalid username-password pair or user is disabled.")
 			return
 		}
-		c.principal, c.authed = p, true
+		c.authenticated(p)
 	}
 	if !c.authed {
 		c.w.err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
@@ -513,29 +521,33 @@ func (c *conn) config(args [][]byte) {
 	c.w.strings(out...)
 }
 
-// globMatch matches the * and ? patterns CONFIG GET accepts.
+// globMatch matches the * and ? patterns CONFIG GET accepts, in time
+// O(len(pat)·len(s)) without recursion: on a mismatch it only retries the
+// latest star with one more byte, since an earlier star can absorb nothing
+// a later one cannot. (The recursive version was exponential in the number
+// of stars: CONFIG GET '************!' took a second.)
 func globMatch(pat, s string) bool {
-	for len(pat) > 0 {
-		switch pat[0] {
-		case '*':
-			for i := len(s); i >= 0; i-- {
-				if globMatch(pat[1:], s[i:]) {
-					return true
-				}
-			}
-			return false
-		case '?':
-			if s == "" {
-				return false
-			}
+	p, i := 0, 0
+	star, mark := -1, 0 // position after the latest *, and where s resumes
+	for i < len(s) {
+		switch {
+		case p < len(pat) && pat[p] == '*':
+			p++
+			star, mark = p, i
+		case p < len(pat) && (pat[p] == '?' || pat[p] == s[i]):
+			p++
+			i++
+		case star >= 0:
+			mark++
+			p, i = star, mark
 		default:
-			if s == "" || s[0] != pat[0] {
-				return false
-			}
+			return false
 		}
-		pat, s = pat[1:], s[1:]
 	}
-	return s == ""
+	for p < len(pat) && pat[p] == '*' {
+		p++
+	}
+	return p == len(pat)
 }
 
 func (c *conn) command(args [][]byte) {

@@ -22,6 +22,15 @@
 // MGET and EXISTS, SET, MSET and DEL need write, and tokens limited to
 // graphs may not use the raw store at all (-NOPERM).
 //
+// Unauthenticated connections (with Config.Tokens) are held to little:
+// PreAuthLimits (1 KiB per argument, 8 arguments, 2 KiB per request), a
+// deadline to authenticate (Config.AuthTimeout, 10 s), and a budget of
+// their own (Config.MaxUnauthConns, 256) inside MaxConns, so a flood of
+// idle or oversized connections cannot hold memory or slots. A command
+// named POST or Host: closes the connection without an answer, as in
+// Redis: it is an HTTP request, typically a web page making the browser
+// post text/plain to a RESP port to smuggle commands in its body.
+//
 // The parser is our own (parser.go, ~300 lines, fuzzed by FuzzRESP) rather
 // than github.com/tidwall/redcon: redcon buffers whatever length a header
 // announces before the handler sees the command and has no limits on
@@ -29,7 +38,9 @@
 // make it hold. Here every length is checked against Limits (MaxBulk,
 // MaxArgs, MaxRequest) when its header is read, before any payload is
 // buffered, and an over-limit request answers "-ERR Protocol error: …" and
-// closes the connection, as Redis does. The parser also needs nothing
+// closes the connection, as Redis does. Buffers grow with the bytes that
+// arrive (a chunk at a time), never by the length a header announces. The
+// parser also needs nothing
 // beyond bufio, reuses one buffer per connection (no allocation per
 // argument), and the flush-when-the-input-is-drained rule that makes
 // pipelining cheap is four lines in conn.serve.

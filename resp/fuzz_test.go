@@ -1,7 +1,6 @@
 package resp
 
 import (
-	"bufio"
 	"bytes"
 	"io"
 	"net"
@@ -57,7 +56,7 @@ func FuzzRESP(f *testing.F) {
 		for _, tok := range []*auth.Tokens{nil, tokens} {
 			s.cfg.Tokens = tok
 			c := s.newConn(local)
-			c.w = writer{bw: bufio.NewWriter(io.Discard)}
+			c.w = newWriter(io.Discard, 4096)
 			for range 64 {
 				args, err := r.ReadCommand()
 				if err != nil {

@@ -20,7 +20,9 @@ func protoErr(format string, a ...any) error {
 }
 
 // Limits bound what one request may make the server buffer. Each is checked
-// against the length a header announces, before any of the payload is read.
+// against the length a header announces, before any of the payload is read;
+// the buffers themselves grow only as bytes arrive, so a header announcing
+// a large argument costs nothing until the argument is actually sent.
 type Limits struct {
 	MaxBulk    int // bytes of one argument
 	MaxArgs    int // arguments of one command
@@ -37,18 +39,31 @@ type Reader struct {
 	buf  []byte   // payload of the current command; args point into it
 	offs []int    // start offsets of the arguments in buf
 	args [][]byte // the result, reused between commands
+	line []byte   // an inline command longer than br's buffer
 }
+
+const (
+	// readBufSize is the fixed read buffer of a connection. Inline lines
+	// and bulk strings longer than it are assembled in buffers that grow
+	// with the data received, up to the limits.
+	readBufSize = 4 << 10
+	// readChunk is the most a bulk string's buffer grows ahead of the
+	// bytes actually received.
+	readChunk = 16 << 10
+	// keepBuf is the largest payload buffer kept between commands; a
+	// larger one (left by one big request) is dropped.
+	keepBuf = 64 << 10
+)
 
 // NewReader returns a Reader of r with the given limits; zero limits take
 // the defaults of Config.
 func NewReader(r io.Reader, lim Limits) *Reader {
-	lim = lim.withDefaults()
-	size := 16 << 10
-	if lim.MaxInline > size {
-		size = lim.MaxInline
-	}
-	return &Reader{br: bufio.NewReaderSize(r, size), lim: lim}
+	return &Reader{br: bufio.NewReaderSize(r, readBufSize), lim: lim.withDefaults()}
 }
+
+// SetLimits changes the limits of the following commands (the server
+// raises them once a connection has authenticated).
+func (r *Reader) SetLimits(lim Limits) { r.lim = lim.withDefaults() }
 
 func (l Limits) withDefaults() Limits {
 	if l.MaxBulk <= 0 {
@@ -157,6 +172,9 @@ func (r *Reader) readMultibulk() ([][]byte, error) {
 	if n > r.lim.MaxArgs {
 		return nil, protoErr("%d arguments exceed the limit of %d", n, r.lim.MaxArgs)
 	}
+	if cap(r.buf) > keepBuf {
+		r.buf = nil
+	}
 	r.buf, r.offs, r.args = r.buf[:0], r.offs[:0], r.args[:0]
 	for i := 0; i < n; i++ {
 		c, err := r.br.ReadByte()
@@ -182,9 +200,15 @@ func (r *Reader) readMultibulk() ([][]byte, error) {
 		}
 		start := len(r.buf)
 		r.offs = append(r.offs, start)
-		r.buf = grow(r.buf, size+2)
-		if _, err := io.ReadFull(r.br, r.buf[start:start+size+2]); err != nil {
-			return nil, noEOF(err)
+		// Grow by what arrives, a chunk at a time, never by the
+		// announced size: a 20-byte header must not reserve megabytes.
+		for rem := size + 2; rem > 0; {
+			k := min(rem, readChunk)
+			r.buf = grow(r.buf, k)
+			if _, err := io.ReadFull(r.br, r.buf[len(r.buf)-k:]); err != nil {
+				return nil, noEOF(err)
+			}
+			rem -= k
 		}
 		if r.buf[start+size] != '\r' || r.buf[start+size+1] != '\n' {
 			return nil, protoErr("bulk string not terminated by CRLF")
@@ -219,6 +243,18 @@ func printable(c byte) string {
 // "double" and 'single' quoted words as redis-cli and Redis understand them.
 func (r *Reader) readInline() ([][]byte, error) {
 	line, err := r.br.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		// Longer than the read buffer: assemble it, up to MaxInline.
+		r.line = append(r.line[:0], line...)
+		for errors.Is(err, bufio.ErrBufferFull) && len(r.line) <= r.lim.MaxInline {
+			line, err = r.br.ReadSlice('\n')
+			r.line = append(r.line, line...)
+		}
+		line = r.line
+		if cap(r.line) > keepBuf {
+			r.line = nil
+		}
+	}
 	if err != nil {
 		if errors.Is(err, bufio.ErrBufferFull) || len(line) > r.lim.MaxInline {
 			return nil, protoErr("too big inline request")

@@ -1,7 +1,6 @@
 package resp
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -25,7 +24,20 @@ const (
 	DefaultMaxArgs    = 4096
 	DefaultMaxRequest = 8 << 20
 	DefaultMaxConns   = 10000
+	// DefaultMaxUnauthConns bounds the connections that have not
+	// authenticated yet (only with Config.Tokens): with PreAuthLimits each
+	// holds about 20 KiB (buffers and goroutine), all of them about 5 MiB.
+	DefaultMaxUnauthConns = 256
+	// DefaultAuthTimeout is how long a connection may take to
+	// authenticate (only with Config.Tokens).
+	DefaultAuthTimeout = 10 * time.Second
 )
+
+// PreAuthLimits apply to a connection until it authenticates, when tokens
+// are on: enough for AUTH, HELLO with AUTH and SETNAME, PING and QUIT, and
+// small enough that an unauthenticated client cannot make the server hold
+// more than a few KiB.
+var PreAuthLimits = Limits{MaxBulk: 1 << 10, MaxArgs: 8, MaxRequest: 2 << 10, MaxInline: 2 << 10}
 
 // RedisVersion is the Redis version Grafo answers INFO and HELLO with, for
 // clients that check it before using a command. Grafo implements the subset
@@ -52,6 +64,16 @@ type Config struct {
 	// connections (DefaultMaxConns); connections over it are answered
 	// "-ERR max number of clients reached" and closed.
 	MaxBulk, MaxArgs, MaxRequest, MaxConns int
+
+	// MaxUnauthConns bounds the connections not authenticated yet, a
+	// budget of their own inside MaxConns (default
+	// DefaultMaxUnauthConns); over it a connection is answered "-ERR max
+	// number of unauthenticated clients reached" and closed. AuthTimeout
+	// is how long a connection may stay unauthenticated before it is
+	// closed (default DefaultAuthTimeout). Both apply only with Tokens;
+	// until AUTH, requests are bounded by PreAuthLimits.
+	MaxUnauthConns int
+	AuthTimeout    time.Duration
 }
 
 // InfoData is what INFO reports about the node and its cluster.
@@ -86,6 +108,7 @@ type Server struct {
 	closed bool
 	wg     sync.WaitGroup
 	nconns atomic.Int64
+	unauth atomic.Int64 // connections counted against MaxUnauthConns
 	nextID atomic.Int64
 	total  atomic.Int64 // commands processed
 }
@@ -100,6 +123,12 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = DefaultMaxConns
+	}
+	if cfg.MaxUnauthConns <= 0 {
+		cfg.MaxUnauthConns = DefaultMaxUnauthConns
+	}
+	if cfg.AuthTimeout <= 0 {
+		cfg.AuthTimeout = DefaultAuthTimeout
 	}
 	lim := Limits{MaxBulk: cfg.MaxBulk, MaxArgs: cfg.MaxArgs, MaxRequest: cfg.MaxRequest}.withDefaults()
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -135,10 +164,20 @@ func (s *Server) Serve() error {
 		if n := s.nconns.Add(1); n > int64(s.cfg.MaxConns) {
 			s.nconns.Add(-1)
 			s.wg.Add(1)
-			go s.refuse(nc)
+			go s.refuse(nc, fmt.Sprintf("max number of clients reached (limit %d)", s.cfg.MaxConns))
 			continue
 		}
 		c := s.newConn(nc)
+		if !c.authed {
+			if n := s.unauth.Add(1); n > int64(s.cfg.MaxUnauthConns) {
+				s.unauth.Add(-1)
+				s.nconns.Add(-1)
+				s.wg.Add(1)
+				go s.refuse(nc, fmt.Sprintf("max number of unauthenticated clients reached (limit %d)", s.cfg.MaxUnauthConns))
+				continue
+			}
+			c.counted = true
+		}
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
@@ -153,12 +192,12 @@ func (s *Server) Serve() error {
 	}
 }
 
-func (s *Server) refuse(nc net.Conn) {
+func (s *Server) refuse(nc net.Conn, why string) {
 	defer s.wg.Done()
 	nc.SetWriteDeadline(time.Now().Add(time.Second))
-	fmt.Fprintf(nc, "-ERR max number of clients reached (limit %d)\r\n", s.cfg.MaxConns)
+	fmt.Fprintf(nc, "-ERR %s\r\n", why)
 	nc.Close()
-	s.log.Warn("resp: connection refused: too many clients", "limit", s.cfg.MaxConns, "remote", nc.RemoteAddr().String())
+	s.log.Warn("resp: connection refused", "reason", why, "remote", nc.RemoteAddr().String())
 }
 
 func (s *Server) isClosed() bool {
@@ -198,18 +237,46 @@ type conn struct {
 	opts      kv.Options
 	name      string
 	quit      bool
+	counted   bool // holds a slot of MaxUnauthConns
 	lower     [32]byte
 }
 
+// Write buffer sizes: small until the connection authenticates.
+const (
+	preAuthWriteBuf = 1 << 10
+	writeBuf        = 16 << 10
+)
+
 func (s *Server) newConn(nc net.Conn) *conn {
 	c := &conn{s: s, nc: nc, id: s.nextID.Add(1)}
-	c.r = NewReader(nc, s.lim)
-	c.w = writer{bw: bufio.NewWriterSize(nc, 16<<10)}
 	if s.cfg.Tokens == nil {
 		c.authed = true
 		c.principal, _ = s.cfg.Tokens.Check("")
+		c.r = NewReader(nc, s.lim)
+		c.w = newWriter(nc, writeBuf)
+		return c
 	}
+	c.r = NewReader(nc, PreAuthLimits)
+	c.w = newWriter(nc, preAuthWriteBuf)
 	return c
+}
+
+// authenticated gives a connection that just authenticated the full
+// limits and buffers, and lifts its deadline to authenticate.
+func (c *conn) authenticated(p auth.Principal) {
+	c.principal = p
+	if c.authed {
+		return
+	}
+	c.authed = true
+	c.r.SetLimits(c.s.lim)
+	c.nc.SetDeadline(time.Time{})
+	if c.counted {
+		c.counted = false
+		c.s.unauth.Add(-1)
+	}
+	// Answers still in the small buffer go out first, in order.
+	c.w.resize(writeBuf)
 }
 
 func (c *conn) serve() {
@@ -219,17 +286,31 @@ func (c *conn) serve() {
 		s.mu.Lock()
 		delete(s.conns, c)
 		s.mu.Unlock()
+		if c.counted {
+			s.unauth.Add(-1)
+		}
 		s.nconns.Add(-1)
 		s.wg.Done()
 	}()
+	if !c.authed {
+		// Reads and writes alike: a client that neither authenticates
+		// nor reads its answers must not keep the slot.
+		c.nc.SetDeadline(time.Now().Add(s.cfg.AuthTimeout))
+	}
 	for !c.quit {
 		args, err := c.r.ReadCommand()
 		if err != nil {
 			var pe *ProtocolError
+			var ne net.Error
 			if errors.As(err, &pe) {
 				c.w.err("ERR " + pe.Error())
 				c.w.bw.Flush()
 				s.log.Debug("resp: protocol error", "remote", c.nc.RemoteAddr().String(), "err", err)
+			} else if !c.authed && errors.As(err, &ne) && ne.Timeout() {
+				c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+				c.w.err("ERR authentication timeout: AUTH must come within " + s.cfg.AuthTimeout.String())
+				c.w.bw.Flush()
+				s.log.Info("resp: connection closed: no AUTH in time", "remote", c.nc.RemoteAddr().String())
 			} else if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				s.log.Debug("resp: connection ended", "remote", c.nc.RemoteAddr().String(), "err", err)
 			}

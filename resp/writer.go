@@ -2,6 +2,7 @@ package resp
 
 import (
 	"bufio"
+	"io"
 	"strconv"
 	"strings"
 )
@@ -9,7 +10,18 @@ import (
 // writer encodes RESP2 replies into a buffered connection.
 type writer struct {
 	bw  *bufio.Writer
+	dst io.Writer // what bw writes to
 	num []byte
+}
+
+func newWriter(dst io.Writer, size int) writer {
+	return writer{bw: bufio.NewWriterSize(dst, size), dst: dst}
+}
+
+// resize flushes what is buffered and continues with a buffer of n bytes.
+func (w *writer) resize(n int) {
+	w.bw.Flush()
+	w.bw = bufio.NewWriterSize(w.dst, n)
 }
 
 func (w *writer) simple(s string) {

@@ -32,7 +32,7 @@ type Config struct {
 	Heartbeat     time.Duration // --heartbeat; 0 = 1s
 	RESPAddr      string        // --resp; "" = off
 	TokensFile    string        // --tokens; "" = no authentication
-	Insecure      bool          // --insecure: allow a non-loopback --http without --tokens
+	Insecure      bool          // --insecure: allow a non-loopback --http or --resp without --tokens, and a non-loopback --cluster without --cluster-secret or --tls-*
 	AllowedHosts  []string      // --allowed-hosts: Host names accepted without --tokens besides IPs, localhost and the node's own names; "*" = any
 	ClusterSecret string        // --cluster-secret
 	Ingest        []IngestSpec  // --ingest
@@ -127,8 +127,18 @@ func (c Config) Validate() error {
 	if c.TokensFile == "" && !c.Insecure && !loopback(c.HTTPAddr) {
 		errs = append(errs, fmt.Errorf("--http %s is reachable from other machines and --tokens is not set: anyone could read and write; set --tokens, or --insecure to accept that", c.HTTPAddr))
 	}
+	if c.TokensFile == "" && !c.Insecure && c.RESPAddr != "" && !loopback(c.RESPAddr) {
+		errs = append(errs, fmt.Errorf("--resp %s is reachable from other machines and --tokens is not set: anyone could read and write; set --tokens, or --insecure to accept that", c.RESPAddr))
+	}
+	if !c.clusterAuthenticated() && !c.Insecure && !loopback(c.ClusterAddr) {
+		errs = append(errs, fmt.Errorf("--cluster %s is reachable from other machines and neither --cluster-secret nor --tls-* is set: anyone could join, or read and write every graph through it (--tokens does not cover the cluster port); set --cluster-secret, or --insecure to accept that", c.ClusterAddr))
+	}
 	return errors.Join(errs...)
 }
+
+// clusterAuthenticated reports whether the cluster port checks its peers
+// (a secret or mutual-TLS certificates).
+func (c Config) clusterAuthenticated() bool { return c.ClusterSecret != "" || c.TLSCert != "" }
 
 func btoi(b bool) int {
 	if b {

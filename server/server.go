@@ -83,6 +83,11 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if n.engine, err = engine.Open(filepath.Join(cfg.DataDir, "data.db"), ecfg); err != nil {
 		return n, fmt.Errorf("engine: %w", err)
 	}
+	if n.tokens.Enabled() && !cfg.clusterAuthenticated() {
+		// Loopback only (Validate refuses more without --insecure), but
+		// local processes still bypass the tokens through it.
+		n.log.Warn("cluster port has no --cluster-secret: whoever reaches it reads and writes every graph, whatever --tokens says", "cluster", cfg.ClusterAddr)
+	}
 	tcfg := transport.Config{Addr: cfg.ClusterAddr, Advertise: cfg.Advertise, Secret: cfg.ClusterSecret, Logger: cfg.Logger}
 	if cfg.TLSCert != "" {
 		if tcfg.TLS, err = transport.LoadTLS(cfg.TLSCert, cfg.TLSKey, cfg.TLSCA); err != nil {

@@ -25,6 +25,8 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	testdata := fs.Bool("include-testdata", false, "also ingest testdata/")
 	var exclude listFlag
 	fs.Var(&exclude, "exclude", "skip paths matching this .gitignore-style pattern, relative to PATH (repeatable), e.g. cmd/ or '*_gen.go'")
+	maxSize := fs.Int64("max-file-size", ingest.DefaultMaxFileSize, "largest file analysed, in bytes; larger ones are recorded with a diagnostic (negative: no limit)")
+	maxDepth := fs.Int("max-depth", ingest.DefaultMaxDepth, "deepest directory level entered below PATH (negative: no limit)")
 	quiet := fs.Bool("quiet", false, "no progress output")
 	verbose := fs.Bool("verbose", false, "log what each phase does (to standard error)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the ingest to this file")
@@ -37,7 +39,8 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usageError{"ingest takes one PATH"}
 	}
 	root := pos[0]
-	opts := ingest.Options{Callgraph: *cg, IncludeVendor: *vendor, IncludeTestdata: *testdata, Exclude: exclude}
+	opts := ingest.Options{Callgraph: *cg, IncludeVendor: *vendor, IncludeTestdata: *testdata, Exclude: exclude,
+		MaxFileSize: *maxSize, MaxDepth: *maxDepth}
 	if !*quiet {
 		opts.Progress = stderr
 	}

@@ -49,11 +49,36 @@ func TestTokensEndToEnd(t *testing.T) {
 }
 
 func TestRefusesOpenNonLoopback(t *testing.T) {
-	cmd := exec.Command(grafoBin, "serve", "--data", t.TempDir(), "--http", "0.0.0.0:0", "--cluster", "127.0.0.1:0")
-	out, err := cmd.CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "--tokens") || !strings.Contains(string(out), "--insecure") {
-		t.Fatalf("non-loopback without tokens: %v\n%s", err, out)
+	// Each exits at once when refused; the timeout only bounds a node that
+	// (wrongly) starts serving.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--http", "0.0.0.0:0", "--cluster", "127.0.0.1:0"}, "--tokens"},
+		{[]string{"--http", "127.0.0.1:0", "--cluster", "127.0.0.1:0", "--resp", "0.0.0.0:0"}, "--resp 0.0.0.0:0"},
+		// --tokens protects --http and --resp, not the cluster port.
+		{[]string{"--http", "127.0.0.1:0", "--cluster", "0.0.0.0:0", "--tokens", writeTokens(t)}, "--cluster-secret"},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		cmd := exec.CommandContext(ctx, grafoBin, append([]string{"serve", "--data", t.TempDir()}, tc.args...)...)
+		out, err := cmd.CombinedOutput()
+		timedOut := ctx.Err() != nil
+		cancel()
+		if err == nil || timedOut || !strings.Contains(string(out), tc.want) || !strings.Contains(string(out), "--insecure") {
+			t.Errorf("%v: %v\n%s", tc.args, err, out)
+		}
 	}
+}
+
+// writeTokens writes a tokens file with one admin token.
+func writeTokens(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(p, []byte("admin-token-for-the-test admin\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func TestWrongClusterSecretCannotJoin(t *testing.T) {
@@ -80,4 +105,19 @@ func TestWrongClusterSecretCannotJoin(t *testing.T) {
 	if len(st.Nodes) != 1 {
 		t.Fatalf("a node with the wrong secret joined: %+v", st.Nodes)
 	}
+	// A member with the right secret joins (over TLS keyed by it) and
+	// replicates.
+	newProc(t, "n2", "--cluster-secret", "right-secret", "--join", n1.clust, "--replicas", "2")
+	waitFor(t, 30*time.Second, "n2 to be a member, up", func() bool {
+		st, err := n1.client().Cluster(context.Background())
+		if err != nil || len(st.Nodes) != 2 {
+			return false
+		}
+		for _, n := range st.Nodes {
+			if n.State != "up" {
+				return false
+			}
+		}
+		return true
+	})
 }

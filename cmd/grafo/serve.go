@@ -32,7 +32,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&cfg.Heartbeat, "heartbeat", d.Heartbeat, "heartbeat interval; a node missing 5 in a row is marked down")
 	fs.StringVar(&cfg.RESPAddr, "resp", "", "address for the Redis protocol (RESP2) front end, e.g. 127.0.0.1:6379; empty = off")
 	fs.StringVar(&cfg.TokensFile, "tokens", "", "file of API tokens: TOKEN ROLE [GRAPH,…] per line; then every request needs Authorization: Bearer TOKEN")
-	fs.BoolVar(&cfg.Insecure, "insecure", false, "allow --http on a non-loopback address without --tokens")
+	fs.BoolVar(&cfg.Insecure, "insecure", false, "allow --http or --resp on a non-loopback address without --tokens, and --cluster without --cluster-secret or --tls-*")
 	allowedHosts := fs.String("allowed-hosts", "", "host names (comma-separated) the API answers to without --tokens, besides IP addresses, localhost and the node's own names; * = any")
 	fs.StringVar(&cfg.ClusterSecret, "cluster-secret", "", "shared secret every member must present on the cluster port")
 	fs.Var(&ingestSpecs, "ingest", "PATH or PATH=GRAPH to ingest after start (repeatable)")

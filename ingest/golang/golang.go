@@ -129,7 +129,7 @@ func (fe *Frontend) Extract(ctx context.Context, req ingest.Request, emit func(i
 			return res, err
 		}
 		t0 := time.Now()
-		ld, err := load(ctx, req, m.dir, all)
+		ld, err := load(ctx, req, m.dir, all, m.patterns(req.Withheld))
 		if err != nil {
 			return res, err
 		}
@@ -142,6 +142,42 @@ func (fe *Frontend) Extract(ctx context.Context, req ingest.Request, emit func(i
 		res.Analyse += time.Since(t1)
 	}
 	return res, nil
+}
+
+// patterns are the go list patterns of the module: "./..." — unless the
+// walk withheld directories of it for depth, which go list would still
+// walk (a minute for a tree 1000 levels deep), so then the directories of
+// its files, one by one.
+func (m *module) patterns(withheld map[string]string) []string {
+	deep := false
+	for p, why := range withheld {
+		if why == ingest.WithheldDepth && (m.dir == "." || strings.HasPrefix(p, m.dir+"/")) {
+			deep = true
+			break
+		}
+	}
+	if !deep {
+		return []string{"./..."}
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, f := range m.files {
+		d := path.Dir(f)
+		if m.dir != "." {
+			d = strings.TrimPrefix(strings.TrimPrefix(d, m.dir), "/")
+		}
+		if d == "." || d == "" {
+			d = "."
+		} else {
+			d = "./" + d
+		}
+		if !seen[d] {
+			seen[d] = true
+			out = append(out, d)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func depth(d string) int {

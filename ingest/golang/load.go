@@ -2,12 +2,14 @@ package golang
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"go/types"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -54,8 +56,9 @@ type callee struct {
 const loadMode = packages.NeedName | packages.NeedFiles | packages.NeedCompiledGoFiles |
 	packages.NeedImports | packages.NeedDeps | packages.NeedTypes | packages.NeedSyntax | packages.NeedTypesInfo
 
-// load loads every package of the module in dir (relative to req.Root).
-func load(ctx context.Context, req ingest.Request, dir string, tree map[string]bool) (*loaded, error) {
+// load loads the packages of the module in dir (relative to req.Root)
+// matching patterns (relative to dir, e.g. "./...").
+func load(ctx context.Context, req ingest.Request, dir string, tree map[string]bool, patterns []string) (*loaded, error) {
 	fset := token.NewFileSet()
 	l := &loaded{fset: fset, root: req.Root, tree: tree,
 		relCache: map[string]string{}, fields: map[*types.Var]string{}, scanned: map[*types.Package]bool{}}
@@ -71,7 +74,13 @@ func load(ctx context.Context, req ingest.Request, dir string, tree map[string]b
 		Tests: false,
 	}
 	l.dir = cfg.Dir
-	pkgs, err := packages.Load(cfg, "./...")
+	if overlay, err := hideWithheld(req, dir); err != nil {
+		return nil, err
+	} else if overlay != "" {
+		defer os.Remove(overlay)
+		cfg.BuildFlags = []string{"-overlay=" + overlay}
+	}
+	pkgs, err := packages.Load(cfg, patterns...)
 	if err != nil {
 		// Only failures to run the build system end up here; package
 		// errors are in Package.Errors.
@@ -90,6 +99,56 @@ func load(ctx context.Context, req ingest.Request, dir string, tree map[string]b
 		}
 	})
 	return l, nil
+}
+
+// goListReads are the files go list and cgo read in a package directory.
+var goListReads = map[string]bool{
+	".go": true, ".c": true, ".h": true, ".cc": true, ".cpp": true, ".cxx": true, ".hh": true, ".hpp": true,
+	".hxx": true, ".m": true, ".s": true, ".S": true, ".sx": true, ".f": true, ".F": true, ".for": true,
+	".f90": true, ".syso": true, ".swig": true, ".swigcxx": true,
+}
+
+// hideWithheld writes a go list overlay (-overlay) that deletes, from the
+// go command's view, the files of module dir the walk withheld: symbolic
+// links (which could point anywhere on the host: go list would read
+// /etc/passwd through a link named x.go, and its first tokens would end up
+// in a diagnostic) and files over the size limit. Go's own reads then
+// match the walk's: nothing outside the tree, nothing too large (a
+// package imported through a linked directory fails to import). It
+// returns the overlay file's name, "" when there is nothing to hide.
+func hideWithheld(req ingest.Request, dir string) (string, error) {
+	replace := map[string]string{}
+	for p, why := range req.Withheld {
+		if why == ingest.WithheldDepth || dir != "." && !strings.HasPrefix(p, dir+"/") {
+			continue
+		}
+		base := path.Base(p)
+		// A link is hidden whatever it points at: a directory through a
+		// link would otherwise still load when a tree file imports it.
+		if why == ingest.WithheldSymlink || goListReads[path.Ext(base)] || base == "go.mod" || base == "go.sum" || base == "go.work" {
+			replace[filepath.Join(req.Root, filepath.FromSlash(p))] = "" // "" = deleted
+		}
+	}
+	if len(replace) == 0 {
+		return "", nil
+	}
+	data, err := json.Marshal(map[string]any{"Replace": replace})
+	if err != nil {
+		return "", err
+	}
+	f, err := os.CreateTemp("", "grafo-overlay-*.json")
+	if err != nil {
+		return "", fmt.Errorf("golang: overlay: %w", err)
+	}
+	_, werr := f.Write(data)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("golang: overlay: %w", werr)
+	}
+	return f.Name(), nil
 }
 
 // parseFile parses without comments (nothing here needs them) and drops

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -25,7 +26,8 @@ type TCP struct {
 	addr string
 	ymx  *yamux.Config
 
-	handlers sync.Map // method → Handler
+	handlers sync.Map  // method → Handler
+	nonces   *nonceSet // this node's handshake nonces in flight, both sides
 
 	mu      sync.Mutex
 	peers   map[string]*peer
@@ -61,6 +63,14 @@ func Listen(cfg Config) (*TCP, error) {
 	if cfg.DialTimeout == 0 {
 		cfg.DialTimeout = DefaultConfig().DialTimeout
 	}
+	if cfg.TLS == nil && cfg.Secret != "" {
+		// The secret alone: mutual TLS keyed by it (see doc.go for why).
+		c, err := SecretTLS(cfg.Secret)
+		if err != nil {
+			return nil, err
+		}
+		cfg.TLS = c
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -80,7 +90,7 @@ func Listen(cfg Config) (*TCP, error) {
 	ymx.LogOutput = logWriter{log}
 	ctx, cancel := context.WithCancel(context.Background())
 	t := &TCP{
-		cfg: cfg, log: log, ln: ln, addr: addr, ymx: ymx,
+		cfg: cfg, log: log, ln: ln, addr: addr, ymx: ymx, nonces: newNonceSet(),
 		peers:   make(map[string]*peer),
 		inbound: make(map[*yamux.Session]struct{}),
 		ctx:     ctx, cancel: cancel,
@@ -292,10 +302,16 @@ func (t *TCP) dialConn(ctx context.Context, addr string, proto byte, timeout tim
 	if proto == protoRaft {
 		from = ""
 	}
-	err = clientHandshake(conn, proto, t.cfg.Secret, from)
+	err = clientHandshake(conn, proto, t.cfg.Secret, from, t.nonces)
 	stop()
 	if err != nil {
 		conn.Close()
+		// In TLS 1.3 the server checks our certificate after our side of
+		// the handshake returned: its refusal arrives as an alert here.
+		var oe *net.OpError
+		if t.cfg.TLS != nil && errors.As(err, &oe) && oe.Op == "remote error" {
+			err = errors.Join(ErrAuth, err)
+		}
 		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, ErrAuth) {
 			err = fmt.Errorf("%w (%w)", err, cerr)
 		}
@@ -329,7 +345,16 @@ func (t *TCP) serveConn(conn net.Conn) {
 	defer t.wg.Done()
 	conn.SetDeadline(time.Now().Add(t.cfg.DialTimeout))
 	if t.cfg.TLS != nil {
-		tc := tls.Server(conn, t.cfg.TLS)
+		var first [1]byte
+		if _, err := io.ReadFull(conn, first[:]); err != nil {
+			conn.Close()
+			return
+		}
+		if first[0] != tlsRecordHandshake {
+			t.refusePlain(conn, first[0])
+			return
+		}
+		tc := tls.Server(&prefixConn{Conn: conn, first: first[:]}, t.cfg.TLS)
 		if err := tc.Handshake(); err != nil {
 			conn.Close()
 			t.log.Warn("transport refused peer: tls", "peer", conn.RemoteAddr().String(), "err", err)
@@ -337,7 +362,7 @@ func (t *TCP) serveConn(conn net.Conn) {
 		}
 		conn = tc
 	}
-	proto, from, err := serverHandshake(conn, t.cfg.Secret)
+	proto, from, err := serverHandshake(conn, t.cfg.Secret, t.nonces)
 	if err != nil {
 		conn.Close()
 		if errors.Is(err, ErrAuth) {
@@ -423,6 +448,38 @@ func callHandler(ctx context.Context, h Handler, from string, req []byte) (resp 
 		}
 	}()
 	return h(ctx, from, req)
+}
+
+// refusePlain answers a peer that does not speak TLS to a node that
+// requires it. A node without a secret (or an older Grafo) expects a
+// server proof: random bytes make it report ErrAuth, as a wrong secret
+// would, instead of a bare EOF.
+func (t *TCP) refusePlain(conn net.Conn, first byte) {
+	defer conn.Close()
+	if first != protoRPC && first != protoRaft {
+		t.log.Debug("transport handshake failed", "peer", conn.RemoteAddr().String(), "err", "not TLS")
+		return
+	}
+	junk := make([]byte, nonceSize+macSize)
+	rand.Read(junk)
+	conn.Write(junk)
+	t.log.Warn("transport refused peer", "peer", conn.RemoteAddr().String(),
+		"err", "it does not speak TLS: no cluster secret (or another Grafo version)")
+}
+
+// prefixConn puts back the byte serveConn read to tell TLS from plain.
+type prefixConn struct {
+	net.Conn
+	first []byte
+}
+
+func (c *prefixConn) Read(p []byte) (int, error) {
+	if len(c.first) > 0 {
+		n := copy(p, c.first)
+		c.first = c.first[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
 }
 
 // logWriter routes yamux's log lines to slog at debug level: they are

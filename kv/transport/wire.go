@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -15,6 +16,9 @@ import (
 const (
 	protoRPC  byte = 'M'
 	protoRaft byte = 'R'
+	// tlsRecordHandshake starts a TLS ClientHello: the peer encrypts,
+	// this node does not (or the other way round).
+	tlsRecordHandshake byte = 0x16
 )
 
 const (
@@ -29,30 +33,57 @@ const (
 	statusError = 1
 )
 
-func mac(secret string, role string, cn, sn []byte) []byte {
+// mac is the HMAC of a handshake step: a role label, then each part with
+// its length, so no two different sequences of parts collide.
+func mac(secret, role string, parts ...[]byte) []byte {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte(role))
-	m.Write(cn)
-	m.Write(sn)
+	for _, p := range parts {
+		m.Write(binary.BigEndian.AppendUint16(nil, uint16(len(p))))
+		m.Write(p)
+	}
 	return m.Sum(nil)
+}
+
+// tlsBinding is the channel binding of conn: keying material exported from
+// its TLS session (RFC 9266 style), or nil on plain TCP. Proofs made over
+// one TLS session are worthless on any other, so a relay that terminates
+// TLS on both sides cannot pass them on.
+func tlsBinding(conn net.Conn) []byte {
+	tc, ok := conn.(*tls.Conn)
+	if !ok {
+		return nil
+	}
+	cs := tc.ConnectionState()
+	b, err := cs.ExportKeyingMaterial("EXPORTER-grafo-cluster-handshake", nil, 32)
+	if err != nil {
+		return nil
+	}
+	return b
 }
 
 // clientHandshake runs the dialler's side on a fresh connection:
 //
 //	C→S proto, nonceC
-//	S→C nonceS, HMAC(secret, "grafo-s"|nonceC|nonceS)
-//	C→S HMAC(secret, "grafo-c"|nonceC|nonceS), len16, from   (from only for RPC)
+//	S→C nonceS, HMAC(secret, "grafo-s", proto, nonceC, nonceS, binding)
+//	C→S HMAC(secret, "grafo-c", proto, nonceC, nonceS, binding, from), len16, from
 //	S→C 1 = accepted, 0 = refused
 //
-// The server proves itself first so a client never reveals a proof to a
-// server that cannot prove its own. The caller sets the conn deadline.
-func clientHandshake(conn net.Conn, proto byte, secret, from string) error {
+// The roles differ, so neither proof is ever valid as the other; the
+// server proves itself first, so a client never reveals a proof to a
+// server that cannot prove its own; from (the caller's address, empty for
+// raft) is under the client's proof. own holds this node's nonces in
+// flight: a server nonce that is one of ours means the "server" is a relay
+// reflecting our own listener's answer, and is refused (nil: no check).
+// The caller sets the conn deadline.
+func clientHandshake(conn net.Conn, proto byte, secret, from string, own *nonceSet) error {
 	buf := make([]byte, 1+nonceSize)
 	buf[0] = proto
 	cn := buf[1:]
 	if _, err := rand.Read(cn); err != nil {
 		return err
 	}
+	defer own.add(cn)()
 	if _, err := conn.Write(buf); err != nil {
 		return err
 	}
@@ -61,10 +92,14 @@ func clientHandshake(conn net.Conn, proto byte, secret, from string) error {
 		return err
 	}
 	sn := in[:nonceSize]
-	if !hmac.Equal(in[nonceSize:], mac(secret, "grafo-s", cn, sn)) {
+	if own.has(sn) || hmac.Equal(sn, cn) {
+		return fmt.Errorf("%w: %s: %w", ErrAuth, conn.RemoteAddr(), errReflected)
+	}
+	bind := tlsBinding(conn)
+	if !hmac.Equal(in[nonceSize:], mac(secret, "grafo-s", []byte{proto}, cn, sn, bind)) {
 		return fmt.Errorf("%w: peer %s proved a different secret", ErrAuth, conn.RemoteAddr())
 	}
-	out := mac(secret, "grafo-c", cn, sn)
+	out := mac(secret, "grafo-c", []byte{proto}, cn, sn, bind, []byte(from))
 	out = binary.BigEndian.AppendUint16(out, uint16(len(from)))
 	out = append(out, from...)
 	if _, err := conn.Write(out); err != nil {
@@ -81,22 +116,37 @@ func clientHandshake(conn net.Conn, proto byte, secret, from string) error {
 }
 
 // serverHandshake is the listener's side; it returns the protocol byte and
-// the caller's advertised address.
-func serverHandshake(conn net.Conn, secret string) (proto byte, from string, err error) {
+// the caller's advertised address. A client nonce that is one of own's
+// (this node dialling itself through a relay) is refused before any proof
+// is made for it.
+func serverHandshake(conn net.Conn, secret string, own *nonceSet) (proto byte, from string, err error) {
 	in := make([]byte, 1+nonceSize)
 	if _, err := io.ReadFull(conn, in); err != nil {
 		return 0, "", err
 	}
 	proto, cn := in[0], in[1:]
+	if proto == tlsRecordHandshake {
+		return 0, "", fmt.Errorf("%w: peer speaks TLS: it has a cluster secret or --tls-* certificates and this node has neither", ErrAuth)
+	}
 	if proto != protoRPC && proto != protoRaft {
 		return 0, "", fmt.Errorf("%w: unknown protocol byte %#x", ErrProtocol, proto)
+	}
+	if own.has(cn) {
+		// No proof for it; random bytes fail the dialler's check, so it
+		// reports ErrAuth rather than a bare EOF.
+		junk := make([]byte, nonceSize+macSize)
+		rand.Read(junk)
+		conn.Write(junk)
+		return 0, "", fmt.Errorf("%w: %s: %w", ErrAuth, conn.RemoteAddr(), errReflected)
 	}
 	out := make([]byte, nonceSize, nonceSize+macSize)
 	sn := out
 	if _, err := rand.Read(sn); err != nil {
 		return 0, "", err
 	}
-	out = append(out, mac(secret, "grafo-s", cn, sn)...)
+	defer own.add(sn)()
+	bind := tlsBinding(conn)
+	out = append(out, mac(secret, "grafo-s", []byte{proto}, cn, sn, bind)...)
 	if _, err := conn.Write(out); err != nil {
 		return 0, "", err
 	}
@@ -112,7 +162,7 @@ func serverHandshake(conn net.Conn, secret string) (proto byte, from string, err
 	if _, err := io.ReadFull(conn, addr); err != nil {
 		return 0, "", err
 	}
-	if !hmac.Equal(proof[:macSize], mac(secret, "grafo-c", cn, sn)) {
+	if !hmac.Equal(proof[:macSize], mac(secret, "grafo-c", []byte{proto}, cn, sn, bind, addr)) {
 		_, _ = conn.Write([]byte{0})
 		return 0, "", fmt.Errorf("%w: peer %s proved a different secret", ErrAuth, conn.RemoteAddr())
 	}
