@@ -19,9 +19,9 @@ import (
 // joined by the in-memory network. Clients bound to each coordinator run
 // put/get on a few keys per consistency level while the nemesis isolates
 // nodes, cuts them off and marks them down, delays and drops messages.
-// Histories are checked with porcupine: linearizable keys must be
-// linearizable, quorum keys regular (see kv/nemesis); for one, replicas
-// must converge after healing without losing an acknowledged write.
+// Histories are checked with porcupine: linearizable and quorum keys must
+// be linearizable (see kv/nemesis); for one, replicas must converge after
+// healing without losing an acknowledged write.
 
 type nemesisOpts struct {
 	duration time.Duration
@@ -84,9 +84,8 @@ func runNemesis(t *testing.T, o nemesisOpts) *nemesisResult {
 			}
 			k := rng.IntN(nemesisKeys)
 			key := fmt.Sprintf("%s%d", prefix, k)
-			// Quorum keys have one writer each (a client bound to one
-			// coordinator): see the README on what quorum promises.
-			put := rng.IntN(2) == 0 && (level != kv.Quorum || k%3 == node)
+			// Every key has writers on every coordinator.
+			put := rng.IntN(2) == 0
 			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 			opts := kv.Options{Level: level}
 			var opErr error
@@ -220,7 +219,7 @@ func TestNemesisInProcess(t *testing.T) {
 	if r := check(t, res.linear, nemesis.Linearizable, "linearizable"); !r.Ok() {
 		t.Errorf("linearizable history: %s", r.Result)
 	}
-	if r := check(t, res.quorum, nemesis.Regular, "quorum"); !r.Ok() {
+	if r := check(t, res.quorum, nemesis.Linearizable, "quorum"); !r.Ok() {
 		t.Errorf("quorum history: %s", r.Result)
 	}
 	checkConvergence(t, res)
@@ -293,7 +292,7 @@ func checkConvergence(t *testing.T, res *nemesisResult) {
 // promise, and porcupine must say so.
 func TestNemesisBrokenQuorumReadsDetected(t *testing.T) {
 	res := runNemesis(t, nemesisOpts{duration: time.Second, seed: 2, broken: true, isolateFirst: time.Second})
-	r := check(t, res.quorum, nemesis.Regular, "quorum-broken")
+	r := check(t, res.quorum, nemesis.Linearizable, "quorum-broken")
 	if r.Ok() {
 		t.Fatal("porcupine found no violation in the quorum history of a store with BrokenQuorumReads")
 	}

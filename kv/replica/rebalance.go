@@ -122,6 +122,7 @@ func (r *Rebalancer) pull(ctx context.Context) error {
 			continue
 		}
 		err := r.c.FetchRanges(ctx, m.ID, mine, func(es []kv.Entry) error {
+			es = r.c.admitted(es)
 			moved += len(es)
 			_, err := r.local.Apply(ctx, es...)
 			return err
