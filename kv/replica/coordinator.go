@@ -542,6 +542,7 @@ wait:
 			c.metrics.superseded.Inc()
 		}
 	}
+	retry = c.dropOverwritten(es, retry)
 	if !hintNow && len(down) > 0 && c.cfg.Hints != nil {
 		if len(retry) > 0 {
 			final = make([]kv.Entry, 0, len(es)-len(retry))
@@ -570,6 +571,28 @@ wait:
 	}
 	return nil, fmt.Errorf("%w: quorum not reached: %d of %d required acks (replicas: %s)",
 		kv.ErrUnavailable, shortAcks, need, statusLine(rs.owners, status))
+}
+
+// dropOverwritten removes from retry the entries that a later entry of the
+// same batch writes again: their refusal may come from that entry (it is
+// newer), and retrying them would put the older value on top.
+func (c *Coordinator) dropOverwritten(es []kv.Entry, retry []retryEntry) []retryEntry {
+	if len(retry) == 0 || len(es) == 1 {
+		return retry
+	}
+	last := make(map[string]int, len(es))
+	for i, e := range es {
+		last[string(e.Key)] = i
+	}
+	out := retry[:0]
+	for _, r := range retry {
+		if last[string(es[r.i].Key)] == r.i {
+			out = append(out, r)
+		} else {
+			c.metrics.superseded.Inc()
+		}
+	}
+	return out
 }
 
 // detached returns a context for replica calls that outlive the client's

@@ -142,3 +142,30 @@ func TestVersionFarAheadRefused(t *testing.T) {
 		t.Fatalf("after delete: %v", err)
 	}
 }
+
+// A batch that writes one key twice keeps the later value: the replicas
+// refuse the earlier entry because of the later one, which is no reason
+// to re-send the earlier one above it.
+func TestQuorumBatchWritingAKeyTwiceKeepsTheLast(t *testing.T) {
+	tc := newTestCluster(t, 3, 3)
+	ctx := context.Background()
+	key := kv.Key("p", "key") // one partition: one replica set, one commit
+	for round := range 20 {
+		last := fmt.Sprintf("last%d", round)
+		// The engine sorts a commit's entries by key (not stably); with
+		// this layout it puts the later write of key first.
+		ws := make([]kv.Write, 19)
+		for i := range ws {
+			ws[i] = kv.Write{Key: kv.Key("p", fmt.Sprintf("k%03d", i*37%19)), Value: []byte("x")}
+		}
+		ws[0] = kv.Write{Key: key, Value: []byte("first")}
+		ws[9] = kv.Write{Key: key, Value: []byte(last)}
+		if err := tc.coords[round%3].Write(ctx, ws, kv.Options{Level: kv.Quorum}); err != nil {
+			t.Fatal(err)
+		}
+		cl, err := tc.coords[(round+1)%3].Get(ctx, key, kv.Options{Level: kv.Quorum})
+		if err != nil || string(cl.Value) != last {
+			t.Fatalf("round %d: %q, %v; want %q", round, cl.Value, err, last)
+		}
+	}
+}
