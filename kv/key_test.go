@@ -114,7 +114,4 @@ func TestClockMicroseconds(t *testing.T) {
 	if va.Time().UnixMilli() != base.UnixMilli() {
 		t.Fatalf("Time() = %v, want %v", va.Time(), base)
 	}
-	if !a.Ahead(Version{TS: PhysicalTS(base.Add(2 * time.Minute))}, time.Minute) || a.Ahead(Version{TS: PhysicalTS(base.Add(30 * time.Second))}, time.Minute) {
-		t.Fatal("Ahead misjudges a version 2 min / 30 s ahead with a 1 min bound")
-	}
 }

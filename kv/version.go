@@ -154,19 +154,12 @@ func (c *Clock) Now() Version {
 }
 
 // Observe advances the clock past v (a version seen from another node).
-// Callers bound what they observe (see Ahead): a peer's clock far in the
-// future would otherwise drag this one along.
+// Callers bound what they observe (kv/replica refuses versions far ahead
+// of Wall): a peer's clock far in the future would drag this one along.
 func (c *Clock) Observe(v Version) {
 	c.mu.Lock()
 	if v.TS > c.last {
 		c.last = v.TS
 	}
 	c.mu.Unlock()
-}
-
-// Ahead reports whether v's timestamp is more than skew ahead of the
-// clock's wall time: a version no honest node can have made yet, given
-// clocks skewed by less than skew.
-func (c *Clock) Ahead(v Version, skew time.Duration) bool {
-	return v.TS > PhysicalTS(c.Wall().Add(skew))
 }

@@ -111,13 +111,19 @@ func (c *Coordinator) observe(es []kv.Entry) {
 // and accepting one would drag the clock along (to saturation at worst)
 // and leave a cell that no later write or delete can replace.
 func (c *Coordinator) admit(es []kv.Entry) error {
+	limit := c.aheadLimit()
 	for _, e := range es {
-		if c.clock.Ahead(e.Cell.Version, c.maxSkew) {
+		if e.Cell.Version.TS > limit {
 			c.metrics.versionsRefused.Inc()
 			return fmt.Errorf("%w: %v is more than %v ahead of this node's clock", ErrVersionAhead, e.Cell.Version, c.maxSkew)
 		}
 	}
 	return nil
+}
+
+// aheadLimit is the largest timestamp admit accepts now.
+func (c *Coordinator) aheadLimit() uint64 {
+	return kv.PhysicalTS(c.clock.Wall().Add(c.maxSkew))
 }
 
 // admitted returns the entries of es that admit accepts (pulled by
@@ -304,8 +310,9 @@ func (c *Coordinator) getFrom(ctx context.Context, id string, keys [][]byte) ([]
 	if err != nil {
 		return nil, err
 	}
+	limit := c.aheadLimit()
 	for _, cl := range cells {
-		if c.clock.Ahead(cl.Version, c.maxSkew) {
+		if cl.Version.TS > limit {
 			// A read must not return (or write back) what no honest
 			// node can have written.
 			c.metrics.versionsRefused.Inc()
