@@ -13,6 +13,7 @@ import (
 	"github.com/grafo/grafo/kv"
 	"github.com/grafo/grafo/kv/hints"
 	"github.com/grafo/grafo/kv/nemesis"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // The in-process nemesis suite: 3 coordinators on real engines, N=3,
@@ -133,7 +134,9 @@ func runNemesis(t *testing.T, o nemesisOpts) *nemesisResult {
 		}
 	}
 	id := 0
-	for _, level := range []kv.Level{kv.Quorum, kv.Linearizable, kv.One} {
+	// Two quorum clients per node, so that writes of one key from
+	// different coordinators overlap and replicas refuse some.
+	for _, level := range []kv.Level{kv.Quorum, kv.Quorum, kv.Linearizable, kv.One} {
 		for node := range 3 {
 			wg.Add(1)
 			go client(id, node, level)
@@ -223,6 +226,14 @@ func TestNemesisInProcess(t *testing.T) {
 		t.Errorf("quorum history: %s", r.Result)
 	}
 	checkConvergence(t, res)
+	var wb, retries, superseded, refusals float64
+	for _, c := range res.tc.coords {
+		wb += testutil.ToFloat64(c.metrics.writeBacks)
+		retries += testutil.ToFloat64(c.metrics.writeRetries)
+		superseded += testutil.ToFloat64(c.metrics.superseded)
+		refusals += testutil.ToFloat64(c.metrics.refusals)
+	}
+	t.Logf("extra round trips: %v read write-backs, %v write retries; %v writes superseded, %v refusals", wb, retries, superseded, refusals)
 }
 
 // checkConvergence: after healing, anti-entropy brings every replica of
