@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -167,5 +168,28 @@ func TestQuorumBatchWritingAKeyTwiceKeepsTheLast(t *testing.T) {
 		if err != nil || string(cl.Value) != last {
 			t.Fatalf("round %d: %q, %v; want %q", round, cl.Value, err, last)
 		}
+	}
+}
+
+// BenchmarkQuorumPut: default-level puts through the three coordinators of
+// an in-memory cluster on real engines (what the write rules cost without
+// HTTP in the way).
+func BenchmarkQuorumPut(b *testing.B) {
+	for _, size := range []int{100, 1024} {
+		b.Run(fmt.Sprint(size), func(b *testing.B) {
+			tc := newTestCluster(b, 3, 3)
+			val := make([]byte, size)
+			var n atomic.Int64
+			b.SetParallelism(16)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := n.Add(1)
+					if _, err := tc.coords[i%3].Put(context.Background(), []byte(fmt.Sprintf("k%d", i%10000)), val, kv.Options{}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
 	}
 }
