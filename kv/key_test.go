@@ -3,6 +3,7 @@ package kv
 import (
 	"bytes"
 	"testing"
+	"time"
 )
 
 func FuzzKey(f *testing.F) {
@@ -86,5 +87,31 @@ func TestClockMonotonic(t *testing.T) {
 	}
 	if prev.TS <= 1000 {
 		t.Fatal("clock did not move past an observed version")
+	}
+}
+
+// A peer that sends TS = 2^64-1 must not wrap the clock: before the clock
+// saturated, the next version was 0000…, older than every stored cell.
+func TestClockSaturates(t *testing.T) {
+	c := NewClock("n1")
+	c.Observe(Version{TS: MaxTS, Node: "evil"})
+	v := c.Now()
+	if v.TS != MaxTS {
+		t.Fatalf("clock wrapped: %v after observing TS %x", v, uint64(MaxTS))
+	}
+}
+
+// Two writes of one key from different nodes within the same millisecond
+// follow wall time (microseconds), whatever the nodes' ids.
+func TestClockMicroseconds(t *testing.T) {
+	base := time.Date(2026, 1, 2, 3, 4, 5, 100_000, time.UTC)
+	a := NewClockFunc("z", func() time.Time { return base })
+	b := NewClockFunc("a", func() time.Time { return base.Add(300 * time.Microsecond) })
+	va, vb := a.Now(), b.Now()
+	if !vb.Newer(va) {
+		t.Fatalf("write 300µs later is not newer: %v vs %v", vb, va)
+	}
+	if va.Time().UnixMilli() != base.UnixMilli() {
+		t.Fatalf("Time() = %v, want %v", va.Time(), base)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -11,9 +12,16 @@ import (
 )
 
 // Version orders the writes of one key across the cluster: a hybrid
-// logical clock timestamp (wall milliseconds << 16 | logical counter) and,
-// to break ties, the id of the node that coordinated the write. The newest
-// version wins (last write wins).
+// logical clock timestamp and, to break ties, the id of the node that
+// coordinated the write. The newest version wins (last write wins).
+//
+// TS is wall milliseconds << 16 | microseconds within the millisecond << 6
+// | a logical counter (0..63). The layout keeps the millisecond in the top
+// 48 bits, as versions written before microseconds were added, so old
+// cells compare and age (Time) as before; the microseconds make two writes
+// of one key from different coordinators within the same millisecond
+// follow real time (kv/replica also refuses a write older than what a
+// replica holds).
 type Version struct {
 	TS   uint64
 	Node string
@@ -89,6 +97,20 @@ var errShortVersion = errors.New("kv: short version")
 // MaxNodeIDLen is the longest node id a version can carry.
 const MaxNodeIDLen = 255
 
+// MaxTS is the largest timestamp. A clock that reaches it stays there
+// (saturates) instead of wrapping to 0, which would make every later
+// write older than everything stored.
+const MaxTS = math.MaxUint64
+
+// PhysicalTS is the timestamp of wall time t with a zero counter.
+func PhysicalTS(t time.Time) uint64 {
+	us := t.UnixMicro()
+	if us < 0 {
+		return 0
+	}
+	return uint64(us/1000)<<16 | uint64(us%1000)<<6
+}
+
 // Clock is a hybrid logical clock: timestamps follow wall time but never go
 // backwards and advance past every timestamp the node has observed, so a
 // write coordinated after reading version v always gets a newer version
@@ -103,24 +125,37 @@ type Clock struct {
 // NewClock returns a clock for node.
 func NewClock(node string) *Clock { return &Clock{node: node} }
 
-// Now returns a fresh version, newer than every one returned or observed.
+// NewClockFunc returns a clock for node that reads wall time from now;
+// tests use it to skew one node's clock.
+func NewClockFunc(node string, now func() time.Time) *Clock {
+	return &Clock{node: node, now: now}
+}
+
+// Wall returns the clock's wall time (not its hybrid timestamp).
+func (c *Clock) Wall() time.Time {
+	if c.now != nil {
+		return c.now()
+	}
+	return time.Now()
+}
+
+// Now returns a fresh version, newer than every one returned or observed,
+// unless the clock has saturated at MaxTS.
 func (c *Clock) Now() Version {
+	phys := PhysicalTS(c.Wall())
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := time.Now
-	if c.now != nil {
-		now = c.now
-	}
-	phys := uint64(now().UnixMilli()) << 16
 	if phys > c.last {
 		c.last = phys
-	} else {
+	} else if c.last < MaxTS {
 		c.last++
 	}
 	return Version{TS: c.last, Node: c.node}
 }
 
 // Observe advances the clock past v (a version seen from another node).
+// Callers bound what they observe (kv/replica refuses versions far ahead
+// of Wall): a peer's clock far in the future would drag this one along.
 func (c *Clock) Observe(v Version) {
 	c.mu.Lock()
 	if v.TS > c.last {

@@ -42,6 +42,7 @@ type Config struct {
 	TLSKey        string        // --tls-key: its private key
 	TLSCA         string        // --tls-ca: the CA that signs every member's certificate
 	HintWindow    time.Duration // --hint-window: how long hints for a down replica are kept; 0 = 3h
+	MaxClockSkew  time.Duration // --max-clock-skew: versions from peers further ahead of this node's clock are refused; 0 = 1m
 	AntiEntropy   time.Duration // --anti-entropy: interval of anti-entropy rounds; 0 = 30s, negative = off
 	Logger        *slog.Logger
 }

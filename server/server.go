@@ -136,6 +136,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.members = newMembers(n.cluster)
 	if n.coord, err = replica.New(replica.Config{
 		NodeID: cfg.NodeID, Local: n.engine, Transport: n.tr, Members: n.members, Logger: cfg.Logger, Hints: n.hintDB,
+		MaxClockSkew: cfg.MaxClockSkew,
 	}); err != nil {
 		return n, err
 	}

@@ -38,6 +38,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Var(&ingestSpecs, "ingest", "PATH or PATH=GRAPH to ingest after start (repeatable)")
 	fs.StringVar(&cfg.Callgraph, "callgraph", "cha", "call-graph algorithm for --ingest: static, cha or vta")
 	fs.DurationVar(&cfg.HintWindow, "hint-window", 3*time.Hour, "how long writes for a down replica are kept as hints")
+	fs.DurationVar(&cfg.MaxClockSkew, "max-clock-skew", time.Minute, "refuse versions from peers further ahead of this node's clock")
 	fs.DurationVar(&cfg.AntiEntropy, "anti-entropy", 30*time.Second, "interval of anti-entropy rounds (Merkle tree comparison with every replica); negative = off")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "this node's certificate (PEM): mutual TLS on the cluster port, with --tls-key and --tls-ca")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "private key of --tls-cert (PEM)")

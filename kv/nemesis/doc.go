@@ -6,13 +6,14 @@
 // What is checked, per consistency level (see the README's "Consistency
 // and failures"):
 //
-//   - Linearizable: the whole history must be linearizable.
-//   - Regular (quorum): every read, taken alone with all the writes of its
-//     key, must be linearizable: it returns the value of the latest write
-//     that completed before it began, or of a write concurrent with it.
-//     Reads are not ordered against each other (plain quorum reads without
-//     write-back allow a later read to return an older value than an
-//     earlier read while a write is in flight or failed half-way).
+//   - Linearizable (the quorum and linearizable levels): the whole history
+//     must be linearizable.
+//   - Regular: every read, taken alone with all the writes of its key,
+//     must be linearizable: it returns the value of the latest write that
+//     completed before it began, or of a write concurrent with it. Reads
+//     are not ordered against each other. It is the weaker check for a
+//     store that promises less (quorum promised only this before its reads
+//     wrote disagreements back and replicas refused older writes).
 //
 // A write that failed or timed out may have taken effect on some
 // replicas: it is treated as concurrent with everything after its call

@@ -417,8 +417,11 @@ func (a *AntiEntropy) syncPeer(ctx context.Context, peer string, ranges []ring.R
 		}
 	}
 	for len(pull) > 0 {
-		b := pull[:min(len(pull), 500)]
-		pull = pull[len(b):]
+		b := c.admitted(pull[:min(len(pull), 500)])
+		pull = pull[min(len(pull), 500):]
+		if len(b) == 0 {
+			continue
+		}
 		c.observe(b)
 		if _, err := c.cfg.Local.Apply(ctx, b...); err != nil {
 			return st, fmt.Errorf("apply pulled: %w", err)

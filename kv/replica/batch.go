@@ -28,7 +28,12 @@ type peerQueue struct {
 type pendingApply struct {
 	es   []kv.Entry
 	size int
-	done chan error // buffered: the sender never blocks
+	done chan applyDone // buffered: the sender never blocks
+}
+
+type applyDone struct {
+	rs  []applyResult
+	err error
 }
 
 func entriesSize(es []kv.Entry) int {
@@ -39,15 +44,15 @@ func entriesSize(es []kv.Entry) int {
 	return n
 }
 
-// applyCoalesced is applyTo for the write path: remote peers get
+// applyCoalesced is applyResults for the write path: remote peers get
 // coalesced calls; the local engine already groups its commits.
-func (c *Coordinator) applyCoalesced(ctx context.Context, id string, es []kv.Entry) error {
+func (c *Coordinator) applyCoalesced(ctx context.Context, id string, es []kv.Entry) ([]applyResult, error) {
 	if id == c.self {
-		return c.applyTo(ctx, id, es)
+		return c.applyResults(ctx, id, es)
 	}
 	v, _ := c.peers.LoadOrStore(id, &peerQueue{})
 	q := v.(*peerQueue)
-	p := &pendingApply{es: es, size: entriesSize(es), done: make(chan error, 1)}
+	p := &pendingApply{es: es, size: entriesSize(es), done: make(chan applyDone, 1)}
 	q.mu.Lock()
 	q.queue = append(q.queue, p)
 	start := q.running < maxInflight
@@ -59,10 +64,10 @@ func (c *Coordinator) applyCoalesced(ctx context.Context, id string, es []kv.Ent
 		go c.drain(id, q)
 	}
 	select {
-	case err := <-p.done:
-		return err
+	case d := <-p.done:
+		return d.rs, d.err
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
 }
 
@@ -94,10 +99,16 @@ func (c *Coordinator) drain(id string, q *peerQueue) {
 		c.metrics.peerCalls.Inc()
 		c.metrics.peerWrites.Add(float64(len(batch)))
 		ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-		err := c.applyTo(ctx, id, es)
+		rs, err := c.applyResults(ctx, id, es)
 		cancel()
+		off := 0
 		for _, p := range batch {
-			p.done <- err
+			d := applyDone{err: err}
+			if err == nil {
+				d.rs = rs[off : off+len(p.es) : off+len(p.es)]
+			}
+			off += len(p.es)
+			p.done <- d
 		}
 	}
 }

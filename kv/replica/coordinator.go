@@ -58,10 +58,26 @@ type Config struct {
 	Timeout time.Duration
 	// Hints receives writes meant for replicas that are down (hinted
 	// handoff). Nil means none are kept.
-	Hints  HintStore
-	Logger *slog.Logger
-	Knobs  *Knobs
+	Hints HintStore
+	// MaxClockSkew bounds how far ahead of this node's wall clock a
+	// version from a peer may be; entries further ahead are refused
+	// (ErrVersionAhead). 0 means DefaultMaxClockSkew.
+	MaxClockSkew time.Duration
+	Logger       *slog.Logger
+	Knobs        *Knobs
 }
+
+// DefaultMaxClockSkew is Config.MaxClockSkew's default.
+const DefaultMaxClockSkew = time.Minute
+
+// ErrVersionAhead is returned (to the peer that sent them) for entries
+// whose version is more than Config.MaxClockSkew ahead of this node's
+// clock.
+var ErrVersionAhead = errors.New("replica: version too far ahead")
+
+// maxWriteAttempts bounds the re-versioned retries of one write whose
+// every replica held a newer version.
+const maxWriteAttempts = 4
 
 // HintStore keeps writes for replicas that could not take them.
 type HintStore interface {
@@ -75,6 +91,7 @@ type Coordinator struct {
 	clock   *kv.Clock
 	log     *slog.Logger
 	timeout time.Duration
+	maxSkew time.Duration
 	metrics *Metrics
 	bg      sync.WaitGroup
 	peers   sync.Map // node id → *peerQueue (batch.go)
@@ -97,6 +114,10 @@ func New(cfg Config) (*Coordinator, error) {
 	}
 	if c.timeout <= 0 {
 		c.timeout = 5 * time.Second
+	}
+	c.maxSkew = cfg.MaxClockSkew
+	if c.maxSkew <= 0 {
+		c.maxSkew = DefaultMaxClockSkew
 	}
 	c.registerHandlers()
 	return c, nil
@@ -169,9 +190,9 @@ func (c *Coordinator) Put(ctx context.Context, key, value []byte, o kv.Options) 
 	if err := c.observeQuorum(ctx, [][]byte{key}, o); err != nil {
 		return kv.Version{}, err
 	}
-	v := c.clock.Now()
-	err := c.write(ctx, []kv.Entry{{Key: key, Cell: kv.Cell{Value: value, Version: v}}}, o)
-	return v, err
+	es := []kv.Entry{{Key: key, Cell: kv.Cell{Value: value, Version: c.clock.Now()}}}
+	err := c.write(ctx, es, o)
+	return es[0].Cell.Version, err
 }
 
 // Delete implements kv.Store.
@@ -182,9 +203,9 @@ func (c *Coordinator) Delete(ctx context.Context, key []byte, o kv.Options) (kv.
 	if err := c.observeQuorum(ctx, [][]byte{key}, o); err != nil {
 		return kv.Version{}, err
 	}
-	v := c.clock.Now()
-	err := c.write(ctx, []kv.Entry{{Key: key, Cell: kv.Cell{Version: v, Tombstone: true}}}, o)
-	return v, err
+	es := []kv.Entry{{Key: key, Cell: kv.Cell{Version: c.clock.Now(), Tombstone: true}}}
+	err := c.write(ctx, es, o)
+	return es[0].Cell.Version, err
 }
 
 // Write implements kv.Store.
@@ -273,14 +294,21 @@ func (c *Coordinator) write(ctx context.Context, es []kv.Entry, o kv.Options) er
 		for j, i := range g.idxs {
 			part[j] = es[i]
 		}
+		run := func() {
+			errs[gi] = c.writeGroup(ctx, g.rs, part, o)
+			// A retried write has a new version: the caller reports it.
+			for j, i := range g.idxs {
+				es[i].Cell.Version = part[j].Cell.Version
+			}
+		}
 		if len(groups) == 1 {
-			errs[0] = c.writeGroup(ctx, g.rs, part, o)
+			run()
 			break
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[gi] = c.writeGroup(ctx, g.rs, part, o)
+			run()
 		}()
 	}
 	wg.Wait()
@@ -295,7 +323,34 @@ type answer struct {
 	err   error
 	cells []kv.Cell
 	ents  []kv.Entry
+	res   []applyResult
 	more  bool
+}
+
+// ordered reports whether a request gets the guarantees of the quorum
+// level (see the package doc): writes ordered across coordinators by the
+// replicas' refusals, reads that write a disagreement back before
+// answering. It takes a majority: explicit W/R and the one and all levels
+// keep their plain behaviour. Linearizable writes are ABD writes (they
+// read versions first); its reads write back too.
+func (c *Coordinator) ordered(o kv.Options, write bool, need, n int) bool {
+	if !write && c.cfg.Knobs != nil && c.cfg.Knobs.BrokenQuorumReads {
+		return false
+	}
+	explicit := o.R
+	if write {
+		explicit = o.W
+	}
+	if explicit != 0 || need*2 <= n {
+		return false
+	}
+	switch o.Level {
+	case kv.Quorum, kv.Default:
+		return true
+	case kv.Linearizable:
+		return !write
+	}
+	return false
 }
 
 func (c *Coordinator) writeGroup(ctx context.Context, rs replicaSet, es []kv.Entry, o kv.Options) error {
@@ -310,6 +365,55 @@ func (c *Coordinator) writeGroup(ctx context.Context, rs replicaSet, es []kv.Ent
 		}
 		return nil
 	}
+	ordered := c.ordered(o, true, need, len(rs.owners))
+	cur := es
+	idx := make([]int, len(es)) // cur[j] is es[idx[j]]
+	for i := range idx {
+		idx[i] = i
+	}
+	for attempt := 1; ; attempt++ {
+		retry, err := c.writeAttempt(ctx, rs, cur, o, need, ordered)
+		if err != nil || len(retry) == 0 {
+			return err
+		}
+		if attempt == maxWriteAttempts {
+			return fmt.Errorf("%w: write refused %d times: replicas hold newer versions", kv.ErrUnavailable, attempt)
+		}
+		// Every replica refused these entries, so they are stored nowhere:
+		// give them versions above what the replicas hold and send again.
+		next := make([]kv.Entry, len(retry))
+		nidx := make([]int, len(retry))
+		for j, r := range retry {
+			c.clock.Observe(r.held)
+			e := &es[idx[r.i]]
+			e.Cell.Version = c.clock.Now()
+			next[j], nidx[j] = *e, idx[r.i]
+		}
+		c.metrics.writeRetries.Add(float64(len(retry)))
+		cur, idx = next, nidx
+	}
+}
+
+// retryEntry is an entry of a write attempt that every replica refused,
+// with the newest version they hold.
+type retryEntry struct {
+	i    int
+	held kv.Version
+}
+
+// writeAttempt sends es to the replicas and waits for need acks per entry.
+// Unordered writes count every answer as an ack (a replica that holds a
+// newer version has no use for the write). Ordered writes count only
+// replicas that took the entry's version; an entry that a replica refused
+// is settled
+//
+//   - acknowledged, if need owners took it;
+//   - acknowledged as superseded, if it landed on at least one replica and
+//     need owners answered: a concurrent newer write won, no extra round
+//     trip (see the package doc for why it is not retried);
+//   - returned for a retry, if every replica answered and refused it, so
+//     that it is stored nowhere.
+func (c *Coordinator) writeAttempt(ctx context.Context, rs replicaSet, es []kv.Entry, o kv.Options, need int, ordered bool) ([]retryEntry, error) {
 	status := make(map[string]string, len(rs.owners))
 	ch := make(chan answer, len(rs.owners)+len(rs.extras))
 	bctx, cancel := c.detached(ctx)
@@ -325,13 +429,21 @@ func (c *Coordinator) writeGroup(ctx context.Context, rs replicaSet, es []kv.Ent
 		c.bg.Add(1)
 		go func() {
 			defer c.bg.Done()
-			ch <- answer{node: id, err: c.applyCoalesced(bctx, id, es)}
+			res, err := c.applyCoalesced(bctx, id, es)
+			if err == nil && len(res) != len(es) {
+				err = errBadMessage
+			}
+			ch <- answer{node: id, err: err, res: res}
 		}()
 	}
-	acks := 0
 	owner := func(id string) bool { return contains(rs.owners, id) }
 	hinted := 0
-	if len(down) > 0 && c.cfg.Hints != nil {
+	// An ordered write may be re-versioned: down replicas get a hint of
+	// its final version only (after the attempt), so a hint never delivers
+	// an attempt that was retried. Sloppy writes count hints toward W, and
+	// get them now.
+	hintNow := !ordered || o.Sloppy
+	if hintNow && len(down) > 0 && c.cfg.Hints != nil {
 		for _, id := range down {
 			if err := c.cfg.Hints.Add(ctx, id, es); err == nil && o.Sloppy && owner(id) {
 				hinted++
@@ -351,34 +463,136 @@ func (c *Coordinator) writeGroup(ctx context.Context, rs replicaSet, es []kv.Ent
 			hint(context.Background(), a)
 		}
 	}
-	got := 0
-	for got < sent && acks+hinted < need {
+	acc := make([]int, len(es)) // owners holding the entry's version
+	ref := make([]int, len(es)) // owners holding a newer one
+	landed := make([]bool, len(es))
+	held := make([]kv.Version, len(es))
+	acks := func(i int) int {
+		if ordered {
+			return acc[i] + hinted
+		}
+		return acc[i] + ref[i] + hinted
+	}
+	settled := func() bool {
+		for i := range es {
+			if a := acks(i); a < need && !(ordered && landed[i] && a+ref[i] >= need) {
+				return false
+			}
+		}
+		return true
+	}
+	got, failed := 0, 0
+	var ctxErr error
+wait:
+	for got < sent && !settled() {
 		select {
 		case a := <-ch:
 			got++
-			if a.err == nil {
-				status[a.node] = "ok"
-				if owner(a.node) {
-					acks++
-				}
-			} else {
+			if a.err != nil {
+				failed++
 				status[a.node] = describe(a.err)
 				if hint(ctx, a) {
 					hinted++
 				}
+				continue
+			}
+			status[a.node] = "ok"
+			for i, r := range a.res {
+				if r.accepted() {
+					landed[i] = true
+					if owner(a.node) {
+						acc[i]++
+					}
+					continue
+				}
+				if ordered {
+					c.metrics.refusals.Inc()
+				}
+				if owner(a.node) {
+					ref[i]++
+				}
+				if r.Held.Newer(held[i]) {
+					held[i] = r.Held
+				}
 			}
 		case <-ctx.Done():
-			c.finish(ch, sent-got, cancel, lateFail)
-			return fmt.Errorf("%w: quorum not reached: %d of %d required acks before %v (replicas: %s)",
-				kv.ErrUnavailable, acks, need, ctx.Err(), statusLine(rs.owners, status))
+			ctxErr = ctx.Err()
+			break wait
 		}
 	}
 	c.finish(ch, sent-got, cancel, lateFail)
-	if acks+hinted >= need {
-		return nil
+	allRefused := got == sent && failed == 0
+	var retry []retryEntry
+	final := es
+	short, shortAcks := 0, 0
+	for i := range es {
+		a := acks(i)
+		switch {
+		case a >= need:
+			continue
+		case !ordered || a+ref[i] < need:
+			if short == 0 || a < shortAcks {
+				shortAcks = a
+			}
+			short++
+			continue
+		case !landed[i] && allRefused:
+			retry = append(retry, retryEntry{i: i, held: held[i]})
+		default:
+			c.metrics.superseded.Inc()
+		}
 	}
-	return fmt.Errorf("%w: quorum not reached: %d of %d required acks (replicas: %s)",
-		kv.ErrUnavailable, acks, need, statusLine(rs.owners, status))
+	retry = c.dropOverwritten(es, retry)
+	if !hintNow && len(down) > 0 && c.cfg.Hints != nil {
+		if len(retry) > 0 {
+			final = make([]kv.Entry, 0, len(es)-len(retry))
+			r := 0
+			for i, e := range es {
+				if r < len(retry) && retry[r].i == i {
+					r++
+					continue
+				}
+				final = append(final, e)
+			}
+		}
+		if len(final) > 0 {
+			hctx := context.WithoutCancel(ctx)
+			for _, id := range down {
+				c.cfg.Hints.Add(hctx, id, final)
+			}
+		}
+	}
+	if short == 0 {
+		return retry, nil
+	}
+	if ctxErr != nil {
+		return nil, fmt.Errorf("%w: quorum not reached: %d of %d required acks before %v (replicas: %s)",
+			kv.ErrUnavailable, shortAcks, need, ctxErr, statusLine(rs.owners, status))
+	}
+	return nil, fmt.Errorf("%w: quorum not reached: %d of %d required acks (replicas: %s)",
+		kv.ErrUnavailable, shortAcks, need, statusLine(rs.owners, status))
+}
+
+// dropOverwritten removes from retry the entries that a later entry of the
+// same batch writes again: their refusal may come from that entry (it is
+// newer), and retrying them would put the older value on top.
+func (c *Coordinator) dropOverwritten(es []kv.Entry, retry []retryEntry) []retryEntry {
+	if len(retry) == 0 || len(es) == 1 {
+		return retry
+	}
+	last := make(map[string]int, len(es))
+	for i, e := range es {
+		last[string(e.Key)] = i
+	}
+	out := retry[:0]
+	for _, r := range retry {
+		if last[string(es[r.i].Key)] == r.i {
+			out = append(out, r)
+		} else {
+			c.metrics.superseded.Inc()
+		}
+	}
+	return out
 }
 
 // detached returns a context for replica calls that outlive the client's
@@ -546,10 +760,11 @@ func (c *Coordinator) readGroup(ctx context.Context, rs replicaSet, keys [][]byt
 			kv.ErrUnavailable, len(answers), need, statusLine(rs.owners, status))
 	}
 	newest := newestOf(answers, len(keys))
-	if o.Level == kv.Linearizable && !(c.cfg.Knobs != nil && c.cfg.Knobs.BrokenQuorumReads) {
-		// ABD: make sure a quorum holds what we are about to return, so no
-		// later read can see an older value.
-		if err := c.writeBack(ctx, rs, answers, newest, keys, need); err != nil {
+	if c.ordered(o, false, need, len(rs.owners)) {
+		// Make sure a quorum holds what we are about to return, so no
+		// later read can see an older value (ABD's second phase, taken
+		// only when the answers disagree).
+		if err := c.writeBack(ctx, answers, newest, keys, need); err != nil {
 			cancel()
 			return nil, err
 		}
@@ -579,27 +794,41 @@ func stale(a answer, newest []kv.Cell, keys [][]byte) []kv.Entry {
 	return es
 }
 
-func (c *Coordinator) writeBack(ctx context.Context, rs replicaSet, answers []answer, newest []kv.Cell, keys [][]byte, need int) error {
+// writeBack brings the stale replicas among answers up to newest and
+// waits for them, so that need replicas hold newest (or newer: a replica
+// that refuses holds a newer version, which serves as well) before the
+// read answers. Replicas written back count as up to date for the
+// background repair that follows.
+func (c *Coordinator) writeBack(ctx context.Context, answers []answer, newest []kv.Cell, keys [][]byte, need int) error {
 	upToDate := 0
+	behind := make([][]kv.Entry, len(answers))
+	for k, a := range answers {
+		if behind[k] = stale(a, newest, keys); len(behind[k]) == 0 {
+			upToDate++
+		}
+	}
+	if upToDate == len(answers) {
+		return nil
+	}
+	c.metrics.writeBacks.Inc()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var firstErr error
-	for _, a := range answers {
-		es := stale(a, newest, keys)
+	var repaired []int
+	for k, a := range answers {
+		es := behind[k]
 		if len(es) == 0 {
-			mu.Lock()
-			upToDate++
-			mu.Unlock()
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := c.applyTo(ctx, a.node, es)
+			_, err := c.applyResults(ctx, a.node, es)
 			mu.Lock()
 			defer mu.Unlock()
 			if err == nil {
 				upToDate++
+				repaired = append(repaired, k)
 				c.metrics.repairs.Add(float64(len(es)))
 			} else if firstErr == nil {
 				firstErr = err
@@ -607,8 +836,11 @@ func (c *Coordinator) writeBack(ctx context.Context, rs replicaSet, answers []an
 		}()
 	}
 	wg.Wait()
+	for _, k := range repaired {
+		answers[k].cells = newest
+	}
 	if upToDate < need {
-		return fmt.Errorf("%w: linearizable write-back reached %d of %d replicas: %v", kv.ErrUnavailable, upToDate, need, firstErr)
+		return fmt.Errorf("%w: read write-back reached %d of %d replicas: %v", kv.ErrUnavailable, upToDate, need, firstErr)
 	}
 	return nil
 }

@@ -24,7 +24,7 @@ type testCluster struct {
 	engines []*engine.Engine
 }
 
-func newTestCluster(t *testing.T, n, replicas int) *testCluster {
+func newTestCluster(t testing.TB, n, replicas int) *testCluster {
 	t.Helper()
 	tc := &testCluster{net: transport.NewNetwork()}
 	addrs := map[string]string{}

@@ -10,17 +10,22 @@ import (
 
 // Metrics are the coordinator's Prometheus collectors.
 type Metrics struct {
-	ops         *prometheus.CounterVec
-	latency     *prometheus.HistogramVec
-	unavailable *prometheus.CounterVec
-	repairs     prometheus.Counter
-	peerCalls   prometheus.Counter
-	peerWrites  prometheus.Counter
-	aeRounds    *prometheus.CounterVec
-	aeLeaves    prometheus.Counter
-	aeCells     *prometheus.CounterVec
-	aePurged    prometheus.Counter
-	aeSeconds   prometheus.Histogram
+	ops             *prometheus.CounterVec
+	latency         *prometheus.HistogramVec
+	unavailable     *prometheus.CounterVec
+	repairs         prometheus.Counter
+	writeBacks      prometheus.Counter
+	refusals        prometheus.Counter
+	writeRetries    prometheus.Counter
+	superseded      prometheus.Counter
+	versionsRefused prometheus.Counter
+	peerCalls       prometheus.Counter
+	peerWrites      prometheus.Counter
+	aeRounds        *prometheus.CounterVec
+	aeLeaves        prometheus.Counter
+	aeCells         *prometheus.CounterVec
+	aePurged        prometheus.Counter
+	aeSeconds       prometheus.Histogram
 }
 
 func newMetrics() *Metrics {
@@ -44,6 +49,21 @@ func newMetrics() *Metrics {
 		repairs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "grafo_kv_read_repairs_total", Help: "Cells written to stale replicas by read repair.",
 		}),
+		writeBacks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "grafo_kv_read_writebacks_total", Help: "Quorum reads whose replicas disagreed and that waited for the newest version to be written back (one extra round trip each).",
+		}),
+		refusals: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "grafo_kv_write_refusals_total", Help: "Entries of quorum writes that a replica refused because it held a newer version.",
+		}),
+		writeRetries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "grafo_kv_write_retries_total", Help: "Quorum write entries refused by every replica and sent again with a newer version (one extra round trip each).",
+		}),
+		superseded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "grafo_kv_writes_superseded_total", Help: "Quorum write entries acknowledged as overwritten by a concurrent newer write (no extra round trip).",
+		}),
+		versionsRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "grafo_kv_versions_ahead_total", Help: "Entries from peers refused because their version was further ahead of this node's clock than the allowed skew.",
+		}),
 		aeRounds: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "grafo_antientropy_rounds_total", Help: "Anti-entropy rounds by result (ok: every live peer compared).",
 		}, []string{"result"}),
@@ -65,7 +85,7 @@ func newMetrics() *Metrics {
 
 // Collectors returns every collector, for registration.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.ops, m.latency, m.unavailable, m.repairs, m.peerCalls, m.peerWrites, m.aeRounds, m.aeLeaves, m.aeCells, m.aePurged, m.aeSeconds}
+	return []prometheus.Collector{m.ops, m.latency, m.unavailable, m.repairs, m.writeBacks, m.refusals, m.writeRetries, m.superseded, m.versionsRefused, m.peerCalls, m.peerWrites, m.aeRounds, m.aeLeaves, m.aeCells, m.aePurged, m.aeSeconds}
 }
 
 func (m *Metrics) aeRound(st RoundStats, err error) {

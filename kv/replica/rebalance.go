@@ -284,6 +284,7 @@ func (r *Rebalancer) pull(ctx context.Context) error {
 			continue
 		}
 		err := r.c.FetchRanges(ctx, m.ID, mine, func(es []kv.Entry) error {
+			es = r.c.admitted(es)
 			moved += len(es)
 			r.cells.WithLabelValues("pulled").Add(float64(len(es)))
 			_, err := r.local.Apply(ctx, es...)

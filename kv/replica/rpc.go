@@ -3,6 +3,7 @@ package replica
 import (
 	"bytes"
 	"context"
+	"fmt"
 
 	"github.com/grafo/grafo/kv"
 	"github.com/grafo/grafo/kv/ring"
@@ -26,12 +27,15 @@ func (c *Coordinator) registerHandlers() {
 		if err != nil {
 			return nil, err
 		}
+		if err := c.admit(es); err != nil {
+			return nil, err
+		}
 		c.observe(es)
-		applied, err := c.cfg.Local.Apply(ctx, es...)
+		rs, err := c.applyLocal(ctx, es)
 		if err != nil {
 			return nil, err
 		}
-		return encodeBools(applied), nil
+		return encodeApplyResults(rs), nil
 	})
 	t.Handle(methodGet, func(ctx context.Context, from string, req []byte) ([]byte, error) {
 		keys, err := decodeKeys(req)
@@ -100,6 +104,81 @@ func (c *Coordinator) observe(es []kv.Entry) {
 		}
 	}
 	c.clock.Observe(max)
+}
+
+// admit refuses entries whose version is further ahead of this node's
+// wall clock than Config.MaxClockSkew: no honest peer can have made them,
+// and accepting one would drag the clock along (to saturation at worst)
+// and leave a cell that no later write or delete can replace.
+func (c *Coordinator) admit(es []kv.Entry) error {
+	limit := c.aheadLimit()
+	for _, e := range es {
+		if e.Cell.Version.TS > limit {
+			c.metrics.versionsRefused.Inc()
+			return fmt.Errorf("%w: %v is more than %v ahead of this node's clock", ErrVersionAhead, e.Cell.Version, c.maxSkew)
+		}
+	}
+	return nil
+}
+
+// aheadLimit is the largest timestamp admit accepts now.
+func (c *Coordinator) aheadLimit() uint64 {
+	return kv.PhysicalTS(c.clock.Wall().Add(c.maxSkew))
+}
+
+// admitted returns the entries of es that admit accepts (pulled by
+// anti-entropy or rebalancing, where one bad entry must not stop the rest).
+func (c *Coordinator) admitted(es []kv.Entry) []kv.Entry {
+	out := es[:0:0]
+	for _, e := range es {
+		if c.admit([]kv.Entry{e}) == nil {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// applyLocal applies es to this node's engine and says, per entry, whether
+// it was applied, already held, or refused because the engine holds a newer
+// version (which it reports: the coordinator orders its write above it).
+func (c *Coordinator) applyLocal(ctx context.Context, es []kv.Entry) ([]applyResult, error) {
+	applied, err := c.cfg.Local.Apply(ctx, es...)
+	if err != nil {
+		return nil, err
+	}
+	rs := make([]applyResult, len(es))
+	var idx []int
+	var keys [][]byte
+	for i, ok := range applied {
+		if ok {
+			rs[i].Status = statusApplied
+			continue
+		}
+		idx = append(idx, i)
+		keys = append(keys, es[i].Key)
+	}
+	if len(idx) == 0 {
+		return rs, nil
+	}
+	// Rare: a duplicate, or a write that lost to a newer one. Read what
+	// the engine holds now; it can only have grown since Apply.
+	cells, err := c.cfg.Local.GetMany(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	for j, i := range idx {
+		switch held := cells[j].Version; {
+		case held == es[i].Cell.Version:
+			rs[i].Status = statusHeld
+		case held.Newer(es[i].Cell.Version):
+			rs[i] = applyResult{Status: statusRefused, Held: held}
+		default:
+			// Purged or removed between Apply and GetMany: it is not
+			// stored, and no newer version is there to order against.
+			return nil, fmt.Errorf("replica: %q changed under apply", es[i].Key)
+		}
+	}
+	return rs, nil
 }
 
 func (c *Coordinator) scanLocal(ctx context.Context, r scanRequest) ([]kv.Entry, bool, error) {
@@ -194,6 +273,27 @@ func (c *Coordinator) applyTo(ctx context.Context, id string, es []kv.Entry) err
 	return err
 }
 
+// applyResults is applyTo that also returns what the replica did with each
+// entry (the write path and read write-backs need refusals).
+func (c *Coordinator) applyResults(ctx context.Context, id string, es []kv.Entry) ([]applyResult, error) {
+	if id == c.self {
+		return c.applyLocal(ctx, es)
+	}
+	a, err := c.addr(id)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.cfg.Transport.Call(ctx, a, methodApply, encodeEntries(es))
+	if err != nil {
+		return nil, err
+	}
+	rs, err := decodeApplyResults(resp)
+	if err == nil && len(rs) != len(es) {
+		err = errBadMessage
+	}
+	return rs, err
+}
+
 func (c *Coordinator) getFrom(ctx context.Context, id string, keys [][]byte) ([]kv.Cell, error) {
 	if id == c.self {
 		return c.cfg.Local.GetMany(ctx, keys)
@@ -206,7 +306,20 @@ func (c *Coordinator) getFrom(ctx context.Context, id string, keys [][]byte) ([]
 	if err != nil {
 		return nil, err
 	}
-	return decodeCells(resp)
+	cells, err := decodeCells(resp)
+	if err != nil {
+		return nil, err
+	}
+	limit := c.aheadLimit()
+	for _, cl := range cells {
+		if cl.Version.TS > limit {
+			// A read must not return (or write back) what no honest
+			// node can have written.
+			c.metrics.versionsRefused.Inc()
+			return nil, fmt.Errorf("%w: %v from %s", ErrVersionAhead, cl.Version, id)
+		}
+	}
+	return cells, nil
 }
 
 func (c *Coordinator) scanFrom(ctx context.Context, id string, r scanRequest) ([]kv.Entry, bool, error) {

@@ -198,25 +198,61 @@ func decodeCells(b []byte) ([]kv.Cell, error) {
 	return cs, d.done()
 }
 
-func encodeBools(bs []bool) []byte {
+// applyStatus is what a replica did with one entry of an apply call.
+type applyStatus byte
+
+const (
+	// statusRefused: the replica holds a newer version (applyResult.Held)
+	// and kept it.
+	statusRefused applyStatus = iota
+	// statusApplied: the entry was newer and is now durable.
+	statusApplied
+	// statusHeld: the replica already held exactly this version.
+	statusHeld
+)
+
+// applyResult is one entry's outcome; Held is set when it was refused.
+type applyResult struct {
+	Status applyStatus
+	Held   kv.Version
+}
+
+// accepted reports whether the replica holds the entry's version.
+func (r applyResult) accepted() bool { return r.Status != statusRefused }
+
+// An apply response is a uvarint count, then per entry a status byte and,
+// for a refused entry, the version the replica holds (AppendBinary form).
+func encodeApplyResults(rs []applyResult) []byte {
 	var e encoder
-	e.uvarint(uint64(len(bs)))
-	for _, v := range bs {
-		if v {
-			e.b = append(e.b, 1)
-		} else {
-			e.b = append(e.b, 0)
+	e.uvarint(uint64(len(rs)))
+	for _, r := range rs {
+		e.b = append(e.b, byte(r.Status))
+		if r.Status == statusRefused {
+			e.b = r.Held.AppendBinary(e.b)
 		}
 	}
 	return e.b
 }
 
-func decodeBools(b []byte) ([]bool, error) {
+func decodeApplyResults(b []byte) ([]applyResult, error) {
 	d := decoder{b: b}
 	n := d.count(1)
-	out := make([]bool, 0, n)
+	out := make([]applyResult, 0, n)
 	for i := 0; i < n && d.err == nil; i++ {
-		out = append(out, d.byte1() == 1)
+		r := applyResult{Status: applyStatus(d.byte1())}
+		switch r.Status {
+		case statusApplied, statusHeld:
+		case statusRefused:
+			v, rest, err := kv.DecodeVersion(d.b)
+			if err != nil || v.IsZero() {
+				d.fail()
+				break
+			}
+			d.b, r.Held = rest, v
+		default:
+			d.fail()
+		}
+		out = append(out, r)
 	}
 	return out, d.done()
 }

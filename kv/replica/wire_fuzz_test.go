@@ -30,7 +30,7 @@ func FuzzWire(f *testing.F) {
 		decodeScanRequest(b)
 		decodeRangeRequest(b)
 		decodeScanResponse(b)
-		decodeBools(b)
+		decodeApplyResults(b)
 	})
 }
 
