@@ -298,3 +298,49 @@ func (s *Store) EdgesOf(ctx context.Context, graph string, qs []EdgeQuery) ([][]
 	})
 	return out, err
 }
+
+// NodesInFile returns the nodes defined in the file at path, ingested or
+// written through upsertNodes with that path, by line then name.
+func (s *Store) NodesInFile(ctx context.Context, graph, path string) ([]*Node, error) {
+	if err := validGraph(graph); err != nil {
+		return nil, err
+	}
+	var ids []string
+	fromFile := 0
+	err := s.scanAll(ctx, rowPrefix(pOwner(graph, ownerID(path)), "n/"), func(row string, _ []byte) error {
+		ids = append(ids, row[2:])
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	fromFile = len(ids)
+	if !strings.ContainsRune(path, 0) {
+		pre := apiPathRow(path, "")
+		err = s.scanAll(ctx, rowPrefix(pOwner(graph, apiOID), pre), func(row string, _ []byte) error {
+			ids = append(ids, row[len(pre):])
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	ns, err := s.NodesByID(ctx, graph, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Node, 0, len(ns))
+	for i, n := range ns {
+		if n == nil || i >= fromFile && (n.Owner != apiOwner || n.Path != path) {
+			continue
+		}
+		out = append(out, n)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Line != out[j].Line {
+			return out[i].Line < out[j].Line
+		}
+		return out[i].QualifiedName < out[j].QualifiedName
+	})
+	return out, nil
+}
