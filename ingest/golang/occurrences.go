@@ -180,7 +180,15 @@ type columnMap struct {
 	lines [][]byte // nil when the file is ASCII (or unreadable)
 }
 
+// columns returns the file's column map, read once.
 func (fx *fileX) columns() *columnMap {
+	if fx.cols == nil {
+		fx.cols = fx.readColumns()
+	}
+	return fx.cols
+}
+
+func (fx *fileX) readColumns() *columnMap {
 	tf := fx.l.fset.File(fx.file.FileStart)
 	if tf == nil {
 		return &columnMap{}
