@@ -17,7 +17,7 @@ import (
 )
 
 func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("ingest", "grafo ingest PATH --graph NAME [--server URL]", stderr)
+	fs := newFlags("ingest", "grafo ingest PATH --graph NAME [--server URL] [--watch]", stderr)
 	server := serverFlag(fs)
 	graph := fs.String("graph", "", "graph name (default: the folder's name)")
 	cg := fs.String("callgraph", "cha", "call-graph algorithm for dynamic calls: static, cha or vta")
@@ -25,6 +25,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	testdata := fs.Bool("include-testdata", false, "also ingest testdata/")
 	var exclude listFlag
 	fs.Var(&exclude, "exclude", "skip paths matching this .gitignore-style pattern, relative to PATH (repeatable), e.g. cmd/ or '*_gen.go'")
+	watch := fs.Bool("watch", false, "after the first ingest, keep re-ingesting changed, added and deleted files until interrupted")
 	quiet := fs.Bool("quiet", false, "no progress output")
 	verbose := fs.Bool("verbose", false, "log what each phase does (to standard error)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the ingest to this file")
@@ -68,6 +69,17 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		defer pprof.StopCPUProfile()
 	}
 	sink := remote.New(client.New(*server, client.WithToken(os.Getenv("GRAFO_TOKEN"))))
+	if *watch {
+		// A redrawn progress bar would fight the summaries printed below.
+		opts.Progress = nil
+		return ingest.Watch(ctx, root, *graph, sink, opts, ingest.WatchOptions{Ingested: func(sum ingest.Summary, err error) {
+			if err != nil {
+				fmt.Fprintln(stderr, "grafo: ingest:", err)
+				return
+			}
+			fmt.Fprintln(stdout, sum.String())
+		}})
+	}
 	sum, err := ingest.Run(ctx, root, *graph, sink, opts)
 	if err != nil {
 		return err
