@@ -182,6 +182,7 @@ func TestNeovim(t *testing.T) {
 		Query      string `json:"query,omitempty"`
 		ThenMethod string `json:"then_method,omitempty"`
 		Edit       bool   `json:"edit,omitempty"`
+		Save       string `json:"save,omitempty"`
 	}
 	reqs := []req{
 		{Name: "definition_unicode", Method: "textDocument/definition", Line: 30, Needle: "Größe"},
@@ -197,10 +198,13 @@ func TestNeovim(t *testing.T) {
 		{Name: "workspace_symbol", Method: "workspace/symbol", Query: "Price"},
 		{Name: "document_symbol", Method: "textDocument/documentSymbol"},
 		{Name: "nothing_here", Method: "textDocument/definition", Line: 30, Needle: "len"},
+		// Last: it changes the file. Line 31 becomes a call of a new
+		// function appended at line 34.
+		{Name: "after_save", Method: "textDocument/definition", Line: 31, Needle: "Extra", Save: "\treturn n + Extra()"},
 	}
 	spec, _ := json.Marshal(map[string]any{
 		"root": root, "file": "shop.go", "requests": reqs,
-		"cmd": []string{bin, "lsp", "--server", url},
+		"cmd": []string{bin, "lsp", "--server", url, "--ingest-on-save"},
 	})
 	reqFile, resFile := filepath.Join(tmp, "requests.json"), filepath.Join(tmp, "results.json")
 	writeFile(t, reqFile, string(spec))
@@ -363,4 +367,5 @@ func TestNeovim(t *testing.T) {
 	if none != nil {
 		t.Errorf("definition of the builtin len = %v, want null", none)
 	}
+	check("definition of a function added by a save (--ingest-on-save)", locs("after_save"), "shop.go:34:5-34:10")
 }

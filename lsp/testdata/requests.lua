@@ -33,7 +33,7 @@ local ok, err = pcall(function()
     local text = vim.api.nvim_buf_get_lines(buf, line, line + 1, false)[1]
     local start = 0
     for _ = 1, (nth or 1) do
-      start = assert(string.find(text, needle, start + 1, true), needle .. ' not on line ' .. line)
+      start = assert(string.find(text, needle, start + 1, true), needle .. ' not on line ' .. line .. ': ' .. vim.inspect(text))
     end
     local _, col16 = vim.str_utfindex(text, start - 1) -- (UTF-32, UTF-16)
     return { textDocument = { uri = uri }, position = { line = line, character = col16 } }
@@ -49,7 +49,7 @@ local ok, err = pcall(function()
   end
 
   for _, q in ipairs(requests.requests) do
-    local params = q.needle and position(q.line, q.needle, q.nth) or {}
+    local params = (q.needle and not q.save) and position(q.line, q.needle, q.nth) or {}
     local answer
     if q.method == 'textDocument/references' then
       params.context = { includeDeclaration = true }
@@ -66,6 +66,12 @@ local ok, err = pcall(function()
       else
         answer = { error = 'prepare answered ' .. vim.inspect(prep) }
       end
+    elseif q.save then
+      -- Edit and save: with --ingest-on-save the answer reflects the save.
+      vim.api.nvim_buf_set_lines(buf, q.line, q.line + 1, false, { q.save })
+      vim.api.nvim_buf_set_lines(buf, -1, -1, false, { '', 'func Extra() int { return 2 }' })
+      vim.cmd('write')
+      answer = request(q.method, position(q.line, q.needle, q.nth))
     elseif q.edit then
       -- Append a line to the buffer (unsaved, so positions above stay)
       -- and ask again: hover must say the buffer is not what was ingested.
