@@ -50,21 +50,30 @@ func Serve(ctx context.Context, rw io.ReadWriteCloser, cfg Config) error {
 	s := &server{cfg: cfg, log: log, gql: cfg.Client, enc: encUTF16, docs: map[string]string{}}
 	conn := jsonrpc2.NewConn(jsonrpc2.NewStream(rw))
 	s.conn = conn
-	conn.Go(ctx, s.handle)
+	conn.Go(ctx, func(ctx context.Context, reply jsonrpc2.Replier, req jsonrpc2.Request) error {
+		// jsonrpc2 v0.10 keeps the connection's error in an atomic.Value
+		// and panics when a second error of another type is stored, so a
+		// handler never fails the connection: a reply that cannot be
+		// written means the stream is gone, which the read loop sees.
+		if err := s.handle(ctx, reply, req); err != nil {
+			s.log.Debug("reply", "method", req.Method(), "err", err)
+		}
+		return nil
+	})
 	select {
 	case <-conn.Done():
 	case <-ctx.Done():
 		conn.Close()
 		<-conn.Done()
 	}
-	if err := conn.Err(); err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, errExit) &&
-		!errors.Is(err, io.ErrClosedPipe) && !strings.Contains(err.Error(), "closed") {
+	// The stream ends by exit (closed), by the client going away (EOF) or
+	// by cancellation: none of them is a failure of the server.
+	if err := conn.Err(); err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrClosedPipe) &&
+		!errors.Is(err, os.ErrClosed) && !strings.Contains(err.Error(), "closed") {
 		return err
 	}
 	return nil
 }
-
-var errExit = errors.New("lsp: exit")
 
 type server struct {
 	cfg  Config
@@ -95,8 +104,7 @@ func (s *server) handle(ctx context.Context, reply jsonrpc2.Replier, req jsonrpc
 	case "shutdown":
 		return reply(ctx, nil, nil)
 	case "exit":
-		s.conn.Close()
-		return errExit
+		return s.conn.Close() // the read loop ends, and Serve with it
 	case "textDocument/didOpen":
 		var p protocol.DidOpenTextDocumentParams
 		if json.Unmarshal(req.Params(), &p) == nil {
