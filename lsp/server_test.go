@@ -106,4 +106,3 @@ func TestUnknownGraph(t *testing.T) {
 		t.Fatalf("hover with an unknown graph: %v", err)
 	}
 }
-
