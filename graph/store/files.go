@@ -313,17 +313,17 @@ func (s *Store) replace(ctx context.Context, graph string, facts []ingest.FileFa
 				a.del(po, row)
 			}
 		}
+		// The nodes an occurrence names are not listed in the change
+		// event (their record and edges stay): a file names hundreds.
 		for id, rows := range occ.byNode {
 			for row, v := range rows {
 				a.put(pNode(graph, id), row, v)
 			}
-			touched[id] = true
 		}
 		for id, n := range old.occTargets {
 			for c := occ.targets[id]; c < n; c++ {
 				a.del(pNode(graph, id), fmt.Sprintf("r/%s/%03d", oid, c))
 			}
-			touched[id] = true
 		}
 		// Diagnostics ride in the file row unless they make it too big.
 		var spilled []string
