@@ -145,6 +145,7 @@ type ComplexityRoot struct {
 	Node struct {
 		Callees         func(childComplexity int, depth *int) int
 		Callers         func(childComplexity int, depth *int) int
+		Definition      func(childComplexity int) int
 		Edges           func(childComplexity int, direction *model.Direction, relation *ingest.Relation) int
 		EndLine         func(childComplexity int) int
 		Export          func(childComplexity int, format model.ExportFormat, depth *int, limit *int) int
@@ -252,6 +253,7 @@ type NodeResolver interface {
 	Supertypes(ctx context.Context, obj *model.Node) ([]*model.Node, error)
 	Subtypes(ctx context.Context, obj *model.Node) ([]*model.Node, error)
 	References(ctx context.Context, obj *model.Node, first *int, after *string, roles []string) (*model.OccurrenceConnection, error)
+	Definition(ctx context.Context, obj *model.Node) (*model.Occurrence, error)
 	Export(ctx context.Context, obj *model.Node, format model.ExportFormat, depth *int, limit *int) (string, error)
 }
 type NodeConnectionResolver interface {
@@ -779,6 +781,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Node.Callers(childComplexity, args["depth"].(*int)), true
+	case "Node.definition":
+		if e.ComplexityRoot.Node.Definition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Node.Definition(childComplexity), true
 	case "Node.edges":
 		if e.ComplexityRoot.Node.Edges == nil {
 			break
@@ -1293,6 +1301,8 @@ type Node {
   (roles keeps only those). first: at most 1000 (default 100).
   """
   references(first: Int, after: String, roles: [String!]): OccurrenceConnection!
+  "The identifier that declares the node (its name in its declaration), when ingest recorded it."
+  definition: Occurrence
   "The neighbourhood within depth hops (edges both ways, at most limit nodes, limit <= 500) as Mermaid or Graphviz text."
   export(format: ExportFormat!, depth: Int = 1, limit: Int = 100): String!
 }
@@ -1661,6 +1671,8 @@ func (ec *executionContext) childFields_Node(ctx context.Context, field graphql.
 		return ec.fieldContext_Node_subtypes(ctx, field)
 	case "references":
 		return ec.fieldContext_Node_references(ctx, field)
+	case "definition":
+		return ec.fieldContext_Node_definition(ctx, field)
 	case "export":
 		return ec.fieldContext_Node_export(ctx, field)
 	}
@@ -4860,6 +4872,38 @@ func (ec *executionContext) fieldContext_Node_references(ctx context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _Node_definition(ctx context.Context, field graphql.CollectedField, obj *model.Node) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Node_definition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Node().Definition(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Occurrence) graphql.Marshaler {
+			return ec.marshalOOccurrence2ᚖgithubᚗcomᚋgrafoᚋgrafoᚋgraphᚋmodelᚐOccurrence(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Node_definition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Node",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Occurrence(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Node_export(ctx context.Context, field graphql.CollectedField, obj *model.Node) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7703,6 +7747,12 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Node_references(ctx, field, obj)
+				})
+		case "definition":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Node_definition(ctx, field, obj)
 				})
 		case "export":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,

@@ -309,11 +309,18 @@ func TestOccurrenceAtAndFileNodes(t *testing.T) {
 			File struct {
 				Nodes []struct{ QualifiedName string }
 			}
+			Node struct {
+				Definition struct{ Line, Column, EndColumn int }
+			}
 		}
 	}
 	// Line 42: func Wide() { _ = "世界"; Use() } — Use at character 25.
 	e.post(t, `{ graph(id: "occ") { occurrenceAt(path: "o.go", line: 42, column: 26) { line column endColumn role node { qualifiedName } }
-		file(path: "o.go") { nodes { qualifiedName } } } }`, &r)
+		file(path: "o.go") { nodes { qualifiedName } }
+		node(qualifiedName: "example.com/o.Square.Side") { definition { line column endColumn } } } }`, &r)
+	if d := r.Graph.Node.Definition; d.Line != 17 || d.Column != 2 || d.EndColumn != 6 {
+		t.Errorf("definition of Square.Side = %+v, want 17:2-6", d)
+	}
 	o := r.Graph.OccurrenceAt
 	if o.Line != 42 || o.Column != 25 || o.EndColumn != 28 || o.Role != "call" || o.Node.QualifiedName != "example.com/o.Use" {
 		t.Errorf("occurrenceAt o.go:42:26 = %+v", o)

@@ -242,6 +242,16 @@ func (r *Resolver) references(ctx context.Context, n *model.Node, first *int, af
 	return conn, nil
 }
 
+// definition is the occurrence declaring a node, nil when ingest did not
+// record one (API nodes, external ones, files of other languages).
+func (r *Resolver) definition(ctx context.Context, n *model.Node) (*model.Occurrence, error) {
+	o, err := r.Store.Definition(ctx, n.GraphID, &store.Node{ID: n.ID, Path: n.Path, Line: deref(n.Line), External: n.External})
+	if err != nil || o == nil {
+		return nil, err
+	}
+	return toOccurrence(n.GraphID, *o), nil
+}
+
 func toOccurrence(graph string, o store.Occurrence) *model.Occurrence {
 	return &model.Occurrence{Line: o.Line, Column: o.Column, EndColumn: o.End, Role: string(o.Role),
 		GraphID: graph, Path: o.Path, NodeID: o.Node}

@@ -318,6 +318,11 @@ func (r *nodeResolver) References(ctx context.Context, obj *model.Node, first *i
 	return r.references(ctx, obj, first, after, roles)
 }
 
+// Definition is the resolver for the definition field.
+func (r *nodeResolver) Definition(ctx context.Context, obj *model.Node) (*model.Occurrence, error) {
+	return r.definition(ctx, obj)
+}
+
 // Export is the resolver for the export field.
 func (r *nodeResolver) Export(ctx context.Context, obj *model.Node, format model.ExportFormat, depth *int, limit *int) (string, error) {
 	d, l := 1, 100

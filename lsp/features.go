@@ -16,7 +16,7 @@ import (
 // nodeFields are the fields of a node every answer needs: enough for a
 // location (the definition's span when ingest recorded it) and a label.
 const nodeFields = `id kind name qualifiedName line endLine external file { path md5 }
-	def: references(roles: ["definition"], first: 1) { nodes { file { path } line column endColumn } }`
+	definition { file { path } line column endColumn }`
 
 type gNode struct {
 	ID            string
@@ -27,7 +27,7 @@ type gNode struct {
 	EndLine       int
 	External      bool
 	File          *struct{ Path, Md5 string }
-	Def           struct{ Nodes []gOcc }
+	Definition    *gOcc
 }
 
 type gOcc struct {
@@ -97,8 +97,8 @@ func (cv *conv) span(o gOcc) protocol.Location {
 // ingest recorded the occurrence, else the start of its first line. Nodes
 // without a file (external ones) have none.
 func (cv *conv) location(n gNode) (protocol.Location, bool) {
-	if len(n.Def.Nodes) > 0 {
-		return cv.span(n.Def.Nodes[0]), true
+	if n.Definition != nil {
+		return cv.span(*n.Definition), true
 	}
 	if n.File == nil || n.Line == 0 {
 		return protocol.Location{}, false

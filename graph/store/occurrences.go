@@ -245,3 +245,23 @@ func (s *Store) References(ctx context.Context, graph, id string) ([]Occurrence,
 	})
 	return out, err
 }
+
+// Definition returns the occurrence that declares node n, or nil. It is
+// on the node's first line (a declaration's name is on the line of its
+// keyword or spec), so one block of the file's position rows answers,
+// however many references the node has.
+func (s *Store) Definition(ctx context.Context, graph string, n *Node) (*Occurrence, error) {
+	if n.Path == "" || n.Line == 0 || n.External {
+		return nil, nil
+	}
+	occs, err := s.OccurrencesAt(ctx, graph, n.Path, n.Line)
+	if err != nil {
+		return nil, err
+	}
+	for i := range occs {
+		if o := &occs[i]; o.Node == n.ID && o.Role == ingest.RoleDefinition {
+			return o, nil
+		}
+	}
+	return nil, nil
+}
