@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,6 +56,14 @@ func Serve(ctx context.Context, rw io.ReadWriteCloser, cfg Config) error {
 		// and panics when a second error of another type is stored, so a
 		// handler never fails the connection: a reply that cannot be
 		// written means the stream is gone, which the read loop sees.
+		defer func() {
+			// A bug answering one request must not take the editor's
+			// server down with it.
+			if r := recover(); r != nil {
+				s.log.Error("panic", "method", req.Method(), "panic", r)
+				_ = reply(ctx, nil, jsonrpc2.Errorf(jsonrpc2.InternalError, "grafo lsp: %v", r))
+			}
+		}()
 		if err := s.handle(ctx, reply, req); err != nil {
 			s.log.Debug("reply", "method", req.Method(), "err", err)
 		}
@@ -222,10 +231,10 @@ func (s *server) initialize(raw json.RawMessage) (any, error) {
 	}
 	root := ""
 	switch {
-	case len(p.WorkspaceFolders) > 0:
-		root = uri.URI(p.WorkspaceFolders[0].URI).Filename()
-	case p.RootURI != "":
-		root = uri.URI(p.RootURI).Filename()
+	case len(p.WorkspaceFolders) > 0 && isFile(p.WorkspaceFolders[0].URI):
+		root, _ = filePath(p.WorkspaceFolders[0].URI)
+	case isFile(p.RootURI):
+		root, _ = filePath(p.RootURI)
 	case p.RootPath != "":
 		root = p.RootPath
 	default:
@@ -281,7 +290,10 @@ func (s *server) state() (root, graph, enc string) {
 // relPath maps a document URI to the graph's slash-separated path.
 func (s *server) relPath(u protocol.DocumentURI) (string, error) {
 	root, _, _ := s.state()
-	file := uri.URI(u).Filename()
+	file, err := filePath(string(u))
+	if err != nil {
+		return "", err
+	}
 	if r, err := filepath.EvalSymlinks(file); err == nil {
 		file = r
 	}
@@ -306,11 +318,34 @@ func (s *server) text(u protocol.DocumentURI) (string, bool) {
 	if ok {
 		return t, true
 	}
-	data, err := os.ReadFile(uri.URI(u).Filename())
+	file, err := filePath(string(u))
+	if err != nil {
+		return "", false
+	}
+	data, err := os.ReadFile(file)
 	if err != nil {
 		return "", false
 	}
 	return string(data), true
+}
+
+// filePath is the file a file: URI names; other schemes (an editor's
+// unsaved "untitled:" buffers) name none.
+func filePath(u string) (string, error) {
+	p, err := url.Parse(u)
+	if err != nil || p.Scheme != "file" {
+		return "", fmt.Errorf("not a file URI: %q", u)
+	}
+	path := p.Path
+	if len(path) >= 3 && path[0] == '/' && path[2] == ':' {
+		path = path[1:] // file:///C:/… on Windows
+	}
+	return filepath.FromSlash(path), nil
+}
+
+func isFile(u string) bool {
+	_, err := filePath(u)
+	return err == nil
 }
 
 // conv converts positions for one request, reading each document's lines
