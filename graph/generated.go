@@ -36,6 +36,7 @@ type ResolverRoot interface {
 	Mutation() MutationResolver
 	Node() NodeResolver
 	NodeConnection() NodeConnectionResolver
+	Occurrence() OccurrenceResolver
 	Query() QueryResolver
 	Subscription() SubscriptionResolver
 }
@@ -80,20 +81,24 @@ type ComplexityRoot struct {
 		Language    func(childComplexity int) int
 		Md5         func(childComplexity int) int
 		Name        func(childComplexity int) int
+		Nodes       func(childComplexity int) int
 		Path        func(childComplexity int) int
 	}
 
 	Graph struct {
-		CreatedAt func(childComplexity int) int
-		Files     func(childComplexity int) int
-		ID        func(childComplexity int) int
-		Languages func(childComplexity int) int
-		Node      func(childComplexity int, id *string, qualifiedName *string) int
-		NodeAt    func(childComplexity int, path string, line int) int
-		Nodes     func(childComplexity int, kind *ingest.Kind, name *string, first *int, after *string) int
-		Search    func(childComplexity int, query string, kind *ingest.Kind, first *int) int
-		Stats     func(childComplexity int) int
-		UpdatedAt func(childComplexity int) int
+		CreatedAt    func(childComplexity int) int
+		File         func(childComplexity int, path string) int
+		Files        func(childComplexity int) int
+		ID           func(childComplexity int) int
+		Languages    func(childComplexity int) int
+		Node         func(childComplexity int, id *string, qualifiedName *string) int
+		NodeAt       func(childComplexity int, path string, line int) int
+		Nodes        func(childComplexity int, kind *ingest.Kind, name *string, first *int, after *string) int
+		OccurrenceAt func(childComplexity int, path string, line int, column int) int
+		Search       func(childComplexity int, query string, kind *ingest.Kind, first *int) int
+		Stats        func(childComplexity int) int
+		SymbolAt     func(childComplexity int, path string, line int, column int) int
+		UpdatedAt    func(childComplexity int) int
 	}
 
 	GraphChange struct {
@@ -140,6 +145,7 @@ type ComplexityRoot struct {
 	Node struct {
 		Callees         func(childComplexity int, depth *int) int
 		Callers         func(childComplexity int, depth *int) int
+		Definition      func(childComplexity int) int
 		Edges           func(childComplexity int, direction *model.Direction, relation *ingest.Relation) int
 		EndLine         func(childComplexity int) int
 		Export          func(childComplexity int, format model.ExportFormat, depth *int, limit *int) int
@@ -152,12 +158,28 @@ type ComplexityRoot struct {
 		Line            func(childComplexity int) int
 		Name            func(childComplexity int) int
 		QualifiedName   func(childComplexity int) int
+		References      func(childComplexity int, first *int, after *string, roles []string) int
 		Subtypes        func(childComplexity int) int
 		Supertypes      func(childComplexity int) int
 		Test            func(childComplexity int) int
 	}
 
 	NodeConnection struct {
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	Occurrence struct {
+		Column    func(childComplexity int) int
+		EndColumn func(childComplexity int) int
+		File      func(childComplexity int) int
+		Line      func(childComplexity int) int
+		Node      func(childComplexity int) int
+		Role      func(childComplexity int) int
+	}
+
+	OccurrenceConnection struct {
 		Nodes      func(childComplexity int) int
 		PageInfo   func(childComplexity int) int
 		TotalCount func(childComplexity int) int
@@ -197,6 +219,7 @@ type EdgeResolver interface {
 }
 type FileResolver interface {
 	Diagnostics(ctx context.Context, obj *model.File) ([]string, error)
+	Nodes(ctx context.Context, obj *model.File) ([]*model.Node, error)
 }
 type GraphResolver interface {
 	Files(ctx context.Context, obj *model.Graph) ([]*model.File, error)
@@ -205,6 +228,9 @@ type GraphResolver interface {
 	NodeAt(ctx context.Context, obj *model.Graph, path string, line int) (*model.Node, error)
 	Search(ctx context.Context, obj *model.Graph, query string, kind *ingest.Kind, first *int) ([]*model.Node, error)
 	Stats(ctx context.Context, obj *model.Graph) (*model.GraphStats, error)
+	SymbolAt(ctx context.Context, obj *model.Graph, path string, line int, column int) (*model.Node, error)
+	OccurrenceAt(ctx context.Context, obj *model.Graph, path string, line int, column int) (*model.Occurrence, error)
+	File(ctx context.Context, obj *model.Graph, path string) (*model.File, error)
 }
 type MutationResolver interface {
 	Put(ctx context.Context, key string, value string, consistency *model.Consistency) (bool, error)
@@ -226,10 +252,17 @@ type NodeResolver interface {
 	Implementations(ctx context.Context, obj *model.Node) ([]*model.Node, error)
 	Supertypes(ctx context.Context, obj *model.Node) ([]*model.Node, error)
 	Subtypes(ctx context.Context, obj *model.Node) ([]*model.Node, error)
+	References(ctx context.Context, obj *model.Node, first *int, after *string, roles []string) (*model.OccurrenceConnection, error)
+	Definition(ctx context.Context, obj *model.Node) (*model.Occurrence, error)
 	Export(ctx context.Context, obj *model.Node, format model.ExportFormat, depth *int, limit *int) (string, error)
 }
 type NodeConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.NodeConnection) (int, error)
+}
+type OccurrenceResolver interface {
+	File(ctx context.Context, obj *model.Occurrence) (*model.File, error)
+
+	Node(ctx context.Context, obj *model.Occurrence) (*model.Node, error)
 }
 type QueryResolver interface {
 	Graphs(ctx context.Context) ([]*model.Graph, error)
@@ -420,6 +453,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.File.Name(childComplexity), true
+	case "File.nodes":
+		if e.ComplexityRoot.File.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.File.Nodes(childComplexity), true
 	case "File.path":
 		if e.ComplexityRoot.File.Path == nil {
 			break
@@ -433,6 +472,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Graph.CreatedAt(childComplexity), true
+	case "Graph.file":
+		if e.ComplexityRoot.Graph.File == nil {
+			break
+		}
+
+		args, err := ec.field_Graph_file_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Graph.File(childComplexity, args["path"].(string)), true
 	case "Graph.files":
 		if e.ComplexityRoot.Graph.Files == nil {
 			break
@@ -484,6 +534,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Graph.Nodes(childComplexity, args["kind"].(*ingest.Kind), args["name"].(*string), args["first"].(*int), args["after"].(*string)), true
+	case "Graph.occurrenceAt":
+		if e.ComplexityRoot.Graph.OccurrenceAt == nil {
+			break
+		}
+
+		args, err := ec.field_Graph_occurrenceAt_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Graph.OccurrenceAt(childComplexity, args["path"].(string), args["line"].(int), args["column"].(int)), true
 	case "Graph.search":
 		if e.ComplexityRoot.Graph.Search == nil {
 			break
@@ -501,6 +562,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Graph.Stats(childComplexity), true
+	case "Graph.symbolAt":
+		if e.ComplexityRoot.Graph.SymbolAt == nil {
+			break
+		}
+
+		args, err := ec.field_Graph_symbolAt_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Graph.SymbolAt(childComplexity, args["path"].(string), args["line"].(int), args["column"].(int)), true
 	case "Graph.updatedAt":
 		if e.ComplexityRoot.Graph.UpdatedAt == nil {
 			break
@@ -709,6 +781,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Node.Callers(childComplexity, args["depth"].(*int)), true
+	case "Node.definition":
+		if e.ComplexityRoot.Node.Definition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Node.Definition(childComplexity), true
 	case "Node.edges":
 		if e.ComplexityRoot.Node.Edges == nil {
 			break
@@ -791,6 +869,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Node.QualifiedName(childComplexity), true
+	case "Node.references":
+		if e.ComplexityRoot.Node.References == nil {
+			break
+		}
+
+		args, err := ec.field_Node_references_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Node.References(childComplexity, args["first"].(*int), args["after"].(*string), args["roles"].([]string)), true
 	case "Node.subtypes":
 		if e.ComplexityRoot.Node.Subtypes == nil {
 			break
@@ -828,6 +917,62 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.NodeConnection.TotalCount(childComplexity), true
+
+	case "Occurrence.column":
+		if e.ComplexityRoot.Occurrence.Column == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Occurrence.Column(childComplexity), true
+	case "Occurrence.endColumn":
+		if e.ComplexityRoot.Occurrence.EndColumn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Occurrence.EndColumn(childComplexity), true
+	case "Occurrence.file":
+		if e.ComplexityRoot.Occurrence.File == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Occurrence.File(childComplexity), true
+	case "Occurrence.line":
+		if e.ComplexityRoot.Occurrence.Line == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Occurrence.Line(childComplexity), true
+	case "Occurrence.node":
+		if e.ComplexityRoot.Occurrence.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Occurrence.Node(childComplexity), true
+	case "Occurrence.role":
+		if e.ComplexityRoot.Occurrence.Role == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Occurrence.Role(childComplexity), true
+
+	case "OccurrenceConnection.nodes":
+		if e.ComplexityRoot.OccurrenceConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OccurrenceConnection.Nodes(childComplexity), true
+	case "OccurrenceConnection.pageInfo":
+		if e.ComplexityRoot.OccurrenceConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OccurrenceConnection.PageInfo(childComplexity), true
+	case "OccurrenceConnection.totalCount":
+		if e.ComplexityRoot.OccurrenceConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OccurrenceConnection.TotalCount(childComplexity), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -1110,6 +1255,17 @@ type Graph {
   "As Query.search, within this graph."
   search(query: String!, kind: NodeKind, first: Int): [Node!]!
   stats: GraphStats!
+  """
+  The node under the cursor (lines and columns 1-based, columns counting the
+  characters of the line): the callee on a call, the variable on a use, the
+  type on a type name, the node itself on its definition. A cursor just after
+  an identifier still finds it. Null where no identifier names a node.
+  """
+  symbolAt(path: String!, line: Int!, column: Int!): Node
+  "As symbolAt, with the identifier's span and role (its node field is symbolAt's answer)."
+  occurrenceAt(path: String!, line: Int!, column: Int!): Occurrence
+  "The file at path, if the graph holds it."
+  file(path: String!): File
 }
 
 type Node {
@@ -1139,6 +1295,14 @@ type Node {
   supertypes: [Node!]!
   "Types that inherit from or realize this type, direct only."
   subtypes: [Node!]!
+  """
+  Every identifier that names this node (its definition included), by file,
+  line and column; roles: definition, call, read, write, reference, type
+  (roles keeps only those). first: at most 1000 (default 100).
+  """
+  references(first: Int, after: String, roles: [String!]): OccurrenceConnection!
+  "The identifier that declares the node (its name in its declaration), when ingest recorded it."
+  definition: Occurrence
   "The neighbourhood within depth hops (edges both ways, at most limit nodes, limit <= 500) as Mermaid or Graphviz text."
   export(format: ExportFormat!, depth: Int = 1, limit: Int = 100): String!
 }
@@ -1190,6 +1354,24 @@ type NodeConnection {
   pageInfo: PageInfo!
 }
 
+"An identifier naming a node: lines and columns 1-based, columns in characters, endColumn the column after it."
+type Occurrence {
+  file: File!
+  line: Int!
+  column: Int!
+  endColumn: Int!
+  "definition, call, read, write, reference or type"
+  role: String!
+  "The node the identifier names."
+  node: Node
+}
+
+type OccurrenceConnection {
+  nodes: [Occurrence!]!
+  totalCount: Int!
+  pageInfo: PageInfo!
+}
+
 type PageInfo {
   endCursor: String
   hasNextPage: Boolean!
@@ -1204,6 +1386,8 @@ type File {
   adler32: String!
   language: String
   diagnostics: [String!]!
+  "The nodes the file defines, by line."
+  nodes: [Node!]!
 }
 
 type Language {
@@ -1351,6 +1535,8 @@ func (ec *executionContext) childFields_File(ctx context.Context, field graphql.
 		return ec.fieldContext_File_language(ctx, field)
 	case "diagnostics":
 		return ec.fieldContext_File_diagnostics(ctx, field)
+	case "nodes":
+		return ec.fieldContext_File_nodes(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type File", field.Name)
 }
@@ -1377,6 +1563,12 @@ func (ec *executionContext) childFields_Graph(ctx context.Context, field graphql
 		return ec.fieldContext_Graph_search(ctx, field)
 	case "stats":
 		return ec.fieldContext_Graph_stats(ctx, field)
+	case "symbolAt":
+		return ec.fieldContext_Graph_symbolAt(ctx, field)
+	case "occurrenceAt":
+		return ec.fieldContext_Graph_occurrenceAt(ctx, field)
+	case "file":
+		return ec.fieldContext_Graph_file(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Graph", field.Name)
 }
@@ -1477,6 +1669,10 @@ func (ec *executionContext) childFields_Node(ctx context.Context, field graphql.
 		return ec.fieldContext_Node_supertypes(ctx, field)
 	case "subtypes":
 		return ec.fieldContext_Node_subtypes(ctx, field)
+	case "references":
+		return ec.fieldContext_Node_references(ctx, field)
+	case "definition":
+		return ec.fieldContext_Node_definition(ctx, field)
 	case "export":
 		return ec.fieldContext_Node_export(ctx, field)
 	}
@@ -1493,6 +1689,36 @@ func (ec *executionContext) childFields_NodeConnection(ctx context.Context, fiel
 		return ec.fieldContext_NodeConnection_pageInfo(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type NodeConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_Occurrence(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "file":
+		return ec.fieldContext_Occurrence_file(ctx, field)
+	case "line":
+		return ec.fieldContext_Occurrence_line(ctx, field)
+	case "column":
+		return ec.fieldContext_Occurrence_column(ctx, field)
+	case "endColumn":
+		return ec.fieldContext_Occurrence_endColumn(ctx, field)
+	case "role":
+		return ec.fieldContext_Occurrence_role(ctx, field)
+	case "node":
+		return ec.fieldContext_Occurrence_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Occurrence", field.Name)
+}
+
+func (ec *executionContext) childFields_OccurrenceConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "nodes":
+		return ec.fieldContext_OccurrenceConnection_nodes(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_OccurrenceConnection_totalCount(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_OccurrenceConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OccurrenceConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1631,6 +1857,20 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Graph_file_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "path",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["path"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Graph_nodeAt_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1713,6 +1953,36 @@ func (ec *executionContext) field_Graph_nodes_args(ctx context.Context, rawArgs 
 	return args, nil
 }
 
+func (ec *executionContext) field_Graph_occurrenceAt_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "path",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["path"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "line",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["line"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "column",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["column"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Graph_search_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1740,6 +2010,36 @@ func (ec *executionContext) field_Graph_search_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["first"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Graph_symbolAt_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "path",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["path"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "line",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["line"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "column",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["column"] = arg2
 	return args, nil
 }
 
@@ -1966,6 +2266,36 @@ func (ec *executionContext) field_Node_export_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["limit"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Node_references_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "roles",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["roles"] = arg2
 	return args, nil
 }
 
@@ -2823,6 +3153,38 @@ func (ec *executionContext) fieldContext_File_diagnostics(_ context.Context, fie
 	return graphql.NewScalarFieldContext("File", field, true, true, "String")
 }
 
+func (ec *executionContext) _File_nodes(ctx context.Context, field graphql.CollectedField, obj *model.File) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_File_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.File().Nodes(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Node) graphql.Marshaler {
+			return ec.marshalNNode2ᚕᚖgithubᚗcomᚋgrafoᚋgrafoᚋgraphᚋmodelᚐNodeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_File_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "File",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Node(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Graph_id(ctx context.Context, field graphql.CollectedField, obj *model.Graph) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3160,6 +3522,138 @@ func (ec *executionContext) fieldContext_Graph_stats(_ context.Context, field gr
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_GraphStats(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Graph_symbolAt(ctx context.Context, field graphql.CollectedField, obj *model.Graph) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Graph_symbolAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Graph().SymbolAt(ctx, obj, fc.Args["path"].(string), fc.Args["line"].(int), fc.Args["column"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Node) graphql.Marshaler {
+			return ec.marshalONode2ᚖgithubᚗcomᚋgrafoᚋgrafoᚋgraphᚋmodelᚐNode(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Graph_symbolAt(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Graph",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Node(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Graph_symbolAt_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Graph_occurrenceAt(ctx context.Context, field graphql.CollectedField, obj *model.Graph) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Graph_occurrenceAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Graph().OccurrenceAt(ctx, obj, fc.Args["path"].(string), fc.Args["line"].(int), fc.Args["column"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Occurrence) graphql.Marshaler {
+			return ec.marshalOOccurrence2ᚖgithubᚗcomᚋgrafoᚋgrafoᚋgraphᚋmodelᚐOccurrence(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Graph_occurrenceAt(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Graph",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Occurrence(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Graph_occurrenceAt_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Graph_file(ctx context.Context, field graphql.CollectedField, obj *model.Graph) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Graph_file(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Graph().File(ctx, obj, fc.Args["path"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.File) graphql.Marshaler {
+			return ec.marshalOFile2ᚖgithubᚗcomᚋgrafoᚋgrafoᚋgraphᚋmodelᚐFile(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Graph_file(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Graph",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_File(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Graph_file_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -4334,6 +4828,82 @@ func (ec *executionContext) fieldContext_Node_subtypes(_ context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _Node_references(ctx context.Context, field graphql.CollectedField, obj *model.Node) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Node_references(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Node().References(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["roles"].([]string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OccurrenceConnection) graphql.Marshaler {
+			return ec.marshalNOccurrenceConnection2ᚖgithubᚗcomᚋgrafoᚋgrafoᚋgraphᚋmodelᚐOccurrenceConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Node_references(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Node",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OccurrenceConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Node_references_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Node_definition(ctx context.Context, field graphql.CollectedField, obj *model.Node) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Node_definition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Node().Definition(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Occurrence) graphql.Marshaler {
+			return ec.marshalOOccurrence2ᚖgithubᚗcomᚋgrafoᚋgrafoᚋgraphᚋmodelᚐOccurrence(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Node_definition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Node",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Occurrence(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Node_export(ctx context.Context, field graphql.CollectedField, obj *model.Node) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4455,6 +5025,249 @@ func (ec *executionContext) _NodeConnection_pageInfo(ctx context.Context, field 
 func (ec *executionContext) fieldContext_NodeConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "NodeConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Occurrence_file(ctx context.Context, field graphql.CollectedField, obj *model.Occurrence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Occurrence_file(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Occurrence().File(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.File) graphql.Marshaler {
+			return ec.marshalNFile2ᚖgithubᚗcomᚋgrafoᚋgrafoᚋgraphᚋmodelᚐFile(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Occurrence_file(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Occurrence",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_File(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Occurrence_line(ctx context.Context, field graphql.CollectedField, obj *model.Occurrence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Occurrence_line(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Line, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Occurrence_line(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Occurrence", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Occurrence_column(ctx context.Context, field graphql.CollectedField, obj *model.Occurrence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Occurrence_column(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Column, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Occurrence_column(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Occurrence", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Occurrence_endColumn(ctx context.Context, field graphql.CollectedField, obj *model.Occurrence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Occurrence_endColumn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndColumn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Occurrence_endColumn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Occurrence", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Occurrence_role(ctx context.Context, field graphql.CollectedField, obj *model.Occurrence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Occurrence_role(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Role, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Occurrence_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Occurrence", field, false, false, "String")
+}
+
+func (ec *executionContext) _Occurrence_node(ctx context.Context, field graphql.CollectedField, obj *model.Occurrence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Occurrence_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Occurrence().Node(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Node) graphql.Marshaler {
+			return ec.marshalONode2ᚖgithubᚗcomᚋgrafoᚋgrafoᚋgraphᚋmodelᚐNode(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Occurrence_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Occurrence",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Node(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OccurrenceConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.OccurrenceConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OccurrenceConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Occurrence) graphql.Marshaler {
+			return ec.marshalNOccurrence2ᚕᚖgithubᚗcomᚋgrafoᚋgrafoᚋgraphᚋmodelᚐOccurrenceᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OccurrenceConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OccurrenceConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Occurrence(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OccurrenceConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.OccurrenceConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OccurrenceConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OccurrenceConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OccurrenceConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OccurrenceConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.OccurrenceConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OccurrenceConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋgrafoᚋgrafoᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OccurrenceConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OccurrenceConnection",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
@@ -6399,6 +7212,12 @@ func (ec *executionContext) _File(ctx context.Context, sel ast.SelectionSet, obj
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._File_diagnostics(ctx, field, obj)
 				})
+		case "nodes":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._File_nodes(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -6482,6 +7301,24 @@ func (ec *executionContext) _Graph(ctx context.Context, sel ast.SelectionSet, ob
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Graph_stats(ctx, field, obj)
+				})
+		case "symbolAt":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Graph_symbolAt(ctx, field, obj)
+				})
+		case "occurrenceAt":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Graph_occurrenceAt(ctx, field, obj)
+				})
+		case "file":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Graph_file(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -6905,6 +7742,18 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Node_subtypes(ctx, field, obj)
 				})
+		case "references":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Node_references(ctx, field, obj)
+				})
+		case "definition":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Node_definition(ctx, field, obj)
+				})
 		case "export":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -6954,6 +7803,109 @@ func (ec *executionContext) _NodeConnection(ctx context.Context, sel ast.Selecti
 			out.Values[i] = ec._NodeConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var occurrenceImplementors = []string{"Occurrence"}
+
+func (ec *executionContext) _Occurrence(ctx context.Context, sel ast.SelectionSet, obj *model.Occurrence) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, occurrenceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Occurrence")
+		case "file":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Occurrence_file(ctx, field, obj)
+				})
+		case "line":
+			out.Values[i] = ec._Occurrence_line(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "column":
+			out.Values[i] = ec._Occurrence_column(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "endColumn":
+			out.Values[i] = ec._Occurrence_endColumn(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "role":
+			out.Values[i] = ec._Occurrence_role(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "node":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Occurrence_node(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var occurrenceConnectionImplementors = []string{"OccurrenceConnection"}
+
+func (ec *executionContext) _OccurrenceConnection(ctx context.Context, sel ast.SelectionSet, obj *model.OccurrenceConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, occurrenceConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OccurrenceConnection")
+		case "nodes":
+			out.Values[i] = ec._OccurrenceConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._OccurrenceConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._OccurrenceConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -7863,6 +8815,38 @@ var (
 	}
 )
 
+func (ec *executionContext) marshalNOccurrence2ᚕᚖgithubᚗcomᚋgrafoᚋgrafoᚋgraphᚋmodelᚐOccurrenceᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Occurrence) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOccurrence2ᚖgithubᚗcomᚋgrafoᚋgrafoᚋgraphᚋmodelᚐOccurrence(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNOccurrence2ᚖgithubᚗcomᚋgrafoᚋgrafoᚋgraphᚋmodelᚐOccurrence(ctx context.Context, sel ast.SelectionSet, v *model.Occurrence) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Occurrence!")
+		return graphql.Null
+	}
+	return ec._Occurrence(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNOccurrenceConnection2ᚖgithubᚗcomᚋgrafoᚋgrafoᚋgraphᚋmodelᚐOccurrenceConnection(ctx context.Context, sel ast.SelectionSet, v *model.OccurrenceConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "OccurrenceConnection!")
+		return graphql.Null
+	}
+	return ec._OccurrenceConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋgrafoᚋgrafoᚋgraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "PageInfo!")
@@ -8333,6 +9317,13 @@ var (
 	}
 )
 
+func (ec *executionContext) marshalOOccurrence2ᚖgithubᚗcomᚋgrafoᚋgrafoᚋgraphᚋmodelᚐOccurrence(ctx context.Context, sel ast.SelectionSet, v *model.Occurrence) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Occurrence(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalORelation2ᚖgithubᚗcomᚋgrafoᚋgrafoᚋingestᚐRelation(ctx context.Context, v any) (*ingest.Relation, error) {
 	if v == nil {
 		return nil, nil
@@ -8382,6 +9373,41 @@ var (
 		ingest.DashedLink:  "DASHED_LINK",
 	}
 )
+
+func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNString2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOString2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNString2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
 
 func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {

@@ -2,7 +2,10 @@ package graph
 
 import (
 	"context"
+	"encoding/base64"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/grafo/grafo/auth"
@@ -168,4 +171,88 @@ func (r *Resolver) usages(ctx context.Context, qualifiedName string, relation *i
 		}
 	}
 	return out, nil
+}
+
+// occurrenceAt is the identifier under a cursor, nil where none names a
+// node.
+func (r *Resolver) occurrenceAt(ctx context.Context, graph, path string, line, column int) (*model.Occurrence, error) {
+	if line < 1 || column < 1 {
+		return nil, badRequest("line and column are 1-based, got %d:%d", line, column)
+	}
+	o, err := r.Store.OccurrenceAt(ctx, graph, path, line, column)
+	if err != nil || o == nil {
+		return nil, err
+	}
+	return toOccurrence(graph, *o), nil
+}
+
+// symbolAt is the node the identifier under a cursor names.
+func (r *Resolver) symbolAt(ctx context.Context, graph, path string, line, column int) (*model.Node, error) {
+	o, err := r.occurrenceAt(ctx, graph, path, line, column)
+	if err != nil || o == nil {
+		return nil, err
+	}
+	n, err := r.loaders(ctx).Nodes.Load(ctx, nodeKey{graph, o.NodeID})
+	if err != nil || n == nil {
+		return nil, err
+	}
+	return toNode(graph, n), nil
+}
+
+// references pages through a node's occurrences, optionally of some roles
+// only. The cursor is the offset of the page's last occurrence.
+func (r *Resolver) references(ctx context.Context, n *model.Node, first *int, after *string, roles []string) (*model.OccurrenceConnection, error) {
+	size, err := pageSize(first, 100)
+	if err != nil {
+		return nil, err
+	}
+	start := 0
+	if after != nil && *after != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(*after)
+		if err == nil {
+			start, err = strconv.Atoi(strings.TrimPrefix(string(raw), "o:"))
+		}
+		if err != nil || start < 0 {
+			return nil, badRequest("bad cursor %q", *after)
+		}
+	}
+	all, err := r.Store.References(ctx, n.GraphID, n.ID)
+	if err != nil {
+		return nil, err
+	}
+	if len(roles) > 0 {
+		keep := all[:0]
+		for _, o := range all {
+			if slices.Contains(roles, string(o.Role)) {
+				keep = append(keep, o)
+			}
+		}
+		all = keep
+	}
+	conn := &model.OccurrenceConnection{Nodes: []*model.Occurrence{}, TotalCount: len(all), PageInfo: &model.PageInfo{}}
+	end := min(start+size, len(all))
+	for i := start; i < end; i++ {
+		conn.Nodes = append(conn.Nodes, toOccurrence(n.GraphID, all[i]))
+	}
+	if end > start {
+		c := base64.RawURLEncoding.EncodeToString([]byte("o:" + strconv.Itoa(end)))
+		conn.PageInfo.EndCursor = &c
+	}
+	conn.PageInfo.HasNextPage = end < len(all)
+	return conn, nil
+}
+
+// definition is the occurrence declaring a node, nil when ingest did not
+// record one (API nodes, external ones, files of other languages).
+func (r *Resolver) definition(ctx context.Context, n *model.Node) (*model.Occurrence, error) {
+	o, err := r.Store.Definition(ctx, n.GraphID, &store.Node{ID: n.ID, Path: n.Path, Line: deref(n.Line), External: n.External})
+	if err != nil || o == nil {
+		return nil, err
+	}
+	return toOccurrence(n.GraphID, *o), nil
+}
+
+func toOccurrence(graph string, o store.Occurrence) *model.Occurrence {
+	return &model.Occurrence{Line: o.Line, Column: o.Column, EndColumn: o.End, Role: string(o.Role),
+		GraphID: graph, Path: o.Path, NodeID: o.Node}
 }

@@ -50,6 +50,15 @@ func (r *fileResolver) Diagnostics(ctx context.Context, obj *model.File) ([]stri
 	return r.Store.Diagnostics(ctx, obj.GraphID, f)
 }
 
+// Nodes is the resolver for the nodes field.
+func (r *fileResolver) Nodes(ctx context.Context, obj *model.File) ([]*model.Node, error) {
+	ns, err := r.Store.NodesInFile(ctx, obj.GraphID, obj.Path)
+	if err != nil {
+		return nil, err
+	}
+	return toNodes(obj.GraphID, ns), nil
+}
+
 // Files is the resolver for the files field.
 func (r *graphResolver) Files(ctx context.Context, obj *model.Graph) ([]*model.File, error) {
 	fs, err := r.Store.ListFiles(ctx, obj.ID)
@@ -132,6 +141,21 @@ func (r *graphResolver) Stats(ctx context.Context, obj *model.Graph) (*model.Gra
 		return nil, err
 	}
 	return toStats(st), nil
+}
+
+// SymbolAt is the resolver for the symbolAt field.
+func (r *graphResolver) SymbolAt(ctx context.Context, obj *model.Graph, path string, line int, column int) (*model.Node, error) {
+	return r.symbolAt(ctx, obj.ID, path, line, column)
+}
+
+// OccurrenceAt is the resolver for the occurrenceAt field.
+func (r *graphResolver) OccurrenceAt(ctx context.Context, obj *model.Graph, path string, line int, column int) (*model.Occurrence, error) {
+	return r.occurrenceAt(ctx, obj.ID, path, line, column)
+}
+
+// File is the resolver for the file field.
+func (r *graphResolver) File(ctx context.Context, obj *model.Graph, path string) (*model.File, error) {
+	return r.file(ctx, obj.ID, path)
 }
 
 // Put is the resolver for the put field.
@@ -289,6 +313,16 @@ func (r *nodeResolver) Subtypes(ctx context.Context, obj *model.Node) ([]*model.
 	return r.related(ctx, obj.GraphID, obj.ID, store.In, ingest.Inheritance, ingest.Realization)
 }
 
+// References is the resolver for the references field.
+func (r *nodeResolver) References(ctx context.Context, obj *model.Node, first *int, after *string, roles []string) (*model.OccurrenceConnection, error) {
+	return r.references(ctx, obj, first, after, roles)
+}
+
+// Definition is the resolver for the definition field.
+func (r *nodeResolver) Definition(ctx context.Context, obj *model.Node) (*model.Occurrence, error) {
+	return r.definition(ctx, obj)
+}
+
 // Export is the resolver for the export field.
 func (r *nodeResolver) Export(ctx context.Context, obj *model.Node, format model.ExportFormat, depth *int, limit *int) (string, error) {
 	d, l := 1, 100
@@ -314,6 +348,24 @@ func (r *nodeResolver) Export(ctx context.Context, obj *model.Node, format model
 // TotalCount is the resolver for the totalCount field.
 func (r *nodeConnectionResolver) TotalCount(ctx context.Context, obj *model.NodeConnection) (int, error) {
 	return r.Store.CountNodes(ctx, obj.GraphID, store.NodeFilter{Kind: obj.Kind, Name: obj.Name})
+}
+
+// File is the resolver for the file field.
+func (r *occurrenceResolver) File(ctx context.Context, obj *model.Occurrence) (*model.File, error) {
+	f, err := r.file(ctx, obj.GraphID, obj.Path)
+	if err == nil && f == nil {
+		err = fmt.Errorf("%w: file %q", store.ErrNotFound, obj.Path)
+	}
+	return f, err
+}
+
+// Node is the resolver for the node field.
+func (r *occurrenceResolver) Node(ctx context.Context, obj *model.Occurrence) (*model.Node, error) {
+	n, err := r.loaders(ctx).Nodes.Load(ctx, nodeKey{obj.GraphID, obj.NodeID})
+	if err != nil || n == nil {
+		return nil, err
+	}
+	return toNode(obj.GraphID, n), nil
 }
 
 // Graphs is the resolver for the graphs field.
@@ -430,6 +482,9 @@ func (r *Resolver) Node() NodeResolver { return &nodeResolver{r} }
 // NodeConnection returns NodeConnectionResolver implementation.
 func (r *Resolver) NodeConnection() NodeConnectionResolver { return &nodeConnectionResolver{r} }
 
+// Occurrence returns OccurrenceResolver implementation.
+func (r *Resolver) Occurrence() OccurrenceResolver { return &occurrenceResolver{r} }
+
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
@@ -443,6 +498,7 @@ type (
 	mutationResolver       struct{ *Resolver }
 	nodeResolver           struct{ *Resolver }
 	nodeConnectionResolver struct{ *Resolver }
+	occurrenceResolver     struct{ *Resolver }
 	queryResolver          struct{ *Resolver }
 	subscriptionResolver   struct{ *Resolver }
 )

@@ -72,6 +72,31 @@ type Edge struct {
 	Dynamic  bool     `json:"dynamic,omitempty"`
 }
 
+// Role says what an occurrence of a symbol does there.
+type Role string
+
+// Occurrence roles, as SCIP and Kythe record them.
+const (
+	RoleDefinition Role = "definition" // the declaring identifier
+	RoleCall       Role = "call"       // the callee's name in a call
+	RoleRead       Role = "read"
+	RoleWrite      Role = "write"
+	RoleReference  Role = "reference" // address taken, value copied or kept, function value
+	RoleType       Role = "type"      // a type name in a type expression
+)
+
+// Occurrence is one identifier of a file that resolves to a node: where it
+// is (Line, Column and EndColumn 1-based, columns counting the runes of the
+// line, EndColumn exclusive), what it does, and the node's qualified name.
+// Occurrences belong to their file like its edges.
+type Occurrence struct {
+	Line      int    `json:"l"`
+	Column    int    `json:"c"`
+	EndColumn int    `json:"e"`
+	Role      Role   `json:"r"`
+	Target    string `json:"t"`
+}
+
 // Language is a language present in a graph, with its version when known
 // (Go: the go line of go.mod).
 type Language struct {
@@ -87,6 +112,9 @@ type FileFacts struct {
 	File  File   `json:"file"`
 	Nodes []Node `json:"nodes"`
 	Edges []Edge `json:"edges"`
+	// Occurrences are the file's identifiers that resolve to nodes, in
+	// line and column order.
+	Occurrences []Occurrence `json:"occurrences,omitempty"`
 }
 
 // Sink is what ingest needs of a graph store: the checksums it holds, and

@@ -139,5 +139,8 @@ func factsSize(f FileFacts) int {
 	for _, e := range f.Edges {
 		n += 96 + len(e.From) + len(e.To) + len(e.Path)
 	}
+	for _, o := range f.Occurrences {
+		n += 48 + len(o.Target)
+	}
 	return n
 }

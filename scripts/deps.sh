@@ -18,6 +18,7 @@ check_only=0
 deps=(
 	"chromium|chromium|command -v chromium|the explorer's browser tests (web/)"
 	"jedi|python3-jedi|/usr/bin/python3 -c 'import jedi' |the Python frontend's oracle test (ingest/python)"
+	"nvim|neovim|command -v nvim|the editor test (lsp/)"
 )
 
 missing_pkgs=()

@@ -17,7 +17,7 @@ import (
 )
 
 func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("ingest", "grafo ingest PATH --graph NAME [--server URL]", stderr)
+	fs := newFlags("ingest", "grafo ingest PATH --graph NAME [--server URL] [--watch]", stderr)
 	server := serverFlag(fs)
 	graph := fs.String("graph", "", "graph name (default: the folder's name)")
 	cg := fs.String("callgraph", "cha", "call-graph algorithm for dynamic calls: static, cha or vta")
@@ -27,6 +27,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.Var(&exclude, "exclude", "skip paths matching this .gitignore-style pattern, relative to PATH (repeatable), e.g. cmd/ or '*_gen.go'")
 	maxSize := fs.Int64("max-file-size", ingest.DefaultMaxFileSize, "largest file analysed, in bytes; larger ones are recorded with a diagnostic (negative: no limit)")
 	maxDepth := fs.Int("max-depth", ingest.DefaultMaxDepth, "deepest directory level entered below PATH (negative: no limit)")
+	watch := fs.Bool("watch", false, "after the first ingest, keep re-ingesting changed, added and deleted files until interrupted")
 	quiet := fs.Bool("quiet", false, "no progress output")
 	verbose := fs.Bool("verbose", false, "log what each phase does (to standard error)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the ingest to this file")
@@ -58,7 +59,23 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		defer pprof.StopCPUProfile()
 	}
-	sum, err := ingestTree(ctx, client.New(*server, client.WithToken(os.Getenv("GRAFO_TOKEN"))), root, *graph, opts)
+	c := client.New(*server, client.WithToken(os.Getenv("GRAFO_TOKEN")))
+	if *watch {
+		g, err := graphOf(root, *graph)
+		if err != nil {
+			return err
+		}
+		// A redrawn progress bar would fight the summaries printed below.
+		opts.Progress = nil
+		return ingest.Watch(ctx, root, g, remote.New(c), opts, ingest.WatchOptions{Ingested: func(sum ingest.Summary, err error) {
+			if err != nil {
+				fmt.Fprintln(stderr, "grafo: ingest:", err)
+				return
+			}
+			fmt.Fprintln(stdout, sum.String())
+		}})
+	}
+	sum, err := ingestTree(ctx, c, root, *graph, opts)
 	if err != nil {
 		return err
 	}
@@ -70,17 +87,27 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // directory's name) on the node c talks to. grafo ingest and the MCP ingest
 // tool share it.
 func ingestTree(ctx context.Context, c *client.Client, root, graph string, opts ingest.Options) (ingest.Summary, error) {
-	if st, err := os.Stat(root); err != nil {
+	graph, err := graphOf(root, graph)
+	if err != nil {
 		return ingest.Summary{}, err
-	} else if !st.IsDir() {
-		return ingest.Summary{}, usageError{fmt.Sprintf("%s is not a directory", root)}
-	}
-	if graph == "" {
-		abs, err := filepath.Abs(root)
-		if err != nil {
-			return ingest.Summary{}, err
-		}
-		graph = filepath.Base(abs)
 	}
 	return ingest.Run(ctx, root, graph, remote.New(c), opts)
+}
+
+// graphOf checks that root is a directory and names its graph: graph, or
+// the directory's name.
+func graphOf(root, graph string) (string, error) {
+	if st, err := os.Stat(root); err != nil {
+		return "", err
+	} else if !st.IsDir() {
+		return "", usageError{fmt.Sprintf("%s is not a directory", root)}
+	}
+	if graph != "" {
+		return graph, nil
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Base(abs), nil
 }

@@ -76,3 +76,22 @@ type PageInfo struct {
 	EndCursor   *string
 	HasNextPage bool
 }
+
+// Occurrence is an identifier naming a node; file and node resolve lazily.
+type Occurrence struct {
+	Line      int
+	Column    int
+	EndColumn int
+	Role      string
+
+	GraphID string
+	Path    string
+	NodeID  string
+}
+
+// OccurrenceConnection is one page of a node's references.
+type OccurrenceConnection struct {
+	Nodes      []*Occurrence
+	TotalCount int
+	PageInfo   *PageInfo
+}

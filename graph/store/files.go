@@ -28,10 +28,15 @@ type ownerIndex struct {
 	edges map[string]bool // "from/REL/to"
 	rows  []string        // e/… and x/… index rows of the edges
 	diags []string        // d/… rows
+	occs  map[string]bool // k/… and t/… rows of the occurrences
+	// occTargets are the nodes whose partitions hold r/{oid}/ rows of
+	// the owner, with how many.
+	occTargets map[string]int
 }
 
 func (s *Store) readIndex(ctx context.Context, graph, oid string) (*ownerIndex, error) {
-	ix := &ownerIndex{nodes: map[string]indexRec{}, edges: map[string]bool{}}
+	ix := &ownerIndex{nodes: map[string]indexRec{}, edges: map[string]bool{}, occs: map[string]bool{},
+		occTargets: map[string]int{}}
 	err := s.scanAll(ctx, prefix(pOwner(graph, oid)), func(row string, v []byte) error {
 		switch {
 		case strings.HasPrefix(row, "n/"):
@@ -55,6 +60,11 @@ func (s *Store) readIndex(ctx context.Context, graph, oid string) (*ownerIndex, 
 			ix.rows = append(ix.rows, row)
 		case strings.HasPrefix(row, "d/"):
 			ix.diags = append(ix.diags, row)
+		case strings.HasPrefix(row, "k/"):
+			ix.occs[row] = true
+		case strings.HasPrefix(row, "t/"):
+			ix.occs[row] = true
+			parseTargets(v, ix.occTargets)
 		}
 		return nil
 	})
@@ -289,6 +299,30 @@ func (s *Store) replace(ctx context.Context, graph string, facts []ingest.FileFa
 		for _, row := range old.rows {
 			if !indexRows[row] {
 				a.del(po, row)
+			}
+		}
+		occ, err := buildOccRows(graph, path, oid, f.Occurrences)
+		if err != nil {
+			return err
+		}
+		for row, v := range occ.owner {
+			a.put(po, row, v)
+		}
+		for row := range old.occs {
+			if _, ok := occ.owner[row]; !ok {
+				a.del(po, row)
+			}
+		}
+		// The nodes an occurrence names are not listed in the change
+		// event (their record and edges stay): a file names hundreds.
+		for id, rows := range occ.byNode {
+			for row, v := range rows {
+				a.put(pNode(graph, id), row, v)
+			}
+		}
+		for id, n := range old.occTargets {
+			for c := occ.targets[id]; c < n; c++ {
+				a.del(pNode(graph, id), fmt.Sprintf("r/%s/%03d", oid, c))
 			}
 		}
 		// Diagnostics ride in the file row unless they make it too big.

@@ -213,6 +213,12 @@ func (s *Store) DeleteGraph(ctx context.Context, id string) (bool, error) {
 				if from, ok := parseEdgeGroup(row, v, func(_, to string) { nodes[to] = true }); ok {
 					nodes[from] = true
 				}
+			case strings.HasPrefix(row, "t/"):
+				targets := map[string]int{}
+				parseTargets(v, targets)
+				for n := range targets {
+					nodes[n] = true
+				}
 			}
 		})
 	})

@@ -44,6 +44,9 @@ func (s *Store) UpsertNodes(ctx context.Context, graph string, nodes []ingest.No
 				lower := strings.ToLower(o.Name)
 				b.del(pName(graph, bucket(lower)), nameRow(lower, id))
 			}
+			if o.Owner == apiOwner && o.Path != n.Path && o.Path != "" {
+				b.del(pOwner(graph, apiOID), apiPathRow(o.Path, id))
+			}
 		}
 		rec := &Node{ID: id, Kind: n.Kind, Name: n.Name, QualifiedName: n.QualifiedName, Path: n.Path,
 			Line: n.Line, EndLine: n.EndLine, External: n.External, Owner: apiOwner}
@@ -53,6 +56,9 @@ func (s *Store) UpsertNodes(ctx context.Context, graph string, nodes []ingest.No
 		b.putJSON(pName(graph, bk), nameRow(lower, id), nameRec{Kind: n.Kind})
 		buckets[bk] = true
 		b.putJSON(pOwner(graph, apiOID), "n/"+id, indexRec{Kind: n.Kind, Name: n.Name, Line: n.Line, EndLine: n.EndLine})
+		if n.Path != "" && n.Line > 0 {
+			b.putJSON(pOwner(graph, apiOID), apiPathRow(n.Path, id), indexRec{Kind: n.Kind, Name: n.Name, Line: n.Line, EndLine: n.EndLine})
+		}
 		out[i] = rec
 	}
 	for bk := range buckets {
@@ -133,6 +139,9 @@ func (s *Store) DeleteNodes(ctx context.Context, graph string, ids []string) (in
 			deleted++
 			oid := ownerID(n.Owner)
 			b.del(pOwner(graph, oid), "n/"+id)
+			if n.Owner == apiOwner && n.Path != "" {
+				b.del(pOwner(graph, apiOID), apiPathRow(n.Path, id))
+			}
 			recount[oid] = true
 			lower := strings.ToLower(n.Name)
 			b.del(pName(graph, bucket(lower)), nameRow(lower, id))
@@ -173,6 +182,12 @@ func (s *Store) DeleteNodes(ctx context.Context, graph string, ids []string) (in
 	}
 	return deleted, nil
 }
+
+// apiPathRow indexes an API node by its file in the API owner's
+// partition, so nodeAt finds nodes written through upsertNodes with one
+// more row-prefix scan. A row left behind when ingest takes the node over
+// is ignored by NodeAt, which checks the node's owner and path.
+func apiPathRow(path, id string) string { return "p/" + path + "\x00" + id }
 
 func uniq(ids []string) []string {
 	seen := make(map[string]bool, len(ids))

@@ -191,30 +191,66 @@ func (s *Store) CountNodes(ctx context.Context, graph string, f NodeFilter) (int
 }
 
 // NodeAt returns the innermost node of the file at path whose span holds
-// line, or nil.
+// line, or nil: among the nodes ingest wrote for the file (its owner
+// partition) and those upsertNodes wrote with that path (rows of the API
+// owner's partition).
 func (s *Store) NodeAt(ctx context.Context, graph, path string, line int) (*Node, error) {
 	if err := ValidGraphID(graph); err != nil {
 		return nil, err
 	}
-	best, bestLen, bestStart := "", -1, 0
-	err := s.scanAll(ctx, rowPrefix(pOwner(graph, ownerID(path)), "n/"), func(row string, v []byte) error {
-		var r indexRec
-		if err := json.Unmarshal(v, &r); err != nil {
-			return fmt.Errorf("index row %q: %w", row, err)
-		}
-		end := max(r.EndLine, r.Line)
-		if r.Line == 0 || line < r.Line || line > end {
+	type cand struct {
+		id         string
+		start, len int
+	}
+	var cands []cand
+	collect := func(p []byte, idOf func(row string) string) error {
+		return s.scanAll(ctx, p, func(row string, v []byte) error {
+			var r indexRec
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("index row %q: %w", row, err)
+			}
+			end := max(r.EndLine, r.Line)
+			if r.Line == 0 || line < r.Line || line > end {
+				return nil
+			}
+			cands = append(cands, cand{idOf(row), r.Line, end - r.Line})
 			return nil
-		}
-		if n := end - r.Line; bestLen < 0 || n < bestLen || (n == bestLen && r.Line > bestStart) {
-			best, bestLen, bestStart = row[2:], n, r.Line
-		}
-		return nil
-	})
-	if err != nil || best == "" {
+		})
+	}
+	if err := collect(rowPrefix(pOwner(graph, ownerID(path)), "n/"), func(row string) string { return row[2:] }); err != nil {
 		return nil, err
 	}
-	return s.Node(ctx, graph, best)
+	fromFile := len(cands)
+	if !strings.ContainsRune(path, 0) {
+		pre := apiPathRow(path, "")
+		if err := collect(rowPrefix(pOwner(graph, apiOID), pre), func(row string) string { return row[len(pre):] }); err != nil {
+			return nil, err
+		}
+	}
+	if len(cands) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(cands))
+	for i, c := range cands {
+		ids[i] = c.id
+	}
+	ns, err := s.NodesByID(ctx, graph, ids)
+	if err != nil {
+		return nil, err
+	}
+	var best *Node
+	bestLen, bestStart := -1, 0
+	for i, c := range cands {
+		n := ns[i]
+		// An API row whose node was since taken over or moved is stale.
+		if n == nil || i >= fromFile && (n.Owner != apiOwner || n.Path != path) {
+			continue
+		}
+		if bestLen < 0 || c.len < bestLen || (c.len == bestLen && c.start > bestStart) {
+			best, bestLen, bestStart = n, c.len, c.start
+		}
+	}
+	return best, nil
 }
 
 // EdgeQuery asks for one node's edges in one direction, optionally of one
@@ -261,4 +297,50 @@ func (s *Store) EdgesOf(ctx context.Context, graph string, qs []EdgeQuery) ([][]
 		return err
 	})
 	return out, err
+}
+
+// NodesInFile returns the nodes defined in the file at path, ingested or
+// written through upsertNodes with that path, by line then name.
+func (s *Store) NodesInFile(ctx context.Context, graph, path string) ([]*Node, error) {
+	if err := ValidGraphID(graph); err != nil {
+		return nil, err
+	}
+	var ids []string
+	fromFile := 0
+	err := s.scanAll(ctx, rowPrefix(pOwner(graph, ownerID(path)), "n/"), func(row string, _ []byte) error {
+		ids = append(ids, row[2:])
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	fromFile = len(ids)
+	if !strings.ContainsRune(path, 0) {
+		pre := apiPathRow(path, "")
+		err = s.scanAll(ctx, rowPrefix(pOwner(graph, apiOID), pre), func(row string, _ []byte) error {
+			ids = append(ids, row[len(pre):])
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	ns, err := s.NodesByID(ctx, graph, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Node, 0, len(ns))
+	for i, n := range ns {
+		if n == nil || i >= fromFile && (n.Owner != apiOwner || n.Path != path) {
+			continue
+		}
+		out = append(out, n)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Line != out[j].Line {
+			return out[i].Line < out[j].Line
+		}
+		return out[i].QualifiedName < out[j].QualifiedName
+	})
+	return out, nil
 }

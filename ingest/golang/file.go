@@ -24,6 +24,7 @@ type fileX struct {
 	ext   map[string]bool // external nodes already carried
 	marks map[*ast.Ident]ingest.Relation
 	init  string // the file's initialisation function, once needed
+	cols  *columnMap
 }
 
 func (fx *fileX) line(p token.Pos) int { return fx.l.fset.Position(p).Line }
@@ -49,9 +50,13 @@ func (fx *fileX) edge(from, to string, r ingest.Relation, pos token.Pos, dynamic
 		return
 	}
 	p := fx.l.fset.Position(pos)
+	col := p.Column
+	if raw := fx.l.fset.PositionFor(pos, false); raw == p {
+		col = fx.columns().column(p.Line, p.Column) // characters, not bytes
+	}
 	fx.seen[k] = len(fx.facts.Edges)
 	fx.facts.Edges = append(fx.facts.Edges, ingest.Edge{From: from, To: to, Relation: r,
-		Path: fx.path, Line: p.Line, Column: p.Column, Dynamic: dynamic})
+		Path: fx.path, Line: p.Line, Column: col, Dynamic: dynamic})
 }
 
 func (fx *fileX) pkgPath() string { return fx.pkg.Types.Path() }

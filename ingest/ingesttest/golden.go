@@ -33,11 +33,15 @@ func Golden(t *testing.T, fe ingest.Frontend, pattern string, update bool) {
 				t.Fatal(err)
 			}
 			dir := t.TempDir()
-			algo, want := "cha", ""
+			algo, want, wantOcc := "cha", "", ""
+			hasOcc := false
 			for _, f := range ar.Files {
 				switch f.Name {
 				case "expected":
 					want = string(f.Data)
+					continue
+				case "occurrences":
+					wantOcc, hasOcc = string(f.Data), true
 					continue
 				case "callgraph":
 					algo = strings.TrimSpace(string(f.Data))
@@ -45,11 +49,15 @@ func Golden(t *testing.T, fe ingest.Frontend, pattern string, update bool) {
 				}
 				WriteFile(t, dir, f.Name, string(f.Data))
 			}
-			got := Format(ExtractAll(t, fe, dir, algo))
+			facts := ExtractAll(t, fe, dir, algo)
+			got, gotOcc := Format(facts), FormatOccurrences(facts)
 			if update {
 				for i := range ar.Files {
-					if ar.Files[i].Name == "expected" {
+					switch ar.Files[i].Name {
+					case "expected":
 						ar.Files[i].Data = []byte(got)
+					case "occurrences":
+						ar.Files[i].Data = []byte(gotOcc)
 					}
 				}
 				if want == "" {
@@ -62,6 +70,9 @@ func Golden(t *testing.T, fe ingest.Frontend, pattern string, update bool) {
 			}
 			if got != want {
 				t.Errorf("facts differ from %s (-want +got):\n%s\nactual, in golden form:\n%s", fx, lineDiff(want, got), got)
+			}
+			if hasOcc && gotOcc != wantOcc {
+				t.Errorf("occurrences differ from %s (-want +got):\n%s\nactual, in golden form:\n%s", fx, lineDiff(wantOcc, gotOcc), gotOcc)
 			}
 		})
 	}
@@ -185,6 +196,49 @@ func Format(facts []ingest.FileFacts) string {
 		}
 	}
 	return b.String()
+}
+
+// FormatOccurrences prints the occurrences of facts in the fixtures'
+// "occurrences" section form, by file, line and column:
+//
+//	v.go:21:2-7 write example.com/v.Count
+func FormatOccurrences(facts []ingest.FileFacts) string {
+	var ls []string
+	for _, ff := range facts {
+		for _, o := range ff.Occurrences {
+			ls = append(ls, fmt.Sprintf("%s:%d:%d-%d %s %s", ff.File.Path, o.Line, o.Column, o.EndColumn, o.Role, o.Target))
+		}
+	}
+	sort.SliceStable(ls, func(i, j int) bool { return occLess(ls[i], ls[j]) })
+	return strings.Join(ls, "\n") + "\n"
+}
+
+// occLess orders "path:line:col-…" lines by path, then line and column
+// as numbers.
+func occLess(a, b string) bool {
+	var pa, pb string
+	var la, ca, lb, cb int
+	pa, la, ca = splitPos(a)
+	pb, lb, cb = splitPos(b)
+	if pa != pb {
+		return pa < pb
+	}
+	if la != lb {
+		return la < lb
+	}
+	return ca < cb
+}
+
+func splitPos(s string) (string, int, int) {
+	pos, _, _ := strings.Cut(s, "-")
+	parts := strings.Split(pos, ":")
+	if len(parts) < 3 {
+		return s, 0, 0
+	}
+	var l, c int
+	fmt.Sscan(parts[len(parts)-2], &l)
+	fmt.Sscan(parts[len(parts)-1], &c)
+	return strings.Join(parts[:len(parts)-2], ":"), l, c
 }
 
 // lineDiff lists the lines only in want (-) or only in got (+).

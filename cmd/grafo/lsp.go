@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/grafo/grafo/ingest"
+	"github.com/grafo/grafo/ingest/remote"
+	"github.com/grafo/grafo/kv/client"
+	"github.com/grafo/grafo/lsp"
+)
+
+func runLSP(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("lsp", "grafo lsp [--server URL] [--graph NAME] [--ingest-on-save]", stderr)
+	server := serverFlag(fs)
+	graph := fs.String("graph", "", "graph to answer from (default: the workspace folder's name)")
+	onSave := fs.Bool("ingest-on-save", false, "re-ingest the workspace when the editor saves a file, before the next answer")
+	verbose := fs.Bool("verbose", false, "log every request (to standard error)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		fs.Usage()
+		return usageError{"lsp takes no arguments"}
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	c := client.New(*server, client.WithToken(os.Getenv("GRAFO_TOKEN")))
+	cfg := lsp.Config{Client: c, Graph: *graph, Logger: log}
+	if *onSave {
+		sink := remote.New(c)
+		cfg.Ingest = func(ctx context.Context, root, graph string) error {
+			sum, err := ingest.Run(ctx, root, graph, sink, ingest.Options{Logger: log})
+			if err == nil {
+				log.Info("ingested on save", "graph", graph, "changed", sum.New+sum.Changed+sum.Deleted)
+			}
+			return err
+		}
+	}
+	return lsp.Serve(ctx, stdio{stdout}, cfg)
+}
+
+// stdio is the editor's end of the conversation: requests on standard
+// input, answers on standard output.
+type stdio struct{ io.Writer }
+
+func (stdio) Read(p []byte) (int, error) { return os.Stdin.Read(p) }
+func (stdio) Close() error               { return os.Stdin.Close() }

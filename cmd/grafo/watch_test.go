@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// subscribe opens a graphChanged subscription replaying changes after
+// since, and returns a function that waits (until deadline) for the next
+// event whose payload contains want.
+func subscribe(t *testing.T, httpAddr, graph string, since time.Time) func(want string, deadline time.Time) error {
+	t.Helper()
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+httpAddr+"/graphql", map[string][]string{"Sec-WebSocket-Protocol": {"graphql-transport-ws"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	type msg struct {
+		Type    string          `json:"type"`
+		Payload json.RawMessage `json:"payload"`
+	}
+	if err := ws.WriteJSON(map[string]any{"type": "connection_init", "payload": map[string]any{}}); err != nil {
+		t.Fatal(err)
+	}
+	var m msg
+	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if err := ws.ReadJSON(&m); err != nil || m.Type != "connection_ack" {
+		t.Fatalf("connection_init: %+v %v", m, err)
+	}
+	err = ws.WriteJSON(map[string]any{"type": "subscribe", "id": "1", "payload": map[string]any{
+		"query":     `subscription($g: ID!, $s: Time) { graphChanged(graphId: $g, since: $s) { kind nodes at } }`,
+		"variables": map[string]any{"g": graph, "s": since.UTC().Format(time.RFC3339Nano)},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(want string, deadline time.Time) error {
+		for {
+			ws.SetReadDeadline(deadline)
+			var m msg
+			if err := ws.ReadJSON(&m); err != nil {
+				return err
+			}
+			if m.Type == "next" && strings.Contains(string(m.Payload), want) {
+				return nil
+			}
+		}
+	}
+}
+
+// grafo ingest --watch: a saved edit reaches a subscriber within 2 s, and
+// symbolAt then answers from the new code; a deleted file's nodes go.
+func TestIngestWatch(t *testing.T) {
+	p := newProc(t, "w1")
+	dir := filepath.Join(t.TempDir(), "tree")
+	write := func(rel, src string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, rel)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, rel), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("go.mod", "module example.com/w\n\ngo 1.22\n")
+	write("a.go", "package w\n\nfunc Old() {}\n\nfunc Caller() {\n\tOld()\n}\n")
+	write("b.go", "package w\n\nfunc Doomed() {}\n")
+
+	cmd := exec.Command(grafoBin, "ingest", dir, "--graph", "w", "--watch", "--server", p.url())
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	runs := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			logs.Write([]byte(sc.Text() + "\n"))
+			if strings.HasPrefix(sc.Text(), "graph w:") {
+				runs <- sc.Text()
+			}
+		}
+	}()
+	select {
+	case <-runs:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("no first ingest in 60 s:\n%s", logs)
+	}
+
+	ctx := context.Background()
+	symbolAt := func(path string, line, col int) string {
+		var r struct {
+			Graph struct {
+				SymbolAt *struct{ QualifiedName string }
+			}
+		}
+		err := p.client().GraphQL(ctx, `query($p: String!, $l: Int!, $c: Int!) { graph(id: "w") { symbolAt(path: $p, line: $l, column: $c) { qualifiedName } } }`,
+			map[string]any{"p": path, "l": line, "c": col}, &r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Graph.SymbolAt == nil {
+			return ""
+		}
+		return r.Graph.SymbolAt.QualifiedName
+	}
+	if got := symbolAt("a.go", 6, 2); got != "example.com/w.Old" {
+		t.Fatalf("before the edit, symbolAt a.go:6:2 = %q", got)
+	}
+
+	// The watcher and the subscription are both live: save an edit.
+	next := subscribe(t, p.http, "w", time.Now())
+	saved := time.Now()
+	write("a.go", "package w\n\nfunc Renamed() {}\n\nfunc Caller() {\n\tRenamed()\n}\n")
+	if err := next("FILES_CHANGED", saved.Add(2*time.Second)); err != nil {
+		t.Fatalf("no FILES_CHANGED event within 2 s of the save: %v\n%s", err, logs)
+	}
+	if got := symbolAt("a.go", 6, 2); got != "example.com/w.Renamed" {
+		t.Fatalf("symbolAt a.go:6:2 after the edit = %q, want example.com/w.Renamed", got)
+	}
+	t.Logf("edit seen by the subscriber and symbolAt %v after the save", time.Since(saved))
+
+	// A deleted file's nodes go too.
+	deleted := time.Now()
+	if err := os.Remove(filepath.Join(dir, "b.go")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 2*time.Second, "b.go's node to go", func() bool {
+		var r struct {
+			Graph struct{ Node *struct{ ID string } }
+		}
+		err := p.client().GraphQL(ctx, `{ graph(id: "w") { node(qualifiedName: "example.com/w.Doomed") { id } } }`, nil, &r)
+		return err == nil && r.Graph.Node == nil
+	})
+	t.Logf("deletion applied %v after the remove", time.Since(deleted))
+
+	// Interrupted, it stops cleanly.
+	cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("grafo ingest --watch exited with %v after SIGINT:\n%s", err, logs)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("grafo ingest --watch still running 10 s after SIGINT")
+	}
+}

@@ -1,0 +1,395 @@
+package lsp
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"go.lsp.dev/jsonrpc2"
+	"go.lsp.dev/protocol"
+)
+
+// nodeFields are the fields of a node every answer needs: enough for a
+// location (the definition's span when ingest recorded it) and a label.
+const nodeFields = `id kind name qualifiedName line endLine external file { path md5 }
+	definition { file { path } line column endColumn }`
+
+type gNode struct {
+	ID            string
+	Kind          string
+	Name          string
+	QualifiedName string
+	Line          int
+	EndLine       int
+	External      bool
+	File          *struct{ Path, Md5 string }
+	Definition    *gOcc
+}
+
+type gOcc struct {
+	File                    struct{ Path string }
+	Line, Column, EndColumn int
+	Role                    string
+}
+
+// query runs a GraphQL document against the server's graph ($g) and
+// fails when the graph does not exist.
+func (s *server) query(ctx context.Context, doc string, vars map[string]any, out any) error {
+	_, graph, _ := s.state()
+	if vars == nil {
+		vars = map[string]any{}
+	}
+	vars["g"] = graph
+	var raw struct{ Graph json.RawMessage }
+	if err := s.gql.GraphQL(ctx, doc, vars, &raw); err != nil {
+		return err
+	}
+	if len(raw.Graph) == 0 || string(raw.Graph) == "null" {
+		return fmt.Errorf("graph %q not found on the server (ingest the workspace, or pass --graph)", graph)
+	}
+	return json.Unmarshal(raw.Graph, out)
+}
+
+// symbolAt asks for the occurrence under a cursor with the given fields of
+// its node; found is false where no identifier names a node.
+func (s *server) symbolAt(ctx context.Context, cv *conv, p protocol.TextDocumentPositionParams, fields string, node any) (occ *gOcc, found bool, err error) {
+	path, line, col, err := cv.cursor(p.TextDocument.URI, p.Position)
+	if err != nil {
+		return nil, false, err
+	}
+	var r struct {
+		OccurrenceAt *struct {
+			gOcc
+			Node json.RawMessage
+		}
+	}
+	err = s.query(ctx, `query($g: ID!, $p: String!, $l: Int!, $c: Int!) { graph(id: $g) {
+		occurrenceAt(path: $p, line: $l, column: $c) { line column endColumn role file { path } node { `+fields+` } } } }`,
+		map[string]any{"p": path, "l": line, "c": col}, &r)
+	if err != nil || r.OccurrenceAt == nil || len(r.OccurrenceAt.Node) == 0 || string(r.OccurrenceAt.Node) == "null" {
+		return nil, false, err
+	}
+	if err := json.Unmarshal(r.OccurrenceAt.Node, node); err != nil {
+		return nil, false, err
+	}
+	return &r.OccurrenceAt.gOcc, true, nil
+}
+
+func positionParams(raw json.RawMessage) (protocol.TextDocumentPositionParams, error) {
+	var p protocol.TextDocumentPositionParams
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return p, jsonrpc2.Errorf(jsonrpc2.InvalidParams, "%v", err)
+	}
+	return p, nil
+}
+
+// span is the range of an occurrence.
+func (cv *conv) span(o gOcc) protocol.Location {
+	u := cv.s.uriOf(o.File.Path)
+	return protocol.Location{URI: u, Range: protocol.Range{Start: cv.position(u, o.Line, o.Column), End: cv.position(u, o.Line, o.EndColumn)}}
+}
+
+// location is where a node is defined: its name in its declaration when
+// ingest recorded the occurrence, else the start of its first line. Nodes
+// without a file (external ones) have none.
+func (cv *conv) location(n gNode) (protocol.Location, bool) {
+	if n.Definition != nil {
+		return cv.span(*n.Definition), true
+	}
+	if n.File == nil || n.Line == 0 {
+		return protocol.Location{}, false
+	}
+	u := cv.s.uriOf(n.File.Path)
+	start, end := cv.nameIn(u, n.Line, n.Name)
+	return protocol.Location{URI: u, Range: protocol.Range{Start: start, End: end}}, true
+}
+
+// nameIn finds name on a line (1-based) of a document: its span, or the
+// line's start when the name is not there.
+func (cv *conv) nameIn(u protocol.DocumentURI, line int, name string) (protocol.Position, protocol.Position) {
+	text := cv.line(u, line-1)
+	if i := strings.Index(text, name); i >= 0 && name != "" {
+		col := utf8.RuneCountInString(text[:i]) + 1
+		return cv.position(u, line, col), cv.position(u, line, col+utf8.RuneCountInString(name))
+	}
+	p := cv.position(u, line, 1)
+	return p, p
+}
+
+// fullRange spans a node's lines, from the first line's start to the last
+// line's end.
+func (cv *conv) fullRange(u protocol.DocumentURI, n gNode) protocol.Range {
+	end := max(n.EndLine, n.Line)
+	return protocol.Range{Start: cv.position(u, n.Line, 1),
+		End: cv.position(u, end, utf8.RuneCountInString(cv.line(u, end-1))+1)}
+}
+
+func (cv *conv) locations(ns []gNode) []protocol.Location {
+	out := []protocol.Location{}
+	for _, n := range ns {
+		if l, ok := cv.location(n); ok {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func (s *server) definition(ctx context.Context, raw json.RawMessage) (any, error) {
+	p, err := positionParams(raw)
+	if err != nil {
+		return nil, err
+	}
+	cv := s.conv()
+	var n gNode
+	if _, ok, err := s.symbolAt(ctx, cv, p, nodeFields, &n); err != nil || !ok {
+		return nil, err
+	}
+	if l, ok := cv.location(n); ok {
+		return []protocol.Location{l}, nil
+	}
+	return nil, nil
+}
+
+func (s *server) typeDefinition(ctx context.Context, raw json.RawMessage) (any, error) {
+	p, err := positionParams(raw)
+	if err != nil {
+		return nil, err
+	}
+	cv := s.conv()
+	var n gNode
+	if _, ok, err := s.symbolAt(ctx, cv, p, nodeFields, &n); err != nil || !ok {
+		return nil, err
+	}
+	// The graph knows the type of a type name only: variables' types are
+	// not recorded.
+	if n.Kind != "CLASS" {
+		return nil, nil
+	}
+	if l, ok := cv.location(n); ok {
+		return []protocol.Location{l}, nil
+	}
+	return nil, nil
+}
+
+// maxReferences bounds the references one request lists.
+const maxReferences = 10000
+
+func (s *server) references(ctx context.Context, raw json.RawMessage) (any, error) {
+	var p protocol.ReferenceParams
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return nil, jsonrpc2.Errorf(jsonrpc2.InvalidParams, "%v", err)
+	}
+	cv := s.conv()
+	var n gNode
+	if _, ok, err := s.symbolAt(ctx, cv, p.TextDocumentPositionParams, "id", &n); err != nil || !ok {
+		return nil, err
+	}
+	var roles []string // nil: every role
+	if !p.Context.IncludeDeclaration {
+		roles = []string{"call", "read", "write", "reference", "type"}
+	}
+	out := []protocol.Location{}
+	var after *string
+	for len(out) < maxReferences {
+		var r struct {
+			Node struct {
+				References struct {
+					Nodes    []gOcc
+					PageInfo struct {
+						EndCursor   string
+						HasNextPage bool
+					}
+				}
+			}
+		}
+		err := s.query(ctx, `query($g: ID!, $id: ID!, $after: String, $roles: [String!]) { graph(id: $g) { node(id: $id) {
+			references(first: 1000, after: $after, roles: $roles) { nodes { file { path } line column endColumn role } pageInfo { endCursor hasNextPage } } } } }`,
+			map[string]any{"id": n.ID, "after": after, "roles": roles}, &r)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range r.Node.References.Nodes {
+			out = append(out, cv.span(o))
+		}
+		if !r.Node.References.PageInfo.HasNextPage {
+			break
+		}
+		c := r.Node.References.PageInfo.EndCursor
+		after = &c
+	}
+	return out, nil
+}
+
+func (s *server) implementation(ctx context.Context, raw json.RawMessage) (any, error) {
+	p, err := positionParams(raw)
+	if err != nil {
+		return nil, err
+	}
+	cv := s.conv()
+	var n struct{ Implementations []gNode }
+	if _, ok, err := s.symbolAt(ctx, cv, p, "implementations { "+nodeFields+" }", &n); err != nil || !ok {
+		return nil, err
+	}
+	return cv.locations(n.Implementations), nil
+}
+
+func (s *server) hover(ctx context.Context, raw json.RawMessage) (any, error) {
+	p, err := positionParams(raw)
+	if err != nil {
+		return nil, err
+	}
+	cv := s.conv()
+	var n struct {
+		gNode
+		Callers, Callees, Implementations, Subtypes, Supertypes []struct{ ID string }
+	}
+	occ, ok, err := s.symbolAt(ctx, cv, p, nodeFields+" callers { id } callees { id } implementations { id } subtypes { id } supertypes { id }", &n)
+	if err != nil || !ok {
+		return nil, err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "**%s** `%s`", strings.ToLower(n.Kind), n.QualifiedName)
+	if n.External {
+		b.WriteString(" (external)")
+	}
+	b.WriteString("\n\n")
+	switch n.Kind {
+	case "FUNCTION":
+		fmt.Fprintf(&b, "callers: %d · callees: %d", len(n.Callers), len(n.Callees))
+		if len(n.Implementations) > 0 {
+			fmt.Fprintf(&b, " · implementations: %d", len(n.Implementations))
+		}
+	case "CLASS":
+		fmt.Fprintf(&b, "supertypes: %d · subtypes: %d · implementations: %d", len(n.Supertypes), len(n.Subtypes), len(n.Implementations))
+	}
+	fmt.Fprintf(&b, "\n\nhere: %s", occ.Role)
+	if n.File != nil {
+		fmt.Fprintf(&b, "\n\ndefined in `%s`:%d (MD5 %s)", n.File.Path, n.Line, n.File.Md5)
+	}
+	if note := s.staleness(ctx, p.TextDocument.URI); note != "" {
+		b.WriteString("\n\n" + note)
+	}
+	loc := cv.span(*occ)
+	return protocol.Hover{Contents: protocol.MarkupContent{Kind: protocol.Markdown, Value: b.String()}, Range: &loc.Range}, nil
+}
+
+// staleness says when the document's content is not what the graph
+// ingested ("" when they match or the graph lacks the file).
+func (s *server) staleness(ctx context.Context, u protocol.DocumentURI) string {
+	path, err := s.relPath(u)
+	if err != nil {
+		return ""
+	}
+	text, ok := s.text(u)
+	if !ok {
+		return ""
+	}
+	var r struct{ File *struct{ Md5 string } }
+	if err := s.query(ctx, `query($g: ID!, $p: String!) { graph(id: $g) { file(path: $p) { md5 } } }`, map[string]any{"p": path}, &r); err != nil || r.File == nil {
+		return ""
+	}
+	sum := md5.Sum([]byte(text))
+	if have := hex.EncodeToString(sum[:]); have != r.File.Md5 {
+		return fmt.Sprintf("⚠ this buffer differs from the ingested file (MD5 %s, ingested %s): answers may be out of date until it is saved and re-ingested", have, r.File.Md5)
+	}
+	return ""
+}
+
+func symbolKind(kind string, member bool) protocol.SymbolKind {
+	switch {
+	case kind == "CLASS":
+		return protocol.SymbolKindClass
+	case kind == "FUNCTION" && member:
+		return protocol.SymbolKindMethod
+	case kind == "FUNCTION":
+		return protocol.SymbolKindFunction
+	case member:
+		return protocol.SymbolKindField
+	}
+	return protocol.SymbolKindVariable
+}
+
+func (s *server) documentSymbol(ctx context.Context, raw json.RawMessage) (any, error) {
+	var p protocol.DocumentSymbolParams
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return nil, jsonrpc2.Errorf(jsonrpc2.InvalidParams, "%v", err)
+	}
+	path, err := s.relPath(p.TextDocument.URI)
+	if err != nil {
+		return nil, err
+	}
+	var r struct {
+		File *struct{ Nodes []gNode }
+	}
+	if err := s.query(ctx, `query($g: ID!, $p: String!) { graph(id: $g) { file(path: $p) {
+		nodes { id kind name qualifiedName line endLine external } } } }`, map[string]any{"p": path}, &r); err != nil {
+		return nil, err
+	}
+	out := []protocol.DocumentSymbol{}
+	if r.File == nil {
+		return out, nil
+	}
+	cv := s.conv()
+	u := p.TextDocument.URI
+	// Members (methods, fields) nest under their type when it is in the
+	// same file: pkg.T.M is a child of pkg.T.
+	index := map[string]int{} // qualified name of a top-level class → index in out
+	var members []gNode
+	for _, n := range r.File.Nodes {
+		if n.Line == 0 {
+			continue
+		}
+		if owner, ok := strings.CutSuffix(n.QualifiedName, "."+n.Name); ok {
+			if _, isType := index[owner]; isType {
+				members = append(members, n)
+				continue
+			}
+		}
+		sym := cv.docSymbol(u, n, false)
+		if n.Kind == "CLASS" {
+			index[n.QualifiedName] = len(out)
+		}
+		out = append(out, sym)
+	}
+	for _, n := range members {
+		owner := strings.TrimSuffix(n.QualifiedName, "."+n.Name)
+		out[index[owner]].Children = append(out[index[owner]].Children, cv.docSymbol(u, n, true))
+	}
+	return out, nil
+}
+
+func (cv *conv) docSymbol(u protocol.DocumentURI, n gNode, member bool) protocol.DocumentSymbol {
+	start, end := cv.nameIn(u, n.Line, n.Name)
+	return protocol.DocumentSymbol{Name: n.Name, Detail: n.QualifiedName, Kind: symbolKind(n.Kind, member),
+		Range: cv.fullRange(u, n), SelectionRange: protocol.Range{Start: start, End: end}}
+}
+
+func (s *server) workspaceSymbol(ctx context.Context, raw json.RawMessage) (any, error) {
+	var p protocol.WorkspaceSymbolParams
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return nil, jsonrpc2.Errorf(jsonrpc2.InvalidParams, "%v", err)
+	}
+	out := []protocol.SymbolInformation{}
+	if strings.TrimSpace(p.Query) == "" {
+		return out, nil
+	}
+	var r struct{ Search []gNode }
+	if err := s.query(ctx, `query($g: ID!, $q: String!) { graph(id: $g) { search(query: $q, first: 100) { `+nodeFields+` } } }`,
+		map[string]any{"q": p.Query}, &r); err != nil {
+		return nil, err
+	}
+	cv := s.conv()
+	for _, n := range r.Search {
+		l, ok := cv.location(n)
+		if !ok {
+			continue
+		}
+		container := strings.TrimSuffix(strings.TrimSuffix(n.QualifiedName, n.Name), ".")
+		out = append(out, protocol.SymbolInformation{Name: n.Name, Kind: symbolKind(n.Kind, false), Location: l, ContainerName: container})
+	}
+	return out, nil
+}

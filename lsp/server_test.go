@@ -1,0 +1,108 @@
+package lsp_test
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.lsp.dev/jsonrpc2"
+	"go.lsp.dev/uri"
+
+	"github.com/grafo/grafo/graph"
+	"github.com/grafo/grafo/graph/store"
+	"github.com/grafo/grafo/ingest"
+	_ "github.com/grafo/grafo/ingest/golang"
+	"github.com/grafo/grafo/kv/client"
+	"github.com/grafo/grafo/kv/kvtest"
+	"github.com/grafo/grafo/lsp"
+)
+
+// session is an LSP client connected to lsp.Serve in process, the server
+// answering from a real GraphQL handler over a real store.
+type session struct {
+	conn   jsonrpc2.Conn
+	served chan error
+}
+
+func newSession(t *testing.T, root string, cfg lsp.Config, capabilities map[string]any) (*session, map[string]any) {
+	t.Helper()
+	s := store.New(kvtest.NewStore(t), store.Options{})
+	if _, err := ingest.Run(context.Background(), root, filepath.Base(root), s, ingest.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	h := httptest.NewServer(graph.NewHandler(&graph.Resolver{Store: s}, graph.HandlerOptions{}))
+	t.Cleanup(h.Close)
+	cfg.Client = client.New(h.URL)
+	a, b := net.Pipe()
+	ss := &session{served: make(chan error, 1)}
+	go func() { ss.served <- lsp.Serve(context.Background(), a, cfg) }()
+	ss.conn = jsonrpc2.NewConn(jsonrpc2.NewStream(b))
+	ss.conn.Go(context.Background(), jsonrpc2.MethodNotFoundHandler)
+	t.Cleanup(func() { ss.conn.Close() })
+	var res map[string]any
+	ss.call(t, "initialize", map[string]any{"rootUri": uri.File(root), "capabilities": capabilities}, &res)
+	return ss, res
+}
+
+func (s *session) call(t *testing.T, method string, params, out any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := s.conn.Call(ctx, method, params, out); err != nil {
+		t.Fatalf("%s: %v", method, err)
+	}
+}
+
+// A client offering UTF-8 gets it, and columns count bytes: on the line
+// with an emoji and CJK, Größe starts at byte 26.
+func TestUTF8NegotiationAndExit(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "shop")
+	writeFile(t, filepath.Join(root, "go.mod"), "module example.com/shop\n\ngo 1.22\n")
+	writeFile(t, filepath.Join(root, "shop.go"), shopGo)
+	s, init := newSession(t, root, lsp.Config{}, map[string]any{"general": map[string]any{"positionEncodings": []string{"utf-16", "utf-8"}}})
+	caps, _ := init["capabilities"].(map[string]any)
+	if caps["positionEncoding"] != "utf-8" {
+		t.Fatalf("positionEncoding = %v, want utf-8", caps["positionEncoding"])
+	}
+	line := strings.Split(shopGo, "\n")[30]
+	col := strings.Index(line, "Größe") // bytes
+	var locs []location
+	s.call(t, "textDocument/definition", map[string]any{"textDocument": map[string]any{"uri": uri.File(filepath.Join(root, "shop.go"))},
+		"position": map[string]any{"line": 30, "character": col}}, &locs)
+	// func Größe: "func " then five characters, seven bytes.
+	if len(locs) != 1 || locs[0].String() != "shop.go:27:5-27:12" {
+		t.Fatalf("definition in UTF-8 = %v, want shop.go:27:5-27:12", locs)
+	}
+	var null json.RawMessage
+	s.call(t, "shutdown", nil, &null)
+	if err := s.conn.Notify(context.Background(), "exit", nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-s.served:
+		if err != nil {
+			t.Fatalf("Serve after exit: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve still running 10 s after exit")
+	}
+}
+
+// A workspace whose graph the node does not hold is answered with an error
+// that says what to do, not with silence.
+func TestUnknownGraph(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "shop")
+	writeFile(t, filepath.Join(root, "go.mod"), "module example.com/shop\n\ngo 1.22\n")
+	writeFile(t, filepath.Join(root, "shop.go"), shopGo)
+	s, _ := newSession(t, root, lsp.Config{Graph: "nope"}, nil)
+	_, err := s.conn.Call(context.Background(), "textDocument/hover", map[string]any{"textDocument": map[string]any{"uri": uri.File(filepath.Join(root, "shop.go"))},
+		"position": map[string]any{"line": 20, "character": 6}}, new(json.RawMessage))
+	if err == nil || !strings.Contains(err.Error(), `graph "nope" not found`) {
+		t.Fatalf("hover with an unknown graph: %v", err)
+	}
+}
