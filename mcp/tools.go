@@ -125,11 +125,11 @@ func readOnly[In any](s *sdk.Server, name, desc string, h sdk.ToolHandlerFor[In,
 func (t *tools) register(s *sdk.Server, o Options) {
 	readOnly(s, "list_graphs", "The graphs this token may see, with their languages, sizes and last update.", t.listGraphs)
 	readOnly(s, "search_symbols", "Find functions, types and variables by name in one graph or all; best matches first.", t.search)
-	readOnly(s, "symbol_at", "The symbol at a position of a file: the innermost function, type or variable defined there.", t.symbolAt)
+	readOnly(s, "symbol_at", "The symbol under a cursor (line, column): the callee on a call, the variable on a use, the type on a type name; and the definition enclosing the line.", t.symbolAt)
 	readOnly(s, "describe", "A symbol's kind, file and lines, and how many relations of each kind it has in each direction.", t.describe)
 	readOnly(s, "callers", "Functions that call the symbol, transitively up to depth (interface dispatch included).", t.callers)
 	readOnly(s, "callees", "Functions the symbol calls, transitively up to depth.", t.callees)
-	readOnly(s, "references", "Every place that uses the symbol — calls, reads, writes, references, type relations — with file:line:column.", t.references)
+	readOnly(s, "references", "Every identifier that names the symbol — definition, calls, reads, writes, references, type uses — with file:line:column and role.", t.references)
 	readOnly(s, "implementations", "Types that implement an interface, or the methods implementing an interface method.", t.implementations)
 	readOnly(s, "relations", "The symbol's typed edges (calls, variable access, the eight class relations), optionally of one relation and direction.", t.relations)
 	readOnly(s, "impact", "What may break if the symbol changes: everything that transitively calls, reads, writes, references, inherits from or realizes it, up to depth, nearest first.", t.impact)
@@ -204,19 +204,41 @@ func (t *tools) search(ctx context.Context, _ *sdk.CallToolRequest, in searchIn)
 
 func (t *tools) symbolAt(ctx context.Context, _ *sdk.CallToolRequest, in positionIn) (*sdk.CallToolResult, any, error) {
 	var d struct {
-		Graph *struct{ NodeAt *gnode }
+		Graph *struct {
+			OccurrenceAt *struct {
+				Line, Column, EndColumn int
+				Role                    string
+				Node                    *gnode
+			}
+			NodeAt *gnode
+		}
 	}
-	if err := t.q.GraphQL(ctx, `query($g: ID!, $p: String!, $l: Int!) { graph(id: $g) { nodeAt(path: $p, line: $l) { `+nodeFields+` } } }`,
-		map[string]any{"g": in.Graph, "p": in.Path, "l": in.Line}, &d); err != nil {
+	col := in.Column
+	if col <= 0 {
+		col = 1
+	}
+	if err := t.q.GraphQL(ctx, `query($g: ID!, $p: String!, $l: Int!, $c: Int!) { graph(id: $g) {
+		occurrenceAt(path: $p, line: $l, column: $c) { line column endColumn role node { `+nodeFields+` } }
+		nodeAt(path: $p, line: $l) { `+nodeFields+` } } }`,
+		map[string]any{"g": in.Graph, "p": in.Path, "l": in.Line, "c": col}, &d); err != nil {
 		return nil, nil, err
 	}
 	if d.Graph == nil {
 		return nil, nil, t.unknownGraph(ctx, in.Graph)
 	}
-	if d.Graph.NodeAt == nil {
+	var b strings.Builder
+	if o := d.Graph.OccurrenceAt; o != nil && o.Node != nil && in.Column > 0 {
+		fmt.Fprintf(&b, "%s\n(%s at %s:%d:%d-%d)\n", o.Node.String(), o.Role, in.Path, o.Line, o.Column, o.EndColumn)
+	} else if in.Column > 0 {
+		fmt.Fprintf(&b, "no identifier naming a symbol at %s:%d:%d\n", in.Path, in.Line, in.Column)
+	}
+	if n := d.Graph.NodeAt; n != nil {
+		fmt.Fprintf(&b, "enclosing: %s\n", n.String())
+	}
+	if b.Len() == 0 {
 		return text(fmt.Sprintf("no symbol at %s:%d in graph %s", in.Path, in.Line, in.Graph)), nil, nil
 	}
-	return text(d.Graph.NodeAt.String()), nil, nil
+	return text(b.String()), nil, nil
 }
 
 // resolve finds the symbol's node in graph: by qualified name (Go's
@@ -451,17 +473,46 @@ func (e gedge) at() string {
 const edgeFields = `relation dynamic file { path } line column node { ` + nodeFields + ` }`
 
 func (t *tools) references(ctx context.Context, _ *sdk.CallToolRequest, in symbolIn) (*sdk.CallToolResult, any, error) {
-	var d struct{ Edges []gedge }
-	n, err := t.nodeQuery(ctx, in, nil, "", `edges(direction: IN) { `+edgeFields+` }`, &d)
+	lim := limitOf(in.Limit)
+	var d struct {
+		References struct {
+			TotalCount int
+			Nodes      []struct {
+				File                    struct{ Path string }
+				Line, Column, EndColumn int
+				Role                    string
+			}
+		}
+		Edges []gedge
+	}
+	n, err := t.nodeQuery(ctx, in, map[string]any{"first": lim}, ", $first: Int",
+		`references(first: $first) { totalCount nodes { file { path } line column endColumn role } }
+		edges(direction: IN) { `+edgeFields+` }`, &d)
 	if err != nil {
 		return nil, nil, err
 	}
+	refs := d.References
+	if refs.TotalCount > 0 {
+		// Occurrences: every identifier naming the symbol, exact spans.
+		var b strings.Builder
+		fmt.Fprintf(&b, "%d references to %s (file:line:column-endColumn  role):\n", refs.TotalCount, n.QualifiedName)
+		for _, o := range refs.Nodes {
+			fmt.Fprintf(&b, "%s:%d:%d-%d  %s\n", o.File.Path, o.Line, o.Column, o.EndColumn, o.Role)
+		}
+		if refs.TotalCount > len(refs.Nodes) {
+			fmt.Fprintf(&b, "… %d more not shown (limit %d; raise limit, at most %d)\n", refs.TotalCount-len(refs.Nodes), lim, maxLimit)
+		}
+		return text(b.String()), nil, nil
+	}
+	// No occurrences recorded (an external symbol, a graph ingested
+	// before occurrences, facts made through mutations): the incoming
+	// edges, with where each relation appears.
 	es := d.Edges
 	sort.SliceStable(es, func(i, j int) bool { return es[i].at() < es[j].at() })
 	if len(es) == 0 {
 		return text(n.QualifiedName + ": no references in the graph"), nil, nil
 	}
-	return lines(fmt.Sprintf("%d references to %s (where  RELATION  by whom):", len(es), n.QualifiedName), es, limitOf(in.Limit),
+	return lines(fmt.Sprintf("%d uses of %s (where  RELATION  by whom):", len(es), n.QualifiedName), es, lim,
 		func(e gedge) string {
 			at := e.at()
 			if at == "" {
