@@ -96,13 +96,20 @@ func kvOptions(c *model.Consistency) (kv.Options, error) {
 // walk follows CALLS breadth-first from start in dir for depth levels,
 // one batched edge fetch per level, and returns the nodes reached (start
 // excluded, no repeats) level by level, each level sorted by id.
-func (r *Resolver) walk(ctx context.Context, obj *model.Node, dir store.Direction, depth *int) ([]*model.Node, error) {
+func (r *Resolver) walk(ctx context.Context, obj *model.Node, dir store.Direction, depth, first *int) ([]*model.Node, error) {
 	d := 1
 	if depth != nil {
 		d = *depth
 	}
 	if d < 0 || d > MaxDepth {
 		return nil, badRequest("depth must be between 0 and %d, got %d", MaxDepth, d)
+	}
+	limit := -1
+	if first != nil {
+		if *first < 0 {
+			return nil, badRequest("first must not be negative, got %d", *first)
+		}
+		limit = *first
 	}
 	ld := r.loaders(ctx)
 	seen := map[string]bool{obj.ID: true}
@@ -130,6 +137,12 @@ func (r *Resolver) walk(ctx context.Context, obj *model.Node, dir store.Directio
 		sort.Strings(next)
 		reached = append(reached, next...)
 		frontier = next
+		// Nearest levels first: once first nodes are reached, the deeper
+		// levels cannot make the cut.
+		if limit >= 0 && len(reached) >= limit {
+			reached = reached[:limit]
+			break
+		}
 	}
 	keys := make([]nodeKey, len(reached))
 	for i, id := range reached {

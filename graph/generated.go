@@ -143,10 +143,10 @@ type ComplexityRoot struct {
 	}
 
 	Node struct {
-		Callees         func(childComplexity int, depth *int) int
-		Callers         func(childComplexity int, depth *int) int
+		Callees         func(childComplexity int, depth *int, first *int) int
+		Callers         func(childComplexity int, depth *int, first *int) int
 		Definition      func(childComplexity int) int
-		Edges           func(childComplexity int, direction *model.Direction, relation *ingest.Relation) int
+		Edges           func(childComplexity int, direction *model.Direction, relation *ingest.Relation, first *int) int
 		EndLine         func(childComplexity int) int
 		Export          func(childComplexity int, format model.ExportFormat, depth *int, limit *int) int
 		External        func(childComplexity int) int
@@ -246,9 +246,9 @@ type NodeResolver interface {
 
 	Graph(ctx context.Context, obj *model.Node) (*model.Graph, error)
 	Test(ctx context.Context, obj *model.Node) (bool, error)
-	Edges(ctx context.Context, obj *model.Node, direction *model.Direction, relation *ingest.Relation) ([]*model.Edge, error)
-	Callers(ctx context.Context, obj *model.Node, depth *int) ([]*model.Node, error)
-	Callees(ctx context.Context, obj *model.Node, depth *int) ([]*model.Node, error)
+	Edges(ctx context.Context, obj *model.Node, direction *model.Direction, relation *ingest.Relation, first *int) ([]*model.Edge, error)
+	Callers(ctx context.Context, obj *model.Node, depth *int, first *int) ([]*model.Node, error)
+	Callees(ctx context.Context, obj *model.Node, depth *int, first *int) ([]*model.Node, error)
 	Implementations(ctx context.Context, obj *model.Node) ([]*model.Node, error)
 	Supertypes(ctx context.Context, obj *model.Node) ([]*model.Node, error)
 	Subtypes(ctx context.Context, obj *model.Node) ([]*model.Node, error)
@@ -769,7 +769,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Node.Callees(childComplexity, args["depth"].(*int)), true
+		return e.ComplexityRoot.Node.Callees(childComplexity, args["depth"].(*int), args["first"].(*int)), true
 	case "Node.callers":
 		if e.ComplexityRoot.Node.Callers == nil {
 			break
@@ -780,7 +780,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Node.Callers(childComplexity, args["depth"].(*int)), true
+		return e.ComplexityRoot.Node.Callers(childComplexity, args["depth"].(*int), args["first"].(*int)), true
 	case "Node.definition":
 		if e.ComplexityRoot.Node.Definition == nil {
 			break
@@ -797,7 +797,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Node.Edges(childComplexity, args["direction"].(*model.Direction), args["relation"].(*ingest.Relation)), true
+		return e.ComplexityRoot.Node.Edges(childComplexity, args["direction"].(*model.Direction), args["relation"].(*ingest.Relation), args["first"].(*int)), true
 	case "Node.endLine":
 		if e.ComplexityRoot.Node.EndLine == nil {
 			break
@@ -1282,10 +1282,12 @@ type Node {
   graph: Graph!
   "Test code: Go _test.go files, Python test modules (test_*.py, *_test.py, conftest.py, tests/)."
   test: Boolean!
-  edges(direction: Direction = OUT, relation: Relation): [Edge!]!
+  "first: at most this many edges, in relation and other-end order (default: all)."
+  edges(direction: Direction = OUT, relation: Relation, first: Int): [Edge!]!
   "Transitive over CALLS, IN direction, without repeats, the node itself excluded; depth at most 100."
-  callers(depth: Int = 1): [Node!]!
-  callees(depth: Int = 1): [Node!]!
+  callers(depth: Int = 1, first: Int): [Node!]!
+  "As callers, over CALLS in the OUT direction. first: at most this many, nearest levels first (default: all)."
+  callees(depth: Int = 1, first: Int): [Node!]!
   """
   Of an interface (or class): the types that realize it. Of an interface
   method: the methods of those types that implement it. Otherwise empty.
@@ -2200,6 +2202,14 @@ func (ec *executionContext) field_Node_callees_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["depth"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
 	return args, nil
 }
 
@@ -2214,6 +2224,14 @@ func (ec *executionContext) field_Node_callers_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["depth"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
 	return args, nil
 }
 
@@ -2236,6 +2254,14 @@ func (ec *executionContext) field_Node_edges_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["relation"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
 	return args, nil
 }
 
@@ -4610,7 +4636,7 @@ func (ec *executionContext) _Node_edges(ctx context.Context, field graphql.Colle
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Node().Edges(ctx, obj, fc.Args["direction"].(*model.Direction), fc.Args["relation"].(*ingest.Relation))
+			return ec.Resolvers.Node().Edges(ctx, obj, fc.Args["direction"].(*model.Direction), fc.Args["relation"].(*ingest.Relation), fc.Args["first"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Edge) graphql.Marshaler {
@@ -4654,7 +4680,7 @@ func (ec *executionContext) _Node_callers(ctx context.Context, field graphql.Col
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Node().Callers(ctx, obj, fc.Args["depth"].(*int))
+			return ec.Resolvers.Node().Callers(ctx, obj, fc.Args["depth"].(*int), fc.Args["first"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Node) graphql.Marshaler {
@@ -4698,7 +4724,7 @@ func (ec *executionContext) _Node_callees(ctx context.Context, field graphql.Col
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Node().Callees(ctx, obj, fc.Args["depth"].(*int))
+			return ec.Resolvers.Node().Callees(ctx, obj, fc.Args["depth"].(*int), fc.Args["first"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Node) graphql.Marshaler {

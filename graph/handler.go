@@ -160,7 +160,7 @@ func setComplexity(c *ComplexityRoot) {
 	c.Node.Implementations = func(child int) int { return 1 + 10*child }
 	c.Node.Supertypes = c.Node.Implementations
 	c.Node.Subtypes = c.Node.Implementations
-	c.Node.Callers = func(child int, depth *int) int {
+	c.Node.Callers = func(child int, depth *int, first *int) int {
 		return 1 + 10*capped(depth, 1, MaxDepth)*child
 	}
 	c.Node.Callees = c.Node.Callers
@@ -168,7 +168,7 @@ func setComplexity(c *ComplexityRoot) {
 	c.Node.Export = func(child int, format model.ExportFormat, depth *int, limit *int) int {
 		return 1 + 2*capped(limit, 100, MaxExportNodes)
 	}
-	c.Node.Edges = func(child int, direction *model.Direction, relation *ingest.Relation) int {
+	c.Node.Edges = func(child int, direction *model.Direction, relation *ingest.Relation, first *int) int {
 		return 1 + 10*child
 	}
 }

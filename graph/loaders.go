@@ -26,6 +26,9 @@ type Loaders struct {
 	Nodes *dataloadgen.Loader[nodeKey, *store.Node]
 	Edges *dataloadgen.Loader[edgeKey, []store.Edge]
 	Files *dataloadgen.Loader[fileKey, *store.File]
+	// Graphs: Node.graph on every node of a long list reads each graph's
+	// record once.
+	Graphs *dataloadgen.Loader[string, *store.GraphMeta]
 }
 
 // NewLoaders returns fresh loaders over s.
@@ -45,6 +48,14 @@ func NewLoaders(s *store.Store) *Loaders {
 					}
 					return s.EdgesOf(ctx, g, qs)
 				})
+		}, opts...),
+		Graphs: dataloadgen.NewLoader(func(ctx context.Context, ids []string) ([]*store.GraphMeta, []error) {
+			out := make([]*store.GraphMeta, len(ids))
+			errs := make([]error, len(ids))
+			for i, id := range ids {
+				out[i], errs[i] = s.Graph(ctx, id)
+			}
+			return out, errs
 		}, opts...),
 		Files: dataloadgen.NewLoader(func(ctx context.Context, keys []fileKey) ([]*store.File, []error) {
 			return byGraph(keys, func(k fileKey) (string, string) { return k.graph, k.path },

@@ -237,3 +237,41 @@ func TestHierarchiesAndTestFlag(t *testing.T) {
 		t.Errorf("test flags = %+v, want true true false", tf.Graph)
 	}
 }
+
+// first bounds edges, callers and callees: nearest levels first for the
+// walks, relation and other-end order for edges.
+func TestFirstBoundsEdgesAndWalks(t *testing.T) {
+	e := newEnv(t)
+	e.createGraph(t, "f")
+	e.upsert(t, "f", nodeInputs("root", "a", "b", "c", "d"), []map[string]any{
+		calls("a", "root"), calls("b", "root"), calls("c", "a"), calls("d", "c"),
+	})
+	type res struct {
+		Graph struct {
+			Node struct {
+				Edges   []struct{ Node struct{ Name string } }
+				All     []struct{ Node struct{ Name string } }
+				Callers nameList
+				Deep    nameList
+				None    nameList
+			}
+		}
+	}
+	var r res
+	e.post(t, `{ graph(id: "f") { node(qualifiedName: "p.root") {
+		edges(direction: IN, first: 1) { node { name } }
+		all: edges(direction: IN) { node { name } }
+		callers(depth: 3, first: 3) { name }
+		deep: callers(depth: 3) { name }
+		none: callers(depth: 3, first: 0) { name } } } }`, &r)
+	n := r.Graph.Node
+	if len(n.Edges) != 1 || n.Edges[0].Node.Name != n.All[0].Node.Name || len(n.All) != 2 {
+		t.Errorf("edges first 1 = %+v of %+v", n.Edges, n.All)
+	}
+	if fmt.Sprint(n.Callers.sorted()) != "[a b c]" || fmt.Sprint(n.Deep.sorted()) != "[a b c d]" || len(n.None) != 0 {
+		t.Errorf("callers first 3 = %v, all = %v, first 0 = %v", n.Callers, n.Deep, n.None)
+	}
+	if msg, _ := e.errorOf(t, `{ graph(id: "f") { node(qualifiedName: "p.root") { callers(first: -1) { name } } } }`); !strings.Contains(msg, "first") {
+		t.Errorf("negative first: %q", msg)
+	}
+}

@@ -232,7 +232,7 @@ func (r *nodeResolver) File(ctx context.Context, obj *model.Node) (*model.File, 
 
 // Graph is the resolver for the graph field.
 func (r *nodeResolver) Graph(ctx context.Context, obj *model.Node) (*model.Graph, error) {
-	m, err := r.Store.Graph(ctx, obj.GraphID)
+	m, err := r.loaders(ctx).Graphs.Load(ctx, obj.GraphID)
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +245,7 @@ func (r *nodeResolver) Test(ctx context.Context, obj *model.Node) (bool, error) 
 }
 
 // Edges is the resolver for the edges field.
-func (r *nodeResolver) Edges(ctx context.Context, obj *model.Node, direction *model.Direction, relation *ingest.Relation) ([]*model.Edge, error) {
+func (r *nodeResolver) Edges(ctx context.Context, obj *model.Node, direction *model.Direction, relation *ingest.Relation, first *int) ([]*model.Edge, error) {
 	dirs := []store.Direction{store.Out}
 	switch deref(direction) {
 	case model.DirectionIn:
@@ -262,40 +262,60 @@ func (r *nodeResolver) Edges(ctx context.Context, obj *model.Node, direction *mo
 	if err != nil {
 		return nil, err
 	}
-	// Load the other ends now, in one batch, to drop edges whose other end
-	// is gone (a dangling edge of a removed file).
-	var nkeys []nodeKey
+	limit := -1
+	if first != nil {
+		if *first < 0 {
+			return nil, badRequest("first must not be negative, got %d", *first)
+		}
+		limit = *first
+	}
+	type cand struct {
+		e   store.Edge
+		dir store.Direction
+	}
+	var cands []cand
 	for i, es := range lists {
 		for _, e := range es {
-			nkeys = append(nkeys, nodeKey{obj.GraphID, e.Other(dirs[i])})
+			cands = append(cands, cand{e, dirs[i]})
 		}
 	}
-	others, err := ld.Nodes.LoadAll(ctx, nkeys)
-	if err != nil {
-		return nil, err
-	}
+	// Load the other ends in batches (one when there is no limit), to drop
+	// edges whose other end is gone (a dangling edge of a removed file),
+	// and stop loading once first live edges are found.
 	out := []*model.Edge{}
-	j := 0
-	for i, es := range lists {
-		for _, e := range es {
-			if others[j] != nil {
-				out = append(out, &model.Edge{Relation: e.Relation, Line: intPtr(e.Line), Column: intPtr(e.Column),
-					Dynamic: e.Dynamic, GraphID: obj.GraphID, OtherID: e.Other(dirs[i]), Path: e.Path})
-			}
-			j++
+	for start := 0; start < len(cands) && (limit < 0 || len(out) < limit); {
+		end := len(cands)
+		if limit >= 0 {
+			end = min(end, start+limit-len(out)+16)
 		}
+		nkeys := make([]nodeKey, 0, end-start)
+		for _, c := range cands[start:end] {
+			nkeys = append(nkeys, nodeKey{obj.GraphID, c.e.Other(c.dir)})
+		}
+		others, err := ld.Nodes.LoadAll(ctx, nkeys)
+		if err != nil {
+			return nil, err
+		}
+		for j, c := range cands[start:end] {
+			if others[j] != nil && (limit < 0 || len(out) < limit) {
+				e := c.e
+				out = append(out, &model.Edge{Relation: e.Relation, Line: intPtr(e.Line), Column: intPtr(e.Column),
+					Dynamic: e.Dynamic, GraphID: obj.GraphID, OtherID: e.Other(c.dir), Path: e.Path})
+			}
+		}
+		start = end
 	}
 	return out, nil
 }
 
 // Callers is the resolver for the callers field.
-func (r *nodeResolver) Callers(ctx context.Context, obj *model.Node, depth *int) ([]*model.Node, error) {
-	return r.walk(ctx, obj, store.In, depth)
+func (r *nodeResolver) Callers(ctx context.Context, obj *model.Node, depth *int, first *int) ([]*model.Node, error) {
+	return r.walk(ctx, obj, store.In, depth, first)
 }
 
 // Callees is the resolver for the callees field.
-func (r *nodeResolver) Callees(ctx context.Context, obj *model.Node, depth *int) ([]*model.Node, error) {
-	return r.walk(ctx, obj, store.Out, depth)
+func (r *nodeResolver) Callees(ctx context.Context, obj *model.Node, depth *int, first *int) ([]*model.Node, error) {
+	return r.walk(ctx, obj, store.Out, depth, first)
 }
 
 // Implementations is the resolver for the implementations field.

@@ -254,9 +254,8 @@ func (t *tools) resolve(ctx context.Context, graph, symbol string) (*gnode, erro
 			Search []*gnode
 		}
 	}
-	if err := t.q.GraphQL(ctx, `query($g: ID!, $s: String!) { graph(id: $g) {
-		node(qualifiedName: $s) { `+nodeFields+` } search(query: $s, first: 20) { `+nodeFields+` } } }`,
-		map[string]any{"g": graph, "s": symbol}, &d); err != nil {
+	vars := map[string]any{"g": graph, "s": symbol}
+	if err := t.q.GraphQL(ctx, `query($g: ID!, $s: String!) { graph(id: $g) { node(qualifiedName: $s) { `+nodeFields+` } } }`, vars, &d); err != nil {
 		return nil, err
 	}
 	if d.Graph == nil {
@@ -264,6 +263,10 @@ func (t *tools) resolve(ctx context.Context, graph, symbol string) (*gnode, erro
 	}
 	if d.Graph.Node != nil {
 		return d.Graph.Node, nil
+	}
+	// Not a qualified name: maybe a suffix naming one symbol.
+	if err := t.q.GraphQL(ctx, `query($g: ID!, $s: String!) { graph(id: $g) { search(query: $s, first: 20) { `+nodeFields+` } } }`, vars, &d); err != nil {
+		return nil, err
 	}
 	want := store.CanonicalName(symbol)
 	var exact []*gnode
@@ -428,8 +431,9 @@ func (t *tools) walk(ctx context.Context, in depthIn, field, what string) (*sdk.
 	if err != nil {
 		return nil, nil, err
 	}
+	lim := limitOf(in.Limit)
 	var d map[string][]*gnode
-	n, err := t.nodeQuery(ctx, in.symbolIn, map[string]any{"d": depth}, ", $d: Int", field+`(depth: $d) { `+nodeFields+` }`, &d)
+	n, err := t.nodeQuery(ctx, in.symbolIn, map[string]any{"d": depth, "f": lim + 1}, ", $d: Int, $f: Int", field+`(depth: $d, first: $f) { `+nodeFields+` }`, &d)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -437,8 +441,13 @@ func (t *tools) walk(ctx context.Context, in depthIn, field, what string) (*sdk.
 	if len(ns) == 0 {
 		return text(fmt.Sprintf("%s: no %s within depth %d", n.QualifiedName, what, depth)), nil, nil
 	}
-	return lines(fmt.Sprintf("%d %s of %s within depth %d:", len(ns), what, n.QualifiedName, depth), ns, limitOf(in.Limit),
-		func(x *gnode) string { return x.String() }), nil, nil
+	header := fmt.Sprintf("%d %s of %s within depth %d, nearest first:", len(ns), what, n.QualifiedName, depth)
+	if len(ns) > lim {
+		// The walk stopped at the limit: the total is not known.
+		header = fmt.Sprintf("more than %d %s of %s within depth %d, nearest first:", lim, what, n.QualifiedName, depth)
+		ns = ns[:lim]
+	}
+	return lines(header, ns, lim, func(x *gnode) string { return x.String() }), nil, nil
 }
 
 func (t *tools) callers(ctx context.Context, _ *sdk.CallToolRequest, in depthIn) (*sdk.CallToolResult, any, error) {
@@ -483,11 +492,9 @@ func (t *tools) references(ctx context.Context, _ *sdk.CallToolRequest, in symbo
 				Role                    string
 			}
 		}
-		Edges []gedge
 	}
 	n, err := t.nodeQuery(ctx, in, map[string]any{"first": lim}, ", $first: Int",
-		`references(first: $first) { totalCount nodes { file { path } line column endColumn role } }
-		edges(direction: IN) { `+edgeFields+` }`, &d)
+		`references(first: $first) { totalCount nodes { file { path } line column endColumn role } }`, &d)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -507,7 +514,14 @@ func (t *tools) references(ctx context.Context, _ *sdk.CallToolRequest, in symbo
 	// No occurrences recorded (an external symbol, a graph ingested
 	// before occurrences, facts made through mutations): the incoming
 	// edges, with where each relation appears.
-	es := d.Edges
+	var e struct {
+		Graph struct{ Node struct{ Edges []gedge } }
+	}
+	if err := t.q.GraphQL(ctx, `query($g: ID!, $id: ID!) { graph(id: $g) { node(id: $id) { edges(direction: IN) { `+edgeFields+` } } } }`,
+		map[string]any{"g": in.Graph, "id": n.ID}, &e); err != nil {
+		return nil, nil, err
+	}
+	es := e.Graph.Node.Edges
 	sort.SliceStable(es, func(i, j int) bool { return es[i].at() < es[j].at() })
 	if len(es) == 0 {
 		return text(n.QualifiedName + ": no references in the graph"), nil, nil
@@ -555,9 +569,11 @@ func (t *tools) relations(ctx context.Context, _ *sdk.CallToolRequest, in relati
 	if rel != "" {
 		vars["r"] = rel
 	}
+	lim := limitOf(in.Limit)
+	vars["f"] = lim + 1
 	var d struct{ Out, In []gedge }
-	sel := `out: edges(direction: OUT, relation: $r) { ` + edgeFields + ` } in: edges(direction: IN, relation: $r) { ` + edgeFields + ` }`
-	n, err := t.nodeQuery(ctx, in.symbolIn, vars, ", $r: Relation", sel, &d)
+	sel := `out: edges(direction: OUT, relation: $r, first: $f) { ` + edgeFields + ` } in: edges(direction: IN, relation: $r, first: $f) { ` + edgeFields + ` }`
+	n, err := t.nodeQuery(ctx, in.symbolIn, vars, ", $r: Relation, $f: Int", sel, &d)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -579,7 +595,11 @@ func (t *tools) relations(ctx context.Context, _ *sdk.CallToolRequest, in relati
 	if len(rows) == 0 {
 		return text(fmt.Sprintf("%s: no %s edges (direction %s)", n.QualifiedName, rel, dir)), nil, nil
 	}
-	return lines(fmt.Sprintf("%d edges of %s (OUT: this → other, IN: other → this):", len(rows), n.QualifiedName), rows, limitOf(in.Limit),
+	header := fmt.Sprintf("%d edges of %s (OUT: this → other, IN: other → this):", len(rows), n.QualifiedName)
+	if len(d.Out) > lim || len(d.In) > lim {
+		header = fmt.Sprintf("more than %d edges of %s (OUT: this → other, IN: other → this):", lim, n.QualifiedName)
+	}
+	return lines(header, rows, lim,
 		func(r row) string {
 			s := fmt.Sprintf("%s %s  %s", r.dir, r.e.Relation, r.e.Node.String())
 			var notes []string
@@ -632,7 +652,7 @@ func (t *tools) impact(ctx context.Context, _ *sdk.CallToolRequest, in depthIn) 
 			vars := map[string]any{"g": in.Graph}
 			for j, id := range batch {
 				fmt.Fprintf(&decl, ", $i%d: ID!", j)
-				fmt.Fprintf(&sel, " n%d: node(id: $i%d) { edges(direction: IN) { relation node { %s } } }", j, j, nodeFields)
+				fmt.Fprintf(&sel, " n%d: node(id: $i%d) { edges(direction: IN, first: %d) { relation node { %s } } }", j, j, lim+1, nodeFields)
 				vars[fmt.Sprintf("i%d", j)] = id
 			}
 			var d struct {
@@ -651,6 +671,9 @@ func (t *tools) impact(ctx context.Context, _ *sdk.CallToolRequest, in depthIn) 
 				if nd == nil {
 					continue
 				}
+				if len(nd.Edges) > lim {
+					cut = true // this node's edges were cut: the set is incomplete
+				}
 				for _, e := range nd.Edges {
 					if !impactRelations[e.Relation] || seen[e.Node.ID] {
 						continue
@@ -662,7 +685,7 @@ func (t *tools) impact(ctx context.Context, _ *sdk.CallToolRequest, in depthIn) 
 			}
 			// Stop asking once more than the limit is known: the answer
 			// says it was cut, and an agent narrows the depth.
-			cut = len(hits) > lim
+			cut = cut || len(hits) > lim
 		}
 		frontier = next
 	}

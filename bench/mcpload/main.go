@@ -41,7 +41,7 @@ func main() {
 			}
 		}
 	}
-	if err := client.New(*addr).GraphQL(ctx, `query($g: ID!) { graph(id: $g) { nodes(kind: FUNCTION, first: 1000) { nodes { qualifiedName line file { path } } } } }`,
+	if err := client.New(*addr).GraphQL(ctx, `query($g: ID!) { graph(id: $g) { nodes(kind: FUNCTION, first: 800) { nodes { qualifiedName line file { path } } } } }`,
 		map[string]any{"g": *graph}, &d); err != nil || d.Graph == nil {
 		log.Fatalf("sampling graph %s: %v", *graph, err)
 	}
