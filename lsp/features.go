@@ -224,6 +224,41 @@ func (s *server) references(ctx context.Context, raw json.RawMessage) (any, erro
 	return out, nil
 }
 
+// documentHighlight marks the occurrences of the symbol under the cursor
+// in the same document, writes and reads told apart.
+func (s *server) documentHighlight(ctx context.Context, raw json.RawMessage) (any, error) {
+	p, err := positionParams(raw)
+	if err != nil {
+		return nil, err
+	}
+	cv := s.conv()
+	var n struct {
+		References struct{ Nodes []gOcc }
+	}
+	occ, ok, err := s.symbolAt(ctx, cv, p, fmt.Sprintf("references(first: %d) { nodes { file { path } line column endColumn role } }", maxHighlights), &n)
+	if err != nil || !ok {
+		return nil, err
+	}
+	out := []protocol.DocumentHighlight{}
+	for _, o := range n.References.Nodes {
+		if o.File.Path != occ.File.Path {
+			continue
+		}
+		kind := protocol.DocumentHighlightKindText
+		switch o.Role {
+		case "write":
+			kind = protocol.DocumentHighlightKindWrite
+		case "read":
+			kind = protocol.DocumentHighlightKindRead
+		}
+		out = append(out, protocol.DocumentHighlight{Range: cv.span(o).Range, Kind: kind})
+	}
+	return out, nil
+}
+
+// maxHighlights bounds the references read for one highlight request.
+const maxHighlights = 1000
+
 func (s *server) implementation(ctx context.Context, raw json.RawMessage) (any, error) {
 	p, err := positionParams(raw)
 	if err != nil {

@@ -171,6 +171,7 @@ func (s *server) requests() map[string]handler {
 		"textDocument/definition":           s.definition,
 		"textDocument/references":           s.references,
 		"textDocument/implementation":       s.implementation,
+		"textDocument/documentHighlight":    s.documentHighlight,
 		"textDocument/typeDefinition":       s.typeDefinition,
 		"textDocument/hover":                s.hover,
 		"textDocument/documentSymbol":       s.documentSymbol,
@@ -261,17 +262,18 @@ func (s *server) initialize(raw json.RawMessage) (any, error) {
 	s.mu.Unlock()
 	s.log.Info("initialized", "root", root, "graph", graph, "encoding", enc)
 	caps := map[string]any{
-		"positionEncoding":        enc,
-		"textDocumentSync":        map[string]any{"openClose": true, "change": 1, "save": map[string]any{"includeText": false}},
-		"definitionProvider":      true,
-		"referencesProvider":      true,
-		"implementationProvider":  true,
-		"typeDefinitionProvider":  true,
-		"hoverProvider":           true,
-		"documentSymbolProvider":  true,
-		"workspaceSymbolProvider": true,
-		"callHierarchyProvider":   true,
-		"typeHierarchyProvider":   true,
+		"positionEncoding":          enc,
+		"textDocumentSync":          map[string]any{"openClose": true, "change": 1, "save": map[string]any{"includeText": false}},
+		"definitionProvider":        true,
+		"referencesProvider":        true,
+		"implementationProvider":    true,
+		"typeDefinitionProvider":    true,
+		"hoverProvider":             true,
+		"documentHighlightProvider": true,
+		"documentSymbolProvider":    true,
+		"workspaceSymbolProvider":   true,
+		"callHierarchyProvider":     true,
+		"typeHierarchyProvider":     true,
 	}
 	res := map[string]any{"capabilities": caps, "serverInfo": map[string]any{"name": "grafo"}}
 	if legacy {

@@ -3,6 +3,7 @@ package lsp_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http/httptest"
 	"path/filepath"
@@ -77,6 +78,20 @@ func TestUTF8NegotiationAndExit(t *testing.T) {
 	// func Größe: "func " then five characters, seven bytes.
 	if len(locs) != 1 || locs[0].String() != "shop.go:27:5-27:12" {
 		t.Fatalf("definition in UTF-8 = %v, want shop.go:27:5-27:12", locs)
+	}
+	// Highlights of Total in its file: the declaration, a write, a read.
+	var hl []struct {
+		Range lspRange
+		Kind  int
+	}
+	s.call(t, "textDocument/documentHighlight", map[string]any{"textDocument": map[string]any{"uri": uri.File(filepath.Join(root, "shop.go"))},
+		"position": map[string]any{"line": 24, "character": 9}}, &hl)
+	var got []string
+	for _, h := range hl {
+		got = append(got, fmt.Sprint(h.Range, "/", h.Kind))
+	}
+	if want := "[18:4-18:9/1 22:2-22:7/3 24:8-24:13/2]"; fmt.Sprint(got) != want {
+		t.Errorf("highlights of Total = %v, want %s", got, want)
 	}
 	var null json.RawMessage
 	s.call(t, "shutdown", nil, &null)

@@ -152,6 +152,31 @@ func TestIngestWatch(t *testing.T) {
 	})
 	t.Logf("deletion applied %v after the remove", time.Since(deleted))
 
+	// A new directory is watched as it appears: a file added in it later
+	// is ingested too.
+	waitFor(t, 5*time.Second, "the runs of the edit and the delete", func() bool { return len(runs) >= 2 })
+	for len(runs) > 0 {
+		<-runs
+	}
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	select { // the run after the directory's creation: it is watched by then
+	case <-runs:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("no run after creating a directory:\n%s", logs)
+	}
+	added := time.Now()
+	write("sub/c.go", "package sub\n\nfunc Fresh() {}\n")
+	waitFor(t, 2*time.Second, "sub/c.go's node to appear", func() bool {
+		var r struct {
+			Graph struct{ Node *struct{ ID string } }
+		}
+		err := p.client().GraphQL(ctx, `{ graph(id: "w") { node(qualifiedName: "example.com/w/sub.Fresh") { id } } }`, nil, &r)
+		return err == nil && r.Graph.Node != nil
+	})
+	t.Logf("a file in a new directory ingested %v after it was written", time.Since(added))
+
 	// Interrupted, it stops cleanly.
 	cmd.Process.Signal(syscall.SIGINT)
 	select {

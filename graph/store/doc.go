@@ -8,10 +8,14 @@
 //	graphs                 {graph} → created time (the list of graphs)
 //	g/{graph}              created, updated, lang, owner/{oid}, stats/{oid}, b/{bucket}
 //	g/{graph}/files        {path} → file record (checksums, language, diagnostics)
-//	g/{graph}/n/{node}     meta; out/{REL}/{to}/{oid}; in/{REL}/{from}/{oid}
+//	g/{graph}/n/{node}     meta; out/{REL}/{to}/{oid}; in/{REL}/{from}/{oid};
+//	                       r/{oid}/{chunk} → path, then the node's occurrences in that file
 //	g/{graph}/o/{oid}      n/{node} → kind, name, span; x/{from}/{chunk} → "REL/to" lines (a
 //	                       file's edges, grouped by source); e/{from}/{REL}/{to} (an API
-//	                       mutation's edges, one row each); d/{i} spilled diagnostics
+//	                       mutation's edges, one row each); d/{i} spilled diagnostics;
+//	                       k/{line/64}/{chunk} → the file's occurrences by line; t/{chunk} →
+//	                       the nodes its r/ rows went to; p/{path}\x00{node} (API owner
+//	                       only) → span of an upserted node with a path, for nodeAt
 //	g/{graph}/name/{bkt}   {lower(name)}\x01{node} → kind (exact and prefix search)
 //
 // Node ids are a short hash of graph + qualified name, so they are stable
@@ -24,6 +28,11 @@
 // including the in-rows its edges created on nodes of other files. Edge rows
 // carry the owner id in their key, so two owners stating the same relation
 // never delete each other's rows.
+//
+// Occurrences (identifiers naming nodes) are stored twice so that the
+// identifier under a cursor is one row-prefix scan of the file's owner
+// partition and a node's references one scan of the node's partition (see
+// occurrences.go); they are replaced and removed with the file's facts.
 //
 // Stats are exact and cheap: each file's counts are stored in a
 // stats/{oid} row written with its facts; the API and external owners,

@@ -35,6 +35,14 @@
 //     algorithm finds (CHA would add every same-signature function of the
 //     standard library); interface calls keep external implementations.
 //   - Empty interfaces get no REALIZATION edges (every type would have one).
+//   - Occurrences: every identifier that names a node of the graph is
+//     recorded with its role — definition, call (the callee's name in a
+//     call), read/write/reference (classified like the edges), reference
+//     for a function used as a value, type for a type name — and columns in
+//     characters. Locals, packages, builtins and symbols outside the tree
+//     have no node and no occurrence, except called external functions.
+//     An embedded field's name is both the field's definition and a use of
+//     its type. Columns of edges count characters too.
 //   - Only the facts of changed files are rewritten, so an edge that an
 //     unchanged file would gain from a change elsewhere (a new
 //     implementation found by CHA, a new interface it realizes) appears

@@ -21,31 +21,31 @@ func (fx *fileX) occurrences() {
 	// is syntactic, so the functions' bodies need no separate passes.
 	fx.marks = map[*ast.Ident]ingest.Relation{}
 	ast.Inspect(fx.file, fx.mark)
+	// One pass: a call is visited before the identifiers inside it, so its
+	// callee's name is known as a callee when that identifier is reached.
 	callees := map[*ast.Ident]bool{}
-	ast.Inspect(fx.file, func(n ast.Node) bool {
-		if c, ok := n.(*ast.CallExpr); ok {
-			if id := calleeIdent(fx.info, c); id != nil {
-				callees[id] = true
-			}
-		}
-		return true
-	})
 	cols := fx.columns()
 	ast.Inspect(fx.file, func(n ast.Node) bool {
-		id, ok := n.(*ast.Ident)
-		if !ok || id.Name == "_" {
-			return true
-		}
-		// An embedded field's identifier both defines the field and uses
-		// the type; both are recorded, the use first.
-		if obj := fx.info.Uses[id]; obj != nil {
-			if qn, role := fx.useOf(obj, id, callees[id]); qn != "" {
-				fx.occur(cols, id, qn, role)
+		switch n := n.(type) {
+		case *ast.CallExpr:
+			if id := calleeIdent(fx.info, n); id != nil {
+				callees[id] = true
 			}
-		}
-		if obj := fx.info.Defs[id]; obj != nil {
-			if qn := fx.defOf(obj, id); qn != "" {
-				fx.occur(cols, id, qn, ingest.RoleDefinition)
+		case *ast.Ident:
+			if n.Name == "_" {
+				return true
+			}
+			// An embedded field's identifier both defines the field and
+			// uses the type; both are recorded, the use first.
+			if obj := fx.info.Uses[n]; obj != nil {
+				if qn, role := fx.useOf(obj, n, callees[n]); qn != "" {
+					fx.occur(cols, n, qn, role)
+				}
+			}
+			if obj := fx.info.Defs[n]; obj != nil {
+				if qn := fx.defOf(obj, n); qn != "" {
+					fx.occur(cols, n, qn, ingest.RoleDefinition)
+				}
 			}
 		}
 		return true
