@@ -7,7 +7,8 @@ Each call site (a name, or x.name, followed by an argument list) gives
    "defs": [{"full_name": "pkg.mod.C.m", "type": "function", "in_tree": true}]}
 where line/col (1-based, col in bytes) is where the whole call expression
 starts, as in Grafo's edges, and defs are jedi's goto (following imports)
-definitions that are functions or classes, else its infer ones. Each class
+definitions that are functions or classes, and its infer ones when goto
+finds none or lands in a stub. Each class
 of the tree gives {"class": "pkg.mod.C", "bases": ["pkg.base.B", ...]},
 its bases as jedi infers them, for judging dispatch to overrides.
 """
@@ -99,9 +100,13 @@ def main():
                 else:
                     continue  # f()(), x[0](): no name to ask about
                 line, col = callee.start_pos
-                defs = describe(script.goto(line, col, follow_imports=True), root)
-                if not defs:
-                    defs = describe(script.infer(line, col), root)
+                gone = script.goto(line, col, follow_imports=True)
+                defs = describe(gone, root)
+                # goto stops in typeshed's stub for a method inherited
+                # across modules of the standard library; infer reaches
+                # the code.
+                if not defs or any(str(n.module_path).endswith(".pyi") for n in gone):
+                    defs += describe(script.infer(line, col), root)
                 self_recv = (i - 1 == start + 1 and first.type == "name" and first.value == "self")
                 sl, sc = first.start_pos
                 w.write(json.dumps({"path": rel, "line": sl, "col": byte_col(lines, sl, sc),
