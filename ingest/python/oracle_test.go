@@ -70,10 +70,12 @@ type jediSite struct {
 //     deriving (by jedi's bases) from the class of one of them: the
 //     override self.m() may dispatch to.
 //
-// Precision of dynamic edges and of static in-tree edges is over edges at
-// sites jedi can judge; recall is over the (site, in-tree definition)
-// pairs jedi gives. An external edge is consistent when jedi's
-// definitions for its site all lie outside the tree.
+// Precision of dynamic and of static edges to nodes of the tree is over
+// such edges at sites jedi can judge; recall is over the (site, in-tree
+// definition) pairs jedi gives. Edges to external nodes (static or
+// dynamic) cannot be matched by name (jedi names the class that defines
+// a method, Grafo the class of the receiver): one is consistent when
+// jedi's definitions for its site all lie outside the tree.
 func TestOracleJedi(t *testing.T) {
 	py := jediPython(t)
 	t0 := time.Now()
@@ -213,6 +215,13 @@ func TestOracleJedi(t *testing.T) {
 			ok := a.inTree[e.To]
 			where := fmt.Sprintf("%s:%d:%d %s → %s", k.path, k.line, k.col, e.From, e.To)
 			switch {
+			case !nodes[e.To]:
+				extAll++
+				if len(a.inTree) == 0 {
+					extOK++
+				} else {
+					bad = append(bad, "external "+where)
+				}
 			case e.Dynamic:
 				dynAll++
 				if ok || a.self && override(e.To, a) {
@@ -220,19 +229,12 @@ func TestOracleJedi(t *testing.T) {
 				} else {
 					bad = append(bad, "dynamic "+where)
 				}
-			case nodes[e.To]:
+			default:
 				statAll++
 				if ok {
 					statOK++
 				} else {
 					bad = append(bad, "static "+where)
-				}
-			default:
-				extAll++
-				if len(a.inTree) == 0 {
-					extOK++
-				} else {
-					bad = append(bad, "external "+where)
 				}
 			}
 		}
@@ -258,7 +260,7 @@ func TestOracleJedi(t *testing.T) {
 		return 100 * float64(a) / float64(b)
 	}
 	t.Logf("jedi %v (%d call sites), frontend %v", tJedi.Round(time.Millisecond), len(sites), tGrafo.Round(time.Millisecond))
-	t.Logf("dynamic CALLS precision %.1f%% (%d of %d judged)", pct(dynOK, dynAll), dynOK, dynAll)
+	t.Logf("dynamic in-tree CALLS precision %.1f%% (%d of %d judged)", pct(dynOK, dynAll), dynOK, dynAll)
 	t.Logf("static in-tree CALLS precision %.1f%% (%d of %d judged)", pct(statOK, statAll), statOK, statAll)
 	t.Logf("external CALLS consistent with jedi %.1f%% (%d of %d judged)", pct(extOK, extAll), extOK, extAll)
 	t.Logf("in-tree CALLS recall %.1f%% (%d of %d)", pct(found, want), found, want)
@@ -280,7 +282,7 @@ func TestOracleJedi(t *testing.T) {
 		t.Fatalf("nothing to judge: %d dynamic, %d static edges, %d in-tree definitions", dynAll, statAll, want)
 	}
 	if p := pct(dynOK, dynAll); p < 95 {
-		t.Errorf("dynamic CALLS precision %.1f%% < 95%%", p)
+		t.Errorf("dynamic in-tree CALLS precision %.1f%% < 95%%", p)
 	}
 	if statOK != statAll {
 		t.Errorf("static in-tree CALLS precision %.1f%% < 100%%", pct(statOK, statAll))

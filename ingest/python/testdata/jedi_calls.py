@@ -7,8 +7,7 @@ Each call site (a name, or x.name, followed by an argument list) gives
    "defs": [{"full_name": "pkg.mod.C.m", "type": "function", "in_tree": true}]}
 where line/col (1-based, col in bytes) is where the whole call expression
 starts, as in Grafo's edges, and defs are jedi's goto (following imports)
-definitions that are functions or classes, and its infer ones when goto
-finds none or lands in a stub. Each class
+definitions that are functions or classes, else its infer ones. Each class
 of the tree gives {"class": "pkg.mod.C", "bases": ["pkg.base.B", ...]},
 its bases as jedi infers them, for judging dispatch to overrides.
 """
@@ -19,6 +18,7 @@ import sys
 
 try:
     import jedi
+    from jedi.inference.gradual import typeshed
 except ImportError:
     sys.stderr.write("python3-jedi missing: run make deps (apt-get install python3-jedi)\n")
     sys.exit(3)
@@ -49,6 +49,13 @@ def byte_col(lines, line, col):
 def main():
     root = os.path.realpath(sys.argv[1])
     project = jedi.Project(root)
+    # The tree's own packages are judged from their code, not from
+    # typeshed's stubs of the standard library, which lag it (a stub
+    # without FileHandler.emit sends calls of it to Handler.emit).
+    own = {n for n in os.listdir(root) if os.path.isfile(os.path.join(root, n, "__init__.py"))}
+    stub = typeshed.try_to_load_stub_cached
+    typeshed.try_to_load_stub_cached = lambda state, names, *a, **k: (
+        None if names and names[0] in own else stub(state, names, *a, **k))
     files = []
     for d, subdirs, names in os.walk(root):
         subdirs.sort()
@@ -100,13 +107,9 @@ def main():
                 else:
                     continue  # f()(), x[0](): no name to ask about
                 line, col = callee.start_pos
-                gone = script.goto(line, col, follow_imports=True)
-                defs = describe(gone, root)
-                # goto stops in typeshed's stub for a method inherited
-                # across modules of the standard library; infer reaches
-                # the code.
-                if not defs or any(str(n.module_path).endswith(".pyi") for n in gone):
-                    defs += describe(script.infer(line, col), root)
+                defs = describe(script.goto(line, col, follow_imports=True), root)
+                if not defs:
+                    defs = describe(script.infer(line, col), root)
                 self_recv = (i - 1 == start + 1 and first.type == "name" and first.value == "self")
                 sl, sc = first.start_pos
                 w.write(json.dumps({"path": rel, "line": sl, "col": byte_col(lines, sl, sc),
