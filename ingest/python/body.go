@@ -290,40 +290,22 @@ func assigned(n *node) *node {
 }
 
 // bindTargets binds the names of assignment target t to value v (nil: not
-// known) or, when typ is set, to a value of that type. Tuples unpack a
-// tuple of as many values pairwise; anything else unpacked is unknown.
+// known) or, when typ is set, the whole target to a value of that type.
 func (a *analyser) bindTargets(sc *scope, t, v *node, typ *vtype) {
-	if t == nil {
-		return
-	}
-	switch t.kind {
-	case "identifier":
+	eachTargetOf(t, v, true, func(id, value *node, whole bool) {
+		if id.kind != "identifier" {
+			return
+		}
 		var vt vtype
 		none := false
 		switch {
-		case typ != nil:
+		case typ != nil && whole:
 			vt = *typ
-		case v != nil:
-			vt, none = a.ix.typeOf(a.m, sc, v)
+		case value != nil:
+			vt, none = a.ix.typeOf(a.m, sc, value)
 		}
-		sc.bindLocal(t.text(a.m.src), vt, none)
-	case "parenthesized_expression":
-		if len(t.kids) == 1 {
-			a.bindTargets(sc, t.kids[0], v, typ)
-		}
-	case "pattern_list", "tuple_pattern", "list_pattern", "expression_list", "tuple", "list", "list_splat_pattern":
-		var vs []*node
-		if v != nil && (v.kind == "expression_list" || v.kind == "tuple" || v.kind == "list") && len(v.kids) == len(t.kids) {
-			vs = v.kids
-		}
-		for i, k := range t.kids {
-			var kv *node
-			if vs != nil && t.kind != "list_splat_pattern" && k.kind != "list_splat_pattern" {
-				kv = vs[i]
-			}
-			a.bindTargets(sc, k, kv, nil)
-		}
-	}
+		sc.bindLocal(id.text(a.m.src), vt, none)
+	})
 }
 
 // walk visits an expression or statement in scope sc.

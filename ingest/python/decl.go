@@ -170,24 +170,20 @@ func (m *module) declare() {
 			continue
 		}
 		// What a function assigns to a global counts for its type too.
-		eachNode(u.n.child("body"), func(n *node) bool {
-			switch n.kind {
-			case "function_definition", "class_definition", "lambda":
-				return false
-			case "assignment":
-				eachTarget(n, func(id, value *node, _ bool) {
-					if name := id.text(m.src); id.kind == "identifier" && globals[name] {
-						m.vals[name] = append(m.vals[name], valueAt{m: m, v: value, fn: u})
-					}
-				})
-			case "for_statement":
+		eachAssignment(u.n.child("body"), func(n *node) {
+			if n.kind == "for_statement" {
 				for _, id := range targetNames(n.child("left")) {
 					if globals[id.text(m.src)] {
 						m.vals[id.text(m.src)] = append(m.vals[id.text(m.src)], valueAt{m: m})
 					}
 				}
+				return
 			}
-			return true
+			eachTarget(n, func(id, value *node, _ bool) {
+				if name := id.text(m.src); id.kind == "identifier" && globals[name] {
+					m.vals[name] = append(m.vals[name], valueAt{m: m, v: value, fn: u})
+				}
+			})
 		})
 	}
 }
@@ -342,36 +338,47 @@ func (m *module) declareClassBody(c *class, body *node) {
 			if self == "" || x.static {
 				continue
 			}
-			eachNode(x.n.child("body"), func(n *node) bool {
-				switch n.kind {
-				case "function_definition", "class_definition", "lambda":
-					return false
-				case "assignment":
-					eachTarget(n, func(t, value *node, whole bool) {
-						obj, attr := t.child("object"), t.child("attribute")
-						if t.kind != "attribute" || obj == nil || attr == nil || obj.kind != "identifier" || obj.text(m.src) != self {
-							return
-						}
-						name := attr.text(m.src)
-						if d == init {
-							var typ, ctor *node
-							if whole {
-								typ = n.child("type")
-								if value != nil && value.kind == "call" {
-									ctor = value
-								}
-							}
-							addAttr(name, n, attr, typ, ctor)
-						}
-						if value != nil || n.child("right") != nil {
-							c.vals[name] = append(c.vals[name], valueAt{m: m, v: value, fn: x})
-						}
-					})
+			eachAssignment(x.n.child("body"), func(n *node) {
+				if n.kind != "assignment" {
+					return
 				}
-				return true
+				eachTarget(n, func(t, value *node, whole bool) {
+					obj, attr := t.child("object"), t.child("attribute")
+					if t.kind != "attribute" || obj == nil || attr == nil || obj.kind != "identifier" || obj.text(m.src) != self {
+						return
+					}
+					name := attr.text(m.src)
+					if d == init {
+						var typ, ctor *node
+						if whole {
+							typ = n.child("type")
+							if value != nil && value.kind == "call" {
+								ctor = value
+							}
+						}
+						addAttr(name, n, attr, typ, ctor)
+					}
+					if value != nil || n.child("right") != nil {
+						c.vals[name] = append(c.vals[name], valueAt{m: m, v: value, fn: x})
+					}
+				})
 			})
 		}
 	}
+}
+
+// eachAssignment calls f for the assignments and for statements of a
+// function body, not those of functions, classes and lambdas inside it.
+func eachAssignment(body *node, f func(*node)) {
+	eachNode(body, func(n *node) bool {
+		switch n.kind {
+		case "function_definition", "class_definition", "lambda":
+			return false
+		case "assignment", "for_statement":
+			f(n)
+		}
+		return true
+	})
 }
 
 // eachTarget calls f for every identifier and attribute an assignment
