@@ -8,8 +8,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
+	"runtime"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -79,13 +82,31 @@ type jediSite struct {
 func TestOracleJedi(t *testing.T) {
 	py := jediPython(t)
 	t0 := time.Now()
-	var stderr bytes.Buffer
-	cmd := exec.Command(py, "testdata/jedi_calls.py", "testdata/oracle")
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("jedi_calls.py: %v\n%s", err, stderr.String())
+	// jedi takes most of the time: one process per CPU, each on a share
+	// of the files.
+	n := max(1, min(runtime.GOMAXPROCS(0), 4))
+	outs := make([][]byte, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for k := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var stderr bytes.Buffer
+			cmd := exec.Command(py, "testdata/jedi_calls.py", "testdata/oracle", strconv.Itoa(k), strconv.Itoa(n))
+			cmd.Stderr = &stderr
+			if outs[k], errs[k] = cmd.Output(); errs[k] != nil {
+				errs[k] = fmt.Errorf("jedi_calls.py: %v\n%s", errs[k], stderr.String())
+			}
+		}()
 	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := bytes.Join(outs, nil)
 	tJedi := time.Since(t0)
 	t1 := time.Now()
 	facts := ingesttest.ExtractAll(t, New(), "testdata/oracle", "cha")

@@ -1,6 +1,6 @@
 """Print jedi's answer for every call site of a Python tree, as JSON lines.
 
-Usage: python3 jedi_calls.py ROOT
+Usage: python3 jedi_calls.py ROOT [K N]   (K N: only the files i with i % N == K)
 
 Each call site (a name, or x.name, followed by an argument list) gives
   {"path": "pkg/mod.py", "line": 3, "col": 5, "name": "m", "self": false,
@@ -60,6 +60,9 @@ def main():
     for d, subdirs, names in os.walk(root):
         subdirs.sort()
         files += [os.path.join(d, n) for n in sorted(names) if n.endswith(".py")]
+    if len(sys.argv) == 4:
+        k, n = int(sys.argv[2]), int(sys.argv[3])
+        files = [f for i, f in enumerate(files) if i % n == k]
     w = sys.stdout
     for f in files:
         rel = os.path.relpath(f, root).replace(os.sep, "/")
