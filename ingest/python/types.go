@@ -87,7 +87,7 @@ var literalTypes = map[string]string{"string": "builtins.str", "concatenated_str
 var externalClasses = map[string]bool{"socket.socket": true, "collections.deque": true,
 	"collections.defaultdict": true, "array.array": true, "datetime.datetime": true, "datetime.date": true,
 	"datetime.time": true, "datetime.timedelta": true, "builtins.object": true, "builtins.memoryview": true,
-	"builtins.range": true, "builtins.slice": true, "builtins.complex": true, "builtins.type": true}
+	"builtins.range": true, "builtins.slice": true, "builtins.complex": true}
 
 func init() {
 	for _, c := range literalTypes {
