@@ -103,7 +103,7 @@ func (a *analyser) unit(d *def) {
 			a.decorator(dec, nil)
 		}
 		sc := a.ix.scopeOf(x)
-		if sc == nil { // only while inference builds it: not here
+		if sc == nil { // nil only while being built, never seen here
 			sc = a.funcScope(x, x.n, nil)
 		}
 		a.params(x.n, sc)
