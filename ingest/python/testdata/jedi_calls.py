@@ -6,7 +6,8 @@ Each call site (a name, or x.name, followed by an argument list) gives
   {"path": "pkg/mod.py", "line": 3, "col": 5, "name": "m", "self": false,
    "defs": [{"full_name": "pkg.mod.C.m", "type": "function", "in_tree": true}]}
 where line/col (1-based, col in bytes) is where the whole call expression
-starts, as in Grafo's edges, and defs are jedi's goto (following imports)
+starts, as in Grafo's edges, self says the call is self.m() or cls.m(),
+and defs are jedi's goto (following imports)
 definitions that are functions or classes, else its infer ones. Each class
 of the tree gives {"class": "pkg.mod.C", "bases": ["pkg.base.B", ...]},
 its bases as jedi infers them, for judging dispatch to overrides.
@@ -113,7 +114,7 @@ def main():
                 defs = describe(script.goto(line, col, follow_imports=True), root)
                 if not defs:
                     defs = describe(script.infer(line, col), root)
-                self_recv = (i - 1 == start + 1 and first.type == "name" and first.value == "self")
+                self_recv = (i - 1 == start + 1 and first.type == "name" and first.value in ("self", "cls"))
                 sl, sc = first.start_pos
                 w.write(json.dumps({"path": rel, "line": sl, "col": byte_col(lines, sl, sc),
                                     "name": callee.value, "self": self_recv, "defs": defs}) + "\n")
