@@ -23,6 +23,7 @@ type module struct {
 	units     []*def              // functions and methods, whose bodies are analysed
 	classes   []*class
 	vals      map[string][]valueAt // values assigned to module variables, for inference
+	foreign   map[string]bool      // attributes assigned through another object than self (x.attr = …)
 }
 
 // def is a node of the tree: a function, method, class, module variable
@@ -140,11 +141,30 @@ func (m *module) declare() {
 	}
 	// Names declared global in a function and assigned nowhere at module
 	// level are module variables too.
+	m.foreign = map[string]bool{}
+	storeForeign := func(n *node, self string) {
+		eachTarget(n, func(t, _ *node, _ bool) {
+			if obj, attr := t.child("object"), t.child("attribute"); t.kind == "attribute" && obj != nil && attr != nil &&
+				(self == "" || obj.kind != "identifier" || obj.text(m.src) != self) {
+				m.foreign[attr.text(m.src)] = true
+			}
+		})
+	}
+	for _, a := range vars {
+		storeForeign(a, "")
+	}
 	for _, u := range m.units {
 		var globals map[string]bool
+		self := ""
+		if u.owner != nil && !u.static {
+			self = firstParam(u.n, m.src)
+		}
 		eachNode(u.n.child("body"), func(n *node) bool {
 			if n.kind == "function_definition" || n.kind == "class_definition" || n.kind == "lambda" {
 				return false
+			}
+			if n.kind == "assignment" {
+				storeForeign(n, self)
 			}
 			if n.kind == "global_statement" {
 				if globals == nil {

@@ -26,7 +26,8 @@
 //     all its values agree on (None aside): a local's assignments, a
 //     module variable's assignments including those under global in
 //     functions, an attribute's class-body values and self.x = … in every
-//     method of its class and bases. Values that disagree, for targets,
+//     method of its class and bases (none when the tree also assigns an
+//     attribute of that name through another object: x.attr = …). Values that disagree, for targets,
 //     tuples unpacked from a call, anything unknown make it unknown. An
 //     unannotated parameter among the values makes the type a maybe:
 //     what is found through it is dynamic.

@@ -14,6 +14,9 @@ type index struct {
 	defs map[string]*def    // by qualified name
 	subs map[*class][]*class
 	memo map[string]res // resolve's answers; star imports would otherwise make it exponential
+	// foreign are the attribute names assigned through another object than
+	// self somewhere (h.formatter = f): their values are not all known.
+	foreign map[string]bool
 
 	// Inference, computed on demand (types.go).
 	types     map[*def]vtype
@@ -33,9 +36,13 @@ func newIndex(mods []*module) *index {
 		}
 		ix.mods[m.name] = m
 	}
+	ix.foreign = map[string]bool{}
 	for _, m := range mods {
 		if !m.dup {
 			m.declare()
+			for a := range m.foreign {
+				ix.foreign[a] = true
+			}
 		}
 	}
 	for _, m := range mods {

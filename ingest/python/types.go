@@ -299,13 +299,18 @@ func (ix *index) varType(d *def) vtype {
 
 // attrType is the type of attribute name of instances of c: the values
 // assigned to it in the class bodies and methods of c and its bases
-// (self.x = … anywhere, not only in __init__).
+// (self.x = … anywhere, not only in __init__); unknown when the tree also
+// assigns an attribute of that name through another object (x.name = …),
+// whose class is not known when declaring.
 func (ix *index) attrType(c *class, name string) vtype {
 	k := attrKey{c, name}
 	if t, ok := ix.attrTypes[k]; ok {
 		return t
 	}
 	ix.attrTypes[k] = vtype{}
+	if ix.foreign[name] {
+		return vtype{} // assigned through some other object: not all values known
+	}
 	var vals []valueAt
 	for _, b := range ix.mro(c) {
 		if d := b.members[name]; d != nil && d.kind == ingest.Variable && d.owner == b && d.typ != nil {
