@@ -102,7 +102,10 @@ func (a *analyser) unit(d *def) {
 		for _, dec := range x.decorators {
 			a.decorator(dec, nil)
 		}
-		sc := a.funcScope(x, x.n, nil)
+		sc := a.ix.scopeOf(x)
+		if sc == nil { // nil only while being built, never seen here
+			sc = a.funcScope(x, x.n, nil)
+		}
 		a.params(x.n, sc)
 		a.walk(x.n.child("body"), sc, ctxLoad)
 	}
@@ -120,11 +123,15 @@ func (a *analyser) funcScope(d *def, fn *node, parent *scope) *scope {
 			}
 			b := &binding{kind: bLocal}
 			if i == 0 && d != nil && d.owner != nil && !d.static {
-				b = &binding{kind: bSelf, typ: d.owner}
-			} else if ann != nil {
-				if direct, _ := a.ix.annotationClasses(a.m, ann); len(direct) == 1 {
-					b.typ = direct[0].c
+				b = &binding{kind: bSelf, cls: d.owner}
+			} else {
+				t := vtype{maybe: true} // whatever a caller passes
+				if ann != nil {
+					if at := a.ix.annotationType(a.m, ann); at.known() {
+						t = at
+					}
 				}
+				b.val.add(t, false)
 			}
 			sc.locals[name] = b
 		}
@@ -193,7 +200,7 @@ func (a *analyser) prescan(n *node, sc *scope) {
 			}
 		case "function_definition", "class_definition":
 			if id := k.child("name"); id != nil {
-				sc.bindLocal(id.text(a.m.src), &binding{kind: bLocal})
+				sc.bindLocal(id.text(a.m.src), vtype{}, false) // nested: no node to call
 			}
 		case "lambda", "list_comprehension", "set_comprehension", "dictionary_comprehension", "generator_expression":
 		case "import_statement", "import_from_statement":
@@ -202,44 +209,103 @@ func (a *analyser) prescan(n *node, sc *scope) {
 					sc.locals[name] = b
 				}
 			}, false)
-		case "assignment", "augmented_assignment":
-			left := k.child("left")
-			for _, id := range targetNames(left) {
-				b := &binding{kind: bLocal}
-				if id == left {
-					if t := k.child("type"); t != nil {
-						if direct, _ := a.ix.annotationClasses(a.m, t); len(direct) == 1 {
-							b.typ = direct[0].c
-						}
-					} else if r := k.child("right"); r != nil && r.kind == "call" {
-						b.typ = a.ix.classOf(a.ix.exprAt(a.m, nil, r.child("function")))
+		case "assignment":
+			left, right := k.child("left"), k.child("right")
+			for right != nil && right.kind == "assignment" { // a = b = v
+				a.bindTargets(sc, right.child("left"), assigned(right), nil)
+				right = right.child("right")
+			}
+			if ann := k.child("type"); ann != nil {
+				if t := a.ix.annotationType(a.m, ann); t.known() || right == nil {
+					a.bindTargets(sc, left, nil, &t)
+					if right != nil {
+						a.prescan(&node{kids: []*node{right}}, sc)
 					}
+					continue
 				}
-				sc.bindLocal(id.text(a.m.src), b)
 			}
-			if r := k.child("right"); r != nil {
-				a.prescan(&node{kids: []*node{r}}, sc)
+			a.bindTargets(sc, left, right, nil)
+			if right != nil {
+				a.prescan(&node{kids: []*node{right}}, sc)
 			}
-		case "for_statement", "for_in_clause":
+		case "augmented_assignment":
 			for _, id := range targetNames(k.child("left")) {
-				sc.bindLocal(id.text(a.m.src), &binding{kind: bLocal})
+				sc.bindLocal(id.text(a.m.src), vtype{}, true) // x += …: the type x had
 			}
 			a.prescan(k, sc)
-		case "as_pattern_target":
-			for _, t := range k.kids {
-				for _, id := range targetNames(t) {
-					sc.bindLocal(id.text(a.m.src), &binding{kind: bLocal})
+		case "for_statement", "for_in_clause":
+			a.bindTargets(sc, k.child("left"), nil, nil)
+			a.prescan(k, sc)
+		case "with_item", "except_clause":
+			for _, c := range k.kids {
+				if c.kind != "as_pattern" {
+					a.prescan(&node{kids: []*node{c}}, sc)
+					continue
 				}
+				var val, alias *node
+				for _, x := range c.kids {
+					if x.field == "alias" || x.kind == "as_pattern_target" {
+						alias = x
+					} else if val == nil {
+						val = x
+					}
+				}
+				var t vtype
+				if k.kind == "with_item" {
+					t = a.ix.enterType(a.m, sc, val)
+				} else if val != nil {
+					t = a.ix.caughtType(a.m, sc, val)
+				}
+				if alias != nil {
+					for _, tg := range alias.kids {
+						a.bindTargets(sc, tg, nil, &t)
+					}
+				}
+				if val != nil {
+					a.prescan(&node{kids: []*node{val}}, sc)
+				}
+			}
+		case "as_pattern_target": // case patterns
+			for _, t := range k.kids {
+				a.bindTargets(sc, t, nil, nil)
 			}
 		case "named_expression":
 			if id := k.child("name"); id != nil {
-				sc.bindLocal(id.text(a.m.src), &binding{kind: bLocal})
+				a.bindTargets(sc, id, k.child("value"), nil)
 			}
 			a.prescan(k, sc)
 		default:
 			a.prescan(k, sc)
 		}
 	}
+}
+
+// assigned is the value a (possibly chained) assignment assigns.
+func assigned(n *node) *node {
+	r := n.child("right")
+	for r != nil && r.kind == "assignment" {
+		r = r.child("right")
+	}
+	return r
+}
+
+// bindTargets binds the names of assignment target t to value v (nil: not
+// known) or, when typ is set, the whole target to a value of that type.
+func (a *analyser) bindTargets(sc *scope, t, v *node, typ *vtype) {
+	eachTargetOf(t, v, true, func(id, value *node, whole bool) {
+		if id.kind != "identifier" {
+			return
+		}
+		var vt vtype
+		none := false
+		switch {
+		case typ != nil && whole:
+			vt = *typ
+		case value != nil:
+			vt, none = a.ix.typeOf(a.m, sc, value)
+		}
+		sc.bindLocal(id.text(a.m.src), vt, none)
+	})
 }
 
 // walk visits an expression or statement in scope sc.
@@ -323,9 +389,7 @@ func (a *analyser) walk(n *node, sc *scope, ctx int) {
 		csc := newScope(sc)
 		for _, k := range n.kids {
 			if k.kind == "for_in_clause" {
-				for _, id := range targetNames(k.child("left")) {
-					csc.bindLocal(id.text(a.m.src), &binding{kind: bLocal})
-				}
+				a.bindTargets(csc, k.child("left"), nil, nil)
 			}
 		}
 		for _, k := range n.kids {
@@ -487,9 +551,12 @@ func (a *analyser) callee(fn *node, sc *scope, at *node) {
 	}
 	names, nodes := chain(fn, a.m.src)
 	if names == nil {
+		// "…".format(), C().m(), f()[0].m(): a method of the type of the
+		// receiver, when it is known.
 		if fn.kind == "attribute" {
 			if attr := fn.child("attribute"); attr != nil {
-				a.dynamic(attr.text(a.m.src), true, at)
+				t, _ := a.ix.typeOf(a.m, sc, fn.child("object"))
+				a.callRes(a.ix.memberOf(t, []string{attr.text(a.m.src)}), at)
 			}
 		}
 		return
@@ -499,33 +566,49 @@ func (a *analyser) callee(fn *node, sc *scope, at *node) {
 	}
 	r := a.ix.names(a.m, sc, names)
 	switch {
-	case r.def != nil:
-		switch r.def.kind {
-		case ingest.Function:
-			a.edge(ingest.Calls, r.def.qname, at, false)
-			// self.m() may run an override of m in a subclass.
-			if b := sc.lookup(names[0]); len(names) == 2 && b != nil && b.kind == bSelf {
-				for _, s := range a.ix.subs[b.typ] {
-					if d := s.members[names[1]]; d != nil && d.kind == ingest.Function && d != r.def {
-						a.edge(ingest.Calls, d.qname, at, true)
-					}
+	case r.def != nil && r.def.kind == ingest.Function:
+		a.edge(ingest.Calls, r.def.qname, at, r.maybe)
+		// self.m() may run an override of m in a subclass.
+		if b := sc.lookup(names[0]); len(names) == 2 && b != nil && b.kind == bSelf {
+			for _, s := range a.ix.subs[b.cls] {
+				if d := s.members[names[1]]; d != nil && d.kind == ingest.Function && d != r.def {
+					a.edge(ingest.Calls, d.qname, at, true)
 				}
 			}
-		case ingest.Class:
-			a.edge(ingest.Calls, a.ix.ctor(r.def.cls).qname, at, false)
-		case ingest.Variable:
-			a.edge(ingest.Reads, r.def.qname, nodes[len(nodes)-1], false)
 		}
-	case r.external != "":
-		a.external[r.external] = true
-		a.edge(ingest.Calls, r.external, at, false)
+	case r.def != nil && r.def.kind == ingest.Variable:
+		a.edge(ingest.Reads, r.def.qname, nodes[len(nodes)-1], false)
+		a.callRes(r, at)
 	case r.self != nil:
 		if len(names) == 1 {
 			a.edge(ingest.Calls, a.ix.ctor(r.self).qname, at, false) // cls()
 		}
-	case r.mod != nil:
 	default: // the walk of fn's object records the variables it reads
-		a.dynamic(r.name, len(names) > 1, at)
+		a.callRes(r, at)
+	}
+}
+
+// callRes adds the CALLS edge of calling what r resolved to: a function
+// or class of the tree (static), an external function or method of an
+// external class, or a variable whose value is known to be a class or
+// function of the tree (dynamic: a call through a value, as in Go).
+// Where nothing is known there is no edge: no guess.
+func (a *analyser) callRes(r res, at *node) {
+	switch {
+	case r.def != nil && r.def.kind == ingest.Function:
+		a.edge(ingest.Calls, r.def.qname, at, r.maybe)
+	case r.def != nil && r.def.kind == ingest.Class:
+		a.edge(ingest.Calls, a.ix.ctor(r.def.cls).qname, at, r.maybe)
+	case r.external != "":
+		a.external[r.external] = true
+		a.edge(ingest.Calls, r.external, at, r.maybe)
+	default:
+		switch t := a.ix.valueOf(r); {
+		case t.of != nil && t.of.kind == ingest.Class:
+			a.edge(ingest.Calls, a.ix.ctor(t.of.cls).qname, at, true)
+		case t.of != nil:
+			a.edge(ingest.Calls, t.of.qname, at, true)
+		}
 	}
 }
 
@@ -536,31 +619,6 @@ func (ix *index) ctor(c *class) *def {
 		return d
 	}
 	return c.def
-}
-
-// dynamic adds a dynamic CALLS edge to the only function or class of the
-// tree named name (of the module level only, unless method), if unique.
-func (a *analyser) dynamic(name string, method bool, at *node) {
-	if name == "" {
-		return
-	}
-	var found *def
-	for _, d := range a.ix.byName[name] {
-		if d.owner != nil && !method {
-			continue
-		}
-		if found != nil {
-			return
-		}
-		found = d
-	}
-	if found == nil {
-		return
-	}
-	if found.kind == ingest.Class {
-		found = a.ix.ctor(found.cls)
-	}
-	a.edge(ingest.Calls, found.qname, at, true)
 }
 
 // decorator handles @expr: the decorated function (or, for a class, the

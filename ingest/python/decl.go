@@ -22,6 +22,8 @@ type module struct {
 	defs      []*def              // nodes this file defines, in source order
 	units     []*def              // functions and methods, whose bodies are analysed
 	classes   []*class
+	vals      map[string][]valueAt // values assigned to module variables, for inference
+	foreign   map[string]bool      // attributes assigned through another object than self (x.attr = …)
 }
 
 // def is a node of the tree: a function, method, class, module variable
@@ -48,7 +50,8 @@ type class struct {
 	bases   []*node // base class expressions
 	meta    *node   // metaclass= expression
 	members map[string]*def
-	attrs   []*def // attributes in declaration order
+	attrs   []*def               // attributes in declaration order
+	vals    map[string][]valueAt // values assigned to attributes (class body, self.x = … in methods)
 
 	mro     []*class
 	mroDone bool
@@ -57,10 +60,10 @@ type class struct {
 type bindKind int
 
 const (
-	bLocal  bindKind = iota // a local name (typ: its inferred class, if any)
+	bLocal  bindKind = iota // a local name (val: the type of its values)
 	bDef                    // a definition of the tree (def)
 	bImport                 // an import (target: absolute dotted name)
-	bSelf                   // the first parameter of a method (typ: its class)
+	bSelf                   // the first parameter of a method (cls: its class)
 )
 
 // binding is what a name stands for in a scope.
@@ -68,8 +71,8 @@ type binding struct {
 	kind   bindKind
 	def    *def
 	target string
-	typ    *class
-	mixed  bool // bLocal: assigned instances of different classes
+	cls    *class
+	val    typeAcc
 }
 
 // declare collects the module's definitions and imports.
@@ -80,7 +83,7 @@ func (m *module) declare() {
 	}
 	// Functions, classes and imports first, so that a variable of the same
 	// name (try: import x / except: x = None) does not shadow them.
-	var vars []*node
+	var vars, forTargets []*node
 	var walk func(n *node)
 	walk = func(n *node) {
 		for _, k := range n.kids {
@@ -98,6 +101,9 @@ func (m *module) declare() {
 				}, true)
 			case "assignment":
 				vars = append(vars, k)
+			case "for_statement":
+				forTargets = append(forTargets, targetNames(k.child("left"))...)
+				walk(k)
 			case "lambda", "call":
 			default:
 				walk(k)
@@ -105,30 +111,68 @@ func (m *module) declare() {
 		}
 	}
 	walk(m.root)
+	m.vals = map[string][]valueAt{}
+	for _, id := range forTargets { // not variables, but they rebind one
+		m.vals[id.text(m.src)] = append(m.vals[id.text(m.src)], valueAt{m: m})
+	}
 	for _, a := range vars {
-		for _, id := range targetNames(a.child("left")) {
+		eachTarget(a, func(id, value *node, whole bool) {
+			if id.kind != "identifier" {
+				return
+			}
 			name := id.text(m.src)
+			if value != nil || a.child("right") != nil { // x: T alone assigns nothing
+				m.vals[name] = append(m.vals[name], valueAt{m: m, v: value})
+			}
 			if m.syms[name] != nil {
-				continue
+				return
 			}
 			d := &def{kind: ingest.Variable, name: name, qname: m.name + "." + name, mod: m,
-				n: a, line: a.line, end: a.endLine, typ: a.child("type")}
-			if r := a.child("right"); r != nil && r.kind == "call" && id == a.child("left") {
-				d.ctor = r
+				n: a, line: a.line, end: a.endLine, typNode: id}
+			if whole {
+				d.typ = a.child("type")
+				if value != nil && value.kind == "call" {
+					d.ctor = value
+				}
 			}
-			d.typNode = id
 			m.defs = append(m.defs, d)
 			m.syms[name] = &binding{kind: bDef, def: d}
-		}
+		})
 	}
 	// Names declared global in a function and assigned nowhere at module
 	// level are module variables too.
+	m.foreign = map[string]bool{}
+	storeForeign := func(n *node, self string) {
+		eachTarget(n, func(t, _ *node, _ bool) {
+			if obj, attr := t.child("object"), t.child("attribute"); t.kind == "attribute" && obj != nil && attr != nil &&
+				(self == "" || obj.kind != "identifier" || obj.text(m.src) != self) {
+				m.foreign[attr.text(m.src)] = true
+			}
+		})
+	}
+	for _, a := range vars {
+		storeForeign(a, "")
+	}
 	for _, u := range m.units {
+		var globals map[string]bool
+		self := ""
+		if u.owner != nil && !u.static {
+			self = firstParam(u.n, m.src)
+		}
 		eachNode(u.n.child("body"), func(n *node) bool {
 			if n.kind == "function_definition" || n.kind == "class_definition" || n.kind == "lambda" {
 				return false
 			}
+			if n.kind == "assignment" {
+				storeForeign(n, self)
+			}
 			if n.kind == "global_statement" {
+				if globals == nil {
+					globals = map[string]bool{}
+				}
+				for _, id := range n.kids {
+					globals[id.text(m.src)] = true
+				}
 				for _, id := range n.kids {
 					name := id.text(m.src)
 					if id.kind != "identifier" || m.syms[name] != nil {
@@ -141,6 +185,25 @@ func (m *module) declare() {
 				}
 			}
 			return true
+		})
+		if globals == nil {
+			continue
+		}
+		// What a function assigns to a global counts for its type too.
+		eachAssignment(u.n.child("body"), func(n *node) {
+			if n.kind == "for_statement" {
+				for _, id := range targetNames(n.child("left")) {
+					if globals[id.text(m.src)] {
+						m.vals[id.text(m.src)] = append(m.vals[id.text(m.src)], valueAt{m: m})
+					}
+				}
+				return
+			}
+			eachTarget(n, func(id, value *node, _ bool) {
+				if name := id.text(m.src); id.kind == "identifier" && globals[name] {
+					m.vals[name] = append(m.vals[name], valueAt{m: m, v: value, fn: u})
+				}
+			})
 		})
 	}
 }
@@ -256,43 +319,123 @@ func (m *module) declareClassBody(c *class, body *node) {
 		c.attrs = append(c.attrs, d)
 		m.defs = append(m.defs, d)
 	}
+	c.vals = map[string][]valueAt{}
 	for _, a := range assigns {
-		left := a.child("left")
-		for _, id := range targetNames(left) {
-			var ctor *node
-			if r := a.child("right"); r != nil && r.kind == "call" && id == left {
-				ctor = r
+		eachTarget(a, func(id, value *node, whole bool) {
+			if id.kind != "identifier" {
+				return
 			}
-			addAttr(id.text(m.src), a, id, a.child("type"), ctor)
+			var typ, ctor *node
+			if whole {
+				typ = a.child("type")
+				if value != nil && value.kind == "call" {
+					ctor = value
+				}
+			}
+			addAttr(id.text(m.src), a, id, typ, ctor)
+			if value != nil || a.child("right") != nil {
+				c.vals[id.text(m.src)] = append(c.vals[id.text(m.src)], valueAt{m: m, v: value})
+			}
+		})
+	}
+	// self.x = … in __init__ declares x; in any method it adds a value.
+	init := c.members["__init__"]
+	if init != nil && (init.kind != ingest.Function || init.owner != c) {
+		init = nil
+	}
+	var methods []*def
+	if init != nil {
+		methods = append(methods, init)
+	}
+	for _, d := range c.def.mod.defs {
+		if d.owner == c && d.kind == ingest.Function && d != init {
+			methods = append(methods, d)
 		}
 	}
-	init := c.members["__init__"]
-	if init == nil || init.kind != ingest.Function || init.owner != c {
-		return
+	for _, d := range methods {
+		for _, x := range append([]*def{d}, d.sameName...) {
+			self := firstParam(x.n, m.src)
+			if self == "" || x.static {
+				continue
+			}
+			eachAssignment(x.n.child("body"), func(n *node) {
+				if n.kind != "assignment" {
+					return
+				}
+				eachTarget(n, func(t, value *node, whole bool) {
+					obj, attr := t.child("object"), t.child("attribute")
+					if t.kind != "attribute" || obj == nil || attr == nil || obj.kind != "identifier" || obj.text(m.src) != self {
+						return
+					}
+					name := attr.text(m.src)
+					if d == init {
+						var typ, ctor *node
+						if whole {
+							typ = n.child("type")
+							if value != nil && value.kind == "call" {
+								ctor = value
+							}
+						}
+						addAttr(name, n, attr, typ, ctor)
+					}
+					if value != nil || n.child("right") != nil {
+						c.vals[name] = append(c.vals[name], valueAt{m: m, v: value, fn: x})
+					}
+				})
+			})
+		}
 	}
-	self := firstParam(init.n, m.src)
-	if self == "" {
-		return
-	}
-	eachNode(init.n.child("body"), func(n *node) bool {
+}
+
+// eachAssignment calls f for the assignments and for statements of a
+// function body, not those of functions, classes and lambdas inside it.
+func eachAssignment(body *node, f func(*node)) {
+	eachNode(body, func(n *node) bool {
 		switch n.kind {
 		case "function_definition", "class_definition", "lambda":
 			return false
-		case "assignment":
-			left := n.child("left")
-			if left != nil && left.kind == "attribute" {
-				obj, attr := left.child("object"), left.child("attribute")
-				if obj != nil && attr != nil && obj.kind == "identifier" && obj.text(m.src) == self {
-					var ctor *node
-					if r := n.child("right"); r != nil && r.kind == "call" {
-						ctor = r
-					}
-					addAttr(attr.text(m.src), n, attr, n.child("type"), ctor)
-				}
-			}
+		case "assignment", "for_statement":
+			f(n)
 		}
 		return true
 	})
+}
+
+// eachTarget calls f for every identifier and attribute an assignment
+// assigns, chained ones too (a = b = v), with the value (nil when a tuple
+// is unpacked from something other than a tuple of as many values) and
+// whether the target is a whole left side.
+func eachTarget(a *node, f func(t, value *node, whole bool)) {
+	value := assigned(a)
+	for n := a; n != nil && n.kind == "assignment"; n = n.child("right") {
+		eachTargetOf(n.child("left"), value, true, f)
+	}
+}
+
+func eachTargetOf(t, v *node, whole bool, f func(t, value *node, whole bool)) {
+	if t == nil {
+		return
+	}
+	switch t.kind {
+	case "identifier", "attribute":
+		f(t, v, whole)
+	case "parenthesized_expression":
+		if len(t.kids) == 1 {
+			eachTargetOf(t.kids[0], v, whole, f)
+		}
+	case "pattern_list", "tuple_pattern", "list_pattern", "expression_list", "tuple", "list", "list_splat_pattern":
+		var vs []*node
+		if v != nil && (v.kind == "expression_list" || v.kind == "tuple" || v.kind == "list") && len(v.kids) == len(t.kids) {
+			vs = v.kids
+		}
+		for i, k := range t.kids {
+			var kv *node
+			if vs != nil && t.kind != "list_splat_pattern" && k.kind != "list_splat_pattern" {
+				kv = vs[i]
+			}
+			eachTargetOf(k, kv, false, f)
+		}
+	}
 }
 
 // firstParam is the name of a function's first parameter, "" if none.

@@ -10,17 +10,24 @@ import (
 
 // index holds every module of the tree, for resolving names across them.
 type index struct {
-	mods   map[string]*module // by module name
-	defs   map[string]*def    // by qualified name
-	byName map[string][]*def  // functions and classes by name, for dynamic calls
-	subs   map[*class][]*class
-	types  map[*def]*class // variables whose class is known (annotation or constructor)
-	memo   map[string]res  // resolve's answers; star imports would otherwise make it exponential
+	mods map[string]*module // by module name
+	defs map[string]*def    // by qualified name
+	subs map[*class][]*class
+	memo map[string]res // resolve's answers; star imports would otherwise make it exponential
+	// foreign are the attribute names assigned through another object than
+	// self somewhere (h.formatter = f): their values are not all known.
+	foreign map[string]bool
+
+	// Inference, computed on demand (types.go).
+	types     map[*def]vtype
+	attrTypes map[attrKey]vtype
+	scopes    map[*def]*scope
 }
 
 func newIndex(mods []*module) *index {
-	ix := &index{mods: map[string]*module{}, defs: map[string]*def{}, byName: map[string][]*def{},
-		subs: map[*class][]*class{}, types: map[*def]*class{}, memo: map[string]res{}}
+	ix := &index{mods: map[string]*module{}, defs: map[string]*def{},
+		subs: map[*class][]*class{}, memo: map[string]res{},
+		types: map[*def]vtype{}, attrTypes: map[attrKey]vtype{}, scopes: map[*def]*scope{}}
 	for _, m := range mods {
 		if o := ix.mods[m.name]; o != nil {
 			m.dup = true
@@ -29,9 +36,13 @@ func newIndex(mods []*module) *index {
 		}
 		ix.mods[m.name] = m
 	}
+	ix.foreign = map[string]bool{}
 	for _, m := range mods {
 		if !m.dup {
 			m.declare()
+			for a := range m.foreign {
+				ix.foreign[a] = true
+			}
 		}
 	}
 	for _, m := range mods {
@@ -45,9 +56,6 @@ func newIndex(mods []*module) *index {
 			}
 			ix.defs[d.qname] = d
 			keep = append(keep, d)
-			if d.kind != ingest.Variable {
-				ix.byName[d.name] = append(ix.byName[d.name], d)
-			}
 		}
 		m.defs = keep
 	}
@@ -55,24 +63,6 @@ func newIndex(mods []*module) *index {
 		for _, c := range m.classes {
 			for _, b := range ix.mro(c)[1:] {
 				ix.subs[b] = append(ix.subs[b], c)
-			}
-		}
-	}
-	for _, m := range ix.mods {
-		for _, d := range m.defs {
-			if d.kind != ingest.Variable {
-				continue
-			}
-			if d.ctor != nil {
-				if c := ix.classOf(ix.exprAt(m, nil, d.ctor.child("function"))); c != nil {
-					ix.types[d] = c
-					continue
-				}
-			}
-			if d.typ != nil {
-				if direct, _ := ix.annotationClasses(m, d.typ); len(direct) == 1 {
-					ix.types[d] = direct[0].c
-				}
 			}
 		}
 	}
@@ -86,8 +76,10 @@ type res struct {
 	self     *class  // self (or cls) of a method of this class
 	external string  // a dotted name outside the tree
 	lastVar  *def    // the last variable along an attribute chain
-	name     string  // unresolved: the last name, for dynamic calls
+	name     string  // unresolved: the last name
 	local    bool    // unresolved: a local variable
+	val      vtype   // unresolved: the type of its value, if known
+	maybe    bool    // found through a value that may be something else: dynamic
 }
 
 // classOf is the class r names, nil if none.
@@ -150,28 +142,28 @@ func (ix *index) member(m *module, rest []string, depth int) res {
 }
 
 // attrs follows the attribute names rest from the definition d: members
-// of classes, and of variables whose class is known.
+// of classes, and of variables whose type is known.
 func (ix *index) attrs(d *def, rest []string) res {
-	var lastVar *def
-	for _, name := range rest {
-		if d.kind == ingest.Variable {
-			lastVar = d
+	for i, name := range rest {
+		switch d.kind {
+		case ingest.Variable:
+			r := ix.memberOf(ix.varType(d), rest[i:])
+			if r.lastVar == nil {
+				r.lastVar = d
+			}
+			return r
+		case ingest.Function:
+			return res{name: rest[len(rest)-1]}
 		}
-		c := d.cls
-		if d.kind == ingest.Variable {
-			c = ix.types[d]
-		}
-		if c == nil || d.kind == ingest.Function {
-			return res{name: rest[len(rest)-1], lastVar: lastVar}
-		}
-		if d = ix.lookup(c, name); d == nil {
-			return res{name: rest[len(rest)-1], lastVar: lastVar}
+		if d = ix.lookup(d.cls, name); d == nil {
+			return res{name: rest[len(rest)-1]}
 		}
 	}
+	r := res{def: d}
 	if d.kind == ingest.Variable {
-		lastVar = d
+		r.lastVar = d
 	}
-	return res{def: d, lastVar: lastVar}
+	return r
 }
 
 // lookup finds a member of c or of its bases in method resolution order.
@@ -280,22 +272,15 @@ func (ix *index) names(m *module, sc *scope, names []string) res {
 		return ix.attrs(b.def, names[1:])
 	case bSelf:
 		if len(names) == 1 {
-			return res{self: b.typ}
+			return res{self: b.cls}
 		}
-		d := ix.lookup(b.typ, names[1])
-		if d == nil {
-			return res{name: names[len(names)-1]}
-		}
-		return ix.attrs(d, names[2:])
+		return ix.memberOf(vtype{c: b.cls}, names[1:])
 	default: // bLocal
-		if b.typ != nil && len(names) > 1 {
-			d := ix.lookup(b.typ, names[1])
-			if d == nil {
-				return res{name: names[len(names)-1]}
-			}
-			return ix.attrs(d, names[2:])
+		t := b.val.typ()
+		if len(names) == 1 {
+			return res{name: names[0], local: true, val: t}
 		}
-		return res{name: names[len(names)-1], local: true}
+		return ix.memberOf(t, names[1:])
 	}
 }
 

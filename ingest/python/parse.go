@@ -169,6 +169,20 @@ func parse(p *sitter.Parser, src []byte) (*node, []string) {
 			}
 			c.GotoParent()
 		}
+		if k := len(n.kids); k > 0 && n.kind != "module" && n.kids[k-1].end == n.end {
+			// A node ends where the code of its last child ends: a comment
+			// trailing a block (tree-sitter keeps it inside) does not
+			// stretch the block, nor the function or class holding it.
+			j := k - 1
+			for j >= 0 && n.kids[j].kind == "comment" {
+				j--
+			}
+			if j >= 0 {
+				n.endLine = n.kids[j].endLine
+			} else if n.kids[k-1].kind == "comment" {
+				n.endLine = n.line
+			}
+		}
 		if hasErr && (tn.IsError() || tn.IsMissing()) && !inner {
 			lines[n.line] = true
 			inner = true

@@ -51,23 +51,19 @@ func (s *scope) storeKind(name string) string {
 	return ""
 }
 
-// bindLocal binds name as a plain local unless the scope already has it;
-// two different inferred classes make the type unknown.
-func (s *scope) bindLocal(name string, b *binding) {
+// bindLocal binds name as a local unless a global or nonlocal statement
+// says otherwise, and adds an assigned value's type (t; none: the value is
+// None) to what the local is known to hold.
+func (s *scope) bindLocal(name string, t vtype, none bool) {
 	if s.globals[name] || s.nonlocals[name] {
 		return
 	}
-	old := s.locals[name]
-	if old == nil {
+	b := s.locals[name]
+	if b == nil {
+		b = &binding{kind: bLocal}
 		s.locals[name] = b
-		return
 	}
-	if old.kind != bLocal || b.kind != bLocal || b.typ == nil || old.typ == b.typ {
-		return
-	}
-	if old.typ == nil && !old.mixed {
-		old.typ = b.typ
-	} else {
-		old.typ, old.mixed = nil, true
+	if b.kind == bLocal {
+		b.val.add(t, none)
 	}
 }
