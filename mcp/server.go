@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strings"
+	"sync"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -62,14 +64,42 @@ func New(q Querier, o Options) *sdk.Server {
 // for the request — the same checks as a POST to /graphql.
 func NewHTTPHandler(gql http.Handler, o Options) http.Handler {
 	o.Ingest = nil // never on HTTP: it would read the node's disk
+	// One server per principal, built once: a server is bound to whom it
+	// answers for, and building one per request cost more than most tools.
+	var mu sync.Mutex
+	servers := map[string]*sdk.Server{}
 	return sdk.NewStreamableHTTPHandler(func(r *http.Request) *sdk.Server {
 		p := auth.From(r.Context())
+		key := principalKey(p)
+		mu.Lock()
+		defer mu.Unlock()
+		if s, ok := servers[key]; ok {
+			return s
+		}
+		if len(servers) >= maxServers {
+			clear(servers)
+		}
 		hc := &http.Client{Transport: inProcess{h: gql, p: p}}
-		return New(client.New("http://in-process", client.WithHTTPClient(hc)), o)
+		s := New(client.New("http://in-process", client.WithHTTPClient(hc)), o)
+		servers[key] = s
+		return s
 	}, &sdk.StreamableHTTPOptions{Stateless: true, JSONResponse: true, MaxRequestBodyBytes: 1 << 20,
 		// The node's HTTP layer already checks Host and Origin for every
 		// route; requests reach here with the node's own names.
 		DisableLocalhostProtection: true})
+}
+
+// maxServers bounds the per-principal servers kept (one per token in use).
+const maxServers = 1024
+
+// principalKey names what a principal may do: its token, role and graphs.
+func principalKey(p auth.Principal) string {
+	gs := make([]string, 0, len(p.Graphs))
+	for g := range p.Graphs {
+		gs = append(gs, g)
+	}
+	sort.Strings(gs)
+	return fmt.Sprintf("%s|%d|%v|%s", p.ID, p.Role, p.Graphs == nil, strings.Join(gs, "\x00"))
 }
 
 // inProcess is an http.RoundTripper that serves requests with h directly,

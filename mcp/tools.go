@@ -24,6 +24,10 @@ const (
 // nodeFields is what every tool prints of a node.
 const nodeFields = `id kind qualifiedName external test line endLine file { path } graph { id }`
 
+// walkFields is what a node of impact's walk needs: every level of a walk
+// loads many nodes, and the graph is the one asked.
+const walkFields = `id kind qualifiedName external test line file { path }`
+
 type gnode struct {
 	ID, Kind, QualifiedName string
 	External, Test          bool
@@ -623,28 +627,76 @@ var impactRelations = map[string]bool{"CALLS": true, "READS": true, "WRITES": tr
 
 // impactBatch nodes are asked for their incoming edges per query (aliases),
 // keeping each query well under the GraphQL complexity limit.
-const impactBatch = 25
+const impactBatch = 38
 
 func (t *tools) impact(ctx context.Context, _ *sdk.CallToolRequest, in depthIn) (*sdk.CallToolResult, any, error) {
 	depth, err := depthOf(in.Depth, 3)
 	if err != nil {
 		return nil, nil, err
 	}
-	root, err := t.resolve(ctx, in.Graph, in.Symbol)
-	if err != nil {
-		return nil, nil, err
-	}
 	lim := limitOf(in.Limit)
+	type inEdge struct {
+		Relation string
+		Node     *gnode
+	}
 	type hit struct {
 		n     *gnode
 		level int
 		via   string
 	}
-	seen := map[string]bool{root.ID: true}
 	var hits []hit
-	frontier := []string{root.ID}
+	seen := map[string]bool{}
 	cut := false
-	for level := 1; level <= depth && len(frontier) > 0 && !cut; level++ {
+	// absorb takes one node's incoming edges at level into the answer and
+	// returns the nodes newly reached.
+	absorb := func(level int, edges []inEdge) (next []string) {
+		if len(edges) > lim {
+			cut = true // this node's edges were cut: the set is incomplete
+		}
+		for _, e := range edges {
+			if !impactRelations[e.Relation] || seen[e.Node.ID] {
+				continue
+			}
+			seen[e.Node.ID] = true
+			hits = append(hits, hit{e.Node, level, e.Relation})
+			next = append(next, e.Node.ID)
+		}
+		return next
+	}
+	// The symbol and its first level in one query; a name that is not a
+	// qualified name goes through resolve (suffixes, closest names).
+	var d0 struct {
+		Graph *struct {
+			Node *struct {
+				gnode
+				Edges []inEdge
+			}
+		}
+	}
+	if err := t.q.GraphQL(ctx, `query($g: ID!, $s: String!) { graph(id: $g) { node(qualifiedName: $s) { `+nodeFields+`
+		edges(direction: IN, first: `+fmt.Sprint(lim+1)+`) { relation node { `+walkFields+` } } } } }`,
+		map[string]any{"g": in.Graph, "s": in.Symbol}, &d0); err != nil {
+		return nil, nil, err
+	}
+	var root *gnode
+	var frontier []string
+	level := 1
+	if d0.Graph != nil && d0.Graph.Node != nil {
+		root = &d0.Graph.Node.gnode
+		seen[root.ID] = true
+		frontier = absorb(1, d0.Graph.Node.Edges)
+		level = 2
+	} else {
+		r, err := t.resolve(ctx, in.Graph, in.Symbol)
+		if err != nil {
+			return nil, nil, err
+		}
+		root = r
+		seen[root.ID] = true
+		frontier = []string{root.ID}
+	}
+	cut = cut || len(hits) > lim
+	for ; level <= depth && len(frontier) > 0 && !cut; level++ {
 		var next []string
 		for i := 0; i < len(frontier) && !cut; i += impactBatch {
 			batch := frontier[i:min(i+impactBatch, len(frontier))]
@@ -652,35 +704,18 @@ func (t *tools) impact(ctx context.Context, _ *sdk.CallToolRequest, in depthIn) 
 			vars := map[string]any{"g": in.Graph}
 			for j, id := range batch {
 				fmt.Fprintf(&decl, ", $i%d: ID!", j)
-				fmt.Fprintf(&sel, " n%d: node(id: $i%d) { edges(direction: IN, first: %d) { relation node { %s } } }", j, j, lim+1, nodeFields)
+				fmt.Fprintf(&sel, " n%d: node(id: $i%d) { edges(direction: IN, first: %d) { relation node { %s } } }", j, j, lim+1, walkFields)
 				vars[fmt.Sprintf("i%d", j)] = id
 			}
 			var d struct {
-				Graph map[string]*struct {
-					Edges []struct {
-						Relation string
-						Node     *gnode
-					}
-				}
+				Graph map[string]*struct{ Edges []inEdge }
 			}
 			if err := t.q.GraphQL(ctx, `query($g: ID!`+decl.String()+`) { graph(id: $g) {`+sel.String()+` } }`, vars, &d); err != nil {
 				return nil, nil, err
 			}
 			for j := range batch {
-				nd := d.Graph[fmt.Sprintf("n%d", j)]
-				if nd == nil {
-					continue
-				}
-				if len(nd.Edges) > lim {
-					cut = true // this node's edges were cut: the set is incomplete
-				}
-				for _, e := range nd.Edges {
-					if !impactRelations[e.Relation] || seen[e.Node.ID] {
-						continue
-					}
-					seen[e.Node.ID] = true
-					hits = append(hits, hit{e.Node, level, e.Relation})
-					next = append(next, e.Node.ID)
+				if nd := d.Graph[fmt.Sprintf("n%d", j)]; nd != nil {
+					next = append(next, absorb(level, nd.Edges)...)
 				}
 			}
 			// Stop asking once more than the limit is known: the answer
