@@ -87,7 +87,7 @@ func writeErrorCode(w http.ResponseWriter, st int, code, msg string) {
 // rather than "kv: unavailable: quorum not reached: …".
 func message(err error) string {
 	msg := err.Error()
-	for _, s := range []error{kv.ErrUnavailable, kv.ErrInvalidConsistency} {
+	for _, s := range []error{kv.ErrUnavailable, kv.ErrInvalidConsistency, ErrConflict} {
 		if p := s.Error() + ": "; len(msg) > len(p) && msg[:len(p)] == p {
 			return msg[len(p):]
 		}
