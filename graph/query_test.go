@@ -162,17 +162,24 @@ func TestSearchAcrossGraphsAndGoSpellings(t *testing.T) {
 		t.Errorf("usages os.Exit READS = %s", qnames(u.Usages))
 	}
 
-	// A token scoped to beta sees only beta, and may not name alpha.
+	// A third graph; a token scoped to beta and gamma sees only those two,
+	// and may not name alpha.
+	e.ingestGo(t, "gamma", "example.com/gamma", map[string]string{"g.go": "package gamma\n\nimport \"os\"\n\nfunc Putz() { os.Exit(3) }\n"})
 	scoped := graph.NewHandler(&graph.Resolver{Store: e.store, KV: e.kv}, graph.HandlerOptions{})
 	c := client.New(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		p := auth.Principal{Role: auth.Read, Graphs: map[string]bool{"beta": true}, ID: "t"}
+		p := auth.Principal{Role: auth.Read, Graphs: map[string]bool{"beta": true, "gamma": true}, ID: "t"}
 		scoped.ServeHTTP(w, req.WithContext(auth.With(req.Context(), p)))
 	}))
-	if err := c.Post(`{ search(query: "Put") { qualifiedName graph { id } } }`, &r); err != nil || qnames(r.Search) != "beta:example.com/beta.Put" {
+	if err := c.Post(`{ search(query: "Put") { qualifiedName graph { id } } }`, &r); err != nil || qnames(r.Search) != "beta:example.com/beta.Put gamma:example.com/gamma.Putz" {
 		t.Errorf("scoped search = %s, %v", qnames(r.Search), err)
 	}
-	if err := c.Post(`{ usages(qualifiedName: "os.Exit") { qualifiedName graph { id } } }`, &u); err != nil || qnames(u.Usages) != "beta:example.com/beta.main" {
+	if err := c.Post(`{ usages(qualifiedName: "os.Exit") { qualifiedName graph { id } } }`, &u); err != nil || qnames(u.Usages) != "beta:example.com/beta.main gamma:example.com/gamma.Putz" {
 		t.Errorf("scoped usages = %s, %v", qnames(u.Usages), err)
+	}
+	// Unscoped, usages spans all three.
+	e.post(t, `{ usages(qualifiedName: "os.Exit") { qualifiedName graph { id } } }`, &u)
+	if got := qnames(u.Usages); got != "alpha:example.com/alpha/kv.Fail beta:example.com/beta.main gamma:example.com/gamma.Putz" {
+		t.Errorf("usages os.Exit over three graphs = %s", got)
 	}
 	err := c.Post(`{ search(query: "Put", graphs: ["alpha"]) { qualifiedName } }`, &r)
 	if err == nil || !strings.Contains(err.Error(), "not scoped to graph") {
