@@ -151,8 +151,10 @@ func (r *Rebalancer) autoCleanup(ctx context.Context) error {
 	if read != r.stableRing {
 		r.stableRing, r.stableSince = read, time.Now()
 	}
-	if r.cleaned == nil && r.owned == nil {
-		r.cleaned = read // first sight after start: nothing moved under us
+	if r.cleaned == nil {
+		// First sight after start: take the ring as clean; the next
+		// change it sees is what a cleanup follows.
+		r.cleaned = read
 		return nil
 	}
 	if wait := CleanupGrace - time.Since(r.stableSince); wait > 0 {
