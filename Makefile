@@ -6,7 +6,7 @@ COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BIN       := bin/grafo
 
-.PHONY: all build static deps test test-short nemesis bench bench-engine bench-cluster bench-graph bench-ingest bench-mcp lint fmt vet generate clean
+.PHONY: all build static deps test test-short nemesis bench bench-engine bench-cluster bench-graph bench-ingest bench-mcp bench-lsp lint fmt vet generate clean
 
 all: build
 
@@ -53,7 +53,11 @@ bench-ingest:
 bench-mcp:
 	bash bench/mcp.sh
 
-bench: bench-engine bench-cluster bench-graph bench-ingest bench-mcp
+# definition, references, incomingCalls and hover through grafo lsp on the std graph.
+bench-lsp:
+	bash bench/lsp.sh
+
+bench: bench-engine bench-cluster bench-graph bench-ingest bench-mcp bench-lsp
 
 lint: vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
