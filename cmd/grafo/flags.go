@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -9,30 +10,55 @@ import (
 )
 
 // newFlags returns a flag set that reports errors instead of exiting.
+// fs.Usage writes to fs.Output() (stderr), so parse can send the same text
+// to stdout when the user asked for --help.
 func newFlags(name, usage string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: %s\n\nFlags:\n", usage)
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage: %s\n\nFlags:\n", usage)
 		fs.VisitAll(func(f *flag.Flag) {
 			def := ""
 			if f.DefValue != "" && f.DefValue != "[]" {
 				def = fmt.Sprintf(" (default %s)", f.DefValue)
 			}
-			fmt.Fprintf(stderr, "  --%-16s %s%s\n", f.Name, f.Usage, def)
+			fmt.Fprintf(w, "  --%-16s %s%s\n", f.Name, f.Usage, def)
 		})
 	}
 	return fs
 }
 
+// helpError is returned by parse for -h/--help: run prints text to stdout
+// and exits 0, because asking for help is not a failure.
+type helpError struct{ text string }
+
+func (helpError) Error() string { return "help requested" }
+
 // parse parses args allowing flags before, between and after positional
 // arguments (`grafo ingest PATH --graph NAME`), which the flag package
 // alone does not.
+//
+// A flag error comes back as usageError (exit 2) after the usage has gone
+// to stderr once; the flag package's own printing is silenced so the
+// message is not printed twice (once by it, once by main).
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	usage, out := fs.Usage, fs.Output()
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
+	defer func() { fs.Usage = usage; fs.SetOutput(out) }()
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, err
+			if errors.Is(err, flag.ErrHelp) {
+				var b strings.Builder
+				fs.SetOutput(&b)
+				usage()
+				return nil, helpError{b.String()}
+			}
+			fs.SetOutput(out)
+			usage()
+			return nil, usageError{err.Error()}
 		}
 		args = fs.Args()
 		if len(args) == 0 {

@@ -5,11 +5,12 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -40,37 +41,61 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "grafo:", err)
-		}
+		fmt.Fprintln(os.Stderr, "grafo: "+message(err))
 		os.Exit(exitCode(err))
 	}
 }
 
-// usageError marks errors in how the command was called (exit code 2).
+// message is err's text for the one "grafo: " line main prints: without
+// the "grafo: " the client's errors already start with (the issue's
+// "grafo: grafo: ..."), and with a hint when no node answers at all, the
+// usual first mistake of a new user.
+func message(err error) string {
+	var ue *url.Error
+	if errors.Is(err, syscall.ECONNREFUSED) && errors.As(err, &ue) {
+		where := ue.URL
+		if u, perr := url.Parse(ue.URL); perr == nil && u.Host != "" {
+			where = u.Scheme + "://" + u.Host
+		}
+		return fmt.Sprintf("cannot reach %s (connection refused): start a node with 'grafo serve' or point --server / GRAFO_SERVER at one", where)
+	}
+	return strings.TrimPrefix(err.Error(), "grafo: ")
+}
+
+// usageError marks errors in how the command was called: every one exits
+// 2 (unknown command, unknown flag, wrong arguments), as the flag package
+// and most Unix tools do; everything else exits 1.
 type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
 func exitCode(err error) int {
 	var ue usageError
-	if errors.As(err, &ue) || errors.Is(err, flag.ErrHelp) {
+	if errors.As(err, &ue) {
 		return 2
 	}
 	return 1
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		printUsage(stderr)
-		if len(args) == 0 {
-			return usageError{"no command"}
-		}
+		return usageError{"no command"}
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		// Asked-for help is output, not a diagnostic: stdout, exit 0.
+		printUsage(stdout)
 		return nil
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
-			return c.run(ctx, args[1:], stdout, stderr)
+			err := c.run(ctx, args[1:], stdout, stderr)
+			var he helpError
+			if errors.As(err, &he) {
+				fmt.Fprint(stdout, he.text)
+				return nil
+			}
+			return err
 		}
 	}
 	printUsage(stderr)

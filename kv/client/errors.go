@@ -106,14 +106,36 @@ func codeForStatus(status int) string {
 }
 
 // GraphQLError holds the errors list of a GraphQL response. Codes holds
-// each error's extensions.code ("" where absent), in the same order.
+// each error's extensions.code ("" where absent) and Locations each
+// error's locations (nil where absent), in the same order as Messages.
 type GraphQLError struct {
-	Messages []string
-	Codes    []string
+	Messages  []string
+	Codes     []string
+	Locations [][]Location
 }
 
+// Location is a line and column (1-based) in the GraphQL document, as the
+// server reports them for syntax and validation errors.
+type Location struct {
+	Line   int `json:"line"`
+	Column int `json:"column"`
+}
+
+// Error lists the messages, each after its locations ("1:9: Expected
+// Name, found <EOF>"), since without them a syntax error in a long
+// document is hard to find.
 func (e *GraphQLError) Error() string {
-	return "grafo: graphql: " + strings.Join(e.Messages, "; ")
+	parts := make([]string, len(e.Messages))
+	for i, m := range e.Messages {
+		if i < len(e.Locations) {
+			for j := len(e.Locations[i]) - 1; j >= 0; j-- {
+				l := e.Locations[i][j]
+				m = fmt.Sprintf("%d:%d: %s", l.Line, l.Column, m)
+			}
+		}
+		parts[i] = m
+	}
+	return "grafo: graphql: " + strings.Join(parts, "; ")
 }
 
 // Unwrap exposes the sentinels of the errors' codes, if any, so

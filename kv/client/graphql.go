@@ -34,7 +34,8 @@ func (c *Client) GraphQL(ctx context.Context, query string, vars map[string]any,
 	var gr struct {
 		Data   json.RawMessage `json:"data"`
 		Errors []struct {
-			Message    string `json:"message"`
+			Message    string     `json:"message"`
+			Locations  []Location `json:"locations"`
 			Extensions struct {
 				Code string `json:"code"`
 			} `json:"extensions"`
@@ -58,6 +59,7 @@ func (c *Client) GraphQL(ctx context.Context, query string, vars map[string]any,
 		for _, e := range gr.Errors {
 			ge.Messages = append(ge.Messages, e.Message)
 			ge.Codes = append(ge.Codes, e.Extensions.Code)
+			ge.Locations = append(ge.Locations, e.Locations)
 		}
 		return ge
 	}
