@@ -97,12 +97,9 @@ func (r *graphResolver) Node(ctx context.Context, obj *model.Graph, id *string, 
 
 // Nodes is the resolver for the nodes field.
 func (r *graphResolver) Nodes(ctx context.Context, obj *model.Graph, kind *ingest.Kind, name *string, first *int, after *string) (*model.NodeConnection, error) {
-	n := 100
-	if first != nil {
-		n = *first
-	}
-	if n < 0 || n > MaxFirst {
-		return nil, badRequest("first must be between 0 and %d, got %d", MaxFirst, n)
+	n, err := pageSize(first, 100)
+	if err != nil {
+		return nil, err
 	}
 	f := store.NodeFilter{Kind: deref(kind), Name: deref(name), First: n, After: deref(after)}
 	pg, err := r.Store.ListNodes(ctx, obj.ID, f)

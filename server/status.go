@@ -121,7 +121,11 @@ func (c clusterAPI) Join(ctx context.Context, addr string) error {
 }
 
 func (c clusterAPI) Leave(ctx context.Context, node string) error {
-	err := c.n.cluster.Leave(ctx, node)
+	return notMember(c.n.cluster.Leave(ctx, node), node)
+}
+
+// notMember makes the cluster's unknown-node error the API's 404.
+func notMember(err error, node string) error {
 	if errors.Is(err, cluster.ErrUnknownNode) {
 		return fmt.Errorf("%w: no member %q", kv.ErrNotFound, node)
 	}
@@ -140,20 +144,15 @@ func (c clusterAPI) Cleanup(ctx context.Context) (any, error) {
 // Remove takes a dead node out of the ring; one that heartbeats see as up
 // is refused unless force (it could still be serving writes).
 func (c clusterAPI) Remove(ctx context.Context, node string, force bool) error {
-	known := false
-	for _, m := range c.n.cluster.State().Nodes {
-		known = known || m.ID == node
-	}
-	if !known {
-		return fmt.Errorf("%w: no member %q", kv.ErrNotFound, node)
-	}
 	if node == c.n.cfg.NodeID {
 		return fmt.Errorf("%w: a node cannot remove itself; use leave, or remove it from another node", httpapi.ErrConflict)
 	}
 	if c.n.cluster.Alive(node) && !force {
 		return fmt.Errorf("%w: %s answers heartbeats (it is up); stop it first, use leave to hand its ranges off, or --force", httpapi.ErrConflict, node)
 	}
-	return c.n.cluster.Remove(ctx, node)
+	// An unknown node is not alive, so it gets here and is refused as
+	// unknown by the cluster.
+	return notMember(c.n.cluster.Remove(ctx, node), node)
 }
 
 // engineCollector exports the engine's counters.
