@@ -6,7 +6,10 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"time"
+
+	"github.com/grafo/grafo/autoscale"
 )
 
 // IngestSpec is one --ingest PATH[=GRAPH].
@@ -44,6 +47,9 @@ type Config struct {
 	HintWindow    time.Duration // --hint-window: how long hints for a down replica are kept; 0 = 3h
 	MaxClockSkew  time.Duration // --max-clock-skew: versions from peers further ahead of this node's clock are refused; 0 = 1m
 	AntiEntropy   time.Duration // --anti-entropy: interval of anti-entropy rounds; 0 = 30s, negative = off
+	Capacity      int64         // --capacity: bytes this node may store, for the autoscaler's disk signal; 0 = not set
+	Autoscale     string        // --autoscale: the leader scales the cluster (autoscale.ParseSpec); "" = off
+	AutoscaleExec string        // --autoscale-exec: the actuator command, run as CMD up / CMD down NODE
 	Logger        *slog.Logger
 }
 
@@ -133,6 +139,17 @@ func (c Config) Validate() error {
 	}
 	if !c.clusterAuthenticated() && !c.Insecure && !loopback(c.ClusterAddr) {
 		errs = append(errs, fmt.Errorf("--cluster %s is reachable from other machines and neither --cluster-secret nor --tls-* is set: anyone could join, or read and write every graph through it (--tokens does not cover the cluster port); set --cluster-secret, or --insecure to accept that", c.ClusterAddr))
+	}
+	if c.Autoscale != "" {
+		if _, err := autoscale.ParseSpec(c.Autoscale); err != nil {
+			errs = append(errs, err)
+		}
+		if strings.TrimSpace(c.AutoscaleExec) == "" {
+			errs = append(errs, fmt.Errorf("--autoscale needs --autoscale-exec: the command that starts (CMD up) and stops (CMD down NODE) a machine"))
+		}
+	}
+	if c.Capacity < 0 {
+		errs = append(errs, fmt.Errorf("capacity=%d is negative", c.Capacity))
 	}
 	return errors.Join(errs...)
 }

@@ -13,9 +13,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/grafo/grafo/auth"
+	"github.com/grafo/grafo/autoscale"
 	"github.com/grafo/grafo/graph/store"
 	"github.com/grafo/grafo/httpapi"
 	"github.com/grafo/grafo/kv"
@@ -54,6 +56,8 @@ type Node struct {
 	httpAdv  string // public address announced to the cluster
 	bus      *store.Bus
 	graphs   *store.Store
+	sampler  atomic.Pointer[autoscale.Sampler]
+	scaler   *autoscale.Runner // nil without --autoscale
 }
 
 // Start opens every part of the node and returns once it serves HTTP and
@@ -128,7 +132,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		WriteQuorum: cfg.WriteQuorum, ReadQuorum: cfg.ReadQuorum,
 		Join: join, Transport: n.tr, Raft: n.tr.RaftLayer(),
 		ResolveJoin: func(ctx context.Context) []string { return resolveJoin(ctx, join, cfg.Logger) },
-		Heartbeat:   cfg.Heartbeat, Logger: cfg.Logger,
+		Heartbeat:   cfg.Heartbeat, Logger: cfg.Logger, Report: n.loadReport,
 	})
 	if err != nil {
 		return n, fmt.Errorf("cluster: %w", err)
@@ -154,6 +158,9 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.registry.MustRegister(n.reb.Collectors()...)
 	n.registry.MustRegister(newEngineCollector(n.engine))
 	n.registry.MustRegister(n.hintDB.Collectors()...)
+	if err := n.startLoad(runCtx); err != nil {
+		return n, fmt.Errorf("autoscale: %w", err)
+	}
 
 	mounts, err := n.startGraph(runCtx)
 	if err != nil {

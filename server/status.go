@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/grafo/grafo/autoscale"
 	"github.com/grafo/grafo/httpapi"
 	"github.com/grafo/grafo/kv"
 	"github.com/grafo/grafo/kv/client"
@@ -27,12 +28,17 @@ type nodeInfo struct {
 	Keys         int64  `json:"keys"`
 	HintsPending int64  `json:"hintsPending"`
 	Healthy      bool   `json:"healthy"`
+	// Autoscale is set by the node whose autoscaler leads.
+	Autoscale *autoscale.Status `json:"autoscale,omitempty"`
 }
 
 func (n *Node) localInfo(ctx context.Context) nodeInfo {
 	info := nodeInfo{ID: n.cfg.NodeID, HTTP: n.httpAdv, Weight: n.cfg.Weight, Keys: n.engine.Keys(), Healthy: n.health.err() == nil}
 	if n.hints != nil {
 		info.HintsPending = n.hints.Pending()
+	}
+	if as := n.autoscaleStatus(); as != nil && as.Leader {
+		info.Autoscale = as
 	}
 	return info
 }
@@ -93,12 +99,20 @@ func (c clusterAPI) Status(ctx context.Context) (client.ClusterStatus, error) {
 			ID: nd.ID, HTTP: nd.HTTP, Cluster: nd.Cluster, Weight: nd.Weight, State: state,
 			VNodes: vn, Keys: infos[i].Keys, LastContact: nd.LastContact,
 		})
+		if infos[i].Autoscale != nil {
+			out.Autoscale = infos[i].Autoscale
+		}
 		if infos[i].HintsPending > 0 {
 			out.HintsPending += infos[i].HintsPending
 		}
 		if nd.State == cluster.Joining || nd.State == cluster.Leaving {
 			out.Rebalancing = true
 		}
+	}
+	if out.Autoscale == nil {
+		// No leader's status reached us (none leads yet, or it did not
+		// answer): this node's own says so.
+		out.Autoscale = n.autoscaleStatus()
 	}
 	return out, nil
 }

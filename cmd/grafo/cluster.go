@@ -7,7 +7,9 @@ import (
 	"io"
 	"os"
 	"text/tabwriter"
+	"time"
 
+	"github.com/grafo/grafo/autoscale"
 	"github.com/grafo/grafo/kv/client"
 )
 
@@ -43,7 +45,11 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", n.ID, n.State, n.HTTP, n.Cluster, n.Weight, n.VNodes, keys)
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		printAutoscale(stdout, st.Autoscale)
+		return nil
 	case len(pos) == 2 && pos[0] == "join":
 		return c.Join(ctx, pos[1])
 	case len(pos) == 2 && pos[0] == "leave":
@@ -83,4 +89,34 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	fs.Usage()
 	return usageError{fmt.Sprintf("bad cluster arguments %q", pos)}
+}
+
+// printAutoscale is the autoscaler part of `cluster status`.
+func printAutoscale(w io.Writer, as *autoscale.Status) {
+	if as == nil {
+		return
+	}
+	fmt.Fprintf(w, "\nautoscale %s\n", as.Spec)
+	if !as.Leader {
+		fmt.Fprintln(w, "  no leader's autoscaler answered yet")
+		return
+	}
+	for _, r := range as.Readings {
+		fmt.Fprintf(w, "  %-7s %10.4g  target %-10.4g %4.0f%%\n", r.Signal, r.Value, r.Target, r.Ratio*100)
+	}
+	if as.Current != nil {
+		fmt.Fprintf(w, "  now: %s: %s\n", as.Current.Action, as.Current.Reason)
+	}
+	if as.Last != nil {
+		fmt.Fprintf(w, "  last decision %s: %s %s: %s\n", as.Last.At.UTC().Format(time.RFC3339), as.Last.Action, as.Last.Node, as.Last.Reason)
+	}
+	if !as.NextAllowed.IsZero() {
+		fmt.Fprintf(w, "  next change allowed after %s\n", as.NextAllowed.UTC().Format(time.RFC3339))
+	}
+	if as.Acting != "" {
+		fmt.Fprintf(w, "  acting: %s\n", as.Acting)
+	}
+	if as.Error != "" {
+		fmt.Fprintf(w, "  last actuator error: %s\n", as.Error)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/grafo/grafo/autoscale"
 	"github.com/grafo/grafo/server"
 )
 
@@ -44,6 +45,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "private key of --tls-cert (PEM)")
 	fs.StringVar(&cfg.TLSCA, "tls-ca", "", "CA certificate (PEM) that signs every member's certificate")
 	fs.StringVar(&cfg.PprofAddr, "pprof", "", "address to serve Go's profiler on (/debug/pprof/), e.g. 127.0.0.1:6060; empty = off")
+	capacity := fs.String("capacity", "", "bytes this node may store (e.g. 20GiB), the autoscaler's disk signal; empty = not set")
+	fs.StringVar(&cfg.Autoscale, "autoscale", "", "the raft leader scales the cluster: min=N,max=M[,writes=W/s,reads=R/s,p99=D,cpu=CORES,disk=FRACTION,window=D,cooldown=D,low=F,settle=F] or @FILE (README \"Scaling\")")
+	fs.StringVar(&cfg.AutoscaleExec, "autoscale-exec", "", "actuator for --autoscale, run as CMD up or CMD down NODE (no shell)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	shutdown := fs.Duration("shutdown-timeout", 15*time.Second, "how long in-flight requests may take to finish on SIGTERM")
@@ -58,6 +62,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{err.Error()}
 	}
 	cfg.Join = join
+	if *capacity != "" {
+		if cfg.Capacity, err = autoscale.ParseBytes(*capacity); err != nil {
+			return usageError{"--capacity: " + err.Error()}
+		}
+	}
 	for _, h := range strings.Split(*allowedHosts, ",") {
 		if h = strings.TrimSpace(h); h != "" {
 			cfg.AllowedHosts = append(cfg.AllowedHosts, h)

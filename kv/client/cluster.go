@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/grafo/grafo/autoscale"
 )
 
 // ClusterStatus is GET /v1/cluster.
@@ -18,6 +20,9 @@ type ClusterStatus struct {
 	Leader       string       `json:"leader"`
 	HintsPending int64        `json:"hintsPending"`
 	Rebalancing  bool         `json:"rebalancing"` // true while ranges move
+	// Autoscale is the leader's autoscaler (targets, readings, last
+	// decision and reason); absent when --autoscale is off.
+	Autoscale *autoscale.Status `json:"autoscale,omitempty"`
 }
 
 // NodeStatus is one member in ClusterStatus.

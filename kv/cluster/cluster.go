@@ -565,6 +565,10 @@ func (c *Cluster) Self() Node {
 	return c.selfStored(Joining).node()
 }
 
+// Reports are the members' latest heartbeat reports (Config.Report) by
+// node id, this node's included; a member that stopped answering has none.
+func (c *Cluster) Reports() map[string][]byte { return c.hb.reports() }
+
 // Alive reports the heartbeat view of id: false after 5 missed heartbeats
 // in a row (and for unknown ids); this node is always alive.
 func (c *Cluster) Alive(id string) bool {

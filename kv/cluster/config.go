@@ -85,8 +85,12 @@ type Config struct {
 	RaftTransport raft.Transport
 
 	Heartbeat time.Duration // 0 = 1s; 5 misses in a row = Down
-	MaxVoters int           // 0 = 5; later nodes join as non-voters
-	Logger    *slog.Logger  // nil = discard
+	// Report, when set, is what this node says about itself in every
+	// heartbeat answer (its load, for the autoscaler); Reports collects
+	// the members' latest. At most 4 KiB; opaque to the cluster.
+	Report    func() []byte
+	MaxVoters int          // 0 = 5; later nodes join as non-voters
+	Logger    *slog.Logger // nil = discard
 }
 
 // DefaultConfig returns the defaults; NodeID, Dir and Transport must still

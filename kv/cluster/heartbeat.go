@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"sync"
 	"time"
@@ -23,7 +24,11 @@ type peerBeat struct {
 	misses   int
 	last     time.Time
 	inflight bool
+	report   []byte // the peer's Report from its last answer
 }
+
+// maxReport bounds what a peer may park in this node's memory.
+const maxReport = 4 << 10
 
 func newHeartbeats(c *Cluster) *heartbeats {
 	return &heartbeats{c: c, peers: make(map[string]*peerBeat)}
@@ -72,13 +77,19 @@ func (h *heartbeats) ping(id, addr string) {
 	if h.c.ctx.Err() != nil {
 		return // closing: not the peer's fault
 	}
-	ok := err == nil && string(resp) == id
+	// The answer is the peer's id, then optionally a line break and its
+	// report.
+	name, report, _ := bytes.Cut(resp, []byte("\n"))
+	ok := err == nil && string(name) == id
 	h.mu.Lock()
 	p := h.peers[id]
 	p.inflight = false
 	wasAlive := p.misses < missesDown
 	if ok {
 		p.misses, p.last = 0, time.Now()
+		if len(report) <= maxReport {
+			p.report = bytes.Clone(report)
+		}
 	} else {
 		p.misses++
 	}
@@ -103,4 +114,20 @@ func (h *heartbeats) view(id string) (alive bool, last time.Time) {
 		return true, time.Time{} // not pinged yet: innocent until proven down
 	}
 	return p.misses < missesDown, p.last
+}
+
+// reports are the peers' latest heartbeat reports, with this node's own.
+func (h *heartbeats) reports() map[string][]byte {
+	out := map[string][]byte{}
+	if h.c.cfg.Report != nil {
+		out[h.c.cfg.NodeID] = h.c.cfg.Report()
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for id, p := range h.peers {
+		if p.report != nil && p.misses < missesDown {
+			out[id] = p.report
+		}
+	}
+	return out
 }

@@ -71,6 +71,9 @@ func (c *Cluster) registerHandlers() {
 		if string(b) != c.cfg.NodeID {
 			return nil, fmt.Errorf("cluster: ping for %q reached %q", b, c.cfg.NodeID)
 		}
-		return []byte(c.cfg.NodeID), nil
+		if c.cfg.Report == nil {
+			return []byte(c.cfg.NodeID), nil
+		}
+		return append([]byte(c.cfg.NodeID+"\n"), c.cfg.Report()...), nil
 	})
 }

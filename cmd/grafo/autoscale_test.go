@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/grafo/grafo/kv"
+)
+
+// actuatorScript is an --autoscale-exec for processes on loopback: `up`
+// starts one more grafo serve joining the seed, `down NODE` stops it.
+// Each call is logged to calls, one line each.
+const actuatorScript = `#!/bin/sh
+set -e
+dir=$(dirname "$0")
+case "$1" in
+up)
+  n=$(ls "$dir" | grep -c '\.pid$' || true)
+  id="auto$((n+1))"
+  "$GRAFO_TEST_BIN" serve --node-id "$id" --data "$dir/$id" --http 127.0.0.1:0 --cluster 127.0.0.1:0 \
+    --heartbeat 200ms --join "$(cat "$dir/seed")" >"$dir/$id.log" 2>&1 &
+  echo $! >"$dir/$id.pid"
+  echo "up $id" >>"$dir/calls" ;;
+down)
+  kill "$(cat "$dir/$2.pid")"
+  echo "down $2" >>"$dir/calls" ;;
+*) echo "usage: $0 up | down NODE" >&2; exit 2 ;;
+esac
+`
+
+// The whole loop on real processes: writes above target start a 4th
+// node through the actuator; when they stop, that node leaves (its
+// ranges handed over) and only then is its process stopped. A quorum
+// client running throughout never fails, and every acknowledged write
+// reads back.
+func TestAutoscaleOutAndIn(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "actuator.sh")
+	if err := os.WriteFile(script, []byte(actuatorScript), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GRAFO_TEST_BIN", grafoBin)
+	t.Cleanup(func() {
+		pids, _ := filepath.Glob(filepath.Join(dir, "*.pid"))
+		for _, f := range pids {
+			b, _ := os.ReadFile(f)
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	nodes := startCluster(t, 3, "--autoscale", "min=3,max=4,writes=15,window=3s,cooldown=6s",
+		"--autoscale-exec", "sh "+script)
+	if err := os.WriteFile(filepath.Join(dir, "seed"), []byte(nodes[0].http), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := nodes[0].client()
+	calls := func() string { b, _ := os.ReadFile(filepath.Join(dir, "calls")); return string(b) }
+
+	// Load: a quorum writer at ~150 writes/s against a target of 15 a node.
+	var (
+		mu       sync.Mutex
+		acked    = map[string]string{}
+		failures atomic.Int64
+		lastErr  atomic.Value
+		stop     = make(chan struct{})
+		wg       sync.WaitGroup
+	)
+	var hot atomic.Bool
+	hot.Store(true)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if !hot.Load() && i%20 != 0 {
+				time.Sleep(50 * time.Millisecond) // idle: a trickle of reads and writes
+				continue
+			}
+			k, v := fmt.Sprintf("as-%05d", i), fmt.Sprintf("v%d", i)
+			// Spread over the three seeds, as a load balancer would.
+			if err := nodes[i%3].client().Put(context.Background(), []byte(k), []byte(v), kv.Options{Level: kv.Quorum}); err != nil {
+				failures.Add(1)
+				lastErr.Store(err.Error())
+				continue
+			}
+			mu.Lock()
+			acked[k] = v
+			mu.Unlock()
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	defer func() { close(stop); wg.Wait() }()
+
+	waitFor(t, 60*time.Second, "the actuator's up and a 4th node up", func() bool {
+		st, err := c.Cluster(context.Background())
+		if err != nil || len(st.Nodes) != 4 || st.Rebalancing || !strings.Contains(calls(), "up auto1") {
+			return false
+		}
+		for _, n := range st.Nodes {
+			if n.State != "up" {
+				return false
+			}
+		}
+		return true
+	})
+	st := waitUp(t, c, 4)
+	total := 0
+	for _, n := range st.Nodes {
+		total += n.VNodes
+	}
+	for _, n := range st.Nodes {
+		if n.ID == "auto1" {
+			if share := float64(n.VNodes) / float64(total); share < 0.2 || share > 0.3 {
+				t.Fatalf("auto1 holds %.0f%% of the vnodes, want about a quarter", share*100)
+			}
+		}
+	}
+	if st.Autoscale == nil || st.Autoscale.Last == nil || st.Autoscale.Last.Action != "up" || !strings.Contains(st.Autoscale.Last.Reason, "writes") {
+		t.Fatalf("/v1/cluster autoscale after scale-out: %+v", st.Autoscale)
+	}
+	outb, err := exec.Command(grafoBin, "cluster", "status", "--server", nodes[1].url()).CombinedOutput()
+	out := string(outb)
+	if err != nil || !strings.Contains(out, "autoscale min=3,max=4") || !strings.Contains(out, "last decision") {
+		t.Fatalf("cluster status from a follower: %v\n%s", err, out)
+	}
+
+	hot.Store(false)
+	waitFor(t, 90*time.Second, "auto1 to leave and its process to stop", func() bool {
+		st, err := c.Cluster(context.Background())
+		return err == nil && len(st.Nodes) == 3 && strings.Contains(calls(), "down auto1")
+	})
+	// The machine went only after the hand-off: the leave finished first.
+	if st := waitUp(t, c, 3); st.Autoscale.Last.Action != "down" || st.Autoscale.Last.Node != "auto1" {
+		t.Fatalf("last decision %+v, want down auto1", st.Autoscale.Last)
+	}
+	if got := calls(); got != "up auto1\ndown auto1\n" {
+		t.Fatalf("actuator calls %q: want exactly one up and one down (no flapping)", got)
+	}
+	close(stop)
+	wg.Wait()
+	stop = make(chan struct{})
+	if n := failures.Load(); n > 0 {
+		t.Fatalf("%d quorum writes failed during scaling; last: %v", n, lastErr.Load())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for k, v := range acked {
+		got, _, err := c.Get(context.Background(), []byte(k), kv.Options{Level: kv.Quorum})
+		if err != nil || string(got) != v {
+			t.Fatalf("acknowledged %s=%s reads back %q, %v", k, v, got, err)
+		}
+	}
+	t.Logf("%d acknowledged writes read back after scale-out and scale-in", len(acked))
+}
