@@ -6,7 +6,7 @@ COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BIN       := bin/grafo
 
-.PHONY: all build static deps test test-short nemesis bench bench-engine bench-cluster bench-graph bench-ingest bench-mcp bench-lsp lint fmt vet generate clean
+.PHONY: all build static deps test test-deploy test-short nemesis bench bench-engine bench-cluster bench-graph bench-ingest bench-mcp bench-lsp lint fmt vet generate clean
 
 all: build
 
@@ -22,8 +22,13 @@ static:
 deps:
 	@scripts/deps.sh
 
-test: deps
+test: deps test-deploy
 	$(GO) test -count=1 -timeout 20m ./...
+
+# The Kubernetes manifests, decoded strictly into k8s.io/api types (a
+# module of its own, so those types stay out of the main module).
+test-deploy:
+	cd deploy && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 # Fault injection: in-process and multi-process nemesis tests, histories
 # checked with porcupine (README "Consistency and failures").

@@ -121,7 +121,10 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.tr.Handle(methodNodeInfo, n.nodeInfo)
 	var join []string
 	for _, a := range cfg.Join {
-		if a = strings.TrimSpace(a); a != "" {
+		// A node ignores its own address, so that every member of a
+		// StatefulSet or compose file can be given the same --join: the
+		// one it names bootstraps.
+		if a = strings.TrimSpace(a); a != "" && a != cfg.Advertise && a != cfg.AdvertiseHTTP {
 			join = append(join, a)
 		}
 	}

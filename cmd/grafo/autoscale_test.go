@@ -167,3 +167,42 @@ func TestAutoscaleOutAndIn(t *testing.T) {
 	}
 	t.Logf("%d acknowledged writes read back after scale-out and scale-in", len(acked))
 }
+
+// A preStop hook runs `grafo cluster leave --wait` against its own node
+// with only GRAFO_NODE_ID to name it; it returns once the node is gone.
+func TestLeaveWaitFromTheLeavingNode(t *testing.T) {
+	nodes := startCluster(t, 4)
+	cmd := exec.Command(grafoBin, "cluster", "leave", "--wait", "60s", "--server", nodes[3].url())
+	cmd.Env = append(os.Environ(), "GRAFO_NODE_ID=n4")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "n4 has left") {
+		t.Fatalf("leave --wait: %v\n%s", err, out)
+	}
+	st, err := nodes[0].client().Cluster(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range st.Nodes {
+		if n.ID == "n4" {
+			t.Fatalf("n4 still a member after leave --wait returned: %+v", st.Nodes)
+		}
+	}
+	cmd = exec.Command(grafoBin, "cluster", "leave", "--server", nodes[0].url())
+	cmd.Env = append(os.Environ(), "GRAFO_NODE_ID=")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "GRAFO_NODE_ID") {
+		t.Fatalf("leave without a node: %v\n%s", err, out)
+	}
+}
+
+// Every member of a StatefulSet gets the same --join; the node it names
+// sees its own address there and bootstraps instead of waiting on itself.
+func TestJoinListNamingItselfBootstraps(t *testing.T) {
+	p := &proc{t: t, id: "self", data: filepath.Join(t.TempDir(), "self"), http: freePort(t), clust: freePort(t)}
+	p.args = []string{"--advertise", p.clust, "--join", p.clust}
+	p.start()
+	t.Cleanup(p.kill)
+	st := waitUp(t, p.client(), 1)
+	if st.Nodes[0].ID != "self" {
+		t.Fatalf("status %+v", st)
+	}
+}

@@ -14,10 +14,11 @@ import (
 )
 
 func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("cluster", "grafo cluster status | join ADDR | leave NODE | remove NODE [--force] | cleanup [--server URL] [--json]", stderr)
+	fs := newFlags("cluster", "grafo cluster status | join ADDR | leave [NODE] [--wait] | remove NODE [--force] | cleanup [--server URL] [--json]", stderr)
 	server := serverFlag(fs)
 	asJSON := fs.Bool("json", false, "print status as JSON")
 	force := fs.Bool("force", false, "remove: also a node that heartbeats see as up")
+	wait := fs.Duration("wait", 0, "leave: wait up to this long until the node has left and its ranges have new owners (e.g. 10m; a Kubernetes preStop hook)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -52,8 +53,23 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return nil
 	case len(pos) == 2 && pos[0] == "join":
 		return c.Join(ctx, pos[1])
-	case len(pos) == 2 && pos[0] == "leave":
-		return c.Leave(ctx, pos[1])
+	case len(pos) >= 1 && len(pos) <= 2 && pos[0] == "leave":
+		// Without NODE, the node this process belongs to: GRAFO_NODE_ID is
+		// in a container's environment, so a preStop hook needs no shell.
+		node := os.Getenv("GRAFO_NODE_ID")
+		if len(pos) == 2 {
+			node = pos[1]
+		}
+		if node == "" {
+			return usageError{"cluster leave: name the node (or set GRAFO_NODE_ID)"}
+		}
+		if err := c.Leave(ctx, node); err != nil {
+			return err
+		}
+		if *wait > 0 {
+			return waitLeft(ctx, c, node, *wait, stdout)
+		}
+		return nil
 	case len(pos) == 1 && pos[0] == "cleanup":
 		// Every member cleans its own engine: ask each, through its own
 		// public address, with the same token.
@@ -118,5 +134,29 @@ func printAutoscale(w io.Writer, as *autoscale.Status) {
 	}
 	if as.Error != "" {
 		fmt.Fprintf(w, "  last actuator error: %s\n", as.Error)
+	}
+}
+
+// waitLeft polls until node is no longer a member.
+func waitLeft(ctx context.Context, c *client.Client, node string, limit time.Duration, stdout io.Writer) error {
+	deadline := time.Now().Add(limit)
+	for {
+		st, err := c.Cluster(ctx)
+		member := err != nil // an unreachable node proves nothing
+		for _, n := range st.Nodes {
+			member = member || n.ID == node
+		}
+		if !member {
+			fmt.Fprintf(stdout, "%s has left; its ranges have new owners\n", node)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s has not left after %s (last error: %v)", node, limit, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
 }
