@@ -44,6 +44,10 @@ type Runner struct {
 	interval time.Duration
 	// LeaveTimeout bounds the wait for a leaving node's hand-off.
 	LeaveTimeout time.Duration
+	// JoinTimeout bounds the wait for a started machine to join: until
+	// it does (or this passes), no other is started, so a machine that
+	// cannot join never turns into a stream of them.
+	JoinTimeout time.Duration
 
 	decisions *prometheus.CounterVec
 	ratios    *prometheus.GaugeVec
@@ -53,13 +57,14 @@ type Runner struct {
 	status  Status
 	added   []string        // nodes this runner brought up, newest first
 	before  map[string]bool // members when the last Up was asked for
+	upAt    time.Time       // when the last Up was asked for; zero once its node joined
 	leading bool
 }
 
 // NewRunner looks at the cluster every interval.
 func NewRunner(spec Spec, cl Cluster, act Actuator, interval time.Duration, log *slog.Logger) *Runner {
 	return &Runner{
-		spec: spec, cl: cl, act: act, log: log, interval: interval, LeaveTimeout: 10 * time.Minute,
+		spec: spec, cl: cl, act: act, log: log, interval: interval, LeaveTimeout: 10 * time.Minute, JoinTimeout: 10 * time.Minute,
 		d:      NewDecider(spec),
 		status: Status{Spec: spec.String()},
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -121,6 +126,10 @@ func (r *Runner) Step(ctx context.Context) {
 	r.mu.Lock()
 	r.noteAdded(snap)
 	dec := r.d.Decide(snap, r.added)
+	if dec.Action == Up && !r.upAt.IsZero() && snap.At.Sub(r.upAt) < r.JoinTimeout {
+		dec = Decision{At: snap.At, Action: Hold, Reason: fmt.Sprintf("%s, but the machine started at %s has not joined yet",
+			dec.Reason, r.upAt.UTC().Format(time.RFC3339))}
+	}
 	r.status.Readings, r.status.Current, r.status.NextAllowed = r.d.Readings(), &dec, r.d.NextAllowed()
 	for _, rd := range r.status.Readings {
 		r.ratios.WithLabelValues(rd.Signal).Set(rd.Ratio)
@@ -138,6 +147,8 @@ func (r *Runner) Step(ctx context.Context) {
 			for _, m := range snap.Members {
 				r.before[m.ID] = true
 			}
+			r.upAt = snap.At
+			r.status.Acting = "starting a machine"
 			r.mu.Unlock()
 			return r.act.Up(ctx)
 		})
@@ -212,6 +223,7 @@ func (r *Runner) noteAdded(s Snapshot) {
 		if !r.before[m.ID] && !slices.Contains(r.added, m.ID) {
 			r.added = append([]string{m.ID}, r.added...)
 			r.before[m.ID] = true
+			r.upAt = time.Time{}
 		}
 	}
 }
