@@ -1,4 +1,4 @@
-module github.com/grafo/grafo/bench/etcdload
+module github.com/grafo/grafo/bench/peerload
 
 go 1.26.8
 
