@@ -17,4 +17,3 @@ func (r *Ring) Without(id string) *Ring {
 	ms := slices.DeleteFunc(r.Members(), func(m Member) bool { return m.ID == id })
 	return New(ms, r.vnodesPerWeight())
 }
-
