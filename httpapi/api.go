@@ -290,11 +290,6 @@ func (a *api) kv(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// RingScanner lists keys across the whole ring (kv/replica.Coordinator).
-type RingScanner interface {
-	ScanRing(ctx context.Context, prefix, after []byte, limit int, keep func(key []byte) bool, o kv.Options) ([]kv.Entry, []byte, error)
-}
-
 // Bounds of GET /v1/kv?limit=.
 const (
 	defaultListLimit = 100
@@ -313,7 +308,7 @@ type listEntry struct {
 // kvList answers GET /v1/kv?prefix=P&after=K&limit=N: raw keys in order
 // across the ring, paged by the last key returned ("next").
 func (a *api) kvList(w http.ResponseWriter, r *http.Request) {
-	sc, ok := a.cfg.Store.(RingScanner)
+	sc, ok := a.cfg.Store.(kv.RingScanner)
 	if !ok {
 		writeErrorCode(w, http.StatusServiceUnavailable, CodeUnavailable, "listing keys is not available on this node")
 		return
