@@ -43,3 +43,18 @@ type Store interface {
 type RingScanner interface {
 	ScanRing(ctx context.Context, prefix, after []byte, limit int, keep func(key []byte) bool, o Options) ([]Entry, []byte, error)
 }
+
+// UntilClosed returns a context that ends when stop is closed or cancel is
+// called: background workers (hint delivery, anti-entropy) run their calls
+// under it so that Close interrupts them.
+func UntilClosed(stop <-chan struct{}) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}

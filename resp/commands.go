@@ -194,25 +194,8 @@ func errorReply(err error) string {
 	return "ERR internal error: " + msg
 }
 
-// clone copies the arguments a store call may keep after it returns (late
-// replica writes, read repair), in one allocation.
-func clone(parts ...[]byte) [][]byte {
-	n := 0
-	for _, p := range parts {
-		n += len(p)
-	}
-	buf := make([]byte, 0, n)
-	out := make([][]byte, len(parts))
-	for i, p := range parts {
-		start := len(buf)
-		buf = append(buf, p...)
-		out[i] = buf[start:len(buf):len(buf)]
-	}
-	return out
-}
-
 func (c *conn) get(args [][]byte) {
-	cell, err := c.s.cfg.Store.Get(c.s.ctx, clone(args[1])[0], c.opts)
+	cell, err := c.s.cfg.Store.Get(c.s.ctx, kv.Clone(args[1])[0], c.opts)
 	switch {
 	case errors.Is(err, kv.ErrNotFound):
 		c.w.null()
@@ -230,7 +213,7 @@ func (c *conn) set(args [][]byte) {
 		c.w.err(fmt.Sprintf("ERR SET option '%s' is not supported by Grafo (no NX, XX, EX, PX, EXAT, PXAT, KEEPTTL, GET: plain SET key value only)", strings.ToUpper(clip(args[3], 32))))
 		return
 	}
-	kvp := clone(args[1], args[2])
+	kvp := kv.Clone(args[1], args[2])
 	if _, err := c.s.cfg.Store.Put(c.s.ctx, kvp[0], kvp[1], c.opts); err != nil {
 		c.storeErr(err)
 		return
@@ -239,7 +222,7 @@ func (c *conn) set(args [][]byte) {
 }
 
 func (c *conn) mget(args [][]byte) {
-	keys := clone(args[1:]...)
+	keys := kv.Clone(args[1:]...)
 	cells, err := c.s.cfg.Store.GetMany(c.s.ctx, keys, c.opts)
 	if err != nil {
 		c.storeErr(err)
@@ -260,7 +243,7 @@ func (c *conn) mset(args [][]byte) {
 		c.w.err("ERR wrong number of arguments for 'mset' command")
 		return
 	}
-	parts := clone(args[1:]...)
+	parts := kv.Clone(args[1:]...)
 	writes := make([]kv.Write, 0, len(parts)/2)
 	for i := 0; i < len(parts); i += 2 {
 		if err := kv.CheckPair(parts[i], parts[i+1]); err != nil {
@@ -281,7 +264,7 @@ func (c *conn) mset(args [][]byte) {
 // tombstone for every key given (also the ones this read did not see: a
 // replica it did not ask may still hold a value).
 func (c *conn) del(args [][]byte) {
-	keys := clone(args[1:]...)
+	keys := kv.Clone(args[1:]...)
 	cells, err := c.s.cfg.Store.GetMany(c.s.ctx, keys, c.opts)
 	if err != nil {
 		c.storeErr(err)
@@ -305,7 +288,7 @@ func (c *conn) del(args [][]byte) {
 }
 
 func (c *conn) exists(args [][]byte) {
-	cells, err := c.s.cfg.Store.GetMany(c.s.ctx, clone(args[1:]...), c.opts)
+	cells, err := c.s.cfg.Store.GetMany(c.s.ctx, kv.Clone(args[1:]...), c.opts)
 	if err != nil {
 		c.storeErr(err)
 		return

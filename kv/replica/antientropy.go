@@ -107,15 +107,8 @@ const maxBusy = 20
 
 func (a *AntiEntropy) run() {
 	defer close(a.done)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := kv.UntilClosed(a.stop)
 	defer cancel()
-	go func() {
-		select {
-		case <-a.stop:
-			cancel()
-		case <-a.done:
-		}
-	}()
 	wait := a.cfg.Interval
 	for {
 		select {
@@ -551,24 +544,10 @@ func (c *Coordinator) treeLocal(ctx context.Context, r rangeRequest) (*tree, err
 // ranges, after r.After, at most r.Limit.
 func (c *Coordinator) leavesLocal(ctx context.Context, r leavesRequest) ([]kv.Entry, bool, error) {
 	ranges := r.ranges()
-	limit := r.Limit
-	if limit <= 0 || limit > 10000 {
-		limit = 10000
-	}
-	var ents []kv.Entry
-	more := false
-	err := c.cfg.Local.Scan(ctx, nil, r.After, 0, func(e kv.Entry) bool {
-		if !r.Leaves.has(e.Key) || !inRanges(ranges, ring.HashKey(e.Key)) {
-			return true
-		}
-		if len(ents) == limit {
-			more = true
-			return false
-		}
-		ents = append(ents, e)
-		return true
+	keep := func(e kv.Entry) bool { return r.Leaves.has(e.Key) && inRanges(ranges, ring.HashKey(e.Key)) }
+	return collectPage(r.Limit, keep, func(fn func(kv.Entry) bool) error {
+		return c.cfg.Local.Scan(ctx, nil, r.After, 0, fn)
 	})
-	return ents, more, err
 }
 
 func (r rangeRequest) ranges() []ring.Range {
