@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/grafo/grafo/auth"
+	"github.com/grafo/grafo/internal/testutil"
 )
 
 func testTokens(t testing.TB) *auth.Tokens {
@@ -165,7 +166,7 @@ func TestUnauthBudget(t *testing.T) {
 	expect(t, over.reply(), "-ERR max number of unauthenticated clients reached (limit 2)")
 	expectClosed(t, over)
 	expect(t, a.do("AUTH", "writer-token"), "+OK")
-	waitFor(t, func() bool { return s.unauth.Load() == 1 })
+	testutil.WaitFor(t, 10*time.Second, "one unauthenticated connection left", func() bool { return s.unauth.Load() == 1 })
 	c := dial(t, s)
 	expect(t, c.do("PING"), "+PONG")
 	expect(t, a.do("SET", "k", "v"), "+OK")
