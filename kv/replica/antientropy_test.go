@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grafo/grafo/internal/testutil"
 	"github.com/grafo/grafo/kv"
+	"github.com/grafo/grafo/kv/engine/enginetest"
 	"github.com/grafo/grafo/kv/hints"
 )
 
@@ -37,9 +39,7 @@ func TestAntiEntropyRepairsWithoutReads(t *testing.T) {
 	for i := 0; i < 40; i++ {
 		lost = append(lost, []byte(fmt.Sprintf("k%03d", i*7)))
 	}
-	if err := tc.engines[0].Remove(ctx, lost); err != nil {
-		t.Fatal(err)
-	}
+	enginetest.Remove(t, tc.engines[0], lost...)
 	st, err := tc.ae(0, -1).Round(ctx) // n1 compares with n2 (pulls what it lost) and n3 (pushes all)
 	if err != nil {
 		t.Fatal(err)
@@ -143,23 +143,12 @@ func TestHintedHandoff(t *testing.T) {
 	}
 	hs.Run(tc.coords[0])
 	tc.down(3, false)
-	waitUntil(t, "hints for n3 delivered", func() bool { return hs.Pending() == 2 })
+	testutil.WaitFor(t, 10*time.Second, "hints for n3 delivered", func() bool { return hs.Pending() == 2 })
 	for _, k := range []string{"strict", "sloppy"} {
 		if c, err := tc.engines[2].Get(ctx, []byte(k)); err != nil || string(c.Value) != "v" {
 			t.Fatalf("n3 %s: %v", k, err)
 		}
 	}
 	tc.down(2, false)
-	waitUntil(t, "all hints delivered", func() bool { return hs.Pending() == 0 })
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.WaitFor(t, 10*time.Second, "all hints delivered", func() bool { return hs.Pending() == 0 })
 }
