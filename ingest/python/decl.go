@@ -42,6 +42,7 @@ type def struct {
 	ctor        *node  // variables: the constructor call assigned (self.x = C() in __init__, X = C())
 	typNode     *node  // where the annotation or constructor appears, for edge positions
 	sameName    []*def // later definitions of the same name (property setters, overloads), analysed as this one
+	nameNode    *node  // the identifier that declares it (its definition occurrence)
 }
 
 // class is a class definition's members.
@@ -128,7 +129,7 @@ func (m *module) declare() {
 				return
 			}
 			d := &def{kind: ingest.Variable, name: name, qname: m.name + "." + name, mod: m,
-				n: a, line: a.line, end: a.endLine, typNode: id}
+				n: a, line: a.line, end: a.endLine, typNode: id, nameNode: id}
 			if whole {
 				d.typ = a.child("type")
 				if value != nil && value.kind == "call" {
@@ -179,7 +180,7 @@ func (m *module) declare() {
 						continue
 					}
 					d := &def{kind: ingest.Variable, name: name, qname: m.name + "." + name, mod: m,
-						n: n, line: n.line, end: n.endLine}
+						n: n, line: n.line, end: n.endLine, nameNode: id}
 					m.defs = append(m.defs, d)
 					m.syms[name] = &binding{kind: bDef, def: d}
 				}
@@ -238,7 +239,7 @@ func (m *module) declareDef(n *node, prefix string, owner *class) *def {
 	}
 	name := nameNode.text(m.src)
 	d := &def{name: name, qname: prefix + "." + name, mod: m, n: n, line: n.line, end: n.endLine,
-		owner: owner, decorators: decorators}
+		owner: owner, decorators: decorators, nameNode: nameNode}
 	if owner != nil {
 		if old := owner.members[name]; old != nil {
 			if old.kind == ingest.Function && n.kind == "function_definition" {
@@ -314,7 +315,7 @@ func (m *module) declareClassBody(c *class, body *node) {
 			return
 		}
 		d := &def{kind: ingest.Variable, name: name, qname: c.def.qname + "." + name, mod: m, n: stmt,
-			line: stmt.line, end: stmt.endLine, owner: c, typ: typ, ctor: ctor, typNode: at}
+			line: stmt.line, end: stmt.endLine, owner: c, typ: typ, ctor: ctor, typNode: at, nameNode: at}
 		c.members[name] = d
 		c.attrs = append(c.attrs, d)
 		m.defs = append(m.defs, d)
