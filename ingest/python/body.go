@@ -25,8 +25,10 @@ type analyser struct {
 	seen     map[string]bool
 	external map[string]bool
 	used     map[string]bool // units with edges
-	occs     []ingest.Occurrence
-	cols     runeCols
+	// extClasses are the external classes that class relations reach.
+	extClasses map[string]bool
+	occs       []ingest.Occurrence
+	cols       runeCols
 }
 
 // Contexts of an expression being walked.
@@ -45,7 +47,7 @@ func (ix *index) facts(m *module) ingest.FileFacts {
 		return ff
 	}
 	a := &analyser{ix: ix, m: m, units: map[*node]bool{}, seen: map[string]bool{},
-		external: map[string]bool{}, used: map[string]bool{}}
+		external: map[string]bool{}, used: map[string]bool{}, extClasses: map[string]bool{}}
 	for _, d := range m.units {
 		a.units[d.n] = true
 		for _, s := range d.sameName {
@@ -72,16 +74,29 @@ func (ix *index) facts(m *module) ingest.FileFacts {
 			Path: m.path, Line: 1, EndLine: max(1, m.root.endLine)})
 	}
 	var ext []string
+	for q := range a.extClasses {
+		a.external[q] = true
+	}
 	for q := range a.external {
 		ext = append(ext, q)
 	}
 	sort.Strings(ext)
 	for _, q := range ext {
-		ff.Nodes = append(ff.Nodes, ingest.Node{Kind: ingest.Function, Name: last(q), QualifiedName: q, External: true})
+		ff.Nodes = append(ff.Nodes, ingest.Node{Kind: externalKind(q), Name: last(q), QualifiedName: q, External: true})
 	}
 	ff.Edges = a.edges
 	ff.Occurrences = a.sortedOccs()
 	return ff
+}
+
+// externalKind is the kind of the external node q, the same in every
+// file: CLASS for a name taken for a class (a call of it constructs, as
+// calling a class of the tree without __init__ does), FUNCTION otherwise.
+func externalKind(q string) ingest.Kind {
+	if isExternalClass(q) {
+		return ingest.Class
+	}
+	return ingest.Function
 }
 
 // edge records from → to once per position.
@@ -693,10 +708,20 @@ func (a *analyser) decorator(dec *node, sc *scope) {
 	}
 }
 
-// clsAt is a class found in an annotation, and where.
+// clsAt is a class found in an annotation or a base list, and where: a
+// class of the tree (c) or one outside it (ext, its dotted name).
 type clsAt struct {
-	c  *class
-	at *node
+	c   *class
+	ext string
+	at  *node
+}
+
+// qname is the qualified name of the class's node.
+func (t clsAt) qname() string {
+	if t.c != nil {
+		return t.c.def.qname
+	}
+	return t.ext
 }
 
 // wrappers are the generic types that do not make their argument a
@@ -704,30 +729,33 @@ type clsAt struct {
 var wrappers = map[string]bool{"Optional": true, "Union": true, "Annotated": true, "Final": true,
 	"ClassVar": true, "Type": true, "type": true, "Required": true, "NotRequired": true, "ReadOnly": true}
 
-// annotationClasses finds the classes of the tree an annotation names:
-// directly (C, Optional[C], C | None, "C") or inside a container
-// (list[C], dict[str, C], Optional[list[C]]).
+// annotationClasses finds the classes an annotation names: directly (C,
+// Optional[C], C | None, "C") or inside a container (list[C], dict[str,
+// C], Optional[list[C]]); classes of the tree, and external ones that
+// relations reach (relatable).
 func (ix *index) annotationClasses(m *module, n *node) (direct, contained []clsAt) {
 	var visit func(n *node, inside bool)
-	add := func(c *class, at *node, inside bool) {
-		if inside {
-			contained = append(contained, clsAt{c, at})
-		} else {
-			direct = append(direct, clsAt{c, at})
+	add := func(r res, at *node, inside bool) {
+		t := clsAt{c: ix.classOf(r), at: at}
+		if t.c == nil && relatable(r.external) {
+			t.ext = r.external
+		}
+		switch {
+		case t.c == nil && t.ext == "":
+		case inside:
+			contained = append(contained, t)
+		default:
+			direct = append(direct, t)
 		}
 	}
 	visit = func(n *node, inside bool) {
 		switch n.kind {
 		case "identifier", "attribute":
-			if c := ix.classOf(ix.exprAt(m, nil, n)); c != nil {
-				add(c, n, inside)
-			}
+			add(ix.exprAt(m, nil, n), n, inside)
 		case "string":
 			s := strings.Trim(n.text(m.src), `"'`)
 			if s != "" && !strings.ContainsAny(s, " []|,()") {
-				if c := ix.classOf(ix.names(m, nil, strings.Split(s, "."))); c != nil {
-					add(c, n, inside)
-				}
+				add(ix.names(m, nil, strings.Split(s, ".")), n, inside)
 			}
 		case "generic_type", "subscript":
 			head := n.child("value")

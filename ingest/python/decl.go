@@ -51,8 +51,13 @@ type class struct {
 	bases   []*node // base class expressions
 	meta    *node   // metaclass= expression
 	members map[string]*def
-	attrs   []*def               // attributes in declaration order
-	vals    map[string][]valueAt // values assigned to attributes (class body, self.x = … in methods)
+	attrs   []*def // attributes in declaration order
+	// link is LINK for A = NewType('A', B) and DASHED_LINK for an alias
+	// (A = B, A: TypeAlias = B, type A = B), to the class linkTo names;
+	// an alias has B as its only base, so that A() and A.m resolve as B's.
+	link   ingest.Relation
+	linkTo *node
+	vals   map[string][]valueAt // values assigned to attributes (class body, self.x = … in methods)
 
 	mro     []*class
 	mroDone bool
@@ -102,6 +107,8 @@ func (m *module) declare() {
 				}, true)
 			case "assignment":
 				vars = append(vars, k)
+			case "type_alias_statement":
+				m.declareTypeAlias(k)
 			case "for_statement":
 				forTargets = append(forTargets, targetNames(k.child("left"))...)
 				walk(k)
@@ -207,6 +214,34 @@ func (m *module) declare() {
 			})
 		})
 	}
+}
+
+// declareTypeAlias declares type A = B: a class, whatever B is (as Go's
+// type A = []int), aliasing B.
+func (m *module) declareTypeAlias(n *node) {
+	left, right := unwrapType(n.child("left")), unwrapType(n.child("right"))
+	if left != nil && left.kind == "generic_type" && len(left.kids) > 0 { // type A[T] = …
+		left = left.kids[0]
+	}
+	if left == nil || right == nil || left.kind != "identifier" || m.syms[left.text(m.src)] != nil {
+		return
+	}
+	name := left.text(m.src)
+	d := &def{kind: ingest.Class, name: name, qname: m.name + "." + name, mod: m, n: n, line: n.line,
+		end: n.endLine, nameNode: left}
+	d.cls = &class{def: d, members: map[string]*def{}, link: ingest.DashedLink, linkTo: right,
+		bases: []*node{right}, vals: map[string][]valueAt{}}
+	m.defs = append(m.defs, d)
+	m.classes = append(m.classes, d.cls)
+	m.syms[name] = &binding{kind: bDef, def: d}
+}
+
+// unwrapType is the expression a type node holds.
+func unwrapType(n *node) *node {
+	for n != nil && n.kind == "type" && len(n.kids) == 1 {
+		n = n.kids[0]
+	}
+	return n
 }
 
 // bindDef binds a module-level function or class; a later definition of

@@ -81,6 +81,9 @@ func (a *analyser) typeOccs(ann *node) {
 	}
 	direct, contained := a.ix.annotationClasses(a.m, ann)
 	for _, t := range append(direct, contained...) {
+		if t.c == nil {
+			continue // an external class has a node only where a relation reaches it
+		}
 		at := t.at
 		if at.kind == "attribute" {
 			at = at.child("attribute")
