@@ -407,3 +407,44 @@ func TestNodeAtFindsUpsertedNodes(t *testing.T) {
 		}
 	}
 }
+
+// Node.degree counts what callers and callees list, for every function of
+// a fixture, without reading the other ends.
+func TestDegreeCountsCallersAndCallees(t *testing.T) {
+	e := newEnv(t)
+	e.ingestFixture(t, "calls", "calls.txtar")
+	var r struct {
+		Graph struct {
+			Nodes struct {
+				Nodes []struct {
+					ID, QualifiedName string
+					In, Out, Both     int
+					Callers, Callees  []struct{ ID string }
+					Edges             []struct{ Node struct{ ID string } }
+				}
+			}
+		}
+	}
+	e.post(t, `{ graph(id: "calls") { nodes(kind: FUNCTION, first: 40) { nodes { id qualifiedName
+		in: degree(direction: IN, relation: CALLS) out: degree(direction: OUT, relation: CALLS) both: degree(direction: BOTH)
+		callers { id } callees { id } edges(direction: BOTH) { node { id } } } } } }`, &r)
+	busy := 0
+	for _, n := range r.Graph.Nodes.Nodes {
+		others := map[string]bool{}
+		for _, ed := range n.Edges {
+			if ed.Node.ID != n.ID { // a recursive call is no other end
+				others[ed.Node.ID] = true
+			}
+		}
+		if n.In != len(n.Callers) || n.Out != len(n.Callees) || n.Both != len(others) {
+			t.Errorf("%s: degree in %d out %d both %d; callers %d callees %d, other ends %d",
+				n.QualifiedName, n.In, n.Out, n.Both, len(n.Callers), len(n.Callees), len(others))
+		}
+		if n.In+n.Out > 1 {
+			busy++
+		}
+	}
+	if busy < 3 {
+		t.Fatalf("only %d functions with two or more call edges", busy)
+	}
+}

@@ -252,7 +252,9 @@ func (s *server) references(ctx context.Context, raw json.RawMessage) (any, erro
 		}
 		listed, total = listed+len(locs), refs.TotalCount
 		if stream {
-			if err := s.conn.Notify(ctx, "$/progress", protocol.ProgressParams{Token: *p.PartialResultToken, Value: locs}); err != nil {
+			// The token as a pointer: its MarshalJSON has a pointer receiver
+			// (protocol.ProgressParams holds a value, which would marshal as {}).
+			if err := s.conn.Notify(ctx, "$/progress", map[string]any{"token": p.PartialResultToken, "value": locs}); err != nil {
 				return nil, err
 			}
 		} else {
