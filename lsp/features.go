@@ -226,6 +226,7 @@ func (s *server) references(ctx context.Context, raw json.RawMessage) (any, erro
 	out := []protocol.Location{}
 	listed, total := 0, 0
 	var after *string
+	var prev protocol.Location
 	for page := min(limit, DefaultMaxResults); listed < limit; page = min(1000, limit-listed) {
 		var r struct {
 			Node struct {
@@ -248,9 +249,14 @@ func (s *server) references(ctx context.Context, raw json.RawMessage) (any, erro
 		refs := r.Node.References
 		locs := make([]protocol.Location, 0, len(refs.Nodes))
 		for _, o := range refs.Nodes {
-			locs = append(locs, cv.span(o))
+			// One identifier can be two occurrences (self.x = … in
+			// __init__ declares and writes x): one location.
+			if l := cv.span(o); l != prev {
+				locs = append(locs, l)
+				prev = l
+			}
 		}
-		listed, total = listed+len(locs), refs.TotalCount
+		listed, total = listed+len(refs.Nodes), refs.TotalCount
 		if stream {
 			// The token as a pointer: its MarshalJSON has a pointer receiver
 			// (protocol.ProgressParams holds a value, which would marshal as {}).
