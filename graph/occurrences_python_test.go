@@ -125,7 +125,7 @@ func TestReferencesOfAPythonVariable(t *testing.T) {
 		"app.Counter.value": {"app.py:9:14-19 definition", "app.py:9:14-19 write", "app.py:13:14-19 write",
 			"app.py:14:34-39 reference", "app.py:15:21-26 reference", "app.py:18:14-19 write",
 			"app.py:23:13-18 reference", "app.py:27:7-12 write", "app.py:27:39-44 reference"},
-		"conf.LIMIT": {"app.py:18:27-32 reference", "app.py:19:24-25 reference", "conf.py:1:1-6 definition",
+		"conf.LIMIT": {"app.py:2:18-23 reference", "app.py:18:27-32 reference", "app.py:19:24-25 reference", "conf.py:1:1-6 definition",
 			"conf.py:19:16-21 reference", "conf.py:26:12-17 reference", "conf.py:43:18-23 read", "conf.py:48:11-16 read"},
 		"conf.CACHE": {"conf.py:3:1-6 definition", "conf.py:19:5-10 write", "conf.py:25:9-14 reference", "conf.py:49:1-6 write"},
 	} {

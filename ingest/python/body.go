@@ -368,7 +368,9 @@ func (a *analyser) walk(n *node, sc *scope, ctx int) {
 		for _, k := range n.kids {
 			a.walk(k, sc, ctxWhole)
 		}
-	case "type", "global_statement", "nonlocal_statement", "import_statement", "import_from_statement",
+	case "import_from_statement":
+		a.importOccs(n)
+	case "type", "global_statement", "nonlocal_statement", "import_statement",
 		"future_import_statement", "comment", "string_content", "escape_sequence", "keyword_separator",
 		"positional_separator", "ERROR":
 		if n.kind == "ERROR" {

@@ -109,7 +109,8 @@
 //   - Occurrences (occurrences.go): every identifier that resolves to a
 //     node, with the role of its edge (a callee's name names what the
 //     CALLS edge names), class names in annotations and bases as type
-//     uses, definitions at the declaring names; columns count characters.
+//     uses, names brought in by from-imports, definitions at the declaring
+//     names; columns count characters.
 //   - Spans: line is where the def or class keyword (or the assignment)
 //     starts, endLine the last line of its code: a comment trailing a
 //     body, which tree-sitter keeps inside it, does not count.

@@ -62,6 +62,40 @@ func (a *analyser) prefixOccs(sc *scope, names []string, nodes []*node, upto int
 	}
 }
 
+// importOccs records the names a from-import brings in that are nodes of
+// the tree (from conf import LIMIT, Store as S): a variable's value is
+// copied (reference), a function referenced, a class named.
+func (a *analyser) importOccs(n *node) {
+	mn := n.child("module_name")
+	if mn == nil {
+		return
+	}
+	base := a.m.absolute(mn)
+	if base == "" {
+		return
+	}
+	for _, k := range n.children("name") {
+		if k.kind == "aliased_import" {
+			k = k.child("name")
+		}
+		if k == nil || k.kind != "dotted_name" {
+			continue
+		}
+		r := a.ix.resolve(base+"."+k.text(a.m.src), 0)
+		id := k
+		if len(k.kids) > 0 {
+			id = k.kids[len(k.kids)-1]
+		}
+		switch {
+		case r.def == nil:
+		case r.def.kind == ingest.Variable:
+			a.occ(id, r.def.qname, ingest.RoleReference)
+		default:
+			a.valueOcc(id, r.def)
+		}
+	}
+}
+
 // signatureTypes records the classes named in a function's parameter and
 // return annotations (which the walk of its body does not visit).
 func (a *analyser) signatureTypes(fn *node) {
