@@ -100,7 +100,7 @@ func (s *server) calls(ctx context.Context, raw json.RawMessage, dir string) (st
 	es := r.Node.Edges
 	if len(es) > limit {
 		es = es[:limit]
-		s.notifyCut(ctx, fmt.Sprintf("the first %d call sites", limit))
+		s.notifyCut(ctx, fmt.Sprintf("%d call sites listed, there are more", limit))
 	}
 	var order []gNode
 	sites := map[string][]gCall{}

@@ -209,4 +209,23 @@ func TestReferencesInPages(t *testing.T) {
 	if n := len(s.notified(t, "window/showMessage", 1)); n != 1 {
 		t.Errorf("%d messages after a streamed answer, want still 1", n)
 	}
+
+	// Emoji calls Größe and Checkout (len is a builtin: no edge); bounded
+	// to one call site, it lists one and says so.
+	s, _ = newSession(t, root, lsp.Config{MaxResults: 1}, nil)
+	var items []json.RawMessage
+	s.call(t, "textDocument/prepareCallHierarchy", map[string]any{"textDocument": at["textDocument"],
+		"position": map[string]any{"line": 29, "character": 6}}, &items)
+	if len(items) != 1 {
+		t.Fatalf("prepareCallHierarchy on Emoji = %s", items)
+	}
+	var out []struct{ To struct{ Name string } }
+	s.call(t, "callHierarchy/outgoingCalls", map[string]any{"item": items[0]}, &out)
+	if len(out) != 1 {
+		t.Errorf("outgoing calls of Emoji with MaxResults 1 = %+v, want 1", out)
+	}
+	msgs = s.notified(t, "window/showMessage", 1)
+	if len(msgs) != 1 || !strings.Contains(string(msgs[0]), "1 call sites listed, there are more") {
+		t.Errorf("messages = %s, want one saying there are more call sites", msgs)
+	}
 }
