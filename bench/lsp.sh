@@ -2,7 +2,9 @@
 # grafo lsp on the Go standard library: a fresh single node ingests
 # $(go env GOROOT)/src without cmd/, then bench/lspbench times definition,
 # references, incomingCalls and hover at random call sites through
-# `grafo lsp` (p50/p99), and GraphQL's references(first: 100) for scale.
+# `grafo lsp` (p50/p99; references and call sites as an editor without
+# partial results gets them: the first 100, grafo lsp's default
+# --max-results), and GraphQL's references(first: 100) for scale.
 #   bench/lsp.sh [N]      (N call sites, default 200)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -146,6 +146,7 @@ type ComplexityRoot struct {
 		Callees         func(childComplexity int, depth *int, first *int) int
 		Callers         func(childComplexity int, depth *int, first *int) int
 		Definition      func(childComplexity int) int
+		Degree          func(childComplexity int, direction *model.Direction, relation *ingest.Relation) int
 		Edges           func(childComplexity int, direction *model.Direction, relation *ingest.Relation, first *int) int
 		EndLine         func(childComplexity int) int
 		Export          func(childComplexity int, format model.ExportFormat, depth *int, limit *int) int
@@ -249,6 +250,7 @@ type NodeResolver interface {
 	Edges(ctx context.Context, obj *model.Node, direction *model.Direction, relation *ingest.Relation, first *int) ([]*model.Edge, error)
 	Callers(ctx context.Context, obj *model.Node, depth *int, first *int) ([]*model.Node, error)
 	Callees(ctx context.Context, obj *model.Node, depth *int, first *int) ([]*model.Node, error)
+	Degree(ctx context.Context, obj *model.Node, direction *model.Direction, relation *ingest.Relation) (int, error)
 	Implementations(ctx context.Context, obj *model.Node) ([]*model.Node, error)
 	Supertypes(ctx context.Context, obj *model.Node) ([]*model.Node, error)
 	Subtypes(ctx context.Context, obj *model.Node) ([]*model.Node, error)
@@ -787,6 +789,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Node.Definition(childComplexity), true
+	case "Node.degree":
+		if e.ComplexityRoot.Node.Degree == nil {
+			break
+		}
+
+		args, err := ec.field_Node_degree_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Node.Degree(childComplexity, args["direction"].(*model.Direction), args["relation"].(*ingest.Relation)), true
 	case "Node.edges":
 		if e.ComplexityRoot.Node.Edges == nil {
 			break
@@ -1289,6 +1302,12 @@ type Node {
   "As callers, over CALLS in the OUT direction. first: at most this many, nearest levels first (default: all)."
   callees(depth: Int = 1, first: Int): [Node!]!
   """
+  How many distinct nodes the node's edges of this direction (and relation,
+  when given) reach: degree(direction: IN, relation: CALLS) counts the
+  callers, as callers { id } would, without reading them.
+  """
+  degree(direction: Direction = OUT, relation: Relation): Int!
+  """
   Of an interface (or class): the types that realize it. Of an interface
   method: the methods of those types that implement it. Otherwise empty.
   """
@@ -1665,6 +1684,8 @@ func (ec *executionContext) childFields_Node(ctx context.Context, field graphql.
 		return ec.fieldContext_Node_callers(ctx, field)
 	case "callees":
 		return ec.fieldContext_Node_callees(ctx, field)
+	case "degree":
+		return ec.fieldContext_Node_degree(ctx, field)
 	case "implementations":
 		return ec.fieldContext_Node_implementations(ctx, field)
 	case "supertypes":
@@ -2232,6 +2253,28 @@ func (ec *executionContext) field_Node_callers_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["first"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Node_degree_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "direction",
+		func(ctx context.Context, v any) (*model.Direction, error) {
+			return ec.unmarshalODirection2ᚖgithubᚗcomᚋgrafoᚋgrafoᚋgraphᚋmodelᚐDirection(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["direction"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "relation",
+		func(ctx context.Context, v any) (*ingest.Relation, error) {
+			return ec.unmarshalORelation2ᚖgithubᚗcomᚋgrafoᚋgrafoᚋingestᚐRelation(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["relation"] = arg1
 	return args, nil
 }
 
@@ -4752,6 +4795,50 @@ func (ec *executionContext) fieldContext_Node_callees(ctx context.Context, field
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Node_callees_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Node_degree(ctx context.Context, field graphql.CollectedField, obj *model.Node) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Node_degree(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Node().Degree(ctx, obj, fc.Args["direction"].(*model.Direction), fc.Args["relation"].(*ingest.Relation))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Node_degree(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Node",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Int does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Node_degree_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -7749,6 +7836,12 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Node_callees(ctx, field, obj)
+				})
+		case "degree":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Node_degree(ctx, field, obj)
 				})
 		case "implementations":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,

@@ -20,6 +20,14 @@ type edgeKey struct {
 
 type fileKey struct{ graph, path string }
 
+// defKey names a node whose declaring occurrence is wanted: what
+// store.Definitions needs of it.
+type defKey struct {
+	graph, id, path string
+	line            int
+	external        bool
+}
+
 // Loaders batch the store reads of one operation: every Load issued while
 // resolving the same level of a query becomes one store call.
 type Loaders struct {
@@ -29,6 +37,9 @@ type Loaders struct {
 	// Graphs: Node.graph on every node of a long list reads each graph's
 	// record once.
 	Graphs *dataloadgen.Loader[string, *store.GraphMeta]
+	// Defs: Node.definition on every node of a list (callers, search
+	// results) reads each block of position rows once.
+	Defs *dataloadgen.Loader[defKey, *store.Occurrence]
 }
 
 // NewLoaders returns fresh loaders over s.
@@ -56,6 +67,11 @@ func NewLoaders(s *store.Store) *Loaders {
 				out[i], errs[i] = s.Graph(ctx, id)
 			}
 			return out, errs
+		}, opts...),
+		Defs: dataloadgen.NewLoader(func(ctx context.Context, keys []defKey) ([]*store.Occurrence, []error) {
+			return byGraph(keys, func(k defKey) (string, *store.Node) {
+				return k.graph, &store.Node{ID: k.id, Path: k.path, Line: k.line, External: k.external}
+			}, func(g string, ns []*store.Node) ([]*store.Occurrence, error) { return s.Definitions(ctx, g, ns) })
 		}, opts...),
 		Files: dataloadgen.NewLoader(func(ctx context.Context, keys []fileKey) ([]*store.File, []error) {
 			return byGraph(keys, func(k fileKey) (string, string) { return k.graph, k.path },

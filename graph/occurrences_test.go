@@ -24,7 +24,13 @@ import (
 // tree, ingests it as graph g and returns the tree.
 func (e *env) ingestFixture(t *testing.T, g, fixture string) string {
 	t.Helper()
-	ar, err := txtar.ParseFile(filepath.Join("..", "ingest", "golang", "testdata", fixture))
+	return e.ingestFixtureOf(t, "golang", g, fixture)
+}
+
+// ingestFixtureOf does the same for a fixture of ingest/{frontend}.
+func (e *env) ingestFixtureOf(t *testing.T, frontend, g, fixture string) string {
+	t.Helper()
+	ar, err := txtar.ParseFile(filepath.Join("..", "ingest", frontend, "testdata", fixture))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,47 +86,41 @@ func (e *env) symbolKindAt(t *testing.T, g, path string, line, col int) (qn, kin
 // edge of that site names: the static callee, or for a call through an
 // interface one of the site's targets.
 func TestSymbolAtEveryCallSiteOfTheGoldens(t *testing.T) {
-	fixtures, _ := filepath.Glob(filepath.Join("..", "ingest", "golang", "testdata", "*.txtar"))
+	e := newEnv(t)
+	checked := e.checkCallSites(t, "golang", func(_, dir string, s callSite) (string, [][2]int) {
+		id, src := calleeAt(t, filepath.Join(dir, s.path), s.line, s.col)
+		if id == nil {
+			return "", nil // a call of a function literal or of a call's result
+		}
+		return id.Name, identColumns(src, id)
+	})
+	if checked < 40 {
+		t.Fatalf("only %d call sites checked", checked)
+	}
+}
+
+// checkCallSites ingests each golden fixture of ingest/{frontend} as a
+// graph named after it and asks symbolAt, at every site of its CALLS
+// edges, at the line:column positions calleeOf gives (the callee's name's
+// first and last character; none to skip the site). The answer must be
+// the site's static callee; where the site has only dynamic edges, a
+// function answered must be one of their targets (a call of a function
+// value answers the variable, or nothing for a local). It returns the
+// number of positions checked.
+func (e *env) checkCallSites(t *testing.T, frontend string, calleeOf func(g, dir string, s callSite) (string, [][2]int)) int {
+	t.Helper()
+	fixtures, _ := filepath.Glob(filepath.Join("..", "ingest", frontend, "testdata", "*.txtar"))
 	if len(fixtures) < 5 {
 		t.Fatalf("found %d fixtures", len(fixtures))
 	}
-	e := newEnv(t)
 	checked := 0
 	for _, fx := range fixtures {
-		name := strings.TrimSuffix(filepath.Base(fx), ".txtar")
-		dir := e.ingestFixture(t, name, filepath.Base(fx))
-		var r struct {
-			Graph struct {
-				Nodes struct {
-					Nodes []struct {
-						QualifiedName string
-						Edges         []callEdge
-					}
-				}
-			}
-		}
-		e.post(t, `query($g: ID!) { graph(id: $g) { nodes(kind: FUNCTION, first: 40) { nodes { qualifiedName
-			edges(direction: OUT, relation: CALLS) { relation line column dynamic file { path } node { qualifiedName external } } } } } }`,
-			&r, client.Var("g", name))
-		// Sites: path:line:col (edges' columns are go/token's) → targets.
-		type site struct {
-			path      string
-			line, col int
-		}
-		static, dynamic := map[site]string{}, map[site][]string{}
-		for _, n := range r.Graph.Nodes.Nodes {
-			for _, ed := range n.Edges {
-				s := site{ed.File.Path, ed.Line, ed.Column}
-				if ed.Dynamic {
-					dynamic[s] = append(dynamic[s], ed.Node.QualifiedName)
-				} else {
-					static[s] = ed.Node.QualifiedName
-				}
-			}
-		}
-		// An edge keeps the first site of its pair, so a callee called
+		g := strings.TrimSuffix(filepath.Base(fx), ".txtar")
+		dir := e.ingestFixtureOf(t, frontend, g, filepath.Base(fx))
+		static, dynamic := e.callSites(t, g)
+		// A Go edge keeps the first site of its pair, so a callee called
 		// twice from one function has one site: check exactly those.
-		sites := map[site]bool{}
+		sites := map[callSite]bool{}
 		for s := range static {
 			sites[s] = true
 		}
@@ -128,27 +128,65 @@ func TestSymbolAtEveryCallSiteOfTheGoldens(t *testing.T) {
 			sites[s] = true
 		}
 		for s := range sites {
-			id, src := calleeAt(t, filepath.Join(dir, s.path), s.line, s.col)
-			if id == nil {
-				continue // a call of a function literal or of a call's result
-			}
-			for _, at := range identColumns(src, id) {
-				got, kind := e.symbolKindAt(t, name, s.path, at[0], at[1])
-				want, ok := static[s]
+			name, ats := calleeOf(g, dir, s)
+			for _, at := range ats {
+				got, kind := e.symbolKindAt(t, g, s.path, at[0], at[1])
+				want := static[s]
 				switch {
-				case ok && got != want:
-					t.Errorf("%s: symbolAt %s:%d:%d (%s) = %q, want %q (CALLS edge)", name, s.path, at[0], at[1], id.Name, got, want)
-				case !ok && kind == "FUNCTION" && !slices.Contains(dynamic[s], got):
-					// A call of a function value answers the variable
-					// (or nothing, for a local); of a method, a target.
-					t.Errorf("%s: symbolAt %s:%d:%d (%s) = %q, want one of %v", name, s.path, at[0], at[1], id.Name, got, dynamic[s])
+				case len(want) > 0 && !slices.Contains(want, got):
+					t.Errorf("%s: symbolAt %s:%d:%d (%s) = %q, want %q (CALLS edge)", g, s.path, at[0], at[1], name, got, want)
+				case len(want) == 0 && kind == "FUNCTION" && !slices.Contains(dynamic[s], got):
+					t.Errorf("%s: symbolAt %s:%d:%d (%s) = %q, want one of %v", g, s.path, at[0], at[1], name, got, dynamic[s])
 				}
 				checked++
 			}
 		}
 	}
-	if checked < 40 {
-		t.Fatalf("only %d call sites checked", checked)
+	return checked
+}
+
+// callSite is where a CALLS edge appears: path, line and the frontend's
+// column.
+type callSite struct {
+	path      string
+	line, col int
+}
+
+// callSites reads every CALLS edge of graph g, page by page, as the
+// targets of each site: static and dynamic.
+func (e *env) callSites(t *testing.T, g string) (static, dynamic map[callSite][]string) {
+	t.Helper()
+	static, dynamic = map[callSite][]string{}, map[callSite][]string{}
+	for after := ""; ; {
+		var r struct {
+			Graph struct {
+				Nodes struct {
+					Nodes    []struct{ Edges []callEdge }
+					PageInfo struct {
+						EndCursor   string
+						HasNextPage bool
+					}
+				}
+			}
+		}
+		e.post(t, `query($g: ID!, $after: String) { graph(id: $g) { nodes(kind: FUNCTION, first: 40, after: $after) {
+			nodes { edges(direction: OUT, relation: CALLS) { relation line column dynamic file { path } node { qualifiedName external } } }
+			pageInfo { endCursor hasNextPage } } } }`,
+			&r, client.Var("g", g), client.Var("after", after))
+		for _, n := range r.Graph.Nodes.Nodes {
+			for _, ed := range n.Edges {
+				s := callSite{ed.File.Path, ed.Line, ed.Column}
+				if ed.Dynamic {
+					dynamic[s] = append(dynamic[s], ed.Node.QualifiedName)
+				} else {
+					static[s] = append(static[s], ed.Node.QualifiedName)
+				}
+			}
+		}
+		if !r.Graph.Nodes.PageInfo.HasNextPage {
+			return static, dynamic
+		}
+		after = r.Graph.Nodes.PageInfo.EndCursor
 	}
 }
 
@@ -212,37 +250,6 @@ func TestReferencesOfAVariable(t *testing.T) {
 	e := newEnv(t)
 	e.ingestFixture(t, "vars", "vars.txtar")
 	e.ingestFixture(t, "occ", "occurrences.txtar")
-	refs := func(g, qn string, roles ...string) []string {
-		var r struct {
-			Graph struct {
-				Node struct {
-					References struct {
-						TotalCount int
-						Nodes      []struct {
-							File                    struct{ Path string }
-							Line, Column, EndColumn int
-							Role                    string
-							Node                    struct{ QualifiedName string }
-						}
-					}
-				}
-			}
-		}
-		e.post(t, `query($g: ID!, $q: String!, $roles: [String!]) { graph(id: $g) { node(qualifiedName: $q) {
-			references(roles: $roles) { totalCount nodes { file { path } line column endColumn role node { qualifiedName } } } } } }`,
-			&r, client.Var("g", g), client.Var("q", qn), client.Var("roles", roles))
-		var out []string
-		for _, o := range r.Graph.Node.References.Nodes {
-			if o.Node.QualifiedName != qn {
-				t.Errorf("reference %+v names %s", o, o.Node.QualifiedName)
-			}
-			out = append(out, fmt.Sprintf("%s:%d:%d-%d %s", o.File.Path, o.Line, o.Column, o.EndColumn, o.Role))
-		}
-		if r.Graph.Node.References.TotalCount != len(out) {
-			t.Errorf("totalCount %d, %d nodes", r.Graph.Node.References.TotalCount, len(out))
-		}
-		return out
-	}
 	for _, c := range []struct {
 		g, qn string
 		roles []string
@@ -256,7 +263,7 @@ func TestReferencesOfAVariable(t *testing.T) {
 		{"occ", "example.com/o.Count", nil, []string{"o.go:7:5-10 definition", "o.go:33:2-7 write", "o.go:34:8-13 reference",
 			"o.go:37:30-35 reference", "o.go:40:28-33 write"}},
 	} {
-		if got := refs(c.g, c.qn, c.roles...); !slices.Equal(got, c.want) {
+		if got := e.references(t, c.g, c.qn, c.roles...); !slices.Equal(got, c.want) {
 			t.Errorf("references of %s (roles %v):\n got %q\nwant %q", c.qn, c.roles, got, c.want)
 		}
 	}
@@ -292,6 +299,42 @@ func TestReferencesOfAVariable(t *testing.T) {
 	if want := "[6:2 21:2 22:2 23:2 31:9 39:5 47:3 60:2]"; fmt.Sprint(all) != want {
 		t.Errorf("paged references = %v, want %s", all, want)
 	}
+}
+
+// references lists the occurrences of node qn of graph g (of the roles
+// given, all without) as "path:line:col-end role", checking that each
+// names the node and that totalCount agrees.
+func (e *env) references(t *testing.T, g, qn string, roles ...string) []string {
+	t.Helper()
+	var r struct {
+		Graph struct {
+			Node struct {
+				References struct {
+					TotalCount int
+					Nodes      []struct {
+						File                    struct{ Path string }
+						Line, Column, EndColumn int
+						Role                    string
+						Node                    struct{ QualifiedName string }
+					}
+				}
+			}
+		}
+	}
+	e.post(t, `query($g: ID!, $q: String!, $roles: [String!]) { graph(id: $g) { node(qualifiedName: $q) {
+		references(roles: $roles) { totalCount nodes { file { path } line column endColumn role node { qualifiedName } } } } } }`,
+		&r, client.Var("g", g), client.Var("q", qn), client.Var("roles", roles))
+	var out []string
+	for _, o := range r.Graph.Node.References.Nodes {
+		if o.Node.QualifiedName != qn {
+			t.Errorf("reference %+v names %s", o, o.Node.QualifiedName)
+		}
+		out = append(out, fmt.Sprintf("%s:%d:%d-%d %s", o.File.Path, o.Line, o.Column, o.EndColumn, o.Role))
+	}
+	if r.Graph.Node.References.TotalCount != len(out) {
+		t.Errorf("totalCount %d, %d nodes", r.Graph.Node.References.TotalCount, len(out))
+	}
+	return out
 }
 
 // occurrenceAt gives the span and role; File.nodes lists a file's nodes;
@@ -362,5 +405,46 @@ func TestNodeAtFindsUpsertedNodes(t *testing.T) {
 		if got != want {
 			t.Errorf("nodeAt svc.py:%d = %q, want %q", line, got, want)
 		}
+	}
+}
+
+// Node.degree counts what callers and callees list, for every function of
+// a fixture, without reading the other ends.
+func TestDegreeCountsCallersAndCallees(t *testing.T) {
+	e := newEnv(t)
+	e.ingestFixture(t, "calls", "calls.txtar")
+	var r struct {
+		Graph struct {
+			Nodes struct {
+				Nodes []struct {
+					ID, QualifiedName string
+					In, Out, Both     int
+					Callers, Callees  []struct{ ID string }
+					Edges             []struct{ Node struct{ ID string } }
+				}
+			}
+		}
+	}
+	e.post(t, `{ graph(id: "calls") { nodes(kind: FUNCTION, first: 40) { nodes { id qualifiedName
+		in: degree(direction: IN, relation: CALLS) out: degree(direction: OUT, relation: CALLS) both: degree(direction: BOTH)
+		callers { id } callees { id } edges(direction: BOTH) { node { id } } } } } }`, &r)
+	busy := 0
+	for _, n := range r.Graph.Nodes.Nodes {
+		others := map[string]bool{}
+		for _, ed := range n.Edges {
+			if ed.Node.ID != n.ID { // a recursive call is no other end
+				others[ed.Node.ID] = true
+			}
+		}
+		if n.In != len(n.Callers) || n.Out != len(n.Callees) || n.Both != len(others) {
+			t.Errorf("%s: degree in %d out %d both %d; callers %d callees %d, other ends %d",
+				n.QualifiedName, n.In, n.Out, n.Both, len(n.Callers), len(n.Callees), len(others))
+		}
+		if n.In+n.Out > 1 {
+			busy++
+		}
+	}
+	if busy < 3 {
+		t.Fatalf("only %d functions with two or more call edges", busy)
 	}
 }

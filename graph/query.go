@@ -242,10 +242,40 @@ func (r *Resolver) references(ctx context.Context, n *model.Node, first *int, af
 	return conn, nil
 }
 
+// degree counts the distinct other ends of a node's edges in a direction
+// (and relation, "" for all) from the edge lists alone: hover's caller
+// and callee counts of a popular function without reading its callers.
+func (r *Resolver) degree(ctx context.Context, n *model.Node, direction model.Direction, rel ingest.Relation) (int, error) {
+	seen := map[string]bool{}
+	for _, d := range storeDirs(direction) {
+		es, err := r.loaders(ctx).Edges.Load(ctx, edgeKey{graph: n.GraphID, node: n.ID, dir: d, rel: rel})
+		if err != nil {
+			return 0, err
+		}
+		for _, e := range es {
+			if o := e.Other(d); o != n.ID {
+				seen[o] = true
+			}
+		}
+	}
+	return len(seen), nil
+}
+
+// storeDirs are the store's directions a GraphQL direction spans.
+func storeDirs(direction model.Direction) []store.Direction {
+	switch direction {
+	case model.DirectionIn:
+		return []store.Direction{store.In}
+	case model.DirectionBoth:
+		return []store.Direction{store.Out, store.In}
+	}
+	return []store.Direction{store.Out}
+}
+
 // definition is the occurrence declaring a node, nil when ingest did not
 // record one (API nodes, external ones, files of other languages).
 func (r *Resolver) definition(ctx context.Context, n *model.Node) (*model.Occurrence, error) {
-	o, err := r.Store.Definition(ctx, n.GraphID, &store.Node{ID: n.ID, Path: n.Path, Line: deref(n.Line), External: n.External})
+	o, err := r.loaders(ctx).Defs.Load(ctx, defKey{graph: n.GraphID, id: n.ID, path: n.Path, line: deref(n.Line), external: n.External})
 	if err != nil || o == nil {
 		return nil, err
 	}

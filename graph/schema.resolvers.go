@@ -243,13 +243,7 @@ func (r *nodeResolver) Test(ctx context.Context, obj *model.Node) (bool, error) 
 
 // Edges is the resolver for the edges field.
 func (r *nodeResolver) Edges(ctx context.Context, obj *model.Node, direction *model.Direction, relation *ingest.Relation, first *int) ([]*model.Edge, error) {
-	dirs := []store.Direction{store.Out}
-	switch deref(direction) {
-	case model.DirectionIn:
-		dirs = []store.Direction{store.In}
-	case model.DirectionBoth:
-		dirs = []store.Direction{store.Out, store.In}
-	}
+	dirs := storeDirs(deref(direction))
 	ld := r.loaders(ctx)
 	keys := make([]edgeKey, len(dirs))
 	for i, d := range dirs {
@@ -313,6 +307,11 @@ func (r *nodeResolver) Callers(ctx context.Context, obj *model.Node, depth *int,
 // Callees is the resolver for the callees field.
 func (r *nodeResolver) Callees(ctx context.Context, obj *model.Node, depth *int, first *int) ([]*model.Node, error) {
 	return r.walk(ctx, obj, store.Out, depth, first)
+}
+
+// Degree is the resolver for the degree field.
+func (r *nodeResolver) Degree(ctx context.Context, obj *model.Node, direction *model.Direction, relation *ingest.Relation) (int, error) {
+	return r.degree(ctx, obj, deref(direction), deref(relation))
 }
 
 // Implementations is the resolver for the implementations field.

@@ -175,9 +175,35 @@ func (s *server) typeDefinition(ctx context.Context, raw json.RawMessage) (any, 
 	return nil, nil
 }
 
-// maxReferences bounds the references one request lists.
-const maxReferences = 10000
+// DefaultMaxResults is how many references or call sites an answer lists
+// when Config.MaxResults is zero (and, for references, the client takes
+// no partial results): the first page, what an editor shows first, at
+// the cost of one read.
+const DefaultMaxResults = 100
 
+// maxResults is the bound on the references and call sites of an answer.
+func (s *server) maxResults() int {
+	if s.cfg.MaxResults > 0 {
+		return s.cfg.MaxResults
+	}
+	return DefaultMaxResults
+}
+
+// notifyCut tells the user that an answer lists only part of what there is.
+func (s *server) notifyCut(ctx context.Context, what string) {
+	_ = s.conn.Notify(ctx, "window/showMessage", map[string]any{"type": 3,
+		"message": "grafo: " + what + " (grafo lsp --max-results N lists more)"})
+}
+
+// maxStreamedReferences bounds the references streamed as partial
+// results to a client that offers a partialResultToken.
+const maxStreamedReferences = 10000
+
+// references lists the occurrences of the symbol under the cursor, in
+// pages. A client offering a partialResultToken gets every page as it is
+// read, as partial results ($/progress), and an empty final answer, as
+// LSP asks; any other gets the first MaxResults and, when there are
+// more, a message saying how many there are.
 func (s *server) references(ctx context.Context, raw json.RawMessage) (any, error) {
 	var p protocol.ReferenceParams
 	if err := json.Unmarshal(raw, &p); err != nil {
@@ -192,34 +218,62 @@ func (s *server) references(ctx context.Context, raw json.RawMessage) (any, erro
 	if !p.Context.IncludeDeclaration {
 		roles = []string{"call", "read", "write", "reference", "type"}
 	}
+	stream := p.PartialResultToken != nil
+	limit := s.maxResults()
+	if stream {
+		limit = maxStreamedReferences
+	}
 	out := []protocol.Location{}
+	listed, total := 0, 0
 	var after *string
-	for len(out) < maxReferences {
+	var prev protocol.Location
+	for page := min(limit, DefaultMaxResults); listed < limit; page = min(1000, limit-listed) {
 		var r struct {
 			Node struct {
 				References struct {
-					Nodes    []gOcc
-					PageInfo struct {
+					TotalCount int
+					Nodes      []gOcc
+					PageInfo   struct {
 						EndCursor   string
 						HasNextPage bool
 					}
 				}
 			}
 		}
-		err := s.query(ctx, `query($g: ID!, $id: ID!, $after: String, $roles: [String!]) { graph(id: $g) { node(id: $id) {
-			references(first: 1000, after: $after, roles: $roles) { nodes { file { path } line column endColumn role } pageInfo { endCursor hasNextPage } } } } }`,
-			map[string]any{"id": n.ID, "after": after, "roles": roles}, &r)
+		err := s.query(ctx, `query($g: ID!, $id: ID!, $first: Int!, $after: String, $roles: [String!]) { graph(id: $g) { node(id: $id) {
+			references(first: $first, after: $after, roles: $roles) { totalCount nodes { file { path } line column endColumn role } pageInfo { endCursor hasNextPage } } } } }`,
+			map[string]any{"id": n.ID, "first": page, "after": after, "roles": roles}, &r)
 		if err != nil {
 			return nil, err
 		}
-		for _, o := range r.Node.References.Nodes {
-			out = append(out, cv.span(o))
+		refs := r.Node.References
+		locs := make([]protocol.Location, 0, len(refs.Nodes))
+		for _, o := range refs.Nodes {
+			// One identifier can be two occurrences (self.x = … in
+			// __init__ declares and writes x): one location.
+			if l := cv.span(o); l != prev {
+				locs = append(locs, l)
+				prev = l
+			}
 		}
-		if !r.Node.References.PageInfo.HasNextPage {
+		listed, total = listed+len(refs.Nodes), refs.TotalCount
+		if stream {
+			// The token as a pointer: its MarshalJSON has a pointer receiver
+			// (protocol.ProgressParams holds a value, which would marshal as {}).
+			if err := s.conn.Notify(ctx, "$/progress", map[string]any{"token": p.PartialResultToken, "value": locs}); err != nil {
+				return nil, err
+			}
+		} else {
+			out = append(out, locs...)
+		}
+		if !refs.PageInfo.HasNextPage {
 			break
 		}
-		c := r.Node.References.PageInfo.EndCursor
+		c := refs.PageInfo.EndCursor
 		after = &c
+	}
+	if !stream && total > listed {
+		s.notifyCut(ctx, fmt.Sprintf("the first %d of %d references", listed, total))
 	}
 	return out, nil
 }
@@ -280,9 +334,13 @@ func (s *server) hover(ctx context.Context, raw json.RawMessage) (any, error) {
 	cv := s.conv()
 	var n struct {
 		gNode
-		Callers, Callees, Implementations, Subtypes, Supertypes []struct{ ID string }
+		Callers, Callees                      int
+		Implementations, Subtypes, Supertypes []struct{ ID string }
 	}
-	occ, ok, err := s.symbolAt(ctx, cv, p, nodeFields+" callers { id } callees { id } implementations { id } subtypes { id } supertypes { id }", &n)
+	// Counts of callers and callees from the edge lists: a popular
+	// function's callers are not read one by one.
+	occ, ok, err := s.symbolAt(ctx, cv, p, nodeFields+` callers: degree(direction: IN, relation: CALLS)
+		callees: degree(direction: OUT, relation: CALLS) implementations { id } subtypes { id } supertypes { id }`, &n)
 	if err != nil || !ok {
 		return nil, err
 	}
@@ -294,7 +352,7 @@ func (s *server) hover(ctx context.Context, raw json.RawMessage) (any, error) {
 	b.WriteString("\n\n")
 	switch n.Kind {
 	case "FUNCTION":
-		fmt.Fprintf(&b, "callers: %d · callees: %d", len(n.Callers), len(n.Callees))
+		fmt.Fprintf(&b, "callers: %d · callees: %d", n.Callers, n.Callees)
 		if len(n.Implementations) > 0 {
 			fmt.Fprintf(&b, " · implementations: %d", len(n.Implementations))
 		}

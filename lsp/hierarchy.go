@@ -89,15 +89,22 @@ func (s *server) calls(ctx context.Context, raw json.RawMessage, dir string) (st
 			Edges []gCall
 		}
 	}
-	err = s.query(ctx, fmt.Sprintf(`query($g: ID!, $id: ID!) { graph(id: $g) { node(id: $id) { file { path }
-		edges(direction: %s, relation: CALLS) { line column file { path } node { %s } } } } }`, dir, nodeFields),
-		map[string]any{"id": id}, &r)
+	// One more than the bound tells whether there are more.
+	limit := s.maxResults()
+	err = s.query(ctx, fmt.Sprintf(`query($g: ID!, $id: ID!, $first: Int!) { graph(id: $g) { node(id: $id) { file { path }
+		edges(direction: %s, relation: CALLS, first: $first) { line column file { path } node { %s } } } } }`, dir, nodeFields),
+		map[string]any{"id": id, "first": limit + 1}, &r)
 	if err != nil || r.Node == nil {
 		return "", nil, nil, err
 	}
+	es := r.Node.Edges
+	if len(es) > limit {
+		es = es[:limit]
+		s.notifyCut(ctx, fmt.Sprintf("%d call sites listed, there are more", limit))
+	}
 	var order []gNode
 	sites := map[string][]gCall{}
-	for _, e := range r.Node.Edges {
+	for _, e := range es {
 		if _, ok := sites[e.Node.ID]; !ok {
 			order = append(order, e.Node)
 		}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"go.lsp.dev/jsonrpc2"
 	"go.lsp.dev/protocol"
@@ -33,6 +34,10 @@ type Config struct {
 	Ingest func(ctx context.Context, root, graph string) error
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger
+	// MaxResults is the most references (to a client that takes no
+	// partial results) and call sites (incoming and outgoing calls) one
+	// answer lists; zero means DefaultMaxResults.
+	MaxResults int
 }
 
 // ErrNoClient is returned by Serve when Config.Client is nil.
@@ -96,6 +101,52 @@ type server struct {
 	enc   string            // negotiated position encoding
 	docs  map[string]string // open buffers by URI
 	dirty bool              // a save is waiting to be ingested
+
+	filesMu sync.Mutex
+	files   map[string]fileLines // lines of files on disk, by path
+}
+
+// fileLines are the lines of a file on disk as of its size and time.
+type fileLines struct {
+	size  int64
+	mtime time.Time
+	lines []string
+}
+
+// maxCachedFiles bounds the files whose lines the server keeps between
+// requests (references and callers of a popular symbol revisit the same
+// files; reading and splitting them was most of such an answer's time).
+const maxCachedFiles = 1024
+
+// diskLines returns the lines of the file a URI names, from the cache
+// while its size and modification time are unchanged.
+func (s *server) diskLines(u protocol.DocumentURI) ([]string, bool) {
+	file, err := filePath(string(u))
+	if err != nil {
+		return nil, false
+	}
+	st, err := os.Stat(file)
+	if err != nil {
+		return nil, false
+	}
+	s.filesMu.Lock()
+	fl, ok := s.files[file]
+	s.filesMu.Unlock()
+	if ok && fl.size == st.Size() && fl.mtime.Equal(st.ModTime()) {
+		return fl.lines, true
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, false
+	}
+	fl = fileLines{size: st.Size(), mtime: st.ModTime(), lines: strings.Split(string(data), "\n")}
+	s.filesMu.Lock()
+	if s.files == nil || len(s.files) >= maxCachedFiles {
+		s.files = map[string]fileLines{} // start over: simpler than LRU, and rare
+	}
+	s.files[file] = fl
+	s.filesMu.Unlock()
+	return fl.lines, true
 }
 
 // handle answers one message. Errors of a request are replied; only a
@@ -367,8 +418,13 @@ func (s *server) conv() *conv {
 func (c *conv) line(u protocol.DocumentURI, n int) string {
 	ls, ok := c.lines[u]
 	if !ok {
-		if t, found := c.s.text(u); found {
+		c.s.mu.Lock()
+		t, open := c.s.docs[string(u)]
+		c.s.mu.Unlock()
+		if open {
 			ls = strings.Split(t, "\n")
+		} else {
+			ls, _ = c.s.diskLines(u)
 		}
 		c.lines[u] = ls
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +29,36 @@ import (
 type session struct {
 	conn   jsonrpc2.Conn
 	served chan error
+
+	mu    sync.Mutex
+	notes []note // notifications from the server, in order
+}
+
+// note is a notification the server sent.
+type note struct {
+	Method string
+	Params json.RawMessage
+}
+
+// notified waits until the server has sent n notifications of method and
+// returns their parameters.
+func (s *session) notified(t *testing.T, method string, n int) []json.RawMessage {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var got []json.RawMessage
+		s.mu.Lock()
+		for _, nt := range s.notes {
+			if nt.Method == method {
+				got = append(got, nt.Params)
+			}
+		}
+		s.mu.Unlock()
+		if len(got) >= n || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func newSession(t *testing.T, root string, cfg lsp.Config, capabilities map[string]any) (*session, map[string]any) {
@@ -43,7 +74,15 @@ func newSession(t *testing.T, root string, cfg lsp.Config, capabilities map[stri
 	ss := &session{served: make(chan error, 1)}
 	go func() { ss.served <- lsp.Serve(context.Background(), a, cfg) }()
 	ss.conn = jsonrpc2.NewConn(jsonrpc2.NewStream(b))
-	ss.conn.Go(context.Background(), jsonrpc2.MethodNotFoundHandler)
+	ss.conn.Go(context.Background(), func(ctx context.Context, reply jsonrpc2.Replier, req jsonrpc2.Request) error {
+		if _, isCall := req.(*jsonrpc2.Call); isCall {
+			return jsonrpc2.MethodNotFoundHandler(ctx, reply, req)
+		}
+		ss.mu.Lock()
+		ss.notes = append(ss.notes, note{req.Method(), req.Params()})
+		ss.mu.Unlock()
+		return nil
+	})
 	t.Cleanup(func() { ss.conn.Close() })
 	var res map[string]any
 	ss.call(t, "initialize", map[string]any{"rootUri": uri.File(root), "capabilities": capabilities}, &res)
@@ -119,5 +158,74 @@ func TestUnknownGraph(t *testing.T) {
 		"position": map[string]any{"line": 20, "character": 6}}, new(json.RawMessage))
 	if err == nil || !strings.Contains(err.Error(), `graph "nope" not found`) {
 		t.Fatalf("hover with an unknown graph: %v", err)
+	}
+}
+
+// References come in pages: a client that takes no partial results gets
+// the first MaxResults and a message saying how many there are; one that
+// offers a partialResultToken gets every one as partial results and an
+// empty final answer. Incoming calls are bounded the same way.
+func TestReferencesInPages(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "shop")
+	writeFile(t, filepath.Join(root, "go.mod"), "module example.com/shop\n\ngo 1.22\n")
+	writeFile(t, filepath.Join(root, "shop.go"), shopGo)
+	s, _ := newSession(t, root, lsp.Config{MaxResults: 2}, nil)
+	at := map[string]any{"textDocument": map[string]any{"uri": uri.File(filepath.Join(root, "shop.go"))},
+		"position": map[string]any{"line": 18, "character": 5}, "context": map[string]any{"includeDeclaration": true}}
+	var locs []location
+	s.call(t, "textDocument/references", at, &locs)
+	if fmt.Sprint(locs) != "[shop.go:18:4-18:9 shop.go:22:2-22:7]" {
+		t.Errorf("first page of references of Total = %v", locs)
+	}
+	msgs := s.notified(t, "window/showMessage", 1)
+	if len(msgs) != 1 || !strings.Contains(string(msgs[0]), "the first 2 of 3 references") {
+		t.Errorf("showMessage = %s, want one saying 2 of 3", msgs)
+	}
+
+	at["partialResultToken"] = "refs-1"
+	s.call(t, "textDocument/references", at, &locs)
+	if len(locs) != 0 {
+		t.Errorf("final answer with partial results = %v, want empty", locs)
+	}
+	var streamed []string
+	for _, raw := range s.notified(t, "$/progress", 2) {
+		var p struct {
+			Token string
+			Value []location
+		}
+		if err := json.Unmarshal(raw, &p); err != nil {
+			t.Fatal(err)
+		}
+		if p.Token != "refs-1" {
+			t.Errorf("progress token %q", p.Token)
+		}
+		for _, l := range p.Value {
+			streamed = append(streamed, l.String())
+		}
+	}
+	if fmt.Sprint(streamed) != "[shop.go:18:4-18:9 shop.go:22:2-22:7 shop.go:24:8-24:13]" {
+		t.Errorf("streamed references = %v", streamed)
+	}
+	if n := len(s.notified(t, "window/showMessage", 1)); n != 1 {
+		t.Errorf("%d messages after a streamed answer, want still 1", n)
+	}
+
+	// Emoji calls Größe and Checkout (len is a builtin: no edge); bounded
+	// to one call site, it lists one and says so.
+	s, _ = newSession(t, root, lsp.Config{MaxResults: 1}, nil)
+	var items []json.RawMessage
+	s.call(t, "textDocument/prepareCallHierarchy", map[string]any{"textDocument": at["textDocument"],
+		"position": map[string]any{"line": 29, "character": 6}}, &items)
+	if len(items) != 1 {
+		t.Fatalf("prepareCallHierarchy on Emoji = %s", items)
+	}
+	var out []struct{ To struct{ Name string } }
+	s.call(t, "callHierarchy/outgoingCalls", map[string]any{"item": items[0]}, &out)
+	if len(out) != 1 {
+		t.Errorf("outgoing calls of Emoji with MaxResults 1 = %+v, want 1", out)
+	}
+	msgs = s.notified(t, "window/showMessage", 1)
+	if len(msgs) != 1 || !strings.Contains(string(msgs[0]), "1 call sites listed, there are more") {
+		t.Errorf("messages = %s, want one saying there are more call sites", msgs)
 	}
 }

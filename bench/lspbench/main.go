@@ -2,8 +2,10 @@
 // starts the server on a pipe, picks -n call sites at random in a Go tree
 // that a node has ingested (the standard library in bench/lsp.sh), and
 // times definition, references, incomingCalls and hover at each, one
-// request at a time, printing p50 and p99 per request. For comparison it
-// also times GraphQL's references(first: 100) directly.
+// request at a time, printing p50 and p99 per request. It offers no
+// partial results, so references and incoming calls are the first page
+// (grafo lsp's --max-results, 100 by default). For comparison it also
+// times GraphQL's references(first: 100) directly.
 package main
 
 import (

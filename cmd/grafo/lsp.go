@@ -13,11 +13,12 @@ import (
 )
 
 func runLSP(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("lsp", "grafo lsp [--server URL] [--graph NAME] [--ingest-on-save]", stderr)
+	fs := newFlags("lsp", "grafo lsp [--server URL] [--graph NAME] [--ingest-on-save] [--max-results N]", stderr)
 	server := serverFlag(fs)
 	graph := fs.String("graph", "", "graph to answer from (default: the workspace folder's name)")
 	onSave := fs.Bool("ingest-on-save", false, "re-ingest the workspace when the editor saves a file, before the next answer")
 	verbose := fs.Bool("verbose", false, "log every request (to standard error)")
+	maxResults := fs.Int("max-results", lsp.DefaultMaxResults, "most references and call sites one answer lists (editors that take partial results get every reference, page by page)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -32,7 +33,10 @@ func runLSP(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	c := client.New(*server, client.WithToken(os.Getenv("GRAFO_TOKEN")))
-	cfg := lsp.Config{Client: c, Graph: *graph, Logger: log}
+	if *maxResults < 1 {
+		return usageError{"--max-results must be at least 1"}
+	}
+	cfg := lsp.Config{Client: c, Graph: *graph, Logger: log, MaxResults: *maxResults}
 	if *onSave {
 		sink := remote.New(c)
 		cfg.Ingest = func(ctx context.Context, root, graph string) error {

@@ -24,7 +24,7 @@ func commands() []command {
 		{"serve", "grafo serve [flags]", "run a node: public API (GraphQL, KV, explorer, health, metrics) and the cluster port", runServe},
 		{"ingest", "grafo ingest PATH --graph NAME [--server URL] [--watch]", "parse a source tree and store or update its graph (--watch: keep doing so as files change)", runIngest},
 		{"query", "grafo query 'GRAPHQL' [--var k=v] [--server URL]", "run a GraphQL document and print the JSON result", runQuery},
-		{"lsp", "grafo lsp [--server URL] [--graph NAME] [--ingest-on-save]", "Language Server Protocol on stdio, answering from a node (editors: see the README)", runLSP},
+		{"lsp", "grafo lsp [--server URL] [--graph NAME] [--ingest-on-save] [--max-results N]", "Language Server Protocol on stdio, answering from a node (editors: see the README)", runLSP},
 		{"export", "grafo export GRAPH QUALIFIED_NAME [--format mermaid|mermaid-class|dot]", "print a node's neighbourhood as Mermaid or Graphviz DOT", runExport},
 		{"kv", "grafo kv put KEY VALUE | get KEY | del KEY [--consistency one|quorum|all|linearizable] [--w N] [--r N]", "the raw key-value store", runKV},
 		{"cluster", "grafo cluster status | join ADDR | leave [NODE] [--wait D] | remove NODE [--force] | cleanup", "membership and ring", runCluster},

@@ -246,22 +246,59 @@ func (s *Store) References(ctx context.Context, graph, id string) ([]Occurrence,
 	return out, err
 }
 
+// Definitions returns the occurrence declaring each node of ns (nil where
+// none), as Definition does, reading each block of position rows that
+// holds a declaration once, the blocks in parallel: a list of callers
+// spread over many files costs a few round trips, not one per node.
+func (s *Store) Definitions(ctx context.Context, graph string, ns []*Node) ([]*Occurrence, error) {
+	if err := ValidGraphID(graph); err != nil {
+		return nil, err
+	}
+	type block struct{ path, row string }
+	var blocks []block
+	at := map[block][]int{} // the nodes each block may declare
+	for i, n := range ns {
+		if n == nil || n.Path == "" || n.Line == 0 || n.External {
+			continue
+		}
+		b := block{n.Path, occBlockRow(n.Line)}
+		if _, ok := at[b]; !ok {
+			blocks = append(blocks, b)
+		}
+		at[b] = append(at[b], i)
+	}
+	out := make([]*Occurrence, len(ns))
+	err := s.parallel(ctx, len(blocks), func(ctx context.Context, k int) error {
+		b := blocks[k]
+		want := map[string]int{} // "line id" → index in ns
+		for _, i := range at[b] {
+			want[strconv.Itoa(ns[i].Line)+" "+ns[i].ID] = i
+		}
+		return s.scanAll(ctx, rowPrefix(pOwner(graph, ownerID(b.path)), b.row), func(_ string, v []byte) error {
+			for _, l := range strings.Split(string(v), "\n") {
+				o, ok := parseOccLine(l)
+				if !ok || o.Role != ingest.RoleDefinition {
+					continue
+				}
+				if i, ok := want[strconv.Itoa(o.Line)+" "+o.Node]; ok && out[i] == nil {
+					o.Path = b.path
+					out[i] = &o // each goroutine writes only its block's nodes
+				}
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
 // Definition returns the occurrence that declares node n, or nil. It is
 // on the node's first line (a declaration's name is on the line of its
 // keyword or spec), so one block of the file's position rows answers,
 // however many references the node has.
 func (s *Store) Definition(ctx context.Context, graph string, n *Node) (*Occurrence, error) {
-	if n.Path == "" || n.Line == 0 || n.External {
-		return nil, nil
-	}
-	occs, err := s.OccurrencesAt(ctx, graph, n.Path, n.Line)
+	occs, err := s.Definitions(ctx, graph, []*Node{n})
 	if err != nil {
 		return nil, err
 	}
-	for i := range occs {
-		if o := &occs[i]; o.Node == n.ID && o.Role == ingest.RoleDefinition {
-			return o, nil
-		}
-	}
-	return nil, nil
+	return occs[0], nil
 }

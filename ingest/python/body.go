@@ -25,6 +25,10 @@ type analyser struct {
 	seen     map[string]bool
 	external map[string]bool
 	used     map[string]bool // units with edges
+	// extClasses are the external classes that class relations reach.
+	extClasses map[string]bool
+	occs       []ingest.Occurrence
+	cols       runeCols
 }
 
 // Contexts of an expression being walked.
@@ -43,7 +47,7 @@ func (ix *index) facts(m *module) ingest.FileFacts {
 		return ff
 	}
 	a := &analyser{ix: ix, m: m, units: map[*node]bool{}, seen: map[string]bool{},
-		external: map[string]bool{}, used: map[string]bool{}}
+		external: map[string]bool{}, used: map[string]bool{}, extClasses: map[string]bool{}}
 	for _, d := range m.units {
 		a.units[d.n] = true
 		for _, s := range d.sameName {
@@ -59,6 +63,7 @@ func (ix *index) facts(m *module) ingest.FileFacts {
 	for _, c := range m.classes {
 		a.classRelations(c)
 	}
+	a.definitions()
 
 	for _, d := range m.defs {
 		ff.Nodes = append(ff.Nodes, ingest.Node{Kind: d.kind, Name: d.name, QualifiedName: d.qname,
@@ -69,15 +74,29 @@ func (ix *index) facts(m *module) ingest.FileFacts {
 			Path: m.path, Line: 1, EndLine: max(1, m.root.endLine)})
 	}
 	var ext []string
+	for q := range a.extClasses {
+		a.external[q] = true
+	}
 	for q := range a.external {
 		ext = append(ext, q)
 	}
 	sort.Strings(ext)
 	for _, q := range ext {
-		ff.Nodes = append(ff.Nodes, ingest.Node{Kind: ingest.Function, Name: last(q), QualifiedName: q, External: true})
+		ff.Nodes = append(ff.Nodes, ingest.Node{Kind: externalKind(q), Name: last(q), QualifiedName: q, External: true})
 	}
 	ff.Edges = a.edges
+	ff.Occurrences = a.sortedOccs()
 	return ff
+}
+
+// externalKind is the kind of the external node q, the same in every
+// file: CLASS for a name taken for a class (a call of it constructs, as
+// calling a class of the tree without __init__ does), FUNCTION otherwise.
+func externalKind(q string) ingest.Kind {
+	if isExternalClass(q) {
+		return ingest.Class
+	}
+	return ingest.Function
 }
 
 // edge records from → to once per position.
@@ -107,6 +126,7 @@ func (a *analyser) unit(d *def) {
 			sc = a.funcScope(x, x.n, nil)
 		}
 		a.params(x.n, sc)
+		a.signatureTypes(x.n)
 		a.walk(x.n.child("body"), sc, ctxLoad)
 	}
 }
@@ -331,6 +351,7 @@ func (a *analyser) walk(n *node, sc *scope, ctx int) {
 		a.call(n, sc)
 	case "assignment":
 		left, right := n.child("left"), n.child("right")
+		a.typeOccs(n.child("type"))
 		if right == nil {
 			return // an annotation alone assigns nothing
 		}
@@ -347,7 +368,9 @@ func (a *analyser) walk(n *node, sc *scope, ctx int) {
 		for _, k := range n.kids {
 			a.walk(k, sc, ctxWhole)
 		}
-	case "type", "global_statement", "nonlocal_statement", "import_statement", "import_from_statement",
+	case "import_from_statement":
+		a.importOccs(n)
+	case "type", "global_statement", "nonlocal_statement", "import_statement",
 		"future_import_statement", "comment", "string_content", "escape_sequence", "keyword_separator",
 		"positional_separator", "ERROR":
 		if n.kind == "ERROR" {
@@ -372,6 +395,7 @@ func (a *analyser) walk(n *node, sc *scope, ctx int) {
 		}
 		fsc := a.funcScope(nil, n, sc)
 		a.params(n, fsc)
+		a.signatureTypes(n)
 		a.walk(n.child("body"), fsc, ctxLoad)
 	case "class_definition":
 		if bases := n.child("superclasses"); bases != nil {
@@ -456,23 +480,43 @@ func varRel(ctx int) ingest.Relation {
 func (a *analyser) name(n *node, sc *scope, ctx int) {
 	name := n.text(a.m.src)
 	if ctx == ctxStore || ctx == ctxAug {
+		b := a.m.syms[name]
+		if b == nil || b.kind != bDef || b.def.kind != ingest.Variable {
+			b = nil
+		}
 		switch sc.storeKind(name) {
 		case "local":
 			return
 		case "":
 			if ctx == ctxStore {
-				return // a module-level assignment declares, it does not write
+				// A module-level assignment declares, it does not write
+				// (no edge); a second one still rewrites the variable.
+				if b != nil && sc == nil && b.def.nameNode != n {
+					a.occ(n, b.def.qname, ingest.RoleWrite)
+				}
+				return
 			}
 		}
-		if b := a.m.syms[name]; b != nil && b.kind == bDef && b.def.kind == ingest.Variable {
+		if b != nil {
 			a.edge(ingest.Writes, b.def.qname, n, false)
+			a.occ(n, b.def.qname, ingest.RoleWrite)
 		}
 		return
 	}
 	r := a.ix.names(a.m, sc, []string{name})
-	if r.def != nil && r.def.kind == ingest.Variable {
-		a.edge(varRel(ctx), r.def.qname, n, false)
+	switch {
+	case r.def != nil && r.def.kind == ingest.Variable:
+		a.varUse(varRel(ctx), r.def, n)
+	case r.def != nil:
+		a.valueOcc(n, r.def)
 	}
+}
+
+// varUse records a use of variable d at identifier id: its edge and its
+// occurrence.
+func (a *analyser) varUse(rel ingest.Relation, d *def, id *node) {
+	a.edge(rel, d.qname, id, false)
+	a.occ(id, d.qname, roleOf(rel))
 }
 
 // attribute handles x.a: a module variable through its module, a class
@@ -486,24 +530,29 @@ func (a *analyser) attribute(n *node, sc *scope, ctx int) {
 		return
 	}
 	r := a.ix.names(a.m, sc, names)
-	if r.def != nil && r.def.kind == ingest.Variable {
-		a.edge(varRel(ctx), r.def.qname, nodes[len(nodes)-1], false)
+	if r.def != nil {
+		if r.def.kind == ingest.Variable {
+			a.varUse(varRel(ctx), r.def, nodes[len(nodes)-1])
+		} else {
+			a.valueOcc(nodes[len(nodes)-1], r.def)
+		}
+		a.prefixOccs(sc, names, nodes, len(names))
 		return
 	}
-	if r.lastVar != nil {
-		rel := ingest.Reads
-		if ctx != ctxLoad && ctx != ctxWhole {
-			rel = ingest.Writes
-		}
-		at := nodes[0]
-		for i := len(names) - 1; i >= 0; i-- {
-			if names[i] == r.lastVar.name {
-				at = nodes[i]
-				break
-			}
-		}
-		a.edge(rel, r.lastVar.qname, at, false)
+	if r.lastVar == nil {
+		a.prefixOccs(sc, names, nodes, len(names))
+		return
 	}
+	rel := ingest.Reads
+	if ctx != ctxLoad && ctx != ctxWhole {
+		rel = ingest.Writes
+	}
+	i := len(names) - 1
+	for i > 0 && names[i] != r.lastVar.name {
+		i--
+	}
+	a.varUse(rel, r.lastVar, nodes[i])
+	a.prefixOccs(sc, names, nodes, i)
 }
 
 // call handles a call: its callee, then the variables it uses.
@@ -542,6 +591,7 @@ func (a *analyser) callee(fn *node, sc *scope, at *node) {
 				for _, k := range a.ix.mro(a.cls)[1:] {
 					if d := k.members[name]; d != nil && d.kind == ingest.Function {
 						a.edge(ingest.Calls, d.qname, at, false)
+						a.occ(attr, d.qname, ingest.RoleCall)
 						return
 					}
 				}
@@ -556,7 +606,7 @@ func (a *analyser) callee(fn *node, sc *scope, at *node) {
 		if fn.kind == "attribute" {
 			if attr := fn.child("attribute"); attr != nil {
 				t, _ := a.ix.typeOf(a.m, sc, fn.child("object"))
-				a.callRes(a.ix.memberOf(t, []string{attr.text(a.m.src)}), at)
+				a.callRes(a.ix.memberOf(t, []string{attr.text(a.m.src)}), at, attr)
 			}
 		}
 		return
@@ -565,9 +615,11 @@ func (a *analyser) callee(fn *node, sc *scope, at *node) {
 		return // super().m() is handled above
 	}
 	r := a.ix.names(a.m, sc, names)
+	id := nodes[len(nodes)-1] // the callee's name, where its occurrence is
 	switch {
 	case r.def != nil && r.def.kind == ingest.Function:
 		a.edge(ingest.Calls, r.def.qname, at, r.maybe)
+		a.occ(id, r.def.qname, ingest.RoleCall)
 		// self.m() may run an override of m in a subclass.
 		if b := sc.lookup(names[0]); len(names) == 2 && b != nil && b.kind == bSelf {
 			for _, s := range a.ix.subs[b.cls] {
@@ -577,14 +629,16 @@ func (a *analyser) callee(fn *node, sc *scope, at *node) {
 			}
 		}
 	case r.def != nil && r.def.kind == ingest.Variable:
-		a.edge(ingest.Reads, r.def.qname, nodes[len(nodes)-1], false)
-		a.callRes(r, at)
+		// A call through a variable: the name is the variable's.
+		a.varUse(ingest.Reads, r.def, id)
+		a.callRes(r, at, nil)
 	case r.self != nil:
 		if len(names) == 1 {
 			a.edge(ingest.Calls, a.ix.ctor(r.self).qname, at, false) // cls()
+			a.occ(id, a.ix.ctor(r.self).qname, ingest.RoleCall)
 		}
 	default: // the walk of fn's object records the variables it reads
-		a.callRes(r, at)
+		a.callRes(r, at, id)
 	}
 }
 
@@ -592,23 +646,29 @@ func (a *analyser) callee(fn *node, sc *scope, at *node) {
 // or class of the tree (static), an external function or method of an
 // external class, or a variable whose value is known to be a class or
 // function of the tree (dynamic: a call through a value, as in Go).
-// Where nothing is known there is no edge: no guess.
-func (a *analyser) callRes(r res, at *node) {
+// Where nothing is known there is no edge: no guess. The callee's name id
+// (nil: none) is an occurrence of what the static edge names.
+func (a *analyser) callRes(r res, at, id *node) {
+	to := ""
 	switch {
 	case r.def != nil && r.def.kind == ingest.Function:
-		a.edge(ingest.Calls, r.def.qname, at, r.maybe)
+		to = r.def.qname
 	case r.def != nil && r.def.kind == ingest.Class:
-		a.edge(ingest.Calls, a.ix.ctor(r.def.cls).qname, at, r.maybe)
+		to = a.ix.ctor(r.def.cls).qname
 	case r.external != "":
 		a.external[r.external] = true
-		a.edge(ingest.Calls, r.external, at, r.maybe)
-	default:
-		switch t := a.ix.valueOf(r); {
-		case t.of != nil && t.of.kind == ingest.Class:
-			a.edge(ingest.Calls, a.ix.ctor(t.of.cls).qname, at, true)
-		case t.of != nil:
-			a.edge(ingest.Calls, t.of.qname, at, true)
-		}
+		to = r.external
+	}
+	if to != "" {
+		a.edge(ingest.Calls, to, at, r.maybe)
+		a.occ(id, to, ingest.RoleCall)
+		return
+	}
+	switch t := a.ix.valueOf(r); {
+	case t.of != nil && t.of.kind == ingest.Class:
+		a.edge(ingest.Calls, a.ix.ctor(t.of.cls).qname, at, true)
+	case t.of != nil:
+		a.edge(ingest.Calls, t.of.qname, at, true)
 	}
 }
 
@@ -650,10 +710,20 @@ func (a *analyser) decorator(dec *node, sc *scope) {
 	}
 }
 
-// clsAt is a class found in an annotation, and where.
+// clsAt is a class found in an annotation or a base list, and where: a
+// class of the tree (c) or one outside it (ext, its dotted name).
 type clsAt struct {
-	c  *class
-	at *node
+	c   *class
+	ext string
+	at  *node
+}
+
+// qname is the qualified name of the class's node.
+func (t clsAt) qname() string {
+	if t.c != nil {
+		return t.c.def.qname
+	}
+	return t.ext
 }
 
 // wrappers are the generic types that do not make their argument a
@@ -661,30 +731,33 @@ type clsAt struct {
 var wrappers = map[string]bool{"Optional": true, "Union": true, "Annotated": true, "Final": true,
 	"ClassVar": true, "Type": true, "type": true, "Required": true, "NotRequired": true, "ReadOnly": true}
 
-// annotationClasses finds the classes of the tree an annotation names:
-// directly (C, Optional[C], C | None, "C") or inside a container
-// (list[C], dict[str, C], Optional[list[C]]).
+// annotationClasses finds the classes an annotation names: directly (C,
+// Optional[C], C | None, "C") or inside a container (list[C], dict[str,
+// C], Optional[list[C]]); classes of the tree, and external ones that
+// relations reach (relatable).
 func (ix *index) annotationClasses(m *module, n *node) (direct, contained []clsAt) {
 	var visit func(n *node, inside bool)
-	add := func(c *class, at *node, inside bool) {
-		if inside {
-			contained = append(contained, clsAt{c, at})
-		} else {
-			direct = append(direct, clsAt{c, at})
+	add := func(r res, at *node, inside bool) {
+		t := clsAt{c: ix.classOf(r), at: at}
+		if t.c == nil && relatable(r.external) {
+			t.ext = r.external
+		}
+		switch {
+		case t.c == nil && t.ext == "":
+		case inside:
+			contained = append(contained, t)
+		default:
+			direct = append(direct, t)
 		}
 	}
 	visit = func(n *node, inside bool) {
 		switch n.kind {
 		case "identifier", "attribute":
-			if c := ix.classOf(ix.exprAt(m, nil, n)); c != nil {
-				add(c, n, inside)
-			}
+			add(ix.exprAt(m, nil, n), n, inside)
 		case "string":
 			s := strings.Trim(n.text(m.src), `"'`)
 			if s != "" && !strings.ContainsAny(s, " []|,()") {
-				if c := ix.classOf(ix.names(m, nil, strings.Split(s, "."))); c != nil {
-					add(c, n, inside)
-				}
+				add(ix.names(m, nil, strings.Split(s, ".")), n, inside)
 			}
 		case "generic_type", "subscript":
 			head := n.child("value")

@@ -42,6 +42,7 @@ type def struct {
 	ctor        *node  // variables: the constructor call assigned (self.x = C() in __init__, X = C())
 	typNode     *node  // where the annotation or constructor appears, for edge positions
 	sameName    []*def // later definitions of the same name (property setters, overloads), analysed as this one
+	nameNode    *node  // the identifier that declares it (its definition occurrence)
 }
 
 // class is a class definition's members.
@@ -50,8 +51,13 @@ type class struct {
 	bases   []*node // base class expressions
 	meta    *node   // metaclass= expression
 	members map[string]*def
-	attrs   []*def               // attributes in declaration order
-	vals    map[string][]valueAt // values assigned to attributes (class body, self.x = … in methods)
+	attrs   []*def // attributes in declaration order
+	// link is LINK for A = NewType('A', B) and DASHED_LINK for an alias
+	// (A = B, A: TypeAlias = B, type A = B), to the class linkTo names;
+	// an alias has B as its only base, so that A() and A.m resolve as B's.
+	link   ingest.Relation
+	linkTo *node
+	vals   map[string][]valueAt // values assigned to attributes (class body, self.x = … in methods)
 
 	mro     []*class
 	mroDone bool
@@ -101,6 +107,8 @@ func (m *module) declare() {
 				}, true)
 			case "assignment":
 				vars = append(vars, k)
+			case "type_alias_statement":
+				m.declareTypeAlias(k)
 			case "for_statement":
 				forTargets = append(forTargets, targetNames(k.child("left"))...)
 				walk(k)
@@ -128,7 +136,7 @@ func (m *module) declare() {
 				return
 			}
 			d := &def{kind: ingest.Variable, name: name, qname: m.name + "." + name, mod: m,
-				n: a, line: a.line, end: a.endLine, typNode: id}
+				n: a, line: a.line, end: a.endLine, typNode: id, nameNode: id}
 			if whole {
 				d.typ = a.child("type")
 				if value != nil && value.kind == "call" {
@@ -179,7 +187,7 @@ func (m *module) declare() {
 						continue
 					}
 					d := &def{kind: ingest.Variable, name: name, qname: m.name + "." + name, mod: m,
-						n: n, line: n.line, end: n.endLine}
+						n: n, line: n.line, end: n.endLine, nameNode: id}
 					m.defs = append(m.defs, d)
 					m.syms[name] = &binding{kind: bDef, def: d}
 				}
@@ -206,6 +214,34 @@ func (m *module) declare() {
 			})
 		})
 	}
+}
+
+// declareTypeAlias declares type A = B: a class, whatever B is (as Go's
+// type A = []int), aliasing B.
+func (m *module) declareTypeAlias(n *node) {
+	left, right := unwrapType(n.child("left")), unwrapType(n.child("right"))
+	if left != nil && left.kind == "generic_type" && len(left.kids) > 0 { // type A[T] = …
+		left = left.kids[0]
+	}
+	if left == nil || right == nil || left.kind != "identifier" || m.syms[left.text(m.src)] != nil {
+		return
+	}
+	name := left.text(m.src)
+	d := &def{kind: ingest.Class, name: name, qname: m.name + "." + name, mod: m, n: n, line: n.line,
+		end: n.endLine, nameNode: left}
+	d.cls = &class{def: d, members: map[string]*def{}, link: ingest.DashedLink, linkTo: right,
+		bases: []*node{right}, vals: map[string][]valueAt{}}
+	m.defs = append(m.defs, d)
+	m.classes = append(m.classes, d.cls)
+	m.syms[name] = &binding{kind: bDef, def: d}
+}
+
+// unwrapType is the expression a type node holds.
+func unwrapType(n *node) *node {
+	for n != nil && n.kind == "type" && len(n.kids) == 1 {
+		n = n.kids[0]
+	}
+	return n
 }
 
 // bindDef binds a module-level function or class; a later definition of
@@ -238,7 +274,7 @@ func (m *module) declareDef(n *node, prefix string, owner *class) *def {
 	}
 	name := nameNode.text(m.src)
 	d := &def{name: name, qname: prefix + "." + name, mod: m, n: n, line: n.line, end: n.endLine,
-		owner: owner, decorators: decorators}
+		owner: owner, decorators: decorators, nameNode: nameNode}
 	if owner != nil {
 		if old := owner.members[name]; old != nil {
 			if old.kind == ingest.Function && n.kind == "function_definition" {
@@ -314,7 +350,7 @@ func (m *module) declareClassBody(c *class, body *node) {
 			return
 		}
 		d := &def{kind: ingest.Variable, name: name, qname: c.def.qname + "." + name, mod: m, n: stmt,
-			line: stmt.line, end: stmt.endLine, owner: c, typ: typ, ctor: ctor, typNode: at}
+			line: stmt.line, end: stmt.endLine, owner: c, typ: typ, ctor: ctor, typNode: at, nameNode: at}
 		c.members[name] = d
 		c.attrs = append(c.attrs, d)
 		m.defs = append(m.defs, d)

@@ -100,7 +100,17 @@
 //     (list[C], dict[str, C], Optional[list[C]]); ASSOCIATION for one
 //     annotated with the class (C, Optional[C], C | None, "C");
 //     DEPENDENCY for classes in methods' parameter and return annotations
-//     with no stronger relation. Nothing points at classes outside the tree.
+//     with no stronger relation. Classes outside the tree are targets too,
+//     as external CLASS nodes (classes.go: bases, builtins included, except
+//     Protocol, Generic, ABC and object; attributes and annotations,
+//     builtins aside). A = NewType('A', B) is CLASS A LINK B; a
+//     module-level A = B of a class (assigned once), A: TypeAlias = B and
+//     type A = B are CLASS A DASHED_LINK B, whose members are B's.
+//   - Occurrences (occurrences.go): every identifier that resolves to a
+//     node, with the role of its edge (a callee's name names what the
+//     CALLS edge names), class names in annotations and bases as type
+//     uses, names brought in by from-imports, definitions at the declaring
+//     names; columns count characters.
 //   - Spans: line is where the def or class keyword (or the assignment)
 //     starts, endLine the last line of its code: a comment trailing a
 //     body, which tree-sitter keeps inside it, does not count.

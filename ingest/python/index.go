@@ -59,6 +59,7 @@ func newIndex(mods []*module) *index {
 		}
 		m.defs = keep
 	}
+	ix.linkAliases(mods)
 	for _, m := range ix.mods {
 		for _, c := range m.classes {
 			for _, b := range ix.mro(c)[1:] {

@@ -231,8 +231,15 @@ func (ix *index) returnType(d *def) vtype {
 // class of the tree (C, Optional[C], "C"), or outside it when the
 // annotation is just its name (int, socket.socket).
 func (ix *index) annotationType(m *module, ann *node) vtype {
-	if direct, _ := ix.annotationClasses(m, ann); len(direct) == 1 {
-		return vtype{c: direct[0].c}
+	var tree []*class
+	direct, _ := ix.annotationClasses(m, ann)
+	for _, t := range direct {
+		if t.c != nil {
+			tree = append(tree, t.c)
+		}
+	}
+	if len(tree) == 1 {
+		return vtype{c: tree[0]}
 	}
 	for ann.kind == "type" && len(ann.kids) == 1 {
 		ann = ann.kids[0]
