@@ -181,7 +181,9 @@ func Run(ctx context.Context, root, graph string, sink Sink, opts Options) (Summ
 			log.Warn("frontend not in this binary", "language", l, "files", n, "reason", r)
 			continue
 		}
-		log.Warn("no frontend compiled in", "language", l, "files", n)
+		// No Grafo build reads this language (JavaScript in a Go tree):
+		// nothing the operator can fix, so not a warning.
+		log.Info("no frontend for this language; its files are left out", "language", l, "files", n)
 	}
 	prog.setPhase("hash")
 	files, err := checksumAll(ctx, abs, claimed, nil)
