@@ -58,7 +58,10 @@ func (s Summary) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "graph %s: %d files (%d new, %d changed, %d unchanged, %d deleted)\n",
 		s.Graph, s.Files, s.New, s.Changed, s.Unchanged, s.Deleted)
-	fmt.Fprintf(&b, "written: %d nodes, %d edges; %d diagnostics\n", s.Nodes, s.Edges, s.Diagnostics)
+	// Records sent for the changed files, not what the graph then holds: a
+	// node or edge that several files produce is sent with each and stored
+	// once (grafo ingest prints the stored totals after this).
+	fmt.Fprintf(&b, "written: %d node and %d edge records for the changed files; %d diagnostics\n", s.Nodes, s.Edges, s.Diagnostics)
 	if len(s.Languages) > 0 {
 		var ls []string
 		for _, l := range s.Languages {

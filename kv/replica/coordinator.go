@@ -569,8 +569,20 @@ wait:
 		return nil, fmt.Errorf("%w: quorum not reached: %d of %d required acks before %v (replicas: %s)",
 			kv.ErrUnavailable, shortAcks, need, ctxErr, statusLine(rs.owners, status))
 	}
-	return nil, fmt.Errorf("%w: quorum not reached: %d of %d required acks (replicas: %s)",
-		kv.ErrUnavailable, shortAcks, need, statusLine(rs.owners, status))
+	return nil, fmt.Errorf("%w: quorum not reached: %d of %d required acks (replicas: %s)%s",
+		kv.ErrUnavailable, shortAcks, need, statusLine(rs.owners, status), c.beyondReplicas(need, len(rs.owners)))
+}
+
+// beyondReplicas explains a quorum larger than the replicas the key has
+// (w=2 on a single node): the configured N, W and R are capped by the
+// membership, so it names the effective values. Empty otherwise.
+func (c *Coordinator) beyondReplicas(need, owners int) string {
+	if need <= owners {
+		return ""
+	}
+	n, w, r := c.cfg.Members.Settings()
+	n = min(n, owners)
+	return fmt.Sprintf("; the key has %d replica(s) with the current membership: effective N=%d W=%d R=%d", owners, n, min(max(w, 1), n), min(max(r, 1), n))
 }
 
 // dropOverwritten removes from retry the entries that a later entry of the
@@ -756,8 +768,8 @@ func (c *Coordinator) readGroup(ctx context.Context, rs replicaSet, keys [][]byt
 	}
 	if len(answers) < need {
 		cancel()
-		return nil, fmt.Errorf("%w: quorum not reached: %d of %d required answers (replicas: %s)",
-			kv.ErrUnavailable, len(answers), need, statusLine(rs.owners, status))
+		return nil, fmt.Errorf("%w: quorum not reached: %d of %d required answers (replicas: %s)%s",
+			kv.ErrUnavailable, len(answers), need, statusLine(rs.owners, status), c.beyondReplicas(need, len(rs.owners)))
 	}
 	newest := newestOf(answers, len(keys))
 	if c.ordered(o, false, need, len(rs.owners)) {
