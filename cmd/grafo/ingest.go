@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"runtime/pprof"
 
 	"github.com/grafo/grafo/ingest"
@@ -79,7 +80,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	fmt.Fprint(stdout, sum.String())
+	fmt.Fprintln(stdout, strings.TrimRight(sum.String(), "\n"))
 	return printStored(ctx, c, sum.Graph, stdout)
 }
 
