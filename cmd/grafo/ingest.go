@@ -7,8 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"runtime/pprof"
+	"strings"
 
 	"github.com/grafo/grafo/ingest"
 	_ "github.com/grafo/grafo/ingest/golang" // registers the Go frontend
