@@ -21,5 +21,8 @@
 // The tests drive headless Chromium (Debian's chromium package) against the
 // real GraphQL handler over a single-node store; they fail when no chromium
 // binary is on PATH (`make test` installs it, scripts/deps.sh). Run them with -update-screenshot to rewrite
-// testdata/explorer.png, the picture the README shows.
+// testdata/explorer.png, the picture the README shows; -update-self-screenshot
+// ingests all of Grafo as graph "grafo" and rewrites ../docs/explorer-self.png
+// (Coordinator.Put's node view), the README's first picture. The browser
+// resolves no host name but loopback: nothing may come from the internet.
 package web

@@ -2,8 +2,11 @@ package web_test
 
 import (
 	"context"
+	"flag"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -22,6 +25,9 @@ import (
 
 const putQN = "github.com/grafo/grafo/kv/replica.Coordinator.Put"
 
+var updateSelfScreenshot = flag.Bool("update-self-screenshot", false,
+	"ingest all of Grafo (slow) and write Coordinator.Put's node view to ../docs/explorer-self.png, the README's picture")
+
 // newSelfServer serves the explorer, GraphiQL and GraphQL over a store
 // holding Grafo's own kv/replica package, ingested by the real Go
 // frontend, as graph "grafo" (what the README's tour shows).
@@ -29,8 +35,12 @@ func newSelfServer(t *testing.T) string {
 	t.Helper()
 	kvs := kvtest.NewStore(t)
 	st := store.New(kvs, store.Options{Bus: store.NewBus(store.BusOptions{})})
-	if _, err := ingest.Run(context.Background(), "../kv/replica", "grafo", st, ingest.Options{}); err != nil {
-		t.Fatalf("ingest kv/replica: %v", err)
+	tree := "../kv/replica"
+	if *updateSelfScreenshot {
+		tree = ".." // the README's picture shows callers from all of Grafo
+	}
+	if _, err := ingest.Run(context.Background(), tree, "grafo", st, ingest.Options{}); err != nil {
+		t.Fatalf("ingest %s: %v", tree, err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", graph.NewHandler(&graph.Resolver{Store: st, KV: kvs, ClusterInfo: clusterInfo{}}, graph.HandlerOptions{}))
@@ -65,6 +75,17 @@ func TestExplorerOnGrafo(t *testing.T) {
 		b.do("open it", chromedp.SendKeys(chromedp.CSS("#search"), kb.Enter), chromedp.WaitVisible(chromedp.CSS(`#node-qn`)))
 		if got := b.eval(`document.querySelector('#node-qn').textContent`); got != putQN {
 			t.Fatalf("node view shows %q", got)
+		}
+		if *updateSelfScreenshot {
+			b.waitTrue("the picture to fit", `(document.querySelector('#graph-svg .viewport').getAttribute('transform') || '').includes('scale')`)
+			b.do("leave the search box", chromedp.Evaluate[chromedp.Void](`document.activeElement.blur()`))
+			png, err := b.screenshot()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join("..", "docs", "explorer-self.png"), png, 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 	})
 
