@@ -59,6 +59,7 @@ func newSelfServer(t *testing.T) string {
 // browser resolves no host name but loopback, so nothing can come from
 // the internet.
 func TestExplorerOnGrafo(t *testing.T) {
+	t.Parallel() // its own node(s), ports and browser
 	url := newSelfServer(t)
 	b := newBrowser(t)
 
@@ -66,7 +67,12 @@ func TestExplorerOnGrafo(t *testing.T) {
 		b.t = t
 		b.do("search Coordinator.Put",
 			chromedp.Navigate(url+"/"),
-			chromedp.WaitVisible(chromedp.CSS(`#graph-list [data-graph="grafo"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`#graph-list [data-graph="grafo"]`)))
+		// A page with nothing to follow live says so, not "offline".
+		if got := b.eval(`document.querySelector('#live').textContent`); got != "not live" {
+			t.Errorf("live badge on the graphs page = %q, want \"not live\"", got)
+		}
+		b.do("search",
 			chromedp.SendKeys(chromedp.CSS("#search"), "Coordinator.Put"),
 			chromedp.WaitVisible(chromedp.CSS(`#search-results [role=option]`)))
 		if got := b.eval(`document.querySelector('#search-results [role=option]').dataset.qn`); got != putQN {
@@ -99,6 +105,13 @@ func TestExplorerOnGrafo(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS(`#node-list li`)))
 		if open := b.eval(`String(document.querySelector('#export-dialog').open)`); open != "false" {
 			t.Fatalf("export dialog still open after navigation")
+		}
+		// Browse nodes leads with the name inside the package, which tells
+		// long names apart, and shows the package after it.
+		got := b.eval(`(() => { const a = document.querySelector('#node-list a');
+			return a.querySelector('.pkg').textContent + '.' + a.querySelector('.short').textContent + ' ' + a.dataset.qn; })()`)
+		if parts := strings.Fields(got); len(parts) != 2 || parts[0] != parts[1] || !strings.HasPrefix(parts[0], "github.com/grafo/grafo/kv/replica.") {
+			t.Errorf("browse nodes: package + name vs qualified name = %q", got)
 		}
 	})
 

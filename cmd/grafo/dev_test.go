@@ -44,6 +44,7 @@ func freeBase(t *testing.T, count int) int {
 // prints their addresses, and on Ctrl-C stops them all and deletes their
 // data.
 func TestDevCluster(t *testing.T) {
+	t.Parallel() // its own node(s), ports and browser
 	base := freeBase(t, 6)
 	cmd := exec.Command(grafoBin, "dev", "cluster", "3", "--base-port", fmt.Sprint(base))
 	out, err := cmd.StdoutPipe()

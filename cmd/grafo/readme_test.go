@@ -351,6 +351,7 @@ func (e *tourEnv) stopJob(where, text string) {
 }
 
 func TestReadmeTour(t *testing.T) {
+	t.Parallel() // its own node(s), ports and browser
 	repo, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)

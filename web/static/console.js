@@ -75,7 +75,8 @@
       }
       last = tok;
     }
-    return stack.length ? stack[stack.length - 1] : null;
+    // Inside arguments (or before any selection set) fields do not apply.
+    return stack.length && !parens ? stack[stack.length - 1] : null;
   }
 
   // completions lists the fields of the type at the cursor that start
