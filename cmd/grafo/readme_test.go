@@ -418,3 +418,37 @@ func TestReadmeTour(t *testing.T) {
 		t.Errorf("ran only %d commands: is the tour parsed right?", ran)
 	}
 }
+
+// The tour's reader: commands across lines, notes, shown output and the
+// Needs markers, and the matching of output against what is shown.
+func TestTourParser(t *testing.T) {
+	t.Parallel()
+	readme := "# X\n## A quick tour\ntext\n```sh\n# a description\ngrafo query '{ a\n  b }' \\\n  --var q=1   # exit 1\n#   line one …\n#   two\ncurl -X PUT 'http://h/k?w=2' -d v  # 503\n```\n\n```sh\n# Needs Graphviz: draw\ndot -Tsvg a.dot -o a.svg\n```\n## Next\n```sh\nnot me\n```\n"
+	blocks := parseTour(t, readme, "A quick tour")
+	if len(blocks) != 2 || blocks[1].needs != "Graphviz" || blocks[0].needs != "" {
+		t.Fatalf("blocks: %+v", blocks)
+	}
+	cmds := blocks[0].cmds
+	if len(cmds) != 2 {
+		t.Fatalf("commands: %+v", cmds)
+	}
+	if cmds[0].text != "grafo query '{ a\n  b }' \\\n  --var q=1" || cmds[0].note != "exit 1" ||
+		strings.Join(cmds[0].want, "|") != "line one …|two" || cmds[0].line != 6 {
+		t.Errorf("first command: %+v", cmds[0])
+	}
+	if cmds[1].text != "curl -X PUT 'http://h/k?w=2' -d v" || cmds[1].note != "503" {
+		t.Errorf("second command: %+v", cmds[1])
+	}
+	for _, tc := range []struct {
+		want, out []string
+		miss      int
+	}{
+		{[]string{"a …", "c"}, []string{"x", "a b", "c"}, 0},
+		{[]string{"c", "a …"}, []string{"a b", "c"}, 1}, // order matters
+		{[]string{"hello"}, []string{"hello world"}, 1}, // whole lines
+	} {
+		if miss, _ := missing(tc.want, tc.out); len(miss) != tc.miss {
+			t.Errorf("missing(%q, %q) = %q, want %d missing", tc.want, tc.out, miss, tc.miss)
+		}
+	}
+}
