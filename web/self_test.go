@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/grafo/grafo/graph"
+	"github.com/grafo/grafo/graph/model"
 	"github.com/grafo/grafo/graph/store"
 	"github.com/grafo/grafo/ingest"
 	_ "github.com/grafo/grafo/ingest/golang" // the Go frontend
@@ -43,12 +44,22 @@ func newSelfServer(t *testing.T) string {
 		t.Fatalf("ingest %s: %v", tree, err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", graph.NewHandler(&graph.Resolver{Store: st, KV: kvs, ClusterInfo: clusterInfo{}}, graph.HandlerOptions{}))
+	mux.Handle("/graphql", graph.NewHandler(&graph.Resolver{Store: st, KV: kvs, ClusterInfo: soloCluster{}}, graph.HandlerOptions{}))
 	mux.Handle("GET /playground", web.Playground("/graphql"))
 	mux.Handle("/", web.Handler())
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// soloCluster is a single node configured for N=3, W=R=2: what the
+// README's first command starts.
+type soloCluster struct{}
+
+func (soloCluster) Cluster(context.Context) (*model.Cluster, error) {
+	leader := "n1"
+	return &model.Cluster{Replicas: 3, WriteQuorum: 2, ReadQuorum: 2, Leader: &leader,
+		Nodes: []*model.ClusterNode{{ID: "n1", HTTP: "127.0.0.1:7070", Cluster: "127.0.0.1:7071", Weight: 1, State: "up", Vnodes: 128}}}, nil
 }
 
 // TestExplorerOnGrafo: on Grafo's own graph, searching Coordinator.Put
@@ -59,7 +70,6 @@ func newSelfServer(t *testing.T) string {
 // browser resolves no host name but loopback, so nothing can come from
 // the internet.
 func TestExplorerOnGrafo(t *testing.T) {
-	t.Parallel() // its own node(s), ports and browser
 	url := newSelfServer(t)
 	b := newBrowser(t)
 
@@ -170,6 +180,14 @@ func TestExplorerOnGrafo(t *testing.T) {
 		foreign := b.eval(`performance.getEntriesByType('resource').map((e) => e.name).filter((u) => !u.startsWith(location.origin)).join(' ')`)
 		if foreign != "" {
 			t.Errorf("the console loaded from elsewhere: %s", foreign)
+		}
+	})
+
+	t.Run("effective settings", func(t *testing.T) {
+		b.t = t
+		b.do("cluster", chromedp.Navigate(url+"/#/cluster"), chromedp.WaitVisible(chromedp.CSS(`#cluster-facts`)))
+		if got := b.eval(`(document.querySelector('#cluster-effective') || {}).textContent || ''`); got != " — effective N=1 W=1 R=1 with 1 node in the ring" {
+			t.Errorf("a single node configured for N=3 shows %q", got)
 		}
 	})
 

@@ -1207,6 +1207,16 @@
 
   // ---------------------------------------------------------------- cluster
 
+  // effectiveNote: with fewer nodes owning ranges than N, a key has fewer
+  // copies and the quorums shrink with it (a single node: N=W=R=1).
+  function effectiveNote(c, nodes) {
+    const ring = nodes.filter((n) => n.state !== 'joining').length;
+    const n = Math.min(c.replicas, ring);
+    if (!ring || n >= c.replicas) return null;
+    return h('span', {class: 'muted', id: 'cluster-effective'},
+      ` — effective N=${n} W=${Math.min(c.writeQuorum, n)} R=${Math.min(c.readQuorum, n)} with ${plural(ring, 'node')} in the ring`);
+  }
+
   async function clusterView(token) {
     const q = `{ cluster { replicas writeQuorum readQuorum leader hintsPending rebalancing
       nodes { id http cluster weight state vnodes keys lastContact } } }`;
@@ -1230,7 +1240,7 @@
         h('h2', {id: 'ring-title'}, 'Ring'),
         h('dl', {class: 'facts', id: 'cluster-facts'},
           h('dt', {}, 'Members'), h('dd', {}, nodes.length),
-          h('dt', {}, 'Replicas (N)'), h('dd', {}, c.replicas),
+          h('dt', {}, 'Replicas (N)'), h('dd', {}, c.replicas, effectiveNote(c, nodes)),
           h('dt', {}, 'Write quorum (W)'), h('dd', {}, c.writeQuorum),
           h('dt', {}, 'Read quorum (R)'), h('dd', {}, c.readQuorum),
           h('dt', {}, 'Leader'), h('dd', {}, c.leader || '—'),
