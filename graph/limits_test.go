@@ -9,11 +9,11 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/grafo/grafo/graph"
 	"github.com/grafo/grafo/graph/store"
+	"github.com/grafo/grafo/internal/testutil"
 	"github.com/grafo/grafo/kv/kvtest"
 )
 
@@ -122,17 +122,7 @@ func TestQueryCacheBoundedByBytes(t *testing.T) {
 }
 
 // syncBuffer is a log destination tests can read while handlers write.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) Len() int { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Len() }
+type syncBuffer = testutil.Buffer
 
 // A malformed body is not echoed into the answer or the log (before, all
 // of a 7 MiB body went to both, and the log line was an ERROR).

@@ -19,6 +19,7 @@ deps=(
 	"chromium|chromium|command -v chromium|the explorer's browser tests (web/)"
 	"jedi|python3-jedi|/usr/bin/python3 -c 'import jedi' |the Python frontend's oracle test (ingest/python)"
 	"nvim|neovim|command -v nvim|the editor test (lsp/)"
+	"curl|curl|command -v curl|the README tour test (cmd/grafo/readme_test.go), which runs the README's curl commands"
 )
 
 missing_pkgs=()

@@ -4,4 +4,10 @@
 // coordinator and the rebalancer, and serves the public HTTP API (KV,
 // GraphQL, web explorer, health, metrics). cmd/grafo only parses flags and
 // calls Start.
+//
+// The public listener serves from the start, behind a gate (gate.go):
+// while the node waits to join, and after it has left or been removed,
+// every route answers 503 with the reason ("waiting to join ADDR: …", "no
+// longer a member of the cluster"), so nothing hangs and health checks say
+// why.
 package server

@@ -24,6 +24,12 @@ func (n *Node) startIngest(ctx context.Context) {
 			sum, err := ingest.Run(ctx, spec.Path, spec.Graph, n.graphs, ingest.Options{
 				Callgraph: n.cfg.Callgraph, Progress: os.Stderr, Logger: n.log,
 			})
+			if err != nil && ctx.Err() != nil {
+				// Stopped by a shutdown, not failed: the next start resumes
+				// (unchanged files are skipped).
+				n.log.Info("ingest stopped: the node is shutting down", "path", spec.Path, "graph", spec.Graph)
+				return
+			}
 			if err != nil {
 				n.log.Error("ingest failed", "path", spec.Path, "graph", spec.Graph, "err", err)
 				continue

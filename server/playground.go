@@ -3,11 +3,10 @@ package server
 import (
 	"net/http"
 
-	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/grafo/grafo/web"
 )
 
 // playgroundHandler serves GraphiQL for /graphql. It loads GraphiQL's scripts
-// from a CDN, so it needs internet access; the explorer at / does not.
-func playgroundHandler() http.Handler {
-	return playground.Handler("Grafo GraphQL playground", "/graphql")
-}
+// from a CDN, so it needs internet access (without it the page says so and
+// points to the explorer's own console, which does not).
+func playgroundHandler() http.Handler { return web.Playground("/graphql") }

@@ -58,6 +58,7 @@ type Node struct {
 	graphs   *store.Store
 	sampler  atomic.Pointer[autoscale.Sampler]
 	scaler   *autoscale.Runner // nil without --autoscale
+	gate     *gate
 }
 
 // Start opens every part of the node and returns once it serves HTTP and
@@ -112,6 +113,8 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		httpAdv = n.httpLn.Addr().String()
 	}
 	n.httpAdv = httpAdv
+	n.gate = newGate("starting")
+	n.serveHTTP()
 	if n.hintDB, err = hints.Open(filepath.Join(cfg.DataDir, "hints.db"), hints.Config{Window: cfg.HintWindow, Logger: cfg.Logger}); err != nil {
 		return n, err
 	}
@@ -128,6 +131,9 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 			join = append(join, a)
 		}
 	}
+	if len(join) > 0 {
+		n.gate.joinFailed(join)(errors.New("no answer yet"))
+	}
 	n.cluster, err = cluster.Open(ctx, cluster.Config{
 		NodeID: cfg.NodeID, Dir: filepath.Join(cfg.DataDir, "raft"),
 		HTTPAddr: httpAdv, ClusterAddr: n.tr.Addr(),
@@ -136,6 +142,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		Join: join, Transport: n.tr, Raft: n.tr.RaftLayer(),
 		ResolveJoin: func(ctx context.Context) []string { return resolveJoin(ctx, join, cfg.Logger) },
 		Heartbeat:   cfg.Heartbeat, Logger: cfg.Logger, Report: n.loadReport,
+		JoinFailed: n.gate.joinFailed(join),
 	})
 	if err != nil {
 		return n, fmt.Errorf("cluster: %w", err)
@@ -174,17 +181,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		Registry: n.registry, Mounts: mounts, Logger: cfg.Logger, Tokens: n.tokens,
 		Hosts: n.hostNames(),
 	})
-	// Slow clients cannot hold a connection forever: headers within 10 s,
-	// a whole request body within 2 minutes (websockets are hijacked
-	// before this applies to them).
-	n.httpSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		if err := n.httpSrv.Serve(n.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			n.log.Error("http server stopped", "err", err)
-		}
-	}()
+	n.gate.open(handler)
 	if err := n.startRESP(); err != nil {
 		return n, err
 	}
@@ -265,6 +262,9 @@ func (n *Node) ready(ctx context.Context) error {
 	if err := n.health.err(); err != nil {
 		return fmt.Errorf("engine probe failed: %w", err)
 	}
+	if !n.membership(n.cluster.State()) {
+		return errNotMember
+	}
 	read, _ := n.cluster.Rings()
 	if read == nil || !read.Has(n.cfg.NodeID) && n.cluster.Self().State != cluster.Joining {
 		return errors.New("not a member of the ring yet")
@@ -282,6 +282,7 @@ func (n *Node) watchCluster(ctx context.Context) {
 			return
 		case st := <-ch:
 			n.members.refresh(st)
+			n.membership(st)
 			n.reb.Changed(ctx)
 			n.hintDB.Wake()
 		}

@@ -35,8 +35,12 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			enc.SetIndent("", "  ")
 			return enc.Encode(st)
 		}
-		fmt.Fprintf(stdout, "replicas N=%d  W=%d  R=%d  leader=%s  hints pending=%d  rebalancing=%v\n\n",
+		fmt.Fprintf(stdout, "replicas N=%d  W=%d  R=%d  leader=%s  hints pending=%d  rebalancing=%v\n",
 			st.Replicas, st.WriteQuorum, st.ReadQuorum, st.Leader, st.HintsPending, st.Rebalancing)
+		if eff := effective(st); eff != "" {
+			fmt.Fprintln(stdout, eff)
+		}
+		fmt.Fprintln(stdout)
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NODE\tSTATE\tHTTP\tCLUSTER\tWEIGHT\tVNODES\tKEYS")
 		for _, n := range st.Nodes {
@@ -159,4 +163,23 @@ func waitLeft(ctx context.Context, c *client.Client, node string, limit time.Dur
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// effective says what N, W and R a key gets with the current membership
+// when it is less than configured (a single node of a cluster configured
+// for N=3 keeps one copy and needs one ack), so that the refusal of w=2
+// on one node is no surprise. Empty when nothing is capped.
+func effective(st client.ClusterStatus) string {
+	ring := 0 // nodes owning ranges: every member but those still joining
+	for _, n := range st.Nodes {
+		if n.State != "joining" {
+			ring++
+		}
+	}
+	n := min(st.Replicas, ring)
+	if n >= st.Replicas || n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("effective with %d node(s) in the ring: N=%d  W=%d  R=%d (a w or r above %d is refused)",
+		ring, n, min(st.WriteQuorum, n), min(st.ReadQuorum, n), n)
 }

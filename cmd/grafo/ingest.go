@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 
 	"github.com/grafo/grafo/ingest"
 	_ "github.com/grafo/grafo/ingest/golang" // registers the Go frontend
@@ -79,8 +80,27 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, sum.String())
-	return nil
+	fmt.Fprintln(stdout, strings.TrimRight(sum.String(), "\n"))
+	return printStored(ctx, c, sum.Graph, stdout)
+}
+
+// printStored prints what the graph holds after an ingest, from its stats:
+// the records written count what was sent, which is not what is stored.
+func printStored(ctx context.Context, c *client.Client, graph string, stdout io.Writer) error {
+	var out struct {
+		Graph *struct {
+			Stats struct{ Files, Nodes, Edges int }
+		}
+	}
+	if err := c.GraphQL(ctx, `query($g: ID!) { graph(id: $g) { stats { files nodes edges } } }`, map[string]any{"g": graph}, &out); err != nil {
+		return fmt.Errorf("reading the graph's stats: %w", err)
+	}
+	if out.Graph == nil {
+		return fmt.Errorf("graph %s is gone after the ingest", graph)
+	}
+	s := out.Graph.Stats
+	_, err := fmt.Fprintf(stdout, "stored: graph %s holds %d nodes and %d edges in %d files\n", graph, s.Nodes, s.Edges, s.Files)
+	return err
 }
 
 // ingestTree ingests the directory root into graph (default: the

@@ -32,6 +32,7 @@ func commands() []command {
 		{"dump", "grafo dump GRAPH [--server URL] > FILE", "stream a graph as NDJSON (constant memory)", runDump},
 		{"restore", "grafo restore FILE [--graph NEW] [--server URL]", "load a dump into a graph (idempotent)", runRestore},
 		{"mcp", "grafo mcp [--server URL]", "Model Context Protocol server on stdio, for coding agents ($GRAFO_TOKEN)", runMCP},
+		{"dev", "grafo dev cluster N [--base-port P] [--data DIR]", "start N local nodes (real processes) on consecutive ports; Ctrl-C stops them", runDev},
 		{"health", "grafo health [--server URL] [--live]", "exit 0 when the node is ready (the container health check)", runHealth},
 		{"version", "grafo version", "print version, commit and Go version", runVersion},
 	}

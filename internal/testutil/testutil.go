@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -59,4 +61,30 @@ func FreeAddr(t testing.TB) string {
 	}
 	t.Fatalf("testutil: no free port in 127.0.0.1:%d-%d", base, base+portBlock-1)
 	return ""
+}
+
+// Buffer is a strings.Builder safe for concurrent writers (a process's
+// stderr, a logger used from many goroutines) and readers.
+type Buffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *Buffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *Buffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Len is the number of bytes written so far.
+func (s *Buffer) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Len()
 }

@@ -171,12 +171,38 @@ type slogWriter struct{ l *slog.Logger }
 
 func (w slogWriter) Write(p []byte) (int, error) {
 	msg := strings.TrimSpace(string(p))
-	if strings.Contains(msg, "[ERROR]") {
+	switch {
+	case routine(msg):
+		w.l.Info(strings.TrimSpace(strings.TrimPrefix(msg, "[WARN]")))
+	case strings.Contains(msg, "[ERROR]") && !peerClosed(msg):
 		w.l.Error(msg)
-	} else {
+	default:
 		w.l.Warn(msg)
 	}
 	return len(p), nil
+}
+
+// routine reports raft warnings and errors that every healthy start, join
+// or shutdown prints: the first election of a node that never knew a
+// leader, a new follower being caught up from an empty log, connections
+// ending because this node closes its transport. A warning on every start
+// teaches operators to ignore warnings.
+func routine(msg string) bool {
+	return strings.Contains(msg, "starting election") && strings.Contains(msg, "last-leader-id= ") ||
+		strings.HasSuffix(msg, "last-leader-id=") ||
+		strings.Contains(msg, "failed to get previous log") && strings.Contains(msg, "last-index=0") ||
+		strings.Contains(msg, "transport shutdown") // this node is closing
+}
+
+// peerClosed reports raft errors that only say a peer closed its
+// connection (it shut down or restarted): worth a warning, not an error.
+func peerClosed(msg string) bool {
+	for _, s := range []string{"connection reset by peer", "EOF", "use of closed network connection", "broken pipe"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // bootstrap makes this node a one-voter cluster and records the settings.
@@ -202,6 +228,10 @@ func (c *Cluster) selfStored(s NodeState) storedNode {
 	return storedNode{ID: c.cfg.NodeID, HTTP: c.cfg.HTTPAddr, Cluster: c.cfg.ClusterAddr, Weight: c.cfg.Weight, State: s}
 }
 
+// joinLogEvery is how often a join failing for the same cause is logged
+// again.
+const joinLogEvery = 30 * time.Second
+
 // awaitMember waits until this node is in the applied state and has
 // caught up with the commit index, asking the Join addresses to add it
 // meanwhile. A restarted node gives its old configuration a moment before
@@ -215,6 +245,8 @@ func (c *Cluster) awaitMember(ctx context.Context, restarted bool) error {
 		nextJoin = start.Add(2 * time.Second)
 	}
 	var lastErr error
+	var logged string
+	var loggedAt time.Time
 	for {
 		_, isMember := c.fsm.node(c.cfg.NodeID)
 		if isMember && c.Leader() != "" && r.AppliedIndex() >= r.CommitIndex() {
@@ -226,8 +258,14 @@ func (c *Cluster) awaitMember(ctx context.Context, restarted bool) error {
 				if errors.Is(err, transport.ErrAuth) {
 					// A wrong secret or certificate does not fix itself: say so.
 					c.log.Warn("join refused: authentication failed (cluster secret or TLS certificate)", "err", err)
-				} else {
-					c.log.Debug("join attempt failed", "err", err)
+				} else if msg := err.Error(); msg != logged || time.Since(loggedAt) >= joinLogEvery {
+					// A waiting node must say why it waits: at info, once
+					// per cause and then every joinLogEvery, not per retry.
+					c.log.Info("join attempt failed; retrying", "join", c.cfg.Join, "err", err)
+					logged, loggedAt = msg, time.Now()
+				}
+				if c.cfg.JoinFailed != nil {
+					c.cfg.JoinFailed(err)
 				}
 				nextJoin = time.Now().Add(backoff)
 				backoff = min(2*backoff, time.Second)

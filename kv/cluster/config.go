@@ -75,6 +75,10 @@ type Config struct {
 	// join attempt (a member's public address answers only once it is up,
 	// and it names the members' cluster addresses). Nil uses Join as given.
 	ResolveJoin func(ctx context.Context) []string
+	// JoinFailed, when set, is told the cause of every failed join attempt
+	// while Open waits (the node answers its public routes with it). Nil =
+	// only logged.
+	JoinFailed func(err error)
 
 	// Transport carries join/state forwarding and heartbeats. Required.
 	Transport transport.Transport

@@ -162,6 +162,18 @@ func errQuorum(got, need int, noun string, ctxErr error, replicas string) error 
 		kv.ErrUnavailable, got, need, noun, replicas)
 }
 
+// beyondReplicas explains a quorum larger than the replicas the key has
+// (w=2 on a single node): the configured N, W and R are capped by the
+// membership, so it names the effective values. Empty otherwise.
+func (c *Coordinator) beyondReplicas(need, owners int) string {
+	if need <= owners {
+		return ""
+	}
+	n, w, r := c.cfg.Members.Settings()
+	n = min(n, owners)
+	return fmt.Sprintf("; the key has %d replica(s) with the current membership: effective N=%d W=%d R=%d", owners, n, min(max(w, 1), n), min(max(r, 1), n))
+}
+
 // errLocalQuorum is errQuorum for a request whose one replica is this
 // node's engine (see localOnly), which failed with err.
 func (c *Coordinator) errLocalQuorum(noun string, err error) error {

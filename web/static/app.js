@@ -214,16 +214,25 @@
           break;
       }
     }
+    // state is 'idle' (no page wants live updates), 'live', or
+    // 'connecting' (wanted, not connected yet or reconnecting).
     state() {
-      this.onState(this.acked && this.subs.size > 0);
+      this.onState(this.subs.size === 0 ? 'idle' : this.acked ? 'live' : 'connecting');
     }
   }
 
-  const live = new Live((on) => {
+  // The badge says what the page does, not whether the server is up: a
+  // page with nothing to follow is "not live", which is not an outage.
+  const LIVE_BADGE = {
+    idle: ['not live', 'This page does not follow changes; graph and node pages update live'],
+    connecting: ['connecting…', 'Connecting to the server for live updates of this graph'],
+    live: ['live', 'Receiving live updates for this graph'],
+  };
+  const live = new Live((state) => {
     const el = $('#live');
-    el.classList.toggle('on', on);
-    el.textContent = on ? 'live' : 'offline';
-    el.title = on ? 'Receiving live updates for this graph' : 'Not receiving live updates';
+    el.classList.toggle('on', state === 'live');
+    el.classList.toggle('idle', state === 'idle');
+    [el.textContent, el.title] = LIVE_BADGE[state];
   });
 
   // ---------------------------------------------------------------- toast
@@ -266,8 +275,13 @@
       setGraph(parts[1]);
     } else if (parts[0] === 'node' && parts[1] && parts[2]) {
       const depth = Math.min(3, Math.max(1, parseInt(params.get('depth') || '1', 10) || 1));
-      view = (tok) => nodeView(parts[1], parts[2], depth, tok);
+      const all = params.get('all') === '1';
+      view = (tok) => nodeView(parts[1], parts[2], depth, tok, all);
       setGraph(parts[1]);
+    } else if (parts[0] === 'console') {
+      nav = 'console';
+      view = (tok) => consoleView(params, tok);
+      setGraph(null);
     } else if (parts[0] === 'cluster') {
       nav = 'cluster';
       view = (tok) => clusterView(tok);
@@ -282,6 +296,10 @@
     }
     app.render = view;
     closeResults();
+    // The export dialog shows the previous view's text: never keep it
+    // open across navigation.
+    const dlg = $('#export-dialog');
+    if (dlg.open) dlg.close();
     window.scrollTo(0, 0);
     try {
       await view(token);
@@ -294,6 +312,7 @@
   // setGraph subscribes to the graph's changes while a view of it is open.
   function setGraph(g) {
     app.graph = g;
+    if (g) app.lastGraph = g;
     $('#search').placeholder = g ? `Search nodes in ${g}… ( / )` : 'Search nodes in all graphs… ( / )';
     if (g === app.liveGraph) return;
     if (app.stopLive) app.stopLive();
@@ -330,25 +349,36 @@
 
   // ---------------------------------------------------------------- graphs page
 
+  // EXAMPLES: [title, query, variables for graph g (or null)].
   const EXAMPLES = [
-    ['List graphs with their stats', '{\n  graphs {\n    id\n    updatedAt\n    stats { files nodes edges byKind { kind count } }\n  }\n}'],
-    ['Who calls a function (2 levels)', 'query ($g: ID!, $qn: String!) {\n  graph(id: $g) {\n    node(qualifiedName: $qn) {\n      name\n      callers(depth: 2) { qualifiedName file { path } line }\n    }\n  }\n}'],
-    ['Find nodes by name prefix', 'query ($g: ID!) {\n  graph(id: $g) {\n    nodes(name: "New", first: 20) {\n      totalCount\n      nodes { kind qualifiedName file { path } line }\n    }\n  }\n}'],
-    ['Class relations of a type', 'query ($g: ID!, $qn: String!) {\n  graph(id: $g) {\n    node(qualifiedName: $qn) {\n      edges(direction: BOTH) { relation node { kind qualifiedName } }\n    }\n  }\n}'],
-    ['Cluster status', '{\n  cluster {\n    replicas writeQuorum readQuorum leader hintsPending rebalancing\n    nodes { id state weight vnodes keys }\n  }\n}'],
-    ['Watch a graph change (subscription)', 'subscription ($g: ID!) {\n  graphChanged(graphId: $g) { kind at nodes }\n}'],
+    ['List graphs with their stats', '{\n  graphs {\n    id\n    updatedAt\n    stats { files nodes edges byKind { kind count } }\n  }\n}', null],
+    ['Find a symbol in every graph', 'query ($q: String!) {\n  search(query: $q, first: 5) {\n    qualifiedName\n    graph { id }\n    file { path }\n    line\n  }\n}', () => ({q: 'Coordinator.Put'})],
+    ['Who calls a function (2 levels)', 'query ($g: ID!, $qn: String!) {\n  graph(id: $g) {\n    node(qualifiedName: $qn) {\n      name\n      callers(depth: 2) { qualifiedName file { path } line }\n    }\n  }\n}', (g) => ({g, qn: ''})],
+    ['Find nodes by name prefix', 'query ($g: ID!) {\n  graph(id: $g) {\n    nodes(name: "New", first: 20) {\n      totalCount\n      nodes { kind qualifiedName file { path } line }\n    }\n  }\n}', (g) => ({g})],
+    ['Class relations of a type', 'query ($g: ID!, $qn: String!) {\n  graph(id: $g) {\n    node(qualifiedName: $qn) {\n      edges(direction: BOTH) { relation node { kind qualifiedName } }\n    }\n  }\n}', (g) => ({g, qn: ''})],
+    ['Cluster status', '{\n  cluster {\n    replicas writeQuorum readQuorum leader hintsPending rebalancing\n    nodes { id state weight vnodes keys }\n  }\n}', null],
   ];
-  function playgroundHref(query, variables) {
-    let href = '/playground?query=' + enc(query);
-    if (variables) href += '&variables=' + enc(JSON.stringify(variables, null, 2));
+  const exampleVars = (v, g) => v ? JSON.stringify(v(g || ''), null, 2) : '';
+  function consoleHref(query, variables) {
+    let href = '#/console?query=' + enc(query);
+    if (variables) href += '&variables=' + enc(variables);
     return href;
   }
   function examples(g) {
-    const vars = g ? {g, qn: ''} : undefined;
     return h('section', {class: 'panel examples', 'aria-labelledby': 'ex-title'},
       h('h2', {id: 'ex-title'}, 'Example queries'),
-      h('p', {class: 'muted'}, 'Open these in the GraphiQL playground to explore the API.'),
-      h('ul', {}, EXAMPLES.map(([title, q]) => h('li', {}, h('a', {href: playgroundHref(q, /\$g/.test(q) ? vars || {g: ''} : undefined)}, title)))));
+      h('p', {class: 'muted'}, 'Open these in the query console to explore the API.'),
+      h('ul', {}, EXAMPLES.map(([title, q, v]) => h('li', {}, h('a', {href: consoleHref(q, exampleVars(v, g))}, title)))));
+  }
+
+  async function consoleView(params, token) {
+    if (token !== app.token) return;
+    document.title = 'Query console · Grafo';
+    window.grafoConsole.view({
+      main: $('#main'), h, gql, toast,
+      examples: EXAMPLES.map(([title, q, v]) => [title, q, exampleVars(v, app.lastGraph)]),
+      query: params.get('query'), variables: params.get('variables'),
+    });
   }
 
   function kindChips(byKind) {
@@ -415,7 +445,7 @@
         nodes(kind: $kind, first: 50, after: $after) { totalCount pageInfo { endCursor hasNextPage } nodes { ${NODE_FIELDS} } } } }`,
       {g, kind, after});
       const conn = d.graph.nodes;
-      append(list, conn.nodes.map((n) => h('li', {}, nodeLink(g, n), ' ', h('span', {class: 'muted'}, where(n)))));
+      append(list, conn.nodes.map((n) => h('li', {}, browseLink(g, n), ' ', h('span', {class: 'muted'}, where(n)))));
       after = conn.pageInfo.endCursor;
       more.hidden = !conn.pageInfo.hasNextPage;
     }
@@ -456,6 +486,17 @@
         files.length > FILE_LIMIT ? h('p', {class: 'muted'}, `Showing ${FILE_LIMIT} of ${files.length}.`) : null),
       examples(g));
     await load(true);
+  }
+
+  // browseLink names a node by what tells it apart: the name inside its
+  // package in full, the package path after it, muted (long generated
+  // names differ at their end, which a cut-off full name hides).
+  function browseLink(g, n) {
+    const short = shortName(n);
+    const pkg = n.qualifiedName.slice(0, n.qualifiedName.length - short.length).replace(/\.$/, '');
+    return h('a', {href: nodeHref(g, n.id), dataset: {id: n.id, qn: n.qualifiedName}, title: n.qualifiedName},
+      h('span', {class: `kind ${n.kind}`, 'aria-label': n.kind.toLowerCase()}, n.kind[0]),
+      h('span', {class: 'qn short'}, short), pkg ? h('span', {class: 'pkg'}, pkg) : null);
   }
 
   function nodeLink(g, n, extra) {
@@ -586,10 +627,14 @@
     ['LINK', 'OUT', 'Links to'], ['LINK', 'IN', 'Linked from'],
     ['DASHED_LINK', 'OUT', 'Aliases'], ['DASHED_LINK', 'IN', 'Aliased by'],
   ];
-  const MAX_NODES = 80;
+  // A busy node's two-hop neighbourhood is hundreds of nodes: the picture
+  // draws MAX_NODES, nearest first, and lists the rest by relation with a
+  // link that draws them all (up to MAX_NODES_ALL).
+  const MAX_NODES = 40;
+  const MAX_NODES_ALL = 400;
   const EDGE_FIELDS = `relation dynamic line column file { path } node { ${NODE_FIELDS} }`;
 
-  async function nodeView(g, id, depth, token) {
+  async function nodeView(g, id, depth, token, all) {
     const data = await gql(`query($g: ID!, $id: ID!) { graph(id: $g) { id node(id: $id) {
       ${NODE_FIELDS} endLine file { name path md5 adler32 language }
       out: edges(direction: OUT) { ${EDGE_FIELDS} }
@@ -602,7 +647,7 @@
         h('p', {}, 'It may have been deleted. ', h('a', {href: graphHref(g)}, `Back to ${g}`)));
       return;
     }
-    const hood = await neighbourhood(g, node, depth);
+    const hood = await neighbourhood(g, node, depth, all ? MAX_NODES_ALL : MAX_NODES);
     if (token !== app.token) return;
     app.neighbourhood = hood;
     document.title = `${node.name} · ${g} · Grafo`;
@@ -648,7 +693,8 @@
           h('div', {class: 'toolbar'},
             h('h2', {id: 'pic-title', class: 'visually-hidden'}, 'Neighbourhood'),
             depthPicker,
-            h('span', {class: 'muted', id: 'hood-size'}, `${plural(hood.nodes.size, 'node')}, ${plural(hood.edges.length, 'edge')}${hood.truncated ? ' (truncated)' : ''}`),
+            h('span', {class: 'muted', id: 'hood-size'}, `${plural(hood.nodes.size, 'node')}, ${plural(hood.edges.length, 'edge')}`),
+            omittedNote(g, node, depth, hood, all),
             h('span', {class: 'spacer'}),
             h('button', {type: 'button', 'aria-label': 'Zoom in', onclick: () => svg.zoomBy(1.25)}, '+'),
             h('button', {type: 'button', 'aria-label': 'Zoom out', onclick: () => svg.zoomBy(0.8)}, '−'),
@@ -658,11 +704,28 @@
           legend())));
   }
 
+  // omittedNote says what the picture left out, by relation, and links
+  // to the picture with everything.
+  function omittedNote(g, node, depth, hood, all) {
+    if (!hood.truncated) return null;
+    const parts = Array.from(hood.omitted.entries()).sort((a, b) => b[1] - a[1]).map(([key, n]) => {
+      const [rel, dir] = key.split(' ');
+      const grp = GROUPS.find(([r, d]) => r === rel && d === dir);
+      return `${n} ${(grp ? grp[2] : rel).toLowerCase()}`;
+    });
+    const href = nodeHref(g, node.id, depth) + (depth !== 1 ? '&' : '?') + 'all=1';
+    return h('span', {class: 'omitted', id: 'hood-omitted'}, `Not drawn: ${parts.join(', ')}. `,
+      all ? null : h('a', {href, id: 'hood-all'}, 'Draw all'));
+  }
+
   // neighbourhood walks up to depth hops from node over every relation,
-  // both directions, fetching the frontier in batches through aliases.
-  async function neighbourhood(g, node, depth) {
+  // both directions, fetching the frontier in batches through aliases. It
+  // keeps at most limit nodes, nearest first, and counts the others by
+  // relation and direction (omitted).
+  async function neighbourhood(g, node, depth, limit) {
     const nodes = new Map([[node.id, Object.assign({}, node, {hop: 0})]]);
     const edges = new Map(); // from|rel|to → edge
+    const omitted = new Map(); // "REL DIR" → nodes left out
     let truncated = false;
     const add = (center, e, dir) => {
       const [from, to] = dir === 'OUT' ? [center, e.node.id] : [e.node.id, center];
@@ -672,7 +735,13 @@
     const visit = (center, list, dir, hop, next) => {
       for (const e of list) {
         if (!nodes.has(e.node.id)) {
-          if (hop > depth || nodes.size >= MAX_NODES) { if (hop <= depth) truncated = true; continue; }
+          if (hop > depth) continue;
+          if (nodes.size >= limit) {
+            truncated = true;
+            const key = `${e.relation} ${dir}`;
+            omitted.set(key, (omitted.get(key) || 0) + 1);
+            continue;
+          }
           nodes.set(e.node.id, Object.assign({}, e.node, {hop}));
           next.push(e.node.id);
         }
@@ -701,7 +770,7 @@
       }
       frontier = next;
     }
-    return {graph: g, center: node.id, nodes, edges: Array.from(edges.values()), truncated};
+    return {graph: g, center: node.id, nodes, edges: Array.from(edges.values()), truncated, omitted};
   }
 
   // ---------------------------------------------------------------- picture
@@ -1138,6 +1207,16 @@
 
   // ---------------------------------------------------------------- cluster
 
+  // effectiveNote: with fewer nodes owning ranges than N, a key has fewer
+  // copies and the quorums shrink with it (a single node: N=W=R=1).
+  function effectiveNote(c, nodes) {
+    const ring = nodes.filter((n) => n.state !== 'joining').length;
+    const n = Math.min(c.replicas, ring);
+    if (!ring || n >= c.replicas) return null;
+    return h('span', {class: 'muted', id: 'cluster-effective'},
+      ` — effective N=${n} W=${Math.min(c.writeQuorum, n)} R=${Math.min(c.readQuorum, n)} with ${plural(ring, 'node')} in the ring`);
+  }
+
   async function clusterView(token) {
     const q = `{ cluster { replicas writeQuorum readQuorum leader hintsPending rebalancing
       nodes { id http cluster weight state vnodes keys lastContact } } }`;
@@ -1161,7 +1240,7 @@
         h('h2', {id: 'ring-title'}, 'Ring'),
         h('dl', {class: 'facts', id: 'cluster-facts'},
           h('dt', {}, 'Members'), h('dd', {}, nodes.length),
-          h('dt', {}, 'Replicas (N)'), h('dd', {}, c.replicas),
+          h('dt', {}, 'Replicas (N)'), h('dd', {}, c.replicas, effectiveNote(c, nodes)),
           h('dt', {}, 'Write quorum (W)'), h('dd', {}, c.writeQuorum),
           h('dt', {}, 'Read quorum (R)'), h('dd', {}, c.readQuorum),
           h('dt', {}, 'Leader'), h('dd', {}, c.leader || '—'),
