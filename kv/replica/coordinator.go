@@ -88,6 +88,8 @@ type Coordinator struct {
 	metrics *Metrics
 	bg      sync.WaitGroup
 	peers   sync.Map // node id → *peerQueue (batch.go)
+	// readLatency times remote replica reads for speculation (speculate.go).
+	readLatency latencies
 }
 
 var _ kv.Store = (*Coordinator)(nil)

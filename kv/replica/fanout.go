@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/grafo/grafo/kv"
 	"github.com/grafo/grafo/kv/transport"
@@ -45,33 +46,63 @@ type fanout[T any] struct {
 	got    int
 	status map[string]string // node → "ok", "down", "timeout", "error: …"
 	cancel context.CancelFunc
+	cctx   context.Context
+	call   func(ctx context.Context, id string) (T, error)
+	spares []string // alive replicas not asked yet (fanOutFirst)
 }
 
 // fanOut starts call on every node of ids that the membership sees alive;
 // the others are recorded as down. call must check its answer's shape
 // (returning errBadMessage) so that every reply with a nil err is usable.
 func fanOut[T any](c *Coordinator, ctx context.Context, scope callScope, ids []string, call func(ctx context.Context, id string) (T, error)) *fanout[T] {
-	f := &fanout[T]{c: c, ch: make(chan reply[T], len(ids)), status: make(map[string]string, len(ids))}
-	var cctx context.Context
+	return fanOutFirst(c, ctx, scope, ids, len(ids), call)
+}
+
+// fanOutFirst is fanOut that asks only the first k alive nodes of ids and
+// keeps the others as spares for more: a read that needs R answers asks
+// R replicas, not N.
+func fanOutFirst[T any](c *Coordinator, ctx context.Context, scope callScope, ids []string, k int, call func(ctx context.Context, id string) (T, error)) *fanout[T] {
+	f := &fanout[T]{c: c, ch: make(chan reply[T], len(ids)), status: make(map[string]string, len(ids)), call: call}
 	if scope == outliveRequest {
-		cctx, f.cancel = c.detached(ctx)
+		f.cctx, f.cancel = c.detached(ctx)
 	} else {
-		cctx, f.cancel = context.WithCancel(ctx)
+		f.cctx, f.cancel = context.WithCancel(ctx)
 	}
 	for _, id := range ids {
 		if !c.cfg.Members.Alive(id) {
 			f.status[id] = "down"
 			continue
 		}
-		f.sent++
-		c.bg.Add(1)
-		go func() {
-			defer c.bg.Done()
-			v, err := call(cctx, id)
-			f.ch <- reply[T]{node: id, val: v, err: err}
-		}()
+		if f.sent < k {
+			f.start(id)
+		} else {
+			f.spares = append(f.spares, id)
+			f.status[id] = "not asked"
+		}
 	}
 	return f
+}
+
+func (f *fanout[T]) start(id string) {
+	delete(f.status, id)
+	f.sent++
+	f.c.bg.Add(1)
+	go func() {
+		defer f.c.bg.Done()
+		v, err := f.call(f.cctx, id)
+		f.ch <- reply[T]{node: id, val: v, err: err}
+	}()
+}
+
+// more asks the next spare replica; false when none is left.
+func (f *fanout[T]) more() bool {
+	if len(f.spares) == 0 {
+		return false
+	}
+	id := f.spares[0]
+	f.spares = f.spares[1:]
+	f.start(id)
+	return true
 }
 
 // pending is the number of calls that have not answered yet.
@@ -109,6 +140,40 @@ func (f *fanout[T]) collect(ctx context.Context, need int) ([]reply[T], error) {
 		}
 		if r.err == nil {
 			ok = append(ok, r)
+		}
+	}
+	return ok, nil
+}
+
+// collectSpeculative is collect for a fanOutFirst: a failed answer is
+// replaced by a spare at once, and when need answers are not in after
+// `after` (a late replica, as Cassandra's speculative retry judges it),
+// one more spare is asked, and again each `after` that passes.
+func (f *fanout[T]) collectSpeculative(ctx context.Context, need int, after time.Duration) ([]reply[T], error) {
+	var ok []reply[T]
+	timer := time.NewTimer(after)
+	defer timer.Stop()
+	for len(ok) < need {
+		if f.pending() == 0 && !f.more() {
+			return ok, nil
+		}
+		select {
+		case r := <-f.ch:
+			f.got++
+			if r.err != nil {
+				f.status[r.node] = describe(r.err)
+				f.more()
+				continue
+			}
+			f.status[r.node] = "ok"
+			ok = append(ok, r)
+		case <-timer.C:
+			if f.more() {
+				f.c.metrics.speculative.Inc()
+			}
+			timer.Reset(after)
+		case <-ctx.Done():
+			return ok, ctx.Err()
 		}
 	}
 	return ok, nil

@@ -15,6 +15,7 @@ type Metrics struct {
 	unavailable     *prometheus.CounterVec
 	repairs         prometheus.Counter
 	writeBacks      prometheus.Counter
+	speculative     prometheus.Counter
 	refusals        prometheus.Counter
 	writeRetries    prometheus.Counter
 	superseded      prometheus.Counter
@@ -40,6 +41,7 @@ func newMetrics() *Metrics {
 		peerWrites:      counter("grafo_kv_replica_apply_writes_total", "Writes carried by coalesced apply calls to peers."),
 		repairs:         counter("grafo_kv_read_repairs_total", "Cells written to stale replicas by read repair."),
 		writeBacks:      counter("grafo_kv_read_writebacks_total", "Quorum reads whose replicas disagreed and that waited for the newest version to be written back (one extra round trip each)."),
+		speculative:     counter("grafo_kv_read_speculative_total", "Extra replicas asked by reads because an answer was late (a read asks R replicas, and a spare only when one is late or fails)."),
 		refusals:        counter("grafo_kv_write_refusals_total", "Entries of quorum writes that a replica refused because it held a newer version."),
 		writeRetries:    counter("grafo_kv_write_retries_total", "Quorum write entries refused by every replica and sent again with a newer version (one extra round trip each)."),
 		superseded:      counter("grafo_kv_writes_superseded_total", "Quorum write entries acknowledged as overwritten by a concurrent newer write (no extra round trip)."),
@@ -65,7 +67,7 @@ func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
 
 // Collectors returns every collector, for registration.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.ops, m.latency, m.unavailable, m.repairs, m.writeBacks, m.refusals, m.writeRetries, m.superseded, m.versionsRefused, m.peerCalls, m.peerWrites, m.aeRounds, m.aeLeaves, m.aeCells, m.aePurged, m.aeSeconds}
+	return []prometheus.Collector{m.ops, m.latency, m.unavailable, m.repairs, m.writeBacks, m.speculative, m.refusals, m.writeRetries, m.superseded, m.versionsRefused, m.peerCalls, m.peerWrites, m.aeRounds, m.aeLeaves, m.aeCells, m.aePurged, m.aeSeconds}
 }
 
 func (m *Metrics) aeRound(st RoundStats, err error) {

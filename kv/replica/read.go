@@ -71,14 +71,20 @@ func (c *Coordinator) readGroup(ctx context.Context, rs replicaSet, keys [][]byt
 		}
 		return cells, nil
 	}
-	f := fanOut(c, ctx, outliveRequest, rs.owners, func(ctx context.Context, id string) ([]kv.Cell, error) {
+	// Ask need replicas, this node first (no round trip), not all N: the
+	// others are spares, asked when one fails or is late.
+	f := fanOutFirst(c, ctx, outliveRequest, c.selfFirst(rs.owners), need, func(ctx context.Context, id string) ([]kv.Cell, error) {
+		t := time.Now()
 		cells, err := c.getFrom(ctx, id, keys)
 		if err == nil && len(cells) != len(keys) {
 			err = errBadMessage
 		}
+		if err == nil && id != c.self {
+			c.readLatency.observe(time.Since(t))
+		}
 		return cells, err
 	})
-	answers, ctxErr := f.collect(ctx, need)
+	answers, ctxErr := f.collectSpeculative(ctx, need, c.readLatency.speculateAfter())
 	if ctxErr != nil {
 		f.release(c.repairLater(answers, keys))
 		return nil, errQuorum(len(answers), need, "answers", ctxErr, f.statusLine(rs.owners))
