@@ -784,7 +784,8 @@ func TestExport(t *testing.T) {
 	  class: export(format: MERMAID_CLASS, depth: 2)
 	  dot: export(format: DOT)
 	  deep: export(format: MERMAID_FLOWCHART, depth: 0) } } }`, &out)
-	id := func(qn string) string { return "n" + store.NodeID("ex", qn) }
+	// Mermaid names nodes after their qualified names (p.main → p_main).
+	id := func(qn string) string { return strings.ReplaceAll(qn, ".", "_") }
 	n := out.Graph.Node
 	for _, want := range []string{"flowchart LR", id("p.main") + " --> " + id("p.run"), id("p.run") + " --> " + id("p.far"), `"run"`} {
 		if !strings.Contains(n.Flow, want) {
