@@ -62,7 +62,9 @@ func TestExportGolden(t *testing.T) {
 	got := map[string]string{}
 	for _, s := range starts {
 		for _, f := range formats {
-			var out struct{ Graph struct{ Node struct{ Export string } } }
+			var out struct {
+				Graph struct{ Node struct{ Export string } }
+			}
 			e.post(t, `query($q: String!, $f: ExportFormat!) { graph(id: "shop") { node(qualifiedName: $q) { export(format: $f, depth: 2) } } }`,
 				&out, client.Var("q", s.qn), client.Var("f", f.gql))
 			name := s.name + "." + f.ext
