@@ -5,22 +5,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"text/tabwriter"
-
-	"github.com/grafo/grafo/kv/client"
 )
 
 func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("cluster", "grafo cluster status | join ADDR | leave NODE | remove NODE [--force] | cleanup [--server URL] [--json]", stderr)
-	server := serverFlag(fs)
+	fs, server := clientFlags("cluster", "grafo cluster status | join ADDR | leave NODE | remove NODE [--force] | cleanup [--server URL] [--json]", stderr)
 	asJSON := fs.Bool("json", false, "print status as JSON")
 	force := fs.Bool("force", false, "remove: also a node that heartbeats see as up")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	c := client.New(*server, client.WithToken(os.Getenv("GRAFO_TOKEN")))
+	c := newClient(*server)
 	switch {
 	case len(pos) == 1 && pos[0] == "status":
 		st, err := c.Cluster(ctx)
@@ -62,7 +58,7 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				continue
 			}
 			var res struct{ Checked, Purged, Kept int }
-			nc := client.New("http://"+n.HTTP, client.WithToken(os.Getenv("GRAFO_TOKEN")))
+			nc := newClient("http://" + n.HTTP)
 			if err := nc.Do(ctx, "POST", "/v1/cluster/cleanup", nil, &res); err != nil {
 				fmt.Fprintf(stderr, "%s: %v\n", n.ID, err)
 				failed++
