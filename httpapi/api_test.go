@@ -17,6 +17,7 @@ import (
 	"github.com/grafo/grafo/kv/engine"
 	"github.com/grafo/grafo/kv/replica"
 	"github.com/grafo/grafo/kv/transport"
+	"github.com/grafo/grafo/kv/wire"
 )
 
 // newCoordinator is a single node's store: a real engine in a temp dir and
@@ -65,7 +66,7 @@ func do(t *testing.T, method, url string, body io.Reader) (*http.Response, []byt
 
 func errCode(t *testing.T, b []byte) (string, string) {
 	t.Helper()
-	var eb errorBody
+	var eb wire.ErrorBody
 	if err := json.Unmarshal(b, &eb); err != nil {
 		t.Fatalf("error body %q is not JSON: %v", b, err)
 	}

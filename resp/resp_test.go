@@ -315,6 +315,10 @@ func TestAuth(t *testing.T) {
 	g := dial(t, s)
 	expect(t, g.do("AUTH", "scoped-token"), "+OK")
 	expectPrefix(t, g.do("GET", "k"), "-NOPERM token is limited to graphs")
+	// Listing raw keys is refused to scoped tokens as reading them is (GET
+	// /v1/kv does the same); the read role may scan.
+	expectPrefix(t, g.do("SCAN", "0"), "-NOPERM token is limited to graphs")
+	expect(t, r.do("SCAN", "0"), `["0" ["k"]]`)
 }
 
 func TestLimits(t *testing.T) {

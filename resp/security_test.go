@@ -59,6 +59,19 @@ func TestGlobMatch(t *testing.T) {
 			t.Fatalf("globMatch(%q, %q) = %v, path.Match says %v", pat, s, got, want)
 		}
 	}
+	// Redis's classes and escapes (SCAN MATCH).
+	for _, tc := range []struct {
+		pat, s string
+		want   bool
+	}{
+		{"[abc]x", "bx", true}, {"[abc]x", "dx", false}, {"[^abc]x", "dx", true}, {"[^abc]x", "ax", false},
+		{"k[0-9]", "k7", true}, {"k[9-0]", "k7", true}, {"k[0-9]", "kx", false}, {`a\*b`, "a*b", true},
+		{`a\*b`, "axb", false}, {`[\]]`, "]", true}, {"[ab", "a", true}, {"*[xy]?", "zzyq", true},
+	} {
+		if got := globMatch(tc.pat, tc.s); got != tc.want {
+			t.Errorf("globMatch(%q, %q) = %v, want %v", tc.pat, tc.s, got, tc.want)
+		}
+	}
 	start := time.Now()
 	if globMatch(strings.Repeat("*", 100000)+"!", "proto-max-bulk-len") {
 		t.Fatal("matched a pattern ending in !")

@@ -128,17 +128,27 @@ func raftServers(t *testing.T, c *Cluster) map[string]raft.ServerSuffrage {
 	return out
 }
 
+// A node bootstraps, two join (through a follower too), come up, survive a
+// stop and restarts (through a snapshot), and one leaves.
 func TestThreeNodesLifecycle(t *testing.T) {
-	base := t.TempDir()
-	n1 := start(t, "n1", filepath.Join(base, "n1"), "", nil, nil)
+	n1, n2, n3 := lifecycleJoin(t, t.TempDir())
+	lifecycleUp(t, n1, n2, n3)
+	lifecycleBadTransitions(t, n1, n2)
+	n2, n3 = lifecycleRestarts(t, n1, n2, n3)
+	lifecycleLeave(t, n1, n2, n3)
+}
+
+// lifecycleJoin bootstraps n1 and joins n2 and n3, which stay joining.
+func lifecycleJoin(t *testing.T, base string) (n1, n2, n3 *testNode) {
+	n1 = start(t, "n1", filepath.Join(base, "n1"), "", nil, nil)
 	st := n1.c.State()
 	if len(st.Nodes) != 1 || st.Nodes[0].State != Up || !st.Nodes[0].Voter || st.Leader != "n1" ||
 		st.Replicas != 3 || st.WriteQuorum != 2 || st.ReadQuorum != 2 || st.VNodes != 16 {
 		t.Fatalf("bootstrap state: %+v", st)
 	}
-	n2 := start(t, "n2", filepath.Join(base, "n2"), "", []string{n1.addr}, nil)
+	n2 = start(t, "n2", filepath.Join(base, "n2"), "", []string{n1.addr}, nil)
 	// n3 asks a follower, which forwards to the leader.
-	n3 := start(t, "n3", filepath.Join(base, "n3"), "", []string{n2.addr}, nil)
+	n3 = start(t, "n3", filepath.Join(base, "n3"), "", []string{n2.addr}, nil)
 	all := []*testNode{n1, n2, n3}
 	waitFor(t, "three nodes to agree", converged(all...))
 	st = n3.c.State()
@@ -156,7 +166,12 @@ func TestThreeNodesLifecycle(t *testing.T) {
 	if read == write || !read.Has("n1") || read.Has("n2") || !write.Has("n3") {
 		t.Fatalf("rings while joining: read n2=%v, write n3=%v", read.Has("n2"), write.Has("n3"))
 	}
+	return n1, n2, n3
+}
 
+// lifecycleUp brings n2 and n3 up, seen by a subscriber and in every ring.
+func lifecycleUp(t *testing.T, n1, n2, n3 *testNode) {
+	all := []*testNode{n1, n2, n3}
 	sub, cancelSub := n3.c.Subscribe()
 	defer cancelSub()
 	// Joining→Up, once from a follower (forwarded), once on a third node.
@@ -189,6 +204,10 @@ func TestThreeNodesLifecycle(t *testing.T) {
 			t.Fatalf("%s: ring differs from n1's", n.id)
 		}
 	}
+}
+
+// lifecycleBadTransitions: joins are idempotent, wrong transitions refused.
+func lifecycleBadTransitions(t *testing.T, n1, n2 *testNode) {
 	// Idempotent join and bad transitions.
 	if err := n1.c.Join(ctxT(t), n2.c.Self()); err != nil {
 		t.Fatalf("re-join: %v", err)
@@ -202,7 +221,11 @@ func TestThreeNodesLifecycle(t *testing.T) {
 	if err := n1.c.SetState(ctxT(t), "n2", Down); !errors.Is(err, ErrBadTransition) {
 		t.Fatalf("storing Down: %v", err)
 	}
+}
 
+// lifecycleRestarts stops n3 (heartbeats see it down) and restarts it and
+// n2 from their directories; it returns the restarted nodes.
+func lifecycleRestarts(t *testing.T, n1, n2, n3 *testNode) (*testNode, *testNode) {
 	// Heartbeats: a closed node is Down within ~5 intervals, Up once back.
 	if !n1.c.Alive("n3") || !n1.c.Alive("n1") {
 		t.Fatal("live nodes reported dead")
@@ -227,7 +250,7 @@ func TestThreeNodesLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	n3 = start(t, "n3", n3.dir, n3.addr, nil, nil)
-	all = []*testNode{n1, n2, n3}
+	all := []*testNode{n1, n2, n3}
 	waitFor(t, "n3 up again", func() bool { return n1.c.Alive("n3") && n2.c.Alive("n3") })
 	waitFor(t, "agreement after restart", converged(all...))
 	n2.stop()
@@ -237,13 +260,19 @@ func TestThreeNodesLifecycle(t *testing.T) {
 	if got := ids(n2.c.State()); !slices.Equal(got, []string{"n1:up", "n2:up", "n3:up"}) {
 		t.Fatalf("n2 after restart: %v", got)
 	}
+	return n2, n3
+}
 
+// lifecycleLeave: n3 leaves, then is Left: out of the rings, the state
+// and raft.
+func lifecycleLeave(t *testing.T, n1, n2, n3 *testNode) {
+	all := []*testNode{n1, n2, n3}
 	// Leave, then Left: out of the rings, the state and raft.
 	if err := n2.c.Leave(ctxT(t), "n3"); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "n3 leaving everywhere", converged(all...))
-	read, write = n1.c.Rings()
+	read, write := n1.c.Rings()
 	if !read.Has("n3") || write.Has("n3") {
 		t.Fatalf("rings while leaving: read=%v write=%v", read.Has("n3"), write.Has("n3"))
 	}
