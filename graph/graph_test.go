@@ -232,23 +232,13 @@ func TestContractQueriesAndMutations(t *testing.T) {
 		t.Fatalf("cluster = %+v", r.Cluster)
 	}
 
-	// The raw store through GraphQL.
-	var kvr struct{ Put, Delete bool }
-	e.post(t, `mutation { put(key: "greeting", value: "hello", consistency: QUORUM) }`, &kvr)
-	var got struct {
-		Get *struct{ Key, Value, Version string }
-	}
-	e.post(t, `{ get(key: "greeting", consistency: ONE) { key value version } }`, &got)
-	if got.Get == nil || got.Get.Value != "hello" || got.Get.Version == "" {
-		t.Fatalf("get = %+v", got.Get)
-	}
-	e.post(t, `mutation { delete(key: "greeting") }`, &kvr)
-	got.Get = nil
-	e.post(t, `{ get(key: "greeting") { value } }`, &got)
-	if got.Get != nil {
-		t.Fatalf("get after delete = %+v", got.Get)
-	}
+	checkDeleteNodes(t, e)
+}
 
+// checkDeleteNodes: deleteNodes removes the node with the edges on both
+// ends.
+func checkDeleteNodes(t *testing.T, e *env) {
+	t.Helper()
 	// deleteNodes removes the node with the edges on both ends.
 	var del struct{ DeleteNodes int }
 	e.post(t, `mutation($ids: [ID!]!) { deleteNodes(graphId: "demo", ids: $ids) }`, &del,
@@ -271,6 +261,27 @@ func TestContractQueriesAndMutations(t *testing.T) {
 	if missing.Graph != nil {
 		t.Fatal("graph(id: nope) is not null")
 	}
+}
+
+// The raw store through GraphQL.
+func TestKVThroughGraphQL(t *testing.T) {
+	e := newEnv(t)
+	var kvr struct{ Put, Delete bool }
+	e.post(t, `mutation { put(key: "greeting", value: "hello", consistency: QUORUM) }`, &kvr)
+	var got struct {
+		Get *struct{ Key, Value, Version string }
+	}
+	e.post(t, `{ get(key: "greeting", consistency: ONE) { key value version } }`, &got)
+	if got.Get == nil || got.Get.Value != "hello" || got.Get.Version == "" {
+		t.Fatalf("get = %+v", got.Get)
+	}
+	e.post(t, `mutation { delete(key: "greeting") }`, &kvr)
+	got.Get = nil
+	e.post(t, `{ get(key: "greeting") { value } }`, &got)
+	if got.Get != nil {
+		t.Fatalf("get after delete = %+v", got.Get)
+	}
+
 }
 
 func TestCallChainTransitive(t *testing.T) {

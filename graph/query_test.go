@@ -137,6 +137,13 @@ func TestSearchAcrossGraphsAndGoSpellings(t *testing.T) {
 		t.Errorf("graph search = %s", qnames(g.Graph.Search))
 	}
 
+	checkGoSpellings(t, e)
+	checkUsagesAcrossScopes(t, e)
+}
+
+// checkGoSpellings: node(qualifiedName:) takes Go's receiver spellings.
+func checkGoSpellings(t *testing.T, e *env) {
+	t.Helper()
 	// node(qualifiedName:) takes Go's receiver spellings.
 	for q, want := range map[string]string{
 		"example.com/alpha/kv.(*Mem).Get": "example.com/alpha/kv.Mem.Get",
@@ -151,6 +158,13 @@ func TestSearchAcrossGraphsAndGoSpellings(t *testing.T) {
 		}
 	}
 
+}
+
+// checkUsagesAcrossScopes: usages of an external symbol span the graphs a
+// token may see.
+func checkUsagesAcrossScopes(t *testing.T, e *env) {
+	t.Helper()
+	var r struct{ Search []qnode }
 	// usages of an external symbol span graphs.
 	var u struct{ Usages []qnode }
 	e.post(t, `{ usages(qualifiedName: "os.Exit", relation: CALLS) { qualifiedName graph { id } } }`, &u)
