@@ -144,6 +144,7 @@ func (l nameList) sorted() []string {
 }
 
 func TestContractQueriesAndMutations(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.createGraph(t, "demo")
 	e.upsert(t, "demo", []map[string]any{
@@ -265,6 +266,7 @@ func checkDeleteNodes(t *testing.T, e *env) {
 
 // The raw store through GraphQL.
 func TestKVThroughGraphQL(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	var kvr struct{ Put, Delete bool }
 	e.post(t, `mutation { put(key: "greeting", value: "hello", consistency: QUORUM) }`, &kvr)
@@ -285,6 +287,7 @@ func TestKVThroughGraphQL(t *testing.T) {
 }
 
 func TestCallChainTransitive(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.createGraph(t, "chain")
 	const n = 1000
@@ -325,6 +328,7 @@ func TestCallChainTransitive(t *testing.T) {
 }
 
 func TestCyclesAndManyCallers(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.createGraph(t, "fan")
 	const n = 5000
@@ -356,6 +360,7 @@ func TestCyclesAndManyCallers(t *testing.T) {
 }
 
 func TestEdgesOfManyNodesAreBatched(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.createGraph(t, "b")
 	var names []string
@@ -391,6 +396,7 @@ func TestEdgesOfManyNodesAreBatched(t *testing.T) {
 }
 
 func TestNodeAtPrefixSearchAndPagination(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	facts := ingest.FileFacts{File: ingest.File{Path: "pkg/a.go", Name: "a.go", MD5: "0123", Adler32: "0000abcd", Language: "go"},
@@ -477,6 +483,7 @@ func TestNodeAtPrefixSearchAndPagination(t *testing.T) {
 }
 
 func TestPutFilesReplacementThroughGraphQL(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	a := ingest.FileFacts{File: ingest.File{Path: "a.go", Name: "a.go"},
@@ -524,6 +531,7 @@ func TestPutFilesReplacementThroughGraphQL(t *testing.T) {
 }
 
 func TestDeleteGraphRemovesEveryRow(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	facts := []ingest.FileFacts{{File: ingest.File{Path: "x.go", Name: "x.go", Diagnostics: []string{strings.Repeat("d", 9000), "short"}},
@@ -566,6 +574,7 @@ func TestDeleteGraphRemovesEveryRow(t *testing.T) {
 }
 
 func TestLimitsAndErrorCodes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.createGraph(t, "lim")
 	deep := `{ graph(id: "lim") { node(id: "x") { id` + strings.Repeat(` callers { id`, 48) + strings.Repeat(` }`, 48) + ` } } }`
@@ -616,6 +625,7 @@ func TestLimitsAndErrorCodes(t *testing.T) {
 }
 
 func TestSubscriptionOverWebsocket(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	defer e.h.Close()
 	e.createGraph(t, "live")
@@ -710,6 +720,7 @@ func TestSubscriptionOverWebsocket(t *testing.T) {
 // One websocket may hold at most MaxSubscriptionsPerConn subscriptions,
 // and a message over the read limit closes the connection.
 func TestWebsocketLimits(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	defer e.h.Close()
 	e.createGraph(t, "live")
@@ -763,6 +774,7 @@ func TestWebsocketLimits(t *testing.T) {
 
 // Exports of a neighbourhood as Mermaid (flowchart, classDiagram) and DOT.
 func TestExport(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	defer e.h.Close()
 	e.createGraph(t, "ex")

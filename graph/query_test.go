@@ -79,6 +79,7 @@ func qnames(ns []qnode) string {
 }
 
 func TestSearchAcrossGraphsAndGoSpellings(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.ingestGo(t, "alpha", "example.com/alpha/kv", map[string]string{"kv.go": storeSrc})
 	e.ingestGo(t, "beta", "example.com/beta", map[string]string{"main.go": "package main\n\nimport \"os\"\n\nfunc Put() {}\n\nfunc main() { Put(); os.Exit(1) }\n"})
@@ -202,6 +203,7 @@ func checkUsagesAcrossScopes(t *testing.T, e *env) {
 }
 
 func TestHierarchiesAndTestFlag(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.ingestGo(t, "h", "example.com/h", map[string]string{"kv.go": storeSrc})
 	type rel struct {
@@ -262,6 +264,7 @@ func TestHierarchiesAndTestFlag(t *testing.T) {
 // first bounds edges, callers and callees: nearest levels first for the
 // walks, relation and other-end order for edges.
 func TestFirstBoundsEdgesAndWalks(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.createGraph(t, "f")
 	e.upsert(t, "f", nodeInputs("root", "a", "b", "c", "d"), []map[string]any{

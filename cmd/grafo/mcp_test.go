@@ -82,6 +82,7 @@ func mcpText(t *testing.T, cs *sdk.ClientSession, tool string, args map[string]a
 }
 
 func TestMCP(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	tokens := filepath.Join(t.TempDir(), "tokens")
 	os.WriteFile(tokens, []byte("admin-tok admin\nshop-tok write shop\n"), 0o600)
 	p := newProc(t, "mcp", "--tokens", tokens)
