@@ -624,18 +624,26 @@ func TestLimitsAndErrorCodes(t *testing.T) {
 	}
 }
 
-func TestSubscriptionOverWebsocket(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	defer e.h.Close()
-	e.createGraph(t, "live")
+// dialWS opens a graphql-transport-ws connection to the env's server,
+// closed when the test ends.
+func (e *env) dialWS(t *testing.T) *websocket.Conn {
+	t.Helper()
 	url := "ws" + strings.TrimPrefix(e.h.URL, "http")
 	d := websocket.Dialer{Subprotocols: []string{"graphql-transport-ws"}, HandshakeTimeout: 5 * time.Second}
 	conn, _, err := d.Dial(url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+func TestSubscriptionOverWebsocket(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	defer e.h.Close()
+	e.createGraph(t, "live")
+	conn := e.dialWS(t)
 	if err := conn.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
 		t.Fatal(err)
 	}
@@ -724,13 +732,7 @@ func TestWebsocketLimits(t *testing.T) {
 	e := newEnv(t)
 	defer e.h.Close()
 	e.createGraph(t, "live")
-	url := "ws" + strings.TrimPrefix(e.h.URL, "http")
-	d := websocket.Dialer{Subprotocols: []string{"graphql-transport-ws"}, HandshakeTimeout: 5 * time.Second}
-	conn, _, err := d.Dial(url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := e.dialWS(t)
 	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
 	conn.WriteJSON(map[string]any{"type": "connection_init", "payload": map[string]any{}})
 	var m struct {
