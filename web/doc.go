@@ -7,7 +7,8 @@
 // /graphql: queries and mutations as POST JSON, live updates as a
 // graphChanged subscription over a websocket speaking graphql-transport-ws.
 // The cluster page falls back to GET /v1/cluster when the cluster field
-// answers with an error. Example queries link to /playground, which the
+// answers with an error. Export asks the server's Node.export for its
+// Mermaid and DOT text rather than drawing it again here. Example queries link to /playground, which the
 // server provides.
 //
 // Views are hash routes: #/ (graphs), #/graph/ID, #/node/GRAPH/NODEID
