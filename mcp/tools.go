@@ -60,7 +60,7 @@ type (
 		Graph string `json:"graph" jsonschema:"graph id, as list_graphs prints it"`
 	}
 	symbolIn struct {
-		Graph  string `json:"graph" jsonschema:"graph id, as list_graphs prints it"`
+		graphIn
 		Symbol string `json:"symbol" jsonschema:"qualified name as search_symbols prints it (pkg.Type.Method; Go's pkg.(*Type).Method works too), or a suffix that names one symbol (Type.Method)"`
 		Limit  int    `json:"limit,omitempty" jsonschema:"most lines to print (default 50, at most 500)"`
 	}
@@ -75,7 +75,7 @@ type (
 		Limit int    `json:"limit,omitempty" jsonschema:"most results (default 50, at most 500)"`
 	}
 	positionIn struct {
-		Graph  string `json:"graph" jsonschema:"graph id"`
+		graphIn
 		Path   string `json:"path" jsonschema:"file path relative to the ingested tree's root, as the graph's files list it"`
 		Line   int    `json:"line" jsonschema:"1-based line"`
 		Column int    `json:"column,omitempty" jsonschema:"1-based column in characters"`
