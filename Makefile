@@ -6,7 +6,7 @@ COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BIN       := bin/grafo
 
-.PHONY: all build static deps test test-deploy test-short nemesis bench bench-engine bench-cluster bench-graph bench-ingest bench-mcp bench-lsp lint fmt vet generate clean
+.PHONY: all build static deps test test-deploy test-short nemesis bench bench-engine bench-cluster bench-graph bench-ingest bench-mcp bench-lsp lint fmt vet generate generate-check clean
 
 all: build
 
@@ -75,6 +75,20 @@ fmt:
 
 generate:
 	$(GO) generate ./...
+
+# Fails when `go generate` would change the generated GraphQL code (the
+# schema or gqlgen.yml changed without `make generate`, or generated code
+# was edited by hand). Compares the state of graph/ before and after, so
+# uncommitted work of one's own does not count.
+GEN_STATE = { git status --porcelain -- graph; git diff -- graph; } | sha256sum
+generate-check:
+	@before=$$($(GEN_STATE)); \
+	$(GO) generate ./... || exit 1; \
+	after=$$($(GEN_STATE)); \
+	if [ "$$before" != "$$after" ]; then \
+	  echo "generate-check: go generate changed graph/ (stale generated code): run make generate and commit"; \
+	  git status --short -- graph; exit 1; \
+	fi; echo "generate-check: generated code is up to date"
 
 clean:
 	rm -rf bin

@@ -97,10 +97,7 @@ func kvOptions(c *model.Consistency) (kv.Options, error) {
 // one batched edge fetch per level, and returns the nodes reached (start
 // excluded, no repeats) level by level, each level sorted by id.
 func (r *Resolver) walk(ctx context.Context, obj *model.Node, dir store.Direction, depth, first *int) ([]*model.Node, error) {
-	d := 1
-	if depth != nil {
-		d = *depth
-	}
+	d := intArg(depth, defaultDepth)
 	if d < 0 || d > MaxDepth {
 		return nil, badRequest("depth must be between 0 and %d, got %d", MaxDepth, d)
 	}

@@ -23,4 +23,11 @@
 // callers/callees walk breadth-first with one batch per level.
 // Subscriptions read the store's Bus, which also carries changes made
 // through the other nodes of a cluster.
+//
+// Node.export (export.go) is Grafo's one exporter of a neighbourhood as
+// Mermaid (flowchart, class diagram) or Graphviz DOT; the CLI, the MCP
+// neighbourhood tool and the web explorer all ask it. Class diagrams draw
+// Whole *-- Part, Whole o-- Part, Parent <|-- Child and Interface <|..
+// Impl; the golden files under testdata/export show every relation in
+// every format.
 package graph

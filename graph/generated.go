@@ -1187,8 +1187,8 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
-	{Name: "../schema.graphqls", Input: `# Grafo's GraphQL API. This file is the source of truth (CONTRACT.md lists
-# the minimum); graph/ holds the generated executor and the resolvers.
+	{Name: "../schema.graphqls", Input: `# Grafo's GraphQL API. This file is its source of truth; graph/ holds the
+# executor generated from it (go generate ./graph/) and the resolvers.
 
 scalar Time
 

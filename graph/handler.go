@@ -132,10 +132,7 @@ func NewHandler(r *Resolver, o HandlerOptions) http.Handler {
 // walk costs by depth; edge lists are priced as ten edges.
 func setComplexity(c *ComplexityRoot) {
 	capped := func(v *int, def, limit int) int {
-		n := def
-		if v != nil {
-			n = *v
-		}
+		n := intArg(v, def)
 		if n < 1 {
 			n = 1
 		}
@@ -145,13 +142,13 @@ func setComplexity(c *ComplexityRoot) {
 		return n
 	}
 	c.Graph.Nodes = func(child int, kind *ingest.Kind, name *string, first *int, after *string) int {
-		return 1 + capped(first, 100, MaxFirst)*child
+		return 1 + capped(first, defaultNodesFirst, MaxFirst)*child
 	}
 	c.Graph.Search = func(child int, query string, kind *ingest.Kind, first *int) int {
-		return 1 + capped(first, 20, MaxFirst)*child
+		return 1 + capped(first, defaultSearchFirst, MaxFirst)*child
 	}
 	c.Query.Search = func(child int, query string, kind *ingest.Kind, graphs []string, first *int) int {
-		return 1 + capped(first, 20, MaxFirst)*child
+		return 1 + capped(first, defaultSearchFirst, MaxFirst)*child
 	}
 	c.Query.Usages = func(child int, qualifiedName string, relation *ingest.Relation) int {
 		return 1 + 100*child
@@ -161,12 +158,12 @@ func setComplexity(c *ComplexityRoot) {
 	c.Node.Supertypes = c.Node.Implementations
 	c.Node.Subtypes = c.Node.Implementations
 	c.Node.Callers = func(child int, depth *int, first *int) int {
-		return 1 + 10*capped(depth, 1, MaxDepth)*child
+		return 1 + 10*capped(depth, defaultDepth, MaxDepth)*child
 	}
 	c.Node.Callees = c.Node.Callers
 	// An export reads up to limit nodes and their edges.
 	c.Node.Export = func(child int, format model.ExportFormat, depth *int, limit *int) int {
-		return 1 + 2*capped(limit, 100, MaxExportNodes)
+		return 1 + 2*capped(limit, defaultExportLimit, MaxExportNodes)
 	}
 	c.Node.Edges = func(child int, direction *model.Direction, relation *ingest.Relation, first *int) int {
 		return 1 + 10*child

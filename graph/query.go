@@ -20,10 +20,7 @@ import (
 
 // pageSize reads an optional first argument with its default and bound.
 func pageSize(first *int, def int) (int, error) {
-	n := def
-	if first != nil {
-		n = *first
-	}
+	n := intArg(first, def)
 	if n < 0 || n > MaxFirst {
 		return 0, badRequest("first must be between 0 and %d, got %d", MaxFirst, n)
 	}
@@ -202,7 +199,7 @@ func (r *Resolver) symbolAt(ctx context.Context, graph, path string, line, colum
 // references pages through a node's occurrences, optionally of some roles
 // only. The cursor is the offset of the page's last occurrence.
 func (r *Resolver) references(ctx context.Context, n *model.Node, first *int, after *string, roles []string) (*model.OccurrenceConnection, error) {
-	size, err := pageSize(first, 100)
+	size, err := pageSize(first, defaultNodesFirst)
 	if err != nil {
 		return nil, err
 	}

@@ -79,6 +79,7 @@ func qnames(ns []qnode) string {
 }
 
 func TestSearchAcrossGraphsAndGoSpellings(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.ingestGo(t, "alpha", "example.com/alpha/kv", map[string]string{"kv.go": storeSrc})
 	e.ingestGo(t, "beta", "example.com/beta", map[string]string{"main.go": "package main\n\nimport \"os\"\n\nfunc Put() {}\n\nfunc main() { Put(); os.Exit(1) }\n"})
@@ -137,6 +138,13 @@ func TestSearchAcrossGraphsAndGoSpellings(t *testing.T) {
 		t.Errorf("graph search = %s", qnames(g.Graph.Search))
 	}
 
+	checkGoSpellings(t, e)
+	checkUsagesAcrossScopes(t, e)
+}
+
+// checkGoSpellings: node(qualifiedName:) takes Go's receiver spellings.
+func checkGoSpellings(t *testing.T, e *env) {
+	t.Helper()
 	// node(qualifiedName:) takes Go's receiver spellings.
 	for q, want := range map[string]string{
 		"example.com/alpha/kv.(*Mem).Get": "example.com/alpha/kv.Mem.Get",
@@ -151,6 +159,13 @@ func TestSearchAcrossGraphsAndGoSpellings(t *testing.T) {
 		}
 	}
 
+}
+
+// checkUsagesAcrossScopes: usages of an external symbol span the graphs a
+// token may see.
+func checkUsagesAcrossScopes(t *testing.T, e *env) {
+	t.Helper()
+	var r struct{ Search []qnode }
 	// usages of an external symbol span graphs.
 	var u struct{ Usages []qnode }
 	e.post(t, `{ usages(qualifiedName: "os.Exit", relation: CALLS) { qualifiedName graph { id } } }`, &u)
@@ -188,6 +203,7 @@ func TestSearchAcrossGraphsAndGoSpellings(t *testing.T) {
 }
 
 func TestHierarchiesAndTestFlag(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.ingestGo(t, "h", "example.com/h", map[string]string{"kv.go": storeSrc})
 	type rel struct {
@@ -248,6 +264,7 @@ func TestHierarchiesAndTestFlag(t *testing.T) {
 // first bounds edges, callers and callees: nearest levels first for the
 // walks, relation and other-end order for edges.
 func TestFirstBoundsEdgesAndWalks(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.createGraph(t, "f")
 	e.upsert(t, "f", nodeInputs("root", "a", "b", "c", "d"), []map[string]any{

@@ -97,7 +97,7 @@ func (r *graphResolver) Node(ctx context.Context, obj *model.Graph, id *string, 
 
 // Nodes is the resolver for the nodes field.
 func (r *graphResolver) Nodes(ctx context.Context, obj *model.Graph, kind *ingest.Kind, name *string, first *int, after *string) (*model.NodeConnection, error) {
-	n, err := pageSize(first, 100)
+	n, err := pageSize(first, defaultNodesFirst)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +124,7 @@ func (r *graphResolver) NodeAt(ctx context.Context, obj *model.Graph, path strin
 
 // Search is the resolver for the search field.
 func (r *graphResolver) Search(ctx context.Context, obj *model.Graph, query string, kind *ingest.Kind, first *int) ([]*model.Node, error) {
-	n, err := pageSize(first, 20)
+	n, err := pageSize(first, defaultSearchFirst)
 	if err != nil {
 		return nil, err
 	}
@@ -341,13 +341,7 @@ func (r *nodeResolver) Definition(ctx context.Context, obj *model.Node) (*model.
 
 // Export is the resolver for the export field.
 func (r *nodeResolver) Export(ctx context.Context, obj *model.Node, format model.ExportFormat, depth *int, limit *int) (string, error) {
-	d, l := 1, 100
-	if depth != nil {
-		d = *depth
-	}
-	if limit != nil {
-		l = *limit
-	}
+	d, l := intArg(depth, defaultDepth), intArg(limit, defaultExportLimit)
 	if d < 0 || d > 3 {
 		return "", badRequest("export depth %d outside 0..3", d)
 	}
@@ -358,7 +352,7 @@ func (r *nodeResolver) Export(ctx context.Context, obj *model.Node, format model
 	if err != nil {
 		return "", err
 	}
-	return nb.render(format, obj.ID), nil
+	return nb.render(format), nil
 }
 
 // TotalCount is the resolver for the totalCount field.
@@ -438,7 +432,7 @@ func (r *queryResolver) Cluster(ctx context.Context) (*model.Cluster, error) {
 
 // Search is the resolver for the search field.
 func (r *queryResolver) Search(ctx context.Context, query string, kind *ingest.Kind, graphs []string, first *int) ([]*model.Node, error) {
-	n, err := pageSize(first, 20)
+	n, err := pageSize(first, defaultSearchFirst)
 	if err != nil {
 		return nil, err
 	}

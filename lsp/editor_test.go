@@ -166,38 +166,50 @@ func TestNeovim(t *testing.T) {
 		t.Fatalf("grafo ingest: %v\n%s", err, out)
 	}
 
-	type req struct {
-		Name       string `json:"name"`
-		Method     string `json:"method"`
-		Line       int    `json:"line,omitempty"`
-		Needle     string `json:"needle,omitempty"`
-		Nth        int    `json:"nth,omitempty"`
-		Query      string `json:"query,omitempty"`
-		ThenMethod string `json:"then_method,omitempty"`
-		Edit       bool   `json:"edit,omitempty"`
-		Save       string `json:"save,omitempty"`
-	}
-	reqs := []req{
-		{Name: "definition_unicode", Method: "textDocument/definition", Line: 30, Needle: "Größe"},
-		{Name: "definition_type", Method: "textDocument/definition", Line: 30, Needle: "Flat"},
-		{Name: "references", Method: "textDocument/references", Line: 18, Needle: "Total"},
-		{Name: "implementation", Method: "textDocument/implementation", Line: 4, Needle: "Price"},
-		{Name: "incoming", Method: "textDocument/prepareCallHierarchy", Line: 20, Needle: "Checkout", ThenMethod: "callHierarchy/incomingCalls"},
-		{Name: "outgoing", Method: "textDocument/prepareCallHierarchy", Line: 20, Needle: "Checkout", ThenMethod: "callHierarchy/outgoingCalls"},
-		{Name: "supertypes", Method: "textDocument/prepareTypeHierarchy", Line: 11, Needle: "Sale", ThenMethod: "typeHierarchy/supertypes"},
-		{Name: "subtypes", Method: "textDocument/prepareTypeHierarchy", Line: 3, Needle: "Pricer", ThenMethod: "typeHierarchy/subtypes"},
-		{Name: "hover", Method: "textDocument/hover", Line: 30, Needle: "Checkout"},
-		{Name: "hover_stale", Method: "textDocument/hover", Line: 30, Needle: "Checkout", Edit: true},
-		{Name: "workspace_symbol", Method: "workspace/symbol", Query: "Price"},
-		{Name: "document_symbol", Method: "textDocument/documentSymbol"},
-		{Name: "nothing_here", Method: "textDocument/definition", Line: 30, Needle: "len"},
-		// Last: it changes the file. Line 31 becomes a call of a new
-		// function appended at line 34.
-		{Name: "after_save", Method: "textDocument/definition", Line: 31, Needle: "Extra", Save: "\treturn n + Extra()"},
-	}
+	res := runNeovim(t, nvim, tmp, root, []string{bin, "lsp", "--server", url, "--ingest-on-save"})
+	checkNavigation(t, res)
+	checkHoverAndSymbols(t, res)
+}
+
+// nvimRequest is one request the Lua script sends (testdata/requests.lua).
+type nvimRequest struct {
+	Name       string `json:"name"`
+	Method     string `json:"method"`
+	Line       int    `json:"line,omitempty"`
+	Needle     string `json:"needle,omitempty"`
+	Nth        int    `json:"nth,omitempty"`
+	Query      string `json:"query,omitempty"`
+	ThenMethod string `json:"then_method,omitempty"`
+	Edit       bool   `json:"edit,omitempty"`
+	Save       string `json:"save,omitempty"`
+}
+
+// nvimRequests are the requests of the editor session, in order.
+var nvimRequests = []nvimRequest{
+	{Name: "definition_unicode", Method: "textDocument/definition", Line: 30, Needle: "Größe"},
+	{Name: "definition_type", Method: "textDocument/definition", Line: 30, Needle: "Flat"},
+	{Name: "references", Method: "textDocument/references", Line: 18, Needle: "Total"},
+	{Name: "implementation", Method: "textDocument/implementation", Line: 4, Needle: "Price"},
+	{Name: "incoming", Method: "textDocument/prepareCallHierarchy", Line: 20, Needle: "Checkout", ThenMethod: "callHierarchy/incomingCalls"},
+	{Name: "outgoing", Method: "textDocument/prepareCallHierarchy", Line: 20, Needle: "Checkout", ThenMethod: "callHierarchy/outgoingCalls"},
+	{Name: "supertypes", Method: "textDocument/prepareTypeHierarchy", Line: 11, Needle: "Sale", ThenMethod: "typeHierarchy/supertypes"},
+	{Name: "subtypes", Method: "textDocument/prepareTypeHierarchy", Line: 3, Needle: "Pricer", ThenMethod: "typeHierarchy/subtypes"},
+	{Name: "hover", Method: "textDocument/hover", Line: 30, Needle: "Checkout"},
+	{Name: "hover_stale", Method: "textDocument/hover", Line: 30, Needle: "Checkout", Edit: true},
+	{Name: "workspace_symbol", Method: "workspace/symbol", Query: "Price"},
+	{Name: "document_symbol", Method: "textDocument/documentSymbol"},
+	{Name: "nothing_here", Method: "textDocument/definition", Line: 30, Needle: "len"},
+	// Last: it changes the file. Line 31 becomes a call of a new
+	// function appended at line 34.
+	{Name: "after_save", Method: "textDocument/definition", Line: 31, Needle: "Extra", Save: "\treturn n + Extra()"},
+}
+
+// runNeovim runs the requests through Neovim's LSP client against cmd
+// and returns its answers by request name.
+func runNeovim(t *testing.T, nvim, tmp, root string, lspCmd []string) nvimResults {
+	t.Helper()
 	spec, _ := json.Marshal(map[string]any{
-		"root": root, "file": "shop.go", "requests": reqs,
-		"cmd": []string{bin, "lsp", "--server", url, "--ingest-on-save"},
+		"root": root, "file": "shop.go", "requests": nvimRequests, "cmd": lspCmd,
 	})
 	reqFile, resFile := filepath.Join(tmp, "requests.json"), filepath.Join(tmp, "results.json")
 	writeFile(t, reqFile, string(spec))
@@ -229,36 +241,68 @@ func TestNeovim(t *testing.T) {
 	if enc != "utf-16" {
 		t.Errorf("offset encoding %q, want utf-16 (Neovim 0.7 offers no other)", enc)
 	}
-	get := func(name string, out any) {
-		t.Helper()
-		var a answer
-		if err := json.Unmarshal(res[name], &a); err != nil {
-			t.Fatalf("%s: %v in %s", name, err, res[name])
-		}
-		if a.Error != "" {
-			t.Fatalf("%s: error %s", name, a.Error)
-		}
-		if err := json.Unmarshal(a.Result, out); err != nil {
-			t.Fatalf("%s: %v in %s", name, err, a.Result)
-		}
-	}
-	locs := func(name string) string {
-		var ls []location
-		get(name, &ls)
-		var out []string
-		for _, l := range ls {
-			out = append(out, l.String())
-		}
-		sort.Strings(out)
-		return strings.Join(out, " ")
-	}
-	check := func(what, got, want string) {
-		t.Helper()
-		if got != want {
-			t.Errorf("%s:\n got %s\nwant %s", what, got, want)
-		}
-	}
+	return nvimResults{t, res}
+}
 
+// nvimResults are the answers of one editor session.
+type nvimResults struct {
+	t   *testing.T
+	res map[string]json.RawMessage
+}
+
+// get decodes the result of the request name into out.
+func (r nvimResults) get(name string, out any) {
+	t, res := r.t, r.res
+	t.Helper()
+	var a answer
+	if err := json.Unmarshal(res[name], &a); err != nil {
+		t.Fatalf("%s: %v in %s", name, err, res[name])
+	}
+	if a.Error != "" {
+		t.Fatalf("%s: error %s", name, a.Error)
+	}
+	if err := json.Unmarshal(a.Result, out); err != nil {
+		t.Fatalf("%s: %v in %s", name, err, a.Result)
+	}
+}
+
+// locs is the sorted locations a request answered.
+func (r nvimResults) locs(name string) string {
+	var ls []location
+	r.get(name, &ls)
+	var out []string
+	for _, l := range ls {
+		out = append(out, l.String())
+	}
+	sort.Strings(out)
+	return strings.Join(out, " ")
+}
+
+// items is the sorted hierarchy items a request answered.
+func (r nvimResults) items(name string) string {
+	var its []item
+	r.get(name, &its)
+	var out []string
+	for _, it := range its {
+		out = append(out, it.Detail+"@"+filepath.Base(it.URI)+":"+it.SelectionRange.String())
+	}
+	sort.Strings(out)
+	return strings.Join(out, " ")
+}
+
+func checkEqual(t *testing.T, what, got, want string) {
+	t.Helper()
+	if got != want {
+		t.Errorf("%s:\n got %s\nwant %s", what, got, want)
+	}
+}
+
+// checkNavigation: definitions, references, implementations and the call
+// and type hierarchies, in UTF-16 positions.
+func checkNavigation(t *testing.T, r nvimResults) {
+	t.Helper()
+	get, locs, items := r.get, r.locs, r.items
+	check := func(what, got, want string) { t.Helper(); checkEqual(t, what, got, want) }
 	// Line 30 is `	n := len("😀日本") + Größe() + Checkout(…)`: the emoji is
 	// two UTF-16 units, so Größe starts at unit 20 (character 19).
 	check("definition of Größe (non-ASCII line)", locs("definition_unicode"), "shop.go:27:5-27:10")
@@ -289,19 +333,16 @@ func TestNeovim(t *testing.T) {
 	sort.Strings(callees)
 	check("outgoing calls of Checkout", strings.Join(callees, " "), "example.com/shop.Flat.Price example.com/shop.Pricer.Price example.com/shop.Sale.Price")
 
-	items := func(name string) string {
-		var its []item
-		get(name, &its)
-		var out []string
-		for _, it := range its {
-			out = append(out, it.Detail+"@"+filepath.Base(it.URI)+":"+it.SelectionRange.String())
-		}
-		sort.Strings(out)
-		return strings.Join(out, " ")
-	}
 	check("supertypes of Sale", items("supertypes"), "example.com/shop.Flat@shop.go:7:5-7:9 example.com/shop.Pricer@shop.go:3:5-3:11")
 	check("subtypes of Pricer", items("subtypes"), "example.com/shop.Flat@shop.go:7:5-7:9 example.com/shop.Sale@shop.go:11:5-11:9")
+}
 
+// checkHoverAndSymbols: hover (fresh and on an unsaved edit), workspace
+// and document symbols, a builtin, and a definition added by a save.
+func checkHoverAndSymbols(t *testing.T, r nvimResults) {
+	t.Helper()
+	get, locs := r.get, r.locs
+	check := func(what, got, want string) { t.Helper(); checkEqual(t, what, got, want) }
 	sum := md5.Sum([]byte(shopGo))
 	md5hex := hex.EncodeToString(sum[:])
 	var hover struct {

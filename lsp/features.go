@@ -139,35 +139,26 @@ func (cv *conv) locations(ns []gNode) []protocol.Location {
 }
 
 func (s *server) definition(ctx context.Context, raw json.RawMessage) (any, error) {
-	p, err := positionParams(raw)
-	if err != nil {
-		return nil, err
-	}
-	cv := s.conv()
-	var n gNode
-	if _, ok, err := s.symbolAt(ctx, cv, p, nodeFields, &n); err != nil || !ok {
-		return nil, err
-	}
-	if l, ok := cv.location(n); ok {
-		return []protocol.Location{l}, nil
-	}
-	return nil, nil
+	return s.locateSymbol(ctx, raw, func(gNode) bool { return true })
 }
 
 func (s *server) typeDefinition(ctx context.Context, raw json.RawMessage) (any, error) {
+	// The graph knows the type of a type name only: variables' types are
+	// not recorded.
+	return s.locateSymbol(ctx, raw, func(n gNode) bool { return n.Kind == "CLASS" })
+}
+
+// locateSymbol answers with the location of the symbol under the cursor,
+// when there is one and want accepts it.
+func (s *server) locateSymbol(ctx context.Context, raw json.RawMessage, want func(gNode) bool) (any, error) {
 	p, err := positionParams(raw)
 	if err != nil {
 		return nil, err
 	}
 	cv := s.conv()
 	var n gNode
-	if _, ok, err := s.symbolAt(ctx, cv, p, nodeFields, &n); err != nil || !ok {
+	if _, ok, err := s.symbolAt(ctx, cv, p, nodeFields, &n); err != nil || !ok || !want(n) {
 		return nil, err
-	}
-	// The graph knows the type of a type name only: variables' types are
-	// not recorded.
-	if n.Kind != "CLASS" {
-		return nil, nil
 	}
 	if l, ok := cv.location(n); ok {
 		return []protocol.Location{l}, nil

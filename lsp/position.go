@@ -34,14 +34,7 @@ func toChars(line, enc string, off int) int {
 	if enc == encUTF32 {
 		return off
 	}
-	units, chars := 0, 0
-	for _, r := range line {
-		if units >= off {
-			break
-		}
-		units += unitLen(r, enc)
-		chars++
-	}
+	units, chars := walkUnits(line, enc, func(units, _ int) bool { return units >= off })
 	if units < off {
 		chars += off - units // past the end (or no line text): keep the excess
 	}
@@ -54,15 +47,21 @@ func fromChars(line, enc string, chars int) int {
 	if enc == encUTF32 {
 		return chars
 	}
-	units, n := 0, 0
+	units, n := walkUnits(line, enc, func(_, n int) bool { return n >= chars })
+	return units + chars - n
+}
+
+// walkUnits counts line's characters and their enc units from the start
+// until stop holds or the line ends.
+func walkUnits(line, enc string, stop func(units, chars int) bool) (units, chars int) {
 	for _, r := range line {
-		if n >= chars {
-			return units
+		if stop(units, chars) {
+			break
 		}
 		units += unitLen(r, enc)
-		n++
+		chars++
 	}
-	return units + chars - n
+	return units, chars
 }
 
 func unitLen(r rune, enc string) int {

@@ -60,7 +60,7 @@ type (
 		Graph string `json:"graph" jsonschema:"graph id, as list_graphs prints it"`
 	}
 	symbolIn struct {
-		Graph  string `json:"graph" jsonschema:"graph id, as list_graphs prints it"`
+		graphIn
 		Symbol string `json:"symbol" jsonschema:"qualified name as search_symbols prints it (pkg.Type.Method; Go's pkg.(*Type).Method works too), or a suffix that names one symbol (Type.Method)"`
 		Limit  int    `json:"limit,omitempty" jsonschema:"most lines to print (default 50, at most 500)"`
 	}
@@ -75,7 +75,7 @@ type (
 		Limit int    `json:"limit,omitempty" jsonschema:"most results (default 50, at most 500)"`
 	}
 	positionIn struct {
-		Graph  string `json:"graph" jsonschema:"graph id"`
+		graphIn
 		Path   string `json:"path" jsonschema:"file path relative to the ingested tree's root, as the graph's files list it"`
 		Line   int    `json:"line" jsonschema:"1-based line"`
 		Column int    `json:"column,omitempty" jsonschema:"1-based column in characters"`
@@ -111,14 +111,20 @@ func text(s string) *sdk.CallToolResult {
 func lines[T any](header string, items []T, limit int, line func(T) string) *sdk.CallToolResult {
 	var b strings.Builder
 	b.WriteString(header + "\n")
+	writeBounded(&b, items, limit, line, fmt.Sprintf("… %%d more not shown (limit %d; raise limit, at most %d)", limit, maxLimit))
+	return text(b.String())
+}
+
+// writeBounded writes up to max items, one a line, then more (a format
+// taking how many were left out) if any were.
+func writeBounded[T any](b *strings.Builder, items []T, max int, line func(T) string, more string) {
 	for i, it := range items {
-		if i == limit {
-			fmt.Fprintf(&b, "… %d more not shown (limit %d; raise limit, at most %d)\n", len(items)-limit, limit, maxLimit)
-			break
+		if i == max {
+			fmt.Fprintf(b, more+"\n", len(items)-max)
+			return
 		}
 		b.WriteString(line(it) + "\n")
 	}
-	return text(b.String())
 }
 
 // readOnly adds a tool that only reads the graph.
@@ -296,15 +302,10 @@ func (t *tools) resolve(ctx context.Context, graph, symbol string) (*gnode, erro
 	return nil, fmt.Errorf("no symbol %q in graph %s; closest names:\n%s", symbol, graph, list(closest, 5))
 }
 
+// list prints up to max symbols for an error message.
 func list(ns []*gnode, max int) string {
 	var b strings.Builder
-	for i, n := range ns {
-		if i == max {
-			fmt.Fprintf(&b, "… %d more\n", len(ns)-max)
-			break
-		}
-		b.WriteString("  " + n.String() + "\n")
-	}
+	writeBounded(&b, ns, max, func(n *gnode) string { return "  " + n.String() }, "… %d more")
 	return strings.TrimRight(b.String(), "\n")
 }
 
@@ -629,109 +630,133 @@ var impactRelations = map[string]bool{"CALLS": true, "READS": true, "WRITES": tr
 // keeping each query well under the GraphQL complexity limit.
 const impactBatch = 38
 
+// impactEdge is an incoming edge as impact reads it.
+type impactEdge struct {
+	Relation string
+	Node     *gnode
+}
+
+// impactHit is a symbol impact reached: its level and the relation that
+// led there.
+type impactHit struct {
+	n     *gnode
+	level int
+	via   string
+}
+
+// impactWalk is the state of one impact search.
+type impactWalk struct {
+	t     *tools
+	graph string
+	lim   int
+	hits  []impactHit
+	seen  map[string]bool
+	cut   bool // an answer exceeded the limit: the set is incomplete
+}
+
 func (t *tools) impact(ctx context.Context, _ *sdk.CallToolRequest, in depthIn) (*sdk.CallToolResult, any, error) {
 	depth, err := depthOf(in.Depth, 3)
 	if err != nil {
 		return nil, nil, err
 	}
-	lim := limitOf(in.Limit)
-	type inEdge struct {
-		Relation string
-		Node     *gnode
+	w := &impactWalk{t: t, graph: in.Graph, lim: limitOf(in.Limit), seen: map[string]bool{}}
+	root, frontier, level, err := w.start(ctx, in.Symbol)
+	if err != nil {
+		return nil, nil, err
 	}
-	type hit struct {
-		n     *gnode
-		level int
-		via   string
-	}
-	var hits []hit
-	seen := map[string]bool{}
-	cut := false
-	// absorb takes one node's incoming edges at level into the answer and
-	// returns the nodes newly reached.
-	absorb := func(level int, edges []inEdge) (next []string) {
-		if len(edges) > lim {
-			cut = true // this node's edges were cut: the set is incomplete
+	for ; level <= depth && len(frontier) > 0 && !w.cut; level++ {
+		if frontier, err = w.level(ctx, level, frontier); err != nil {
+			return nil, nil, err
 		}
-		for _, e := range edges {
-			if !impactRelations[e.Relation] || seen[e.Node.ID] {
-				continue
-			}
-			seen[e.Node.ID] = true
-			hits = append(hits, hit{e.Node, level, e.Relation})
-			next = append(next, e.Node.ID)
-		}
-		return next
 	}
-	// The symbol and its first level in one query; a name that is not a
-	// qualified name goes through resolve (suffixes, closest names).
+	if len(w.hits) == 0 {
+		return text(fmt.Sprintf("%s: nothing calls, reads, writes, references, inherits from or realizes it (depth %d)", root.QualifiedName, depth)), nil, nil
+	}
+	header := fmt.Sprintf("%d symbols may be affected by a change to %s (depth %d; level, relation to the level below, symbol):", len(w.hits), root.QualifiedName, depth)
+	if w.cut {
+		header = fmt.Sprintf("more than %d symbols may be affected by a change to %s (depth %d; search stopped; level, relation, symbol):", w.lim, root.QualifiedName, depth)
+	}
+	return lines(header, w.hits, w.lim, func(h impactHit) string { return fmt.Sprintf("%d %s  %s", h.level, h.via, h.n.String()) }), nil, nil
+}
+
+// absorb takes one node's incoming edges at level into the answer and
+// returns the nodes newly reached.
+func (w *impactWalk) absorb(level int, edges []impactEdge) (next []string) {
+	if len(edges) > w.lim {
+		w.cut = true // this node's edges were cut: the set is incomplete
+	}
+	for _, e := range edges {
+		if !impactRelations[e.Relation] || w.seen[e.Node.ID] {
+			continue
+		}
+		w.seen[e.Node.ID] = true
+		w.hits = append(w.hits, impactHit{e.Node, level, e.Relation})
+		next = append(next, e.Node.ID)
+	}
+	return next
+}
+
+// start finds the symbol and, when it is a qualified name, its first
+// level in the same query; another name goes through resolve (suffixes,
+// closest names). It returns the frontier and the level to ask next.
+func (w *impactWalk) start(ctx context.Context, symbol string) (*gnode, []string, int, error) {
 	var d0 struct {
 		Graph *struct {
 			Node *struct {
 				gnode
-				Edges []inEdge
+				Edges []impactEdge
 			}
 		}
 	}
-	if err := t.q.GraphQL(ctx, `query($g: ID!, $s: String!) { graph(id: $g) { node(qualifiedName: $s) { `+nodeFields+`
-		edges(direction: IN, first: `+fmt.Sprint(lim+1)+`) { relation node { `+walkFields+` } } } } }`,
-		map[string]any{"g": in.Graph, "s": in.Symbol}, &d0); err != nil {
-		return nil, nil, err
+	if err := w.t.q.GraphQL(ctx, `query($g: ID!, $s: String!) { graph(id: $g) { node(qualifiedName: $s) { `+nodeFields+`
+		edges(direction: IN, first: `+fmt.Sprint(w.lim+1)+`) { relation node { `+walkFields+` } } } } }`,
+		map[string]any{"g": w.graph, "s": symbol}, &d0); err != nil {
+		return nil, nil, 0, err
 	}
-	var root *gnode
-	var frontier []string
-	level := 1
 	if d0.Graph != nil && d0.Graph.Node != nil {
-		root = &d0.Graph.Node.gnode
-		seen[root.ID] = true
-		frontier = absorb(1, d0.Graph.Node.Edges)
-		level = 2
-	} else {
-		r, err := t.resolve(ctx, in.Graph, in.Symbol)
-		if err != nil {
-			return nil, nil, err
+		root := &d0.Graph.Node.gnode
+		w.seen[root.ID] = true
+		frontier := w.absorb(1, d0.Graph.Node.Edges)
+		w.cut = w.cut || len(w.hits) > w.lim
+		return root, frontier, 2, nil
+	}
+	root, err := w.t.resolve(ctx, w.graph, symbol)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	w.seen[root.ID] = true
+	return root, []string{root.ID}, 1, nil
+}
+
+// level asks for the incoming edges of the frontier, impactBatch nodes a
+// query, and returns the next frontier.
+func (w *impactWalk) level(ctx context.Context, level int, frontier []string) ([]string, error) {
+	var next []string
+	for i := 0; i < len(frontier) && !w.cut; i += impactBatch {
+		batch := frontier[i:min(i+impactBatch, len(frontier))]
+		var decl, sel strings.Builder
+		vars := map[string]any{"g": w.graph}
+		for j, id := range batch {
+			fmt.Fprintf(&decl, ", $i%d: ID!", j)
+			fmt.Fprintf(&sel, " n%d: node(id: $i%d) { edges(direction: IN, first: %d) { relation node { %s } } }", j, j, w.lim+1, walkFields)
+			vars[fmt.Sprintf("i%d", j)] = id
 		}
-		root = r
-		seen[root.ID] = true
-		frontier = []string{root.ID}
-	}
-	cut = cut || len(hits) > lim
-	for ; level <= depth && len(frontier) > 0 && !cut; level++ {
-		var next []string
-		for i := 0; i < len(frontier) && !cut; i += impactBatch {
-			batch := frontier[i:min(i+impactBatch, len(frontier))]
-			var decl, sel strings.Builder
-			vars := map[string]any{"g": in.Graph}
-			for j, id := range batch {
-				fmt.Fprintf(&decl, ", $i%d: ID!", j)
-				fmt.Fprintf(&sel, " n%d: node(id: $i%d) { edges(direction: IN, first: %d) { relation node { %s } } }", j, j, lim+1, walkFields)
-				vars[fmt.Sprintf("i%d", j)] = id
-			}
-			var d struct {
-				Graph map[string]*struct{ Edges []inEdge }
-			}
-			if err := t.q.GraphQL(ctx, `query($g: ID!`+decl.String()+`) { graph(id: $g) {`+sel.String()+` } }`, vars, &d); err != nil {
-				return nil, nil, err
-			}
-			for j := range batch {
-				if nd := d.Graph[fmt.Sprintf("n%d", j)]; nd != nil {
-					next = append(next, absorb(level, nd.Edges)...)
-				}
-			}
-			// Stop asking once more than the limit is known: the answer
-			// says it was cut, and an agent narrows the depth.
-			cut = cut || len(hits) > lim
+		var d struct {
+			Graph map[string]*struct{ Edges []impactEdge }
 		}
-		frontier = next
+		if err := w.t.q.GraphQL(ctx, `query($g: ID!`+decl.String()+`) { graph(id: $g) {`+sel.String()+` } }`, vars, &d); err != nil {
+			return nil, err
+		}
+		for j := range batch {
+			if nd := d.Graph[fmt.Sprintf("n%d", j)]; nd != nil {
+				next = append(next, w.absorb(level, nd.Edges)...)
+			}
+		}
+		// Stop asking once more than the limit is known: the answer
+		// says it was cut, and an agent narrows the depth.
+		w.cut = w.cut || len(w.hits) > w.lim
 	}
-	if len(hits) == 0 {
-		return text(fmt.Sprintf("%s: nothing calls, reads, writes, references, inherits from or realizes it (depth %d)", root.QualifiedName, depth)), nil, nil
-	}
-	header := fmt.Sprintf("%d symbols may be affected by a change to %s (depth %d; level, relation to the level below, symbol):", len(hits), root.QualifiedName, depth)
-	if cut {
-		header = fmt.Sprintf("more than %d symbols may be affected by a change to %s (depth %d; search stopped; level, relation, symbol):", lim, root.QualifiedName, depth)
-	}
-	return lines(header, hits, lim, func(h hit) string { return fmt.Sprintf("%d %s  %s", h.level, h.via, h.n.String()) }), nil, nil
+	return next, nil
 }
 
 var formats = map[string]string{"": "MERMAID_FLOWCHART", "mermaid": "MERMAID_FLOWCHART", "mermaid-class": "MERMAID_CLASS", "dot": "DOT"}

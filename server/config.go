@@ -53,54 +53,56 @@ type Config struct {
 	Logger        *slog.Logger
 }
 
-// DefaultConfig returns the configuration of a node started with no flags.
+// DefaultConfig returns the configuration of a node started with no flags:
+// the defaults of `grafo serve`, which reads them from here.
 func DefaultConfig() Config {
 	host, err := os.Hostname()
 	if err != nil || host == "" {
 		host = "grafo"
 	}
 	return Config{
-		NodeID:      host,
-		DataDir:     "./grafo-data",
-		HTTPAddr:    "127.0.0.1:7070",
-		ClusterAddr: "127.0.0.1:7071",
-		Replicas:    3,
-		VNodes:      128,
-		Weight:      1,
-		Heartbeat:   time.Second,
+		NodeID:       host,
+		DataDir:      "./grafo-data",
+		HTTPAddr:     "127.0.0.1:7070",
+		ClusterAddr:  "127.0.0.1:7071",
+		Replicas:     3,
+		VNodes:       128,
+		Weight:       1,
+		Heartbeat:    time.Second,
+		Callgraph:    "cha",
+		HintWindow:   3 * time.Hour,
+		MaxClockSkew: time.Minute,
+		AntiEntropy:  30 * time.Second,
 	}
 }
 
+// withDefaults fills the zero fields from DefaultConfig.
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	if c.NodeID == "" {
-		c.NodeID = d.NodeID
-	}
-	if c.DataDir == "" {
-		c.DataDir = d.DataDir
-	}
-	if c.HTTPAddr == "" {
-		c.HTTPAddr = d.HTTPAddr
-	}
-	if c.ClusterAddr == "" {
-		c.ClusterAddr = d.ClusterAddr
-	}
-	if c.Replicas == 0 {
-		c.Replicas = d.Replicas
-	}
-	if c.VNodes == 0 {
-		c.VNodes = d.VNodes
-	}
-	if c.Weight == 0 {
-		c.Weight = d.Weight
-	}
-	if c.Heartbeat == 0 {
-		c.Heartbeat = d.Heartbeat
-	}
+	orDefault(&c.NodeID, d.NodeID)
+	orDefault(&c.DataDir, d.DataDir)
+	orDefault(&c.HTTPAddr, d.HTTPAddr)
+	orDefault(&c.ClusterAddr, d.ClusterAddr)
+	orDefault(&c.Replicas, d.Replicas)
+	orDefault(&c.VNodes, d.VNodes)
+	orDefault(&c.Weight, d.Weight)
+	orDefault(&c.Heartbeat, d.Heartbeat)
+	orDefault(&c.Callgraph, d.Callgraph)
+	orDefault(&c.HintWindow, d.HintWindow)
+	orDefault(&c.MaxClockSkew, d.MaxClockSkew)
+	orDefault(&c.AntiEntropy, d.AntiEntropy)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c
+}
+
+// orDefault sets *v to def when *v is its type's zero value (unset).
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
 }
 
 // Validate checks bounds.

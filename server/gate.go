@@ -89,11 +89,6 @@ func (n *Node) serveHTTP() {
 	// a whole request body within 2 minutes (websockets are hijacked
 	// before this applies to them).
 	n.httpSrv = &http.Server{Handler: n.gate, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		if err := n.httpSrv.Serve(n.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			n.log.Error("http server stopped", "err", err)
-		}
-	}()
+	// Close shuts it down first, before the parts it calls.
+	n.goServe("http", func() error { return n.httpSrv.Serve(n.httpLn) }, nil)
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/grafo/grafo/auth"
@@ -31,21 +32,69 @@ const methodGraphEvent = "graph.event"
 
 // peers broadcasts graph changes to every other member over the cluster
 // transport, so subscribers on any node see changes made through any node.
-type peers struct{ n *Node }
+// Each peer has its own queue and sender: a peer receives events in the
+// order they were published, and a slow or unreachable peer delays no
+// other (its queue, when full, drops events, which subscribers there can
+// recover with since).
+type peers struct {
+	n      *Node
+	ctx    context.Context // ends the senders when the node stops
+	mu     sync.Mutex
+	queues map[string]chan []byte // by the peer's cluster address
+}
 
-func (p peers) Broadcast(ctx context.Context, ev []byte) {
+// peerQueue is how many events wait for one peer.
+const peerQueue = 1024
+
+func newPeers(ctx context.Context, n *Node) *peers {
+	return &peers{n: n, ctx: ctx, queues: map[string]chan []byte{}}
+}
+
+func (p *peers) Broadcast(_ context.Context, ev []byte) {
 	st := p.n.cluster.State()
 	for _, nd := range st.Nodes {
 		if nd.ID == p.n.cfg.NodeID || nd.State == cluster.Down {
 			continue
 		}
-		go func() {
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-			defer cancel()
-			if _, err := p.n.tr.Call(cctx, nd.Cluster, methodGraphEvent, ev); err != nil {
-				p.n.log.Debug("graph event not delivered", "peer", nd.ID, "err", err)
+		q := p.queue(nd.ID, nd.Cluster)
+		if q == nil {
+			return
+		}
+		select {
+		case q <- ev:
+		default:
+			p.n.log.Warn("graph event dropped: peer queue full", "peer", nd.ID)
+		}
+	}
+}
+
+// queue returns the peer's queue, starting its sender on first use.
+func (p *peers) queue(id, addr string) chan []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	q, ok := p.queues[addr]
+	if !ok && p.ctx.Err() == nil { // no new sender once the node stops
+		q = make(chan []byte, peerQueue)
+		p.queues[addr] = q
+		p.n.wg.Add(1)
+		go func() { defer p.n.wg.Done(); p.send(id, addr, q) }()
+	}
+	return q
+}
+
+// send delivers one peer's events one at a time, in queue order.
+func (p *peers) send(id, addr string, q chan []byte) {
+	for {
+		select {
+		case <-p.ctx.Done():
+			return
+		case ev := <-q:
+			ctx, cancel := context.WithTimeout(p.ctx, 2*time.Second)
+			if _, err := p.n.tr.Call(ctx, addr, methodGraphEvent, ev); err != nil {
+				p.n.log.Debug("graph event not delivered", "peer", id, "err", err)
 			}
-		}()
+			cancel()
+		}
 	}
 }
 
@@ -53,7 +102,7 @@ func (p peers) Broadcast(ctx context.Context, ev []byte) {
 // handlers to mount.
 func (n *Node) startGraph(ctx context.Context) (map[string]http.Handler, error) {
 	n.bus = store.NewBus(store.BusOptions{Origin: n.cfg.NodeID, Logger: n.log})
-	n.bus.SetPeers(peers{n})
+	n.bus.SetPeers(newPeers(ctx, n))
 	n.extra = append(n.extra, func(context.Context) error { n.bus.Close(); return nil })
 	n.tr.Handle(methodGraphEvent, func(ctx context.Context, from string, req []byte) ([]byte, error) {
 		return nil, n.bus.Deliver(req)

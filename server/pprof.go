@@ -25,12 +25,22 @@ func (n *Node) startPprof() error {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	srv := &http.Server{Handler: mux}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			n.log.Warn("pprof server stopped", "err", err)
-		}
-	}()
-	n.extra = append(n.extra, func(ctx context.Context) error { return srv.Shutdown(ctx) })
+	n.goServe("pprof", func() error { return srv.Serve(ln) }, srv.Shutdown)
 	n.log.Info("pprof serving", "addr", ln.Addr().String())
 	return nil
+}
+
+// goServe runs serve in the background until the node closes, logging an
+// unexpected end, and adds stop (if any) to the node's closers.
+func (n *Node) goServe(name string, serve func() error, stop func(context.Context) error) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error(name+" server stopped", "err", err)
+		}
+	}()
+	if stop != nil {
+		n.extra = append(n.extra, stop)
+	}
 }

@@ -23,14 +23,7 @@ func (n *Node) startRESP() error {
 	if err != nil {
 		return err
 	}
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		if err := srv.Serve(); err != nil {
-			n.log.Error("resp server stopped", "err", err)
-		}
-	}()
-	n.extra = append(n.extra, func(context.Context) error { return srv.Close() })
+	n.goServe("resp", srv.Serve, func(context.Context) error { return srv.Close() })
 	n.log.Info("resp front end started", "addr", srv.Addr(), "auth", tokens.Enabled())
 	return nil
 }

@@ -62,7 +62,8 @@ type Node struct {
 }
 
 // Start opens every part of the node and returns once it serves HTTP and
-// is a member of its cluster.
+// is a member of its cluster: local storage and listeners, then the
+// cluster, replication, metrics, and last the public API.
 func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
@@ -75,18 +76,42 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 			n.Close(context.Background())
 		}
 	}()
+	if err := n.openLocal(); err != nil {
+		return n, err
+	}
+	if err := n.joinCluster(ctx); err != nil {
+		return n, err
+	}
+	if err := n.startReplication(ctx, runCtx); err != nil {
+		return n, err
+	}
+	n.registerMetrics()
+	if err := n.startLoad(runCtx); err != nil {
+		return n, fmt.Errorf("autoscale: %w", err)
+	}
+	if err := n.serve(runCtx); err != nil {
+		return n, err
+	}
+	n.startIngest(runCtx)
+	return n, nil
+}
+
+// openLocal opens what the node keeps on its own: tokens, the bbolt
+// engine and hint store, and the cluster and HTTP listeners.
+func (n *Node) openLocal() (err error) {
+	cfg := n.cfg
 	if cfg.TokensFile != "" {
 		if n.tokens, err = auth.Load(cfg.TokensFile); err != nil {
-			return n, err
+			return err
 		}
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-		return n, fmt.Errorf("data dir: %w", err)
+		return fmt.Errorf("data dir: %w", err)
 	}
 	ecfg := engine.DefaultConfig()
 	ecfg.Logger = cfg.Logger
 	if n.engine, err = engine.Open(filepath.Join(cfg.DataDir, "data.db"), ecfg); err != nil {
-		return n, fmt.Errorf("engine: %w", err)
+		return fmt.Errorf("engine: %w", err)
 	}
 	if n.tokens.Enabled() && !cfg.clusterAuthenticated() {
 		// Loopback only (Validate refuses more without --insecure), but
@@ -96,17 +121,17 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	tcfg := transport.Config{Addr: cfg.ClusterAddr, Advertise: cfg.Advertise, Secret: cfg.ClusterSecret, Logger: cfg.Logger}
 	if cfg.TLSCert != "" {
 		if tcfg.TLS, err = transport.LoadTLS(cfg.TLSCert, cfg.TLSKey, cfg.TLSCA); err != nil {
-			return n, err
+			return err
 		}
 	}
 	n.tr, err = transport.Listen(tcfg)
 	if err != nil {
-		return n, fmt.Errorf("cluster listener: %w", err)
+		return fmt.Errorf("cluster listener: %w", err)
 	}
 	// The HTTP listener opens before joining so that the bound address is
 	// known (":0" in tests) and announced to the other members.
 	if n.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
-		return n, fmt.Errorf("http listener: %w", err)
+		return fmt.Errorf("http listener: %w", err)
 	}
 	httpAdv := cfg.AdvertiseHTTP
 	if httpAdv == "" {
@@ -116,9 +141,16 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.gate = newGate("starting")
 	n.serveHTTP()
 	if n.hintDB, err = hints.Open(filepath.Join(cfg.DataDir, "hints.db"), hints.Config{Window: cfg.HintWindow, Logger: cfg.Logger}); err != nil {
-		return n, err
+		return err
 	}
 	n.hints = n.hintDB
+	return nil
+}
+
+// joinCluster opens raft membership: it bootstraps a cluster, or joins
+// one through --join.
+func (n *Node) joinCluster(ctx context.Context) (err error) {
+	cfg := n.cfg
 	// A node waiting to join answers who it is, so that an admin can
 	// admit it with `grafo cluster join ADDR`.
 	n.tr.Handle(methodNodeInfo, n.nodeInfo)
@@ -136,7 +168,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	n.cluster, err = cluster.Open(ctx, cluster.Config{
 		NodeID: cfg.NodeID, Dir: filepath.Join(cfg.DataDir, "raft"),
-		HTTPAddr: httpAdv, ClusterAddr: n.tr.Addr(),
+		HTTPAddr: n.httpAdv, ClusterAddr: n.tr.Addr(),
 		Weight: cfg.Weight, VNodes: cfg.VNodes, Replicas: cfg.Replicas,
 		WriteQuorum: cfg.WriteQuorum, ReadQuorum: cfg.ReadQuorum,
 		Join: join, Transport: n.tr, Raft: n.tr.RaftLayer(),
@@ -145,14 +177,22 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		JoinFailed: n.gate.joinFailed(join),
 	})
 	if err != nil {
-		return n, fmt.Errorf("cluster: %w", err)
+		return fmt.Errorf("cluster: %w", err)
 	}
 	n.members = newMembers(n.cluster)
+	return nil
+}
+
+// startReplication starts the coordinator and its background work (hint
+// hand-off, rebalancing, anti-entropy) and the engine and membership
+// watchers, which run until runCtx ends.
+func (n *Node) startReplication(ctx, runCtx context.Context) (err error) {
+	cfg := n.cfg
 	if n.coord, err = replica.New(replica.Config{
 		NodeID: cfg.NodeID, Local: n.engine, Transport: n.tr, Members: n.members, Logger: cfg.Logger, Hints: n.hintDB,
 		MaxClockSkew: cfg.MaxClockSkew,
 	}); err != nil {
-		return n, err
+		return err
 	}
 	n.hintDB.Run(n.coord)
 	n.reb = replica.NewRebalancer(n.coord, n.engine, rebalanceMembership{n.cluster}, cfg.Logger)
@@ -162,19 +202,25 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	go func() { defer n.wg.Done(); n.health.watch(runCtx, n.engine, cfg.Heartbeat, cfg.Logger) }()
 	n.wg.Add(1)
 	go func() { defer n.wg.Done(); n.watchCluster(runCtx) }()
+	return nil
+}
 
+// registerMetrics adds every part's collectors to the node's registry.
+func (n *Node) registerMetrics() {
 	n.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	n.registry.MustRegister(n.coord.Metrics().Collectors()...)
 	n.registry.MustRegister(n.reb.Collectors()...)
 	n.registry.MustRegister(newEngineCollector(n.engine))
 	n.registry.MustRegister(n.hintDB.Collectors()...)
-	if err := n.startLoad(runCtx); err != nil {
-		return n, fmt.Errorf("autoscale: %w", err)
-	}
+}
 
+// serve starts the graph store and serves the public API on the HTTP
+// listener, the RESP front end and pprof when configured.
+func (n *Node) serve(runCtx context.Context) error {
+	cfg := n.cfg
 	mounts, err := n.startGraph(runCtx)
 	if err != nil {
-		return n, err
+		return err
 	}
 	handler := httpapi.New(httpapi.Config{
 		Store: n.coord, Cluster: clusterAPI{n}, Sink: n.sink(), Dump: n.dump, Ready: n.ready,
@@ -183,14 +229,13 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	})
 	n.gate.open(handler)
 	if err := n.startRESP(); err != nil {
-		return n, err
+		return err
 	}
 	n.log.Info("node started", "id", cfg.NodeID, "http", n.httpLn.Addr().String(), "cluster", n.tr.Addr(), "data", cfg.DataDir)
 	if err := n.startPprof(); err != nil {
-		return n, fmt.Errorf("pprof: %w", err)
+		return fmt.Errorf("pprof: %w", err)
 	}
-	n.startIngest(runCtx)
-	return n, nil
+	return nil
 }
 
 // hostNames are the names this node answers to without tokens (see

@@ -7,7 +7,8 @@
 // /graphql: queries and mutations as POST JSON, live updates as a
 // graphChanged subscription over a websocket speaking graphql-transport-ws.
 // The cluster page falls back to GET /v1/cluster when the cluster field
-// answers with an error. Example queries open the query console
+// answers with an error. Export asks the server's Node.export for its
+// Mermaid and DOT text rather than drawing it again here. Example queries open the query console
 // (console.js, #/console): an editor that completes the schema's field
 // names from an introspection query, JSON variables and a formatted
 // result, talking to nothing but /graphql. Playground serves GraphiQL as

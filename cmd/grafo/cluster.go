@@ -14,8 +14,7 @@ import (
 )
 
 func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("cluster", "grafo cluster status | join ADDR | leave [NODE] [--wait] | remove NODE [--force] | cleanup [--server URL] [--json]", stderr)
-	server := serverFlag(fs)
+	fs, server := clientFlags("cluster", "grafo cluster status | join ADDR | leave [NODE] [--wait D] | remove NODE [--force] | cleanup [--server URL] [--json]", stderr)
 	asJSON := fs.Bool("json", false, "print status as JSON")
 	force := fs.Bool("force", false, "remove: also a node that heartbeats see as up")
 	wait := fs.Duration("wait", 0, "leave: wait up to this long until the node has left and its ranges have new owners (e.g. 10m; a Kubernetes preStop hook)")
@@ -23,7 +22,7 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	c := client.New(*server, client.WithToken(os.Getenv("GRAFO_TOKEN")))
+	c := newClient(*server)
 	switch {
 	case len(pos) == 1 && pos[0] == "status":
 		st, err := c.Cluster(ctx)
@@ -88,7 +87,7 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				continue
 			}
 			var res struct{ Checked, Purged, Kept int }
-			nc := client.New("http://"+n.HTTP, client.WithToken(os.Getenv("GRAFO_TOKEN")))
+			nc := newClient("http://" + n.HTTP)
 			if err := nc.Do(ctx, "POST", "/v1/cluster/cleanup", nil, &res); err != nil {
 				fmt.Fprintf(stderr, "%s: %v\n", n.ID, err)
 				failed++

@@ -20,17 +20,12 @@ import (
 // runDump streams a graph as NDJSON to stdout, a line at a time: the
 // client never holds more than one record.
 func runDump(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("dump", "grafo dump GRAPH [--server URL] > FILE", stderr)
-	server := serverFlag(fs)
-	pos, err := parse(fs, args)
+	fs, server := clientFlags("dump", "grafo dump GRAPH [--server URL] > FILE", stderr)
+	pos, err := parseN(fs, args, 1, "dump takes one GRAPH")
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return usageError{"dump takes one GRAPH"}
-	}
-	c := client.New(*server, client.WithToken(os.Getenv("GRAFO_TOKEN")))
+	c := newClient(*server)
 	body, err := c.Stream(ctx, "/v1/graphs/"+url.PathEscape(pos[0])+"/dump")
 	if err != nil {
 		return err
@@ -74,16 +69,11 @@ func runDump(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // runRestore loads a dump into a graph through the node's ingest routes
 // (files) and GraphQL (facts made by mutations).
 func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("restore", "grafo restore FILE [--graph NEW] [--server URL]", stderr)
-	server := serverFlag(fs)
+	fs, server := clientFlags("restore", "grafo restore FILE [--graph NEW] [--server URL]", stderr)
 	graph := fs.String("graph", "", "restore under this name (default: the dumped graph's)")
-	pos, err := parse(fs, args)
+	pos, err := parseN(fs, args, 1, "restore takes one FILE (- for standard input)")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return usageError{"restore takes one FILE (- for standard input)"}
 	}
 	var in io.Reader = os.Stdin
 	if pos[0] != "-" {
@@ -94,7 +84,7 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		defer f.Close()
 		in = f
 	}
-	c := client.New(*server, client.WithToken(os.Getenv("GRAFO_TOKEN")))
+	c := newClient(*server)
 	sum, err := store.Restore(ctx, json.NewDecoder(bufio.NewReaderSize(in, 1<<20)), *graph, restorer{remote.New(c), c})
 	if err != nil {
 		return err

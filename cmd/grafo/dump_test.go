@@ -67,6 +67,7 @@ func answers(t *testing.T, p *proc, graph string) string {
 }
 
 func TestDumpRestore(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	a := newProc(t, "dumpa")
 	b := newProc(t, "dumpb")
 	src := t.TempDir()

@@ -12,6 +12,7 @@ import (
 // success, exit 2 for every usage error (printed once), --help on stdout
 // with exit 0, and a hint when no node listens.
 func TestCLIErrors(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	p := newProc(t, "errs")
 	closed := "http://" + freePort(t) // nobody listens there
 

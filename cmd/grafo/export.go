@@ -4,34 +4,26 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strings"
-
-	"github.com/grafo/grafo/kv/client"
 )
 
 // runExport prints a node's neighbourhood as Mermaid or DOT, through the
 // GraphQL export field (the same text the explorer's Export offers).
 func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("export", "grafo export GRAPH QUALIFIED_NAME [--format mermaid|mermaid-class|dot] [--depth N] [--limit N] [--server URL]", stderr)
-	server := serverFlag(fs)
+	fs, server := clientFlags("export", "grafo export GRAPH QUALIFIED_NAME [--format mermaid|mermaid-class|dot] [--depth N] [--limit N] [--server URL]", stderr)
 	format := fs.String("format", "mermaid", "mermaid (flowchart of calls and variable access), mermaid-class (class relations) or dot")
 	depth := fs.Int("depth", 1, "hops around the node, 0..3")
 	limit := fs.Int("limit", 100, "most nodes to include, 1..500")
-	pos, err := parse(fs, args)
+	pos, err := parseN(fs, args, 2, "export takes GRAPH and a node's QUALIFIED_NAME")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 2 {
-		fs.Usage()
-		return usageError{"export takes GRAPH and a node's QUALIFIED_NAME"}
 	}
 	formats := map[string]string{"mermaid": "MERMAID_FLOWCHART", "mermaid-class": "MERMAID_CLASS", "dot": "DOT"}
 	f, ok := formats[strings.ToLower(*format)]
 	if !ok {
 		return usageError{fmt.Sprintf("--format %q: want mermaid, mermaid-class or dot", *format)}
 	}
-	c := client.New(*server, client.WithToken(os.Getenv("GRAFO_TOKEN")))
+	c := newClient(*server)
 	var out struct {
 		Graph *struct {
 			Node *struct{ Export string }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/grafo/grafo/kv/client"
 )
 
 // newFlags returns a flag set that reports errors instead of exiting.
@@ -110,7 +112,7 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
-// serverURL is --server with its default: $GRAFO_SERVER, else
+// serverFlag is --server with its default: $GRAFO_SERVER, else
 // http://127.0.0.1:7070.
 func serverFlag(fs *flag.FlagSet) *string {
 	def := os.Getenv("GRAFO_SERVER")
@@ -118,4 +120,30 @@ func serverFlag(fs *flag.FlagSet) *string {
 		def = "http://127.0.0.1:7070"
 	}
 	return fs.String("server", def, "URL of any node's public API")
+}
+
+// clientFlags starts the flags of a command that talks to a node: its
+// flag set and --server.
+func clientFlags(name, usage string, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := newFlags(name, usage, stderr)
+	return fs, serverFlag(fs)
+}
+
+// parseN parses args like parse and requires want positional arguments;
+// other counts print the usage and return why as a usage error.
+func parseN(fs *flag.FlagSet, args []string, want int, why string) ([]string, error) {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) != want {
+		fs.Usage()
+		return nil, usageError{why}
+	}
+	return pos, nil
+}
+
+// newClient is a client of the node at server with $GRAFO_TOKEN.
+func newClient(server string) *client.Client {
+	return client.New(server, client.WithToken(os.Getenv("GRAFO_TOKEN")))
 }

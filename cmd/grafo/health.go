@@ -13,8 +13,7 @@ import (
 // non-zero when it is not ready: the Docker HEALTHCHECK, in an image that
 // has no shell or curl.
 func runHealth(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("health", "grafo health [--server URL] [--live] [--timeout D]", stderr)
-	server := serverFlag(fs)
+	fs, server := clientFlags("health", "grafo health [--server URL] [--live] [--timeout D]", stderr)
 	live := fs.Bool("live", false, "check liveness (/healthz) instead of readiness (/readyz)")
 	timeout := fs.Duration("timeout", 3*time.Second, "give up after this long")
 	if _, err := parse(fs, args); err != nil {

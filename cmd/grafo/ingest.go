@@ -18,8 +18,7 @@ import (
 )
 
 func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("ingest", "grafo ingest PATH --graph NAME [--server URL] [--watch]", stderr)
-	server := serverFlag(fs)
+	fs, server := clientFlags("ingest", "grafo ingest PATH --graph NAME [--server URL] [--watch]", stderr)
 	graph := fs.String("graph", "", "graph name (default: the folder's name)")
 	cg := fs.String("callgraph", "cha", "call-graph algorithm for dynamic calls: static, cha or vta")
 	vendor := fs.Bool("include-vendor", false, "also ingest vendor/")
@@ -32,13 +31,9 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	quiet := fs.Bool("quiet", false, "no progress output")
 	verbose := fs.Bool("verbose", false, "log what each phase does (to standard error)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the ingest to this file")
-	pos, err := parse(fs, args)
+	pos, err := parseN(fs, args, 1, "ingest takes one PATH")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return usageError{"ingest takes one PATH"}
 	}
 	root := pos[0]
 	opts := ingest.Options{Callgraph: *cg, IncludeVendor: *vendor, IncludeTestdata: *testdata, Exclude: exclude,
@@ -60,7 +55,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		defer pprof.StopCPUProfile()
 	}
-	c := client.New(*server, client.WithToken(os.Getenv("GRAFO_TOKEN")))
+	c := newClient(*server)
 	if *watch {
 		g, err := graphOf(root, *graph)
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 // RESP or GraphQL and so add ghost graphs, overwrite graph rows, or make
 // the graphs query fail for every user.
 func TestRawKeysStayOutOfGraphs(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	ctx := context.Background()
 	respAddr := freePort(t)
 	p := newProc(t, "n1", "--resp", respAddr)

@@ -7,12 +7,10 @@ import (
 	"os"
 
 	"github.com/grafo/grafo/kv"
-	"github.com/grafo/grafo/kv/client"
 )
 
 func runKV(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("kv", "grafo kv put KEY VALUE | get KEY | del KEY [flags]  (VALUE - reads standard input)", stderr)
-	server := serverFlag(fs)
+	fs, server := clientFlags("kv", "grafo kv put KEY VALUE | get KEY | del KEY [flags]  (VALUE - reads standard input)", stderr)
 	level := fs.String("consistency", "", "one, quorum, all or linearizable (default: the cluster's W/R)")
 	w := fs.Int("w", 0, "acks the write needs (1..N)")
 	r := fs.Int("r", 0, "answers the read needs (1..N)")
@@ -26,7 +24,7 @@ func runKV(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return usageError{err.Error()}
 	}
 	o := kv.Options{Level: lv, W: *w, R: *r, Sloppy: *sloppy}
-	c := client.New(*server, client.WithToken(os.Getenv("GRAFO_TOKEN")))
+	c := newClient(*server)
 	if len(pos) == 0 {
 		fs.Usage()
 		return usageError{"kv needs put, get or del"}

@@ -8,31 +8,25 @@ import (
 
 	"github.com/grafo/grafo/ingest"
 	"github.com/grafo/grafo/ingest/remote"
-	"github.com/grafo/grafo/kv/client"
 	"github.com/grafo/grafo/lsp"
 )
 
 func runLSP(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("lsp", "grafo lsp [--server URL] [--graph NAME] [--ingest-on-save] [--max-results N]", stderr)
-	server := serverFlag(fs)
+	fs, server := clientFlags("lsp", "grafo lsp [--server URL] [--graph NAME] [--ingest-on-save] [--max-results N]", stderr)
 	graph := fs.String("graph", "", "graph to answer from (default: the workspace folder's name)")
 	onSave := fs.Bool("ingest-on-save", false, "re-ingest the workspace when the editor saves a file, before the next answer")
 	verbose := fs.Bool("verbose", false, "log every request (to standard error)")
 	maxResults := fs.Int("max-results", lsp.DefaultMaxResults, "most references and call sites one answer lists (editors that take partial results get every reference, page by page)")
-	pos, err := parse(fs, args)
+	_, err := parseN(fs, args, 0, "lsp takes no arguments")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		fs.Usage()
-		return usageError{"lsp takes no arguments"}
 	}
 	level := slog.LevelWarn
 	if *verbose {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	c := client.New(*server, client.WithToken(os.Getenv("GRAFO_TOKEN")))
+	c := newClient(*server)
 	if *maxResults < 1 {
 		return usageError{"--max-results must be at least 1"}
 	}

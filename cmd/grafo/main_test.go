@@ -159,6 +159,7 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 
 // The CLI talks to a node; flags also come from GRAFO_* variables.
 func TestCLI(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	p := newProc(t, "cli")
 	grafo := func(env []string, args ...string) (string, error) {
 		cmd := exec.Command(grafoBin, args...)

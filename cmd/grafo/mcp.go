@@ -3,12 +3,10 @@ package main
 import (
 	"context"
 	"io"
-	"os"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/grafo/grafo/ingest"
-	"github.com/grafo/grafo/kv/client"
 	"github.com/grafo/grafo/mcp"
 )
 
@@ -16,17 +14,12 @@ import (
 // the node at --server with $GRAFO_TOKEN. Nothing but protocol goes to
 // stdout; errors go to stderr.
 func runMCP(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("mcp", "grafo mcp [--server URL]", stderr)
-	server := serverFlag(fs)
-	pos, err := parse(fs, args)
+	fs, server := clientFlags("mcp", "grafo mcp [--server URL]", stderr)
+	_, err := parseN(fs, args, 0, "mcp takes no arguments")
 	if err != nil {
 		return err
 	}
-	if len(pos) != 0 {
-		fs.Usage()
-		return usageError{"mcp takes no arguments"}
-	}
-	c := client.New(*server, client.WithToken(os.Getenv("GRAFO_TOKEN")))
+	c := newClient(*server)
 	s := mcp.New(c, mcp.Options{
 		Version: version,
 		Ingest: func(ctx context.Context, path, graph string) (string, error) {

@@ -82,6 +82,7 @@ func mcpText(t *testing.T, cs *sdk.ClientSession, tool string, args map[string]a
 }
 
 func TestMCP(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	tokens := filepath.Join(t.TempDir(), "tokens")
 	os.WriteFile(tokens, []byte("admin-tok admin\nshop-tok write shop\n"), 0o600)
 	p := newProc(t, "mcp", "--tokens", tokens)
@@ -146,21 +147,48 @@ func TestMCP(t *testing.T) {
 		}
 	}
 
-	const pkg = "example.com/shop."
-	type check struct {
-		tool string
-		args map[string]any
-		want []string // substrings, in order
-		err  bool
+	for name, s := range map[string]*sdk.ClientSession{"stdio": cs, "http": hs} {
+		checkMCPTools(t, name, s, mcpChecks())
+		checkMCPImpactAndScope(t, ctx, name, s)
 	}
-	sym := func(s string, more ...any) map[string]any {
-		m := map[string]any{"graph": "shop", "symbol": s}
-		for i := 0; i+1 < len(more); i += 2 {
-			m[more[i].(string)] = more[i+1]
-		}
-		return m
+
+	// No token on HTTP: 401 before any tool runs.
+	resp, err := http.Post(p.url()+"/mcp", "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
+	if err != nil {
+		t.Fatal(err)
 	}
-	checks := []check{
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("POST /mcp without a token: %d, want 401", resp.StatusCode)
+	}
+}
+
+// mcpPkg is the fixture's package prefix.
+const mcpPkg = "example.com/shop."
+
+// mcpCheck is one tool call and what its answer must hold.
+type mcpCheck struct {
+	tool string
+	args map[string]any
+	want []string // substrings, in order
+	err  bool
+}
+
+// mcpSym are the arguments naming a symbol of the shop graph, plus more
+// key, value pairs.
+func mcpSym(s string, more ...any) map[string]any {
+	m := map[string]any{"graph": "shop", "symbol": s}
+	for i := 0; i+1 < len(more); i += 2 {
+		m[more[i].(string)] = more[i+1]
+	}
+	return m
+}
+
+// mcpChecks are the answers every tool gives on the shop fixture.
+func mcpChecks() []mcpCheck {
+	const pkg = mcpPkg
+	sym := mcpSym
+	return []mcpCheck{
 		{"list_graphs", nil, []string{"1 graphs", "shop: 2 files"}, false},
 		{"search_symbols", map[string]any{"query": "Mem.Get"}, []string{"shop: FUNCTION " + pkg + "Mem.Get  shop.go:13"}, false},
 		{"search_symbols", map[string]any{"query": "Hidden"}, []string{"no symbol matches"}, false},
@@ -183,92 +211,92 @@ func TestMCP(t *testing.T) {
 		{"neighbourhood", sym("Store", "format", "mermaid-class"), []string{"classDiagram", `["Store"]`, `["Mem"]`, "<|.. ", ": realization"}, false},
 		{"graph_stats", map[string]any{"graph": "shop"}, []string{"graph shop: 2 files", "FUNCTION ", "CALLS "}, false},
 	}
-	for name, s := range map[string]*sdk.ClientSession{"stdio": cs, "http": hs} {
-		for _, c := range checks {
-			out, isErr := mcpText(t, s, c.tool, c.args)
-			if isErr != c.err {
-				t.Errorf("%s %s %v: error=%v, want %v:\n%s", name, c.tool, c.args, isErr, c.err, out)
-				continue
-			}
-			rest := out
-			for _, w := range c.want {
-				i := strings.Index(rest, w)
-				if i < 0 {
-					t.Errorf("%s %s %v: want %q in\n%s", name, c.tool, c.args, w, out)
-					break
-				}
-				rest = rest[i+len(w):]
-			}
-		}
+}
 
-		// impact equals the set derived by hand from the fixture: Mem.Get
-		// is called (through Store.Get) by Lookup; Lookup by Handler and
-		// Warm; Handler by Serve.
-		out, isErr := mcpText(t, s, "impact", sym("example.com/shop.(*Mem).Get"))
-		got := map[string]string{}
-		for _, m := range regexp.MustCompile(`(?m)^(\d) (\w+)  FUNCTION (\S+)`).FindAllStringSubmatch(out, -1) {
-			got[m[3]] = m[1] + " " + m[2]
+// checkMCPTools runs each check through session s.
+func checkMCPTools(t *testing.T, name string, s *sdk.ClientSession, checks []mcpCheck) {
+	t.Helper()
+	for _, c := range checks {
+		out, isErr := mcpText(t, s, c.tool, c.args)
+		if isErr != c.err {
+			t.Errorf("%s %s %v: error=%v, want %v:\n%s", name, c.tool, c.args, isErr, c.err, out)
+			continue
 		}
-		wantImpact := map[string]string{pkg + "Lookup": "1 CALLS", pkg + "Handler": "2 CALLS", pkg + "Warm": "2 CALLS", pkg + "Serve": "3 CALLS"}
-		if isErr || len(got) != len(wantImpact) || !strings.HasPrefix(out, "4 symbols may be affected") {
-			t.Errorf("%s impact of Mem.Get = %v\n%s", name, got, out)
-		}
-		for k, v := range wantImpact {
-			if got[k] != v {
-				t.Errorf("%s impact: %s = %q, want %q", name, k, got[k], v)
+		rest := out
+		for _, w := range c.want {
+			i := strings.Index(rest, w)
+			if i < 0 {
+				t.Errorf("%s %s %v: want %q in\n%s", name, c.tool, c.args, w, out)
+				break
 			}
-		}
-		out, _ = mcpText(t, s, "impact", sym("hits", "depth", 1))
-		if !strings.Contains(out, "1 WRITES  FUNCTION "+pkg+"Lookup") || strings.Contains(out, "Handler") {
-			t.Errorf("%s impact of hits, depth 1:\n%s", name, out)
-		}
-
-		// No tool reaches the graph outside the token's scope.
-		for _, tool := range []string{"describe", "callers", "callees", "references", "implementations", "relations", "impact", "neighbourhood", "graph_stats", "symbol_at"} {
-			args := map[string]any{"graph": "secret", "symbol": "example.com/secret.Hidden"}
-			switch tool {
-			case "graph_stats":
-				delete(args, "symbol")
-			case "symbol_at":
-				delete(args, "symbol")
-				args["path"], args["line"] = "s.go", 3
-			}
-			out, isErr := mcpText(t, s, tool, args)
-			if !isErr || !strings.Contains(out, `not scoped to graph "secret"`) || strings.Contains(out, "Hidden") {
-				t.Errorf("%s %s on graph secret with a shop token: error=%v\n%s", name, tool, isErr, out)
-			}
-		}
-		if out, _ := mcpText(t, s, "search_symbols", map[string]any{"graph": "secret", "query": "Hidden"}); !strings.Contains(out, "not scoped") {
-			t.Errorf("%s search_symbols in secret: %s", name, out)
-		}
-
-		// Resources: only the graphs the token sees.
-		var uris []string
-		for r, err := range s.Resources(ctx, nil) {
-			if err != nil {
-				t.Fatal(err)
-			}
-			uris = append(uris, r.URI)
-		}
-		if strings.Join(uris, " ") != "grafo://shop/files" {
-			t.Errorf("%s resources = %v", name, uris)
-		}
-		rr, err := s.ReadResource(ctx, &sdk.ReadResourceParams{URI: "grafo://shop/files"})
-		if err != nil || len(rr.Contents) != 1 || !regexp.MustCompile(`shop\.go\tgo\t[0-9a-f]{32}\t[0-9a-f]{8}`).MatchString(rr.Contents[0].Text) {
-			t.Errorf("%s read grafo://shop/files: %v %+v", name, err, rr)
-		}
-		if _, err := s.ReadResource(ctx, &sdk.ReadResourceParams{URI: "grafo://secret/files"}); err == nil {
-			t.Errorf("%s: a shop token read grafo://secret/files", name)
+			rest = rest[i+len(w):]
 		}
 	}
+}
 
-	// No token on HTTP: 401 before any tool runs.
-	resp, err := http.Post(p.url()+"/mcp", "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
-	if err != nil {
-		t.Fatal(err)
+// checkMCPImpactAndScope checks impact against the fixture, that no tool
+// reaches a graph outside the token's scope, and the resources.
+func checkMCPImpactAndScope(t *testing.T, ctx context.Context, name string, s *sdk.ClientSession) {
+	t.Helper()
+	const pkg = mcpPkg
+	sym := mcpSym
+	// impact equals the set derived by hand from the fixture: Mem.Get
+	// is called (through Store.Get) by Lookup; Lookup by Handler and
+	// Warm; Handler by Serve.
+	out, isErr := mcpText(t, s, "impact", sym("example.com/shop.(*Mem).Get"))
+	got := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^(\d) (\w+)  FUNCTION (\S+)`).FindAllStringSubmatch(out, -1) {
+		got[m[3]] = m[1] + " " + m[2]
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusUnauthorized {
-		t.Errorf("POST /mcp without a token: %d, want 401", resp.StatusCode)
+	wantImpact := map[string]string{pkg + "Lookup": "1 CALLS", pkg + "Handler": "2 CALLS", pkg + "Warm": "2 CALLS", pkg + "Serve": "3 CALLS"}
+	if isErr || len(got) != len(wantImpact) || !strings.HasPrefix(out, "4 symbols may be affected") {
+		t.Errorf("%s impact of Mem.Get = %v\n%s", name, got, out)
+	}
+	for k, v := range wantImpact {
+		if got[k] != v {
+			t.Errorf("%s impact: %s = %q, want %q", name, k, got[k], v)
+		}
+	}
+	out, _ = mcpText(t, s, "impact", sym("hits", "depth", 1))
+	if !strings.Contains(out, "1 WRITES  FUNCTION "+pkg+"Lookup") || strings.Contains(out, "Handler") {
+		t.Errorf("%s impact of hits, depth 1:\n%s", name, out)
+	}
+
+	// No tool reaches the graph outside the token's scope.
+	for _, tool := range []string{"describe", "callers", "callees", "references", "implementations", "relations", "impact", "neighbourhood", "graph_stats", "symbol_at"} {
+		args := map[string]any{"graph": "secret", "symbol": "example.com/secret.Hidden"}
+		switch tool {
+		case "graph_stats":
+			delete(args, "symbol")
+		case "symbol_at":
+			delete(args, "symbol")
+			args["path"], args["line"] = "s.go", 3
+		}
+		out, isErr := mcpText(t, s, tool, args)
+		if !isErr || !strings.Contains(out, `not scoped to graph "secret"`) || strings.Contains(out, "Hidden") {
+			t.Errorf("%s %s on graph secret with a shop token: error=%v\n%s", name, tool, isErr, out)
+		}
+	}
+	if out, _ := mcpText(t, s, "search_symbols", map[string]any{"graph": "secret", "query": "Hidden"}); !strings.Contains(out, "not scoped") {
+		t.Errorf("%s search_symbols in secret: %s", name, out)
+	}
+
+	// Resources: only the graphs the token sees.
+	var uris []string
+	for r, err := range s.Resources(ctx, nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		uris = append(uris, r.URI)
+	}
+	if strings.Join(uris, " ") != "grafo://shop/files" {
+		t.Errorf("%s resources = %v", name, uris)
+	}
+	rr, err := s.ReadResource(ctx, &sdk.ReadResourceParams{URI: "grafo://shop/files"})
+	if err != nil || len(rr.Contents) != 1 || !regexp.MustCompile(`shop\.go\tgo\t[0-9a-f]{32}\t[0-9a-f]{8}`).MatchString(rr.Contents[0].Text) {
+		t.Errorf("%s read grafo://shop/files: %v %+v", name, err, rr)
+	}
+	if _, err := s.ReadResource(ctx, &sdk.ReadResourceParams{URI: "grafo://secret/files"}); err == nil {
+		t.Errorf("%s: a shop token read grafo://secret/files", name)
 	}
 }

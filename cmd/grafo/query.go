@@ -9,25 +9,18 @@ import (
 	"os"
 	"sort"
 	"strings"
-
-	"github.com/grafo/grafo/kv/client"
 )
 
 func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("query", "grafo query 'GRAPHQL' [--var k=v …] [--server URL]  (GRAPHQL - reads standard input)\n\n"+
+	fs, server := clientFlags("query", "grafo query 'GRAPHQL' [--var k=v …] [--server URL]  (GRAPHQL - reads standard input)\n\n"+
 		"Prints the result's data as JSON. Exits 1 when the server reports errors, and also\n"+
 		"when any top-level field of the data is null (a graph(...) or node(...) that does\n"+
 		"not exist): the JSON is still printed, and stderr names the null fields.", stderr)
-	server := serverFlag(fs)
 	var vars listFlag
 	fs.Var(&vars, "var", "variable k=v (repeatable); v is parsed as JSON when it is valid JSON, else taken as a string")
-	pos, err := parse(fs, args)
+	pos, err := parseN(fs, args, 1, "query takes one GraphQL document")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return usageError{"query takes one GraphQL document"}
 	}
 	doc := pos[0]
 	if doc == "-" {
@@ -49,7 +42,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		vm[k] = val
 	}
-	c := client.New(*server, client.WithToken(os.Getenv("GRAFO_TOKEN")))
+	c := newClient(*server)
 	var data json.RawMessage
 	qerr := c.GraphQL(ctx, doc, vm, &data)
 	var v any

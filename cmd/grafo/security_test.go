@@ -14,6 +14,7 @@ import (
 )
 
 func TestTokensEndToEnd(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	file := filepath.Join(t.TempDir(), "tokens")
 	os.WriteFile(file, []byte("admin-token-1 admin\nteam-a-token write graphA\nread-token-1 read\n"), 0o600)
 	p := newProc(t, "secure", "--tokens", file)
@@ -49,6 +50,7 @@ func TestTokensEndToEnd(t *testing.T) {
 }
 
 func TestRefusesOpenNonLoopback(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	// Each exits at once when refused; the timeout only bounds a node that
 	// (wrongly) starts serving.
 	for _, tc := range []struct {
@@ -82,6 +84,7 @@ func writeTokens(t *testing.T) string {
 }
 
 func TestWrongClusterSecretCannotJoin(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	n1 := newProc(t, "n1", "--cluster-secret", "right-secret")
 	// A stranger with another secret keeps failing to join; it never
 	// becomes a member.

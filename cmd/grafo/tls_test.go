@@ -17,6 +17,7 @@ import (
 // and replicate; a node whose certificate comes from another CA cannot
 // join.
 func TestClusterOverMutualTLS(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	ca := transporttest.NewCA(t, "cluster")
 	dir := t.TempDir()
 	tlsArgs := func(ca *transporttest.CA, name string) []string {

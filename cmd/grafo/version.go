@@ -36,13 +36,9 @@ func runVersion(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	// Parsed only so that --help and stray arguments behave as in every
 	// other command.
 	fs := newFlags("version", "grafo version", stderr)
-	pos, err := parse(fs, args)
+	_, err := parseN(fs, args, 0, "version takes no arguments")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		fs.Usage()
-		return usageError{"version takes no arguments"}
 	}
 	ver, rev := buildInfo()
 	fmt.Fprintf(stdout, "grafo %s\ncommit %s\ngo %s %s/%s\n", ver, rev, runtime.Version(), runtime.GOOS, runtime.GOARCH)

@@ -63,42 +63,13 @@ func subscribe(t *testing.T, httpAddr, graph string, since time.Time) func(want 
 func TestIngestWatch(t *testing.T) {
 	p := newProc(t, "w1")
 	dir := filepath.Join(t.TempDir(), "tree")
-	write := func(rel, src string) {
-		t.Helper()
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, rel)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, rel), []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(rel, src string) { t.Helper(); writeFile(t, filepath.Join(dir, rel), src) }
 	write("go.mod", "module example.com/w\n\ngo 1.22\n")
 	write("a.go", "package w\n\nfunc Old() {}\n\nfunc Caller() {\n\tOld()\n}\n")
 	write("b.go", "package w\n\nfunc Doomed() {}\n")
 
-	cmd := exec.Command(grafoBin, "ingest", dir, "--graph", "w", "--watch", "--server", p.url())
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuffer{}
-	cmd.Stderr = logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() { cmd.Process.Kill() })
-	runs := make(chan string, 16)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			logs.Write([]byte(sc.Text() + "\n"))
-			if strings.HasPrefix(sc.Text(), "graph w:") {
-				runs <- sc.Text()
-			}
-		}
-	}()
+	w := startWatch(t, dir, "--graph", "w", "--watch", "--server", p.url())
+	cmd, runs, logs, exited := w.cmd, w.runs, w.logs, w.exited
 	select {
 	case <-runs:
 	case <-time.After(60 * time.Second):
@@ -144,11 +115,8 @@ func TestIngestWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 2*time.Second, "b.go's node to go", func() bool {
-		var r struct {
-			Graph struct{ Node *struct{ ID string } }
-		}
-		err := p.client().GraphQL(ctx, `{ graph(id: "w") { node(qualifiedName: "example.com/w.Doomed") { id } } }`, nil, &r)
-		return err == nil && r.Graph.Node == nil
+		exists, err := nodeExists(ctx, p, "w", "example.com/w.Doomed")
+		return err == nil && !exists
 	})
 	t.Logf("deletion applied %v after the remove", time.Since(deleted))
 
@@ -169,11 +137,8 @@ func TestIngestWatch(t *testing.T) {
 	added := time.Now()
 	write("sub/c.go", "package sub\n\nfunc Fresh() {}\n")
 	waitFor(t, 2*time.Second, "sub/c.go's node to appear", func() bool {
-		var r struct {
-			Graph struct{ Node *struct{ ID string } }
-		}
-		err := p.client().GraphQL(ctx, `{ graph(id: "w") { node(qualifiedName: "example.com/w/sub.Fresh") { id } } }`, nil, &r)
-		return err == nil && r.Graph.Node != nil
+		exists, err := nodeExists(ctx, p, "w", "example.com/w/sub.Fresh")
+		return err == nil && exists
 	})
 	t.Logf("a file in a new directory ingested %v after it was written", time.Since(added))
 
@@ -186,5 +151,61 @@ func TestIngestWatch(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("grafo ingest --watch still running 10 s after SIGINT")
+	}
+}
+
+// watching is a running grafo ingest --watch.
+type watching struct {
+	cmd    *exec.Cmd
+	runs   chan string // its "graph NAME: …" lines, one per ingest run
+	logs   *syncBuffer // its stdout and stderr
+	exited chan error
+}
+
+// startWatch starts grafo ingest DIR ARGS…, killed when the test ends.
+func startWatch(t *testing.T, dir string, args ...string) *watching {
+	t.Helper()
+	w := &watching{cmd: exec.Command(grafoBin, append([]string{"ingest", dir}, args...)...),
+		runs: make(chan string, 16), logs: &syncBuffer{}, exited: make(chan error, 1)}
+	out, err := w.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.cmd.Stderr = w.logs
+	if err := w.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { w.exited <- w.cmd.Wait() }()
+	t.Cleanup(func() { w.cmd.Process.Kill() })
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			w.logs.Write([]byte(sc.Text() + "\n"))
+			if strings.HasPrefix(sc.Text(), "graph ") {
+				w.runs <- sc.Text()
+			}
+		}
+	}()
+	return w
+}
+
+// nodeExists reports whether graph holds a node named qn.
+func nodeExists(ctx context.Context, p *proc, graph, qn string) (bool, error) {
+	var r struct {
+		Graph *struct{ Node *struct{ ID string } }
+	}
+	err := p.client().GraphQL(ctx, `query($g: ID!, $q: String!) { graph(id: $g) { node(qualifiedName: $q) { id } } }`,
+		map[string]any{"g": graph, "q": qn}, &r)
+	return err == nil && r.Graph != nil && r.Graph.Node != nil, err
+}
+
+// writeFile writes src to path, creating its directory.
+func writeFile(t *testing.T, path, src string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

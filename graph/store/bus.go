@@ -6,14 +6,15 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync"
 	"time"
 )
 
 // Peers carries serialized changes to the other nodes of a cluster. The
-// server implements it on the node-to-node transport.
+// server implements it on the node-to-node transport. Broadcast is called
+// with one event at a time, in publish order, and must deliver each peer's
+// events in that order; it should not block on a slow peer.
 type Peers interface {
 	Broadcast(ctx context.Context, ev []byte)
 }
@@ -68,17 +69,9 @@ func NewBus(o BusOptions) *Bus {
 		_, _ = rand.Read(b[:])
 		o.Origin = hex.EncodeToString(b[:])
 	}
-	if o.History <= 0 {
-		o.History = 4096
-	}
-	if o.Buffer <= 0 {
-		o.Buffer = 1024
-	}
-	log := o.Logger
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	return &Bus{o: o, log: log, subs: map[*subscriber]struct{}{}, history: make([]Change, o.History),
+	o.History = orDefault(o.History, 4096)
+	o.Buffer = orDefault(o.Buffer, 1024)
+	return &Bus{o: o, log: orDiscard(o.Logger), subs: map[*subscriber]struct{}{}, history: make([]Change, o.History),
 		done: make(chan struct{})}
 }
 

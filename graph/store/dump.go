@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/grafo/grafo/ingest"
@@ -131,22 +130,16 @@ func (s *Store) ownerFacts(ctx context.Context, graph, owner string) ([]ingest.F
 		nodeIDs, edges = nodeIDs[:0], edges[:0]
 		return nil
 	}
+	rows := ownerRows{
+		node: func(id string, _ []byte) error {
+			nodeIDs = append(nodeIDs, id)
+			return nil
+		},
+		edge: func(from, rel, to string) { edges = append(edges, edgeID{from, rel, to}) },
+	}
 	err := s.scanAll(ctx, prefix(pOwner(graph, oid)), func(row string, v []byte) error {
-		switch {
-		case strings.HasPrefix(row, "n/"):
-			nodeIDs = append(nodeIDs, row[2:])
-		case strings.HasPrefix(row, "e/"):
-			parts := strings.Split(row[2:], "/")
-			if len(parts) != 3 {
-				return fmt.Errorf("dump: index row %q: malformed", row)
-			}
-			edges = append(edges, edgeID{parts[0], parts[1], parts[2]})
-		case strings.HasPrefix(row, "x/"):
-			if _, ok := parseEdgeGroup(row, v, func(rel, to string) {
-				edges = append(edges, edgeID{strings.Split(row, "/")[1], rel, to})
-			}); !ok {
-				return fmt.Errorf("dump: index row %q: malformed", row)
-			}
+		if err := rows.visit(row, v); err != nil {
+			return fmt.Errorf("dump: %w", err)
 		}
 		if len(nodeIDs) >= dumpChunk || len(edges) >= dumpChunk {
 			return flush()
@@ -278,72 +271,20 @@ const (
 // and files the target holds that the dump does not are deleted, so the
 // graph ends as the dump describes it however often it runs.
 func Restore(ctx context.Context, dec *json.Decoder, graph string, r Restorer) (RestoreSummary, error) {
-	var sum RestoreSummary
-	var head DumpRecord
-	if err := dec.Decode(&head); err != nil {
-		return sum, fmt.Errorf("restore: reading the dump's first record: %w", err)
-	}
-	if head.Graph == nil {
-		return sum, fmt.Errorf("restore: the dump does not start with a graph record (is it a grafo dump?)")
-	}
-	if head.Graph.Format != DumpFormat {
-		return sum, fmt.Errorf("restore: dump format %d, this grafo reads format %d", head.Graph.Format, DumpFormat)
+	head, err := readDumpHead(dec)
+	if err != nil {
+		return RestoreSummary{}, err
 	}
 	if graph == "" {
-		graph = head.Graph.ID
+		graph = head.ID
 	}
 	if err := ValidGraphID(graph); err != nil {
-		return sum, err
+		return RestoreSummary{}, err
 	}
-	sum.Graph = graph
-	before, err := r.Files(ctx, graph)
-	if err != nil {
-		return sum, err
-	}
-	seen := map[string]bool{}
-	var batch []ingest.FileFacts
-	var pending []ingest.Node // external nodes waiting for a file to ride with
-	size := 0
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		if len(pending) > 0 {
-			batch[0].Nodes = append(batch[0].Nodes, pending...)
-			pending = nil
-		}
-		err := r.PutFiles(ctx, graph, batch)
-		batch, size = batch[:0], 0
-		return err
-	}
-	// filesDone runs once every file is in: the dump puts mutation-made
-	// facts last, since their edges may reach nodes of any file.
-	filesDone := false
-	finishFiles := func() error {
-		if filesDone {
-			return nil
-		}
-		filesDone = true
-		if err := flush(); err != nil {
-			return err
-		}
-		if len(pending) > 0 {
-			if err := r.UpsertAPI(ctx, graph, ingest.FileFacts{Nodes: pending}); err != nil {
-				return err
-			}
-			pending = nil
-		}
-		var gone []string
-		for p := range before {
-			if !seen[p] {
-				gone = append(gone, p)
-			}
-		}
-		sum.Deleted = len(gone)
-		if len(gone) == 0 {
-			return nil
-		}
-		return r.DeleteFiles(ctx, graph, gone)
+	rs := &restoring{r: r, graph: graph, seen: map[string]bool{}}
+	rs.sum.Graph = graph
+	if rs.before, err = r.Files(ctx, graph); err != nil {
+		return rs.sum, err
 	}
 	for n := 2; ; n++ {
 		var rec DumpRecord
@@ -352,42 +293,121 @@ func Restore(ctx context.Context, dec *json.Decoder, graph string, r Restorer) (
 			break
 		}
 		if err != nil {
-			return sum, fmt.Errorf("restore: record %d: %w", n, err)
+			return rs.sum, fmt.Errorf("restore: record %d: %w", n, err)
 		}
-		switch {
-		case rec.External != nil && !filesDone:
-			pending = append(pending, rec.External...)
-			sum.External += len(rec.External)
-		case rec.File != nil && !filesDone:
-			seen[rec.File.File.Path] = true
-			sum.Files++
-			sum.Nodes += len(rec.File.Nodes)
-			sum.Edges += len(rec.File.Edges)
-			batch = append(batch, *rec.File)
-			size += 256 * (1 + len(rec.File.Nodes) + len(rec.File.Edges))
-			if len(batch) >= restoreBatchFiles || size >= restoreBatchBytes {
-				if err := flush(); err != nil {
-					return sum, err
-				}
-			}
-		case rec.API != nil:
-			if err := finishFiles(); err != nil {
-				return sum, err
-			}
-			if err := r.UpsertAPI(ctx, graph, *rec.API); err != nil {
-				return sum, err
-			}
-			sum.Nodes += len(rec.API.Nodes)
-			sum.Edges += len(rec.API.Edges)
-		default:
-			return sum, fmt.Errorf("restore: record %d is out of order or has no graph, file, api or external field", n)
+		if err := rs.record(ctx, n, &rec); err != nil {
+			return rs.sum, err
 		}
 	}
-	if err := finishFiles(); err != nil {
-		return sum, err
+	if err := rs.finishFiles(ctx); err != nil {
+		return rs.sum, err
 	}
-	if err := r.SetLanguages(ctx, graph, head.Graph.Languages); err != nil {
-		return sum, err
+	return rs.sum, r.SetLanguages(ctx, graph, head.Languages)
+}
+
+// readDumpHead reads and checks the graph record a dump starts with.
+func readDumpHead(dec *json.Decoder) (*DumpGraph, error) {
+	var head DumpRecord
+	if err := dec.Decode(&head); err != nil {
+		return nil, fmt.Errorf("restore: reading the dump's first record: %w", err)
 	}
-	return sum, nil
+	if head.Graph == nil {
+		return nil, fmt.Errorf("restore: the dump does not start with a graph record (is it a grafo dump?)")
+	}
+	if head.Graph.Format != DumpFormat {
+		return nil, fmt.Errorf("restore: dump format %d, this grafo reads format %d", head.Graph.Format, DumpFormat)
+	}
+	return head.Graph, nil
+}
+
+// restoring is the state of one Restore: files batched for PutFiles,
+// external nodes waiting for a file to ride with, and the paths seen.
+type restoring struct {
+	r       Restorer
+	graph   string
+	sum     RestoreSummary
+	before  map[string]ingest.File // the target's files before the restore
+	seen    map[string]bool
+	batch   []ingest.FileFacts
+	size    int
+	pending []ingest.Node
+	// filesDone is set once every file is in: the dump puts
+	// mutation-made facts last, since their edges may reach nodes of any
+	// file.
+	filesDone bool
+}
+
+// record applies the n-th record of the dump.
+func (rs *restoring) record(ctx context.Context, n int, rec *DumpRecord) error {
+	switch {
+	case rec.External != nil && !rs.filesDone:
+		rs.pending = append(rs.pending, rec.External...)
+		rs.sum.External += len(rec.External)
+	case rec.File != nil && !rs.filesDone:
+		rs.seen[rec.File.File.Path] = true
+		rs.sum.Files++
+		rs.sum.Nodes += len(rec.File.Nodes)
+		rs.sum.Edges += len(rec.File.Edges)
+		rs.batch = append(rs.batch, *rec.File)
+		rs.size += 256 * (1 + len(rec.File.Nodes) + len(rec.File.Edges))
+		if len(rs.batch) >= restoreBatchFiles || rs.size >= restoreBatchBytes {
+			return rs.flush(ctx)
+		}
+	case rec.API != nil:
+		if err := rs.finishFiles(ctx); err != nil {
+			return err
+		}
+		if err := rs.r.UpsertAPI(ctx, rs.graph, *rec.API); err != nil {
+			return err
+		}
+		rs.sum.Nodes += len(rec.API.Nodes)
+		rs.sum.Edges += len(rec.API.Edges)
+	default:
+		return fmt.Errorf("restore: record %d is out of order or has no graph, file, api or external field", n)
+	}
+	return nil
+}
+
+// flush writes the batched files, the pending external nodes riding with
+// the first.
+func (rs *restoring) flush(ctx context.Context) error {
+	if len(rs.batch) == 0 {
+		return nil
+	}
+	if len(rs.pending) > 0 {
+		rs.batch[0].Nodes = append(rs.batch[0].Nodes, rs.pending...)
+		rs.pending = nil
+	}
+	err := rs.r.PutFiles(ctx, rs.graph, rs.batch)
+	rs.batch, rs.size = rs.batch[:0], 0
+	return err
+}
+
+// finishFiles runs once, after the last file: it writes what is batched
+// and pending and deletes the target's files the dump does not hold.
+func (rs *restoring) finishFiles(ctx context.Context) error {
+	if rs.filesDone {
+		return nil
+	}
+	rs.filesDone = true
+	if err := rs.flush(ctx); err != nil {
+		return err
+	}
+	if len(rs.pending) > 0 {
+		if err := rs.r.UpsertAPI(ctx, rs.graph, ingest.FileFacts{Nodes: rs.pending}); err != nil {
+			return err
+		}
+		rs.pending = nil
+	}
+	var gone []string
+	for p := range rs.before {
+		if !rs.seen[p] {
+			gone = append(gone, p)
+		}
+	}
+	rs.sum.Deleted = len(gone)
+	if len(gone) == 0 {
+		return nil
+	}
+	return rs.r.DeleteFiles(ctx, rs.graph, gone)
 }

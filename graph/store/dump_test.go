@@ -87,6 +87,7 @@ func restore(t *testing.T, s *store.Store, data []byte, graph string) store.Rest
 }
 
 func TestDumpRestoreIsExact(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
 	ingesttest.WriteFile(t, dir, "go.mod", "module example.com/d\n\ngo 1.22\n")
@@ -141,6 +142,7 @@ func TestDumpRestoreIsExact(t *testing.T) {
 }
 
 func TestRestoreRefusesOtherInput(t *testing.T) {
+	t.Parallel()
 	s := store.New(kvtest.NewStore(t), store.Options{})
 	for in, want := range map[string]string{
 		`{"file":{}}`:                              "does not start with a graph record",

@@ -37,36 +37,29 @@ type ownerIndex struct {
 func (s *Store) readIndex(ctx context.Context, graph, oid string) (*ownerIndex, error) {
 	ix := &ownerIndex{nodes: map[string]indexRec{}, edges: map[string]bool{}, occs: map[string]bool{},
 		occTargets: map[string]int{}}
+	rows := ownerRows{
+		node: func(id string, v []byte) (err error) {
+			ix.nodes[id], err = decodeIndexRec(id, v)
+			return err
+		},
+		edge: func(from, rel, to string) { ix.edges[from+"/"+rel+"/"+to] = true },
+		other: func(row string, v []byte) {
+			switch {
+			case strings.HasPrefix(row, "d/"):
+				ix.diags = append(ix.diags, row)
+			case strings.HasPrefix(row, "k/"):
+				ix.occs[row] = true
+			case strings.HasPrefix(row, "t/"):
+				ix.occs[row] = true
+				parseTargets(v, ix.occTargets)
+			}
+		},
+	}
 	err := s.scanAll(ctx, prefix(pOwner(graph, oid)), func(row string, v []byte) error {
-		switch {
-		case strings.HasPrefix(row, "n/"):
-			var r indexRec
-			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("index row %q: %w", row, err)
-			}
-			ix.nodes[row[2:]] = r
-		case strings.HasPrefix(row, "e/"):
-			ix.edges[row[2:]] = true
+		if isEdgeIndexRow(row) {
 			ix.rows = append(ix.rows, row)
-		case strings.HasPrefix(row, "x/"):
-			var pairs []string
-			from, ok := parseEdgeGroup(row, v, func(rel, to string) { pairs = append(pairs, rel+"/"+to) })
-			if !ok {
-				return fmt.Errorf("index row %q: malformed", row)
-			}
-			for _, p := range pairs {
-				ix.edges[from+"/"+p] = true
-			}
-			ix.rows = append(ix.rows, row)
-		case strings.HasPrefix(row, "d/"):
-			ix.diags = append(ix.diags, row)
-		case strings.HasPrefix(row, "k/"):
-			ix.occs[row] = true
-		case strings.HasPrefix(row, "t/"):
-			ix.occs[row] = true
-			parseTargets(v, ix.occTargets)
 		}
-		return nil
+		return rows.visit(row, v)
 	})
 	return ix, err
 }
@@ -157,23 +150,12 @@ func (s *Store) DeleteFiles(ctx context.Context, graph string, paths []string) e
 }
 
 // replace writes facts for the first len(facts) paths and removes the
-// facts of the rest.
+// facts of the rest: it reads each path's owner index, stages the rows to
+// write and delete (replacement), settles external and orphaned nodes, and
+// writes the facts before the file records.
 func (s *Store) replace(ctx context.Context, graph string, facts []ingest.FileFacts, paths []string) error {
-	if err := ValidGraphID(graph); err != nil {
+	if err := checkPaths(graph, paths); err != nil || len(paths) == 0 {
 		return err
-	}
-	seen := map[string]bool{}
-	for _, p := range paths {
-		if p == "" || strings.ContainsAny(p, "\x00") || strings.HasPrefix(p, "\x01") {
-			return fmt.Errorf("%w: file path %q", ErrInvalid, p)
-		}
-		if seen[p] {
-			return fmt.Errorf("%w: file %q listed twice", ErrInvalid, p)
-		}
-		seen[p] = true
-	}
-	if len(paths) == 0 {
-		return nil
 	}
 	if len(facts) > 0 {
 		if _, err := s.ensureGraph(ctx, graph); err != nil {
@@ -191,237 +173,318 @@ func (s *Store) replace(ctx context.Context, graph string, facts []ingest.FileFa
 	if err != nil {
 		return err
 	}
-
-	type cand struct {
-		id, owner string
-		rec       indexRec
-	}
-	var (
-		a, last  batch // facts first, file records last
-		cands    []cand
-		touched  = map[string]bool{}
-		buckets  = map[string]bool{}
-		external = map[string]ingest.Node{}
-	)
-	putName := func(id string, kind ingest.Kind, name string) {
-		lower := strings.ToLower(name)
-		bk := bucket(lower)
-		a.putJSON(pName(graph, bk), nameRow(lower, id), nameRec{Kind: kind})
-		buckets[bk] = true
-	}
+	r := &replacement{graph: graph, touched: map[string]bool{}, buckets: map[string]bool{}, external: map[string]ingest.Node{}}
 	for i, path := range paths {
+		var f *ingest.FileFacts
+		if i < len(facts) {
+			f = &facts[i]
+		}
+		if err := r.file(path, olds[i], f); err != nil {
+			return err
+		}
+	}
+	if err := s.putExternal(ctx, r); err != nil {
+		return err
+	}
+	if err := s.dropDisowned(ctx, r); err != nil {
+		return err
+	}
+	r.facts.putBuckets(graph, r.buckets)
+	if err := s.flush(ctx, &r.facts); err != nil {
+		return err
+	}
+	s.touch(&r.records, graph)
+	if err := s.flush(ctx, &r.records); err != nil {
+		return err
+	}
+	s.publish(ctx, graph, FilesChanged, sortedKeys(r.touched))
+	return nil
+}
+
+// checkPaths refuses an invalid graph id and empty, reserved or repeated
+// file paths.
+func checkPaths(graph string, paths []string) error {
+	if err := ValidGraphID(graph); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, p := range paths {
+		if p == "" || strings.ContainsAny(p, "\x00") || strings.HasPrefix(p, "\x01") {
+			return fmt.Errorf("%w: file path %q", ErrInvalid, p)
+		}
+		if seen[p] {
+			return fmt.Errorf("%w: file %q listed twice", ErrInvalid, p)
+		}
+		seen[p] = true
+	}
+	return nil
+}
+
+// replacement stages the writes of one replace: the facts first, the file
+// records last, so a file is recorded only once its facts are stored.
+type replacement struct {
+	graph          string
+	facts, records batch
+	disowned       []disowned             // nodes the files no longer define
+	touched        map[string]bool        // nodes named in the change event
+	buckets        map[string]bool        // name buckets written
+	external       map[string]ingest.Node // external nodes the facts name
+}
+
+// disowned is a node a file defined before and no longer does.
+type disowned struct {
+	id, owner string
+}
+
+// file stages one path: its new facts (f; nil removes the file) against
+// what its owner index held (old).
+func (r *replacement) file(path string, old *ownerIndex, f *ingest.FileFacts) error {
+	live := f != nil
+	if !live {
+		f = &ingest.FileFacts{}
+	}
+	var c counts
+	if err := r.nodes(path, old, f.Nodes, &c); err != nil {
+		return err
+	}
+	if err := r.edges(path, old, f.Edges, &c); err != nil {
+		return err
+	}
+	if err := r.occurrences(path, old, f.Occurrences); err != nil {
+		return err
+	}
+	spilled := 0
+	if live {
+		spilled = r.putFileRecord(path, f.File, c)
+	} else {
 		oid := ownerID(path)
-		po := pOwner(graph, oid)
-		old := olds[i]
-		var f ingest.FileFacts
-		live := i < len(facts)
-		if live {
-			f = facts[i]
-		}
-		newNodes := map[string]bool{}
-		var c counts
-		for _, n := range f.Nodes {
-			if err := checkNode(n); err != nil {
-				return fmt.Errorf("file %q: %w", path, err)
-			}
-			id := NodeID(graph, n.QualifiedName)
-			if n.External {
-				external[id] = n
-				touched[id] = true
-				continue
-			}
-			if newNodes[id] {
-				continue
-			}
-			newNodes[id] = true
-			touched[id] = true
-			rec := Node{Kind: n.Kind, Name: n.Name, QualifiedName: n.QualifiedName, Path: n.Path,
-				Line: n.Line, EndLine: n.EndLine, Owner: path}
-			if rec.Path == "" {
-				rec.Path = path
-			}
-			a.putJSON(pNode(graph, id), "meta", rec)
-			putName(id, n.Kind, n.Name)
-			a.putJSON(po, "n/"+id, indexRec{Kind: n.Kind, Name: n.Name, Line: n.Line, EndLine: n.EndLine})
-			if o, ok := old.nodes[id]; ok && !strings.EqualFold(o.Name, n.Name) {
-				lower := strings.ToLower(o.Name)
-				a.del(pName(graph, bucket(lower)), nameRow(lower, id))
-			}
-			c.addNode(n.Kind)
-		}
-		for id, o := range old.nodes {
-			if !newNodes[id] {
-				cands = append(cands, cand{id, path, o})
-				a.del(po, "n/"+id)
-				touched[id] = true
-			}
-		}
-		newEdges := map[string]bool{}
-		bySource := map[string][]string{} // from → "REL/to" (the index rows)
-		for _, e := range f.Edges {
-			if err := checkEdge(e); err != nil {
-				return fmt.Errorf("file %q: %w", path, err)
-			}
-			from, to, rel := NodeID(graph, e.From), NodeID(graph, e.To), string(e.Relation)
-			k := from + "/" + rel + "/" + to
-			if newEdges[k] {
-				continue // one edge per relation and pair per file: the first site
-			}
-			newEdges[k] = true
-			rec := edgeRec{Path: e.Path, Line: e.Line, Column: e.Column, Dynamic: e.Dynamic}
-			if rec.Path == "" {
-				rec.Path = path
-			}
-			a.putJSON(pNode(graph, from), outRow(rel, to, oid), rec)
-			a.putJSON(pNode(graph, to), inRow(rel, from, oid), rec)
-			bySource[from] = append(bySource[from], rel+"/"+to)
-			c.addEdge(e.Relation)
-			touched[from], touched[to] = true, true
-		}
-		indexRows := map[string]bool{}
-		for from, entries := range bySource {
-			for chunk, v := range edgeGroups(entries) {
-				row := edgeGroupRow(from, chunk)
-				a.put(po, row, v)
-				indexRows[row] = true
-			}
-		}
-		for k := range old.edges {
-			if newEdges[k] {
-				continue
-			}
-			if p := strings.Split(k, "/"); len(p) == 3 {
-				a.del(pNode(graph, p[0]), outRow(p[1], p[2], oid))
-				a.del(pNode(graph, p[2]), inRow(p[1], p[0], oid))
-				touched[p[0]], touched[p[2]] = true, true
-			}
-		}
-		for _, row := range old.rows {
-			if !indexRows[row] {
-				a.del(po, row)
-			}
-		}
-		occ, err := buildOccRows(graph, path, oid, f.Occurrences)
-		if err != nil {
-			return err
-		}
-		for row, v := range occ.owner {
-			a.put(po, row, v)
-		}
-		for row := range old.occs {
-			if _, ok := occ.owner[row]; !ok {
-				a.del(po, row)
-			}
-		}
-		// The nodes an occurrence names are not listed in the change
-		// event (their record and edges stay): a file names hundreds.
-		for id, rows := range occ.byNode {
-			for row, v := range rows {
-				a.put(pNode(graph, id), row, v)
-			}
-		}
-		for id, n := range old.occTargets {
-			for c := occ.targets[id]; c < n; c++ {
-				a.del(pNode(graph, id), fmt.Sprintf("r/%s/%03d", oid, c))
-			}
-		}
-		// Diagnostics ride in the file row unless they make it too big.
-		var spilled []string
-		if live {
-			rec := File{File: f.File}
-			data, _ := json.Marshal(rec)
-			if len(pFiles(graph))+1+len(path)+len(data) > kv.MaxPairSize-64 {
-				spilled = rec.Diagnostics
-				rec.Diagnostics = nil
-				rec.Spilled = len(spilled)
-			}
-			for j, d := range spilled {
-				if len(d) > maxDiagnostic {
-					d = d[:maxDiagnostic]
-				}
-				a.put(po, fmt.Sprintf("d/%06d", j), []byte(d))
-			}
-			last.putJSON(pFiles(graph), path, rec)
-			last.putJSON(pGraph(graph), "stats/"+oid, c)
-			last.put(pGraph(graph), "owner/"+oid, []byte(path))
-		} else {
-			last.del(pFiles(graph), path)
-			last.del(pGraph(graph), "stats/"+oid)
-			last.del(pGraph(graph), "owner/"+oid)
-		}
-		for _, row := range old.diags {
-			var j int
-			if _, err := fmt.Sscanf(row, "d/%d", &j); err != nil || j >= len(spilled) {
-				a.del(po, row)
-			}
+		r.records.del(pFiles(r.graph), path)
+		r.records.del(pGraph(r.graph), "stats/"+oid)
+		r.records.del(pGraph(r.graph), "owner/"+oid)
+	}
+	// Spilled diagnostic rows past the new ones go.
+	for _, row := range old.diags {
+		var j int
+		if _, err := fmt.Sscanf(row, "d/%d", &j); err != nil || j >= spilled {
+			r.facts.del(pOwner(r.graph, ownerID(path)), row)
 		}
 	}
+	return nil
+}
 
-	// External nodes are written once and never taken from their owner.
-	if len(external) > 0 {
-		ids := make([]string, 0, len(external))
-		keys := make([][]byte, 0, len(external))
-		for id := range external {
-			ids = append(ids, id)
+// nodes stages the file's node records with their name and owner index
+// rows, and lists the nodes it no longer defines.
+func (r *replacement) nodes(path string, old *ownerIndex, nodes []ingest.Node, c *counts) error {
+	po := pOwner(r.graph, ownerID(path))
+	defined := map[string]bool{}
+	for _, n := range nodes {
+		if err := checkNode(n); err != nil {
+			return fmt.Errorf("file %q: %w", path, err)
 		}
-		sort.Strings(ids)
-		for _, id := range ids {
-			keys = append(keys, kv.Key(pNode(graph, id), "meta"))
+		id := NodeID(r.graph, n.QualifiedName)
+		r.touched[id] = true
+		if n.External {
+			r.external[id] = n
+			continue
 		}
-		vals, err := s.getMany(ctx, keys)
-		if err != nil {
-			return err
+		if defined[id] {
+			continue
 		}
-		for i, id := range ids {
-			if vals[i] != nil {
-				continue
-			}
-			n := external[id]
-			a.putJSON(pNode(graph, id), "meta", Node{Kind: n.Kind, Name: n.Name, QualifiedName: n.QualifiedName,
-				Path: n.Path, Line: n.Line, EndLine: n.EndLine, External: true, Owner: extOwner})
-			putName(id, n.Kind, n.Name)
-			a.putJSON(pOwner(graph, extOID), "n/"+id, indexRec{Kind: n.Kind, Name: n.Name})
+		defined[id] = true
+		rec := Node{Kind: n.Kind, Name: n.Name, QualifiedName: n.QualifiedName, Path: n.Path,
+			Line: n.Line, EndLine: n.EndLine, Owner: path}
+		if rec.Path == "" {
+			rec.Path = path
+		}
+		r.facts.putJSON(pNode(r.graph, id), "meta", rec)
+		r.buckets[r.facts.putName(r.graph, id, n.Kind, n.Name)] = true
+		r.facts.putJSON(po, "n/"+id, indexRec{Kind: n.Kind, Name: n.Name, Line: n.Line, EndLine: n.EndLine})
+		if o, ok := old.nodes[id]; ok && !strings.EqualFold(o.Name, n.Name) {
+			r.facts.delName(r.graph, id, o.Name)
+		}
+		c.addNode(n.Kind)
+	}
+	for id := range old.nodes {
+		if !defined[id] {
+			r.disowned = append(r.disowned, disowned{id, path})
+			r.facts.del(po, "n/"+id)
+			r.touched[id] = true
 		}
 	}
+	return nil
+}
 
-	// A removed node goes only if its file still owns it: another file or
-	// an API mutation may have taken it over.
-	if len(cands) > 0 {
-		keys := make([][]byte, len(cands))
-		for i, c := range cands {
-			keys[i] = kv.Key(pNode(graph, c.id), "meta")
+// edges stages both ends of each new edge and the owner's grouped index
+// rows, and deletes the old edges the file no longer states.
+func (r *replacement) edges(path string, old *ownerIndex, edges []ingest.Edge, c *counts) error {
+	oid := ownerID(path)
+	po := pOwner(r.graph, oid)
+	stated := map[string]bool{}
+	bySource := map[string][]string{} // from → "REL/to" (the index rows)
+	for _, e := range edges {
+		if err := checkEdge(e); err != nil {
+			return fmt.Errorf("file %q: %w", path, err)
 		}
-		vals, err := s.getMany(ctx, keys)
-		if err != nil {
-			return err
+		from, to, rel := NodeID(r.graph, e.From), NodeID(r.graph, e.To), string(e.Relation)
+		k := from + "/" + rel + "/" + to
+		if stated[k] {
+			continue // one edge per relation and pair per file: the first site
 		}
-		for i, c := range cands {
-			if vals[i] == nil {
-				continue
-			}
-			var n Node
-			if err := json.Unmarshal(vals[i], &n); err != nil {
-				return fmt.Errorf("node %s: %w", c.id, err)
-			}
-			if n.Owner != c.owner {
-				continue
-			}
-			a.del(pNode(graph, c.id), "meta")
-			lower := strings.ToLower(n.Name)
-			a.del(pName(graph, bucket(lower)), nameRow(lower, c.id))
+		stated[k] = true
+		rec := edgeRec{Path: e.Path, Line: e.Line, Column: e.Column, Dynamic: e.Dynamic}
+		if rec.Path == "" {
+			rec.Path = path
+		}
+		r.facts.putJSON(pNode(r.graph, from), outRow(rel, to, oid), rec)
+		r.facts.putJSON(pNode(r.graph, to), inRow(rel, from, oid), rec)
+		bySource[from] = append(bySource[from], rel+"/"+to)
+		c.addEdge(e.Relation)
+		r.touched[from], r.touched[to] = true, true
+	}
+	indexRows := map[string]bool{}
+	for from, entries := range bySource {
+		for chunk, v := range edgeGroups(entries) {
+			row := edgeGroupRow(from, chunk)
+			r.facts.put(po, row, v)
+			indexRows[row] = true
 		}
 	}
-	for bk := range buckets {
-		a.put(pGraph(graph), "b/"+bk, one)
+	for k := range old.edges {
+		if stated[k] {
+			continue
+		}
+		if p := strings.Split(k, "/"); len(p) == 3 {
+			r.facts.del(pNode(r.graph, p[0]), outRow(p[1], p[2], oid))
+			r.facts.del(pNode(r.graph, p[2]), inRow(p[1], p[0], oid))
+			r.touched[p[0]], r.touched[p[2]] = true, true
+		}
 	}
-	if err := s.flush(ctx, &a); err != nil {
+	for _, row := range old.rows {
+		if !indexRows[row] {
+			r.facts.del(po, row)
+		}
+	}
+	return nil
+}
+
+// occurrences stages the file's occurrence rows, in its owner partition
+// and in the partitions of the nodes they name, and deletes the old ones.
+func (r *replacement) occurrences(path string, old *ownerIndex, occs []ingest.Occurrence) error {
+	oid := ownerID(path)
+	po := pOwner(r.graph, oid)
+	occ, err := buildOccRows(r.graph, path, oid, occs)
+	if err != nil {
 		return err
 	}
-	s.touch(&last, graph)
-	if err := s.flush(ctx, &last); err != nil {
+	for row, v := range occ.owner {
+		r.facts.put(po, row, v)
+	}
+	for row := range old.occs {
+		if _, ok := occ.owner[row]; !ok {
+			r.facts.del(po, row)
+		}
+	}
+	// The nodes an occurrence names are not listed in the change
+	// event (their record and edges stay): a file names hundreds.
+	for id, rows := range occ.byNode {
+		for row, v := range rows {
+			r.facts.put(pNode(r.graph, id), row, v)
+		}
+	}
+	for id, n := range old.occTargets {
+		for c := occ.targets[id]; c < n; c++ {
+			r.facts.del(pNode(r.graph, id), fmt.Sprintf("r/%s/%03d", oid, c))
+		}
+	}
+	return nil
+}
+
+// putFileRecord stages the file row with its stats and owner rows, and
+// returns how many diagnostics it spilled into d/ rows of the owner
+// because they would make the file row too big.
+func (r *replacement) putFileRecord(path string, file ingest.File, c counts) int {
+	oid := ownerID(path)
+	rec := File{File: file}
+	var spilled []string
+	data, _ := json.Marshal(rec)
+	if len(pFiles(r.graph))+1+len(path)+len(data) > kv.MaxPairSize-64 {
+		spilled = rec.Diagnostics
+		rec.Diagnostics = nil
+		rec.Spilled = len(spilled)
+	}
+	for j, d := range spilled {
+		if len(d) > maxDiagnostic {
+			d = d[:maxDiagnostic]
+		}
+		r.facts.put(pOwner(r.graph, oid), fmt.Sprintf("d/%06d", j), []byte(d))
+	}
+	r.records.putJSON(pFiles(r.graph), path, rec)
+	r.records.putJSON(pGraph(r.graph), "stats/"+oid, c)
+	r.records.put(pGraph(r.graph), "owner/"+oid, []byte(path))
+	return len(spilled)
+}
+
+// putExternal stages the external nodes not stored yet: they are written
+// once and never taken from their owner.
+func (s *Store) putExternal(ctx context.Context, r *replacement) error {
+	if len(r.external) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(r.external))
+	for id := range r.external {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	keys := make([][]byte, len(ids))
+	for i, id := range ids {
+		keys[i] = kv.Key(pNode(r.graph, id), "meta")
+	}
+	vals, err := s.getMany(ctx, keys)
+	if err != nil {
 		return err
 	}
-	s.publish(ctx, graph, FilesChanged, sortedKeys(touched))
+	for i, id := range ids {
+		if vals[i] != nil {
+			continue
+		}
+		n := r.external[id]
+		r.facts.putJSON(pNode(r.graph, id), "meta", Node{Kind: n.Kind, Name: n.Name, QualifiedName: n.QualifiedName,
+			Path: n.Path, Line: n.Line, EndLine: n.EndLine, External: true, Owner: extOwner})
+		r.buckets[r.facts.putName(r.graph, id, n.Kind, n.Name)] = true
+		r.facts.putJSON(pOwner(r.graph, extOID), "n/"+id, indexRec{Kind: n.Kind, Name: n.Name})
+	}
+	return nil
+}
+
+// dropDisowned stages the removal of the nodes the files stopped
+// defining, each only if its file still owns it: another file or an API
+// mutation may have taken it over.
+func (s *Store) dropDisowned(ctx context.Context, r *replacement) error {
+	if len(r.disowned) == 0 {
+		return nil
+	}
+	keys := make([][]byte, len(r.disowned))
+	for i, d := range r.disowned {
+		keys[i] = kv.Key(pNode(r.graph, d.id), "meta")
+	}
+	vals, err := s.getMany(ctx, keys)
+	if err != nil {
+		return err
+	}
+	for i, d := range r.disowned {
+		if vals[i] == nil {
+			continue
+		}
+		var n Node
+		if err := json.Unmarshal(vals[i], &n); err != nil {
+			return fmt.Errorf("node %s: %w", d.id, err)
+		}
+		if n.Owner != d.owner {
+			continue
+		}
+		r.facts.del(pNode(r.graph, d.id), "meta")
+		r.facts.delName(r.graph, d.id, n.Name)
+	}
 	return nil
 }
 

@@ -202,24 +202,23 @@ func (s *Store) DeleteGraph(ctx context.Context, id string) (bool, error) {
 	}
 	err = s.parallel(ctx, len(owners), func(ctx context.Context, i int) error {
 		return collect(pOwner(id, owners[i]), func(row string, v []byte) {
-			switch {
-			case strings.HasPrefix(row, "n/"):
-				nodes[row[2:]] = true
-			case strings.HasPrefix(row, "e/"):
-				if p := strings.Split(row, "/"); len(p) == 4 {
-					nodes[p[1]], nodes[p[3]] = true, true
-				}
-			case strings.HasPrefix(row, "x/"):
-				if from, ok := parseEdgeGroup(row, v, func(_, to string) { nodes[to] = true }); ok {
-					nodes[from] = true
-				}
-			case strings.HasPrefix(row, "t/"):
-				targets := map[string]int{}
-				parseTargets(v, targets)
-				for n := range targets {
-					nodes[n] = true
-				}
-			}
+			// A malformed row is deleted all the same.
+			_ = ownerRows{
+				node: func(id string, _ []byte) error {
+					nodes[id] = true
+					return nil
+				},
+				edge: func(from, _, to string) { nodes[from], nodes[to] = true, true },
+				other: func(row string, v []byte) {
+					if strings.HasPrefix(row, "t/") {
+						targets := map[string]int{}
+						parseTargets(v, targets)
+						for n := range targets {
+							nodes[n] = true
+						}
+					}
+				},
+			}.visit(row, v)
 		})
 	})
 	if err != nil {
@@ -303,23 +302,15 @@ func (s *Store) Stats(ctx context.Context, graph string) (*Stats, error) {
 // countOwner counts an owner's facts from its index rows.
 func (s *Store) countOwner(ctx context.Context, graph, oid string) (counts, error) {
 	var c counts
-	err := s.scanAll(ctx, prefix(pOwner(graph, oid)), func(row string, v []byte) error {
-		switch {
-		case strings.HasPrefix(row, "n/"):
-			var r indexRec
-			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("index row %q: %w", row, err)
-			}
+	rows := ownerRows{
+		node: func(id string, v []byte) error {
+			r, err := decodeIndexRec(id, v)
 			c.addNode(r.Kind)
-		case strings.HasPrefix(row, "e/"):
-			if p := strings.Split(row, "/"); len(p) == 4 {
-				c.addEdge(ingest.Relation(p[2]))
-			}
-		case strings.HasPrefix(row, "x/"):
-			parseEdgeGroup(row, v, func(rel, _ string) { c.addEdge(ingest.Relation(rel)) })
-		}
-		return nil
-	})
+			return err
+		},
+		edge: func(_, rel, _ string) { c.addEdge(ingest.Relation(rel)) },
+	}
+	err := s.scanAll(ctx, prefix(pOwner(graph, oid)), rows.visit)
 	return c, err
 }
 

@@ -3,20 +3,20 @@ package store
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/grafo/grafo/ingest"
 	"github.com/grafo/grafo/kv"
 )
 
 // Synthetic owners. They start with 0x01, which no file path does.
 const (
-	APIOwner      = "\x01api" // nodes and edges created through GraphQL mutations
-	ExternalOwner = "\x01ext" // external nodes, shared by every file
-	apiOwner      = APIOwner
-	extOwner      = ExternalOwner
+	apiOwner = "\x01api" // nodes and edges created through GraphQL mutations
+	extOwner = "\x01ext" // external nodes, shared by every file
 )
 
 const pGraphs = "graphs"
@@ -42,9 +42,7 @@ func shortHash(parts ...string) string {
 // NodeID is the stable id of the node named qualifiedName in graph.
 func NodeID(graph, qualifiedName string) string { return shortHash(graph, qualifiedName) }
 
-// OwnerID names an owner's index partition g/{graph}/o/{OwnerID(owner)}.
-func OwnerID(owner string) string { return shortHash(owner) }
-
+// ownerID names an owner's index partition g/{graph}/o/{ownerID(owner)}.
 func ownerID(owner string) string { return shortHash(owner) }
 
 var (
@@ -103,19 +101,85 @@ func edgeGroups(entries []string) [][]byte {
 	return out
 }
 
-// parseEdgeGroup returns the source of an "x/{from}/{chunk}" row and
-// calls fn with each edge (relation, target) of its value.
-func parseEdgeGroup(row string, v []byte, fn func(rel, to string)) (from string, ok bool) {
-	parts := strings.Split(row, "/")
-	if len(parts) != 3 || parts[0] != "x" {
-		return "", false
-	}
-	for _, line := range strings.Split(string(v), "\n") {
-		if rel, to, ok := strings.Cut(line, "/"); ok {
-			fn(rel, to)
+// ownerRows reads the rows of an owner's index partition: n/{id} for a
+// node it defines, e/{from}/{REL}/{to} for an API edge and
+// x/{from}/{chunk} for a group of "REL/to" lines of a file's edges. Each
+// hook may be nil; other rows (d/, k/, t/, p/) go to other.
+type ownerRows struct {
+	node  func(id string, v []byte) error // v is the node's indexRec
+	edge  func(from, rel, to string)      // once per edge of e/ and x/ rows
+	other func(row string, v []byte)
+}
+
+// visit parses one row and calls the matching hook; a malformed edge row
+// is an error.
+func (o ownerRows) visit(row string, v []byte) error {
+	switch {
+	case strings.HasPrefix(row, "n/"):
+		if o.node != nil {
+			return o.node(row[2:], v)
+		}
+	case strings.HasPrefix(row, "e/"):
+		p := strings.Split(row, "/")
+		if len(p) != 4 {
+			return fmt.Errorf("index row %q: malformed", row)
+		}
+		if o.edge != nil {
+			o.edge(p[1], p[2], p[3])
+		}
+	case strings.HasPrefix(row, "x/"):
+		p := strings.Split(row, "/")
+		if len(p) != 3 {
+			return fmt.Errorf("index row %q: malformed", row)
+		}
+		for _, line := range strings.Split(string(v), "\n") {
+			if rel, to, ok := strings.Cut(line, "/"); ok && o.edge != nil {
+				o.edge(p[1], rel, to)
+			}
+		}
+	default:
+		if o.other != nil {
+			o.other(row, v)
 		}
 	}
-	return parts[1], true
+	return nil
+}
+
+// isEdgeIndexRow reports whether row is an e/ or x/ row of an owner index.
+func isEdgeIndexRow(row string) bool {
+	return strings.HasPrefix(row, "e/") || strings.HasPrefix(row, "x/")
+}
+
+// decodeIndexRec reads the value of an owner's n/ row.
+func decodeIndexRec(id string, v []byte) (indexRec, error) {
+	var r indexRec
+	if err := json.Unmarshal(v, &r); err != nil {
+		return r, fmt.Errorf("index row n/%s: %w", id, err)
+	}
+	return r, nil
+}
+
+// putName indexes node id under its name and returns the name bucket,
+// which the graph partition must list (putBuckets).
+func (b *batch) putName(graph, id string, kind ingest.Kind, name string) string {
+	lower := strings.ToLower(name)
+	bk := bucket(lower)
+	b.putJSON(pName(graph, bk), nameRow(lower, id), nameRec{Kind: kind})
+	return bk
+}
+
+// delName removes node id's row under name from the name index.
+func (b *batch) delName(graph, id, name string) {
+	lower := strings.ToLower(name)
+	b.del(pName(graph, bucket(lower)), nameRow(lower, id))
+}
+
+// putBuckets lists name buckets in the graph partition, so deleting the
+// graph finds them.
+func (b *batch) putBuckets(graph string, buckets map[string]bool) {
+	for bk := range buckets {
+		b.put(pGraph(graph), "b/"+bk, one)
+	}
 }
 
 // parseEdgeRow splits "out/REL/other/oid" (or in/…) after its direction.

@@ -41,8 +41,7 @@ func (s *Store) UpsertNodes(ctx context.Context, graph string, nodes []ingest.No
 				recount[oid] = true
 			}
 			if !strings.EqualFold(o.Name, n.Name) {
-				lower := strings.ToLower(o.Name)
-				b.del(pName(graph, bucket(lower)), nameRow(lower, id))
+				b.delName(graph, id, o.Name)
 			}
 			if o.Owner == apiOwner && o.Path != n.Path && o.Path != "" {
 				b.del(pOwner(graph, apiOID), apiPathRow(o.Path, id))
@@ -51,19 +50,14 @@ func (s *Store) UpsertNodes(ctx context.Context, graph string, nodes []ingest.No
 		rec := &Node{ID: id, Kind: n.Kind, Name: n.Name, QualifiedName: n.QualifiedName, Path: n.Path,
 			Line: n.Line, EndLine: n.EndLine, External: n.External, Owner: apiOwner}
 		b.putJSON(pNode(graph, id), "meta", rec)
-		lower := strings.ToLower(n.Name)
-		bk := bucket(lower)
-		b.putJSON(pName(graph, bk), nameRow(lower, id), nameRec{Kind: n.Kind})
-		buckets[bk] = true
+		buckets[b.putName(graph, id, n.Kind, n.Name)] = true
 		b.putJSON(pOwner(graph, apiOID), "n/"+id, indexRec{Kind: n.Kind, Name: n.Name, Line: n.Line, EndLine: n.EndLine})
 		if n.Path != "" && n.Line > 0 {
 			b.putJSON(pOwner(graph, apiOID), apiPathRow(n.Path, id), indexRec{Kind: n.Kind, Name: n.Name, Line: n.Line, EndLine: n.EndLine})
 		}
 		out[i] = rec
 	}
-	for bk := range buckets {
-		b.put(pGraph(graph), "b/"+bk, one)
-	}
+	b.putBuckets(graph, buckets)
 	s.touch(&b, graph)
 	if err := s.flush(ctx, &b); err != nil {
 		return nil, err
@@ -143,8 +137,7 @@ func (s *Store) DeleteNodes(ctx context.Context, graph string, ids []string) (in
 				b.del(pOwner(graph, apiOID), apiPathRow(n.Path, id))
 			}
 			recount[oid] = true
-			lower := strings.ToLower(n.Name)
-			b.del(pName(graph, bucket(lower)), nameRow(lower, id))
+			b.delName(graph, id, n.Name)
 		}
 		touched[id] = true
 		err := s.scanAll(ctx, prefix(pNode(graph, id)), func(row string, _ []byte) error {

@@ -21,9 +21,10 @@ type Options struct {
 	// Logger; nil discards.
 	Logger *slog.Logger
 	// BatchSize is the number of writes per kv.Store.Write call; 0 means
-	// 512.
+	// DefaultBatchSize.
 	BatchSize int
-	// Parallel is the number of batches or scans in flight; 0 means 4.
+	// Parallel is the number of batches or scans in flight; 0 means
+	// DefaultParallel.
 	Parallel int
 	// Write and Read are the consistency of the store's own writes and
 	// reads; zero values use the cluster's defaults.
@@ -32,6 +33,12 @@ type Options struct {
 	// time.Now.
 	Now func() time.Time
 }
+
+// Defaults of Options.
+const (
+	DefaultBatchSize = 4096
+	DefaultParallel  = 16
+)
 
 // Store maps graphs onto kv rows. It is safe for concurrent use.
 type Store struct {
@@ -48,21 +55,29 @@ var _ ingest.Sink = (*Store)(nil)
 
 // New returns a Store writing through s.
 func New(s kv.Store, o Options) *Store {
-	if o.BatchSize <= 0 {
-		o.BatchSize = 4096
-	}
-	if o.Parallel <= 0 {
-		o.Parallel = 16
-	}
-	log := o.Logger
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
+	o.BatchSize = orDefault(o.BatchSize, DefaultBatchSize)
+	o.Parallel = orDefault(o.Parallel, DefaultParallel)
 	now := o.Now
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{kv: s, o: o, log: log, bus: o.Bus, now: now, scan: 1000}
+	return &Store{kv: s, o: o, log: orDiscard(o.Logger), bus: o.Bus, now: now, scan: 1000}
+}
+
+// orDefault is v, or def when v is not positive (an unset option).
+func orDefault(v, def int) int {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// orDiscard is l, or a logger that discards when l is nil.
+func orDiscard(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return l
 }
 
 // Bus returns the bus changes are published on (may be nil).

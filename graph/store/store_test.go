@@ -36,6 +36,7 @@ func edgeSet(t *testing.T, s *store.Store, graph, qn string, dir store.Direction
 }
 
 func TestPutFilesReplacesFactsOnBothEnds(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := store.New(kvtest.NewStore(t), store.Options{})
 	const g = "demo"
@@ -90,6 +91,7 @@ func TestPutFilesReplacesFactsOnBothEnds(t *testing.T) {
 }
 
 func TestSpilledDiagnosticsRoundTrip(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := store.New(kvtest.NewStore(t), store.Options{})
 	diags := make([]string, 30)
@@ -111,6 +113,7 @@ func TestSpilledDiagnosticsRoundTrip(t *testing.T) {
 }
 
 func TestBusReplayAndPeers(t *testing.T) {
+	t.Parallel()
 	b1 := store.NewBus(store.BusOptions{Origin: "n1"})
 	b2 := store.NewBus(store.BusOptions{Origin: "n2"})
 	defer b1.Close()
@@ -149,6 +152,7 @@ func (p peer) Broadcast(ctx context.Context, ev []byte) { _ = p.b.Deliver(ev) }
 // re-put, a shrinking re-put removes exactly the dropped ones (both ends),
 // and deleting the graph leaves no row behind.
 func TestManyEdgesFromOneSource(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	raw := kvtest.NewStore(t)
 	s := store.New(raw, store.Options{})

@@ -1,5 +1,5 @@
 // Package golang is Grafo's Go frontend: it turns the Go files of a tree
-// into graph facts (ingest.FileFacts) as CONTRACT.md's mapping table says.
+// into graph facts (ingest.FileFacts) as docs/mapping.md's table says.
 // Importing it registers the frontend with package ingest.
 //
 // Design:

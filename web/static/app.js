@@ -612,7 +612,6 @@
   // ---------------------------------------------------------------- node page
 
   const CLASS_RELATIONS = ['INHERITANCE', 'COMPOSITION', 'AGGREGATION', 'ASSOCIATION', 'LINK', 'DEPENDENCY', 'REALIZATION', 'DASHED_LINK'];
-  const VAR_RELATIONS = ['READS', 'WRITES', 'REFERENCES'];
   // Headings of the edge groups, by relation and direction.
   const GROUPS = [
     ['CALLS', 'IN', 'Callers'], ['CALLS', 'OUT', 'Callees'],
@@ -649,7 +648,7 @@
     }
     const hood = await neighbourhood(g, node, depth, all ? MAX_NODES_ALL : MAX_NODES);
     if (token !== app.token) return;
-    app.neighbourhood = hood;
+    app.neighbourhood = Object.assign(hood, {graph: g, depth});
     document.title = `${node.name} · ${g} · Grafo`;
 
     const groups = h('div', {class: 'relations'});
@@ -1051,123 +1050,34 @@
 
   // ---------------------------------------------------------------- export
 
-  // mermaidId makes an identifier Mermaid accepts from a qualified name.
-  function idMaker() {
-    const used = new Map();
-    const byNode = new Map();
-    return (n) => {
-      if (byNode.has(n.id)) return byNode.get(n.id);
-      const short = n.qualifiedName.split('/').pop();
-      let base = short.replace(/[^A-Za-z0-9_]/g, '_');
-      if (!/^[A-Za-z_]/.test(base)) base = 'n_' + base;
-      let id = base;
-      for (let i = 2; used.has(id); i++) id = `${base}_${i}`;
-      used.set(id, true);
-      byNode.set(n.id, id);
-      return id;
-    };
-  }
-  const mqLabel = (t) => t.replace(/"/g, '#quot;');
+  // The text comes from the server (GraphQL Node.export), the one exporter
+  // the CLI and agents use too; the three formats are fetched together so
+  // switching between them is immediate.
+  const EXPORT_FORMATS = {flowchart: 'MERMAID_FLOWCHART', class: 'MERMAID_CLASS', dot: 'DOT'};
+  let exported = {};
 
-  function toFlowchart(hood) {
-    const id = idMaker();
-    const lines = ['flowchart LR'];
-    const edges = hood.edges.filter((e) => e.relation === 'CALLS' || VAR_RELATIONS.includes(e.relation));
-    const used = new Set();
-    edges.forEach((e) => { used.add(e.from); used.add(e.to); });
-    used.add(hood.center);
-    const nodes = Array.from(hood.nodes.values()).filter((n) => used.has(n.id))
-      .sort((a, b) => a.hop - b.hop || a.qualifiedName.localeCompare(b.qualifiedName));
-    for (const n of nodes) {
-      const label = mqLabel(n.qualifiedName);
-      const shape = n.kind === 'VARIABLE' ? `[("${label}")]` : n.kind === 'CLASS' ? `[["${label}"]]` : `["${label}"]`;
-      lines.push(`  ${id(n)}${shape}`);
-    }
-    for (const e of sortEdges(hood, edges)) {
-      const a = id(hood.nodes.get(e.from)), b = id(hood.nodes.get(e.to));
-      if (e.relation === 'CALLS') lines.push(`  ${a} ${e.dynamic ? '-.->' : '-->'} ${b}`);
-      else lines.push(`  ${a} -- ${e.relation.toLowerCase()} --> ${b}`);
-    }
-    lines.push(`  classDef center stroke-width:3px`);
-    lines.push(`  class ${id(hood.nodes.get(hood.center))} center`);
-    return lines.join('\n') + '\n';
-  }
-
-  function toClassDiagram(hood) {
-    const id = idMaker();
-    const lines = ['classDiagram'];
-    const edges = hood.edges.filter((e) => CLASS_RELATIONS.includes(e.relation));
-    const classes = Array.from(hood.nodes.values()).filter((n) => n.kind === 'CLASS')
-      .sort((a, b) => a.hop - b.hop || a.qualifiedName.localeCompare(b.qualifiedName));
-    for (const n of classes) lines.push(`  class ${id(n)}["${mqLabel(n.qualifiedName)}"]`);
-    for (const e of sortEdges(hood, edges)) {
-      const a = id(hood.nodes.get(e.from)), b = id(hood.nodes.get(e.to));
-      switch (e.relation) {
-        case 'INHERITANCE': lines.push(`  ${b} <|-- ${a}`); break;
-        case 'REALIZATION': lines.push(`  ${b} <|.. ${a}`); break;
-        case 'COMPOSITION': lines.push(`  ${a} *-- ${b}`); break;
-        case 'AGGREGATION': lines.push(`  ${a} o-- ${b}`); break;
-        case 'ASSOCIATION': lines.push(`  ${a} --> ${b}`); break;
-        case 'DEPENDENCY': lines.push(`  ${a} ..> ${b}`); break;
-        case 'LINK': lines.push(`  ${a} -- ${b}`); break;
-        case 'DASHED_LINK': lines.push(`  ${a} .. ${b}`); break;
-      }
-    }
-    return lines.join('\n') + '\n';
-  }
-
-  const DOT_EDGE = {
-    CALLS: 'arrowhead=normal',
-    READS: 'arrowhead=normal, style=dotted, color="#1c8a4a", label="reads"',
-    WRITES: 'arrowhead=normal, color="#c0392b", label="writes"',
-    REFERENCES: 'arrowhead=normal, style=dotted, color="#1c8a4a", label="references"',
-    INHERITANCE: 'arrowhead=empty',
-    REALIZATION: 'arrowhead=empty, style=dashed',
-    COMPOSITION: 'dir=back, arrowtail=diamond, arrowhead=none',
-    AGGREGATION: 'dir=back, arrowtail=odiamond, arrowhead=none',
-    ASSOCIATION: 'arrowhead=vee',
-    DEPENDENCY: 'arrowhead=vee, style=dashed',
-    LINK: 'arrowhead=none',
-    DASHED_LINK: 'arrowhead=none, style=dashed',
-  };
-  const DOT_FILL = {FUNCTION: '#cfe0fa', CLASS: '#fbdcc4', VARIABLE: '#cdeed9'};
-  const dotQ = (t) => '"' + String(t).replace(/\\/g, '\\\\').replace(/"/g, '\\"') + '"';
-
-  function toDot(hood) {
-    const lines = [`digraph ${dotQ(hood.nodes.get(hood.center).qualifiedName)} {`, '  rankdir=LR;',
-      '  node [shape=box, style="rounded,filled", fontname="Helvetica"];', '  edge [fontname="Helvetica", fontsize=10];'];
-    const nodes = Array.from(hood.nodes.values()).sort((a, b) => a.hop - b.hop || a.qualifiedName.localeCompare(b.qualifiedName));
-    for (const n of nodes) {
-      const attrs = [`label=${dotQ(n.name)}`, `tooltip=${dotQ(n.qualifiedName)}`, `fillcolor=${dotQ(n.external ? '#e3e5ea' : DOT_FILL[n.kind])}`];
-      if (n.kind === 'CLASS') attrs.push('shape=record', 'style=filled');
-      if (n.id === hood.center) attrs.push('penwidth=2.5');
-      lines.push(`  ${dotQ(n.qualifiedName)} [${attrs.join(', ')}];`);
-    }
-    for (const e of sortEdges(hood, hood.edges)) {
-      const a = hood.nodes.get(e.from).qualifiedName, b = hood.nodes.get(e.to).qualifiedName;
-      let attrs = DOT_EDGE[e.relation] || '';
-      if (e.relation === 'CALLS' && e.dynamic) attrs += ', style=dashed';
-      lines.push(`  ${dotQ(a)} -> ${dotQ(b)} [${attrs}];`);
-    }
-    lines.push('}');
-    return lines.join('\n') + '\n';
-  }
-
-  function sortEdges(hood, edges) {
-    const qn = (id) => hood.nodes.get(id).qualifiedName;
-    return edges.slice().sort((x, y) => qn(x.from).localeCompare(qn(y.from)) || qn(x.to).localeCompare(qn(y.to)) || x.relation.localeCompare(y.relation));
+  async function fetchExport(hood) {
+    const fields = Object.entries(EXPORT_FORMATS).map(([k, f]) => `${k}: export(format: ${f}, depth: $d, limit: $l)`).join(' ');
+    const data = await gql(`query($g: ID!, $id: ID!, $d: Int, $l: Int) { graph(id: $g) { node(id: $id) { ${fields} } } }`,
+      {g: hood.graph, id: hood.center, d: hood.depth, l: MAX_NODES});
+    const node = data.graph && data.graph.node;
+    if (!node) throw new Error('the node is gone');
+    return node;
   }
 
   function exportText(format) {
-    const hood = app.neighbourhood;
-    if (!hood) return '';
-    if (format === 'dot') return toDot(hood);
-    if (format === 'class') return toClassDiagram(hood);
-    return toFlowchart(hood);
+    return exported[format] || '';
   }
 
-  function openExport() {
+  async function openExport() {
     const hood = app.neighbourhood;
+    if (!hood) return;
+    try {
+      exported = await fetchExport(hood);
+    } catch (e) {
+      toast(`Export failed: ${e.message}`);
+      return;
+    }
     const dialog = $('#export-dialog');
     const center = hood && hood.nodes.get(hood.center);
     const hasClass = hood && hood.edges.some((e) => CLASS_RELATIONS.includes(e.relation));
