@@ -15,6 +15,9 @@ var (
 	// ErrNotLeader is returned when a forwarded change reaches a node that
 	// is no longer the leader; callers retry.
 	ErrNotLeader = errors.New("cluster: not the leader")
+	// ErrNodeAlive is returned by a replacing join (Config.Replace) while
+	// heartbeats still see the member it would replace.
+	ErrNodeAlive = errors.New("cluster: node is up")
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("cluster: closed")
 )
@@ -26,6 +29,7 @@ var wireErrors = map[string]error{
 	"transition": ErrBadTransition,
 	"not_leader": ErrNotLeader,
 	"closed":     ErrClosed,
+	"alive":      ErrNodeAlive,
 }
 
 func wireCode(err error) string {

@@ -311,7 +311,7 @@ func (e *Engine) commit(batch []*op) {
 		size        int64
 		corruptSeen int
 	)
-	err := e.db.Update(func(tx *bolt.Tx) error {
+	err := e.db.Load().Update(func(tx *bolt.Tx) error {
 		ups, writes, corruptSeen = ups[:0], 0, 0
 		nLive, nTombs = e.live.Load(), e.tombs.Load()
 		data := tx.Bucket(dataBucket)
