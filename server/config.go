@@ -44,7 +44,20 @@ type Config struct {
 	HintWindow    time.Duration // --hint-window: how long hints for a down replica are kept; 0 = 3h
 	MaxClockSkew  time.Duration // --max-clock-skew: versions from peers further ahead of this node's clock are refused; 0 = 1m
 	AntiEntropy   time.Duration // --anti-entropy: interval of anti-entropy rounds; 0 = 30s, negative = off
-	Logger        *slog.Logger
+	// Replace (--replace NODE) starts this node in place of dead member
+	// NODE: same id and tokens, a new address and an empty data directory;
+	// it streams NODE's ranges from the survivors before serving. NodeID
+	// must be NODE. "" = a normal start.
+	Replace string
+	Logger  *slog.Logger
+	Knobs   *Knobs // testing hooks; nil in production
+}
+
+// Knobs are fault-injection hooks for tests; nil means none.
+type Knobs struct {
+	// ProbeFault, when it returns an error, makes the engine watcher's
+	// probe fail with it (an engine that stopped working, on demand).
+	ProbeFault func() error
 }
 
 // DefaultConfig returns the configuration of a node started with no flags.
@@ -118,6 +131,12 @@ func (c Config) Validate() error {
 	}
 	if c.Weight < 1 || c.Weight > 100 {
 		errs = append(errs, fmt.Errorf("weight=%d outside 1..100", c.Weight))
+	}
+	if c.Replace != "" && c.Replace != c.NodeID {
+		errs = append(errs, fmt.Errorf("--replace %s takes over that node's id; --node-id is %q", c.Replace, c.NodeID))
+	}
+	if c.Replace != "" && len(c.Join) == 0 {
+		errs = append(errs, fmt.Errorf("--replace needs --join: the replacement learns the ring from a member"))
 	}
 	if c.Heartbeat < 10*time.Millisecond {
 		errs = append(errs, fmt.Errorf("heartbeat=%v is below 10ms", c.Heartbeat))

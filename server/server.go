@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,6 +55,7 @@ type Node struct {
 	httpAdv  string // public address announced to the cluster
 	bus      *store.Bus
 	graphs   *store.Store
+	failed   chan error // the engine watcher gave up (see Failed)
 }
 
 // Start opens every part of the node and returns once it serves HTTP and
@@ -77,6 +79,13 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return n, fmt.Errorf("data dir: %w", err)
+	}
+	// No data file: a new node, a wiped disk, or a replacement. A member
+	// the ring knows then rebuilds before it counts as a replica.
+	_, statErr := os.Stat(filepath.Join(cfg.DataDir, "data.db"))
+	fresh := errors.Is(statErr, fs.ErrNotExist)
+	if cfg.Replace != "" && !fresh {
+		return n, fmt.Errorf("--replace %s needs an empty data directory; %s holds data.db", cfg.Replace, cfg.DataDir)
 	}
 	ecfg := engine.DefaultConfig()
 	ecfg.Logger = cfg.Logger
@@ -129,10 +138,12 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		Join: join, Transport: n.tr, Raft: n.tr.RaftLayer(),
 		ResolveJoin: func(ctx context.Context) []string { return resolveJoin(ctx, join, cfg.Logger) },
 		Heartbeat:   cfg.Heartbeat, Logger: cfg.Logger,
+		Fresh: fresh, Replace: cfg.Replace != "",
 	})
 	if err != nil {
 		return n, fmt.Errorf("cluster: %w", err)
 	}
+	warnQuorums(n.cluster.State(), n.log)
 	n.members = newMembers(n.cluster)
 	if n.coord, err = replica.New(replica.Config{
 		NodeID: cfg.NodeID, Local: n.engine, Transport: n.tr, Members: n.members, Logger: cfg.Logger, Hints: n.hintDB,
@@ -143,9 +154,11 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.hintDB.Run(n.coord)
 	n.reb = replica.NewRebalancer(n.coord, n.engine, rebalanceMembership{n.cluster}, cfg.Logger)
 	n.ae = replica.NewAntiEntropy(n.coord, replica.AntiEntropyConfig{Interval: cfg.AntiEntropy, Logger: cfg.Logger})
+	n.failed = make(chan error, 1)
+	n.health.fault = cfg.Knobs.probeFault()
 	n.health.probe(ctx, n.engine)
 	n.wg.Add(1)
-	go func() { defer n.wg.Done(); n.health.watch(runCtx, n.engine, cfg.Heartbeat, cfg.Logger) }()
+	go func() { defer n.wg.Done(); n.watchEngine(runCtx) }()
 	n.wg.Add(1)
 	go func() { defer n.wg.Done(); n.watchCluster(runCtx) }()
 
@@ -258,6 +271,9 @@ func (n *Node) ready(ctx context.Context) error {
 	read, _ := n.cluster.Rings()
 	if read == nil || !read.Has(n.cfg.NodeID) && n.cluster.Self().State != cluster.Joining {
 		return errors.New("not a member of the ring yet")
+	}
+	if self := n.cluster.Self(); self.Rebuilding {
+		return errors.New("rebuilding its ranges from the other replicas")
 	}
 	return nil
 }

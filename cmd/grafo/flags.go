@@ -119,3 +119,12 @@ func serverFlag(fs *flag.FlagSet) *string {
 	}
 	return fs.String("server", def, "URL of any node's public API")
 }
+
+// flagSet reports whether flag name was given, on the command line or as
+// GRAFO_<FLAG>.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	_, env := os.LookupEnv("GRAFO_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")))
+	return set || env
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -44,6 +45,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "private key of --tls-cert (PEM)")
 	fs.StringVar(&cfg.TLSCA, "tls-ca", "", "CA certificate (PEM) that signs every member's certificate")
 	fs.StringVar(&cfg.PprofAddr, "pprof", "", "address to serve Go's profiler on (/debug/pprof/), e.g. 127.0.0.1:6060; empty = off")
+	fs.StringVar(&cfg.Replace, "replace", "", "take the place of dead member NODE (its id and tokens) from an empty --data; needs --join")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	shutdown := fs.Duration("shutdown-timeout", 15*time.Second, "how long in-flight requests may take to finish on SIGTERM")
@@ -58,6 +60,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{err.Error()}
 	}
 	cfg.Join = join
+	if cfg.Replace != "" && !flagSet(fs, "node-id") {
+		cfg.NodeID = cfg.Replace
+	}
+	if path := os.Getenv(probeFaultEnv); path != "" {
+		cfg.Knobs = &server.Knobs{ProbeFault: probeFaultFile(path)}
+	}
 	for _, h := range strings.Split(*allowedHosts, ",") {
 		if h = strings.TrimSpace(h); h != "" {
 			cfg.AllowedHosts = append(cfg.AllowedHosts, h)
@@ -89,9 +97,30 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	fmt.Fprintf(stdout, "grafo node %s serving http://%s (cluster %s, data %s)\n", cfg.NodeID, node.HTTPAddr(), node.ClusterAddr(), cfg.DataDir)
-	<-ctx.Done()
-	cfg.Logger.Info("shutting down")
+	var failed error
+	select {
+	case <-ctx.Done():
+		cfg.Logger.Info("shutting down")
+	case failed = <-node.Failed():
+		cfg.Logger.Error("engine failed for good; exiting for a supervisor to restart the node", "err", failed)
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), *shutdown)
 	defer cancel()
-	return node.Close(sctx)
+	if err := node.Close(sctx); failed == nil {
+		return err
+	}
+	return failed
+}
+
+// probeFaultEnv names a file whose existence makes the engine probe fail:
+// a test-only knob for the engine watcher (undocumented in --help).
+const probeFaultEnv = "GRAFO_TEST_PROBE_FAULT_FILE"
+
+func probeFaultFile(path string) func() error {
+	return func() error {
+		if _, err := os.Stat(path); err == nil {
+			return fmt.Errorf("probe fault injected (%s exists)", path)
+		}
+		return nil
+	}
 }
