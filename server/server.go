@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,6 +56,7 @@ type Node struct {
 	bus      *store.Bus
 	graphs   *store.Store
 	failed   chan error // the engine watcher gave up (see Failed)
+	owned    ownedKeys
 }
 
 // Start opens every part of the node and returns once it serves HTTP and

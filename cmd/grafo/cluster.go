@@ -43,7 +43,19 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", n.ID, n.State, n.HTTP, n.Cluster, n.Weight, n.VNodes, keys)
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		for _, n := range st.Nodes {
+			if p := n.Progress; p != nil && (!p.Finished || len(p.Unavailable) > 0) {
+				fmt.Fprintf(stdout, "%s: %s %d/%d ranges, %d bytes streamed", n.ID, p.Kind, p.RangesDone, p.RangesTotal, p.BytesStreamed)
+				if len(p.Unavailable) > 0 {
+					fmt.Fprintf(stdout, "; no live replica for %d ranges: %v", len(p.Unavailable), p.Unavailable)
+				}
+				fmt.Fprintln(stdout)
+			}
+		}
+		return nil
 	case len(pos) == 2 && pos[0] == "join":
 		return c.Join(ctx, pos[1])
 	case len(pos) == 2 && pos[0] == "leave":
