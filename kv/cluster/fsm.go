@@ -202,12 +202,6 @@ func (f *fsm) node(id string) (storedNode, bool) {
 	return n, ok
 }
 
-func (f *fsm) initialised() bool {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	return f.d.Init
-}
-
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()

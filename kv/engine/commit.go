@@ -20,7 +20,6 @@ type opKind uint8
 const (
 	opApply opKind = iota
 	opPurge
-	opRemove
 )
 
 // op is one caller's mutation, queued for the committer. Everything the
@@ -142,16 +141,6 @@ func (e *Engine) Drop(ctx context.Context, keys [][]byte, versions []kv.Version)
 		return err
 	}
 	o := &op{ctx: ctx, kind: opPurge, dropLive: true, keys: copyKeys(keys), versions: append([]kv.Version(nil), versions...), done: make(chan struct{})}
-	return e.submit(ctx, o)
-}
-
-// Remove physically deletes keys whatever they hold (a node handing off
-// ranges it no longer owns).
-func (e *Engine) Remove(ctx context.Context, keys [][]byte) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	o := &op{ctx: ctx, kind: opRemove, keys: copyKeys(keys), done: make(chan struct{})}
 	return e.submit(ctx, o)
 }
 
@@ -289,139 +278,165 @@ type keyRef struct{ o, i int }
 
 // commit applies batch in one transaction and wakes its waiters.
 func (e *Engine) commit(batch []*op) {
+	live := dropCancelled(batch)
+	if len(live) == 0 {
+		return
+	}
+	var t *txResult
+	err := e.db.Load().Update(func(tx *bolt.Tx) error {
+		var err error
+		t, err = e.applyBatch(tx, live)
+		return err
+	})
+	if err != nil {
+		e.failBatch(live, err)
+		return
+	}
+	if t.corrupt > 0 {
+		e.log.Warn("overwrote corrupt cells", "count", t.corrupt)
+	}
+	// Cache and counters move only now that the data is durable; the
+	// waiters are woken last, so a caller that returns from Apply reads
+	// its own write.
+	e.cache.apply(t.ups)
+	e.live.Store(t.live)
+	e.tombs.Store(t.tombs)
+	e.size.Store(t.size)
+	e.commits.Add(1)
+	e.writes.Add(t.writes)
+	for _, o := range live {
+		close(o.done)
+	}
+}
+
+// dropCancelled wakes the ops of batch whose caller gave up before the
+// commit (nothing of theirs is written) and returns the others.
+func dropCancelled(batch []*op) []*op {
 	var live []*op
 	for _, o := range batch {
 		if err := o.ctx.Err(); err != nil {
-			// Nobody is waiting and nothing was written: drop it.
 			o.err = err
 			close(o.done)
 			continue
 		}
 		live = append(live, o)
 	}
-	if len(live) == 0 {
-		return
+	return live
+}
+
+// failBatch hands a failed transaction's error to every waiter (bbolt
+// rolled it back: nothing of the batch is stored).
+func (e *Engine) failBatch(live []*op, err error) {
+	e.failed.Add(1)
+	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
+		err = kv.ErrClosed
+	} else {
+		err = fmt.Errorf("engine: commit: %w", err)
 	}
-	var (
-		refs        []keyRef
-		ups         []cacheUpdate
-		nLive       int64
-		nTombs      int64
-		writes      int64
-		size        int64
-		corruptSeen int
-	)
-	err := e.db.Load().Update(func(tx *bolt.Tx) error {
-		ups, writes, corruptSeen = ups[:0], 0, 0
-		nLive, nTombs = e.live.Load(), e.tombs.Load()
-		data := tx.Bucket(dataBucket)
-		// Applies are done in key order across the whole batch: bbolt
-		// then touches each leaf once, in sequence, instead of hopping
-		// between random pages (the order of writes to different keys does
-		// not matter, and for the same key the version decides).
-		refs = refs[:0]
-		for oi, o := range live {
-			if o.kind == opApply {
-				o.applied = make([]bool, len(o.keys))
-				for i := range o.keys {
-					refs = append(refs, keyRef{o: oi, i: i})
-				}
-			}
-		}
-		slices.SortFunc(refs, func(a, b keyRef) int { return bytes.Compare(live[a.o].keys[a.i], live[b.o].keys[b.i]) })
-		for _, r := range refs {
-			o, i := live[r.o], r.i
-			k := o.keys[i]
-			old, exists, corrupt := currentHeader(data, k)
-			corruptSeen += corrupt
-			if exists && !o.cells[i].Version.Newer(old.version) {
-				continue
-			}
-			if err := data.Put(k, o.encs[i]); err != nil {
-				return fmt.Errorf("put %q: %w", k, err)
-			}
-			if exists {
-				dec(&nLive, &nTombs, old.tombstone)
-			}
-			inc(&nLive, &nTombs, o.cells[i].Tombstone)
-			o.applied[i] = true
-			writes++
-			ups = append(ups, cacheUpdate{key: k, cell: o.cells[i]})
-		}
-		for _, o := range live {
-			switch o.kind {
-			case opApply:
-				// done above, in key order
-			case opPurge:
-				for i, k := range o.keys {
-					old, exists, corrupt := currentHeader(data, k)
-					corruptSeen += corrupt
-					if !exists || (!old.tombstone && !o.dropLive) || old.version.Compare(o.versions[i]) != 0 {
-						continue
-					}
-					if err := data.Delete(k); err != nil {
-						return fmt.Errorf("purge %q: %w", k, err)
-					}
-					dec(&nLive, &nTombs, old.tombstone)
-					writes++
-					ups = append(ups, cacheUpdate{key: k, del: true})
-				}
-			case opRemove:
-				for _, k := range o.keys {
-					old, exists, corrupt := currentHeader(data, k)
-					corruptSeen += corrupt
-					if !exists {
-						continue
-					}
-					if err := data.Delete(k); err != nil {
-						return fmt.Errorf("remove %q: %w", k, err)
-					}
-					dec(&nLive, &nTombs, old.tombstone)
-					writes++
-					ups = append(ups, cacheUpdate{key: k, del: true})
-				}
-			}
-		}
-		if err := putCounters(tx.Bucket(metaBucket), nLive, nTombs); err != nil {
-			return fmt.Errorf("counters: %w", err)
-		}
-		if h := e.cfg.TestingBeforeCommit; h != nil {
-			if err := h(); err != nil {
-				return err
-			}
-		}
-		size = tx.Size()
-		return nil
-	})
-	if err != nil {
-		e.failed.Add(1)
-		if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
-			err = kv.ErrClosed
-		} else {
-			err = fmt.Errorf("engine: commit: %w", err)
-		}
-		e.log.Error("commit failed", "ops", len(live), "err", err)
-		for _, o := range live {
-			o.applied, o.err = nil, err
-			close(o.done)
-		}
-		return
-	}
-	if corruptSeen > 0 {
-		e.log.Warn("overwrote corrupt cells", "count", corruptSeen)
-	}
-	// Cache and counters move only now that the data is durable; the
-	// waiters are woken last, so a caller that returns from Apply reads
-	// its own write.
-	e.cache.apply(ups)
-	e.live.Store(nLive)
-	e.tombs.Store(nTombs)
-	e.size.Store(size)
-	e.commits.Add(1)
-	e.writes.Add(writes)
+	e.log.Error("commit failed", "ops", len(live), "err", err)
 	for _, o := range live {
+		o.applied, o.err = nil, err
 		close(o.done)
 	}
+}
+
+// txResult is what one commit transaction did, applied to the cache and
+// counters once it is durable.
+type txResult struct {
+	data        *bolt.Bucket
+	ups         []cacheUpdate
+	live, tombs int64 // the counters after the transaction
+	writes      int64
+	size        int64
+	corrupt     int // cells that did not decode, overwritten or kept
+}
+
+// applyBatch writes the ops of one batch inside tx: applies first, in key
+// order across the whole batch, then purges and drops.
+func (e *Engine) applyBatch(tx *bolt.Tx, live []*op) (*txResult, error) {
+	t := &txResult{data: tx.Bucket(dataBucket), live: e.live.Load(), tombs: e.tombs.Load()}
+	if err := t.applyInKeyOrder(live); err != nil {
+		return nil, err
+	}
+	for _, o := range live {
+		if o.kind == opPurge {
+			if err := t.purge(o); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := putCounters(tx.Bucket(metaBucket), t.live, t.tombs); err != nil {
+		return nil, fmt.Errorf("counters: %w", err)
+	}
+	if h := e.cfg.TestingBeforeCommit; h != nil {
+		if err := h(); err != nil {
+			return nil, err
+		}
+	}
+	t.size = tx.Size()
+	return t, nil
+}
+
+// applyInKeyOrder stores every entry of the batch's applies that is newer
+// than what its key holds. Applies are done in key order across the whole
+// batch: bbolt then touches each leaf once, in sequence, instead of
+// hopping between random pages (the order of writes to different keys
+// does not matter, and for the same key the version decides).
+func (t *txResult) applyInKeyOrder(live []*op) error {
+	var refs []keyRef
+	for oi, o := range live {
+		if o.kind == opApply {
+			o.applied = make([]bool, len(o.keys))
+			for i := range o.keys {
+				refs = append(refs, keyRef{o: oi, i: i})
+			}
+		}
+	}
+	slices.SortFunc(refs, func(a, b keyRef) int { return bytes.Compare(live[a.o].keys[a.i], live[b.o].keys[b.i]) })
+	for _, r := range refs {
+		o, i := live[r.o], r.i
+		k := o.keys[i]
+		old, exists := t.current(k)
+		if exists && !o.cells[i].Version.Newer(old.version) {
+			continue
+		}
+		if err := t.data.Put(k, o.encs[i]); err != nil {
+			return fmt.Errorf("put %q: %w", k, err)
+		}
+		if exists {
+			dec(&t.live, &t.tombs, old.tombstone)
+		}
+		inc(&t.live, &t.tombs, o.cells[i].Tombstone)
+		o.applied[i] = true
+		t.writes++
+		t.ups = append(t.ups, cacheUpdate{key: k, cell: o.cells[i]})
+	}
+	return nil
+}
+
+// purge deletes the keys of a purge (or drop) op that still hold exactly
+// the op's versions (tombstones only, unless dropLive).
+func (t *txResult) purge(o *op) error {
+	for i, k := range o.keys {
+		old, exists := t.current(k)
+		if !exists || (!old.tombstone && !o.dropLive) || old.version.Compare(o.versions[i]) != 0 {
+			continue
+		}
+		if err := t.data.Delete(k); err != nil {
+			return fmt.Errorf("purge %q: %w", k, err)
+		}
+		dec(&t.live, &t.tombs, old.tombstone)
+		t.writes++
+		t.ups = append(t.ups, cacheUpdate{key: k, del: true})
+	}
+	return nil
+}
+
+// current is currentHeader, counting corrupt cells.
+func (t *txResult) current(k []byte) (cellHeader, bool) {
+	h, exists, corrupt := currentHeader(t.data, k)
+	t.corrupt += corrupt
+	return h, exists
 }
 
 // currentHeader reads what key holds inside the write transaction. A cell

@@ -30,13 +30,15 @@
 //
 // # Group commit
 //
-// Every mutation (Apply, Purge, Remove) is queued for a single committer
+// Every mutation (Apply, Purge, Drop) is queued for a single committer
 // goroutine, which takes everything queued (up to Config.MaxBatch entries)
 // into one bbolt read-write transaction and therefore one fsync, then wakes
-// every waiter. Within a batch, operations are applied in queue order and
-// each entry is compared with what the key holds at that moment (including
-// earlier entries of the same batch), so conflicts on one key resolve by
-// version exactly as they would one at a time. If the transaction fails,
+// every waiter. Within a batch, the entries of every Apply are written in
+// key order (bbolt then touches each leaf once, in sequence), and purges
+// and drops follow. Each entry is compared with what its key holds at that
+// moment (including other entries of the same batch), so conflicts on one
+// key resolve by version exactly as they would one at a time: the newest
+// version wins whatever the order. If the transaction fails,
 // bbolt rolls it back and every waiter of the batch gets the error; the
 // cache and counters are touched only after a successful commit.
 //
@@ -48,11 +50,13 @@
 //
 // # Cache
 //
-// A bounded, sharded LRU of decoded cells is filled by reads and by
-// commits. The committer updates each touched shard after the commit and
-// bumps the shard's sequence number; a reader fills the cache only if the
-// shard's sequence did not move while it read, so a reader holding an older
-// bbolt snapshot never overwrites a newer cell. Cells handed out are copies:
+// A bounded, sharded LRU of decoded cells is filled by reads. Commits only
+// refresh (or, for purges and drops, evict) cells the cache already holds:
+// a bulk load of rows nobody reads soon must not evict the hot read set.
+// The committer updates each touched shard after the commit and bumps the
+// shard's sequence number; a reader fills the cache only if the shard's
+// sequence did not move while it read, so a reader holding an older bbolt
+// snapshot never overwrites a newer cell. Cells handed out are copies:
 // callers may modify them.
 //
 // # Scans

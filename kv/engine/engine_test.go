@@ -271,9 +271,7 @@ func TestCacheHitsAndNeverStale(t *testing.T) {
 		t.Fatalf("Get after purge: %v, want kv.ErrNotFound", err)
 	}
 	mustApply(t, e, put("k", "v5", 5))
-	if err := e.Remove(ctx, [][]byte{[]byte("k")}); err != nil {
-		t.Fatal(err)
-	}
+	enginetest.Remove(t, e, []byte("k"))
 	if _, err := e.Get(ctx, []byte("k")); !errors.Is(err, kv.ErrNotFound) {
 		t.Fatalf("Get after remove: %v, want kv.ErrNotFound", err)
 	}
@@ -398,9 +396,7 @@ func TestKeysExactAcrossEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("purge of another version: kept", 2, 1)
-	if err := e.Remove(ctx, [][]byte{[]byte("a"), []byte("c"), []byte("nope")}); err != nil {
-		t.Fatal(err)
-	}
+	enginetest.Remove(t, e, []byte("a"), []byte("c"), []byte("nope"))
 	check("remove", 1, 0)
 	e = reopen(t, e, cfg)
 	check("reopen", 1, 0)
@@ -586,18 +582,16 @@ func TestPurgeAndRemove(t *testing.T) {
 	if err := e.Purge(ctx, keys, nil); !errors.Is(err, engine.ErrInvalidVersion) {
 		t.Fatalf("Purge with mismatched lengths: %v", err)
 	}
-	if err := e.Remove(ctx, [][]byte{[]byte("t2"), []byte("v")}); err != nil {
-		t.Fatal(err)
-	}
+	enginetest.Remove(t, e, []byte("t2"), []byte("v"))
 	for _, k := range []string{"t2", "v"} {
 		if _, err := e.Get(ctx, []byte(k)); !errors.Is(err, kv.ErrNotFound) {
 			t.Fatalf("removed %s still there: %v", k, err)
 		}
 	}
-	// After Remove the key is unknown: an old write applies again (the
+	// After a removal the key is unknown: an old write applies again (the
 	// node no longer owns the range; whoever owns it decides).
 	if got := mustApply(t, e, put("v", "old", 1)); !got[0] {
-		t.Fatal("write after Remove did not apply")
+		t.Fatal("write after removal did not apply")
 	}
 }
 

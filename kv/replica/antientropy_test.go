@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/grafo/grafo/kv"
+	"github.com/grafo/grafo/kv/engine/enginetest"
 	"github.com/grafo/grafo/kv/hints"
 )
 
@@ -37,9 +38,7 @@ func TestAntiEntropyRepairsWithoutReads(t *testing.T) {
 	for i := 0; i < 40; i++ {
 		lost = append(lost, []byte(fmt.Sprintf("k%03d", i*7)))
 	}
-	if err := tc.engines[0].Remove(ctx, lost); err != nil {
-		t.Fatal(err)
-	}
+	enginetest.Remove(t, tc.engines[0], lost...)
 	st, err := tc.ae(0, -1).Round(ctx) // n1 compares with n2 (pulls what it lost) and n3 (pushes all)
 	if err != nil {
 		t.Fatal(err)

@@ -41,24 +41,13 @@ func (c *Coordinator) ScanRing(ctx context.Context, prefix, after []byte, limit 
 			}
 		}
 	}
-	type answer struct {
-		keys [][]byte
-		more bool // the node holds more candidates after its last key
-		err  error
-		id   string
-	}
-	ch := make(chan answer, len(members))
-	asked := 0
-	for _, id := range members {
-		if id != c.self && !c.cfg.Members.Alive(id) {
-			continue // its keys have live replicas; GetMany enforces o
-		}
-		asked++
-		go func() {
-			keys, more, err := c.candidates(ctx, id, prefix, after, limit+1, keep)
-			ch <- answer{keys, more, err, id}
-		}()
-	}
+	// Down members are not asked: their keys have live replicas, and
+	// GetMany enforces o.
+	f := fanOut(c, ctx, withRequest, members, func(ctx context.Context, id string) (candidatePage, error) {
+		keys, more, err := c.candidates(ctx, id, prefix, after, limit+1, keep)
+		return candidatePage{keys, more}, err
+	})
+	defer f.release(nil)
 	// cut bounds what is known complete: beyond the smallest last key of a
 	// node that has more, other keys of that node may be missing.
 	var cands [][]byte
@@ -67,22 +56,28 @@ func (c *Coordinator) ScanRing(ctx context.Context, prefix, after []byte, limit 
 	// Every key lives on N nodes: while fewer than N members fail to
 	// answer, each key still has a replica that listed it.
 	n, _, _ := c.cfg.Members.Settings()
-	failed := len(members) - asked
-	for i := 0; i < asked; i++ {
-		a := <-ch
+	failed := len(members) - f.sent
+	for {
+		a, more, err := f.next(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: scan: %d of %d nodes answered before %v", kv.ErrUnavailable, f.got, len(members), err)
+		}
+		if !more {
+			break
+		}
 		if a.err != nil {
 			if failed++; failed >= n {
 				return nil, nil, fmt.Errorf("%w: scan: %d of %d nodes did not answer (last %s: %v); with N=%d some keys may have no replica to list them",
-					kv.ErrUnavailable, failed, len(members), a.id, a.err, n)
+					kv.ErrUnavailable, failed, len(members), a.node, a.err, n)
 			}
 			continue
 		}
-		if a.more && len(a.keys) > 0 {
-			if last := a.keys[len(a.keys)-1]; cut == nil || bytes.Compare(last, cut) < 0 {
+		if a.val.more && len(a.val.keys) > 0 {
+			if last := a.val.keys[len(a.val.keys)-1]; cut == nil || bytes.Compare(last, cut) < 0 {
 				cut = last
 			}
 		}
-		for _, k := range a.keys {
+		for _, k := range a.val.keys {
 			if !uniq[string(k)] {
 				uniq[string(k)] = true
 				cands = append(cands, k)
@@ -114,6 +109,12 @@ func (c *Coordinator) ScanRing(ctx context.Context, prefix, after []byte, limit 
 		next = cands[len(cands)-1]
 	}
 	return ents, next, nil
+}
+
+// candidatePage is one node's answer to ScanRing.
+type candidatePage struct {
+	keys [][]byte
+	more bool // the node holds more candidates after its last key
 }
 
 // candidates returns up to n keys of node id's engine that start with

@@ -83,3 +83,26 @@ func CheckInvariants(e *engine.Engine) error {
 	}
 	return nil
 }
+
+// Remove physically deletes keys whatever they hold, as a disk that lost
+// them would: it drops each key at the version the engine holds now. The
+// engine must be quiet (no concurrent writes to keys).
+func Remove(t testing.TB, e *engine.Engine, keys ...[]byte) {
+	t.Helper()
+	ctx := context.Background()
+	cells, err := e.GetMany(ctx, keys)
+	if err != nil {
+		t.Fatalf("enginetest: remove: %v", err)
+	}
+	var held [][]byte
+	var versions []kv.Version
+	for i, cl := range cells {
+		if !cl.Version.IsZero() {
+			held = append(held, keys[i])
+			versions = append(versions, cl.Version)
+		}
+	}
+	if err := e.Drop(ctx, held, versions); err != nil {
+		t.Fatalf("enginetest: remove: %v", err)
+	}
+}

@@ -1,0 +1,211 @@
+package replica
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/grafo/grafo/kv"
+	"github.com/grafo/grafo/kv/transport"
+)
+
+// This file holds the one quorum fan-out that writes, reads and scans
+// share: a call to each live replica in its own goroutine (counted in
+// Coordinator.bg, so Wait covers it), answers taken in arrival order until
+// the caller has what it needs or the request's context ends, and the
+// answers still in flight handed to the caller in the background.
+
+// callScope says how long a fan-out's replica calls may run.
+type callScope int
+
+const (
+	// outliveRequest: calls complete after the client stopped waiting
+	// (late write acks still land, late read answers still get repaired),
+	// bounded by Config.Timeout.
+	outliveRequest callScope = iota
+	// withRequest: calls end with the request's context (each call bounds
+	// its own round trips); nothing is left to do with a late answer.
+	withRequest
+)
+
+// reply is one replica's answer to a fan-out.
+type reply[T any] struct {
+	node string
+	val  T
+	err  error
+}
+
+// fanout is one request's calls to a set of replicas.
+type fanout[T any] struct {
+	c      *Coordinator
+	ch     chan reply[T]
+	sent   int
+	got    int
+	status map[string]string // node → "ok", "down", "timeout", "error: …"
+	cancel context.CancelFunc
+}
+
+// fanOut starts call on every node of ids that the membership sees alive;
+// the others are recorded as down. call must check its answer's shape
+// (returning errBadMessage) so that every reply with a nil err is usable.
+func fanOut[T any](c *Coordinator, ctx context.Context, scope callScope, ids []string, call func(ctx context.Context, id string) (T, error)) *fanout[T] {
+	f := &fanout[T]{c: c, ch: make(chan reply[T], len(ids)), status: make(map[string]string, len(ids))}
+	var cctx context.Context
+	if scope == outliveRequest {
+		cctx, f.cancel = c.detached(ctx)
+	} else {
+		cctx, f.cancel = context.WithCancel(ctx)
+	}
+	for _, id := range ids {
+		if !c.cfg.Members.Alive(id) {
+			f.status[id] = "down"
+			continue
+		}
+		f.sent++
+		c.bg.Add(1)
+		go func() {
+			defer c.bg.Done()
+			v, err := call(cctx, id)
+			f.ch <- reply[T]{node: id, val: v, err: err}
+		}()
+	}
+	return f
+}
+
+// pending is the number of calls that have not answered yet.
+func (f *fanout[T]) pending() int { return f.sent - f.got }
+
+// next waits for the next answer and records its node's status. It
+// returns ctx's error when the request ends first, and false when no call
+// is pending.
+func (f *fanout[T]) next(ctx context.Context) (reply[T], bool, error) {
+	if f.pending() == 0 {
+		return reply[T]{}, false, nil
+	}
+	select {
+	case r := <-f.ch:
+		f.got++
+		if r.err != nil {
+			f.status[r.node] = describe(r.err)
+		} else {
+			f.status[r.node] = "ok"
+		}
+		return r, true, nil
+	case <-ctx.Done():
+		return reply[T]{}, false, ctx.Err()
+	}
+}
+
+// collect waits for need successful answers (fewer if too few replicas
+// answer, or ctx ends first, whose error it then returns).
+func (f *fanout[T]) collect(ctx context.Context, need int) ([]reply[T], error) {
+	var ok []reply[T]
+	for len(ok) < need {
+		r, more, err := f.next(ctx)
+		if err != nil || !more {
+			return ok, err
+		}
+		if r.err == nil {
+			ok = append(ok, r)
+		}
+	}
+	return ok, nil
+}
+
+// release hands the answers still in flight to late, once they are all in,
+// in a goroutine Wait covers; then it ends the calls' context. With late
+// nil it ends the calls at once and drops their answers (the channel is
+// buffered: no call blocks).
+func (f *fanout[T]) release(late func(rest []reply[T])) {
+	if late == nil {
+		f.cancel()
+		return
+	}
+	pending := f.pending()
+	f.got = f.sent
+	f.c.bg.Add(1)
+	go func() {
+		defer f.c.bg.Done()
+		defer f.cancel()
+		rest := make([]reply[T], 0, pending)
+		for i := 0; i < pending; i++ {
+			rest = append(rest, <-f.ch)
+		}
+		late(rest)
+	}()
+}
+
+// statusLine describes the owners' answers for an error message.
+func (f *fanout[T]) statusLine(owners []string) string {
+	parts := make([]string, len(owners))
+	for i, id := range owners {
+		s := f.status[id]
+		if s == "" {
+			s = "no answer"
+		}
+		parts[i] = id + " " + s
+	}
+	return strings.Join(parts, ", ")
+}
+
+// errQuorum is the one "quorum not reached" error: got of need required
+// acks (writes) or answers (reads, scans), before ctxErr when the request
+// ended first, with each replica's status.
+func errQuorum(got, need int, noun string, ctxErr error, replicas string) error {
+	if ctxErr != nil {
+		return fmt.Errorf("%w: quorum not reached: %d of %d required %s before %v (replicas: %s)",
+			kv.ErrUnavailable, got, need, noun, ctxErr, replicas)
+	}
+	return fmt.Errorf("%w: quorum not reached: %d of %d required %s (replicas: %s)",
+		kv.ErrUnavailable, got, need, noun, replicas)
+}
+
+// errLocalQuorum is errQuorum for a request whose one replica is this
+// node's engine (see localOnly), which failed with err.
+func (c *Coordinator) errLocalQuorum(noun string, err error) error {
+	return errQuorum(0, 1, noun, nil, c.self+" "+describe(err))
+}
+
+// detached returns a context for replica calls that outlive the client's
+// request: late replicas still complete (bounded by the timeout).
+func (c *Coordinator) detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
+}
+
+// localOnly reports whether this node's engine is the one and only
+// replica of a request that needs one answer: a single node, or N=1 with
+// the key on this node.
+func (c *Coordinator) localOnly(rs replicaSet, need int) bool {
+	return need == 1 && len(rs.owners) == 1 && len(rs.extras) == 0 && rs.owners[0] == c.self
+}
+
+// forGroups runs fn for each group of a multi-key request, in parallel
+// when there is more than one, and joins their errors.
+func forGroups(groups []*group, fn func(g *group) error) error {
+	if len(groups) == 1 {
+		return fn(groups[0])
+	}
+	errs := make([]error, len(groups))
+	var wg sync.WaitGroup
+	for gi, g := range groups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[gi] = fn(g)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func describe(err error) string {
+	switch {
+	case errors.Is(err, transport.ErrUnreachable):
+		return "down"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	}
+	return "error: " + err.Error()
+}
