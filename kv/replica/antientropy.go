@@ -145,12 +145,16 @@ type segment struct {
 	prefs []string
 }
 
-// segments cuts the ring into its token intervals, each with its
-// preference list of n replicas, ordered by End.
-func segments(r *ring.Ring, n int) []segment {
+// segments cuts the circle at the tokens of the current (read) and
+// future (write) rings, each interval with the union of its n current and
+// n future replicas, ordered by End. When no range moves both rings are
+// the same and so is every list.
+func segments(read, write *ring.Ring, n int) []segment {
 	var toks []uint64
-	for _, m := range r.Members() {
-		toks = append(toks, r.Tokens(m.ID)...)
+	for _, r := range []*ring.Ring{read, write} {
+		for _, m := range r.Members() {
+			toks = append(toks, r.Tokens(m.ID)...)
+		}
 	}
 	slices.Sort(toks)
 	toks = slices.Compact(toks)
@@ -160,7 +164,15 @@ func segments(r *ring.Ring, n int) []segment {
 	out := make([]segment, 0, len(toks))
 	for i, t := range toks {
 		start := toks[(i-1+len(toks))%len(toks)]
-		out = append(out, segment{rg: ring.Range{Start: start, End: t}, prefs: r.PreferenceHash(t, n)})
+		prefs := read.PreferenceHash(t, n)
+		if write != read {
+			for _, id := range write.PreferenceHash(t, n) {
+				if !contains(prefs, id) {
+					prefs = append(prefs, id)
+				}
+			}
+		}
+		out = append(out, segment{rg: ring.Range{Start: start, End: t}, prefs: prefs})
 	}
 	return out
 }
@@ -207,11 +219,14 @@ func (a *AntiEntropy) Round(ctx context.Context) (RoundStats, error) {
 	var st RoundStats
 	c := a.c
 	read, write := c.cfg.Members.Rings()
-	if read == nil || read != write || !read.Has(c.self) {
-		return st, nil // ranges are moving (the rebalancer streams them) or not a member
+	if read == nil || !read.Has(c.self) && !write.Has(c.self) {
+		return st, nil // not a member
 	}
+	// While ranges move, compare against current and future owners alike
+	// (the rebalancer streams the bulk; this keeps everything else
+	// converging).
 	n, _, _ := c.cfg.Members.Settings()
-	segs := segments(read, n)
+	segs := segments(read, write, n)
 	// Shared ranges per peer.
 	shared := map[string][]ring.Range{}
 	for _, s := range segs {
@@ -234,7 +249,9 @@ func (a *AntiEntropy) Round(ctx context.Context) (RoundStats, error) {
 	// Tombstones old enough to be purged, with the replicas that must
 	// hold them first.
 	tombs := map[string]*tomb{}
-	if _, ok := c.cfg.Local.(Purger); ok && a.cfg.TombstoneGrace > 0 {
+	// No purging while ranges move: a future owner still streaming could
+	// miss the tombstone and bring the value back.
+	if _, ok := c.cfg.Local.(Purger); ok && a.cfg.TombstoneGrace > 0 && read == write {
 		err := c.cfg.Local.ForEach(ctx, func(e kv.Entry) bool {
 			if !a.pastGrace(e.Cell) {
 				return true
