@@ -13,12 +13,12 @@ import (
 )
 
 // The watcher's timings (README "Operations"): a probe every heartbeat
-// (at least probeEvery); after failuresUnhealthy failures in a row the
+// (at least probeEvery; 1s by default); after failuresUnhealthy failures in a row the
 // node flags itself unhealthy in the membership and tries reopenAttempts
 // reopens of its engine, one per probe interval; if none brings the probe
 // back it gives up and the process exits non-zero.
 const (
-	probeEvery        = time.Second
+	probeEvery        = 100 * time.Millisecond
 	failuresUnhealthy = 3
 	reopenAttempts    = 3
 )

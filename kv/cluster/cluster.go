@@ -227,7 +227,7 @@ func (c *Cluster) awaitMember(ctx context.Context, restarted bool) error {
 		nextJoin = start.Add(2 * time.Second)
 	}
 	var lastErr error
-	fresh := (c.cfg.Fresh || c.cfg.Replace) && !restarted
+	fresh := (c.cfg.Fresh || c.cfg.Replace) && !restarted && len(c.cfg.Join) > 0
 	for {
 		self, isMember := c.fsm.node(c.cfg.NodeID)
 		// A fresh node the cluster knew as Up has caught up only once it

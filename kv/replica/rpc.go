@@ -3,6 +3,7 @@ package replica
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/grafo/grafo/kv"
@@ -19,6 +20,20 @@ const (
 	methodTree   = "kv.ae.tree"
 	methodLeaves = "kv.ae.leaves"
 )
+
+// ErrNotServing is returned to peers that read from a node the membership
+// says is not serving: one rebuilding lost data (it would answer "not
+// found" for keys it holds no more) or one whose engine is failing.
+var ErrNotServing = errors.New("replica: not serving reads (rebuilding or unhealthy)")
+
+// serving refuses reads while this node does not count as a replica; a
+// coordinator whose view is a moment behind then asks another one.
+func (c *Coordinator) serving() error {
+	if !c.cfg.Members.Alive(c.self) {
+		return ErrNotServing
+	}
+	return nil
+}
 
 func (c *Coordinator) registerHandlers() {
 	t := c.cfg.Transport
@@ -38,6 +53,9 @@ func (c *Coordinator) registerHandlers() {
 		return encodeApplyResults(rs), nil
 	})
 	t.Handle(methodGet, func(ctx context.Context, from string, req []byte) ([]byte, error) {
+		if err := c.serving(); err != nil {
+			return nil, err
+		}
 		keys, err := decodeKeys(req)
 		if err != nil {
 			return nil, err
@@ -49,6 +67,9 @@ func (c *Coordinator) registerHandlers() {
 		return encodeCells(cells), nil
 	})
 	t.Handle(methodScan, func(ctx context.Context, from string, req []byte) ([]byte, error) {
+		if err := c.serving(); err != nil {
+			return nil, err
+		}
 		r, err := decodeScanRequest(req)
 		if err != nil {
 			return nil, err
@@ -60,6 +81,9 @@ func (c *Coordinator) registerHandlers() {
 		return encodeScanResponse(ents, more), nil
 	})
 	t.Handle(methodRange, func(ctx context.Context, from string, req []byte) ([]byte, error) {
+		if err := c.serving(); err != nil {
+			return nil, err
+		}
 		r, err := decodeRangeRequest(req)
 		if err != nil {
 			return nil, err
