@@ -4,4 +4,10 @@
 // coordinator and the rebalancer, and serves the public HTTP API (KV,
 // GraphQL, web explorer, health, metrics). cmd/grafo only parses flags and
 // calls Start.
+//
+// It also watches its engine (watcher.go): after repeated failed probes
+// the node flags itself unhealthy in the membership, reopens the engine,
+// and reports on Node.Failed when that does not help, for the process to
+// exit and be restarted. A node started without data.db tells the
+// membership it is fresh, so a known id rebuilds before serving.
 package server
