@@ -109,6 +109,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := node.Close(sctx); failed == nil {
 		return err
 	}
+	if path := os.Getenv(probeFaultEnv); path != "" {
+		// An injected fault lasts one process, like a bad file handle:
+		// the restarted node comes back healthy.
+		os.Remove(path)
+	}
 	return failed
 }
 
