@@ -394,3 +394,16 @@ func TestWatcherActsOnEngineFailure(t *testing.T) {
 	}
 	t.Logf("n3 exited after %v: %v", time.Since(began).Round(time.Millisecond), n3.exitErr)
 }
+
+// A start with W+R <= N warns that reads may miss acknowledged writes;
+// W+R > N does not.
+func TestWeakQuorumWarning(t *testing.T) {
+	weak := newProc(t, "n1", "--replicas", "3", "--write-quorum", "1", "--read-quorum", "2")
+	strong := newProc(t, "n2", "--replicas", "3", "--write-quorum", "1", "--read-quorum", "3")
+	if !strings.Contains(weak.logs.String(), "W+R <= N") {
+		t.Fatalf("no warning with N=3 W=1 R=2:\n%s", weak.logs)
+	}
+	if strings.Contains(strong.logs.String(), "W+R <= N") {
+		t.Fatalf("a warning with N=3 W=1 R=3:\n%s", strong.logs)
+	}
+}

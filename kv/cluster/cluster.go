@@ -234,7 +234,9 @@ func (c *Cluster) awaitMember(ctx context.Context, restarted bool) error {
 		// sees itself rebuilding (its join turns it so): until then the
 		// log it applies still shows the replica it was.
 		settled := !fresh || self.State != Up
-		if isMember && settled && c.Leader() != "" && r.AppliedIndex() >= r.CommitIndex() {
+		// Initialised too: a join served while the bootstrapper is still
+		// recording the settings must not leave this node with none.
+		if isMember && settled && c.fsm.initialised() && c.Leader() != "" && r.AppliedIndex() >= r.CommitIndex() {
 			return nil
 		}
 		if len(c.cfg.Join) > 0 && !isMember && !time.Now().Before(nextJoin) {

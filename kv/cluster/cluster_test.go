@@ -404,3 +404,82 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// A member whose data is gone rejoins rebuilding (tokens kept, not
+// serving) and a replacement at a new address takes its place; a member
+// that flags itself unhealthy stops serving; a replacement of a live
+// member or of an unknown id is refused.
+func TestRebuildReplaceHealth(t *testing.T) {
+	base := t.TempDir()
+	n1 := start(t, "n1", filepath.Join(base, "n1"), "", nil, nil)
+	n2 := start(t, "n2", filepath.Join(base, "n2"), "", []string{n1.addr}, nil)
+	n3 := start(t, "n3", filepath.Join(base, "n3"), "", []string{n1.addr}, nil)
+	ctx := ctxT(t)
+	for _, n := range []*testNode{n2, n3} {
+		if err := n1.c.SetState(ctx, n.id, Up); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "three up everywhere", converged(n1, n2, n3))
+	before, _ := n1.c.Rings()
+
+	// A replacement of a live member is refused, so is one of nobody.
+	for _, id := range []string{"n3", "n9"} {
+		tcfg := transport.DefaultConfig()
+		tcfg.Secret = "test-secret"
+		tr, err := transport.Listen(tcfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := DefaultConfig()
+		cfg.NodeID, cfg.Dir, cfg.Join, cfg.Replace = id, filepath.Join(base, "r-"+id), []string{n1.addr}, true
+		cfg.Transport, cfg.Raft, cfg.Heartbeat = tr, tr.RaftLayer(), 50*time.Millisecond
+		_, err = Open(ctx, cfg)
+		tr.Close()
+		want := map[string]error{"n3": ErrNodeAlive, "n9": ErrUnknownNode}[id]
+		if !errors.Is(err, want) {
+			t.Fatalf("replace %s: %v, want %v", id, err, want)
+		}
+	}
+
+	// n3 dies; a replacement with a fresh directory at a new address.
+	n3.stop()
+	waitFor(t, "n3 down on n1", func() bool { return !n1.c.Alive("n3") })
+	r3 := start(t, "n3", filepath.Join(base, "n3b"), "", []string{n1.addr}, func(c *Config) { c.Replace = true })
+	self := r3.c.Self()
+	if self.State != Joining || !self.Rebuilding || self.Cluster != r3.addr {
+		t.Fatalf("replacement sees itself as %+v", self)
+	}
+	waitFor(t, "n1 to see n3 rebuilding at its new address", func() bool {
+		n, ok := n1.c.fsm.node("n3")
+		return ok && n.Rebuild && n.Cluster == r3.addr
+	})
+	read, write := n1.c.Rings()
+	if read != write || !sameRing(before, read) {
+		t.Fatal("a rebuilding member moved ranges: its tokens must stay in both rings")
+	}
+	if n1.c.Serving("n3") || !n1.c.Serving("n2") {
+		t.Fatalf("serving: n3 %v (rebuilding), n2 %v", n1.c.Serving("n3"), n1.c.Serving("n2"))
+	}
+	if err := r3.c.SetState(ctx, "n3", Up); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "n3 serving after it is up", func() bool { return n1.c.Serving("n3") && !n1.c.Self().Rebuilding })
+
+	// Unhealthy: reported, not serving, cleared again.
+	if err := n2.c.SetHealth(ctx, "n2", false); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "n2 unhealthy on n1", func() bool {
+		for _, n := range n1.c.State().Nodes {
+			if n.ID == "n2" {
+				return n.State == Unhealthy && !n1.c.Serving("n2")
+			}
+		}
+		return false
+	})
+	if err := n2.c.SetHealth(ctx, "n2", true); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "n2 healthy again", func() bool { return n1.c.Serving("n2") })
+}

@@ -241,3 +241,10 @@ func (s fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 }
 
 func (s fsmSnapshot) Release() {}
+
+// initialised reports whether the bootstrapper's settings are applied.
+func (f *fsm) initialised() bool {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.d.Init
+}

@@ -835,3 +835,29 @@ func TestEmptyApply(t *testing.T) {
 		t.Fatal("empty Apply committed")
 	}
 }
+
+// Reopen swaps the bbolt file handle in place: data and counters survive,
+// writes and probes work afterwards, and a closed engine refuses it.
+func TestReopenInPlace(t *testing.T) {
+	e := enginetest.MustOpen(t)
+	mustApply(t, e, put("a", "1", 1), put("b", "2", 2), del("c", 3))
+	if err := e.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+	wantCell(t, e, "a", "1", 1, false)
+	mustApply(t, e, put("d", "4", 4))
+	wantCell(t, e, "d", "4", 4, false)
+	if err := e.Probe(ctx); err != nil {
+		t.Fatalf("probe after reopen: %v", err)
+	}
+	if k := e.Keys(); k != 3 {
+		t.Fatalf("keys after reopen = %d, want 3", k)
+	}
+	e2 := enginetest.MustOpen(t)
+	if err := e2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e2.Reopen(); !errors.Is(err, kv.ErrClosed) {
+		t.Fatalf("Reopen of a closed engine: %v, want kv.ErrClosed", err)
+	}
+}
