@@ -128,11 +128,9 @@ type ownedKeys struct {
 	ring   *ring.Ring
 	writes int64
 	at     time.Time
+	took   time.Duration
 	n      int64
 }
-
-// ownedRecount bounds how often a changing engine is walked again.
-const ownedRecount = 2 * time.Second
 
 func (o *ownedKeys) count(ctx context.Context, n *Node) int64 {
 	read, write := n.cluster.Rings()
@@ -143,9 +141,12 @@ func (o *ownedKeys) count(ctx context.Context, n *Node) int64 {
 	writes := n.engine.Stats().Writes
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.ring == r && (o.writes == writes || time.Since(o.at) < ownedRecount) {
+	// A changing engine is walked again at most once per ten times the
+	// last walk took: exact on small stores, cheap on big ones.
+	if o.ring == r && (o.writes == writes || time.Since(o.at) < 10*o.took) {
 		return o.n
 	}
+	began := time.Now()
 	reps, _, _ := n.members.Settings()
 	var c int64
 	err := n.engine.ForEach(ctx, func(e kv.Entry) bool {
@@ -157,7 +158,7 @@ func (o *ownedKeys) count(ctx context.Context, n *Node) int64 {
 	if err != nil {
 		return n.engine.Keys() // all it holds: better than nothing
 	}
-	o.ring, o.writes, o.at, o.n = r, writes, time.Now(), c
+	o.ring, o.writes, o.at, o.took, o.n = r, writes, time.Now(), time.Since(began), c
 	return c
 }
 
