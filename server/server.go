@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/grafo/grafo/auth"
@@ -57,6 +58,7 @@ type Node struct {
 	graphs   *store.Store
 	failed   chan error // the engine watcher gave up (see Failed)
 	owned    ownedKeys
+	joined   atomic.Bool // cluster, members and rebalancer are set
 }
 
 // Start opens every part of the node and returns once it serves HTTP and
@@ -154,6 +156,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	n.hintDB.Run(n.coord)
 	n.reb = replica.NewRebalancer(n.coord, n.engine, rebalanceMembership{n.cluster}, cfg.Logger)
+	n.joined.Store(true) // after reb: nodeInfo reads the parts set up to here
 	n.ae = replica.NewAntiEntropy(n.coord, replica.AntiEntropyConfig{Interval: cfg.AntiEntropy, Logger: cfg.Logger})
 	n.failed = make(chan error, 1)
 	n.health.fault = cfg.Knobs.probeFault()

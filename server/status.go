@@ -35,7 +35,11 @@ type nodeInfo struct {
 }
 
 func (n *Node) localInfo(ctx context.Context) nodeInfo {
-	info := nodeInfo{ID: n.cfg.NodeID, HTTP: n.httpAdv, Weight: n.cfg.Weight, Keys: n.owned.count(ctx, n), Healthy: n.health.err() == nil}
+	info := nodeInfo{ID: n.cfg.NodeID, HTTP: n.httpAdv, Weight: n.cfg.Weight, Keys: n.engine.Keys(), Healthy: n.health.err() == nil}
+	if !n.joined.Load() {
+		return info // still waiting to join: an admin asks who it is
+	}
+	info.Keys = n.owned.count(ctx, n)
 	if p := n.reb.Progress(); p.Kind != "" {
 		info.Progress = &p
 	}
