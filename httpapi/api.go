@@ -18,14 +18,14 @@ import (
 	"github.com/grafo/grafo/graph/store"
 	"github.com/grafo/grafo/ingest"
 	"github.com/grafo/grafo/kv"
-	"github.com/grafo/grafo/kv/client"
+	"github.com/grafo/grafo/kv/wire"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Cluster is what the API needs of the node's membership.
 type Cluster interface {
-	Status(ctx context.Context) (client.ClusterStatus, error)
+	Status(ctx context.Context) (wire.ClusterStatus, error)
 	Join(ctx context.Context, addr string) error
 	Leave(ctx context.Context, node string) error
 	Remove(ctx context.Context, node string, force bool) error
@@ -170,7 +170,7 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func tooMany(w http.ResponseWriter, msg string) {
 	w.Header().Set("Retry-After", "1")
-	writeErrorCode(w, http.StatusTooManyRequests, CodeTooManyRequests, msg)
+	writeErrorCode(w, http.StatusTooManyRequests, wire.CodeTooManyRequests, msg)
 }
 
 // wsSlot is one websocket's place in the pending budget, moved to the
@@ -226,11 +226,11 @@ func (a *api) kv(w http.ResponseWriter, r *http.Request) {
 	}
 	key, err := url.PathUnescape(raw)
 	if err != nil {
-		writeErrorCode(w, http.StatusBadRequest, CodeBadRequest, "bad key escape: "+err.Error())
+		writeErrorCode(w, http.StatusBadRequest, wire.CodeBadRequest, "bad key escape: "+err.Error())
 		return
 	}
 	if key == "" {
-		writeErrorCode(w, http.StatusBadRequest, CodeEmptyKey, "empty key")
+		writeErrorCode(w, http.StatusBadRequest, wire.CodeEmptyKey, "empty key")
 		return
 	}
 	o, err := Options(r.URL.Query())
@@ -286,13 +286,8 @@ func (a *api) kv(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	default:
 		w.Header().Set("Allow", "GET, HEAD, PUT, DELETE")
-		writeErrorCode(w, http.StatusMethodNotAllowed, CodeBadRequest, "method not allowed")
+		writeErrorCode(w, http.StatusMethodNotAllowed, wire.CodeBadRequest, "method not allowed")
 	}
-}
-
-// RingScanner lists keys across the whole ring (kv/replica.Coordinator).
-type RingScanner interface {
-	ScanRing(ctx context.Context, prefix, after []byte, limit int, keep func(key []byte) bool, o kv.Options) ([]kv.Entry, []byte, error)
 }
 
 // Bounds of GET /v1/kv?limit=.
@@ -301,21 +296,12 @@ const (
 	maxListLimit     = 1000
 )
 
-type listEntry struct {
-	Key     string `json:"key"`
-	Value   string `json:"value"`
-	Version string `json:"version"`
-	// ValueBase64 carries a value that is not UTF-8 text, which a JSON
-	// string cannot hold exactly (value is then empty).
-	ValueBase64 string `json:"valueBase64,omitempty"`
-}
-
 // kvList answers GET /v1/kv?prefix=P&after=K&limit=N: raw keys in order
 // across the ring, paged by the last key returned ("next").
 func (a *api) kvList(w http.ResponseWriter, r *http.Request) {
-	sc, ok := a.cfg.Store.(RingScanner)
+	sc, ok := a.cfg.Store.(kv.RingScanner)
 	if !ok {
-		writeErrorCode(w, http.StatusServiceUnavailable, CodeUnavailable, "listing keys is not available on this node")
+		writeErrorCode(w, http.StatusServiceUnavailable, wire.CodeUnavailable, "listing keys is not available on this node")
 		return
 	}
 	q := r.URL.Query()
@@ -327,7 +313,7 @@ func (a *api) kvList(w http.ResponseWriter, r *http.Request) {
 	limit := defaultListLimit
 	if s := q.Get("limit"); s != "" {
 		if limit, err = strconv.Atoi(s); err != nil || limit < 1 || limit > maxListLimit {
-			writeErrorCode(w, http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("limit %q: want 1 to %d", s, maxListLimit))
+			writeErrorCode(w, http.StatusBadRequest, wire.CodeBadRequest, fmt.Sprintf("limit %q: want 1 to %d", s, maxListLimit))
 			return
 		}
 	}
@@ -342,12 +328,9 @@ func (a *api) kvList(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, err)
 		return
 	}
-	out := struct {
-		Entries []listEntry `json:"entries"`
-		Next    string      `json:"next"`
-	}{Entries: make([]listEntry, 0, len(ents)), Next: string(next)}
+	out := wire.ListPage{Entries: make([]wire.ListEntry, 0, len(ents)), Next: string(next)}
 	for _, e := range ents {
-		le := listEntry{Key: string(e.Key), Version: e.Cell.Version.String()}
+		le := wire.ListEntry{Key: string(e.Key), Version: e.Cell.Version.String()}
 		if utf8.Valid(e.Cell.Value) {
 			le.Value = string(e.Cell.Value)
 		} else {
@@ -390,7 +373,7 @@ func Options(q url.Values) (kv.Options, error) {
 func (a *api) readyz(w http.ResponseWriter, r *http.Request) {
 	if a.cfg.Ready != nil {
 		if err := a.cfg.Ready(r.Context()); err != nil {
-			writeErrorCode(w, http.StatusServiceUnavailable, CodeUnavailable, err.Error())
+			writeErrorCode(w, http.StatusServiceUnavailable, wire.CodeUnavailable, err.Error())
 			return
 		}
 	}
@@ -400,7 +383,7 @@ func (a *api) readyz(w http.ResponseWriter, r *http.Request) {
 
 func (a *api) clusterStatus(w http.ResponseWriter, r *http.Request) {
 	if a.cfg.Cluster == nil {
-		writeErrorCode(w, http.StatusServiceUnavailable, CodeUnavailable, "cluster not started")
+		writeErrorCode(w, http.StatusServiceUnavailable, wire.CodeUnavailable, "cluster not started")
 		return
 	}
 	st, err := a.cfg.Cluster.Status(r.Context())
@@ -458,7 +441,7 @@ func (a *api) clusterLeave(w http.ResponseWriter, r *http.Request) {
 
 func (a *api) clusterCleanup(w http.ResponseWriter, r *http.Request) {
 	if a.cfg.Cluster == nil {
-		writeErrorCode(w, http.StatusServiceUnavailable, CodeUnavailable, "cluster not available on this node")
+		writeErrorCode(w, http.StatusServiceUnavailable, wire.CodeUnavailable, "cluster not available on this node")
 		return
 	}
 	st, err := a.cfg.Cluster.Cleanup(r.Context())
@@ -492,7 +475,7 @@ func (a *api) clusterRemove(w http.ResponseWriter, r *http.Request) {
 // store and the path names a valid graph (else it has answered).
 func (a *api) sink(w http.ResponseWriter, r *http.Request) bool {
 	if a.cfg.Sink == nil {
-		writeErrorCode(w, http.StatusServiceUnavailable, CodeUnavailable, "graph store not available on this node")
+		writeErrorCode(w, http.StatusServiceUnavailable, wire.CodeUnavailable, "graph store not available on this node")
 		return false
 	}
 	if err := store.ValidGraphID(r.PathValue("graph")); err != nil {
@@ -565,7 +548,7 @@ func (a *api) sinkLanguages(w http.ResponseWriter, r *http.Request) {
 // grafo dump and restore report.
 func (a *api) dump(w http.ResponseWriter, r *http.Request) {
 	if a.cfg.Dump == nil {
-		writeErrorCode(w, http.StatusServiceUnavailable, CodeUnavailable, "graph store not available on this node")
+		writeErrorCode(w, http.StatusServiceUnavailable, wire.CodeUnavailable, "graph store not available on this node")
 		return
 	}
 	started := false
@@ -594,7 +577,5 @@ func (a *api) dump(w http.ResponseWriter, r *http.Request) {
 	}
 	st, code := status(err)
 	a.log.Warn("dump failed mid-stream", "graph", r.PathValue("graph"), "status", st, "err", err)
-	var body errorBody
-	body.Error.Code, body.Error.Message = code, message(err)
-	_ = enc.Encode(body)
+	_ = enc.Encode(wire.ErrorBody{Error: wire.ErrorDetail{Code: code, Message: message(err)}})
 }

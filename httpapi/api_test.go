@@ -8,35 +8,23 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/grafo/grafo/kv"
 	"github.com/grafo/grafo/kv/client"
 	"github.com/grafo/grafo/kv/engine"
+	"github.com/grafo/grafo/kv/kvtest"
 	"github.com/grafo/grafo/kv/replica"
-	"github.com/grafo/grafo/kv/transport"
+	"github.com/grafo/grafo/kv/wire"
 )
 
 // newCoordinator is a single node's store: a real engine in a temp dir and
-// the coordinator over it, closed when the test ends.
+// the coordinator over it, checked and closed when the test ends.
 func newCoordinator(t *testing.T, replicas int) (*replica.Coordinator, *engine.Engine) {
 	t.Helper()
-	e, err := engine.Open(filepath.Join(t.TempDir(), "data.db"), engine.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	members := replica.NewStatic(map[string]string{"n1": "n1"}, 16, replicas, 0, 0)
-	coord, err := replica.New(replica.Config{NodeID: "n1", Local: e, Transport: transport.NewNetwork().Node("n1"), Members: members})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		coord.Wait()
-		e.Close()
-	})
-	return coord, e
+	c := kvtest.NewCluster(t, kvtest.Options{Replicas: replicas})
+	return c.Coords[0], c.Engines[0]
 }
 
 // newNode serves the API of a single node.
@@ -65,7 +53,7 @@ func do(t *testing.T, method, url string, body io.Reader) (*http.Response, []byt
 
 func errCode(t *testing.T, b []byte) (string, string) {
 	t.Helper()
-	var eb errorBody
+	var eb wire.ErrorBody
 	if err := json.Unmarshal(b, &eb); err != nil {
 		t.Fatalf("error body %q is not JSON: %v", b, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/grafo/grafo/graph/store"
 	"github.com/grafo/grafo/kv"
 	"github.com/grafo/grafo/kv/client"
+	"github.com/grafo/grafo/kv/wire"
 )
 
 // newAPI serves a single node's API, GraphQL mounted, with cfg's limits.
@@ -227,7 +228,7 @@ func TestInvalidGraphIDIsBadRequest(t *testing.T) {
 			t.Errorf("GET %s: %d %s, want 400", path, resp.StatusCode, b)
 			continue
 		}
-		if code, msg := errCode(t, b); code != CodeBadRequest || !strings.Contains(msg, "without '/' or control characters") {
+		if code, msg := errCode(t, b); code != wire.CodeBadRequest || !strings.Contains(msg, "without '/' or control characters") {
 			t.Errorf("GET %s: %s %q", path, code, msg)
 		}
 	}

@@ -8,23 +8,7 @@ import (
 	"github.com/grafo/grafo/auth"
 	"github.com/grafo/grafo/graph/store"
 	"github.com/grafo/grafo/kv"
-	"github.com/grafo/grafo/kv/client"
-)
-
-// Error codes of the JSON error body: the client package owns the wire
-// vocabulary, so server and client cannot drift apart.
-const (
-	CodeTooLarge           = client.CodeTooLarge
-	CodeBadRequest         = client.CodeBadRequest
-	CodeEmptyKey           = client.CodeEmptyKey
-	CodeNotFound           = client.CodeNotFound
-	CodeUnavailable        = client.CodeUnavailable
-	CodeInvalidConsistency = client.CodeInvalidConsistency
-	CodeUnauthorized       = client.CodeUnauthorized
-	CodeForbidden          = client.CodeForbidden
-	CodeInternal           = client.CodeInternal
-	CodeTooManyRequests    = client.CodeTooManyRequests
-	CodeConflict           = client.CodeConflict
+	"github.com/grafo/grafo/kv/wire"
 )
 
 // errBadRequest marks errors that are the client's fault.
@@ -34,37 +18,37 @@ var errBadRequest = errors.New("bad request")
 // as removing a node that is still up.
 var ErrConflict = errors.New("conflict")
 
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
+// reply is an error's HTTP status and code.
+type reply struct {
+	status int
+	code   string
+}
+
+// replies maps errors onto their status and code, first match wins.
+var replies = kv.Codes[reply]{
+	{Code: reply{http.StatusUnauthorized, wire.CodeUnauthorized}, Err: auth.ErrUnauthenticated},
+	{Code: reply{http.StatusForbidden, wire.CodeForbidden}, Err: auth.ErrForbidden},
+	{Code: reply{http.StatusRequestEntityTooLarge, wire.CodeTooLarge}, Err: kv.ErrTooLarge},
+	{Code: reply{http.StatusBadRequest, wire.CodeEmptyKey}, Err: kv.ErrEmptyKey},
+	{Code: reply{http.StatusBadRequest, wire.CodeInvalidConsistency}, Err: kv.ErrInvalidConsistency},
+	{Code: reply{http.StatusBadRequest, wire.CodeBadRequest}, Err: kv.ErrInvalidKey},
+	{Code: reply{http.StatusBadRequest, wire.CodeBadRequest}, Err: errBadRequest},
+	{Code: reply{http.StatusBadRequest, wire.CodeBadRequest}, Err: store.ErrInvalid},
+	{Code: reply{http.StatusNotFound, wire.CodeNotFound}, Err: kv.ErrNotFound},
+	{Code: reply{http.StatusConflict, wire.CodeConflict}, Err: ErrConflict},
+	{Code: reply{http.StatusServiceUnavailable, wire.CodeUnavailable}, Err: kv.ErrUnavailable},
+	{Code: reply{http.StatusServiceUnavailable, wire.CodeUnavailable}, Err: kv.ErrClosed},
 }
 
 // status maps an error onto an HTTP status and error code.
 func status(err error) (int, string) {
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.Is(err, auth.ErrUnauthenticated):
-		return http.StatusUnauthorized, CodeUnauthorized
-	case errors.Is(err, auth.ErrForbidden):
-		return http.StatusForbidden, CodeForbidden
-	case errors.Is(err, kv.ErrTooLarge), errors.As(err, &mbe):
-		return http.StatusRequestEntityTooLarge, CodeTooLarge
-	case errors.Is(err, kv.ErrEmptyKey):
-		return http.StatusBadRequest, CodeEmptyKey
-	case errors.Is(err, kv.ErrInvalidConsistency):
-		return http.StatusBadRequest, CodeInvalidConsistency
-	case errors.Is(err, kv.ErrInvalidKey), errors.Is(err, errBadRequest), errors.Is(err, store.ErrInvalid):
-		return http.StatusBadRequest, CodeBadRequest
-	case errors.Is(err, kv.ErrNotFound):
-		return http.StatusNotFound, CodeNotFound
-	case errors.Is(err, ErrConflict):
-		return http.StatusConflict, CodeConflict
-	case errors.Is(err, kv.ErrUnavailable), errors.Is(err, kv.ErrClosed):
-		return http.StatusServiceUnavailable, CodeUnavailable
+	if r, ok := replies.Code(err); ok {
+		return r.status, r.code
 	}
-	return http.StatusInternalServerError, CodeInternal
+	if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+		return http.StatusRequestEntityTooLarge, wire.CodeTooLarge
+	}
+	return http.StatusInternalServerError, wire.CodeInternal
 }
 
 // WriteError writes err as the JSON error body with its mapped status.
@@ -74,9 +58,7 @@ func WriteError(w http.ResponseWriter, err error) {
 }
 
 func writeErrorCode(w http.ResponseWriter, st int, code, msg string) {
-	var body errorBody
-	body.Error.Code = code
-	body.Error.Message = msg
+	body := wire.ErrorBody{Error: wire.ErrorDetail{Code: code, Message: msg}}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(st)
 	_ = json.NewEncoder(w).Encode(body)

@@ -32,3 +32,36 @@ var (
 	// ErrClosed is returned by operations on a closed store.
 	ErrClosed = errors.New("kv: closed")
 )
+
+// Codes is a table between the codes of a wire protocol and the sentinel
+// errors they stand for, in order: the one way each protocol maps errors
+// (kv/transport's byte codes, kv/cluster's forwarded changes, the HTTP
+// API's error codes).
+type Codes[C comparable] []CodeErr[C]
+
+// CodeErr is one row of Codes.
+type CodeErr[C comparable] struct {
+	Code C
+	Err  error
+}
+
+// Code returns the code of the first sentinel of t that err wraps.
+func (t Codes[C]) Code(err error) (C, bool) {
+	for _, r := range t {
+		if errors.Is(err, r.Err) {
+			return r.Code, true
+		}
+	}
+	var zero C
+	return zero, false
+}
+
+// Err returns the sentinel of code, or nil.
+func (t Codes[C]) Err(code C) error {
+	for _, r := range t {
+		if r.Code == code {
+			return r.Err
+		}
+	}
+	return nil
+}

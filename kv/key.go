@@ -50,3 +50,21 @@ func CheckPair(key, value []byte) error {
 	}
 	return nil
 }
+
+// Clone copies parts into one allocation: for keys and values a call keeps
+// after it returns (late replica writes, read repair, a queued commit)
+// while the caller reuses its buffers.
+func Clone(parts ...[]byte) [][]byte {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	buf := make([]byte, 0, n)
+	out := make([][]byte, len(parts))
+	for i, p := range parts {
+		start := len(buf)
+		buf = append(buf, p...)
+		out[i] = buf[start:len(buf):len(buf)]
+	}
+	return out
+}

@@ -34,3 +34,27 @@ type Store interface {
 	// by Sep, so that one replica set answers it.
 	Scan(ctx context.Context, prefix, after []byte, limit int, o Options) ([]Entry, error)
 }
+
+// RingScanner lists keys across the whole ring rather than one partition:
+// kv/replica.Coordinator, and UserSpace over it. It returns up to limit
+// live entries whose keys start with prefix, come after after and pass
+// keep (nil: all), in key order, and the cursor of the next page (nil when
+// there is none).
+type RingScanner interface {
+	ScanRing(ctx context.Context, prefix, after []byte, limit int, keep func(key []byte) bool, o Options) ([]Entry, []byte, error)
+}
+
+// UntilClosed returns a context that ends when stop is closed or cancel is
+// called: background workers (hint delivery, anti-entropy) run their calls
+// under it so that Close interrupts them.
+func UntilClosed(stop <-chan struct{}) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}

@@ -126,16 +126,11 @@ func (u userSpace) Scan(ctx context.Context, prefix, after []byte, limit int, o 
 	return out, err
 }
 
-// ringScanner is kv/replica.Coordinator's listing across the whole ring.
-type ringScanner interface {
-	ScanRing(ctx context.Context, prefix, after []byte, limit int, keep func(key []byte) bool, o Options) ([]Entry, []byte, error)
-}
-
 // ScanRing lists user keys in order across the whole ring when the wrapped
 // store can: prefix and cursor go through UserKey, answers come back
 // through FromUserKey, and internal rows are never listed.
 func (u userSpace) ScanRing(ctx context.Context, prefix, after []byte, limit int, keep func(key []byte) bool, o Options) ([]Entry, []byte, error) {
-	rs, ok := u.s.(ringScanner)
+	rs, ok := u.s.(RingScanner)
 	if !ok {
 		return nil, nil, fmt.Errorf("%w: this store cannot list keys across the ring", ErrUnavailable)
 	}

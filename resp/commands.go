@@ -14,7 +14,8 @@ import (
 	"github.com/grafo/grafo/kv"
 )
 
-// command describes one supported command for COMMAND and COMMAND DOCS.
+// command describes one supported command: how COMMAND and COMMAND DOCS
+// present it, who may run it, and run, its handler.
 type command struct {
 	name                    string
 	arity                   int // negative: at least -arity arguments
@@ -23,35 +24,44 @@ type command struct {
 	group, summary          string
 	role                    auth.Role // needed beyond being authenticated; auth.None: none
 	noAuth                  bool
+	run                     func(c *conn, args [][]byte)
 }
 
-var commands = []command{
-	{name: "ping", arity: -1, flags: []string{"fast"}, group: "connection", summary: "Returns PONG, or the given message.", noAuth: true},
-	{name: "echo", arity: 2, flags: []string{"fast"}, group: "connection", summary: "Returns the given string."},
-	{name: "auth", arity: -2, flags: []string{"noscript", "loading", "stale", "fast", "no_auth"}, group: "connection", summary: "Authenticates the connection with a Grafo API token.", noAuth: true},
-	{name: "hello", arity: -1, flags: []string{"noscript", "loading", "stale", "fast", "no_auth"}, group: "connection", summary: "Handshake; only protocol 2 (RESP2) is supported.", noAuth: true},
-	{name: "quit", arity: -1, flags: []string{"noscript", "loading", "stale", "fast", "no_auth"}, group: "connection", summary: "Closes the connection.", noAuth: true},
-	{name: "select", arity: 2, flags: []string{"loading", "stale", "fast"}, group: "connection", summary: "Selects database 0, the only one."},
-	{name: "client", arity: -2, flags: []string{"loading", "stale"}, group: "connection", summary: "SETNAME, GETNAME, SETINFO, ID."},
-	{name: "get", arity: 2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", summary: "Returns the value of a key.", role: auth.Read},
-	{name: "mget", arity: -2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: -1, step: 1, group: "string", summary: "Returns the values of keys.", role: auth.Read},
-	{name: "exists", arity: -2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: -1, step: 1, group: "keyspace", summary: "Counts how many of the keys exist.", role: auth.Read},
-	{name: "set", arity: -3, flags: []string{"write", "denyoom"}, firstKey: 1, lastKey: 1, step: 1, group: "string", summary: "Sets the value of a key (no options).", role: auth.Write},
-	{name: "mset", arity: -3, flags: []string{"write", "denyoom"}, firstKey: 1, lastKey: -1, step: 2, group: "string", summary: "Sets the values of keys (not atomic across keys).", role: auth.Write},
-	{name: "del", arity: -2, flags: []string{"write"}, firstKey: 1, lastKey: -1, step: 1, group: "keyspace", summary: "Deletes keys; returns how many existed.", role: auth.Write},
-	{name: "info", arity: -1, flags: []string{"loading", "stale"}, group: "server", summary: "Server, clients, replication (N/W/R, nodes) and keyspace sections."},
-	{name: "command", arity: -1, flags: []string{"loading", "stale"}, group: "server", summary: "Describes the supported commands (COUNT, DOCS, INFO, LIST)."},
-	{name: "config", arity: -2, flags: []string{"loading", "stale"}, group: "server", summary: "CONFIG GET of a few read-only settings."},
-	{name: "grafo.consistency", arity: -1, flags: []string{"fast"}, group: "connection", summary: "Sets this connection's consistency: one, quorum, all, linearizable or default."},
-}
+// commands is the command table, in COMMAND's order; commandIndex finds
+// one by its lower-case name. Both are filled by init: handlers such as
+// COMMAND read the table, which a variable initializer could not allow.
+var (
+	commands     []command
+	commandIndex map[string]*command
+)
 
-var commandIndex = func() map[string]*command {
-	m := map[string]*command{}
-	for i := range commands {
-		m[commands[i].name] = &commands[i]
+func init() {
+	commands = []command{
+		{name: "ping", arity: -1, flags: []string{"fast"}, group: "connection", summary: "Returns PONG, or the given message.", noAuth: true, run: (*conn).ping},
+		{name: "echo", arity: 2, flags: []string{"fast"}, group: "connection", summary: "Returns the given string.", run: func(c *conn, args [][]byte) { c.w.bulk(args[1]) }},
+		{name: "auth", arity: -2, flags: []string{"noscript", "loading", "stale", "fast", "no_auth"}, group: "connection", summary: "Authenticates the connection with a Grafo API token.", noAuth: true, run: (*conn).auth},
+		{name: "hello", arity: -1, flags: []string{"noscript", "loading", "stale", "fast", "no_auth"}, group: "connection", summary: "Handshake; only protocol 2 (RESP2) is supported.", noAuth: true, run: (*conn).hello},
+		{name: "quit", arity: -1, flags: []string{"noscript", "loading", "stale", "fast", "no_auth"}, group: "connection", summary: "Closes the connection.", noAuth: true, run: (*conn).quitCmd},
+		{name: "select", arity: 2, flags: []string{"loading", "stale", "fast"}, group: "connection", summary: "Selects database 0, the only one.", run: (*conn).selectDB},
+		{name: "client", arity: -2, flags: []string{"loading", "stale"}, group: "connection", summary: "SETNAME, GETNAME, SETINFO, ID.", run: (*conn).client},
+		{name: "get", arity: 2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: 1, step: 1, group: "string", summary: "Returns the value of a key.", role: auth.Read, run: (*conn).get},
+		{name: "mget", arity: -2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: -1, step: 1, group: "string", summary: "Returns the values of keys.", role: auth.Read, run: (*conn).mget},
+		{name: "exists", arity: -2, flags: []string{"readonly", "fast"}, firstKey: 1, lastKey: -1, step: 1, group: "keyspace", summary: "Counts how many of the keys exist.", role: auth.Read, run: (*conn).exists},
+		{name: "scan", arity: -2, flags: []string{"readonly"}, group: "keyspace", summary: "Iterates over the keys of the whole cluster, in order (MATCH, COUNT, TYPE).", role: auth.Read, run: (*conn).scan},
+		{name: "keys", arity: 2, flags: []string{"readonly"}, group: "keyspace", summary: "Refused: use SCAN, which pages.", role: auth.Read, run: (*conn).keys},
+		{name: "set", arity: -3, flags: []string{"write", "denyoom"}, firstKey: 1, lastKey: 1, step: 1, group: "string", summary: "Sets the value of a key (no options).", role: auth.Write, run: (*conn).set},
+		{name: "mset", arity: -3, flags: []string{"write", "denyoom"}, firstKey: 1, lastKey: -1, step: 2, group: "string", summary: "Sets the values of keys (not atomic across keys).", role: auth.Write, run: (*conn).mset},
+		{name: "del", arity: -2, flags: []string{"write"}, firstKey: 1, lastKey: -1, step: 1, group: "keyspace", summary: "Deletes keys; returns how many existed.", role: auth.Write, run: (*conn).del},
+		{name: "info", arity: -1, flags: []string{"loading", "stale"}, group: "server", summary: "Server, clients, replication (N/W/R, nodes) and keyspace sections.", run: (*conn).info},
+		{name: "command", arity: -1, flags: []string{"loading", "stale"}, group: "server", summary: "Describes the supported commands (COUNT, DOCS, INFO, LIST).", run: (*conn).command},
+		{name: "config", arity: -2, flags: []string{"loading", "stale"}, group: "server", summary: "CONFIG GET of a few read-only settings.", run: (*conn).config},
+		{name: "grafo.consistency", arity: -1, flags: []string{"fast"}, group: "connection", summary: "Sets this connection's consistency: one, quorum, all, linearizable or default.", run: (*conn).consistency},
 	}
-	return m
-}()
+	commandIndex = make(map[string]*command, len(commands))
+	for i := range commands {
+		commandIndex[commands[i].name] = &commands[i]
+	}
+}
 
 // lowerName returns args[0] in lower case, without allocating for names
 // that fit the connection's scratch buffer.
@@ -95,46 +105,19 @@ func (c *conn) dispatch(args [][]byte) {
 	if cmd.role != auth.None && !c.allowed(cmd) {
 		return
 	}
-	switch cmd.name {
-	case "get":
-		c.get(args)
-	case "set":
-		c.set(args)
-	case "ping":
-		c.ping(args)
-	case "echo":
-		c.w.bulk(args[1])
-	case "mget":
-		c.mget(args)
-	case "mset":
-		c.mset(args)
-	case "del":
-		c.del(args)
-	case "exists":
-		c.exists(args)
-	case "auth":
-		c.auth(args)
-	case "hello":
-		c.hello(args)
-	case "quit":
+	cmd.run(c, args)
+}
+
+func (c *conn) quitCmd([][]byte) {
+	c.w.ok()
+	c.quit = true
+}
+
+func (c *conn) selectDB(args [][]byte) {
+	if string(args[1]) == "0" {
 		c.w.ok()
-		c.quit = true
-	case "select":
-		if string(args[1]) == "0" {
-			c.w.ok()
-		} else {
-			c.w.err("ERR DB index is out of range (Grafo has one database, 0)")
-		}
-	case "client":
-		c.client(args)
-	case "info":
-		c.info(args)
-	case "command":
-		c.command(args)
-	case "config":
-		c.config(args)
-	case "grafo.consistency":
-		c.consistency(args)
+	} else {
+		c.w.err("ERR DB index is out of range (Grafo has one database, 0)")
 	}
 }
 
@@ -211,25 +194,8 @@ func errorReply(err error) string {
 	return "ERR internal error: " + msg
 }
 
-// clone copies the arguments a store call may keep after it returns (late
-// replica writes, read repair), in one allocation.
-func clone(parts ...[]byte) [][]byte {
-	n := 0
-	for _, p := range parts {
-		n += len(p)
-	}
-	buf := make([]byte, 0, n)
-	out := make([][]byte, len(parts))
-	for i, p := range parts {
-		start := len(buf)
-		buf = append(buf, p...)
-		out[i] = buf[start:len(buf):len(buf)]
-	}
-	return out
-}
-
 func (c *conn) get(args [][]byte) {
-	cell, err := c.s.cfg.Store.Get(c.s.ctx, clone(args[1])[0], c.opts)
+	cell, err := c.s.cfg.Store.Get(c.s.ctx, kv.Clone(args[1])[0], c.opts)
 	switch {
 	case errors.Is(err, kv.ErrNotFound):
 		c.w.null()
@@ -247,7 +213,7 @@ func (c *conn) set(args [][]byte) {
 		c.w.err(fmt.Sprintf("ERR SET option '%s' is not supported by Grafo (no NX, XX, EX, PX, EXAT, PXAT, KEEPTTL, GET: plain SET key value only)", strings.ToUpper(clip(args[3], 32))))
 		return
 	}
-	kvp := clone(args[1], args[2])
+	kvp := kv.Clone(args[1], args[2])
 	if _, err := c.s.cfg.Store.Put(c.s.ctx, kvp[0], kvp[1], c.opts); err != nil {
 		c.storeErr(err)
 		return
@@ -256,7 +222,7 @@ func (c *conn) set(args [][]byte) {
 }
 
 func (c *conn) mget(args [][]byte) {
-	keys := clone(args[1:]...)
+	keys := kv.Clone(args[1:]...)
 	cells, err := c.s.cfg.Store.GetMany(c.s.ctx, keys, c.opts)
 	if err != nil {
 		c.storeErr(err)
@@ -277,7 +243,7 @@ func (c *conn) mset(args [][]byte) {
 		c.w.err("ERR wrong number of arguments for 'mset' command")
 		return
 	}
-	parts := clone(args[1:]...)
+	parts := kv.Clone(args[1:]...)
 	writes := make([]kv.Write, 0, len(parts)/2)
 	for i := 0; i < len(parts); i += 2 {
 		if err := kv.CheckPair(parts[i], parts[i+1]); err != nil {
@@ -298,7 +264,7 @@ func (c *conn) mset(args [][]byte) {
 // tombstone for every key given (also the ones this read did not see: a
 // replica it did not ask may still hold a value).
 func (c *conn) del(args [][]byte) {
-	keys := clone(args[1:]...)
+	keys := kv.Clone(args[1:]...)
 	cells, err := c.s.cfg.Store.GetMany(c.s.ctx, keys, c.opts)
 	if err != nil {
 		c.storeErr(err)
@@ -322,7 +288,7 @@ func (c *conn) del(args [][]byte) {
 }
 
 func (c *conn) exists(args [][]byte) {
-	cells, err := c.s.cfg.Store.GetMany(c.s.ctx, clone(args[1:]...), c.opts)
+	cells, err := c.s.cfg.Store.GetMany(c.s.ctx, kv.Clone(args[1:]...), c.opts)
 	if err != nil {
 		c.storeErr(err)
 		return
@@ -354,9 +320,13 @@ func (c *conn) auth(args [][]byte) {
 		c.w.err("ERR syntax error")
 		return
 	}
-	c.authenticate(string(args[len(args)-1]))
+	if c.authenticate(string(args[len(args)-1])) {
+		c.w.ok()
+	}
 }
 
+// authenticate checks token (AUTH, HELLO … AUTH) and authenticates the
+// connection, or answers the error and reports false.
 func (c *conn) authenticate(token string) bool {
 	if c.s.cfg.Tokens == nil {
 		c.w.err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct? (this Grafo node runs without --tokens)")
@@ -369,7 +339,6 @@ func (c *conn) authenticate(token string) bool {
 		return false
 	}
 	c.authenticated(p)
-	c.w.ok()
 	return true
 }
 
@@ -409,17 +378,8 @@ func (c *conn) hello(args [][]byte) {
 			return
 		}
 	}
-	if hasAuth {
-		if c.s.cfg.Tokens == nil {
-			c.w.err("ERR AUTH <password> called without any password configured for the default user (this Grafo node runs without --tokens)")
-			return
-		}
-		p, err := c.s.cfg.Tokens.Check(token)
-		if err != nil {
-			c.w.err("WRONGPASS invalid username-password pair or user is disabled.")
-			return
-		}
-		c.authenticated(p)
+	if hasAuth && !c.authenticate(token) {
+		return
 	}
 	if !c.authed {
 		c.w.err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
@@ -521,7 +481,8 @@ func (c *conn) config(args [][]byte) {
 	c.w.strings(out...)
 }
 
-// globMatch matches the * and ? patterns CONFIG GET accepts, in time
+// globMatch matches Redis's glob patterns (CONFIG GET, SCAN MATCH): *, ?,
+// [abc], [^a-z] and \x for a literal x. It runs in time
 // O(len(pat)·len(s)) without recursion: on a mismatch it only retries the
 // latest star with one more byte, since an earlier star can absorb nothing
 // a later one cannot. (The recursive version was exponential in the number
@@ -530,24 +491,72 @@ func globMatch(pat, s string) bool {
 	p, i := 0, 0
 	star, mark := -1, 0 // position after the latest *, and where s resumes
 	for i < len(s) {
-		switch {
-		case p < len(pat) && pat[p] == '*':
+		if p < len(pat) && pat[p] == '*' {
 			p++
 			star, mark = p, i
-		case p < len(pat) && (pat[p] == '?' || pat[p] == s[i]):
-			p++
-			i++
-		case star >= 0:
-			mark++
-			p, i = star, mark
-		default:
+			continue
+		}
+		if p < len(pat) {
+			if next, ok := matchByte(pat, p, s[i]); ok {
+				p = next
+				i++
+				continue
+			}
+		}
+		if star < 0 {
 			return false
 		}
+		mark++
+		p, i = star, mark
 	}
 	for p < len(pat) && pat[p] == '*' {
 		p++
 	}
 	return p == len(pat)
+}
+
+// matchByte matches b against the pattern element at pat[p] (not a star)
+// and returns where the next element starts.
+func matchByte(pat string, p int, b byte) (int, bool) {
+	switch pat[p] {
+	case '?':
+		return p + 1, true
+	case '\\':
+		if p+1 < len(pat) {
+			return p + 2, pat[p+1] == b
+		}
+	case '[':
+		return matchClass(pat, p+1, b)
+	}
+	return p + 1, pat[p] == b
+}
+
+// matchClass matches b against the class that starts at pat[p] (after its
+// '['); as in Redis, a class left open ends with the pattern.
+func matchClass(pat string, p int, b byte) (int, bool) {
+	negate := p < len(pat) && pat[p] == '^'
+	if negate {
+		p++
+	}
+	in := false
+	for p < len(pat) && pat[p] != ']' {
+		switch {
+		case pat[p] == '\\' && p+1 < len(pat):
+			in = in || pat[p+1] == b
+			p += 2
+		case p+2 < len(pat) && pat[p+1] == '-' && pat[p+2] != ']':
+			lo, hi := min(pat[p], pat[p+2]), max(pat[p], pat[p+2])
+			in = in || lo <= b && b <= hi
+			p += 3
+		default:
+			in = in || pat[p] == b
+			p++
+		}
+	}
+	if p < len(pat) {
+		p++ // the ]
+	}
+	return p, in != negate
 }
 
 func (c *conn) command(args [][]byte) {

@@ -3,7 +3,8 @@
 // store as if it were a Redis server.
 //
 // Commands: PING, ECHO, GET, SET key value (no options), MGET, MSET, DEL
-// (returns how many of the keys existed), EXISTS, AUTH [user] token, HELLO
+// (returns how many of the keys existed), EXISTS, SCAN cursor [MATCH
+// pattern] [COUNT n] [TYPE type], AUTH [user] token, HELLO
 // [2 [AUTH user token] [SETNAME name]] (HELLO 3 answers -NOPROTO, so
 // RESP3 clients fall back to RESP2), SELECT 0, INFO (server, clients,
 // stats, replication with N/W/R and the cluster's nodes, keyspace),
@@ -11,15 +12,28 @@
 // SETNAME|GETNAME|SETINFO|ID, QUIT, and GRAFO.CONSISTENCY
 // one|quorum|all|linearizable|default, which sets the consistency of the
 // connection's later reads and writes (default: the cluster's W and R).
-// Anything else answers -ERR unknown command. Pipelined commands run in
-// order and their answers are flushed together.
+// Anything else answers -ERR unknown command, and KEYS answers an error
+// pointing at SCAN (one reply holding every key of the cluster is not
+// something a node should build). Pipelined commands run in order and
+// their answers are flushed together. Each command is a row of one table
+// (commands.go): name, arity, role and handler.
+//
+// SCAN lists the keys of the whole cluster, not only this node's, in key
+// order (kv.RingScanner), at the connection's consistency; MATCH takes
+// Redis globs (*, ?, [a-z], [^x], \x) and its literal prefix narrows the
+// walk; COUNT (default 10) is cut to 1000. Clients parse the cursor as a
+// number, so it is a keyed hash of the last key returned, which the
+// server keeps (the latest 65536, 16 MiB of keys at most): the same
+// position always has the same cursor, any connection to the node can
+// resume it, and an unknown or evicted cursor is refused rather than
+// restarted.
 //
 // Store errors map onto RESP errors in one place (errorReply): a pair over
 // kv.MaxPairSize → "-ERR value too large: key + value exceed 10240 bytes",
 // too few replicas → "-UNAVAILABLE quorum not reached: …" with the
 // coordinator's message. With Config.Tokens set, every command but AUTH,
 // HELLO, PING and QUIT answers -NOAUTH until AUTH; the read role may GET,
-// MGET and EXISTS, SET, MSET and DEL need write, and tokens limited to
+// MGET, EXISTS and SCAN, SET, MSET and DEL need write, and tokens limited to
 // graphs may not use the raw store at all (-NOPERM).
 //
 // Unauthenticated connections (with Config.Tokens) are held to little:

@@ -3,6 +3,7 @@ package resp
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -62,6 +63,19 @@ func TestGoRedis(t *testing.T) {
 	}
 	if get.Val() != "0" {
 		t.Fatalf("pipelined GET = %q", get.Val())
+	}
+	// go-redis parses SCAN's cursor as an unsigned integer: its iterator
+	// walks every key once, across pooled connections.
+	var scanned []string
+	it := rdb.Scan(ctx, 0, "p*", 7).Iterator()
+	for it.Next(ctx) {
+		scanned = append(scanned, it.Val())
+	}
+	if err := it.Err(); err != nil || len(scanned) != 100 || !slices.IsSorted(scanned) {
+		t.Fatalf("SCAN iterator: %d keys (sorted %v), %v", len(scanned), slices.IsSorted(scanned), err)
+	}
+	if err := rdb.Keys(ctx, "*").Err(); err == nil || !strings.Contains(err.Error(), "use SCAN") {
+		t.Fatalf("KEYS: %v", err)
 	}
 	if err := rdb.Do(ctx, "GRAFO.CONSISTENCY", "all").Err(); err != nil {
 		t.Fatal(err)

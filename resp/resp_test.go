@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/grafo/grafo/auth"
+	"github.com/grafo/grafo/internal/testutil"
 	"github.com/grafo/grafo/kv"
 	"github.com/grafo/grafo/kv/kvtest"
 )
@@ -315,6 +316,10 @@ func TestAuth(t *testing.T) {
 	g := dial(t, s)
 	expect(t, g.do("AUTH", "scoped-token"), "+OK")
 	expectPrefix(t, g.do("GET", "k"), "-NOPERM token is limited to graphs")
+	// Listing raw keys is refused to scoped tokens as reading them is (GET
+	// /v1/kv does the same); the read role may scan.
+	expectPrefix(t, g.do("SCAN", "0"), "-NOPERM token is limited to graphs")
+	expect(t, r.do("SCAN", "0"), `["0" ["k"]]`)
 }
 
 func TestLimits(t *testing.T) {
@@ -353,7 +358,7 @@ func TestLimits(t *testing.T) {
 
 	// MaxConns: two connections are served, the third is refused. The
 	// server closed every connection above; wait until it has counted so.
-	waitFor(t, func() bool { return s.nconns.Load() == 0 })
+	testutil.WaitFor(t, 10*time.Second, "every connection to close", func() bool { return s.nconns.Load() == 0 })
 	a, b := dial(t, s), dial(t, s)
 	expect(t, a.do("PING"), "+PONG")
 	expect(t, b.do("PING"), "+PONG")
@@ -365,19 +370,8 @@ func TestLimits(t *testing.T) {
 	// Once one leaves, a new one gets in.
 	expect(t, a.do("QUIT"), "+OK")
 	a.br.ReadByte()
-	waitFor(t, func() bool { return s.nconns.Load() < 2 })
+	testutil.WaitFor(t, 10*time.Second, "the QUIT connection to close", func() bool { return s.nconns.Load() < 2 })
 	expect(t, dial(t, s).do("PING"), "+PONG")
-}
-
-func waitFor(t testing.TB, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in 10s")
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 func TestInfo(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/grafo/grafo/auth"
+	"github.com/grafo/grafo/internal/testutil"
 )
 
 func testTokens(t testing.TB) *auth.Tokens {
@@ -57,6 +58,19 @@ func TestGlobMatch(t *testing.T) {
 		want, _ := path.Match(string(pat), string(s))
 		if got := globMatch(string(pat), string(s)); got != want {
 			t.Fatalf("globMatch(%q, %q) = %v, path.Match says %v", pat, s, got, want)
+		}
+	}
+	// Redis's classes and escapes (SCAN MATCH).
+	for _, tc := range []struct {
+		pat, s string
+		want   bool
+	}{
+		{"[abc]x", "bx", true}, {"[abc]x", "dx", false}, {"[^abc]x", "dx", true}, {"[^abc]x", "ax", false},
+		{"k[0-9]", "k7", true}, {"k[9-0]", "k7", true}, {"k[0-9]", "kx", false}, {`a\*b`, "a*b", true},
+		{`a\*b`, "axb", false}, {`[\]]`, "]", true}, {"[ab", "a", true}, {"*[xy]?", "zzyq", true},
+	} {
+		if got := globMatch(tc.pat, tc.s); got != tc.want {
+			t.Errorf("globMatch(%q, %q) = %v, want %v", tc.pat, tc.s, got, tc.want)
 		}
 	}
 	start := time.Now()
@@ -152,7 +166,7 @@ func TestUnauthBudget(t *testing.T) {
 	expect(t, over.reply(), "-ERR max number of unauthenticated clients reached (limit 2)")
 	expectClosed(t, over)
 	expect(t, a.do("AUTH", "writer-token"), "+OK")
-	waitFor(t, func() bool { return s.unauth.Load() == 1 })
+	testutil.WaitFor(t, 10*time.Second, "one unauthenticated connection left", func() bool { return s.unauth.Load() == 1 })
 	c := dial(t, s)
 	expect(t, c.do("PING"), "+PONG")
 	expect(t, a.do("SET", "k", "v"), "+OK")

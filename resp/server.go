@@ -103,6 +103,8 @@ type Server struct {
 	cancel context.CancelFunc
 	start  time.Time
 
+	cursors *scanCursors // SCAN's cursors, shared by all connections
+
 	mu     sync.Mutex
 	conns  map[*conn]struct{}
 	closed bool
@@ -138,7 +140,7 @@ func NewServer(cfg Config) (*Server, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
 		cfg: cfg, lim: lim, log: cfg.Logger, ln: ln, ctx: ctx, cancel: cancel,
-		start: time.Now(), conns: map[*conn]struct{}{},
+		start: time.Now(), conns: map[*conn]struct{}{}, cursors: newScanCursors(),
 	}, nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grafo/grafo/internal/testutil"
 	"github.com/grafo/grafo/kv"
 	"github.com/grafo/grafo/kv/client"
 )
@@ -41,16 +41,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// freePort returns a loopback address nobody listens on right now.
-func freePort(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+// freePort returns a loopback address for a node this test starts: a port
+// of this process's own block, so parallel test processes and the kernel's
+// ephemeral ports cannot take it between here and the node's bind.
+func freePort(t testing.TB) string { return testutil.FreeAddr(t) }
 
 // proc is one running grafo serve.
 type proc struct {
@@ -165,16 +159,8 @@ func (p *proc) kill() {
 	<-p.done
 }
 
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+// waitFor is testutil.WaitFor, the poll helper of every package's tests.
+var waitFor = testutil.WaitFor
 
 // 200 acknowledged puts survive kill -9 of the node.
 func TestKill9KeepsAcknowledgedWrites(t *testing.T) {

@@ -64,11 +64,19 @@ func TestRESPCluster(t *testing.T) {
 		}
 	}
 
+	// SCAN lists the keys of all three nodes, each once, in order.
+	want := make([]string, 50)
+	for i := range want {
+		want[i] = fmt.Sprintf("key-%02d", i)
+	}
+	scanAll(ctx, t, rdb[2], want)
+
 	// n3 goes away: W=2 writes and R=2 reads go on; ALL cannot.
 	nodes[2].kill()
 	if err := rdb[0].Set(ctx, "after", "kill", 0).Err(); err != nil {
 		t.Fatalf("W=2 SET with one node down: %v", err)
 	}
+	scanAll(ctx, t, rdb[1], append([]string{"after"}, want...))
 	if v, err := rdb[1].Get(ctx, "after").Result(); err != nil || v != "kill" {
 		t.Fatalf("R=2 GET with one node down = %q, %v", v, err)
 	}
@@ -86,5 +94,19 @@ func TestRESPCluster(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("SET at consistency all with a node down: %v, want UNAVAILABLE", err)
 		}
+	}
+}
+
+// scanAll walks SCAN to the end through rdb (pages of 7) and fails unless
+// it lists exactly want, in order.
+func scanAll(ctx context.Context, t *testing.T, rdb *redis.Client, want []string) {
+	t.Helper()
+	var got []string
+	it := rdb.Scan(ctx, 0, "", 7).Iterator()
+	for it.Next(ctx) {
+		got = append(got, it.Val())
+	}
+	if err := it.Err(); err != nil || strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("SCAN listed %d keys %v, want %d in order; err %v", len(got), got, len(want), err)
 	}
 }

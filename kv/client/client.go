@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/grafo/grafo/kv/wire"
 )
 
 // Client talks to one Grafo node's public address. It is safe for
@@ -121,13 +123,8 @@ func checkStatus(resp *http.Response) error {
 // wireError decodes {"error":{"code","message"}}, falling back to the
 // status and the body's text for anything else.
 func wireError(status int, raw []byte) *Error {
-	var body struct {
-		Error *struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	if json.Unmarshal(raw, &body) == nil && body.Error != nil && body.Error.Code != "" {
+	var body wire.ErrorBody
+	if json.Unmarshal(raw, &body) == nil && body.Error.Code != "" {
 		return &Error{Status: status, Code: body.Error.Code, Message: body.Error.Message}
 	}
 	msg := strings.TrimSpace(string(raw))

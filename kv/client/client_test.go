@@ -15,9 +15,10 @@ import (
 	"time"
 
 	"github.com/grafo/grafo/kv"
+	"github.com/grafo/grafo/kv/wire"
 )
 
-// fakeNode serves the public routes of CONTRACT.md over an in-test map. It
+// fakeNode serves the public HTTP routes over an in-test map. It
 // stands in for the real server only to check this client's encoding and
 // decoding; the real server is tested end-to-end with this client.
 type fakeNode struct {
@@ -61,7 +62,7 @@ func writeErr(w http.ResponseWriter, status int, code, msg string) {
 func (f *fakeNode) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if f.token != "" && r.Header.Get("Authorization") != "Bearer "+f.token {
-			writeErr(w, 401, CodeUnauthorized, "missing or unknown token")
+			writeErr(w, 401, wire.CodeUnauthorized, "missing or unknown token")
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -76,15 +77,15 @@ func (f *fakeNode) kvRequest(w http.ResponseWriter, r *http.Request) (string, bo
 	f.mu.Unlock()
 	key := r.PathValue("key")
 	if key == "" {
-		writeErr(w, 400, CodeEmptyKey, "empty key")
+		writeErr(w, 400, wire.CodeEmptyKey, "empty key")
 		return "", false
 	}
 	if _, err := kv.ParseLevel(r.URL.Query().Get("consistency")); err != nil {
-		writeErr(w, 400, CodeInvalidConsistency, err.Error())
+		writeErr(w, 400, wire.CodeInvalidConsistency, err.Error())
 		return "", false
 	}
 	if r.URL.Query().Get("w") == "3" {
-		writeErr(w, 503, CodeUnavailable, "quorum not reached: 1 of 3 required acks (replicas: n1 ok, n2 down, n3 down)")
+		writeErr(w, 503, wire.CodeUnavailable, "quorum not reached: 1 of 3 required acks (replicas: n1 ok, n2 down, n3 down)")
 		return "", false
 	}
 	return key, true
@@ -97,7 +98,7 @@ func (f *fakeNode) put(w http.ResponseWriter, r *http.Request) {
 	}
 	value, _ := io.ReadAll(r.Body)
 	if len(key)+len(value) > kv.MaxPairSize {
-		writeErr(w, 413, CodeTooLarge, "key + value over 10240 bytes")
+		writeErr(w, 413, wire.CodeTooLarge, "key + value over 10240 bytes")
 		return
 	}
 	f.mu.Lock()
@@ -116,7 +117,7 @@ func (f *fakeNode) get(w http.ResponseWriter, r *http.Request) {
 	v := f.vers[key]
 	f.mu.Unlock()
 	if !found {
-		writeErr(w, 404, CodeNotFound, "no such key")
+		writeErr(w, 404, wire.CodeNotFound, "no such key")
 		return
 	}
 	w.Header().Set(VersionHeader, v.String())
@@ -145,7 +146,7 @@ func (f *fakeNode) cluster(w http.ResponseWriter, r *http.Request) {
 func (f *fakeNode) join(w http.ResponseWriter, r *http.Request) {
 	var body struct{ Addr string }
 	if json.NewDecoder(r.Body).Decode(&body) != nil || body.Addr == "" {
-		writeErr(w, 400, CodeBadRequest, "want {\"addr\": ...}")
+		writeErr(w, 400, wire.CodeBadRequest, "want {\"addr\": ...}")
 		return
 	}
 	f.mu.Lock()
@@ -157,11 +158,11 @@ func (f *fakeNode) join(w http.ResponseWriter, r *http.Request) {
 func (f *fakeNode) leave(w http.ResponseWriter, r *http.Request) {
 	var body struct{ Node string }
 	if json.NewDecoder(r.Body).Decode(&body) != nil || body.Node == "" {
-		writeErr(w, 400, CodeBadRequest, "want {\"node\": ...}")
+		writeErr(w, 400, wire.CodeBadRequest, "want {\"node\": ...}")
 		return
 	}
 	if body.Node == "ghost" {
-		writeErr(w, 403, CodeForbidden, "admin role required")
+		writeErr(w, 403, wire.CodeForbidden, "admin role required")
 		return
 	}
 	f.mu.Lock()
@@ -173,7 +174,7 @@ func (f *fakeNode) leave(w http.ResponseWriter, r *http.Request) {
 func (f *fakeNode) graphql(w http.ResponseWriter, r *http.Request) {
 	var req map[string]any
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		writeErr(w, 400, CodeBadRequest, err.Error())
+		writeErr(w, 400, wire.CodeBadRequest, err.Error())
 		return
 	}
 	f.mu.Lock()
@@ -245,7 +246,7 @@ func TestPutGetDeleteAndErrors(t *testing.T) {
 	}
 	_, _, err = c.Get(ctx, key, kv.Options{})
 	var we *Error
-	if !errors.Is(err, kv.ErrNotFound) || !errors.As(err, &we) || we.Status != 404 || we.Code != CodeNotFound {
+	if !errors.Is(err, kv.ErrNotFound) || !errors.As(err, &we) || we.Status != 404 || we.Code != wire.CodeNotFound {
 		t.Fatalf("get deleted key: %v", err)
 	}
 	if err.Error() != "grafo: not_found: no such key" {

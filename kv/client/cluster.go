@@ -2,91 +2,19 @@ package client
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
-	"strconv"
-	"time"
+
+	"github.com/grafo/grafo/kv/wire"
 )
 
-// ClusterStatus is GET /v1/cluster.
-type ClusterStatus struct {
-	Nodes        []NodeStatus `json:"nodes"`
-	Replicas     int          `json:"replicas"`
-	WriteQuorum  int          `json:"writeQuorum"`
-	ReadQuorum   int          `json:"readQuorum"`
-	Leader       string       `json:"leader"`
-	HintsPending int64        `json:"hintsPending"`
-	Rebalancing  bool         `json:"rebalancing"` // true while ranges move
-}
+// ClusterStatus is GET /v1/cluster (the wire type, shared with the server).
+type ClusterStatus = wire.ClusterStatus
 
 // NodeStatus is one member in ClusterStatus.
-type NodeStatus struct {
-	ID      string `json:"id"`
-	HTTP    string `json:"http"`
-	Cluster string `json:"cluster"`
-	Weight  int    `json:"weight"`
-	State   string `json:"state"` // up, down, joining, leaving, unhealthy
-	VNodes  int    `json:"vnodes"`
-	Keys    int64  `json:"keys"` // stored locally on that node
-	// LastContact is when the answering node last heard from this one
-	// (zero if never or not reported).
-	LastContact time.Time `json:"lastContact,omitzero"`
-	// Progress is the node's current or last stream of ranges (join,
-	// rebuild, repair after a remove, leave); absent if it never streamed.
-	Progress *Progress `json:"progress,omitempty"`
-}
+type NodeStatus = wire.NodeStatus
 
-// Progress of a node streaming ranges in or out.
-type Progress struct {
-	Kind          string `json:"kind"` // join, rebuild, repair, leave
-	RangesDone    int    `json:"rangesDone"`
-	RangesTotal   int    `json:"rangesTotal"` // 0 for a leave (it streams by key)
-	BytesStreamed int64  `json:"bytesStreamed"`
-	Finished      bool   `json:"finished"`
-	// Unavailable names ranges no live replica could give ("(start,end]",
-	// hex hash bounds).
-	Unavailable []string `json:"unavailable,omitempty"`
-}
-
-// UnmarshalJSON accepts lastContact as an RFC 3339 string, Unix
-// milliseconds, or null/"" — the contract does not fix its encoding, and a
-// status page must not fail over a timestamp.
-func (n *NodeStatus) UnmarshalJSON(b []byte) error {
-	type plain NodeStatus
-	var aux struct {
-		plain
-		LastContact json.RawMessage `json:"lastContact"`
-	}
-	if err := json.Unmarshal(b, &aux); err != nil {
-		return err
-	}
-	*n = NodeStatus(aux.plain)
-	n.LastContact = time.Time{}
-	raw := string(aux.LastContact)
-	switch {
-	case raw == "" || raw == "null" || raw == `""`:
-	case raw[0] == '"':
-		var s string
-		if err := json.Unmarshal(aux.LastContact, &s); err != nil {
-			return err
-		}
-		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			return fmt.Errorf("lastContact: %w", err)
-		}
-		n.LastContact = t
-	default:
-		ms, err := strconv.ParseInt(raw, 10, 64)
-		if err != nil {
-			return fmt.Errorf("lastContact: %w", err)
-		}
-		if ms != 0 {
-			n.LastContact = time.UnixMilli(ms)
-		}
-	}
-	return nil
-}
+// Progress is a node's stream of ranges in NodeStatus.
+type Progress = wire.Progress
 
 // Cluster returns the membership and ring as the node sees it.
 func (c *Client) Cluster(ctx context.Context) (ClusterStatus, error) {

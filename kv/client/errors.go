@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/grafo/grafo/kv"
+	"github.com/grafo/grafo/kv/wire"
 )
 
 // Sentinels for wire codes that have no kv counterpart.
@@ -26,21 +27,6 @@ var (
 	ErrProtocol = errors.New("client: protocol error")
 )
 
-// Wire codes of the public API's JSON errors.
-const (
-	CodeTooLarge           = "too_large"
-	CodeBadRequest         = "bad_request"
-	CodeEmptyKey           = "empty_key"
-	CodeNotFound           = "not_found"
-	CodeUnavailable        = "unavailable"
-	CodeInvalidConsistency = "invalid_consistency"
-	CodeUnauthorized       = "unauthorized"
-	CodeForbidden          = "forbidden"
-	CodeInternal           = "internal"
-	CodeTooManyRequests    = "too_many_requests"
-	CodeConflict           = "conflict"
-)
-
 // Error is an error answered by the server: the HTTP status and the code
 // and message of its JSON body.
 type Error struct {
@@ -58,49 +44,35 @@ func (e *Error) Error() string {
 // unwrap to nil.
 func (e *Error) Unwrap() error { return sentinel(e.Code) }
 
-func sentinel(code string) error {
-	switch strings.ToLower(code) {
-	case CodeTooLarge:
-		return kv.ErrTooLarge
-	case CodeNotFound:
-		return kv.ErrNotFound
-	case CodeUnavailable:
-		return kv.ErrUnavailable
-	case CodeInvalidConsistency:
-		return kv.ErrInvalidConsistency
-	case CodeEmptyKey:
-		return kv.ErrEmptyKey
-	case CodeUnauthorized:
-		return ErrUnauthorized
-	case CodeForbidden:
-		return ErrForbidden
-	case CodeBadRequest:
-		return ErrBadRequest
-	case CodeInternal:
-		return ErrInternal
-	}
-	return nil
-}
+// codes adds this package's sentinels to the kv ones of the wire.
+var codes = append(kv.Codes[string]{
+	{Code: wire.CodeUnauthorized, Err: ErrUnauthorized},
+	{Code: wire.CodeForbidden, Err: ErrForbidden},
+	{Code: wire.CodeBadRequest, Err: ErrBadRequest},
+	{Code: wire.CodeInternal, Err: ErrInternal},
+}, wire.KVCodes...)
+
+func sentinel(code string) error { return codes.Err(strings.ToLower(code)) }
 
 // codeForStatus names an error whose body was not the JSON error shape
 // (a proxy's page, a plain-text panic), so it still unwraps sensibly.
 func codeForStatus(status int) string {
 	switch status {
 	case 400:
-		return CodeBadRequest
+		return wire.CodeBadRequest
 	case 401:
-		return CodeUnauthorized
+		return wire.CodeUnauthorized
 	case 403:
-		return CodeForbidden
+		return wire.CodeForbidden
 	case 404:
-		return CodeNotFound
+		return wire.CodeNotFound
 	case 413:
-		return CodeTooLarge
+		return wire.CodeTooLarge
 	case 502, 503, 504:
-		return CodeUnavailable
+		return wire.CodeUnavailable
 	}
 	if status >= 500 {
-		return CodeInternal
+		return wire.CodeInternal
 	}
 	return fmt.Sprintf("http_%d", status)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/grafo/grafo/internal/testutil"
 	"github.com/grafo/grafo/kv/ring"
 	"github.com/grafo/grafo/kv/transport"
 )
@@ -58,17 +59,6 @@ func start(t *testing.T, id, dir, addr string, join []string, mut func(*Config))
 func (n *testNode) stop() {
 	n.c.Close()
 	n.tr.Close()
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond) // poll interval
-	}
 }
 
 func ctxT(t *testing.T) context.Context {
@@ -128,19 +118,29 @@ func raftServers(t *testing.T, c *Cluster) map[string]raft.ServerSuffrage {
 	return out
 }
 
+// A node bootstraps, two join (through a follower too), come up, survive a
+// stop and restarts (through a snapshot), and one leaves.
 func TestThreeNodesLifecycle(t *testing.T) {
-	base := t.TempDir()
-	n1 := start(t, "n1", filepath.Join(base, "n1"), "", nil, nil)
+	n1, n2, n3 := lifecycleJoin(t, t.TempDir())
+	lifecycleUp(t, n1, n2, n3)
+	lifecycleBadTransitions(t, n1, n2)
+	n2, n3 = lifecycleRestarts(t, n1, n2, n3)
+	lifecycleLeave(t, n1, n2, n3)
+}
+
+// lifecycleJoin bootstraps n1 and joins n2 and n3, which stay joining.
+func lifecycleJoin(t *testing.T, base string) (n1, n2, n3 *testNode) {
+	n1 = start(t, "n1", filepath.Join(base, "n1"), "", nil, nil)
 	st := n1.c.State()
 	if len(st.Nodes) != 1 || st.Nodes[0].State != Up || !st.Nodes[0].Voter || st.Leader != "n1" ||
 		st.Replicas != 3 || st.WriteQuorum != 2 || st.ReadQuorum != 2 || st.VNodes != 16 {
 		t.Fatalf("bootstrap state: %+v", st)
 	}
-	n2 := start(t, "n2", filepath.Join(base, "n2"), "", []string{n1.addr}, nil)
+	n2 = start(t, "n2", filepath.Join(base, "n2"), "", []string{n1.addr}, nil)
 	// n3 asks a follower, which forwards to the leader.
-	n3 := start(t, "n3", filepath.Join(base, "n3"), "", []string{n2.addr}, nil)
+	n3 = start(t, "n3", filepath.Join(base, "n3"), "", []string{n2.addr}, nil)
 	all := []*testNode{n1, n2, n3}
-	waitFor(t, "three nodes to agree", converged(all...))
+	testutil.WaitFor(t, 15*time.Second, "three nodes to agree", converged(all...))
 	st = n3.c.State()
 	if got := ids(st); !slices.Equal(got, []string{"n1:up", "n2:joining", "n3:joining"}) {
 		t.Fatalf("state after joins: %v", got)
@@ -156,7 +156,12 @@ func TestThreeNodesLifecycle(t *testing.T) {
 	if read == write || !read.Has("n1") || read.Has("n2") || !write.Has("n3") {
 		t.Fatalf("rings while joining: read n2=%v, write n3=%v", read.Has("n2"), write.Has("n3"))
 	}
+	return n1, n2, n3
+}
 
+// lifecycleUp brings n2 and n3 up, seen by a subscriber and in every ring.
+func lifecycleUp(t *testing.T, n1, n2, n3 *testNode) {
+	all := []*testNode{n1, n2, n3}
 	sub, cancelSub := n3.c.Subscribe()
 	defer cancelSub()
 	// Joining→Up, once from a follower (forwarded), once on a third node.
@@ -166,7 +171,7 @@ func TestThreeNodesLifecycle(t *testing.T) {
 	if err := n2.c.SetState(ctxT(t), "n3", Up); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "subscriber to see n2 and n3 up", func() bool {
+	testutil.WaitFor(t, 15*time.Second, "subscriber to see n2 and n3 up", func() bool {
 		select {
 		case s := <-sub:
 			return slices.Equal(ids(s), []string{"n1:up", "n2:up", "n3:up"})
@@ -174,7 +179,7 @@ func TestThreeNodesLifecycle(t *testing.T) {
 			return false
 		}
 	})
-	waitFor(t, "agreement after Up", converged(all...))
+	testutil.WaitFor(t, 15*time.Second, "agreement after Up", converged(all...))
 	for _, n := range all {
 		r, w := n.c.Rings()
 		if r != w {
@@ -189,6 +194,10 @@ func TestThreeNodesLifecycle(t *testing.T) {
 			t.Fatalf("%s: ring differs from n1's", n.id)
 		}
 	}
+}
+
+// lifecycleBadTransitions: joins are idempotent, wrong transitions refused.
+func lifecycleBadTransitions(t *testing.T, n1, n2 *testNode) {
 	// Idempotent join and bad transitions.
 	if err := n1.c.Join(ctxT(t), n2.c.Self()); err != nil {
 		t.Fatalf("re-join: %v", err)
@@ -202,15 +211,19 @@ func TestThreeNodesLifecycle(t *testing.T) {
 	if err := n1.c.SetState(ctxT(t), "n2", Down); !errors.Is(err, ErrBadTransition) {
 		t.Fatalf("storing Down: %v", err)
 	}
+}
 
+// lifecycleRestarts stops n3 (heartbeats see it down) and restarts it and
+// n2 from their directories; it returns the restarted nodes.
+func lifecycleRestarts(t *testing.T, n1, n2, n3 *testNode) (*testNode, *testNode) {
 	// Heartbeats: a closed node is Down within ~5 intervals, Up once back.
 	if !n1.c.Alive("n3") || !n1.c.Alive("n1") {
 		t.Fatal("live nodes reported dead")
 	}
-	waitFor(t, "a heartbeat answer from n3", func() bool { return !n1.c.State().Nodes[2].LastContact.IsZero() })
+	testutil.WaitFor(t, 15*time.Second, "a heartbeat answer from n3", func() bool { return !n1.c.State().Nodes[2].LastContact.IsZero() })
 	n3.stop()
 	stopped := time.Now()
-	waitFor(t, "n3 down", func() bool { return !n1.c.Alive("n3") && !n2.c.Alive("n3") })
+	testutil.WaitFor(t, 15*time.Second, "n3 down", func() bool { return !n1.c.Alive("n3") && !n2.c.Alive("n3") })
 	if d := time.Since(stopped); d > 2*time.Second {
 		t.Fatalf("down detected after %v", d)
 	}
@@ -227,30 +240,36 @@ func TestThreeNodesLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	n3 = start(t, "n3", n3.dir, n3.addr, nil, nil)
-	all = []*testNode{n1, n2, n3}
-	waitFor(t, "n3 up again", func() bool { return n1.c.Alive("n3") && n2.c.Alive("n3") })
-	waitFor(t, "agreement after restart", converged(all...))
+	all := []*testNode{n1, n2, n3}
+	testutil.WaitFor(t, 15*time.Second, "n3 up again", func() bool { return n1.c.Alive("n3") && n2.c.Alive("n3") })
+	testutil.WaitFor(t, 15*time.Second, "agreement after restart", converged(all...))
 	n2.stop()
 	n2 = start(t, "n2", n2.dir, n2.addr, []string{n1.addr}, nil) // Join given anyway: harmless
 	all = []*testNode{n1, n2, n3}
-	waitFor(t, "agreement after snapshot restart", converged(all...))
+	testutil.WaitFor(t, 15*time.Second, "agreement after snapshot restart", converged(all...))
 	if got := ids(n2.c.State()); !slices.Equal(got, []string{"n1:up", "n2:up", "n3:up"}) {
 		t.Fatalf("n2 after restart: %v", got)
 	}
+	return n2, n3
+}
 
+// lifecycleLeave: n3 leaves, then is Left: out of the rings, the state
+// and raft.
+func lifecycleLeave(t *testing.T, n1, n2, n3 *testNode) {
+	all := []*testNode{n1, n2, n3}
 	// Leave, then Left: out of the rings, the state and raft.
 	if err := n2.c.Leave(ctxT(t), "n3"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "n3 leaving everywhere", converged(all...))
-	read, write = n1.c.Rings()
+	testutil.WaitFor(t, 15*time.Second, "n3 leaving everywhere", converged(all...))
+	read, write := n1.c.Rings()
 	if !read.Has("n3") || write.Has("n3") {
 		t.Fatalf("rings while leaving: read=%v write=%v", read.Has("n3"), write.Has("n3"))
 	}
 	if err := n3.c.SetState(ctxT(t), "n3", Left); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "n3 gone", func() bool {
+	testutil.WaitFor(t, 15*time.Second, "n3 gone", func() bool {
 		for _, n := range []*testNode{n1, n2} {
 			if got := ids(n.c.State()); !slices.Equal(got, []string{"n1:up", "n2:up"}) {
 				return false
@@ -274,12 +293,12 @@ func TestLeaderFailover(t *testing.T) {
 	n1 := start(t, "n1", filepath.Join(base, "n1"), "", nil, nil)
 	n2 := start(t, "n2", filepath.Join(base, "n2"), "", []string{n1.addr}, nil)
 	n3 := start(t, "n3", filepath.Join(base, "n3"), "", []string{n1.addr}, nil)
-	waitFor(t, "agreement", converged(n1, n2, n3))
+	testutil.WaitFor(t, 15*time.Second, "agreement", converged(n1, n2, n3))
 	if !n1.c.IsLeader() {
 		t.Fatalf("leader is %q, want n1", n1.c.Leader())
 	}
 	n1.stop()
-	waitFor(t, "new leader", func() bool {
+	testutil.WaitFor(t, 15*time.Second, "new leader", func() bool {
 		l := n2.c.Leader()
 		return (l == "n2" || l == "n3") && n3.c.Leader() == l
 	})
@@ -291,7 +310,7 @@ func TestLeaderFailover(t *testing.T) {
 	if err := n2.c.SetState(ctxT(t), "n4", Up); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "survivors agree", converged(n2, n3, n4))
+	testutil.WaitFor(t, 15*time.Second, "survivors agree", converged(n2, n3, n4))
 	if got := ids(n4.c.State()); !slices.Equal(got, []string{"n1:down", "n2:joining", "n3:joining", "n4:up"}) &&
 		!slices.Equal(got, []string{"n1:up", "n2:joining", "n3:joining", "n4:up"}) {
 		t.Fatalf("state after failover: %v", got)
@@ -306,7 +325,7 @@ func TestSixNodesFiveVoters(t *testing.T) {
 		id := fmt.Sprint("n", i)
 		nodes = append(nodes, start(t, id, filepath.Join(base, id), "", []string{nodes[len(nodes)-1].addr}, nil))
 	}
-	waitFor(t, "six agree", converged(nodes...))
+	testutil.WaitFor(t, 15*time.Second, "six agree", converged(nodes...))
 	servers := raftServers(t, n1.c)
 	voters := 0
 	for _, s := range servers {
@@ -333,7 +352,7 @@ func TestSixNodesFiveVoters(t *testing.T) {
 	if _, ok := servers["n5"]; ok || servers["n6"] != raft.Voter {
 		t.Fatalf("after n5 left: %v", servers)
 	}
-	waitFor(t, "n6 voter everywhere", func() bool {
+	testutil.WaitFor(t, 15*time.Second, "n6 voter everywhere", func() bool {
 		n, ok := nodes[5].c.fsm.node("n6")
 		return ok && n.Voter
 	})
@@ -346,12 +365,12 @@ func TestSixNodesFiveVoters(t *testing.T) {
 		t.Fatal(err)
 	}
 	n2 := nodes[1]
-	waitFor(t, "a leader other than n1", func() bool { l := n2.c.Leader(); return l != "" && l != "n1" })
+	testutil.WaitFor(t, 15*time.Second, "a leader other than n1", func() bool { l := n2.c.Leader(); return l != "" && l != "n1" })
 	servers = raftServers(t, n2.c)
 	if _, ok := servers["n1"]; ok || len(servers) != 4 {
 		t.Fatalf("after the leader left: %v", servers)
 	}
-	waitFor(t, "n1 gone from n2's state", func() bool {
+	testutil.WaitFor(t, 15*time.Second, "n1 gone from n2's state", func() bool {
 		return slices.Equal(ids(n2.c.State()), []string{"n2:joining", "n3:joining", "n4:joining", "n6:joining"})
 	})
 }
@@ -367,7 +386,7 @@ func TestWrongSecretCannotJoin(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.NodeID, cfg.Dir, cfg.Join = "evil", filepath.Join(base, "evil"), []string{n1.addr}
 	cfg.Transport, cfg.Raft = tr, tr.RaftLayer()
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second) // room for a handshake on a loaded machine
 	defer cancel()
 	c, err := Open(ctx, cfg)
 	if err == nil {
@@ -420,7 +439,7 @@ func TestRebuildReplaceHealth(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "three up everywhere", converged(n1, n2, n3))
+	testutil.WaitFor(t, 15*time.Second, "three up everywhere", converged(n1, n2, n3))
 	before, _ := n1.c.Rings()
 
 	// A replacement of a live member is refused, so is one of nobody.
@@ -444,13 +463,13 @@ func TestRebuildReplaceHealth(t *testing.T) {
 
 	// n3 dies; a replacement with a fresh directory at a new address.
 	n3.stop()
-	waitFor(t, "n3 down on n1", func() bool { return !n1.c.Alive("n3") })
+	testutil.WaitFor(t, 15*time.Second, "n3 down on n1", func() bool { return !n1.c.Alive("n3") })
 	r3 := start(t, "n3", filepath.Join(base, "n3b"), "", []string{n1.addr}, func(c *Config) { c.Replace = true })
 	self := r3.c.Self()
 	if self.State != Joining || !self.Rebuilding || self.Cluster != r3.addr {
 		t.Fatalf("replacement sees itself as %+v", self)
 	}
-	waitFor(t, "n1 to see n3 rebuilding at its new address", func() bool {
+	testutil.WaitFor(t, 15*time.Second, "n1 to see n3 rebuilding at its new address", func() bool {
 		n, ok := n1.c.fsm.node("n3")
 		return ok && n.Rebuild && n.Cluster == r3.addr
 	})
@@ -464,13 +483,13 @@ func TestRebuildReplaceHealth(t *testing.T) {
 	if err := r3.c.SetState(ctx, "n3", Up); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "n3 serving after it is up", func() bool { return n1.c.Serving("n3") && !n1.c.Self().Rebuilding })
+	testutil.WaitFor(t, 15*time.Second, "n3 serving after it is up", func() bool { return n1.c.Serving("n3") && !n1.c.Self().Rebuilding })
 
 	// Unhealthy: reported, not serving, cleared again.
 	if err := n2.c.SetHealth(ctx, "n2", false); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "n2 unhealthy on n1", func() bool {
+	testutil.WaitFor(t, 15*time.Second, "n2 unhealthy on n1", func() bool {
 		for _, n := range n1.c.State().Nodes {
 			if n.ID == "n2" {
 				return n.State == Unhealthy && !n1.c.Serving("n2")
@@ -481,5 +500,5 @@ func TestRebuildReplaceHealth(t *testing.T) {
 	if err := n2.c.SetHealth(ctx, "n2", true); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "n2 healthy again", func() bool { return n1.c.Serving("n2") })
+	testutil.WaitFor(t, 15*time.Second, "n2 healthy again", func() bool { return n1.c.Serving("n2") })
 }

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -120,27 +121,13 @@ func DefaultConfig() Config {
 // withDefaults fills zero values.
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	if c.Weight == 0 {
-		c.Weight = d.Weight
-	}
-	if c.VNodes == 0 {
-		c.VNodes = d.VNodes
-	}
-	if c.Replicas == 0 {
-		c.Replicas = d.Replicas
-	}
-	if c.WriteQuorum == 0 {
-		c.WriteQuorum = c.Replicas/2 + 1
-	}
-	if c.ReadQuorum == 0 {
-		c.ReadQuorum = c.Replicas/2 + 1
-	}
-	if c.Heartbeat == 0 {
-		c.Heartbeat = d.Heartbeat
-	}
-	if c.MaxVoters == 0 {
-		c.MaxVoters = d.MaxVoters
-	}
+	c.Weight = cmp.Or(c.Weight, d.Weight)
+	c.VNodes = cmp.Or(c.VNodes, d.VNodes)
+	c.Replicas = cmp.Or(c.Replicas, d.Replicas)
+	c.WriteQuorum = cmp.Or(c.WriteQuorum, c.Replicas/2+1)
+	c.ReadQuorum = cmp.Or(c.ReadQuorum, c.Replicas/2+1)
+	c.Heartbeat = cmp.Or(c.Heartbeat, d.Heartbeat)
+	c.MaxVoters = cmp.Or(c.MaxVoters, d.MaxVoters)
 	if c.ClusterAddr == "" && c.Transport != nil {
 		c.ClusterAddr = c.Transport.Addr()
 	}

@@ -1,6 +1,10 @@
 package cluster
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/grafo/grafo/kv"
+)
 
 var (
 	// ErrInvalidConfig is wrapped by Config.Validate.
@@ -23,20 +27,18 @@ var (
 )
 
 // Wire codes of the errors above, for forwarded changes.
-var wireErrors = map[string]error{
-	"invalid":    ErrInvalidNode,
-	"unknown":    ErrUnknownNode,
-	"transition": ErrBadTransition,
-	"not_leader": ErrNotLeader,
-	"closed":     ErrClosed,
-	"alive":      ErrNodeAlive,
+var wireErrors = kv.Codes[string]{
+	{Code: "invalid", Err: ErrInvalidNode},
+	{Code: "unknown", Err: ErrUnknownNode},
+	{Code: "transition", Err: ErrBadTransition},
+	{Code: "not_leader", Err: ErrNotLeader},
+	{Code: "closed", Err: ErrClosed},
+	{Code: "alive", Err: ErrNodeAlive},
 }
 
 func wireCode(err error) string {
-	for code, s := range wireErrors {
-		if errors.Is(err, s) {
-			return code
-		}
+	if c, ok := wireErrors.Code(err); ok {
+		return c
 	}
 	return "error"
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/grafo/grafo/internal/testutil"
 	"github.com/grafo/grafo/kv/transport"
 )
 
@@ -48,7 +49,7 @@ func TestInmemRaft(t *testing.T) {
 	if err := cs[2].SetState(ctxT(t), "n2", Up); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "all see n2 up", func() bool {
+	testutil.WaitFor(t, 15*time.Second, "all see n2 up", func() bool {
 		for _, c := range cs {
 			if !slices.Equal(ids(c.State()), []string{"n1:up", "n2:up", "n3:joining"}) {
 				return false
@@ -57,7 +58,7 @@ func TestInmemRaft(t *testing.T) {
 		return true
 	})
 	net.Disconnect("mem3")
-	waitFor(t, "n3 down", func() bool { return !cs[0].Alive("n3") })
+	testutil.WaitFor(t, 15*time.Second, "n3 down", func() bool { return !cs[0].Alive("n3") })
 	net.Reconnect("mem3")
-	waitFor(t, "n3 back", func() bool { return cs[0].Alive("n3") })
+	testutil.WaitFor(t, 15*time.Second, "n3 back", func() bool { return cs[0].Alive("n3") })
 }

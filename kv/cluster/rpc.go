@@ -45,7 +45,7 @@ func decodeReply(b []byte) error {
 	if r.Code == "" {
 		return nil
 	}
-	if s, ok := wireErrors[r.Code]; ok {
+	if s := wireErrors.Err(r.Code); s != nil {
 		return fmt.Errorf("%w (remote: %s)", s, r.Err)
 	}
 	return fmt.Errorf("cluster: remote: %s", r.Err)

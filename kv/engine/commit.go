@@ -120,43 +120,27 @@ func (e *Engine) Apply(ctx context.Context, entries ...kv.Entry) ([]bool, error)
 // still a tombstone of exactly versions[i] (tombstone GC once every
 // replica has it). Keys holding anything else are left alone.
 func (e *Engine) Purge(ctx context.Context, keys [][]byte, versions []kv.Version) error {
-	if len(keys) != len(versions) {
-		return fmt.Errorf("%w: %d keys, %d versions", ErrInvalidVersion, len(keys), len(versions))
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	o := &op{ctx: ctx, kind: opPurge, keys: copyKeys(keys), versions: append([]kv.Version(nil), versions...), done: make(chan struct{})}
-	return e.submit(ctx, o)
+	return e.purge(ctx, keys, versions, false)
 }
 
 // Drop physically removes keys whose stored cell — live or tombstone — is
 // still exactly versions[i]: a node deleting copies of ranges it no longer
 // owns, which a newer write racing the drop must survive.
 func (e *Engine) Drop(ctx context.Context, keys [][]byte, versions []kv.Version) error {
+	return e.purge(ctx, keys, versions, true)
+}
+
+// purge queues the deletion of keys that still hold versions (tombstones
+// only, unless dropLive) and waits for its commit.
+func (e *Engine) purge(ctx context.Context, keys [][]byte, versions []kv.Version, dropLive bool) error {
 	if len(keys) != len(versions) {
 		return fmt.Errorf("%w: %d keys, %d versions", ErrInvalidVersion, len(keys), len(versions))
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	o := &op{ctx: ctx, kind: opPurge, dropLive: true, keys: copyKeys(keys), versions: append([]kv.Version(nil), versions...), done: make(chan struct{})}
+	o := &op{ctx: ctx, kind: opPurge, dropLive: dropLive, keys: kv.Clone(keys...), versions: slices.Clone(versions), done: make(chan struct{})}
 	return e.submit(ctx, o)
-}
-
-func copyKeys(keys [][]byte) [][]byte {
-	n := 0
-	for _, k := range keys {
-		n += len(k)
-	}
-	arena := make([]byte, 0, n)
-	out := make([][]byte, len(keys))
-	for i, k := range keys {
-		off := len(arena)
-		arena = append(arena, k...)
-		out[i] = arena[off:len(arena):len(arena)]
-	}
-	return out
 }
 
 // submit queues o and waits for its commit or for ctx.

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"time"
@@ -88,21 +89,11 @@ func (c Config) Validate() error {
 // withDefaults fills zero fields.
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	if c.CacheCells == 0 {
-		c.CacheCells = d.CacheCells
-	}
-	if c.CacheBytes == 0 {
-		c.CacheBytes = d.CacheBytes
-	}
-	if c.MaxBatch == 0 {
-		c.MaxBatch = d.MaxBatch
-	}
-	if c.CompressMin == 0 {
-		c.CompressMin = d.CompressMin
-	}
-	if c.OpenTimeout == 0 {
-		c.OpenTimeout = d.OpenTimeout
-	}
+	c.CacheCells = cmp.Or(c.CacheCells, d.CacheCells)
+	c.CacheBytes = cmp.Or(c.CacheBytes, d.CacheBytes)
+	c.MaxBatch = cmp.Or(c.MaxBatch, d.MaxBatch)
+	c.CompressMin = cmp.Or(c.CompressMin, d.CompressMin)
+	c.OpenTimeout = cmp.Or(c.OpenTimeout, d.OpenTimeout)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -216,15 +216,8 @@ func (s *Store) Close() error {
 
 func (s *Store) run(t Target) {
 	defer close(s.done)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := kv.UntilClosed(s.stop)
 	defer cancel()
-	go func() {
-		select {
-		case <-s.stop:
-			cancel()
-		case <-s.done:
-		}
-	}()
 	tick := time.NewTicker(s.cfg.Interval)
 	defer tick.Stop()
 	for {

@@ -107,15 +107,8 @@ const maxBusy = 20
 
 func (a *AntiEntropy) run() {
 	defer close(a.done)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := kv.UntilClosed(a.stop)
 	defer cancel()
-	go func() {
-		select {
-		case <-a.stop:
-			cancel()
-		case <-a.done:
-		}
-	}()
 	wait := a.cfg.Interval
 	for {
 		select {
@@ -227,14 +220,37 @@ func (a *AntiEntropy) Round(ctx context.Context) (RoundStats, error) {
 	// converging).
 	n, _, _ := c.cfg.Members.Settings()
 	segs := segments(read, write, n)
-	// Shared ranges per peer.
+	tombs := map[string]*tomb{}
+	if read == write {
+		// No purging while ranges move: a future owner still streaming
+		// could miss the tombstone and bring the value back.
+		var err error
+		if tombs, err = a.purgeCandidates(ctx, segs); err != nil {
+			return st, err
+		}
+	}
+	errs, err := a.syncPeers(ctx, sharedRanges(segs, c.self), tombs, &st)
+	if err != nil {
+		return st, err
+	}
+	if err := a.purgeHeld(ctx, tombs, &st); err != nil {
+		errs = append(errs, err)
+	}
+	st.Duration = time.Since(start)
+	c.metrics.aeRound(st, errors.Join(errs...))
+	return st, errors.Join(errs...)
+}
+
+// sharedRanges returns, per peer, the ranges self and it both replicate,
+// adjacent ranges merged.
+func sharedRanges(segs []segment, self string) map[string][]ring.Range {
 	shared := map[string][]ring.Range{}
 	for _, s := range segs {
-		if !contains(s.prefs, c.self) {
+		if !contains(s.prefs, self) {
 			continue
 		}
 		for _, p := range s.prefs {
-			if p == c.self {
+			if p == self {
 				continue
 			}
 			rs := shared[p]
@@ -246,33 +262,44 @@ func (a *AntiEntropy) Round(ctx context.Context) (RoundStats, error) {
 			shared[p] = rs
 		}
 	}
-	// Tombstones old enough to be purged, with the replicas that must
-	// hold them first.
+	return shared
+}
+
+// purgeCandidates returns this node's tombstones old enough to be purged,
+// each with the other replicas that must hold it first; none when the
+// engine cannot purge or tombstones are kept forever.
+func (a *AntiEntropy) purgeCandidates(ctx context.Context, segs []segment) (map[string]*tomb, error) {
+	c := a.c
 	tombs := map[string]*tomb{}
-	// No purging while ranges move: a future owner still streaming could
-	// miss the tombstone and bring the value back.
-	if _, ok := c.cfg.Local.(Purger); ok && a.cfg.TombstoneGrace > 0 && read == write {
-		err := c.cfg.Local.ForEach(ctx, func(e kv.Entry) bool {
-			if !a.pastGrace(e.Cell) {
-				return true
-			}
-			s := find(segs, ring.HashKey(e.Key))
-			if !contains(s.prefs, c.self) {
-				return true
-			}
-			others := make([]string, 0, len(s.prefs))
-			for _, p := range s.prefs {
-				if p != c.self {
-					others = append(others, p)
-				}
-			}
-			tombs[string(e.Key)] = &tomb{key: e.Key, version: e.Cell.Version, others: others, holders: map[string]bool{}}
-			return true
-		})
-		if err != nil {
-			return st, fmt.Errorf("anti-entropy: tombstones: %w", err)
-		}
+	if _, ok := c.cfg.Local.(Purger); !ok || a.cfg.TombstoneGrace <= 0 {
+		return tombs, nil
 	}
+	err := c.cfg.Local.ForEach(ctx, func(e kv.Entry) bool {
+		if !a.pastGrace(e.Cell) {
+			return true
+		}
+		s := find(segs, ring.HashKey(e.Key))
+		if !contains(s.prefs, c.self) {
+			return true
+		}
+		others := make([]string, 0, len(s.prefs))
+		for _, p := range s.prefs {
+			if p != c.self {
+				others = append(others, p)
+			}
+		}
+		tombs[string(e.Key)] = &tomb{key: e.Key, version: e.Cell.Version, others: others, holders: map[string]bool{}}
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("anti-entropy: tombstones: %w", err)
+	}
+	return tombs, nil
+}
+
+// syncPeers runs syncPeer with each live peer in turn, adding to st. It
+// returns the peers' errors, and ctx's error if the round must stop.
+func (a *AntiEntropy) syncPeers(ctx context.Context, shared map[string][]ring.Range, tombs map[string]*tomb, st *RoundStats) ([]error, error) {
 	peers := make([]string, 0, len(shared))
 	for p := range shared {
 		peers = append(peers, p)
@@ -281,9 +308,9 @@ func (a *AntiEntropy) Round(ctx context.Context) (RoundStats, error) {
 	var errs []error
 	for _, p := range peers {
 		if ctx.Err() != nil {
-			return st, ctx.Err()
+			return nil, ctx.Err()
 		}
-		if !c.cfg.Members.Alive(p) {
+		if !a.c.cfg.Members.Alive(p) {
 			st.Failed++
 			continue
 		}
@@ -297,34 +324,38 @@ func (a *AntiEntropy) Round(ctx context.Context) (RoundStats, error) {
 			errs = append(errs, fmt.Errorf("peer %s: %w", p, err))
 		}
 	}
-	// Purge tombstones every other replica holds.
-	if pg, ok := c.cfg.Local.(Purger); ok && len(tombs) > 0 {
-		var keys [][]byte
-		var vers []kv.Version
-		for _, t := range tombs {
-			all := true
-			for _, o := range t.others {
-				if !t.holders[o] {
-					all = false
-					break
-				}
-			}
-			if all {
-				keys = append(keys, t.key)
-				vers = append(vers, t.version)
+	return errs, nil
+}
+
+// purgeHeld purges the tombstones every other replica was seen to hold.
+func (a *AntiEntropy) purgeHeld(ctx context.Context, tombs map[string]*tomb, st *RoundStats) error {
+	pg, ok := a.c.cfg.Local.(Purger)
+	if !ok || len(tombs) == 0 {
+		return nil
+	}
+	var keys [][]byte
+	var vers []kv.Version
+	for _, t := range tombs {
+		all := true
+		for _, o := range t.others {
+			if !t.holders[o] {
+				all = false
+				break
 			}
 		}
-		if len(keys) > 0 {
-			if err := pg.Purge(ctx, keys, vers); err != nil {
-				errs = append(errs, fmt.Errorf("purge: %w", err))
-			} else {
-				st.Purged = len(keys)
-			}
+		if all {
+			keys = append(keys, t.key)
+			vers = append(vers, t.version)
 		}
 	}
-	st.Duration = time.Since(start)
-	c.metrics.aeRound(st, errors.Join(errs...))
-	return st, errors.Join(errs...)
+	if len(keys) == 0 {
+		return nil
+	}
+	if err := pg.Purge(ctx, keys, vers); err != nil {
+		return fmt.Errorf("purge: %w", err)
+	}
+	st.Purged = len(keys)
+	return nil
 }
 
 // pastGrace reports whether cl is a tombstone old enough to be purged.
@@ -350,64 +381,110 @@ func (a *AntiEntropy) syncPeer(ctx context.Context, peer string, ranges []ring.R
 	}
 	cctx, cancel := context.WithTimeout(ctx, 4*c.timeout)
 	defer cancel()
-	resp, err := c.cfg.Transport.Call(cctx, addr, methodTree, req.encode())
+	differ, err := a.differingLeaves(ctx, cctx, addr, req)
 	if err != nil {
 		return st, err
 	}
-	theirs, err := decodeTree(resp)
-	if err != nil {
-		return st, err
-	}
-	// Ours, computed after theirs: a write landing in between shows as a
-	// difference and is exchanged, never missed.
-	mine, err := c.treeLocal(ctx, req)
-	if err != nil {
-		return st, err
-	}
-	var differ [Leaves / 8]byte
-	for l := 0; l < Leaves; l++ {
-		if theirs[l] != mine[l] {
-			differ[l/8] |= 1 << (l % 8)
-			st.Differ++
-		}
-	}
-	inDiffer := func(key []byte) bool { l := leafOf(key); return differ[l/8]&(1<<(l%8)) != 0 }
+	st.Differ = differ.count()
 	// Tombstones in equal leaves are held by the peer.
-	rset := ranges
 	for _, t := range tombs {
-		if contains(t.others, peer) && !inDiffer(t.key) && inRanges(rset, ring.HashKey(t.key)) {
+		if contains(t.others, peer) && !differ.has(t.key) && inRanges(ranges, ring.HashKey(t.key)) {
 			t.holders[peer] = true
 		}
 	}
 	if st.Differ == 0 {
 		return st, nil
 	}
-	// Their entries of the differing leaves, paged.
+	their, err := c.fetchLeaves(cctx, addr, leavesRequest{rangeRequest: rangeRequest{Ranges: req.Ranges, Limit: 2000}, Leaves: differ})
+	if err != nil {
+		return st, err
+	}
+	pull, push, err := a.compareLeaves(ctx, peer, ranges, differ, their, tombs)
+	if err != nil {
+		return st, err
+	}
+	if st.Pulled, err = a.applyPulled(ctx, pull); err != nil {
+		return st, err
+	}
+	st.Pushed, err = a.pushTo(cctx, peer, push)
+	return st, err
+}
+
+// leafSet is a set of leaves, as a bitmap (the wire form too).
+type leafSet [Leaves / 8]byte
+
+func (s *leafSet) add(l int)          { s[l/8] |= 1 << (l % 8) }
+func (s *leafSet) hasLeaf(l int) bool { return s[l/8]&(1<<(l%8)) != 0 }
+
+// has reports whether key's leaf is in the set.
+func (s *leafSet) has(key []byte) bool { return s.hasLeaf(leafOf(key)) }
+
+func (s *leafSet) count() int {
+	n := 0
+	for l := range Leaves {
+		if s.hasLeaf(l) {
+			n++
+		}
+	}
+	return n
+}
+
+// differingLeaves returns the leaves where peer's tree over req's ranges
+// differs from this node's. rpc bounds the call to the peer, ctx the walk
+// of this node's engine.
+func (a *AntiEntropy) differingLeaves(ctx, rpc context.Context, addr string, req rangeRequest) (leafSet, error) {
+	var differ leafSet
+	resp, err := a.c.cfg.Transport.Call(rpc, addr, methodTree, req.encode())
+	if err != nil {
+		return differ, err
+	}
+	theirs, err := decodeTree(resp)
+	if err != nil {
+		return differ, err
+	}
+	// Ours, computed after theirs: a write landing in between shows as a
+	// difference and is exchanged, never missed.
+	mine, err := a.c.treeLocal(ctx, req)
+	if err != nil {
+		return differ, err
+	}
+	for l := range Leaves {
+		if theirs[l] != mine[l] {
+			differ.add(l)
+		}
+	}
+	return differ, nil
+}
+
+// fetchLeaves pages through the peer's entries of the leaves and ranges of
+// lreq.
+func (c *Coordinator) fetchLeaves(ctx context.Context, addr string, lreq leavesRequest) (map[string]kv.Cell, error) {
 	their := map[string]kv.Cell{}
-	lreq := leavesRequest{rangeRequest: rangeRequest{Ranges: req.Ranges, Limit: 2000}, Leaves: differ}
 	for {
-		resp, err := c.cfg.Transport.Call(cctx, addr, methodLeaves, lreq.encode())
+		resp, err := c.cfg.Transport.Call(ctx, addr, methodLeaves, lreq.encode())
 		if err != nil {
-			return st, err
+			return nil, err
 		}
 		ents, more, err := decodeScanResponse(resp)
 		if err != nil {
-			return st, err
+			return nil, err
 		}
 		for _, e := range ents {
 			their[string(e.Key)] = e.Cell
 		}
 		if !more || len(ents) == 0 {
-			break
+			return their, nil
 		}
 		lreq.After = ents[len(ents)-1].Key
 	}
-	// Ours, compared.
-	var pull, push []kv.Entry
-	lreq.After = nil
-	lreq.Limit = 0
-	err = c.cfg.Local.ForEach(ctx, func(e kv.Entry) bool {
-		if !inDiffer(e.Key) || !inRanges(rset, ring.HashKey(e.Key)) {
+}
+
+// compareLeaves walks this node's entries of the differing leaves against
+// the peer's (their, emptied on the way) and returns what to pull (theirs
+// newer) and to push (ours newer), marking the tombstones the peer holds.
+func (a *AntiEntropy) compareLeaves(ctx context.Context, peer string, ranges []ring.Range, differ leafSet, their map[string]kv.Cell, tombs map[string]*tomb) (pull, push []kv.Entry, err error) {
+	err = a.c.cfg.Local.ForEach(ctx, func(e kv.Entry) bool {
+		if !differ.has(e.Key) || !inRanges(ranges, ring.HashKey(e.Key)) {
 			return true
 		}
 		tc, ok := their[string(e.Key)]
@@ -426,34 +503,47 @@ func (a *AntiEntropy) syncPeer(ctx context.Context, peer string, ranges []ring.R
 		return true
 	})
 	if err != nil {
-		return st, err
+		return nil, nil, err
 	}
 	for k, cl := range their {
 		if !a.pastGrace(cl) {
 			pull = append(pull, kv.Entry{Key: []byte(k), Cell: cl})
 		}
 	}
-	for len(pull) > 0 {
-		b := c.admitted(pull[:min(len(pull), 500)])
-		pull = pull[min(len(pull), 500):]
+	return pull, push, nil
+}
+
+// exchangeBatch bounds the entries of one apply while pulling or pushing.
+const exchangeBatch = 500
+
+// applyPulled applies the peer's newer entries to this node's engine (those
+// admit accepts) and returns how many.
+func (a *AntiEntropy) applyPulled(ctx context.Context, pull []kv.Entry) (int, error) {
+	n := 0
+	for b := range slices.Chunk(pull, exchangeBatch) {
+		b = a.c.admitted(b)
 		if len(b) == 0 {
 			continue
 		}
-		c.observe(b)
-		if _, err := c.cfg.Local.Apply(ctx, b...); err != nil {
-			return st, fmt.Errorf("apply pulled: %w", err)
+		a.c.observe(b)
+		if _, err := a.c.cfg.Local.Apply(ctx, b...); err != nil {
+			return n, fmt.Errorf("apply pulled: %w", err)
 		}
-		st.Pulled += len(b)
+		n += len(b)
 	}
-	for len(push) > 0 {
-		b := push[:min(len(push), 500)]
-		push = push[len(b):]
-		if err := c.applyTo(cctx, peer, b); err != nil {
-			return st, fmt.Errorf("push: %w", err)
+	return n, nil
+}
+
+// pushTo sends this node's newer entries to peer and returns how many.
+func (a *AntiEntropy) pushTo(ctx context.Context, peer string, push []kv.Entry) (int, error) {
+	n := 0
+	for b := range slices.Chunk(push, exchangeBatch) {
+		if err := a.c.applyTo(ctx, peer, b); err != nil {
+			return n, fmt.Errorf("push: %w", err)
 		}
-		st.Pushed += len(b)
+		n += len(b)
 	}
-	return st, nil
+	return n, nil
 }
 
 // treeLocal computes this node's tree over the ranges (the peer side of
@@ -474,25 +564,10 @@ func (c *Coordinator) treeLocal(ctx context.Context, r rangeRequest) (*tree, err
 // ranges, after r.After, at most r.Limit.
 func (c *Coordinator) leavesLocal(ctx context.Context, r leavesRequest) ([]kv.Entry, bool, error) {
 	ranges := r.ranges()
-	limit := r.Limit
-	if limit <= 0 || limit > 10000 {
-		limit = 10000
-	}
-	var ents []kv.Entry
-	more := false
-	err := c.cfg.Local.Scan(ctx, nil, r.After, 0, func(e kv.Entry) bool {
-		l := leafOf(e.Key)
-		if r.Leaves[l/8]&(1<<(l%8)) == 0 || !inRanges(ranges, ring.HashKey(e.Key)) {
-			return true
-		}
-		if len(ents) == limit {
-			more = true
-			return false
-		}
-		ents = append(ents, e)
-		return true
+	keep := func(e kv.Entry) bool { return r.Leaves.has(e.Key) && inRanges(ranges, ring.HashKey(e.Key)) }
+	return collectPage(r.Limit, keep, func(fn func(kv.Entry) bool) error {
+		return c.cfg.Local.Scan(ctx, nil, r.After, 0, fn)
 	})
-	return ents, more, err
 }
 
 func (r rangeRequest) ranges() []ring.Range {
@@ -525,7 +600,7 @@ func decodeTree(b []byte) (*tree, error) {
 // leavesRequest is a rangeRequest restricted to a set of leaves (bitmap).
 type leavesRequest struct {
 	rangeRequest
-	Leaves [Leaves / 8]byte
+	Leaves leafSet
 }
 
 func (r leavesRequest) encode() []byte {

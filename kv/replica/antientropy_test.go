@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grafo/grafo/internal/testutil"
 	"github.com/grafo/grafo/kv"
 	"github.com/grafo/grafo/kv/engine/enginetest"
 	"github.com/grafo/grafo/kv/hints"
@@ -144,25 +145,14 @@ func TestHintedHandoff(t *testing.T) {
 	}
 	hs.Run(tc.coords[0])
 	tc.down(3, false)
-	waitUntil(t, "hints for n3 delivered", func() bool { return hs.Pending() == 2 })
+	testutil.WaitFor(t, 10*time.Second, "hints for n3 delivered", func() bool { return hs.Pending() == 2 })
 	for _, k := range []string{"strict", "sloppy"} {
 		if c, err := tc.engines[2].Get(ctx, []byte(k)); err != nil || string(c.Value) != "v" {
 			t.Fatalf("n3 %s: %v", k, err)
 		}
 	}
 	tc.down(2, false)
-	waitUntil(t, "all hints delivered", func() bool { return hs.Pending() == 0 })
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.WaitFor(t, 10*time.Second, "all hints delivered", func() bool { return hs.Pending() == 0 })
 }
 
 // Anti-entropy keeps running while ranges move: with n3 leaving (in the

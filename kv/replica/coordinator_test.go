@@ -5,18 +5,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/grafo/grafo/kv"
 	"github.com/grafo/grafo/kv/engine"
+	"github.com/grafo/grafo/kv/engine/enginetest"
 	"github.com/grafo/grafo/kv/transport"
 )
 
 // testCluster is n coordinators on real engines joined by the in-memory
-// transport.
+// transport: kvtest.NewCluster's twin for this package's own tests, which
+// cannot import kvtest (it imports this package).
 type testCluster struct {
 	net     *transport.Network
 	members *Static
@@ -32,15 +33,11 @@ func newTestCluster(t testing.TB, n, replicas int) *testCluster {
 		addrs[fmt.Sprintf("n%d", i)] = fmt.Sprintf("n%d:7071", i)
 	}
 	tc.members = NewStatic(addrs, 64, replicas, 0, 0)
-	dir := t.TempDir()
+	cfg := engine.DefaultConfig()
+	cfg.NoSync = true
 	for i := 1; i <= n; i++ {
 		id := fmt.Sprintf("n%d", i)
-		cfg := engine.DefaultConfig()
-		cfg.NoSync = true
-		e, err := engine.Open(filepath.Join(dir, id+".db"), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := enginetest.MustOpen(t, cfg) // invariants checked on cleanup
 		c, err := New(Config{NodeID: id, Local: e, Transport: tc.net.Node(addrs[id]), Members: tc.members, Timeout: time.Second})
 		if err != nil {
 			t.Fatal(err)
@@ -48,10 +45,10 @@ func newTestCluster(t testing.TB, n, replicas int) *testCluster {
 		tc.coords = append(tc.coords, c)
 		tc.engines = append(tc.engines, e)
 	}
+	// Registered after the engines' cleanups, so it runs first.
 	t.Cleanup(func() {
-		for i, c := range tc.coords {
+		for _, c := range tc.coords {
 			c.Wait()
-			tc.engines[i].Close()
 		}
 	})
 	return tc

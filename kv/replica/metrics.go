@@ -30,57 +30,37 @@ type Metrics struct {
 
 func newMetrics() *Metrics {
 	return &Metrics{
-		ops: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "grafo_kv_requests_total", Help: "Coordinated key-value requests by operation and result.",
-		}, []string{"op", "result"}),
+		ops: counterVec("grafo_kv_requests_total", "Coordinated key-value requests by operation and result.", "op", "result"),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "grafo_kv_request_seconds", Help: "Latency of coordinated key-value requests.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18),
 		}, []string{"op"}),
-		unavailable: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "grafo_kv_unavailable_total", Help: "Requests refused because too few replicas answered.",
-		}, []string{"op"}),
-		peerCalls: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "grafo_kv_replica_apply_calls_total", Help: "Coalesced apply calls sent to peers.",
-		}),
-		peerWrites: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "grafo_kv_replica_apply_writes_total", Help: "Writes carried by coalesced apply calls to peers.",
-		}),
-		repairs: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "grafo_kv_read_repairs_total", Help: "Cells written to stale replicas by read repair.",
-		}),
-		writeBacks: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "grafo_kv_read_writebacks_total", Help: "Quorum reads whose replicas disagreed and that waited for the newest version to be written back (one extra round trip each).",
-		}),
-		refusals: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "grafo_kv_write_refusals_total", Help: "Entries of quorum writes that a replica refused because it held a newer version.",
-		}),
-		writeRetries: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "grafo_kv_write_retries_total", Help: "Quorum write entries refused by every replica and sent again with a newer version (one extra round trip each).",
-		}),
-		superseded: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "grafo_kv_writes_superseded_total", Help: "Quorum write entries acknowledged as overwritten by a concurrent newer write (no extra round trip).",
-		}),
-		versionsRefused: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "grafo_kv_versions_ahead_total", Help: "Entries from peers refused because their version was further ahead of this node's clock than the allowed skew.",
-		}),
-		aeRounds: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "grafo_antientropy_rounds_total", Help: "Anti-entropy rounds by result (ok: every live peer compared).",
-		}, []string{"result"}),
-		aeLeaves: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "grafo_antientropy_leaves_differing_total", Help: "Merkle leaves that differed from a peer's.",
-		}),
-		aeCells: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "grafo_antientropy_cells_total", Help: "Cells exchanged by anti-entropy (pulled from or pushed to peers).",
-		}, []string{"direction"}),
-		aePurged: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "grafo_antientropy_tombstones_purged_total", Help: "Tombstones purged once every replica held them.",
-		}),
+		unavailable:     counterVec("grafo_kv_unavailable_total", "Requests refused because too few replicas answered.", "op"),
+		peerCalls:       counter("grafo_kv_replica_apply_calls_total", "Coalesced apply calls sent to peers."),
+		peerWrites:      counter("grafo_kv_replica_apply_writes_total", "Writes carried by coalesced apply calls to peers."),
+		repairs:         counter("grafo_kv_read_repairs_total", "Cells written to stale replicas by read repair."),
+		writeBacks:      counter("grafo_kv_read_writebacks_total", "Quorum reads whose replicas disagreed and that waited for the newest version to be written back (one extra round trip each)."),
+		refusals:        counter("grafo_kv_write_refusals_total", "Entries of quorum writes that a replica refused because it held a newer version."),
+		writeRetries:    counter("grafo_kv_write_retries_total", "Quorum write entries refused by every replica and sent again with a newer version (one extra round trip each)."),
+		superseded:      counter("grafo_kv_writes_superseded_total", "Quorum write entries acknowledged as overwritten by a concurrent newer write (no extra round trip)."),
+		versionsRefused: counter("grafo_kv_versions_ahead_total", "Entries from peers refused because their version was further ahead of this node's clock than the allowed skew."),
+		aeRounds:        counterVec("grafo_antientropy_rounds_total", "Anti-entropy rounds by result (ok: every live peer compared).", "result"),
+		aeLeaves:        counter("grafo_antientropy_leaves_differing_total", "Merkle leaves that differed from a peer's."),
+		aeCells:         counterVec("grafo_antientropy_cells_total", "Cells exchanged by anti-entropy (pulled from or pushed to peers).", "direction"),
+		aePurged:        counter("grafo_antientropy_tombstones_purged_total", "Tombstones purged once every replica held them."),
 		aeSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "grafo_antientropy_round_seconds", Help: "Duration of anti-entropy rounds.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
 		}),
 	}
+}
+
+func counter(name, help string) prometheus.Counter {
+	return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+}
+
+func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
 }
 
 // Collectors returns every collector, for registration.

@@ -48,6 +48,32 @@ const nemesisKeys = 4
 
 func runNemesis(t *testing.T, o nemesisOpts) *nemesisResult {
 	tc := newTestCluster(t, 3, 3)
+	withHints(t, tc, o.broken)
+	r := &nemesisRun{seed: o.seed, stop: make(chan struct{}),
+		res: &nemesisResult{quorum: nemesis.NewHistory(), linear: nemesis.NewHistory(), tc: tc}}
+	id := 0
+	// Two quorum clients per node, so that writes of one key from
+	// different coordinators overlap and replicas refuse some.
+	for _, level := range []kv.Level{kv.Quorum, kv.Quorum, kv.Linearizable, kv.One} {
+		for node := range 3 {
+			r.wg.Add(1)
+			go r.client(id, node, level)
+			id++
+		}
+	}
+	faults := injectFaults(tc, o)
+	close(r.stop)
+	r.wg.Wait()
+	for _, c := range tc.coords {
+		c.Wait()
+	}
+	t.Logf("nemesis: %d faults over %v", faults, o.duration+o.isolateFirst)
+	return r.res
+}
+
+// withHints gives every coordinator of tc a hint store that delivers (and
+// the broken read knob when asked).
+func withHints(t *testing.T, tc *testCluster, broken bool) {
 	dir := t.TempDir()
 	for i, c := range tc.coords {
 		hs, err := hints.Open(filepath.Join(dir, fmt.Sprintf("hints%d.db", i)), hints.Config{NoSync: true, Interval: 20 * time.Millisecond})
@@ -55,95 +81,103 @@ func runNemesis(t *testing.T, o nemesisOpts) *nemesisResult {
 			t.Fatal(err)
 		}
 		c.cfg.Hints = hs
-		if o.broken {
+		if broken {
 			c.cfg.Knobs = &Knobs{BrokenQuorumReads: true}
 		}
 		hs.Run(c)
 		t.Cleanup(func() { hs.Close() })
 	}
-	res := &nemesisResult{quorum: nemesis.NewHistory(), linear: nemesis.NewHistory(), tc: tc}
-	var oneMu sync.Mutex
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	client := func(id, node int, level kv.Level) {
-		defer wg.Done()
-		rng := rand.New(rand.NewPCG(o.seed, uint64(id)))
-		c := tc.coords[node]
-		h := res.quorum
-		prefix := "q"
-		switch level {
-		case kv.Linearizable:
-			h, prefix = res.linear, "l"
-		case kv.One:
-			h, prefix = nil, "o"
-		}
-		for n := 0; ; n++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			k := rng.IntN(nemesisKeys)
-			key := fmt.Sprintf("%s%d", prefix, k)
-			// Every key has writers on every coordinator.
-			put := rng.IntN(2) == 0
-			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-			opts := kv.Options{Level: level}
-			var opErr error
-			if put {
-				val := fmt.Sprintf("c%d-%d", id, n)
-				var call int64
-				if h != nil {
-					call = h.Now()
-				}
-				v, err := c.Put(ctx, []byte(key), []byte(val), opts)
-				opErr = err
-				if h != nil {
-					h.Add(nemesis.Op{Client: id, Key: key, Put: true, Value: val, Call: call, Return: h.Now(), Err: err})
-				} else {
-					oneMu.Lock()
-					res.one = append(res.one, putRecord{key: key, value: val, version: v, err: err})
-					oneMu.Unlock()
-				}
-			} else if h != nil {
-				call := h.Now()
-				cell, err := c.Get(ctx, []byte(key), opts)
-				if errors.Is(err, kv.ErrNotFound) {
-					err = nil
-				}
-				opErr = err
-				h.Add(nemesis.Op{Client: id, Key: key, Value: string(cell.Value), Call: call, Return: h.Now(), Err: err})
-			} else {
-				if _, err := c.Get(ctx, []byte(key), opts); !errors.Is(err, kv.ErrNotFound) {
-					opErr = err
-				}
-			}
-			failed := opErr != nil
-			cancel()
-			// Pace the client (a load generator's think time), longer after
-			// a failure, so histories stay small enough to check.
-			pause := time.Duration(5+rng.IntN(10)) * time.Millisecond
-			if failed {
-				pause += 20 * time.Millisecond
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(pause):
-			}
-		}
-	}
-	id := 0
-	// Two quorum clients per node, so that writes of one key from
-	// different coordinators overlap and replicas refuse some.
-	for _, level := range []kv.Level{kv.Quorum, kv.Quorum, kv.Linearizable, kv.One} {
-		for node := range 3 {
-			wg.Add(1)
-			go client(id, node, level)
-			id++
-		}
-	}
+}
 
+// nemesisRun is the clients' side of a nemesis run.
+type nemesisRun struct {
+	seed  uint64
+	res   *nemesisResult
+	oneMu sync.Mutex // guards res.one
+	stop  chan struct{}
+	wg    sync.WaitGroup
+}
+
+// client runs put/get on the keys of its level through coordinator node
+// until stop, recording a history (quorum, linearizable) or the puts (one).
+func (r *nemesisRun) client(id, node int, level kv.Level) {
+	defer r.wg.Done()
+	rng := rand.New(rand.NewPCG(r.seed, uint64(id)))
+	c := r.res.tc.coords[node]
+	h := r.res.quorum
+	prefix := "q"
+	switch level {
+	case kv.Linearizable:
+		h, prefix = r.res.linear, "l"
+	case kv.One:
+		h, prefix = nil, "o"
+	}
+	for n := 0; ; n++ {
+		select {
+		case <-r.stop:
+			return
+		default:
+		}
+		key := fmt.Sprintf("%s%d", prefix, rng.IntN(nemesisKeys))
+		// Every key has writers on every coordinator.
+		var err error
+		if rng.IntN(2) == 0 {
+			err = r.put(c, h, id, key, fmt.Sprintf("c%d-%d", id, n), level)
+		} else {
+			err = r.get(c, h, id, key, level)
+		}
+		// Pace the client (a load generator's think time), longer after
+		// a failure, so histories stay small enough to check.
+		pause := time.Duration(5+rng.IntN(10)) * time.Millisecond
+		if err != nil {
+			pause += 20 * time.Millisecond
+		}
+		select {
+		case <-r.stop:
+			return
+		case <-time.After(pause):
+		}
+	}
+}
+
+func (r *nemesisRun) put(c *Coordinator, h *nemesis.History, id int, key, val string, level kv.Level) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	var call int64
+	if h != nil {
+		call = h.Now()
+	}
+	v, err := c.Put(ctx, []byte(key), []byte(val), kv.Options{Level: level})
+	if h != nil {
+		h.Add(nemesis.Op{Client: id, Key: key, Put: true, Value: val, Call: call, Return: h.Now(), Err: err})
+	} else {
+		r.oneMu.Lock()
+		r.res.one = append(r.res.one, putRecord{key: key, value: val, version: v, err: err})
+		r.oneMu.Unlock()
+	}
+	return err
+}
+
+func (r *nemesisRun) get(c *Coordinator, h *nemesis.History, id int, key string, level kv.Level) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	var call int64
+	if h != nil {
+		call = h.Now()
+	}
+	cell, err := c.Get(ctx, []byte(key), kv.Options{Level: level})
+	if errors.Is(err, kv.ErrNotFound) {
+		err = nil
+	}
+	if h != nil {
+		h.Add(nemesis.Op{Client: id, Key: key, Value: string(cell.Value), Call: call, Return: h.Now(), Err: err})
+	}
+	return err
+}
+
+// injectFaults runs the nemesis's schedule on tc for o.duration (after
+// o.isolateFirst), heals everything and returns how many faults it made.
+func injectFaults(tc *testCluster, o nemesisOpts) int {
 	addr := func(i int) string { return fmt.Sprintf("n%d:7071", i+1) }
 	all := []string{addr(0), addr(1), addr(2)}
 	heal := func() {
@@ -194,13 +228,7 @@ func runNemesis(t *testing.T, o nemesisOpts) *nemesisResult {
 		time.Sleep(time.Duration(100+rng.IntN(200)) * time.Millisecond)
 	}
 	heal()
-	close(stop)
-	wg.Wait()
-	for _, c := range tc.coords {
-		c.Wait()
-	}
-	t.Logf("nemesis: %d faults over %v", faults, o.duration+o.isolateFirst)
-	return res
+	return faults
 }
 
 func check(t *testing.T, h *nemesis.History, mode nemesis.Mode, name string) nemesis.Result {

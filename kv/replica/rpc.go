@@ -8,6 +8,7 @@ import (
 
 	"github.com/grafo/grafo/kv"
 	"github.com/grafo/grafo/kv/ring"
+	"github.com/grafo/grafo/kv/transport"
 )
 
 // RPC method names on the node-to-node transport.
@@ -21,27 +22,9 @@ const (
 	methodLeaves = "kv.ae.leaves"
 )
 
-// ErrNotServing is returned to peers that read from a node the membership
-// says is not serving: one rebuilding lost data (it would answer "not
-// found" for keys it holds no more) or one whose engine is failing.
-var ErrNotServing = errors.New("replica: not serving reads (rebuilding or unhealthy)")
-
-// serving refuses reads while this node does not count as a replica; a
-// coordinator whose view is a moment behind then asks another one.
-func (c *Coordinator) serving() error {
-	if !c.cfg.Members.Alive(c.self) {
-		return ErrNotServing
-	}
-	return nil
-}
-
 func (c *Coordinator) registerHandlers() {
 	t := c.cfg.Transport
-	t.Handle(methodApply, func(ctx context.Context, from string, req []byte) ([]byte, error) {
-		es, err := decodeEntries(req)
-		if err != nil {
-			return nil, err
-		}
+	t.Handle(methodApply, handler(decodeEntries, func(ctx context.Context, es []kv.Entry) ([]byte, error) {
 		if err := c.admit(es); err != nil {
 			return nil, err
 		}
@@ -51,71 +34,62 @@ func (c *Coordinator) registerHandlers() {
 			return nil, err
 		}
 		return encodeApplyResults(rs), nil
-	})
-	t.Handle(methodGet, func(ctx context.Context, from string, req []byte) ([]byte, error) {
-		if err := c.serving(); err != nil {
-			return nil, err
-		}
-		keys, err := decodeKeys(req)
-		if err != nil {
-			return nil, err
-		}
+	}))
+	t.Handle(methodGet, c.servingOnly(handler(decodeKeys, func(ctx context.Context, keys [][]byte) ([]byte, error) {
 		cells, err := c.cfg.Local.GetMany(ctx, keys)
 		if err != nil {
 			return nil, err
 		}
 		return encodeCells(cells), nil
-	})
-	t.Handle(methodScan, func(ctx context.Context, from string, req []byte) ([]byte, error) {
-		if err := c.serving(); err != nil {
-			return nil, err
-		}
-		r, err := decodeScanRequest(req)
-		if err != nil {
-			return nil, err
-		}
-		ents, more, err := c.scanLocal(ctx, r)
-		if err != nil {
-			return nil, err
-		}
-		return encodeScanResponse(ents, more), nil
-	})
-	t.Handle(methodRange, func(ctx context.Context, from string, req []byte) ([]byte, error) {
-		if err := c.serving(); err != nil {
-			return nil, err
-		}
-		r, err := decodeRangeRequest(req)
-		if err != nil {
-			return nil, err
-		}
-		ents, more, err := c.rangeLocal(ctx, r)
-		if err != nil {
-			return nil, err
-		}
-		return encodeScanResponse(ents, more), nil
-	})
-	t.Handle(methodTree, func(ctx context.Context, from string, req []byte) ([]byte, error) {
-		r, err := decodeRangeRequest(req)
-		if err != nil {
-			return nil, err
-		}
+	})))
+	t.Handle(methodScan, c.servingOnly(handler(decodeScanRequest, pages(c.scanLocal))))
+	t.Handle(methodRange, c.servingOnly(handler(decodeRangeRequest, pages(c.rangeLocal))))
+	t.Handle(methodLeaves, handler(decodeLeavesRequest, pages(c.leavesLocal)))
+	t.Handle(methodTree, handler(decodeRangeRequest, func(ctx context.Context, r rangeRequest) ([]byte, error) {
 		tr, err := c.treeLocal(ctx, r)
 		if err != nil {
 			return nil, err
 		}
 		return encodeTree(tr), nil
-	})
-	t.Handle(methodLeaves, func(ctx context.Context, from string, req []byte) ([]byte, error) {
-		r, err := decodeLeavesRequest(req)
+	}))
+}
+
+// handler is a transport handler that decodes its request, then serves it.
+// ErrNotServing is returned to peers that read from a node the membership
+// says is not serving: one rebuilding lost data (it would answer "not
+// found" for keys it holds no more) or one whose engine is failing.
+var ErrNotServing = errors.New("replica: not serving reads (rebuilding or unhealthy)")
+
+// servingOnly refuses reads while this node does not count as a replica;
+// a coordinator whose view is a moment behind then asks another one.
+func (c *Coordinator) servingOnly(h transport.Handler) transport.Handler {
+	return func(ctx context.Context, from string, req []byte) ([]byte, error) {
+		if !c.cfg.Members.Alive(c.self) {
+			return nil, ErrNotServing
+		}
+		return h(ctx, from, req)
+	}
+}
+
+func handler[R any](decode func([]byte) (R, error), serve func(context.Context, R) ([]byte, error)) transport.Handler {
+	return func(ctx context.Context, _ string, req []byte) ([]byte, error) {
+		r, err := decode(req)
 		if err != nil {
 			return nil, err
 		}
-		ents, more, err := c.leavesLocal(ctx, r)
+		return serve(ctx, r)
+	}
+}
+
+// pages serves a request answered with a page of entries.
+func pages[R any](local func(context.Context, R) ([]kv.Entry, bool, error)) func(context.Context, R) ([]byte, error) {
+	return func(ctx context.Context, r R) ([]byte, error) {
+		ents, more, err := local(ctx, r)
 		if err != nil {
 			return nil, err
 		}
 		return encodeScanResponse(ents, more), nil
-	})
+	}
 }
 
 // observe moves the clock past versions written by other coordinators, so
@@ -205,14 +179,20 @@ func (c *Coordinator) applyLocal(ctx context.Context, es []kv.Entry) ([]applyRes
 	return rs, nil
 }
 
-func (c *Coordinator) scanLocal(ctx context.Context, r scanRequest) ([]kv.Entry, bool, error) {
-	limit := r.Limit
-	if limit <= 0 || limit > 10000 {
-		limit = 10000
+// maxPage bounds one page a replica answers (a limit of 0 means it too).
+const maxPage = 10000
+
+// collectPage runs walk and keeps, in order, the entries keep accepts (nil:
+// all), up to limit (0 or over maxPage: maxPage); more reports that an
+// accepted entry was left out.
+func collectPage(limit int, keep func(kv.Entry) bool, walk func(fn func(kv.Entry) bool) error) (ents []kv.Entry, more bool, err error) {
+	if limit <= 0 || limit > maxPage {
+		limit = maxPage
 	}
-	var ents []kv.Entry
-	more := false
-	err := c.cfg.Local.Scan(ctx, r.Prefix, r.After, 0, func(e kv.Entry) bool {
+	err = walk(func(e kv.Entry) bool {
+		if keep != nil && !keep(e) {
+			return true
+		}
 		if len(ents) == limit {
 			more = true
 			return false
@@ -223,35 +203,23 @@ func (c *Coordinator) scanLocal(ctx context.Context, r scanRequest) ([]kv.Entry,
 	return ents, more, err
 }
 
+func (c *Coordinator) scanLocal(ctx context.Context, r scanRequest) ([]kv.Entry, bool, error) {
+	return collectPage(r.Limit, nil, func(fn func(kv.Entry) bool) error {
+		return c.cfg.Local.Scan(ctx, r.Prefix, r.After, 0, fn)
+	})
+}
+
 // rangeLocal returns this node's entries whose partition hashes into one of
 // the ranges, after r.After in key order. It walks the whole engine; that
 // is the price of hashing partitions (keys of a range are not adjacent).
 func (c *Coordinator) rangeLocal(ctx context.Context, r rangeRequest) ([]kv.Entry, bool, error) {
-	limit := r.Limit
-	if limit <= 0 || limit > 10000 {
-		limit = 10000
+	ranges := r.ranges()
+	keep := func(e kv.Entry) bool {
+		return (r.After == nil || bytes.Compare(e.Key, r.After) > 0) && inRanges(ranges, ring.Hash(kv.Partition(e.Key)))
 	}
-	ranges := make([]ring.Range, len(r.Ranges))
-	for i, rg := range r.Ranges {
-		ranges[i] = ring.Range{Start: rg[0], End: rg[1]}
-	}
-	var ents []kv.Entry
-	more := false
-	err := c.cfg.Local.ForEach(ctx, func(e kv.Entry) bool {
-		if r.After != nil && bytes.Compare(e.Key, r.After) <= 0 {
-			return true
-		}
-		if !inRanges(ranges, ring.Hash(kv.Partition(e.Key))) {
-			return true
-		}
-		if len(ents) == limit {
-			more = true
-			return false
-		}
-		ents = append(ents, e)
-		return true
+	return collectPage(r.Limit, keep, func(fn func(kv.Entry) bool) error {
+		return c.cfg.Local.ForEach(ctx, fn)
 	})
-	return ents, more, err
 }
 
 func inRanges(rs []ring.Range, h uint64) bool {

@@ -45,25 +45,21 @@ const (
 	codeUnknownMethod
 )
 
-var codeErrors = []error{
-	codeNotFound:           kv.ErrNotFound,
-	codeTooLarge:           kv.ErrTooLarge,
-	codeUnavailable:        kv.ErrUnavailable,
-	codeInvalidConsistency: kv.ErrInvalidConsistency,
-	codeEmptyKey:           kv.ErrEmptyKey,
-	codeClosed:             kv.ErrClosed,
-	codeInvalidKey:         kv.ErrInvalidKey,
-	codeUnknownMethod:      ErrUnknownMethod,
+var codeErrors = kv.Codes[byte]{
+	{Code: codeNotFound, Err: kv.ErrNotFound},
+	{Code: codeTooLarge, Err: kv.ErrTooLarge},
+	{Code: codeUnavailable, Err: kv.ErrUnavailable},
+	{Code: codeInvalidConsistency, Err: kv.ErrInvalidConsistency},
+	{Code: codeEmptyKey, Err: kv.ErrEmptyKey},
+	{Code: codeClosed, Err: kv.ErrClosed},
+	{Code: codeInvalidKey, Err: kv.ErrInvalidKey},
+	{Code: codeUnknownMethod, Err: ErrUnknownMethod},
 }
 
 // errorCode maps a handler error onto its wire code.
 func errorCode(err error) byte {
-	for c, s := range codeErrors {
-		if s != nil && errors.Is(err, s) {
-			return byte(c)
-		}
-	}
-	return codeNone
+	c, _ := codeErrors.Code(err) // codeNone when none
+	return c
 }
 
 // RemoteError is a handler's error as seen by the caller. It unwraps to the
@@ -81,10 +77,7 @@ func (e *RemoteError) Error() string {
 
 // Unwrap returns the sentinel carried by the code, or nil.
 func (e *RemoteError) Unwrap() error {
-	if int(e.Code) < len(codeErrors) {
-		return codeErrors[e.Code]
-	}
-	return nil
+	return codeErrors.Err(e.Code)
 }
 
 // remoteError builds the caller-side error of a handler error; used by the
