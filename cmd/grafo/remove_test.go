@@ -70,6 +70,16 @@ func TestClusterRemoveDeadNode(t *testing.T) {
 		}
 		return true
 	})
+	// Each survivor gained ranges and reports their repair as finished.
+	st, err := c1.Cluster(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range st.Nodes {
+		if p := n.Progress; p == nil || p.Kind != "repair" || !p.Finished || p.RangesDone != p.RangesTotal || p.BytesStreamed == 0 || len(p.Unavailable) > 0 {
+			t.Fatalf("%s's progress after the removal: %+v", n.ID, p)
+		}
+	}
 	// Shown the hard way: with one more node dead, every key reads at one
 	// from each survivor.
 	nodes[3].kill()
