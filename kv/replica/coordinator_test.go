@@ -66,6 +66,7 @@ func (tc *testCluster) down(i int, isDown bool) {
 }
 
 func TestQuorumWriteRead(t *testing.T) {
+	t.Parallel()
 	tc := newTestCluster(t, 3, 3)
 	ctx := context.Background()
 	for i := 0; i < 50; i++ {
@@ -89,6 +90,7 @@ func TestQuorumWriteRead(t *testing.T) {
 }
 
 func TestUnavailableMessage(t *testing.T) {
+	t.Parallel()
 	tc := newTestCluster(t, 3, 3)
 	ctx := context.Background()
 	tc.down(2, true)
@@ -120,6 +122,7 @@ func TestUnavailableMessage(t *testing.T) {
 }
 
 func TestReadRepair(t *testing.T) {
+	t.Parallel()
 	tc := newTestCluster(t, 3, 3)
 	ctx := context.Background()
 	tc.down(3, true)
@@ -143,6 +146,7 @@ func TestReadRepair(t *testing.T) {
 }
 
 func TestLinearizableWriteBack(t *testing.T) {
+	t.Parallel()
 	tc := newTestCluster(t, 3, 3)
 	ctx := context.Background()
 	// Write to a single replica only, as a coordinator that crashed after
@@ -165,6 +169,7 @@ func TestLinearizableWriteBack(t *testing.T) {
 }
 
 func TestDeleteAndScan(t *testing.T) {
+	t.Parallel()
 	tc := newTestCluster(t, 3, 2)
 	ctx := context.Background()
 	var ws []kv.Write
@@ -207,6 +212,7 @@ func TestDeleteAndScan(t *testing.T) {
 }
 
 func TestWireDecodeGarbage(t *testing.T) {
+	t.Parallel()
 	for _, b := range [][]byte{nil, {0xff}, {5, 1, 2}, {1, 200, 1}, bytes.Repeat([]byte{0xff}, 20)} {
 		decodeEntries(b)
 		decodeKeys(b)
