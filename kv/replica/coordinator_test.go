@@ -27,23 +27,17 @@ type testCluster struct {
 
 func newTestCluster(t testing.TB, n, replicas int) *testCluster {
 	t.Helper()
-	tc := &testCluster{net: transport.NewNetwork()}
-	addrs := map[string]string{}
-	for i := 1; i <= n; i++ {
-		addrs[fmt.Sprintf("n%d", i)] = fmt.Sprintf("n%d:7071", i)
-	}
-	tc.members = NewStatic(addrs, 64, replicas, 0, 0)
 	cfg := engine.DefaultConfig()
 	cfg.NoSync = true
-	for i := 1; i <= n; i++ {
-		id := fmt.Sprintf("n%d", i)
-		e := enginetest.MustOpen(t, cfg) // invariants checked on cleanup
-		c, err := New(Config{NodeID: id, Local: e, Transport: tc.net.Node(addrs[id]), Members: tc.members, Timeout: time.Second})
+	nodes, addrs := enginetest.Nodes(t, n, cfg) // invariants checked on cleanup
+	tc := &testCluster{net: transport.NewNetwork(), members: NewStatic(addrs, 64, replicas, 0, 0)}
+	for _, nd := range nodes {
+		c, err := New(Config{NodeID: nd.ID, Local: nd.Engine, Transport: tc.net.Node(nd.Addr), Members: tc.members, Timeout: time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
 		tc.coords = append(tc.coords, c)
-		tc.engines = append(tc.engines, e)
+		tc.engines = append(tc.engines, nd.Engine)
 	}
 	// Registered after the engines' cleanups, so it runs first.
 	t.Cleanup(func() {
