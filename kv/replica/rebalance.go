@@ -207,12 +207,7 @@ func (r *Rebalancer) repair(ctx context.Context) error {
 		if m.ID == r.c.self || !read.Has(m.ID) || !r.c.cfg.Members.Alive(m.ID) {
 			continue
 		}
-		err := r.c.FetchRanges(ctx, m.ID, gained, func(es []kv.Entry) error {
-			moved += len(es)
-			r.cells.WithLabelValues("repaired").Add(float64(len(es)))
-			_, err := r.local.Apply(ctx, es...)
-			return err
-		})
+		err := r.c.FetchRanges(ctx, m.ID, gained, r.applyFetched(ctx, "repaired", &moved, false))
 		if err != nil {
 			return fmt.Errorf("repair from %s: %w", m.ID, err)
 		}
@@ -285,13 +280,7 @@ func (r *Rebalancer) pull(ctx context.Context) error {
 			r.log.Warn("pull skips a member that is down", "node", m.ID)
 			continue
 		}
-		err := r.c.FetchRanges(ctx, m.ID, mine, func(es []kv.Entry) error {
-			es = r.c.admitted(es)
-			moved += len(es)
-			r.cells.WithLabelValues("pulled").Add(float64(len(es)))
-			_, err := r.local.Apply(ctx, es...)
-			return err
-		})
+		err := r.c.FetchRanges(ctx, m.ID, mine, r.applyFetched(ctx, "pulled", &moved, true))
 		if err != nil {
 			return fmt.Errorf("from %s: %w", m.ID, err)
 		}
@@ -341,4 +330,19 @@ func (r *Rebalancer) push(ctx context.Context) error {
 		err = flush()
 	}
 	return err
+}
+
+// applyFetched returns the FetchRanges callback that applies fetched
+// entries to this node's engine (with admit, only those admit accepts),
+// counting them in moved and in the cells metric under label.
+func (r *Rebalancer) applyFetched(ctx context.Context, label string, moved *int, admit bool) func([]kv.Entry) error {
+	return func(es []kv.Entry) error {
+		if admit {
+			es = r.c.admitted(es)
+		}
+		*moved += len(es)
+		r.cells.WithLabelValues(label).Add(float64(len(es)))
+		_, err := r.local.Apply(ctx, es...)
+		return err
+	}
 }
