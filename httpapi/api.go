@@ -404,35 +404,33 @@ func (a *api) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 }
 
 func (a *api) clusterJoin(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Addr string `json:"addr"`
-	}
-	if !a.decode(w, r, &req) {
-		return
-	}
-	if a.cfg.Cluster == nil || req.Addr == "" {
-		WriteError(w, fmt.Errorf("%w: addr is required", errBadRequest))
-		return
-	}
-	if err := a.cfg.Cluster.Join(r.Context(), req.Addr); err != nil {
-		WriteError(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	a.clusterChange(w, r, "addr", func(ctx context.Context, addr string) error { return a.cfg.Cluster.Join(ctx, addr) })
 }
 
 func (a *api) clusterLeave(w http.ResponseWriter, r *http.Request) {
+	a.clusterChange(w, r, "node", func(ctx context.Context, node string) error { return a.cfg.Cluster.Leave(ctx, node) })
+}
+
+// clusterChange answers a membership change whose body names its subject
+// in one field, {"addr": …} or {"node": …}: 204 once change has run with
+// it.
+func (a *api) clusterChange(w http.ResponseWriter, r *http.Request, field string, change func(context.Context, string) error) {
 	var req struct {
+		Addr string `json:"addr"`
 		Node string `json:"node"`
 	}
 	if !a.decode(w, r, &req) {
 		return
 	}
-	if a.cfg.Cluster == nil || req.Node == "" {
-		WriteError(w, fmt.Errorf("%w: node is required", errBadRequest))
+	v := req.Node
+	if field == "addr" {
+		v = req.Addr
+	}
+	if a.cfg.Cluster == nil || v == "" {
+		WriteError(w, fmt.Errorf("%w: %s is required", errBadRequest, field))
 		return
 	}
-	if err := a.cfg.Cluster.Leave(r.Context(), req.Node); err != nil {
+	if err := change(r.Context(), v); err != nil {
 		WriteError(w, err)
 		return
 	}

@@ -289,6 +289,7 @@ func lifecycleLeave(t *testing.T, n1, n2, n3 *testNode) {
 }
 
 func TestLeaderFailover(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	n1 := start(t, "n1", filepath.Join(base, "n1"), "", nil, nil)
 	n2 := start(t, "n2", filepath.Join(base, "n2"), "", []string{n1.addr}, nil)
@@ -318,6 +319,7 @@ func TestLeaderFailover(t *testing.T) {
 }
 
 func TestSixNodesFiveVoters(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	n1 := start(t, "n1", filepath.Join(base, "n1"), "", nil, nil)
 	nodes := []*testNode{n1}
@@ -376,6 +378,7 @@ func TestSixNodesFiveVoters(t *testing.T) {
 }
 
 func TestWrongSecretCannotJoin(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	n1 := start(t, "n1", filepath.Join(base, "n1"), "", nil, nil)
 	tr, err := transport.Listen(transport.Config{Addr: "127.0.0.1:0", Secret: "wrong"})
@@ -402,6 +405,7 @@ func TestWrongSecretCannotJoin(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
+	t.Parallel()
 	tr := transport.NewNetwork().Node("a")
 	good := DefaultConfig()
 	good.NodeID, good.Dir, good.Transport, good.RaftTransport = "a", t.TempDir(), tr, &raft.InmemTransport{}

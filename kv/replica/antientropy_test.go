@@ -23,6 +23,7 @@ func (tc *testCluster) ae(i int, grace time.Duration) *AntiEntropy {
 // A replica that missed writes (cut off, nobody reads the keys) and one
 // whose engine lost keys behind its back both converge in one round.
 func TestAntiEntropyRepairsWithoutReads(t *testing.T) {
+	t.Parallel()
 	tc := newTestCluster(t, 3, 3)
 	ctx := context.Background()
 	tc.net.Disconnect("n3:7071") // n3 misses writes; membership still thinks it is up
@@ -60,6 +61,7 @@ func TestAntiEntropyRepairsWithoutReads(t *testing.T) {
 
 // Newest wins in both directions, per key.
 func TestAntiEntropyNewestWins(t *testing.T) {
+	t.Parallel()
 	tc := newTestCluster(t, 2, 2)
 	ctx := context.Background()
 	old := kv.Version{TS: 100, Node: "x"}
@@ -82,6 +84,7 @@ func TestAntiEntropyNewestWins(t *testing.T) {
 
 // Tombstones are purged only once every replica holds them.
 func TestAntiEntropyPurgesTombstones(t *testing.T) {
+	t.Parallel()
 	tc := newTestCluster(t, 3, 3)
 	ctx := context.Background()
 	for i := 0; i < 20; i++ {
@@ -124,6 +127,7 @@ func TestAntiEntropyPurgesTombstones(t *testing.T) {
 // Writes for a down replica are kept as hints and delivered when it is
 // back; with sloppy quorum they count toward W.
 func TestHintedHandoff(t *testing.T) {
+	t.Parallel()
 	tc := newTestCluster(t, 3, 3)
 	ctx := context.Background()
 	hs, err := hints.Open(filepath.Join(t.TempDir(), "hints.db"), hints.Config{NoSync: true, Interval: 10 * time.Millisecond})

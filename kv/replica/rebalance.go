@@ -303,16 +303,7 @@ func (r *Rebalancer) stream(ctx context.Context, kind, label string, old, next *
 	for _, key := range order {
 		g := groups[key]
 		for _, src := range g.from {
-			err := r.c.FetchRanges(ctx, src, g.ranges, func(es []kv.Entry) error {
-				es = r.c.admitted(es)
-				b := entryBytes(es)
-				moved += len(es)
-				r.cells.WithLabelValues(label).Add(float64(len(es)))
-				r.bytes.WithLabelValues(label).Add(float64(b))
-				r.progress.add(0, b)
-				_, err := r.local.Apply(ctx, es...)
-				return err
-			})
+			err := r.c.FetchRanges(ctx, src, g.ranges, r.applyFetched(ctx, label, &moved))
 			if err != nil {
 				return fmt.Errorf("from %s: %w", src, err)
 			}
@@ -442,4 +433,21 @@ func (r *Rebalancer) push(ctx context.Context) error {
 		err = flush()
 	}
 	return err
+}
+
+// applyFetched returns the FetchRanges callback that applies fetched
+// entries to this node's engine (those admit accepts),
+// counting them in moved, in the cells and bytes metrics under label and
+// in the progress.
+func (r *Rebalancer) applyFetched(ctx context.Context, label string, moved *int) func([]kv.Entry) error {
+	return func(es []kv.Entry) error {
+		es = r.c.admitted(es)
+		*moved += len(es)
+		b := entryBytes(es)
+		r.cells.WithLabelValues(label).Add(float64(len(es)))
+		r.bytes.WithLabelValues(label).Add(float64(b))
+		r.progress.add(0, b)
+		_, err := r.local.Apply(ctx, es...)
+		return err
+	}
 }

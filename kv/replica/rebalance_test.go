@@ -21,6 +21,7 @@ func inRangeList(rs []ring.Range, h uint64) bool {
 // ranges of real rings before and after a member goes, at every endpoint,
 // next to it, and at random points.
 func TestSubtractRanges(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(7, 7))
 	for trial := 0; trial < 40; trial++ {
 		var ms []ring.Member

@@ -239,6 +239,15 @@ func (c *Coordinator) addr(id string) (string, error) {
 	return a, nil
 }
 
+// call sends one RPC to node id.
+func (c *Coordinator) call(ctx context.Context, id, method string, req []byte) ([]byte, error) {
+	a, err := c.addr(id)
+	if err != nil {
+		return nil, err
+	}
+	return c.cfg.Transport.Call(ctx, a, method, req)
+}
+
 type errUnknownNode string
 
 func (e errUnknownNode) Error() string { return "replica: unknown node " + string(e) }
@@ -257,11 +266,7 @@ func (c *Coordinator) applyTo(ctx context.Context, id string, es []kv.Entry) err
 		_, err := c.cfg.Local.Apply(ctx, es...)
 		return err
 	}
-	a, err := c.addr(id)
-	if err != nil {
-		return err
-	}
-	_, err = c.cfg.Transport.Call(ctx, a, methodApply, encodeEntries(es))
+	_, err := c.call(ctx, id, methodApply, encodeEntries(es))
 	return err
 }
 
@@ -271,11 +276,7 @@ func (c *Coordinator) applyResults(ctx context.Context, id string, es []kv.Entry
 	if id == c.self {
 		return c.applyLocal(ctx, es)
 	}
-	a, err := c.addr(id)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.cfg.Transport.Call(ctx, a, methodApply, encodeEntries(es))
+	resp, err := c.call(ctx, id, methodApply, encodeEntries(es))
 	if err != nil {
 		return nil, err
 	}
@@ -290,11 +291,7 @@ func (c *Coordinator) getFrom(ctx context.Context, id string, keys [][]byte) ([]
 	if id == c.self {
 		return c.cfg.Local.GetMany(ctx, keys)
 	}
-	a, err := c.addr(id)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.cfg.Transport.Call(ctx, a, methodGet, encodeKeys(keys))
+	resp, err := c.call(ctx, id, methodGet, encodeKeys(keys))
 	if err != nil {
 		return nil, err
 	}
@@ -318,11 +315,7 @@ func (c *Coordinator) scanFrom(ctx context.Context, id string, r scanRequest) ([
 	if id == c.self {
 		return c.scanLocal(ctx, r)
 	}
-	a, err := c.addr(id)
-	if err != nil {
-		return nil, false, err
-	}
-	resp, err := c.cfg.Transport.Call(ctx, a, methodScan, r.encode())
+	resp, err := c.call(ctx, id, methodScan, r.encode())
 	if err != nil {
 		return nil, false, err
 	}
@@ -343,11 +336,7 @@ func (c *Coordinator) FetchRanges(ctx context.Context, id string, ranges []ring.
 		if id == c.self {
 			ents, more, err = c.rangeLocal(ctx, req)
 		} else {
-			a, aerr := c.addr(id)
-			if aerr != nil {
-				return aerr
-			}
-			resp, cerr := c.cfg.Transport.Call(ctx, a, methodRange, req.encode())
+			resp, cerr := c.call(ctx, id, methodRange, req.encode())
 			if cerr != nil {
 				return cerr
 			}
