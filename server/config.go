@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -137,6 +138,9 @@ func (c Config) Validate() error {
 	}
 	if c.Replace != "" && len(c.Join) == 0 {
 		errs = append(errs, fmt.Errorf("--replace needs --join: the replacement learns the ring from a member"))
+	}
+	if _, err := os.Stat(filepath.Join(c.DataDir, "data.db")); c.Replace != "" && err == nil {
+		errs = append(errs, fmt.Errorf("--replace %s needs an empty data directory; %s holds data.db", c.Replace, c.DataDir))
 	}
 	if c.Heartbeat < 10*time.Millisecond {
 		errs = append(errs, fmt.Errorf("heartbeat=%v is below 10ms", c.Heartbeat))

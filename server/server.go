@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -83,13 +82,6 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return n, fmt.Errorf("data dir: %w", err)
 	}
-	// No data file: a new node, a wiped disk, or a replacement. A member
-	// the ring knows then rebuilds before it counts as a replica.
-	_, statErr := os.Stat(filepath.Join(cfg.DataDir, "data.db"))
-	fresh := errors.Is(statErr, fs.ErrNotExist)
-	if cfg.Replace != "" && !fresh {
-		return n, fmt.Errorf("--replace %s needs an empty data directory; %s holds data.db", cfg.Replace, cfg.DataDir)
-	}
 	ecfg := engine.DefaultConfig()
 	ecfg.Logger = cfg.Logger
 	if n.engine, err = engine.Open(filepath.Join(cfg.DataDir, "data.db"), ecfg); err != nil {
@@ -141,12 +133,13 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		Join: join, Transport: n.tr, Raft: n.tr.RaftLayer(),
 		ResolveJoin: func(ctx context.Context) []string { return resolveJoin(ctx, join, cfg.Logger) },
 		Heartbeat:   cfg.Heartbeat, Logger: cfg.Logger,
-		Fresh: fresh, Replace: cfg.Replace != "",
+		// A new data file: a new node, a wiped disk, or a replacement. A
+		// member the ring knows then rebuilds before it counts as a replica.
+		Fresh: n.engine.Created(), Replace: cfg.Replace != "",
 	})
 	if err != nil {
 		return n, fmt.Errorf("cluster: %w", err)
 	}
-	warnQuorums(n.cluster.State(), n.log)
 	n.members = newMembers(n.cluster)
 	if n.coord, err = replica.New(replica.Config{
 		NodeID: cfg.NodeID, Local: n.engine, Transport: n.tr, Members: n.members, Logger: cfg.Logger, Hints: n.hintDB,
@@ -283,6 +276,7 @@ func (n *Node) ready(ctx context.Context) error {
 }
 
 func (n *Node) watchCluster(ctx context.Context) {
+	warnQuorums(n.cluster.State(), n.log)
 	ch, cancel := n.cluster.Subscribe()
 	defer cancel()
 	n.reb.Changed(ctx)

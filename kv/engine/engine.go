@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -43,6 +44,7 @@ type Engine struct {
 	cache *cache
 
 	reopenMu sync.Mutex // serialises Reopen and Close
+	created  bool       // Open made the file
 
 	mu     sync.Mutex // guards queue and closed
 	queue  []*op
@@ -84,17 +86,19 @@ func Open(path string, cfg Config) (*Engine, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("engine: open %s: %w", path, err)
 	}
+	_, statErr := os.Stat(path)
 	db, err := openBolt(path, cfg)
 	if err != nil {
 		return nil, err
 	}
 	e := &Engine{
-		path:   path,
-		cfg:    cfg,
-		log:    cfg.Logger.With("path", path),
-		cache:  newCache(cfg.CacheCells, cfg.CacheBytes),
-		wake:   make(chan struct{}, 1),
-		exited: make(chan struct{}),
+		created: errors.Is(statErr, fs.ErrNotExist),
+		path:    path,
+		cfg:     cfg,
+		log:     cfg.Logger.With("path", path),
+		cache:   newCache(cfg.CacheCells, cfg.CacheBytes),
+		wake:    make(chan struct{}, 1),
+		exited:  make(chan struct{}),
 	}
 	e.db.Store(db)
 	if err := e.init(); err != nil {
@@ -237,6 +241,10 @@ func (e *Engine) Close() error {
 	e.log.Info("engine closed", "keys", e.live.Load(), "commits", e.commits.Load())
 	return nil
 }
+
+// Created reports whether Open created the file (there was no data):
+// a node uses it to tell a lost disk from a restart.
+func (e *Engine) Created() bool { return e.created }
 
 // Path is the bbolt file's path.
 func (e *Engine) Path() string { return e.path }

@@ -883,3 +883,15 @@ func TestReopenInPlace(t *testing.T) {
 		t.Fatalf("Reopen of a closed engine: %v, want kv.ErrClosed", err)
 	}
 }
+
+// Created tells a new file from an existing one.
+func TestCreated(t *testing.T) {
+	e := enginetest.MustOpen(t)
+	if !e.Created() {
+		t.Fatal("a new file: Created() = false")
+	}
+	e = reopen(t, e, engine.DefaultConfig())
+	if e.Created() {
+		t.Fatal("an existing file: Created() = true")
+	}
+}
