@@ -496,44 +496,34 @@ func (a *api) sinkFiles(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) sinkPutFiles(w http.ResponseWriter, r *http.Request) {
-	if !a.sink(w, r) {
-		return
-	}
-	var facts []ingest.FileFacts
-	if !a.decode(w, r, &facts) {
-		return
-	}
-	if err := a.cfg.Sink.PutFiles(r.Context(), r.PathValue("graph"), facts); err != nil {
-		WriteError(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	sinkWrite(a, w, r, func(ctx context.Context, graph string, facts []ingest.FileFacts) error {
+		return a.cfg.Sink.PutFiles(ctx, graph, facts)
+	})
 }
 
 func (a *api) sinkDeleteFiles(w http.ResponseWriter, r *http.Request) {
-	if !a.sink(w, r) {
-		return
-	}
-	var paths []string
-	if !a.decode(w, r, &paths) {
-		return
-	}
-	if err := a.cfg.Sink.DeleteFiles(r.Context(), r.PathValue("graph"), paths); err != nil {
-		WriteError(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	sinkWrite(a, w, r, func(ctx context.Context, graph string, paths []string) error {
+		return a.cfg.Sink.DeleteFiles(ctx, graph, paths)
+	})
 }
 
 func (a *api) sinkLanguages(w http.ResponseWriter, r *http.Request) {
+	sinkWrite(a, w, r, func(ctx context.Context, graph string, langs []ingest.Language) error {
+		return a.cfg.Sink.SetLanguages(ctx, graph, langs)
+	})
+}
+
+// sinkWrite answers a remote-ingest write: the body decoded as T, handed
+// with the graph to write, 204 once it is stored.
+func sinkWrite[T any](a *api, w http.ResponseWriter, r *http.Request, write func(ctx context.Context, graph string, v T) error) {
 	if !a.sink(w, r) {
 		return
 	}
-	var langs []ingest.Language
-	if !a.decode(w, r, &langs) {
+	var v T
+	if !a.decode(w, r, &v) {
 		return
 	}
-	if err := a.cfg.Sink.SetLanguages(r.Context(), r.PathValue("graph"), langs); err != nil {
+	if err := write(r.Context(), r.PathValue("graph"), v); err != nil {
 		WriteError(w, err)
 		return
 	}
