@@ -9,6 +9,7 @@ import (
 )
 
 func TestTokens(t *testing.T) {
+	t.Parallel()
 	tk, err := Parse(strings.NewReader(`
 # comment
 reader-token-1 read
@@ -65,6 +66,7 @@ admin-token-01 admin
 // A token listed twice is refused with the file and both lines: which
 // line's role and graphs would apply was silently the last one's.
 func TestDuplicateTokenRefused(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "tokens")
 	if err := os.WriteFile(path, []byte("# tokens\nsame-token-1 read teamA\nother-token write\nsame-token-1 admin\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -404,35 +404,33 @@ func (a *api) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 }
 
 func (a *api) clusterJoin(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Addr string `json:"addr"`
-	}
-	if !a.decode(w, r, &req) {
-		return
-	}
-	if a.cfg.Cluster == nil || req.Addr == "" {
-		WriteError(w, fmt.Errorf("%w: addr is required", errBadRequest))
-		return
-	}
-	if err := a.cfg.Cluster.Join(r.Context(), req.Addr); err != nil {
-		WriteError(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	a.clusterChange(w, r, "addr", func(ctx context.Context, addr string) error { return a.cfg.Cluster.Join(ctx, addr) })
 }
 
 func (a *api) clusterLeave(w http.ResponseWriter, r *http.Request) {
+	a.clusterChange(w, r, "node", func(ctx context.Context, node string) error { return a.cfg.Cluster.Leave(ctx, node) })
+}
+
+// clusterChange answers a membership change whose body names its subject
+// in one field, {"addr": …} or {"node": …}: 204 once change has run with
+// it.
+func (a *api) clusterChange(w http.ResponseWriter, r *http.Request, field string, change func(context.Context, string) error) {
 	var req struct {
+		Addr string `json:"addr"`
 		Node string `json:"node"`
 	}
 	if !a.decode(w, r, &req) {
 		return
 	}
-	if a.cfg.Cluster == nil || req.Node == "" {
-		WriteError(w, fmt.Errorf("%w: node is required", errBadRequest))
+	v := req.Node
+	if field == "addr" {
+		v = req.Addr
+	}
+	if a.cfg.Cluster == nil || v == "" {
+		WriteError(w, fmt.Errorf("%w: %s is required", errBadRequest, field))
 		return
 	}
-	if err := a.cfg.Cluster.Leave(r.Context(), req.Node); err != nil {
+	if err := change(r.Context(), v); err != nil {
 		WriteError(w, err)
 		return
 	}
@@ -498,44 +496,34 @@ func (a *api) sinkFiles(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) sinkPutFiles(w http.ResponseWriter, r *http.Request) {
-	if !a.sink(w, r) {
-		return
-	}
-	var facts []ingest.FileFacts
-	if !a.decode(w, r, &facts) {
-		return
-	}
-	if err := a.cfg.Sink.PutFiles(r.Context(), r.PathValue("graph"), facts); err != nil {
-		WriteError(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	sinkWrite(a, w, r, func(ctx context.Context, graph string, facts []ingest.FileFacts) error {
+		return a.cfg.Sink.PutFiles(ctx, graph, facts)
+	})
 }
 
 func (a *api) sinkDeleteFiles(w http.ResponseWriter, r *http.Request) {
-	if !a.sink(w, r) {
-		return
-	}
-	var paths []string
-	if !a.decode(w, r, &paths) {
-		return
-	}
-	if err := a.cfg.Sink.DeleteFiles(r.Context(), r.PathValue("graph"), paths); err != nil {
-		WriteError(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	sinkWrite(a, w, r, func(ctx context.Context, graph string, paths []string) error {
+		return a.cfg.Sink.DeleteFiles(ctx, graph, paths)
+	})
 }
 
 func (a *api) sinkLanguages(w http.ResponseWriter, r *http.Request) {
+	sinkWrite(a, w, r, func(ctx context.Context, graph string, langs []ingest.Language) error {
+		return a.cfg.Sink.SetLanguages(ctx, graph, langs)
+	})
+}
+
+// sinkWrite answers a remote-ingest write: the body decoded as T, handed
+// with the graph to write, 204 once it is stored.
+func sinkWrite[T any](a *api, w http.ResponseWriter, r *http.Request, write func(ctx context.Context, graph string, v T) error) {
 	if !a.sink(w, r) {
 		return
 	}
-	var langs []ingest.Language
-	if !a.decode(w, r, &langs) {
+	var v T
+	if !a.decode(w, r, &v) {
 		return
 	}
-	if err := a.cfg.Sink.SetLanguages(r.Context(), r.PathValue("graph"), langs); err != nil {
+	if err := write(r.Context(), r.PathValue("graph"), v); err != nil {
 		WriteError(w, err)
 		return
 	}

@@ -61,6 +61,7 @@ func errCode(t *testing.T, b []byte) (string, string) {
 }
 
 func TestPairLimit(t *testing.T) {
+	t.Parallel()
 	srv, e := newNode(t)
 	key := "limit"
 	ok := bytes.Repeat([]byte("x"), kv.MaxPairSize-len(key))
@@ -86,6 +87,7 @@ func TestPairLimit(t *testing.T) {
 
 // A 100 MB body is refused from its Content-Length, without reading it.
 func TestHugeBodyNotRead(t *testing.T) {
+	t.Parallel()
 	srv, _ := newNode(t)
 	r := &countingReader{n: 100 << 20}
 	req, _ := http.NewRequest("PUT", srv.URL+"/v1/kv/huge", r)
@@ -116,6 +118,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 func TestErrorsAndConsistency(t *testing.T) {
+	t.Parallel()
 	srv, _ := newNode(t)
 	for _, tc := range []struct {
 		method, path string
@@ -152,6 +155,7 @@ func TestErrorsAndConsistency(t *testing.T) {
 
 // The Go client and the server agree on keys that a URL would mangle.
 func TestClientRoundTripOddKeys(t *testing.T) {
+	t.Parallel()
 	srv, _ := newNode(t)
 	c := client.New(srv.URL)
 	ctx := context.Background()
@@ -170,6 +174,7 @@ func TestClientRoundTripOddKeys(t *testing.T) {
 }
 
 func TestHealthAndMetrics(t *testing.T) {
+	t.Parallel()
 	srv, _ := newNode(t)
 	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
 		if resp, b := do(t, "GET", srv.URL+p, nil); resp.StatusCode != 200 {

@@ -11,6 +11,7 @@ import (
 )
 
 func TestTokensOnRoutes(t *testing.T) {
+	t.Parallel()
 	coord, _ := newCoordinator(t, 1)
 	tokens, err := auth.Parse(strings.NewReader("reader-0001 read\nwriter-0001 write\nscoped-0001 admin teamA\nadmin-00001 admin\n"))
 	if err != nil {
@@ -59,6 +60,7 @@ func TestTokensOnRoutes(t *testing.T) {
 }
 
 func TestTooManyRequests(t *testing.T) {
+	t.Parallel()
 	block := make(chan struct{})
 	started := make(chan struct{}, 4)
 	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -42,6 +42,7 @@ func wsURL(srv *httptest.Server) string {
 // includes every web page the user's browser shows. Before the Host and
 // cross-site checks, each refused request below went through.
 func TestBrowserRequestsRefused(t *testing.T) {
+	t.Parallel()
 	srv := newAPI(t, Config{Hosts: []string{"grafo-node1"}}, graph.HandlerOptions{})
 	port := srv.URL[strings.LastIndex(srv.URL, ":"):]
 	for _, tc := range []struct {
@@ -110,6 +111,7 @@ func TestBrowserRequestsRefused(t *testing.T) {
 // With tokens on, a rebound page has no token, so any Host is accepted
 // (proxies, LAN names); cross-site writes are still refused.
 func TestHostFreeWithTokens(t *testing.T) {
+	t.Parallel()
 	tokens, err := auth.Parse(strings.NewReader("writer-0001 write\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -141,6 +143,7 @@ func TestHostFreeWithTokens(t *testing.T) {
 // never count against requests, wait in a small pending budget of their
 // own, and are closed when connection_init does not come in time.
 func TestWebsocketsDoNotStarveRequests(t *testing.T) {
+	t.Parallel()
 	tokens, err := auth.Parse(strings.NewReader("reader-0001 read\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -221,6 +224,7 @@ func TestWebsocketsDoNotStarveRequests(t *testing.T) {
 // An invalid graph id on the ingest routes is the client's error (400,
 // naming the allowed form), not a 500.
 func TestInvalidGraphIDIsBadRequest(t *testing.T) {
+	t.Parallel()
 	srv := newAPI(t, Config{}, graph.HandlerOptions{})
 	for _, path := range []string{"/v1/graphs/a%01b/files", "/v1/graphs/a%2Fb/files", "/v1/graphs/" + strings.Repeat("x", 300) + "/files"} {
 		resp, b := do(t, "GET", srv.URL+path, nil)

@@ -51,6 +51,7 @@ func FuzzVersion(f *testing.F) {
 }
 
 func TestNeed(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		o                   Options
 		write               bool
@@ -75,6 +76,7 @@ func TestNeed(t *testing.T) {
 }
 
 func TestClockMonotonic(t *testing.T) {
+	t.Parallel()
 	c := NewClock("n1")
 	prev := c.Now()
 	c.Observe(Version{TS: prev.TS + 1000, Node: "n2"})
@@ -93,6 +95,7 @@ func TestClockMonotonic(t *testing.T) {
 // A peer that sends TS = 2^64-1 must not wrap the clock: before the clock
 // saturated, the next version was 0000…, older than every stored cell.
 func TestClockSaturates(t *testing.T) {
+	t.Parallel()
 	c := NewClock("n1")
 	c.Observe(Version{TS: MaxTS, Node: "evil"})
 	v := c.Now()
@@ -104,6 +107,7 @@ func TestClockSaturates(t *testing.T) {
 // Two writes of one key from different nodes within the same millisecond
 // follow wall time (microseconds), whatever the nodes' ids.
 func TestClockMicroseconds(t *testing.T) {
+	t.Parallel()
 	base := time.Date(2026, 1, 2, 3, 4, 5, 100_000, time.UTC)
 	a := NewClockFunc("z", func() time.Time { return base })
 	b := NewClockFunc("a", func() time.Time { return base.Add(300 * time.Microsecond) })

@@ -10,6 +10,7 @@ import (
 // mapped (so they cannot name an internal row), map back to themselves,
 // and keep their order.
 func TestUserKeyspace(t *testing.T) {
+	t.Parallel()
 	keys := [][]byte{
 		[]byte("plain"), []byte("graphs\x00teamA"), []byte("g/teamA\x00n/x"), []byte("\x01api"),
 		[]byte("a\x00"), []byte("a\x01"), []byte("a\x02"), []byte("a"), []byte("\x00"), []byte("\x01\x01\x02"),

@@ -221,11 +221,21 @@ func (c *conn) set(args [][]byte) {
 	c.w.ok()
 }
 
-func (c *conn) mget(args [][]byte) {
-	keys := kv.Clone(args[1:]...)
+// readKeys reads the keys args[1:] at the connection's consistency; if
+// the store fails it answers the error and reports false.
+func (c *conn) readKeys(args [][]byte) (keys [][]byte, cells []kv.Cell, ok bool) {
+	keys = kv.Clone(args[1:]...)
 	cells, err := c.s.cfg.Store.GetMany(c.s.ctx, keys, c.opts)
 	if err != nil {
 		c.storeErr(err)
+		return nil, nil, false
+	}
+	return keys, cells, true
+}
+
+func (c *conn) mget(args [][]byte) {
+	_, cells, ok := c.readKeys(args)
+	if !ok {
 		return
 	}
 	c.w.array(len(cells))
@@ -264,10 +274,8 @@ func (c *conn) mset(args [][]byte) {
 // tombstone for every key given (also the ones this read did not see: a
 // replica it did not ask may still hold a value).
 func (c *conn) del(args [][]byte) {
-	keys := kv.Clone(args[1:]...)
-	cells, err := c.s.cfg.Store.GetMany(c.s.ctx, keys, c.opts)
-	if err != nil {
-		c.storeErr(err)
+	keys, cells, ok := c.readKeys(args)
+	if !ok {
 		return
 	}
 	existed := 0
@@ -288,9 +296,8 @@ func (c *conn) del(args [][]byte) {
 }
 
 func (c *conn) exists(args [][]byte) {
-	cells, err := c.s.cfg.Store.GetMany(c.s.ctx, kv.Clone(args[1:]...), c.opts)
-	if err != nil {
-		c.storeErr(err)
+	_, cells, ok := c.readKeys(args)
+	if !ok {
 		return
 	}
 	n := 0

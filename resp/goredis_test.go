@@ -15,6 +15,7 @@ import (
 // handshake (HELLO 3, falling back to RESP2), commands, pipelines and
 // error decoding.
 func TestGoRedis(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, Config{})
 	ctx := context.Background()
 	rdb := redis.NewClient(&redis.Options{Addr: s.Addr(), PoolSize: 4})
@@ -86,6 +87,7 @@ func TestGoRedis(t *testing.T) {
 }
 
 func TestGoRedisAuth(t *testing.T) {
+	t.Parallel()
 	tokens, err := auth.Parse(strings.NewReader("writer-token write\nreader-token read\n"))
 	if err != nil {
 		t.Fatal(err)

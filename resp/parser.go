@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 )
 
 // ProtocolError is a malformed or over-limit request. The server answers
@@ -66,15 +67,9 @@ func NewReader(r io.Reader, lim Limits) *Reader {
 func (r *Reader) SetLimits(lim Limits) { r.lim = lim.withDefaults() }
 
 func (l Limits) withDefaults() Limits {
-	if l.MaxBulk <= 0 {
-		l.MaxBulk = DefaultMaxBulk
-	}
-	if l.MaxArgs <= 0 {
-		l.MaxArgs = DefaultMaxArgs
-	}
-	if l.MaxRequest <= 0 {
-		l.MaxRequest = DefaultMaxRequest
-	}
+	l.MaxBulk = positiveOr(l.MaxBulk, DefaultMaxBulk)
+	l.MaxArgs = positiveOr(l.MaxArgs, DefaultMaxArgs)
+	l.MaxRequest = positiveOr(l.MaxRequest, DefaultMaxRequest)
 	if l.MaxRequest < l.MaxBulk {
 		l.MaxRequest = l.MaxBulk
 	}
@@ -366,4 +361,12 @@ func unhex(c byte) byte {
 		return c - 'a' + 10
 	}
 	return c - 'A' + 10
+}
+
+// positiveOr is v, or d when v is not positive (unset or nonsense).
+func positiveOr[T int | time.Duration](v, d T) T {
+	if v <= 0 {
+		return d
+	}
+	return v
 }

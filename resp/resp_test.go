@@ -151,6 +151,7 @@ func expectPrefix(t testing.TB, got, want string) {
 }
 
 func TestCommands(t *testing.T) {
+	t.Parallel()
 	c := dial(t, startServer(t, Config{}))
 	expect(t, c.do("PING"), "+PONG")
 	expect(t, c.do("ping", "hi"), `"hi"`)
@@ -194,6 +195,7 @@ func TestCommands(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
+	t.Parallel()
 	c := dial(t, startServer(t, Config{}))
 	expect(t, c.do("FLUSHALL"), "-ERR unknown command 'FLUSHALL', with args beginning with: ")
 	expect(t, c.do("foo", "a", "b"), "-ERR unknown command 'foo', with args beginning with: 'a' 'b' ")
@@ -222,6 +224,7 @@ func TestErrors(t *testing.T) {
 }
 
 func TestErrorReply(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		err  error
 		want string
@@ -246,6 +249,7 @@ func TestErrorReply(t *testing.T) {
 }
 
 func TestPipelining(t *testing.T) {
+	t.Parallel()
 	c := dial(t, startServer(t, Config{}))
 	const n = 500
 	var b strings.Builder
@@ -264,6 +268,7 @@ func TestPipelining(t *testing.T) {
 }
 
 func TestInline(t *testing.T) {
+	t.Parallel()
 	c := dial(t, startServer(t, Config{}))
 	c.send("SET k \"a b\\r\\n\\x41\"\r\n\r\nGET k\n  set 'it\\'s' x \r\n")
 	expect(t, c.reply(), "+OK")
@@ -275,6 +280,7 @@ func TestInline(t *testing.T) {
 }
 
 func TestAuth(t *testing.T) {
+	t.Parallel()
 	tokens, err := auth.Parse(strings.NewReader("reader-token read\nwriter-token write\nscoped-token write g1,g2\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -323,6 +329,7 @@ func TestAuth(t *testing.T) {
 }
 
 func TestLimits(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, Config{MaxBulk: 64, MaxArgs: 4, MaxRequest: 100, MaxConns: 2})
 	c := dial(t, s)
 	expect(t, c.do("SET", "k", strings.Repeat("v", 64)), "+OK")
@@ -375,6 +382,7 @@ func TestLimits(t *testing.T) {
 }
 
 func TestInfo(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, Config{Info: func() InfoData {
 		return InfoData{NodeID: "n1", Version: "v1.2.3", Replicas: 3, WriteQuorum: 2, ReadQuorum: 2, Leader: "n1", Keys: 42,
 			Nodes: []NodeInfo{{"n1", "up", "127.0.0.1:7070"}, {"n2", "down", "127.0.0.1:7072"}}}
@@ -395,6 +403,7 @@ func TestInfo(t *testing.T) {
 }
 
 func TestCloseWithOpenConnections(t *testing.T) {
+	t.Parallel()
 	s, err := NewServer(Config{Addr: "127.0.0.1:0", Store: kvtest.NewStore(t)})
 	if err != nil {
 		t.Fatal(err)

@@ -123,15 +123,9 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.MaxConns <= 0 {
-		cfg.MaxConns = DefaultMaxConns
-	}
-	if cfg.MaxUnauthConns <= 0 {
-		cfg.MaxUnauthConns = DefaultMaxUnauthConns
-	}
-	if cfg.AuthTimeout <= 0 {
-		cfg.AuthTimeout = DefaultAuthTimeout
-	}
+	cfg.MaxConns = positiveOr(cfg.MaxConns, DefaultMaxConns)
+	cfg.MaxUnauthConns = positiveOr(cfg.MaxUnauthConns, DefaultMaxUnauthConns)
+	cfg.AuthTimeout = positiveOr(cfg.AuthTimeout, DefaultAuthTimeout)
 	lim := Limits{MaxBulk: cfg.MaxBulk, MaxArgs: cfg.MaxArgs, MaxRequest: cfg.MaxRequest}.withDefaults()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

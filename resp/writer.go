@@ -49,20 +49,22 @@ func (w *writer) int(n int64) {
 }
 
 func (w *writer) bulk(b []byte) {
-	w.bw.WriteByte('$')
-	w.num = strconv.AppendInt(w.num[:0], int64(len(b)), 10)
-	w.bw.Write(w.num)
-	w.bw.WriteString("\r\n")
+	w.bulkHeader(len(b))
 	w.bw.Write(b)
 	w.bw.WriteString("\r\n")
 }
 
 func (w *writer) bulkString(s string) {
-	w.bw.WriteByte('$')
-	w.num = strconv.AppendInt(w.num[:0], int64(len(s)), 10)
-	w.bw.Write(w.num)
-	w.bw.WriteString("\r\n")
+	w.bulkHeader(len(s))
 	w.bw.WriteString(s)
+	w.bw.WriteString("\r\n")
+}
+
+// bulkHeader writes the $length line of a bulk string.
+func (w *writer) bulkHeader(n int) {
+	w.bw.WriteByte('$')
+	w.num = strconv.AppendInt(w.num[:0], int64(n), 10)
+	w.bw.Write(w.num)
 	w.bw.WriteString("\r\n")
 }
 

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -50,7 +51,20 @@ type Config struct {
 	Capacity      int64         // --capacity: bytes this node may store, for the autoscaler's disk signal; 0 = not set
 	Autoscale     string        // --autoscale: the leader scales the cluster (autoscale.ParseSpec); "" = off
 	AutoscaleExec string        // --autoscale-exec: the actuator command, run as CMD up / CMD down NODE
-	Logger        *slog.Logger
+	// Replace (--replace NODE) starts this node in place of dead member
+	// NODE: same id and tokens, a new address and an empty data directory;
+	// it streams NODE's ranges from the survivors before serving. NodeID
+	// must be NODE. "" = a normal start.
+	Replace string
+	Logger  *slog.Logger
+	Knobs   *Knobs // testing hooks; nil in production
+}
+
+// Knobs are fault-injection hooks for tests; nil means none.
+type Knobs struct {
+	// ProbeFault, when it returns an error, makes the engine watcher's
+	// probe fail with it (an engine that stopped working, on demand).
+	ProbeFault func() error
 }
 
 // DefaultConfig returns the configuration of a node started with no flags:
@@ -126,6 +140,15 @@ func (c Config) Validate() error {
 	}
 	if c.Weight < 1 || c.Weight > 100 {
 		errs = append(errs, fmt.Errorf("weight=%d outside 1..100", c.Weight))
+	}
+	if c.Replace != "" && c.Replace != c.NodeID {
+		errs = append(errs, fmt.Errorf("--replace %s takes over that node's id; --node-id is %q", c.Replace, c.NodeID))
+	}
+	if c.Replace != "" && len(c.Join) == 0 {
+		errs = append(errs, fmt.Errorf("--replace needs --join: the replacement learns the ring from a member"))
+	}
+	if _, err := os.Stat(filepath.Join(c.DataDir, "data.db")); c.Replace != "" && err == nil {
+		errs = append(errs, fmt.Errorf("--replace %s needs an empty data directory; %s holds data.db", c.Replace, c.DataDir))
 	}
 	if c.Heartbeat < 10*time.Millisecond {
 		errs = append(errs, fmt.Errorf("heartbeat=%v is below 10ms", c.Heartbeat))

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -31,6 +33,34 @@ func TestValidateRefusesOpenPorts(t *testing.T) {
 			t.Errorf("%s: %v", tc.name, err)
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "--insecure")):
 			t.Errorf("%s: %v, want an error with %q naming --insecure", tc.name, err, tc.want)
+		}
+	}
+}
+
+// --replace takes the replaced node's id, needs --join, and an empty data
+// directory.
+func TestValidateReplace(t *testing.T) {
+	used := t.TempDir()
+	if err := os.WriteFile(filepath.Join(used, "data.db"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	join := []string{"127.0.0.1:7071"}
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want string // "" = valid
+	}{
+		{"replacement", Config{NodeID: "n2", Replace: "n2", Join: join, DataDir: t.TempDir()}, ""},
+		{"other id", Config{NodeID: "n5", Replace: "n2", Join: join, DataDir: t.TempDir()}, `takes over that node's id; --node-id is "n5"`},
+		{"no join", Config{NodeID: "n2", Replace: "n2", DataDir: t.TempDir()}, "--replace needs --join"},
+		{"data present", Config{NodeID: "n2", Replace: "n2", Join: join, DataDir: used}, "needs an empty data directory"},
+	} {
+		err := tc.cfg.Validate()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: %v, want an error with %q", tc.name, err, tc.want)
 		}
 	}
 }

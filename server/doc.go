@@ -10,4 +10,10 @@
 // every route answers 503 with the reason ("waiting to join ADDR: …", "no
 // longer a member of the cluster"), so nothing hangs and health checks say
 // why.
+//
+// It also watches its engine (watcher.go): after repeated failed probes
+// the node flags itself unhealthy in the membership, reopens the engine,
+// and reports on Node.Failed when that does not help, for the process to
+// exit and be restarted. A node started without data.db tells the
+// membership it is fresh, so a known id rebuilds before serving.
 package server

@@ -40,7 +40,10 @@ func (m *members) Addr(id string) (string, bool) {
 	return a, ok
 }
 
-func (m *members) Alive(id string) bool { return m.c.Alive(id) }
+// Alive is what coordinators and the rebalancer ask before sending to a
+// replica: a member rebuilding lost data or flagged unhealthy counts as
+// down (its writes become hints, it is no source for streaming).
+func (m *members) Alive(id string) bool { return m.c.Serving(id) }
 
 func (m *members) Settings() (n, w, r int) {
 	s := m.snap.Load()

@@ -59,6 +59,9 @@ type Node struct {
 	sampler  atomic.Pointer[autoscale.Sampler]
 	scaler   *autoscale.Runner // nil without --autoscale
 	gate     *gate
+	failed   chan error // the engine watcher gave up (see Failed)
+	owned    ownedKeys
+	joined   atomic.Bool // cluster, members and rebalancer are set
 }
 
 // Start opens every part of the node and returns once it serves HTTP and
@@ -175,6 +178,9 @@ func (n *Node) joinCluster(ctx context.Context) (err error) {
 		ResolveJoin: func(ctx context.Context) []string { return resolveJoin(ctx, join, cfg.Logger) },
 		Heartbeat:   cfg.Heartbeat, Logger: cfg.Logger, Report: n.loadReport,
 		JoinFailed: n.gate.joinFailed(join),
+		// A new data file: a new node, a wiped disk, or a replacement. A
+		// member the ring knows then rebuilds before it counts as a replica.
+		Fresh: n.engine.Created(), Replace: cfg.Replace != "",
 	})
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
@@ -196,10 +202,13 @@ func (n *Node) startReplication(ctx, runCtx context.Context) (err error) {
 	}
 	n.hintDB.Run(n.coord)
 	n.reb = replica.NewRebalancer(n.coord, n.engine, rebalanceMembership{n.cluster}, cfg.Logger)
+	n.joined.Store(true) // after reb: nodeInfo reads the parts set up to here
 	n.ae = replica.NewAntiEntropy(n.coord, replica.AntiEntropyConfig{Interval: cfg.AntiEntropy, Logger: cfg.Logger})
+	n.failed = make(chan error, 1)
+	n.health.fault = cfg.Knobs.probeFault()
 	n.health.probe(ctx, n.engine)
 	n.wg.Add(1)
-	go func() { defer n.wg.Done(); n.health.watch(runCtx, n.engine, cfg.Heartbeat, cfg.Logger) }()
+	go func() { defer n.wg.Done(); n.watchEngine(runCtx) }()
 	n.wg.Add(1)
 	go func() { defer n.wg.Done(); n.watchCluster(runCtx) }()
 	return nil
@@ -314,10 +323,14 @@ func (n *Node) ready(ctx context.Context) error {
 	if read == nil || !read.Has(n.cfg.NodeID) && n.cluster.Self().State != cluster.Joining {
 		return errors.New("not a member of the ring yet")
 	}
+	if self := n.cluster.Self(); self.Rebuilding {
+		return errors.New("rebuilding its ranges from the other replicas")
+	}
 	return nil
 }
 
 func (n *Node) watchCluster(ctx context.Context) {
+	warnQuorums(n.cluster.State(), n.log)
 	ch, cancel := n.cluster.Subscribe()
 	defer cancel()
 	n.reb.Changed(ctx)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/grafo/grafo/kv/cluster"
 	"github.com/grafo/grafo/kv/engine"
 	"github.com/grafo/grafo/kv/replica"
+	"github.com/grafo/grafo/kv/ring"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -30,10 +32,20 @@ type nodeInfo struct {
 	Healthy      bool   `json:"healthy"`
 	// Autoscale is set by the node whose autoscaler leads.
 	Autoscale *autoscale.Status `json:"autoscale,omitempty"`
+	// Progress is the node's current or last stream of ranges; nil if it
+	// never streamed.
+	Progress *replica.Progress `json:"progress,omitempty"`
 }
 
 func (n *Node) localInfo(ctx context.Context) nodeInfo {
 	info := nodeInfo{ID: n.cfg.NodeID, HTTP: n.httpAdv, Weight: n.cfg.Weight, Keys: n.engine.Keys(), Healthy: n.health.err() == nil}
+	if !n.joined.Load() {
+		return info // still waiting to join: an admin asks who it is
+	}
+	info.Keys = n.owned.count(ctx, n)
+	if p := n.reb.Progress(); p.Kind != "" {
+		info.Progress = &p
+	}
 	if n.hints != nil {
 		info.HintsPending = n.hints.Pending()
 	}
@@ -98,6 +110,7 @@ func (c clusterAPI) Status(ctx context.Context) (client.ClusterStatus, error) {
 		out.Nodes = append(out.Nodes, client.NodeStatus{
 			ID: nd.ID, HTTP: nd.HTTP, Cluster: nd.Cluster, Weight: nd.Weight, State: state,
 			VNodes: vn, Keys: infos[i].Keys, LastContact: nd.LastContact,
+			Progress: clientProgress(infos[i].Progress),
 		})
 		if infos[i].Autoscale != nil {
 			out.Autoscale = infos[i].Autoscale
@@ -115,6 +128,56 @@ func (c clusterAPI) Status(ctx context.Context) (client.ClusterStatus, error) {
 		out.Autoscale = n.autoscaleStatus()
 	}
 	return out, nil
+}
+
+func clientProgress(p *replica.Progress) *client.Progress {
+	if p == nil {
+		return nil
+	}
+	return &client.Progress{Kind: p.Kind, RangesDone: p.RangesDone, RangesTotal: p.RangesTotal,
+		BytesStreamed: p.Bytes, Finished: p.Finished, Unavailable: p.Unavailable}
+}
+
+// ownedKeys caches the count of live keys this node replicates under the
+// current ring (what /v1/cluster reports as keys): copies of ranges it
+// lost stay on disk until cleanup, but are not its data.
+type ownedKeys struct {
+	mu     sync.Mutex
+	ring   *ring.Ring
+	writes int64
+	at     time.Time
+	took   time.Duration
+	n      int64
+}
+
+func (o *ownedKeys) count(ctx context.Context, n *Node) int64 {
+	read, write := n.cluster.Rings()
+	r := read
+	if !r.Has(n.cfg.NodeID) {
+		r = write // joining: count what it will own
+	}
+	writes := n.engine.Stats().Writes
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	// A changing engine is walked again at most once per ten times the
+	// last walk took: exact on small stores, cheap on big ones.
+	if o.ring == r && (o.writes == writes || time.Since(o.at) < 10*o.took) {
+		return o.n
+	}
+	began := time.Now()
+	reps, _, _ := n.members.Settings()
+	var c int64
+	err := n.engine.ForEach(ctx, func(e kv.Entry) bool {
+		if e.Cell.Live() && slices.Contains(r.Preference(kv.Partition(e.Key), reps), n.cfg.NodeID) {
+			c++
+		}
+		return true
+	})
+	if err != nil {
+		return n.engine.Keys() // all it holds: better than nothing
+	}
+	o.ring, o.writes, o.at, o.took, o.n = r, writes, time.Now(), time.Since(began), c
+	return c
 }
 
 func (c clusterAPI) Join(ctx context.Context, addr string) error {

@@ -52,6 +52,15 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err := tw.Flush(); err != nil {
 			return err
 		}
+		for _, n := range st.Nodes {
+			if p := n.Progress; p != nil && (!p.Finished || len(p.Unavailable) > 0) {
+				fmt.Fprintf(stdout, "%s: %s %d/%d ranges, %d bytes streamed", n.ID, p.Kind, p.RangesDone, p.RangesTotal, p.BytesStreamed)
+				if len(p.Unavailable) > 0 {
+					fmt.Fprintf(stdout, "; no live replica for %d ranges: %v", len(p.Unavailable), p.Unavailable)
+				}
+				fmt.Fprintln(stdout)
+			}
+		}
 		printAutoscale(stdout, st.Autoscale)
 		return nil
 	case len(pos) == 2 && pos[0] == "join":

@@ -105,6 +105,15 @@ func envFlags(fs *flag.FlagSet) error {
 	return err
 }
 
+// flagSet reports whether flag name was given, on the command line or as
+// GRAFO_<FLAG>.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	_, env := os.LookupEnv("GRAFO_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")))
+	return set || env
+}
+
 // listFlag is a repeatable string flag; from the environment it takes a
 // comma-separated list.
 type listFlag []string

@@ -53,6 +53,7 @@ type proc struct {
 	data        string
 	http, clust string
 	args        []string
+	env         []string // added to the test's environment
 	cmd         *exec.Cmd
 	logs        *syncBuffer
 	done        chan struct{}
@@ -78,6 +79,9 @@ func (p *proc) start() {
 	p.t.Helper()
 	args := append([]string{"serve", "--node-id", p.id, "--data", p.data, "--http", p.http, "--cluster", p.clust, "--heartbeat", "200ms"}, p.args...)
 	p.cmd = exec.Command(grafoBin, args...)
+	if len(p.env) > 0 {
+		p.cmd.Env = append(os.Environ(), p.env...)
+	}
 	p.logs = &syncBuffer{}
 	p.cmd.Stderr = p.logs
 	out, err := p.cmd.StdoutPipe()
@@ -110,14 +114,20 @@ func (p *proc) start() {
 	case <-time.After(60 * time.Second):
 		p.t.Fatalf("node %s did not start in 60s\n%s", p.id, p.logs)
 	}
-	waitFor(p.t, 30*time.Second, "node "+p.id+" ready", func() bool {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
 		resp, err := http.Get(p.url() + "/readyz")
-		if err != nil {
-			return false
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
 		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+		if time.Now().After(deadline) {
+			p.t.Fatalf("node %s not ready after 30s\n%s", p.id, p.logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // kill sends SIGKILL: no shutdown code runs, as in a crash.

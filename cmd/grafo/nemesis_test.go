@@ -200,3 +200,38 @@ func TestNemesisProcesses(t *testing.T) {
 	checkHistory(t, "quorum", hq)
 	checkHistory(t, "linearizable", hl)
 }
+
+// Permanent failures under load: four nodes (N=3), clients on n1 and n2
+// running quorum and linearizable put/get; the nemesis kills n4 for good
+// and removes it, then kills n3 and replaces it with a new process on a
+// fresh data directory. Both histories must stay linearizable.
+func TestNemesisRemoveReplace(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process nemesis")
+	}
+	nodes := startCluster(t, 4, "--anti-entropy", "1s")
+	c1 := nodes[0].client()
+	hq, hl := nemesis.NewHistory(), nemesis.NewHistory()
+	stop := startLoad(nodes[:2], 3, 4, 13, kvLoad{kv.Quorum, "q", hq}, kvLoad{kv.Linearizable, "l", hl})
+	start := time.Now()
+	time.Sleep(2 * time.Second) // the nemesis's schedule: load first
+
+	nodes[3].kill()
+	waitFor(t, 30*time.Second, "n4 down", func() bool { return stateOf(t, c1, "n4") == "down" })
+	if out, e, err := grafo(t, "cluster", "remove", "n4", "--server", nodes[0].url()); err != nil {
+		t.Fatalf("cluster remove n4: %v\n%s%s", err, out, e)
+	}
+	waitUp(t, c1, 3)
+	removed := time.Since(start)
+
+	nodes[2].kill()
+	waitFor(t, 30*time.Second, "n3 down", func() bool { return stateOf(t, c1, "n3") == "down" })
+	newProc(t, "n3", "--anti-entropy", "1s", "--replace", "n3", "--join", nodes[0].http)
+	waitUp(t, c1, 3)
+	time.Sleep(2 * time.Second) // load on the replaced cluster
+	stop()
+	t.Logf("nemesis: n4 removed at %v, n3 replaced at %v", removed.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	logRoundTrips(t, nodes[:2])
+	checkHistory(t, "quorum", hq)
+	checkHistory(t, "linearizable", hl)
+}

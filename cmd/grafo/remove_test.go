@@ -70,6 +70,16 @@ func TestClusterRemoveDeadNode(t *testing.T) {
 		}
 		return true
 	})
+	// Each survivor gained ranges and reports their repair as finished.
+	st, err := c1.Cluster(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range st.Nodes {
+		if p := n.Progress; p == nil || p.Kind != "repair" || !p.Finished || p.RangesDone != p.RangesTotal || p.BytesStreamed == 0 || len(p.Unavailable) > 0 {
+			t.Fatalf("%s's progress after the removal: %+v", n.ID, p)
+		}
+	}
 	// Shown the hard way: with one more node dead, every key reads at one
 	// from each survivor.
 	nodes[3].kill()
@@ -112,24 +122,31 @@ func TestClusterCleanupAfterJoin(t *testing.T) {
 			t.Fatalf("put %d: %v", i, err)
 		}
 	}
-	newProc(t, "n4", "--replicas", "2", "--anti-entropy=-1s", "--join", nodes[0].http)
+	n4 := newProc(t, "n4", "--replicas", "2", "--anti-entropy=-1s", "--join", nodes[0].http)
 	waitUp(t, c1, 4)
+	all := append(nodes, n4)
+	// keys in /v1/cluster counts owned data only; the engines' own count
+	// shows the copies former owners still hold.
+	stored := func() int64 { return int64(metricSum(t, all, "grafo_engine_keys")) }
 	sum := func() (s int64) {
 		for _, k := range keysOf(t, c1) {
 			s += k
 		}
 		return
 	}
-	if s := sum(); s <= 2*total {
-		t.Fatalf("before cleanup the nodes hold %d copies; the join should have added some to 2×%d", s, total)
+	if s := sum(); s != 2*total {
+		t.Fatalf("/v1/cluster counts %d owned copies (%v) before cleanup, want 2×%d", s, keysOf(t, c1), total)
+	}
+	if s := stored(); s <= 2*total {
+		t.Fatalf("before cleanup the engines hold %d copies; the join should have added some to 2×%d", s, total)
 	}
 	out, e, err := grafo(t, "cluster", "cleanup", "--server", nodes[1].url())
 	if err != nil || strings.Count(out, "deleted") != 4 {
 		t.Fatalf("cluster cleanup: %v\n%s%s", err, out, e)
 	}
 	// keys in /v1/cluster is each node's live count, read on request.
-	if s := sum(); s != 2*total {
-		t.Fatalf("after cleanup the nodes hold %d copies (%v), want exactly %d (N=2)\n%s", s, keysOf(t, c1), 2*total, out)
+	if s := stored(); s != 2*total {
+		t.Fatalf("after cleanup the engines hold %d copies, want exactly %d (N=2)\n%s", s, 2*total, out)
 	}
 	for i := 0; i < total; i++ {
 		if _, _, err := c1.Get(ctx, []byte(fmt.Sprintf("c%04d", i)), kv.Options{Level: kv.Quorum}); err != nil {

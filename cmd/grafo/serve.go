@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -48,6 +49,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	capacity := fs.String("capacity", "", "bytes this node may store (e.g. 20GiB), the autoscaler's disk signal; empty = not set")
 	fs.StringVar(&cfg.Autoscale, "autoscale", "", "the raft leader scales the cluster: min=N,max=M[,writes=W/s,reads=R/s,p99=D,cpu=CORES,disk=FRACTION,window=D,cooldown=D,low=F,settle=F] or @FILE (README \"Scaling\")")
 	fs.StringVar(&cfg.AutoscaleExec, "autoscale-exec", "", "actuator for --autoscale, run as CMD up or CMD down NODE (no shell)")
+	fs.StringVar(&cfg.Replace, "replace", "", "take the place of dead member NODE (its id and tokens) from an empty --data; needs --join")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	shutdown := fs.Duration("shutdown-timeout", 15*time.Second, "how long in-flight requests may take to finish on SIGTERM")
@@ -66,6 +68,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if cfg.Capacity, err = autoscale.ParseBytes(*capacity); err != nil {
 			return usageError{"--capacity: " + err.Error()}
 		}
+	}
+	if cfg.Replace != "" && !flagSet(fs, "node-id") {
+		cfg.NodeID = cfg.Replace
+	}
+	if path := os.Getenv(probeFaultEnv); path != "" {
+		cfg.Knobs = &server.Knobs{ProbeFault: probeFaultFile(path)}
 	}
 	for _, h := range strings.Split(*allowedHosts, ",") {
 		if h = strings.TrimSpace(h); h != "" {
@@ -98,9 +106,35 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	fmt.Fprintf(stdout, "grafo node %s serving http://%s (cluster %s, data %s)\n", cfg.NodeID, node.HTTPAddr(), node.ClusterAddr(), cfg.DataDir)
-	<-ctx.Done()
-	cfg.Logger.Info("shutting down")
+	var failed error
+	select {
+	case <-ctx.Done():
+		cfg.Logger.Info("shutting down")
+	case failed = <-node.Failed():
+		cfg.Logger.Error("engine failed for good; exiting for a supervisor to restart the node", "err", failed)
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), *shutdown)
 	defer cancel()
-	return node.Close(sctx)
+	if err := node.Close(sctx); failed == nil {
+		return err
+	}
+	if path := os.Getenv(probeFaultEnv); path != "" {
+		// An injected fault lasts one process, like a bad file handle:
+		// the restarted node comes back healthy.
+		os.Remove(path)
+	}
+	return failed
+}
+
+// probeFaultEnv names a file whose existence makes the engine probe fail:
+// a test-only knob for the engine watcher (undocumented in --help).
+const probeFaultEnv = "GRAFO_TEST_PROBE_FAULT_FILE"
+
+func probeFaultFile(path string) func() error {
+	return func() error {
+		if _, err := os.Stat(path); err == nil {
+			return fmt.Errorf("probe fault injected (%s exists)", path)
+		}
+		return nil
+	}
 }

@@ -193,6 +193,7 @@ func (f *fakeNode) graphql(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestKeysRoundTripAnyBytes(t *testing.T) {
+	t.Parallel()
 	f, srv := newFakeNode(t, "")
 	c := New(srv.URL)
 	ctx := context.Background()
@@ -226,6 +227,7 @@ func TestKeysRoundTripAnyBytes(t *testing.T) {
 }
 
 func TestPutGetDeleteAndErrors(t *testing.T) {
+	t.Parallel()
 	_, srv := newFakeNode(t, "")
 	c := New(strings.TrimPrefix(srv.URL, "http://")) // bare host:port
 	ctx := context.Background()
@@ -281,6 +283,7 @@ func TestPutGetDeleteAndErrors(t *testing.T) {
 }
 
 func TestQueryFor(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		o    kv.Options
 		want string
@@ -307,6 +310,7 @@ func TestQueryFor(t *testing.T) {
 }
 
 func TestOptionsReachServer(t *testing.T) {
+	t.Parallel()
 	f, srv := newFakeNode(t, "")
 	c := New(srv.URL + "/") // trailing slash is normalised away
 	ctx := context.Background()
@@ -327,6 +331,7 @@ func TestOptionsReachServer(t *testing.T) {
 }
 
 func TestToken(t *testing.T) {
+	t.Parallel()
 	_, srv := newFakeNode(t, "s3cret")
 	ctx := context.Background()
 	err := New(srv.URL).Put(ctx, []byte("k"), []byte("v"), kv.Options{})
@@ -340,6 +345,7 @@ func TestToken(t *testing.T) {
 }
 
 func TestCluster(t *testing.T) {
+	t.Parallel()
 	f, srv := newFakeNode(t, "")
 	c := New(srv.URL)
 	ctx := context.Background()
@@ -386,6 +392,7 @@ func TestCluster(t *testing.T) {
 }
 
 func TestGraphQL(t *testing.T) {
+	t.Parallel()
 	f, srv := newFakeNode(t, "")
 	c := New(srv.URL)
 	ctx := context.Background()
@@ -428,6 +435,7 @@ func TestGraphQL(t *testing.T) {
 }
 
 func TestContextCancelled(t *testing.T) {
+	t.Parallel()
 	_, srv := newFakeNode(t, "")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -438,6 +446,7 @@ func TestContextCancelled(t *testing.T) {
 }
 
 func TestBadVersionHeaderIsProtocolError(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(VersionHeader, "not-a-version")
 		_, _ = io.WriteString(w, "v")
@@ -450,6 +459,7 @@ func TestBadVersionHeaderIsProtocolError(t *testing.T) {
 }
 
 func TestEscapeKey(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"a/b": "a%2Fb", ".": "%2E", "..": "%2E%2E", "...": "...", "x\x00": "x%00", "a b": "a%20b",
 	} {

@@ -13,6 +13,9 @@ type ClusterStatus = wire.ClusterStatus
 // NodeStatus is one member in ClusterStatus.
 type NodeStatus = wire.NodeStatus
 
+// Progress is a node's stream of ranges in NodeStatus.
+type Progress = wire.Progress
+
 // Cluster returns the membership and ring as the node sees it.
 func (c *Client) Cluster(ctx context.Context) (ClusterStatus, error) {
 	var st ClusterStatus

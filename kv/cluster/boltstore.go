@@ -59,21 +59,20 @@ func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
 
 // FirstIndex returns the lowest stored index, 0 when empty.
 func (s *boltStore) FirstIndex() (uint64, error) {
-	var idx uint64
-	err := s.db.View(func(tx *bolt.Tx) error {
-		if k, _ := tx.Bucket(bucketLogs).Cursor().First(); k != nil {
-			idx = binary.BigEndian.Uint64(k)
-		}
-		return nil
-	})
-	return idx, err
+	return s.edgeIndex((*bolt.Cursor).First)
 }
 
 // LastIndex returns the highest stored index, 0 when empty.
 func (s *boltStore) LastIndex() (uint64, error) {
+	return s.edgeIndex((*bolt.Cursor).Last)
+}
+
+// edgeIndex returns the index of the log entry seek moves to, 0 when
+// there is none.
+func (s *boltStore) edgeIndex(seek func(*bolt.Cursor) ([]byte, []byte)) (uint64, error) {
 	var idx uint64
 	err := s.db.View(func(tx *bolt.Tx) error {
-		if k, _ := tx.Bucket(bucketLogs).Cursor().Last(); k != nil {
+		if k, _ := seek(tx.Bucket(bucketLogs).Cursor()); k != nil {
 			idx = binary.BigEndian.Uint64(k)
 		}
 		return nil

@@ -11,6 +11,7 @@ import (
 )
 
 func TestBoltStore(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "raft.db")
 	s, err := openBoltStore(path)
 	if err != nil {

@@ -26,6 +26,9 @@ const (
 	methodJoin  = "cluster.join"
 	methodState = "cluster.state"
 	methodPing  = "cluster.ping"
+	// methodHealth and methodRebuild forward SetHealth and Rebuild.
+	methodHealth  = "cluster.health"
+	methodRebuild = "cluster.rebuild"
 )
 
 // opTimeout bounds one raft operation when the caller's ctx has no deadline.
@@ -111,11 +114,20 @@ func Open(ctx context.Context, cfg Config) (*Cluster, error) {
 	c.raft.Store(r)
 
 	bootstrap := !existing && len(cfg.Join) == 0
+	if cfg.Replace && (existing || len(cfg.Join) == 0) {
+		c.abort(r, nil)
+		return nil, fmt.Errorf("%w: a replacement needs --join and no raft state of its own", ErrInvalidConfig)
+	}
 	if bootstrap {
 		err = c.bootstrap(ctx, r, trans.LocalAddr())
 	}
 	if err == nil {
 		err = c.awaitMember(ctx, existing)
+	}
+	if self, ok := c.fsm.node(cfg.NodeID); err == nil && existing && cfg.Fresh && ok && self.State == Up {
+		// Raft state survived but the data did not: rebuild before
+		// counting as a replica again.
+		err = c.Rebuild(ctx, cfg.NodeID)
 	}
 	if err != nil {
 		c.abort(r, nil)
@@ -247,13 +259,23 @@ func (c *Cluster) awaitMember(ctx context.Context, restarted bool) error {
 	var lastErr error
 	var logged string
 	var loggedAt time.Time
+	fresh := (c.cfg.Fresh || c.cfg.Replace) && !restarted && len(c.cfg.Join) > 0
 	for {
-		_, isMember := c.fsm.node(c.cfg.NodeID)
-		if isMember && c.Leader() != "" && r.AppliedIndex() >= r.CommitIndex() {
+		self, isMember := c.fsm.node(c.cfg.NodeID)
+		// A fresh node the cluster knew as Up has caught up only once it
+		// sees itself rebuilding (its join turns it so): until then the
+		// log it applies still shows the replica it was.
+		settled := !fresh || self.State != Up
+		// Initialised too: a join served while the bootstrapper is still
+		// recording the settings must not leave this node with none.
+		if isMember && settled && c.fsm.initialised() && c.Leader() != "" && r.AppliedIndex() >= r.CommitIndex() {
 			return nil
 		}
 		if len(c.cfg.Join) > 0 && !isMember && !time.Now().Before(nextJoin) {
 			if err := c.askToJoin(ctx); err != nil {
+				if c.cfg.Replace && (errors.Is(err, ErrUnknownNode) || errors.Is(err, ErrNodeAlive)) {
+					return err // waiting will not make the replacement right
+				}
 				lastErr = err
 				if errors.Is(err, transport.ErrAuth) {
 					// A wrong secret or certificate does not fix itself: say so.
@@ -286,7 +308,7 @@ func (c *Cluster) awaitMember(ctx context.Context, restarted bool) error {
 
 // askToJoin sends our node to each Join address until one accepts.
 func (c *Cluster) askToJoin(ctx context.Context) error {
-	req, _ := json.Marshal(rpcRequest{Node: c.selfStored(Joining)})
+	req, _ := json.Marshal(rpcRequest{Node: c.selfStored(Joining), Fresh: c.cfg.Fresh || c.cfg.Replace, Replace: c.cfg.Replace})
 	var errs []error
 	addrs := c.cfg.Join
 	if c.cfg.ResolveJoin != nil {
@@ -429,10 +451,13 @@ func (c *Cluster) join(ctx context.Context, req rpcRequest) error {
 	if n.Weight < 1 {
 		n.Weight = 1
 	}
-	return c.onLeader(ctx, methodJoin, req, func(ctx context.Context) error { return c.joinLocal(ctx, n) })
+	return c.onLeader(ctx, methodJoin, req, func(ctx context.Context) error { return c.joinLocal(ctx, n, req.Fresh, req.Replace) })
 }
 
-func (c *Cluster) joinLocal(ctx context.Context, n storedNode) error {
+// joinLocal adds or updates n. fresh: n lost its data (a known member
+// then rebuilds); replace: n takes over a dead member of its id at a new
+// address.
+func (c *Cluster) joinLocal(ctx context.Context, n storedNode, fresh, replace bool) error {
 	c.leaderMu.Lock()
 	defer c.leaderMu.Unlock()
 	r := c.raft.Load()
@@ -457,9 +482,23 @@ func (c *Cluster) joinLocal(ctx context.Context, n storedNode) error {
 		voter = inRaft.Suffrage == raft.Voter
 	}
 	old, known := c.fsm.node(n.ID)
+	if replace {
+		if !known {
+			return fmt.Errorf("%w: %s: nothing to replace", ErrUnknownNode, n.ID)
+		}
+		if c.Alive(n.ID) && n.ID != c.cfg.NodeID {
+			return fmt.Errorf("%w: %s answers heartbeats at %s; stop it before replacing it", ErrNodeAlive, n.ID, old.Cluster)
+		}
+	}
 	n.State = Joining
-	if known {
-		n.State = old.State // a re-join (e.g. new address) keeps its progress
+	switch {
+	case known && fresh && (old.State == Up || old.State == Joining):
+		// Its tokens stay where they are (nothing else moves); it streams
+		// them back and serves nothing meanwhile.
+		n.Rebuild = true
+	case known:
+		// A re-join (e.g. new address) keeps its progress.
+		n.State, n.Rebuild, n.Unhealthy = old.State, old.Rebuild, old.Unhealthy
 	}
 	n.Voter = voter
 	if !known || old != n {
@@ -574,6 +613,35 @@ func (c *Cluster) promoteOne(ctx context.Context, leaving string) error {
 	return nil
 }
 
+// Rebuild makes id (Up or Joining) a rebuilding Joining member: it keeps
+// its tokens but serves nothing until its data is back and it is Up.
+func (c *Cluster) Rebuild(ctx context.Context, id string) error {
+	return c.rebuild(ctx, rpcRequest{ID: id})
+}
+
+func (c *Cluster) rebuild(ctx context.Context, req rpcRequest) error {
+	return c.onLeader(ctx, methodRebuild, req, func(ctx context.Context) error {
+		c.leaderMu.Lock()
+		defer c.leaderMu.Unlock()
+		return c.apply(ctx, command{Op: opRebuild, ID: req.ID})
+	})
+}
+
+// SetHealth records whether id's engine works; coordinators send nothing
+// to an unhealthy member (Serving).
+func (c *Cluster) SetHealth(ctx context.Context, id string, healthy bool) error {
+	return c.setHealth(ctx, rpcRequest{ID: id, Unhealthy: !healthy})
+}
+
+func (c *Cluster) setHealth(ctx context.Context, req rpcRequest) error {
+	return c.onLeader(ctx, methodHealth, req, func(ctx context.Context) error {
+		if n, ok := c.fsm.node(req.ID); ok && n.Unhealthy == req.Unhealthy {
+			return nil
+		}
+		return c.apply(ctx, command{Op: opHealth, ID: req.ID, Unhealthy: req.Unhealthy})
+	})
+}
+
 // Leave marks id Leaving; the data layer hands its ranges off and then
 // calls SetState(id, Left).
 func (c *Cluster) Leave(ctx context.Context, id string) error {
@@ -619,6 +687,13 @@ func (c *Cluster) Alive(id string) bool {
 	return c.hb.alive(id)
 }
 
+// Serving reports whether id should take requests as a replica: alive
+// by heartbeats, not flagged unhealthy, and not rebuilding lost data.
+func (c *Cluster) Serving(id string) bool {
+	n, ok := c.fsm.node(id)
+	return ok && !n.Unhealthy && !n.Rebuild && c.Alive(id)
+}
+
 // State returns a copy of the membership with heartbeat-derived Down and
 // LastContact filled in.
 func (c *Cluster) State() State {
@@ -638,6 +713,9 @@ func (c *Cluster) State() State {
 			if !alive {
 				n.State = Down
 			}
+		}
+		if n.Unhealthy && n.State == Up {
+			n.State = Unhealthy
 		}
 		st.Nodes = append(st.Nodes, n)
 	}
@@ -666,6 +744,11 @@ func (c *Cluster) changed() {
 		case Leaving:
 			read = append(read, m)
 		case Joining:
+			if n.Rebuild {
+				// Holds its place in both rings; Serving keeps requests
+				// away from it until it is Up.
+				read = append(read, m)
+			}
 			write = append(write, m)
 		}
 	}

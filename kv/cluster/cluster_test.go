@@ -289,6 +289,7 @@ func lifecycleLeave(t *testing.T, n1, n2, n3 *testNode) {
 }
 
 func TestLeaderFailover(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	n1 := start(t, "n1", filepath.Join(base, "n1"), "", nil, nil)
 	n2 := start(t, "n2", filepath.Join(base, "n2"), "", []string{n1.addr}, nil)
@@ -318,6 +319,7 @@ func TestLeaderFailover(t *testing.T) {
 }
 
 func TestSixNodesFiveVoters(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	n1 := start(t, "n1", filepath.Join(base, "n1"), "", nil, nil)
 	nodes := []*testNode{n1}
@@ -326,16 +328,19 @@ func TestSixNodesFiveVoters(t *testing.T) {
 		nodes = append(nodes, start(t, id, filepath.Join(base, id), "", []string{nodes[len(nodes)-1].addr}, nil))
 	}
 	testutil.WaitFor(t, 15*time.Second, "six agree", converged(nodes...))
-	servers := raftServers(t, n1.c)
-	voters := 0
-	for _, s := range servers {
-		if s == raft.Voter {
-			voters++
+	// The raft configuration follows the membership change a moment later
+	// on a loaded machine: wait for it rather than sample it once.
+	var servers map[string]raft.ServerSuffrage
+	testutil.WaitFor(t, 15*time.Second, "five voters and n6 a non-voter", func() bool {
+		servers = raftServers(t, n1.c)
+		voters := 0
+		for _, s := range servers {
+			if s == raft.Voter {
+				voters++
+			}
 		}
-	}
-	if len(servers) != 6 || voters != 5 || servers["n6"] != raft.Nonvoter {
-		t.Fatalf("raft configuration: %v", servers)
-	}
+		return len(servers) == 6 && voters == 5 && servers["n6"] == raft.Nonvoter
+	})
 	for _, n := range nodes[0].c.State().Nodes {
 		if n.Voter != (n.ID != "n6") {
 			t.Fatalf("%s voter=%v", n.ID, n.Voter)
@@ -348,10 +353,11 @@ func TestSixNodesFiveVoters(t *testing.T) {
 	if err := n1.c.SetState(ctxT(t), "n5", Left); err != nil {
 		t.Fatal(err)
 	}
-	servers = raftServers(t, n1.c)
-	if _, ok := servers["n5"]; ok || servers["n6"] != raft.Voter {
-		t.Fatalf("after n5 left: %v", servers)
-	}
+	testutil.WaitFor(t, 15*time.Second, "n5 out of raft and n6 a voter", func() bool {
+		servers = raftServers(t, n1.c)
+		_, ok := servers["n5"]
+		return !ok && servers["n6"] == raft.Voter
+	})
 	testutil.WaitFor(t, 15*time.Second, "n6 voter everywhere", func() bool {
 		n, ok := nodes[5].c.fsm.node("n6")
 		return ok && n.Voter
@@ -376,6 +382,7 @@ func TestSixNodesFiveVoters(t *testing.T) {
 }
 
 func TestWrongSecretCannotJoin(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	n1 := start(t, "n1", filepath.Join(base, "n1"), "", nil, nil)
 	tr, err := transport.Listen(transport.Config{Addr: "127.0.0.1:0", Secret: "wrong"})
@@ -402,6 +409,7 @@ func TestWrongSecretCannotJoin(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
+	t.Parallel()
 	tr := transport.NewNetwork().Node("a")
 	good := DefaultConfig()
 	good.NodeID, good.Dir, good.Transport, good.RaftTransport = "a", t.TempDir(), tr, &raft.InmemTransport{}
@@ -422,4 +430,83 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+}
+
+// A member whose data is gone rejoins rebuilding (tokens kept, not
+// serving) and a replacement at a new address takes its place; a member
+// that flags itself unhealthy stops serving; a replacement of a live
+// member or of an unknown id is refused.
+func TestRebuildReplaceHealth(t *testing.T) {
+	base := t.TempDir()
+	n1 := start(t, "n1", filepath.Join(base, "n1"), "", nil, nil)
+	n2 := start(t, "n2", filepath.Join(base, "n2"), "", []string{n1.addr}, nil)
+	n3 := start(t, "n3", filepath.Join(base, "n3"), "", []string{n1.addr}, nil)
+	ctx := ctxT(t)
+	for _, n := range []*testNode{n2, n3} {
+		if err := n1.c.SetState(ctx, n.id, Up); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.WaitFor(t, 15*time.Second, "three up everywhere", converged(n1, n2, n3))
+	before, _ := n1.c.Rings()
+
+	// A replacement of a live member is refused, so is one of nobody.
+	for _, id := range []string{"n3", "n9"} {
+		tcfg := transport.DefaultConfig()
+		tcfg.Secret = "test-secret"
+		tr, err := transport.Listen(tcfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := DefaultConfig()
+		cfg.NodeID, cfg.Dir, cfg.Join, cfg.Replace = id, filepath.Join(base, "r-"+id), []string{n1.addr}, true
+		cfg.Transport, cfg.Raft, cfg.Heartbeat = tr, tr.RaftLayer(), 50*time.Millisecond
+		_, err = Open(ctx, cfg)
+		tr.Close()
+		want := map[string]error{"n3": ErrNodeAlive, "n9": ErrUnknownNode}[id]
+		if !errors.Is(err, want) {
+			t.Fatalf("replace %s: %v, want %v", id, err, want)
+		}
+	}
+
+	// n3 dies; a replacement with a fresh directory at a new address.
+	n3.stop()
+	testutil.WaitFor(t, 15*time.Second, "n3 down on n1", func() bool { return !n1.c.Alive("n3") })
+	r3 := start(t, "n3", filepath.Join(base, "n3b"), "", []string{n1.addr}, func(c *Config) { c.Replace = true })
+	self := r3.c.Self()
+	if self.State != Joining || !self.Rebuilding || self.Cluster != r3.addr {
+		t.Fatalf("replacement sees itself as %+v", self)
+	}
+	testutil.WaitFor(t, 15*time.Second, "n1 to see n3 rebuilding at its new address", func() bool {
+		n, ok := n1.c.fsm.node("n3")
+		return ok && n.Rebuild && n.Cluster == r3.addr
+	})
+	read, write := n1.c.Rings()
+	if read != write || !sameRing(before, read) {
+		t.Fatal("a rebuilding member moved ranges: its tokens must stay in both rings")
+	}
+	if n1.c.Serving("n3") || !n1.c.Serving("n2") {
+		t.Fatalf("serving: n3 %v (rebuilding), n2 %v", n1.c.Serving("n3"), n1.c.Serving("n2"))
+	}
+	if err := r3.c.SetState(ctx, "n3", Up); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 15*time.Second, "n3 serving after it is up", func() bool { return n1.c.Serving("n3") && !n1.c.Self().Rebuilding })
+
+	// Unhealthy: reported, not serving, cleared again.
+	if err := n2.c.SetHealth(ctx, "n2", false); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 15*time.Second, "n2 unhealthy on n1", func() bool {
+		for _, n := range n1.c.State().Nodes {
+			if n.ID == "n2" {
+				return n.State == Unhealthy && !n1.c.Serving("n2")
+			}
+		}
+		return false
+	})
+	if err := n2.c.SetHealth(ctx, "n2", true); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 15*time.Second, "n2 healthy again", func() bool { return n1.c.Serving("n2") })
 }

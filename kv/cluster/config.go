@@ -28,6 +28,9 @@ const (
 	Left NodeState = "left"
 	// Down is only reported, from heartbeats; never stored in raft.
 	Down NodeState = "down"
+	// Unhealthy is only reported: an Up member that flagged its own engine
+	// as failing (Node.Unhealthy). Coordinators treat it as down.
+	Unhealthy NodeState = "unhealthy"
 )
 
 // Node is one member.
@@ -38,6 +41,11 @@ type Node struct {
 	Weight  int
 	State   NodeState
 	Voter   bool
+	// Rebuilding: a Joining member that holds its tokens in both rings
+	// while it rebuilds data it lost (a replacement, or a wiped disk).
+	Rebuilding bool
+	// Unhealthy: the member reported its engine failing.
+	Unhealthy bool
 	// LastContact is the last heartbeat answer seen by this node; not raft.
 	LastContact time.Time
 }
@@ -67,6 +75,17 @@ type Config struct {
 	Replicas    int // 0 = 3
 	WriteQuorum int // 0 = Replicas/2+1
 	ReadQuorum  int // 0 = Replicas/2+1
+
+	// Fresh says this node's data directory held no data at start. A
+	// member the cluster already knows then rejoins as Joining with its
+	// tokens kept (Node.Rebuilding) and serves nothing until it has
+	// rebuilt its ranges, instead of answering as a full replica.
+	Fresh bool
+	// Replace makes the join a replacement of a dead member of the same
+	// NodeID at a new address: refused (ErrNodeAlive) while heartbeats see
+	// that member up, and (ErrUnknownNode) when there is no such member.
+	// Implies Fresh.
+	Replace bool
 
 	// Join lists cluster addresses of any members. Empty = bootstrap a new
 	// cluster, unless Dir already holds raft state: then just restart.

@@ -20,6 +20,12 @@
 //     owner while its data streams in) → Up (both rings) → Leaving (read
 //     ring only, while it hands ranges off) → Left (deleted, and removed
 //     from raft). The data layer drives Joining→Up and Leaving→Left.
+//   - A member that lost its data (Config.Fresh: a wiped disk, or a
+//     replacement started with Config.Replace at a new address) is
+//     Joining with Rebuild set: it keeps its tokens in both rings, so
+//     nothing else moves, while Serving reports it false until it is Up.
+//     A member may flag itself Unhealthy (SetHealth); Serving is false
+//     for it too, and State reports it as "unhealthy".
 //   - Up to MaxVoters voters; later nodes are non-voters, promoted when a
 //     voter leaves. Raft is tuned for a LAN (≈0.5–1 s failover).
 //   - Down is not a stored state: each node pings every member each

@@ -19,6 +19,9 @@ var (
 	// ErrNotLeader is returned when a forwarded change reaches a node that
 	// is no longer the leader; callers retry.
 	ErrNotLeader = errors.New("cluster: not the leader")
+	// ErrNodeAlive is returned by a replacing join (Config.Replace) while
+	// heartbeats still see the member it would replace.
+	ErrNodeAlive = errors.New("cluster: node is up")
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("cluster: closed")
 )
@@ -30,6 +33,7 @@ var wireErrors = kv.Codes[string]{
 	{Code: "transition", Err: ErrBadTransition},
 	{Code: "not_leader", Err: ErrNotLeader},
 	{Code: "closed", Err: ErrClosed},
+	{Code: "alive", Err: ErrNodeAlive},
 }
 
 func wireCode(err error) string {

@@ -18,10 +18,17 @@ type storedNode struct {
 	Weight  int       `json:"weight"`
 	State   NodeState `json:"state"`
 	Voter   bool      `json:"voter,omitempty"`
+	// Rebuild marks a Joining member that keeps its place (tokens) in the
+	// read ring while it rebuilds lost data: a replacement or a node whose
+	// disk was lost. It serves nothing until it is Up.
+	Rebuild bool `json:"rebuild,omitempty"`
+	// Unhealthy is set by the node itself when its engine keeps failing.
+	Unhealthy bool `json:"unhealthy,omitempty"`
 }
 
 func (n storedNode) node() Node {
-	return Node{ID: n.ID, HTTP: n.HTTP, Cluster: n.Cluster, Weight: n.Weight, State: n.State, Voter: n.Voter}
+	return Node{ID: n.ID, HTTP: n.HTTP, Cluster: n.Cluster, Weight: n.Weight, State: n.State, Voter: n.Voter,
+		Rebuilding: n.Rebuild, Unhealthy: n.Unhealthy}
 }
 
 type settings struct {
@@ -48,6 +55,11 @@ const (
 	// opRemove deletes ID from any state: a node removed for good, which
 	// cannot go through Leaving (it hands nothing off).
 	opRemove = "remove"
+	// opRebuild makes ID Joining with Rebuild set, from Up or Joining: its
+	// data is gone, its tokens stay.
+	opRebuild = "rebuild"
+	// opHealth sets ID's Unhealthy flag.
+	opHealth = "health"
 )
 
 type command struct {
@@ -57,6 +69,8 @@ type command struct {
 	ID       string      `json:"id,omitempty"`
 	State    NodeState   `json:"state,omitempty"`
 	Voter    bool        `json:"voter,omitempty"`
+	// Unhealthy is opHealth's value.
+	Unhealthy bool `json:"unhealthy,omitempty"`
 }
 
 // allowed lists the stored transitions. Down is never stored.
@@ -132,6 +146,26 @@ func (f *fsm) apply(c command) error {
 			return nil
 		}
 		n.State = c.State
+		if c.State == Up {
+			n.Rebuild = false // rebuilt
+		}
+		f.d.Nodes[c.ID] = n
+	case opRebuild:
+		n, ok := f.d.Nodes[c.ID]
+		if !ok {
+			return fmt.Errorf("%w: %s", ErrUnknownNode, c.ID)
+		}
+		if n.State != Up && n.State != Joining {
+			return fmt.Errorf("%w: %s %s -> rebuilding", ErrBadTransition, c.ID, n.State)
+		}
+		n.State, n.Rebuild = Joining, true
+		f.d.Nodes[c.ID] = n
+	case opHealth:
+		n, ok := f.d.Nodes[c.ID]
+		if !ok {
+			return fmt.Errorf("%w: %s", ErrUnknownNode, c.ID)
+		}
+		n.Unhealthy = c.Unhealthy
 		f.d.Nodes[c.ID] = n
 	case opRemove:
 		delete(f.d.Nodes, c.ID)
@@ -207,3 +241,10 @@ func (s fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 }
 
 func (s fsmSnapshot) Release() {}
+
+// initialised reports whether the bootstrapper's settings are applied.
+func (f *fsm) initialised() bool {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.d.Init
+}

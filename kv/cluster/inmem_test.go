@@ -18,6 +18,7 @@ import (
 // tests: raft's in-memory transport plus transport.Network for RPCs, and
 // Network.Disconnect showing up as Down through heartbeats.
 func TestInmemRaft(t *testing.T) {
+	t.Parallel()
 	net := transport.NewNetwork()
 	base := t.TempDir()
 	var rafts []*raft.InmemTransport

@@ -15,6 +15,11 @@ type rpcRequest struct {
 	// Force takes a node to Left from any state (Remove): a dead node
 	// cannot hand its ranges off, so the survivors re-replicate them.
 	Force bool `json:"force,omitempty"`
+	// Fresh and Replace: see Config.
+	Fresh   bool `json:"fresh,omitempty"`
+	Replace bool `json:"replace,omitempty"`
+	// Unhealthy is cluster.health's value.
+	Unhealthy bool `json:"unhealthy,omitempty"`
 }
 
 // rpcReply carries a cluster error as a code, so errors.Is works on the
@@ -61,6 +66,20 @@ func (c *Cluster) registerHandlers() {
 			return nil, fmt.Errorf("cluster: bad state request: %w", err)
 		}
 		return encodeReply(c.setState(ctx, req)), nil
+	})
+	t.Handle(methodHealth, func(ctx context.Context, _ string, b []byte) ([]byte, error) {
+		var req rpcRequest
+		if err := json.Unmarshal(b, &req); err != nil {
+			return nil, fmt.Errorf("cluster: bad health request: %w", err)
+		}
+		return encodeReply(c.setHealth(ctx, req)), nil
+	})
+	t.Handle(methodRebuild, func(ctx context.Context, _ string, b []byte) ([]byte, error) {
+		var req rpcRequest
+		if err := json.Unmarshal(b, &req); err != nil {
+			return nil, fmt.Errorf("cluster: bad rebuild request: %w", err)
+		}
+		return encodeReply(c.rebuild(ctx, req)), nil
 	})
 	t.Handle(methodPing, func(_ context.Context, _ string, b []byte) ([]byte, error) {
 		if c.closed.Load() {

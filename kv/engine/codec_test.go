@@ -11,6 +11,7 @@ import (
 )
 
 func TestCodecRoundTrip(t *testing.T) {
+	t.Parallel()
 	random := make([]byte, 4000)
 	rand.Read(random)
 	text := []byte(strings.Repeat("func main() { fmt.Println(\"grafo\") }\n", 100))
@@ -57,6 +58,7 @@ func TestCodecRoundTrip(t *testing.T) {
 }
 
 func TestCodecCompressMinRespected(t *testing.T) {
+	t.Parallel()
 	v := bytes.Repeat([]byte("a"), 100)
 	enc, _ := encodeCell(nil, kv.Cell{Value: v, Version: kv.Version{TS: 1}}, 101)
 	if h, _ := decodeHeader(enc); h.compress {
@@ -73,6 +75,7 @@ func TestCodecCompressMinRespected(t *testing.T) {
 }
 
 func TestDecodeRejectsGarbage(t *testing.T) {
+	t.Parallel()
 	good, _ := encodeCell(nil, kv.Cell{Value: bytes.Repeat([]byte("ab"), 200), Version: kv.Version{TS: 9, Node: "n"}}, 1)
 	bad := [][]byte{
 		nil,

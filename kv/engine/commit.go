@@ -267,7 +267,7 @@ func (e *Engine) commit(batch []*op) {
 		return
 	}
 	var t *txResult
-	err := e.db.Update(func(tx *bolt.Tx) error {
+	err := e.db.Load().Update(func(tx *bolt.Tx) error {
 		var err error
 		t, err = e.applyBatch(tx, live)
 		return err

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -39,8 +40,11 @@ type Engine struct {
 	path  string
 	cfg   Config
 	log   *slog.Logger
-	db    *bolt.DB
+	db    atomic.Pointer[bolt.DB] // swapped by Reopen
 	cache *cache
+
+	reopenMu sync.Mutex // serialises Reopen and Close
+	created  bool       // Open made the file
 
 	mu     sync.Mutex // guards queue and closed
 	queue  []*op
@@ -82,6 +86,31 @@ func Open(path string, cfg Config) (*Engine, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("engine: open %s: %w", path, err)
 	}
+	_, statErr := os.Stat(path)
+	db, err := openBolt(path, cfg)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{
+		created: errors.Is(statErr, fs.ErrNotExist),
+		path:    path,
+		cfg:     cfg,
+		log:     cfg.Logger.With("path", path),
+		cache:   newCache(cfg.CacheCells, cfg.CacheBytes),
+		wake:    make(chan struct{}, 1),
+		exited:  make(chan struct{}),
+	}
+	e.db.Store(db)
+	if err := e.init(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	go e.committer()
+	e.log.Info("engine opened", "keys", e.live.Load(), "tombstones", e.tombs.Load(), "bytes", e.size.Load())
+	return e, nil
+}
+
+func openBolt(path string, cfg Config) (*bolt.DB, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout: cfg.OpenTimeout,
 		NoSync:  cfg.NoSync,
@@ -97,28 +126,38 @@ func Open(path string, cfg Config) (*Engine, error) {
 		}
 		return nil, fmt.Errorf("engine: open %s: %w", path, err)
 	}
-	e := &Engine{
-		path:   path,
-		cfg:    cfg,
-		log:    cfg.Logger.With("path", path),
-		db:     db,
-		cache:  newCache(cfg.CacheCells, cfg.CacheBytes),
-		wake:   make(chan struct{}, 1),
-		exited: make(chan struct{}),
+	return db, nil
+}
+
+// Reopen closes the bbolt file and opens it again: what a node's watcher
+// tries when probes keep failing (a file handle gone bad). Calls made
+// meanwhile fail as they would on a closed engine. The cache is kept: it
+// only ever holds committed cells.
+func (e *Engine) Reopen() error {
+	e.reopenMu.Lock()
+	defer e.reopenMu.Unlock()
+	if e.isClosed.Load() {
+		return kv.ErrClosed
 	}
+	if err := e.db.Load().Close(); err != nil {
+		e.log.Warn("closing the failing file", "err", err)
+	}
+	db, err := openBolt(e.path, e.cfg)
+	if err != nil {
+		return err
+	}
+	e.db.Store(db)
 	if err := e.init(); err != nil {
-		db.Close()
-		return nil, err
+		return err
 	}
-	go e.committer()
-	e.log.Info("engine opened", "keys", e.live.Load(), "tombstones", e.tombs.Load(), "bytes", e.size.Load())
-	return e, nil
+	e.log.Info("engine reopened", "keys", e.live.Load())
+	return nil
 }
 
 // init creates the buckets and loads the counters, recounting when the
 // meta bucket has none (a file written before counters existed).
 func (e *Engine) init() error {
-	return e.db.Update(func(tx *bolt.Tx) error {
+	return e.db.Load().Update(func(tx *bolt.Tx) error {
 		data, err := tx.CreateBucketIfNotExists(dataBucket)
 		if err != nil {
 			return fmt.Errorf("engine: init: %w", err)
@@ -193,13 +232,19 @@ func (e *Engine) Close() error {
 	e.mu.Unlock()
 	e.signal()
 	<-e.exited
+	e.reopenMu.Lock()
+	defer e.reopenMu.Unlock()
 	// bbolt's Close waits for open read transactions.
-	if err := e.db.Close(); err != nil {
+	if err := e.db.Load().Close(); err != nil {
 		return fmt.Errorf("engine: close: %w", err)
 	}
 	e.log.Info("engine closed", "keys", e.live.Load(), "commits", e.commits.Load())
 	return nil
 }
+
+// Created reports whether Open created the file (there was no data):
+// a node uses it to tell a lost disk from a restart.
+func (e *Engine) Created() bool { return e.created }
 
 // Path is the bbolt file's path.
 func (e *Engine) Path() string { return e.path }
@@ -234,7 +279,7 @@ func (e *Engine) view(ctx context.Context, fn func(*bolt.Tx) error) error {
 	if e.isClosed.Load() {
 		return kv.ErrClosed
 	}
-	err := e.db.View(fn)
+	err := e.db.Load().View(fn)
 	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
 		return kv.ErrClosed
 	}
@@ -400,7 +445,7 @@ func (e *Engine) Probe(ctx context.Context) error {
 		return kv.ErrClosed
 	}
 	want := strconv.AppendInt(nil, time.Now().UnixNano(), 10)
-	err := e.db.Update(func(tx *bolt.Tx) error {
+	err := e.db.Load().Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(probeBucket)
 		if err := b.Put(probeKey, want); err != nil {
 			return err

@@ -65,6 +65,7 @@ func reopen(t *testing.T, e *engine.Engine, cfg engine.Config) *engine.Engine {
 }
 
 func TestVersionsLastWriteWins(t *testing.T) {
+	t.Parallel()
 	e := enginetest.MustOpen(t)
 	if got := mustApply(t, e, put("k", "v5", 5)); !got[0] {
 		t.Fatal("first write to a key did not apply")
@@ -94,6 +95,7 @@ func TestVersionsLastWriteWins(t *testing.T) {
 }
 
 func TestConflictsWithinOneBatch(t *testing.T) {
+	t.Parallel()
 	e := enginetest.MustOpen(t)
 	got := mustApply(t, e, put("a", "new", 2), put("a", "old", 1), put("b", "old", 1), put("b", "new", 2), del("c", 3), put("c", "x", 2))
 	want := []bool{true, false, true, true, true, false}
@@ -111,6 +113,7 @@ func TestConflictsWithinOneBatch(t *testing.T) {
 }
 
 func TestTombstones(t *testing.T) {
+	t.Parallel()
 	e := enginetest.MustOpen(t)
 	mustApply(t, e, put("k", "v", 10))
 	if got := mustApply(t, e, del("k", 5)); got[0] {
@@ -144,6 +147,7 @@ func TestTombstones(t *testing.T) {
 }
 
 func TestLimits(t *testing.T) {
+	t.Parallel()
 	e := enginetest.MustOpen(t)
 	key := "k"
 	fits := strings.Repeat("v", kv.MaxPairSize-len(key))
@@ -195,6 +199,7 @@ func incompressible() string {
 }
 
 func TestCompressionRoundTripAndShrinks(t *testing.T) {
+	t.Parallel()
 	const n = 200
 	sizes := map[string]int64{}
 	for _, mode := range []struct {
@@ -238,6 +243,7 @@ func TestCompressionRoundTripAndShrinks(t *testing.T) {
 }
 
 func TestCacheHitsAndNeverStale(t *testing.T) {
+	t.Parallel()
 	e := enginetest.MustOpen(t)
 	mustApply(t, e, put("k", "v1", 1))
 	s0 := e.Stats()
@@ -290,6 +296,7 @@ func TestCacheHitsAndNeverStale(t *testing.T) {
 // cache (constant eviction): once a write is acknowledged, no read that
 // starts afterwards may see an older version.
 func TestCacheNeverStaleConcurrent(t *testing.T) {
+	t.Parallel()
 	e := enginetest.MustOpen(t, engine.Config{CacheCells: 4, NoSync: true})
 	const keys, rounds = 8, 300
 	var acked [keys]struct {
@@ -357,6 +364,7 @@ func TestCacheNeverStaleConcurrent(t *testing.T) {
 }
 
 func TestCacheDisabled(t *testing.T) {
+	t.Parallel()
 	e := enginetest.MustOpen(t, engine.Config{CacheCells: -1})
 	mustApply(t, e, put("k", "v", 1))
 	wantCell(t, e, "k", "v", 1, false)
@@ -368,6 +376,7 @@ func TestCacheDisabled(t *testing.T) {
 }
 
 func TestKeysExactAcrossEverything(t *testing.T) {
+	t.Parallel()
 	cfg := engine.Config{}
 	e := enginetest.MustOpen(t, cfg)
 	check := func(step string, live, tombs int64) {
@@ -404,6 +413,7 @@ func TestKeysExactAcrossEverything(t *testing.T) {
 }
 
 func TestReopenPersists(t *testing.T) {
+	t.Parallel()
 	cfg := engine.Config{}
 	e := enginetest.MustOpen(t, cfg)
 	var batch []kv.Entry
@@ -423,6 +433,7 @@ func TestReopenPersists(t *testing.T) {
 }
 
 func TestConcurrentApply64(t *testing.T) {
+	t.Parallel()
 	cfg := engine.Config{}
 	e := enginetest.MustOpen(t, cfg)
 	const writers, each = 64, 20
@@ -491,6 +502,7 @@ func keysOf(t *testing.T, e *engine.Engine, prefix, after string, limit int) []s
 }
 
 func TestScan(t *testing.T) {
+	t.Parallel()
 	e := enginetest.MustOpen(t)
 	var batch []kv.Entry
 	for i := range 600 { // more than one internal chunk
@@ -568,6 +580,7 @@ func TestScan(t *testing.T) {
 }
 
 func TestPurgeAndRemove(t *testing.T) {
+	t.Parallel()
 	e := enginetest.MustOpen(t)
 	mustApply(t, e, del("t1", 5), del("t2", 5), put("v", "x", 5))
 	keys := [][]byte{[]byte("t1"), []byte("t2"), []byte("v"), []byte("absent")}
@@ -598,6 +611,7 @@ func TestPurgeAndRemove(t *testing.T) {
 // Drop deletes live cells and tombstones, but only at the version given:
 // a newer write that raced the drop survives it, and the counters follow.
 func TestDrop(t *testing.T) {
+	t.Parallel()
 	e := enginetest.MustOpen(t)
 	mustApply(t, e, put("a", "x", 5), put("b", "y", 5), del("c", 5))
 	if err := e.Drop(ctx, [][]byte{[]byte("a"), []byte("b"), []byte("c")}, []kv.Version{ver(5), ver(4), ver(5)}); err != nil {
@@ -616,6 +630,7 @@ func TestDrop(t *testing.T) {
 }
 
 func TestGetMany(t *testing.T) {
+	t.Parallel()
 	e := enginetest.MustOpen(t)
 	mustApply(t, e, put("a", "1", 1), del("b", 1), put("c", "3", 1))
 	e = reopen(t, e, engine.Config{})
@@ -632,6 +647,7 @@ func TestGetMany(t *testing.T) {
 var errDiskFull = errors.New("disk full (injected)")
 
 func TestFailedCommitLeavesStoreAsItWas(t *testing.T) {
+	t.Parallel()
 	fail := make(chan struct{}, 1)
 	cfg := engine.Config{TestingBeforeCommit: func() error {
 		select {
@@ -670,6 +686,7 @@ func TestFailedCommitLeavesStoreAsItWas(t *testing.T) {
 }
 
 func TestCancelledContext(t *testing.T) {
+	t.Parallel()
 	e := enginetest.MustOpen(t)
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
@@ -685,6 +702,7 @@ func TestCancelledContext(t *testing.T) {
 }
 
 func TestCloseAndLock(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "sub", "dir", "e.db")
 	e := enginetest.MustOpenPath(t, path, engine.Config{})
 	if e.Path() != path {
@@ -721,6 +739,7 @@ func TestCloseAndLock(t *testing.T) {
 // TestCloseWaitsForInFlight closes while writers are queued: every write
 // is either acknowledged (and then on disk) or refused with ErrClosed.
 func TestCloseWaitsForInFlight(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "e.db")
 	e, err := engine.Open(path, engine.Config{})
 	if err != nil {
@@ -781,6 +800,7 @@ func TestCloseWaitsForInFlight(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
+	t.Parallel()
 	if err := engine.DefaultConfig().Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -798,6 +818,7 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestBatchDelayAndSmallBatches(t *testing.T) {
+	t.Parallel()
 	// MaxBatch 3 with a delay: big calls still go through whole, small
 	// ones are grouped up to the bound.
 	e := enginetest.MustOpen(t, engine.Config{MaxBatch: 3, MaxBatchDelay: 2e6, NoSync: true})
@@ -826,6 +847,7 @@ func TestBatchDelayAndSmallBatches(t *testing.T) {
 }
 
 func TestEmptyApply(t *testing.T) {
+	t.Parallel()
 	e := enginetest.MustOpen(t)
 	got, err := e.Apply(ctx)
 	if err != nil || len(got) != 0 {
@@ -833,5 +855,43 @@ func TestEmptyApply(t *testing.T) {
 	}
 	if e.Stats().Commits != 0 {
 		t.Fatal("empty Apply committed")
+	}
+}
+
+// Reopen swaps the bbolt file handle in place: data and counters survive,
+// writes and probes work afterwards, and a closed engine refuses it.
+func TestReopenInPlace(t *testing.T) {
+	e := enginetest.MustOpen(t)
+	mustApply(t, e, put("a", "1", 1), put("b", "2", 2), del("c", 3))
+	if err := e.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+	wantCell(t, e, "a", "1", 1, false)
+	mustApply(t, e, put("d", "4", 4))
+	wantCell(t, e, "d", "4", 4, false)
+	if err := e.Probe(ctx); err != nil {
+		t.Fatalf("probe after reopen: %v", err)
+	}
+	if k := e.Keys(); k != 3 {
+		t.Fatalf("keys after reopen = %d, want 3", k)
+	}
+	e2 := enginetest.MustOpen(t)
+	if err := e2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e2.Reopen(); !errors.Is(err, kv.ErrClosed) {
+		t.Fatalf("Reopen of a closed engine: %v, want kv.ErrClosed", err)
+	}
+}
+
+// Created tells a new file from an existing one.
+func TestCreated(t *testing.T) {
+	e := enginetest.MustOpen(t)
+	if !e.Created() {
+		t.Fatal("a new file: Created() = false")
+	}
+	e = reopen(t, e, engine.DefaultConfig())
+	if e.Created() {
+		t.Fatal("an existing file: Created() = true")
 	}
 }

@@ -45,6 +45,7 @@ func open(t *testing.T, path string, cfg Config) *Store {
 }
 
 func TestAddDeliverReopen(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "hints.db")
 	ctx := context.Background()
 	s := open(t, path, Config{})
@@ -83,6 +84,7 @@ func TestAddDeliverReopen(t *testing.T) {
 }
 
 func TestBoundsAndExpiry(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := open(t, filepath.Join(t.TempDir(), "hints.db"), Config{MaxEntries: 5, Window: time.Hour})
 	defer s.Close()
@@ -110,6 +112,7 @@ func TestBoundsAndExpiry(t *testing.T) {
 }
 
 func TestWorkerDelivers(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := open(t, filepath.Join(t.TempDir(), "hints.db"), Config{Interval: 10 * time.Millisecond})
 	defer s.Close()

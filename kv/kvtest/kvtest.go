@@ -10,7 +10,6 @@
 package kvtest
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
@@ -48,22 +47,17 @@ func NewCluster(t testing.TB, o Options) *Cluster {
 	if o.Replicas == 0 {
 		o.Replicas = min(n, 3)
 	}
-	addrs := map[string]string{}
-	for i := 1; i <= n; i++ {
-		addrs[fmt.Sprintf("n%d", i)] = fmt.Sprintf("n%d:7071", i)
-	}
-	c := &Cluster{Net: transport.NewNetwork(), Members: replica.NewStatic(addrs, 64, o.Replicas, o.W, o.R)}
 	cfg := engine.DefaultConfig()
 	cfg.NoSync = true
-	for i := 1; i <= n; i++ {
-		id := fmt.Sprintf("n%d", i)
-		e := enginetest.MustOpen(t, cfg)
-		co, err := replica.New(replica.Config{NodeID: id, Local: e, Transport: c.Net.Node(addrs[id]), Members: c.Members, Timeout: o.Timeout})
+	nodes, addrs := enginetest.Nodes(t, n, cfg)
+	c := &Cluster{Net: transport.NewNetwork(), Members: replica.NewStatic(addrs, 64, o.Replicas, o.W, o.R)}
+	for _, nd := range nodes {
+		co, err := replica.New(replica.Config{NodeID: nd.ID, Local: nd.Engine, Transport: c.Net.Node(nd.Addr), Members: c.Members, Timeout: o.Timeout})
 		if err != nil {
 			t.Fatal(err)
 		}
 		c.Coords = append(c.Coords, co)
-		c.Engines = append(c.Engines, e)
+		c.Engines = append(c.Engines, nd.Engine)
 	}
 	// Registered after the engines' cleanups, so it runs before them.
 	t.Cleanup(func() {

@@ -138,12 +138,16 @@ type segment struct {
 	prefs []string
 }
 
-// segments cuts the ring into its token intervals, each with its
-// preference list of n replicas, ordered by End.
-func segments(r *ring.Ring, n int) []segment {
+// segments cuts the circle at the tokens of the current (read) and
+// future (write) rings, each interval with the union of its n current and
+// n future replicas, ordered by End. When no range moves both rings are
+// the same and so is every list.
+func segments(read, write *ring.Ring, n int) []segment {
 	var toks []uint64
-	for _, m := range r.Members() {
-		toks = append(toks, r.Tokens(m.ID)...)
+	for _, r := range []*ring.Ring{read, write} {
+		for _, m := range r.Members() {
+			toks = append(toks, r.Tokens(m.ID)...)
+		}
 	}
 	slices.Sort(toks)
 	toks = slices.Compact(toks)
@@ -153,7 +157,15 @@ func segments(r *ring.Ring, n int) []segment {
 	out := make([]segment, 0, len(toks))
 	for i, t := range toks {
 		start := toks[(i-1+len(toks))%len(toks)]
-		out = append(out, segment{rg: ring.Range{Start: start, End: t}, prefs: r.PreferenceHash(t, n)})
+		prefs := read.PreferenceHash(t, n)
+		if write != read {
+			for _, id := range write.PreferenceHash(t, n) {
+				if !contains(prefs, id) {
+					prefs = append(prefs, id)
+				}
+			}
+		}
+		out = append(out, segment{rg: ring.Range{Start: start, End: t}, prefs: prefs})
 	}
 	return out
 }
@@ -200,14 +212,22 @@ func (a *AntiEntropy) Round(ctx context.Context) (RoundStats, error) {
 	var st RoundStats
 	c := a.c
 	read, write := c.cfg.Members.Rings()
-	if read == nil || read != write || !read.Has(c.self) {
-		return st, nil // ranges are moving (the rebalancer streams them) or not a member
+	if read == nil || !read.Has(c.self) && !write.Has(c.self) {
+		return st, nil // not a member
 	}
+	// While ranges move, compare against current and future owners alike
+	// (the rebalancer streams the bulk; this keeps everything else
+	// converging).
 	n, _, _ := c.cfg.Members.Settings()
-	segs := segments(read, n)
-	tombs, err := a.purgeCandidates(ctx, segs)
-	if err != nil {
-		return st, err
+	segs := segments(read, write, n)
+	tombs := map[string]*tomb{}
+	if read == write {
+		// No purging while ranges move: a future owner still streaming
+		// could miss the tombstone and bring the value back.
+		var err error
+		if tombs, err = a.purgeCandidates(ctx, segs); err != nil {
+			return st, err
+		}
 	}
 	errs, err := a.syncPeers(ctx, sharedRanges(segs, c.self), tombs, &st)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 // Concurrent writes to a slow peer share apply calls, and every one of
 // them still lands on every replica.
 func TestWritesToAPeerAreCoalesced(t *testing.T) {
+	t.Parallel()
 	tc := newTestCluster(t, 3, 3)
 	tc.net.SetDelay("n1:7071", "n2:7071", 20*time.Millisecond)
 	tc.net.SetDelay("n1:7071", "n3:7071", 20*time.Millisecond)

@@ -27,23 +27,17 @@ type testCluster struct {
 
 func newTestCluster(t testing.TB, n, replicas int) *testCluster {
 	t.Helper()
-	tc := &testCluster{net: transport.NewNetwork()}
-	addrs := map[string]string{}
-	for i := 1; i <= n; i++ {
-		addrs[fmt.Sprintf("n%d", i)] = fmt.Sprintf("n%d:7071", i)
-	}
-	tc.members = NewStatic(addrs, 64, replicas, 0, 0)
 	cfg := engine.DefaultConfig()
 	cfg.NoSync = true
-	for i := 1; i <= n; i++ {
-		id := fmt.Sprintf("n%d", i)
-		e := enginetest.MustOpen(t, cfg) // invariants checked on cleanup
-		c, err := New(Config{NodeID: id, Local: e, Transport: tc.net.Node(addrs[id]), Members: tc.members, Timeout: time.Second})
+	nodes, addrs := enginetest.Nodes(t, n, cfg) // invariants checked on cleanup
+	tc := &testCluster{net: transport.NewNetwork(), members: NewStatic(addrs, 64, replicas, 0, 0)}
+	for _, nd := range nodes {
+		c, err := New(Config{NodeID: nd.ID, Local: nd.Engine, Transport: tc.net.Node(nd.Addr), Members: tc.members, Timeout: time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
 		tc.coords = append(tc.coords, c)
-		tc.engines = append(tc.engines, e)
+		tc.engines = append(tc.engines, nd.Engine)
 	}
 	// Registered after the engines' cleanups, so it runs first.
 	t.Cleanup(func() {
@@ -66,6 +60,7 @@ func (tc *testCluster) down(i int, isDown bool) {
 }
 
 func TestQuorumWriteRead(t *testing.T) {
+	t.Parallel()
 	tc := newTestCluster(t, 3, 3)
 	ctx := context.Background()
 	for i := 0; i < 50; i++ {
@@ -89,6 +84,7 @@ func TestQuorumWriteRead(t *testing.T) {
 }
 
 func TestUnavailableMessage(t *testing.T) {
+	t.Parallel()
 	tc := newTestCluster(t, 3, 3)
 	ctx := context.Background()
 	tc.down(2, true)
@@ -120,6 +116,7 @@ func TestUnavailableMessage(t *testing.T) {
 }
 
 func TestReadRepair(t *testing.T) {
+	t.Parallel()
 	tc := newTestCluster(t, 3, 3)
 	ctx := context.Background()
 	tc.down(3, true)
@@ -143,6 +140,7 @@ func TestReadRepair(t *testing.T) {
 }
 
 func TestLinearizableWriteBack(t *testing.T) {
+	t.Parallel()
 	tc := newTestCluster(t, 3, 3)
 	ctx := context.Background()
 	// Write to a single replica only, as a coordinator that crashed after
@@ -165,6 +163,7 @@ func TestLinearizableWriteBack(t *testing.T) {
 }
 
 func TestDeleteAndScan(t *testing.T) {
+	t.Parallel()
 	tc := newTestCluster(t, 3, 2)
 	ctx := context.Background()
 	var ws []kv.Write
@@ -207,6 +206,7 @@ func TestDeleteAndScan(t *testing.T) {
 }
 
 func TestWireDecodeGarbage(t *testing.T) {
+	t.Parallel()
 	for _, b := range [][]byte{nil, {0xff}, {5, 1, 2}, {1, 200, 1}, bytes.Repeat([]byte{0xff}, 20)} {
 		decodeEntries(b)
 		decodeKeys(b)

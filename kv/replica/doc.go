@@ -18,6 +18,13 @@
 // scan, range streaming, anti-entropy trees and leaves) on the
 // node-to-node transport.
 //
+// Membership moves stream from live replicas only (rebalance.go): a
+// joining node pulls each arc from the member giving it up, or from every
+// live owner when that one is dead; a rebuilding node (a replacement, or
+// a lost disk: Membership.Alive is false for it until it is up) and the
+// repair after a removal pull from every live owner. Anti-entropy keeps
+// running meanwhile over the union of current and future owners.
+//
 // Failures: writes for replicas that are down or fail are handed to
 // Config.Hints (kv/hints delivers them later; with kv.Options.Sloppy they
 // count toward W). AntiEntropy compares Merkle trees of shared ranges with

@@ -30,6 +30,7 @@ func keyNotOn(t *testing.T, tc *testCluster, id string) []byte {
 // the second write's version, and its coordinator re-versions above theirs.
 // Before the refusal rule the second write was acknowledged and lost.
 func TestQuorumWritesFollowRealTimeAcrossSkewedClocks(t *testing.T) {
+	t.Parallel()
 	tc := newTestCluster(t, 4, 3)
 	ctx := context.Background()
 	ahead, behind := tc.coords[0], tc.coords[3] // n1 runs 2 s fast
@@ -74,6 +75,7 @@ func TestQuorumWritesFollowRealTimeAcrossSkewedClocks(t *testing.T) {
 // what it returns: the stale replica it read is written back before the
 // answer, not after (a later read from elsewhere cannot see the old value).
 func TestQuorumReadWritesBackBeforeAnswering(t *testing.T) {
+	t.Parallel()
 	tc := newTestCluster(t, 3, 3)
 	ctx := context.Background()
 	key := []byte("k")
@@ -114,6 +116,7 @@ func TestQuorumReadWritesBackBeforeAnswering(t *testing.T) {
 // made this node's clock wrap, so its next acknowledged write got version
 // 0000… and was lost, and the planted cell could never be replaced.
 func TestVersionFarAheadRefused(t *testing.T) {
+	t.Parallel()
 	tc := newTestCluster(t, 3, 3)
 	ctx := context.Background()
 	key := []byte("k")
@@ -148,6 +151,7 @@ func TestVersionFarAheadRefused(t *testing.T) {
 // refuse the earlier entry because of the later one, which is no reason
 // to re-send the earlier one above it.
 func TestQuorumBatchWritingAKeyTwiceKeepsTheLast(t *testing.T) {
+	t.Parallel()
 	tc := newTestCluster(t, 3, 3)
 	ctx := context.Background()
 	key := kv.Key("p", "key") // one partition: one replica set, one commit

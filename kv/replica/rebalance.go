@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,6 +40,8 @@ type Rebalancer struct {
 	stableSince time.Time
 	stableRing  *ring.Ring
 	cells       *prometheus.CounterVec // streamed by kind: pulled, pushed, repaired
+	bytes       *prometheus.CounterVec // the same, in key+value bytes
+	progress    progress
 	c           *Coordinator
 	local       Local
 	m           Mover
@@ -57,13 +60,22 @@ func NewRebalancer(c *Coordinator, local Local, m Mover, log *slog.Logger) *Reba
 	r := &Rebalancer{c: c, local: local, m: m, log: log, signal: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 		cells: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "grafo_rebalance_cells_total", Help: "Cells streamed by membership changes: pulled on join, pushed on leave, repaired after a removal.",
+		}, []string{"kind"}),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "grafo_rebalance_bytes_total", Help: "Key and value bytes streamed by membership changes, by kind as grafo_rebalance_cells_total.",
 		}, []string{"kind"})}
 	go r.run()
 	return r
 }
 
 // Collectors returns the rebalancer's metrics, for registration.
-func (r *Rebalancer) Collectors() []prometheus.Collector { return []prometheus.Collector{r.cells} }
+func (r *Rebalancer) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{r.cells, r.bytes}
+}
+
+// Progress reports the current (or last) stream of ranges into or out of
+// this node.
+func (r *Rebalancer) Progress() Progress { return r.progress.get() }
 
 // Changed tells the rebalancer that membership changed.
 func (r *Rebalancer) Changed(ctx context.Context) {
@@ -122,9 +134,11 @@ func (r *Rebalancer) step(ctx context.Context) error {
 		r.owned = read
 		return r.m.SetSelfState(ctx, "up")
 	case "leaving":
+		r.progress.begin("leave", 0, nil)
 		if err := r.push(ctx); err != nil {
 			return fmt.Errorf("push: %w", err)
 		}
+		r.progress.finish()
 		return r.m.SetSelfState(ctx, "left")
 	case "up":
 		if err := r.repair(ctx); err != nil {
@@ -202,23 +216,13 @@ func (r *Rebalancer) repair(ctx context.Context) error {
 		r.owned = read
 		return nil
 	}
-	start, moved := time.Now(), 0
-	for _, m := range old.Members() {
-		if m.ID == r.c.self || !read.Has(m.ID) || !r.c.cfg.Members.Alive(m.ID) {
-			continue
-		}
-		err := r.c.FetchRanges(ctx, m.ID, gained, func(es []kv.Entry) error {
-			moved += len(es)
-			r.cells.WithLabelValues("repaired").Add(float64(len(es)))
-			_, err := r.local.Apply(ctx, es...)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("repair from %s: %w", m.ID, err)
-		}
+	// The removed member gives nothing: every live former owner of each
+	// gained arc is a source, so whichever holds an acknowledged write
+	// passes it on.
+	if err := r.stream(ctx, "repair", "repaired", old, read, gained); err != nil {
+		return fmt.Errorf("repair: %w", err)
 	}
 	r.owned = read
-	r.log.Info("ranges re-replicated after a removal", "ranges", len(gained), "entries", moved, "took", time.Since(start))
 	return nil
 }
 
@@ -265,39 +269,125 @@ func subtract(a, b []ring.Range) []ring.Range {
 	return out
 }
 
-// pull copies, from every current owner, the entries of the ranges this
-// node will replicate.
+// pull streams the ranges this node will replicate: each from the member
+// that gives it up when that one is alive (one copy of the new share, and
+// the copy that holds whatever that member acknowledged), else from every
+// live current owner. A rebuilding node gives nothing up and keeps its
+// place, so it pulls from every live replica of its ranges.
 func (r *Rebalancer) pull(ctx context.Context) error {
 	read, write := r.c.cfg.Members.Rings()
 	n, _, _ := r.c.cfg.Members.Settings()
-	mine := write.Ranges(r.c.self, n)
-	if len(mine) == 0 || read == nil {
-		return nil
+	kind := "join"
+	if read.Has(r.c.self) {
+		kind = "rebuild"
 	}
-	start, moved := time.Now(), 0
-	for _, m := range read.Members() {
-		if m.ID == r.c.self {
-			continue
-		}
-		if !r.c.cfg.Members.Alive(m.ID) {
-			// Every key it holds has other replicas (or is lost with it):
-			// a join must not wait for a node that may never return.
-			r.log.Warn("pull skips a member that is down", "node", m.ID)
-			continue
-		}
-		err := r.c.FetchRanges(ctx, m.ID, mine, func(es []kv.Entry) error {
-			es = r.c.admitted(es)
-			moved += len(es)
-			r.cells.WithLabelValues("pulled").Add(float64(len(es)))
-			_, err := r.local.Apply(ctx, es...)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("from %s: %w", m.ID, err)
-		}
+	return r.stream(ctx, kind, "pulled", read, write, write.Ranges(r.c.self, n))
+}
+
+// stream copies the ranges mine into this node's engine, choosing the
+// sources of each arc by how its owners change from old to next (see
+// pull), and records progress and metrics under kind and label.
+func (r *Rebalancer) stream(ctx context.Context, kind, label string, old, next *ring.Ring, mine []ring.Range) error {
+	n, _, _ := r.c.cfg.Members.Settings()
+	start := time.Now()
+	groups, order, missing := r.sources(old, next, mine, n)
+	total := len(missing)
+	for _, g := range groups {
+		total += g.arcs
 	}
-	r.log.Info("ranges pulled", "entries", moved, "took", time.Since(start))
+	r.progress.begin(kind, total, missing)
+	if len(missing) > 0 {
+		r.log.Error("ranges with no live replica to stream from", "kind", kind, "ranges", missing)
+	}
+	moved := 0
+	for _, key := range order {
+		g := groups[key]
+		for _, src := range g.from {
+			err := r.c.FetchRanges(ctx, src, g.ranges, r.applyFetched(ctx, label, &moved))
+			if err != nil {
+				return fmt.Errorf("from %s: %w", src, err)
+			}
+		}
+		r.progress.add(g.arcs, 0)
+	}
+	r.progress.finish()
+	r.log.Info("ranges streamed", "kind", kind, "ranges", total, "entries", moved, "took", time.Since(start))
 	return nil
+}
+
+// sourceGroup is the arcs that stream from the same members.
+type sourceGroup struct {
+	from   []string
+	ranges []ring.Range
+	arcs   int
+}
+
+// sources splits mine into arcs with one owner list each in old and next
+// and groups them by the members to stream from; arcs without any live
+// source come back by name.
+func (r *Rebalancer) sources(old, next *ring.Ring, mine []ring.Range, n int) (map[string]*sourceGroup, []string, []string) {
+	groups := map[string]*sourceGroup{}
+	var order, missing []string
+	if old.Len() == 0 || len(mine) == 0 {
+		return groups, order, missing
+	}
+	var pts []uint64
+	for _, m := range old.Members() {
+		pts = append(pts, old.Tokens(m.ID)...)
+	}
+	for _, rg := range mine {
+		pts = append(pts, rg.Start, rg.End)
+	}
+	slices.Sort(pts)
+	pts = slices.Compact(pts)
+	for i, end := range pts {
+		if !inRanges(mine, end) {
+			continue
+		}
+		arc := ring.Range{Start: pts[(i-1+len(pts))%len(pts)], End: end}
+		owners := old.PreferenceHash(end, n)
+		future := next.PreferenceHash(end, n)
+		var from []string
+		for _, id := range owners {
+			if id != r.c.self && !contains(future, id) && r.c.cfg.Members.Alive(id) {
+				from = []string{id} // the member giving the arc up
+				break
+			}
+		}
+		if from == nil {
+			for _, id := range owners {
+				if id != r.c.self && r.c.cfg.Members.Alive(id) {
+					from = append(from, id)
+				}
+			}
+		}
+		if from == nil {
+			missing = append(missing, fmt.Sprintf("(%016x,%016x]", arc.Start, arc.End))
+			continue
+		}
+		key := strings.Join(from, ",")
+		g := groups[key]
+		if g == nil {
+			g = &sourceGroup{from: from}
+			groups[key] = g
+			order = append(order, key)
+		}
+		g.arcs++
+		if k := len(g.ranges) - 1; k >= 0 && g.ranges[k].End == arc.Start {
+			g.ranges[k].End = arc.End
+		} else {
+			g.ranges = append(g.ranges, arc)
+		}
+	}
+	return groups, order, missing
+}
+
+func entryBytes(es []kv.Entry) int64 {
+	var b int64
+	for _, e := range es {
+		b += int64(len(e.Key) + len(e.Cell.Value))
+	}
+	return b
 }
 
 // push sends every local entry to its future owners.
@@ -309,6 +399,8 @@ func (r *Rebalancer) push(ctx context.Context) error {
 	flush := func() error {
 		for id, es := range batch {
 			r.cells.WithLabelValues("pushed").Add(float64(len(es)))
+			r.bytes.WithLabelValues("pushed").Add(float64(entryBytes(es)))
+			r.progress.add(0, entryBytes(es))
 			if err := r.c.applyTo(ctx, id, es); err != nil {
 				return fmt.Errorf("to %s: %w", id, err)
 			}
@@ -341,4 +433,21 @@ func (r *Rebalancer) push(ctx context.Context) error {
 		err = flush()
 	}
 	return err
+}
+
+// applyFetched returns the FetchRanges callback that applies fetched
+// entries to this node's engine (those admit accepts),
+// counting them in moved, in the cells and bytes metrics under label and
+// in the progress.
+func (r *Rebalancer) applyFetched(ctx context.Context, label string, moved *int) func([]kv.Entry) error {
+	return func(es []kv.Entry) error {
+		es = r.c.admitted(es)
+		*moved += len(es)
+		b := entryBytes(es)
+		r.cells.WithLabelValues(label).Add(float64(len(es)))
+		r.bytes.WithLabelValues(label).Add(float64(b))
+		r.progress.add(0, b)
+		_, err := r.local.Apply(ctx, es...)
+		return err
+	}
 }

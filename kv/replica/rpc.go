@@ -3,6 +3,7 @@ package replica
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/grafo/grafo/kv"
@@ -34,15 +35,15 @@ func (c *Coordinator) registerHandlers() {
 		}
 		return encodeApplyResults(rs), nil
 	}))
-	t.Handle(methodGet, handler(decodeKeys, func(ctx context.Context, keys [][]byte) ([]byte, error) {
+	t.Handle(methodGet, c.servingOnly(handler(decodeKeys, func(ctx context.Context, keys [][]byte) ([]byte, error) {
 		cells, err := c.cfg.Local.GetMany(ctx, keys)
 		if err != nil {
 			return nil, err
 		}
 		return encodeCells(cells), nil
-	}))
-	t.Handle(methodScan, handler(decodeScanRequest, pages(c.scanLocal)))
-	t.Handle(methodRange, handler(decodeRangeRequest, pages(c.rangeLocal)))
+	})))
+	t.Handle(methodScan, c.servingOnly(handler(decodeScanRequest, pages(c.scanLocal))))
+	t.Handle(methodRange, c.servingOnly(handler(decodeRangeRequest, pages(c.rangeLocal))))
 	t.Handle(methodLeaves, handler(decodeLeavesRequest, pages(c.leavesLocal)))
 	t.Handle(methodTree, handler(decodeRangeRequest, func(ctx context.Context, r rangeRequest) ([]byte, error) {
 		tr, err := c.treeLocal(ctx, r)
@@ -54,6 +55,22 @@ func (c *Coordinator) registerHandlers() {
 }
 
 // handler is a transport handler that decodes its request, then serves it.
+// ErrNotServing is returned to peers that read from a node the membership
+// says is not serving: one rebuilding lost data (it would answer "not
+// found" for keys it holds no more) or one whose engine is failing.
+var ErrNotServing = errors.New("replica: not serving reads (rebuilding or unhealthy)")
+
+// servingOnly refuses reads while this node does not count as a replica;
+// a coordinator whose view is a moment behind then asks another one.
+func (c *Coordinator) servingOnly(h transport.Handler) transport.Handler {
+	return func(ctx context.Context, from string, req []byte) ([]byte, error) {
+		if !c.cfg.Members.Alive(c.self) {
+			return nil, ErrNotServing
+		}
+		return h(ctx, from, req)
+	}
+}
+
 func handler[R any](decode func([]byte) (R, error), serve func(context.Context, R) ([]byte, error)) transport.Handler {
 	return func(ctx context.Context, _ string, req []byte) ([]byte, error) {
 		r, err := decode(req)
@@ -222,6 +239,15 @@ func (c *Coordinator) addr(id string) (string, error) {
 	return a, nil
 }
 
+// call sends one RPC to node id.
+func (c *Coordinator) call(ctx context.Context, id, method string, req []byte) ([]byte, error) {
+	a, err := c.addr(id)
+	if err != nil {
+		return nil, err
+	}
+	return c.cfg.Transport.Call(ctx, a, method, req)
+}
+
 type errUnknownNode string
 
 func (e errUnknownNode) Error() string { return "replica: unknown node " + string(e) }
@@ -240,11 +266,7 @@ func (c *Coordinator) applyTo(ctx context.Context, id string, es []kv.Entry) err
 		_, err := c.cfg.Local.Apply(ctx, es...)
 		return err
 	}
-	a, err := c.addr(id)
-	if err != nil {
-		return err
-	}
-	_, err = c.cfg.Transport.Call(ctx, a, methodApply, encodeEntries(es))
+	_, err := c.call(ctx, id, methodApply, encodeEntries(es))
 	return err
 }
 
@@ -254,11 +276,7 @@ func (c *Coordinator) applyResults(ctx context.Context, id string, es []kv.Entry
 	if id == c.self {
 		return c.applyLocal(ctx, es)
 	}
-	a, err := c.addr(id)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.cfg.Transport.Call(ctx, a, methodApply, encodeEntries(es))
+	resp, err := c.call(ctx, id, methodApply, encodeEntries(es))
 	if err != nil {
 		return nil, err
 	}
@@ -273,11 +291,7 @@ func (c *Coordinator) getFrom(ctx context.Context, id string, keys [][]byte) ([]
 	if id == c.self {
 		return c.cfg.Local.GetMany(ctx, keys)
 	}
-	a, err := c.addr(id)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.cfg.Transport.Call(ctx, a, methodGet, encodeKeys(keys))
+	resp, err := c.call(ctx, id, methodGet, encodeKeys(keys))
 	if err != nil {
 		return nil, err
 	}
@@ -301,11 +315,7 @@ func (c *Coordinator) scanFrom(ctx context.Context, id string, r scanRequest) ([
 	if id == c.self {
 		return c.scanLocal(ctx, r)
 	}
-	a, err := c.addr(id)
-	if err != nil {
-		return nil, false, err
-	}
-	resp, err := c.cfg.Transport.Call(ctx, a, methodScan, r.encode())
+	resp, err := c.call(ctx, id, methodScan, r.encode())
 	if err != nil {
 		return nil, false, err
 	}
@@ -326,11 +336,7 @@ func (c *Coordinator) FetchRanges(ctx context.Context, id string, ranges []ring.
 		if id == c.self {
 			ents, more, err = c.rangeLocal(ctx, req)
 		} else {
-			a, aerr := c.addr(id)
-			if aerr != nil {
-				return aerr
-			}
-			resp, cerr := c.cfg.Transport.Call(ctx, a, methodRange, req.encode())
+			resp, cerr := c.call(ctx, id, methodRange, req.encode())
 			if cerr != nil {
 				return cerr
 			}

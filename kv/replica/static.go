@@ -12,6 +12,7 @@ import (
 type Static struct {
 	mu      sync.RWMutex
 	ring    *ring.Ring
+	write   *ring.Ring // nil: no range is moving
 	addrs   map[string]string
 	down    map[string]bool
 	n, w, r int
@@ -33,7 +34,18 @@ func NewStatic(nodes map[string]string, vnodes, n, w, r int) *Static {
 func (s *Static) Rings() (read, write *ring.Ring) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if s.write != nil {
+		return s.ring, s.write
+	}
 	return s.ring, s.ring
+}
+
+// SetWriteRing makes w the ring of future owners (ranges moving towards
+// it); nil ends the move.
+func (s *Static) SetWriteRing(w *ring.Ring) {
+	s.mu.Lock()
+	s.write = w
+	s.mu.Unlock()
 }
 
 // Addr implements Membership.

@@ -272,15 +272,7 @@ func (s scanRequest) encode() []byte {
 
 func decodeScanRequest(b []byte) (scanRequest, error) {
 	d := decoder{b: b}
-	s := scanRequest{Prefix: d.bytes(), After: d.bytes()}
-	if len(s.After) == 0 {
-		s.After = nil
-	}
-	lim := d.uvarint()
-	if lim > 1<<20 {
-		d.fail()
-	}
-	s.Limit = int(lim)
+	s := scanRequest{Prefix: d.bytes(), After: d.after(), Limit: d.limit()}
 	return s, d.done()
 }
 
@@ -336,14 +328,24 @@ func decodeRangeRequest(b []byte) (rangeRequest, error) {
 		r.Ranges = append(r.Ranges, [2]uint64{binary.BigEndian.Uint64(d.b), binary.BigEndian.Uint64(d.b[8:])})
 		d.b = d.b[16:]
 	}
-	r.After = d.bytes()
-	if len(r.After) == 0 {
-		r.After = nil
+	r.After, r.Limit = d.after(), d.limit()
+	return r, d.done()
+}
+
+// after decodes a page's cursor: nil when empty (from the start).
+func (d *decoder) after() []byte {
+	b := d.bytes()
+	if len(b) == 0 {
+		return nil
 	}
+	return b
+}
+
+// limit decodes a page's limit, refusing absurd ones.
+func (d *decoder) limit() int {
 	lim := d.uvarint()
 	if lim > 1<<20 {
 		d.fail()
 	}
-	r.Limit = int(lim)
-	return r, d.done()
+	return int(lim)
 }

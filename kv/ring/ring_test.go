@@ -36,6 +36,7 @@ func counts(r *Ring, ks [][]byte) map[string]int {
 }
 
 func TestHashIsXXHash64(t *testing.T) {
+	t.Parallel()
 	// Every node must hash identically, across versions of Grafo: pin the
 	// function to its published test vector.
 	if got := Hash(nil); got != 0xef46db3751d8e999 {
@@ -47,6 +48,7 @@ func TestHashIsXXHash64(t *testing.T) {
 }
 
 func TestBalance(t *testing.T) {
+	t.Parallel()
 	for _, k := range []int{3, 5, 10} {
 		r := New(equalMembers(k), 128)
 		c := counts(r, keys(1, 50000))
@@ -65,6 +67,7 @@ func TestBalance(t *testing.T) {
 }
 
 func TestWeightProportional(t *testing.T) {
+	t.Parallel()
 	r := New([]Member{{"a", 1}, {"b", 1}, {"c", 2}}, 128)
 	if r.VNodes("c") != 256 || r.VNodes("a") != 128 {
 		t.Fatalf("vnodes: a=%d c=%d", r.VNodes("a"), r.VNodes("c"))
@@ -77,6 +80,7 @@ func TestWeightProportional(t *testing.T) {
 }
 
 func TestAddMovesOnlyOntoNewNode(t *testing.T) {
+	t.Parallel()
 	ks := keys(3, 5000)
 	for _, k := range []int{1, 2, 4, 7} {
 		old := New(equalMembers(k), 128)
@@ -113,6 +117,7 @@ func TestAddMovesOnlyOntoNewNode(t *testing.T) {
 }
 
 func TestRemoveMovesOnlyThatNodesKeys(t *testing.T) {
+	t.Parallel()
 	ks := keys(4, 5000)
 	full := New(equalMembers(6), 128)
 	shrunk := full.Without("n3")
@@ -144,6 +149,7 @@ func TestRemoveMovesOnlyThatNodesKeys(t *testing.T) {
 }
 
 func TestPreferenceDistinctAndStable(t *testing.T) {
+	t.Parallel()
 	ms := []Member{{"a", 1}, {"b", 3}, {"c", 0}, {"d", 2}, {"e", 1}}
 	r := New(ms, 64)
 	rng := rand.New(rand.NewPCG(5, 5))
@@ -185,6 +191,7 @@ func TestPreferenceDistinctAndStable(t *testing.T) {
 }
 
 func TestRangesMatchPreference(t *testing.T) {
+	t.Parallel()
 	r := New([]Member{{"a", 1}, {"b", 2}, {"c", 1}, {"d", 1}}, 16)
 	rng := rand.New(rand.NewPCG(7, 7))
 	// Random hashes plus the token boundaries themselves, where an
@@ -215,6 +222,7 @@ func TestRangesMatchPreference(t *testing.T) {
 }
 
 func TestRangeContainsWraps(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		rg   Range
 		h    uint64
@@ -238,6 +246,7 @@ func TestRangeContainsWraps(t *testing.T) {
 }
 
 func TestEmptyAndDegenerateRings(t *testing.T) {
+	t.Parallel()
 	var nilRing *Ring
 	if nilRing.Preference([]byte("k"), 3) != nil || nilRing.Len() != 0 || nilRing.Has("a") || nilRing.Ranges("a", 1) != nil {
 		t.Fatal("nil ring must be empty")

@@ -97,23 +97,24 @@ func (n *Network) Reconnect(addr string) {
 // the way out, replies on the way back: a lost reply means the handler ran).
 func (n *Network) SetDrop(from, to string, p float64) {
 	n.mu.Lock()
-	if p <= 0 {
-		delete(n.drop, link{from, to})
-	} else {
-		n.drop[link{from, to}] = p
-	}
+	setOrClear(n.drop, link{from, to}, p)
 	n.mu.Unlock()
 }
 
 // SetDelay delays every message from→to by d.
 func (n *Network) SetDelay(from, to string, d time.Duration) {
 	n.mu.Lock()
-	if d <= 0 {
-		delete(n.delay, link{from, to})
-	} else {
-		n.delay[link{from, to}] = d
-	}
+	setOrClear(n.delay, link{from, to}, d)
 	n.mu.Unlock()
+}
+
+// setOrClear sets a link's fault, or clears it for a value of 0 or less.
+func setOrClear[V float64 | time.Duration](m map[link]V, l link, v V) {
+	if v <= 0 {
+		delete(m, l)
+	} else {
+		m[l] = v
+	}
 }
 
 // pass decides the fate of one message from→to: its delay, or an error.

@@ -19,6 +19,7 @@ func memPair(t *testing.T) (*Network, Transport, Transport, Transport) {
 }
 
 func TestMemRoundTripAndErrors(t *testing.T) {
+	t.Parallel()
 	_, a, b, _ := memPair(t)
 	ctx := context.Background()
 	got, err := a.Call(ctx, "b", "echo", []byte("x"))
@@ -45,6 +46,7 @@ func TestMemRoundTripAndErrors(t *testing.T) {
 }
 
 func TestMemPartitionAndDisconnect(t *testing.T) {
+	t.Parallel()
 	n, a, b, c := memPair(t)
 	ctx := context.Background()
 	n.Partition([]string{"a", "b"}, []string{"c"})
@@ -75,6 +77,7 @@ func TestMemPartitionAndDisconnect(t *testing.T) {
 }
 
 func TestMemDrop(t *testing.T) {
+	t.Parallel()
 	n, a, _, _ := memPair(t)
 	ctx := context.Background()
 	n.SetDrop("a", "b", 0.5)

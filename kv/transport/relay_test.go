@@ -118,6 +118,7 @@ func (r *relay) hijack(t *testing.T, method string) ([]byte, error) {
 // every byte it can neither read nor forge, and the reflected handshake
 // is refused outright (the member meets its own nonce).
 func TestRelayAndReflectionRefused(t *testing.T) {
+	t.Parallel()
 	const secret = "the-cluster-secret"
 	victim, other := listen(t, secret), listen(t, secret)
 	for _, tr := range []*TCP{victim, other} {

@@ -32,6 +32,7 @@ func echo(_ context.Context, from string, req []byte) ([]byte, error) {
 }
 
 func TestRoundTrip(t *testing.T) {
+	t.Parallel()
 	a, b := listen(t, ""), listen(t, "")
 	b.Handle("echo", echo)
 	ctx := context.Background()
@@ -48,6 +49,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestConcurrentCallsShareOneConnection(t *testing.T) {
+	t.Parallel()
 	a, b := listen(t, ""), listen(t, "")
 	b.Handle("echo", echo)
 	var wg sync.WaitGroup
@@ -81,6 +83,7 @@ func TestConcurrentCallsShareOneConnection(t *testing.T) {
 }
 
 func TestUnknownMethod(t *testing.T) {
+	t.Parallel()
 	a, b := listen(t, ""), listen(t, "")
 	_, err := a.Call(context.Background(), b.Addr(), "nope", nil)
 	if !errors.Is(err, ErrUnknownMethod) {
@@ -93,6 +96,7 @@ func TestUnknownMethod(t *testing.T) {
 }
 
 func TestSentinelsCrossTheWire(t *testing.T) {
+	t.Parallel()
 	a, b := listen(t, ""), listen(t, "")
 	sentinels := []error{kv.ErrNotFound, kv.ErrTooLarge, kv.ErrUnavailable, kv.ErrInvalidConsistency, kv.ErrEmptyKey, kv.ErrClosed, kv.ErrInvalidKey}
 	for i, s := range sentinels {
@@ -187,6 +191,7 @@ func TestContextCancelAndDeadline(t *testing.T) {
 }
 
 func TestPeerRestartRedials(t *testing.T) {
+	t.Parallel()
 	a, b := listen(t, ""), listen(t, "")
 	b.Handle("echo", echo)
 	addr := b.Addr()
@@ -222,6 +227,7 @@ func TestPeerRestartRedials(t *testing.T) {
 }
 
 func TestSecret(t *testing.T) {
+	t.Parallel()
 	a, b := listen(t, "s3cret"), listen(t, "s3cret")
 	b.Handle("echo", echo)
 	if _, err := a.Call(context.Background(), b.Addr(), "echo", nil); err != nil {
@@ -247,6 +253,7 @@ func TestSecret(t *testing.T) {
 }
 
 func TestRaftLayerSharesThePort(t *testing.T) {
+	t.Parallel()
 	a, b := listen(t, "k"), listen(t, "k")
 	b.Handle("echo", echo)
 	accepted := make(chan net.Conn, 1)
@@ -311,6 +318,7 @@ func TestRaftLayerSharesThePort(t *testing.T) {
 }
 
 func TestCallAfterClose(t *testing.T) {
+	t.Parallel()
 	a, b := listen(t, ""), listen(t, "")
 	a.Close()
 	if _, err := a.Call(context.Background(), b.Addr(), "echo", nil); !errors.Is(err, ErrClosed) {
@@ -362,6 +370,7 @@ func BenchmarkCallSerial(b *testing.B) {
 // coalescing writer from many streams at once: every byte must arrive in
 // order per stream.
 func TestBatchConnLargeConcurrent(t *testing.T) {
+	t.Parallel()
 	a, b := listen(t, ""), listen(t, "")
 	b.Handle("echo", func(_ context.Context, _ string, req []byte) ([]byte, error) { return req, nil })
 	var wg sync.WaitGroup

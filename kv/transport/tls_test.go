@@ -23,6 +23,7 @@ func listenTLS(t *testing.T, cfg *tls.Config) *transport.TCP {
 }
 
 func TestMutualTLS(t *testing.T) {
+	t.Parallel()
 	ca, other := transporttest.NewCA(t, "cluster"), transporttest.NewCA(t, "stranger")
 	a := listenTLS(t, transport.NewTLS(ca.Issue(t, "a"), ca.Pool))
 	b := listenTLS(t, transport.NewTLS(ca.Issue(t, "b"), ca.Pool))
@@ -50,6 +51,7 @@ func TestMutualTLS(t *testing.T) {
 }
 
 func TestLoadTLSFromFiles(t *testing.T) {
+	t.Parallel()
 	ca := transporttest.NewCA(t, "cluster")
 	certFile, keyFile, caFile := ca.WriteFiles(t, t.TempDir(), "n1")
 	cfg, err := transport.LoadTLS(certFile, keyFile, caFile)

@@ -83,12 +83,27 @@ type NodeStatus struct {
 	HTTP    string `json:"http"`
 	Cluster string `json:"cluster"`
 	Weight  int    `json:"weight"`
-	State   string `json:"state"` // up, down, joining, leaving
+	State   string `json:"state"` // up, down, joining, leaving, unhealthy
 	VNodes  int    `json:"vnodes"`
-	Keys    int64  `json:"keys"` // stored locally on that node
+	Keys    int64  `json:"keys"` // live keys the node owns under the current ring
 	// LastContact is when the answering node last heard from this one
 	// (zero if never or not reported).
 	LastContact time.Time `json:"lastContact,omitzero"`
+	// Progress is the node's current or last stream of ranges (join,
+	// rebuild, repair after a remove, leave); absent if it never streamed.
+	Progress *Progress `json:"progress,omitempty"`
+}
+
+// Progress of a node streaming ranges in or out.
+type Progress struct {
+	Kind          string `json:"kind"` // join, rebuild, repair, leave
+	RangesDone    int    `json:"rangesDone"`
+	RangesTotal   int    `json:"rangesTotal"` // 0 for a leave (it streams by key)
+	BytesStreamed int64  `json:"bytesStreamed"`
+	Finished      bool   `json:"finished"`
+	// Unavailable names ranges no live replica could give ("(start,end]",
+	// hex hash bounds).
+	Unavailable []string `json:"unavailable,omitempty"`
 }
 
 // UnmarshalJSON accepts lastContact as an RFC 3339 string, Unix

@@ -76,6 +76,12 @@ func TestCluster(t *testing.T) {
 // Set-up and tear-down.
 
 func setup(t *testing.T) *env {
+	return setupWith(t, project, "GRAFO_REPLICAS=3", "GRAFO_WRITE_QUORUM=2", "GRAFO_READ_QUORUM=2", "GRAFO_HEARTBEAT=1s")
+}
+
+// setupWith starts the compose cluster as project with the given extra
+// environment (N/W/R and other GRAFO_ settings) and waits for it.
+func setupWith(t *testing.T, project string, settings ...string) *env {
 	if err := exec.Command("docker", "info").Run(); err != nil {
 		t.Skipf("DOCKER TESTS NOT RUN: `docker info` failed: %v", err)
 	}
@@ -102,8 +108,7 @@ func setup(t *testing.T) *env {
 		t.Skip("DOCKER TESTS NOT RUN: neither `docker compose` nor `docker-compose` works")
 	}
 	e.compose = append(e.compose, "-p", project, "-f", filepath.Join(root, "docker-compose.yml"))
-	e.vars = append(os.Environ(), "GRAFO_IMAGE="+image,
-		"GRAFO_REPLICAS=3", "GRAFO_WRITE_QUORUM=2", "GRAFO_READ_QUORUM=2", "GRAFO_HEARTBEAT=1s")
+	e.vars = append(append(os.Environ(), "GRAFO_IMAGE="+image), settings...)
 	for i, s := range services {
 		e.ports[s] = freePort(t)
 		e.vars = append(e.vars, fmt.Sprintf("GRAFO_PORT%d=%d", i+1, e.ports[s]))

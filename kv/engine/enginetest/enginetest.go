@@ -106,3 +106,24 @@ func Remove(t testing.TB, e *engine.Engine, keys ...[]byte) {
 		t.Fatalf("enginetest: remove: %v", err)
 	}
 }
+
+// Node is one engine of a test cluster: node id nI, in-memory address
+// nI:7071.
+type Node struct {
+	ID, Addr string
+	Engine   *engine.Engine
+}
+
+// Nodes opens the engines of nodes n1…nN with cfg, each as MustOpen does,
+// and returns them with the id → address map a membership wants.
+func Nodes(t testing.TB, n int, cfg engine.Config) ([]Node, map[string]string) {
+	t.Helper()
+	nodes := make([]Node, n)
+	addrs := make(map[string]string, n)
+	for i := range nodes {
+		id := fmt.Sprintf("n%d", i+1)
+		nodes[i] = Node{ID: id, Addr: id + ":7071", Engine: MustOpen(t, cfg)}
+		addrs[id] = nodes[i].Addr
+	}
+	return nodes, addrs
+}
