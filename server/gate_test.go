@@ -70,21 +70,7 @@ func TestWaitingNodeAnswersWhy(t *testing.T) {
 		code, body := get(t, base+"/readyz")
 		return code == http.StatusServiceUnavailable && strings.Contains(body, "refused")
 	})
-	for _, path := range []string{"/readyz", "/healthz", "/v1/cluster", "/v1/kv/k", "/", "/graphql"} {
-		code, body := get(t, base+path)
-		if code != http.StatusServiceUnavailable || !strings.Contains(body, `"code":"unavailable"`) ||
-			!strings.Contains(body, "waiting to join "+nowhere+": ") {
-			t.Errorf("GET %s while waiting: %d %s", path, code, body)
-		}
-	}
-	testutil.WaitFor(t, 10*time.Second, "the failed attempt in the log", func() bool {
-		for _, l := range strings.Split(logs.String(), "\n") {
-			if strings.Contains(l, "level=INFO") && strings.Contains(l, "join attempt failed") && strings.Contains(l, nowhere) && strings.Contains(l, "refused") {
-				return true
-			}
-		}
-		return false
-	})
+	checkWaitingAnswers(t, base, nowhere, &logs)
 
 	admin := client.New("http://" + seed.HTTPAddr())
 	if err := admin.Join(ctx, cfg.ClusterAddr); err != nil {
@@ -145,4 +131,25 @@ func TestWaitingNodeAnswersWhy(t *testing.T) {
 			t.Errorf("%s logged an ERROR:\n%s", name, l)
 		}
 	}
+}
+
+// checkWaitingAnswers: every route of a node waiting to join answers 503
+// with the address it waits for, and its log says why at info.
+func checkWaitingAnswers(t *testing.T, base, nowhere string, logs *testutil.Buffer) {
+	t.Helper()
+	for _, path := range []string{"/readyz", "/healthz", "/v1/cluster", "/v1/kv/k", "/", "/graphql"} {
+		code, body := get(t, base+path)
+		if code != http.StatusServiceUnavailable || !strings.Contains(body, `"code":"unavailable"`) ||
+			!strings.Contains(body, "waiting to join "+nowhere+": ") {
+			t.Errorf("GET %s while waiting: %d %s", path, code, body)
+		}
+	}
+	testutil.WaitFor(t, 10*time.Second, "the failed attempt in the log", func() bool {
+		for _, l := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(l, "level=INFO") && strings.Contains(l, "join attempt failed") && strings.Contains(l, nowhere) && strings.Contains(l, "refused") {
+				return true
+			}
+		}
+		return false
+	})
 }

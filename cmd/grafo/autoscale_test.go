@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/grafo/grafo/kv"
+	"github.com/grafo/grafo/kv/client"
 )
 
 // actuatorScript is an --autoscale-exec for processes on loopback: `up`
@@ -68,43 +69,8 @@ func TestAutoscaleOutAndIn(t *testing.T) {
 	calls := func() string { b, _ := os.ReadFile(filepath.Join(dir, "calls")); return string(b) }
 
 	// Load: a quorum writer at ~150 writes/s against a target of 15 a node.
-	var (
-		mu       sync.Mutex
-		acked    = map[string]string{}
-		failures atomic.Int64
-		lastErr  atomic.Value
-		stop     = make(chan struct{})
-		wg       sync.WaitGroup
-	)
-	var hot atomic.Bool
-	hot.Store(true)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if !hot.Load() && i%20 != 0 {
-				time.Sleep(50 * time.Millisecond) // idle: a trickle of reads and writes
-				continue
-			}
-			k, v := fmt.Sprintf("as-%05d", i), fmt.Sprintf("v%d", i)
-			// Spread over the three seeds, as a load balancer would.
-			if err := nodes[i%3].client().Put(context.Background(), []byte(k), []byte(v), kv.Options{Level: kv.Quorum}); err != nil {
-				failures.Add(1)
-				lastErr.Store(err.Error())
-				continue
-			}
-			mu.Lock()
-			acked[k] = v
-			mu.Unlock()
-			time.Sleep(5 * time.Millisecond)
-		}
-	}()
-	defer func() { close(stop); wg.Wait() }()
+	w := startQuorumWriter(nodes)
+	defer w.stop()
 
 	waitFor(t, 60*time.Second, "the actuator's up and a 4th node up", func() bool {
 		st, err := c.Cluster(context.Background())
@@ -139,7 +105,7 @@ func TestAutoscaleOutAndIn(t *testing.T) {
 		t.Fatalf("cluster status from a follower: %v\n%s", err, out)
 	}
 
-	hot.Store(false)
+	w.hot.Store(false)
 	waitFor(t, 90*time.Second, "auto1 to leave and its process to stop", func() bool {
 		st, err := c.Cluster(context.Background())
 		return err == nil && len(st.Nodes) == 3 && strings.Contains(calls(), "down auto1")
@@ -151,21 +117,77 @@ func TestAutoscaleOutAndIn(t *testing.T) {
 	if got := calls(); got != "up auto1\ndown auto1\n" {
 		t.Fatalf("actuator calls %q: want exactly one up and one down (no flapping)", got)
 	}
-	close(stop)
-	wg.Wait()
-	stop = make(chan struct{})
-	if n := failures.Load(); n > 0 {
-		t.Fatalf("%d quorum writes failed during scaling; last: %v", n, lastErr.Load())
+	w.stop()
+	w.verify(t, c)
+}
+
+// quorumWriter writes at quorum through the nodes in turn: hot, as fast
+// as it can; otherwise a trickle. It counts failures and remembers every
+// acknowledged write.
+type quorumWriter struct {
+	hot      atomic.Bool
+	mu       sync.Mutex
+	acked    map[string]string
+	failures atomic.Int64
+	lastErr  atomic.Value
+	done     chan struct{}
+	once     sync.Once
+	wg       sync.WaitGroup
+}
+
+func startQuorumWriter(nodes []*proc) *quorumWriter {
+	w := &quorumWriter{acked: map[string]string{}, done: make(chan struct{})}
+	w.hot.Store(true)
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-w.done:
+				return
+			default:
+			}
+			if !w.hot.Load() && i%20 != 0 {
+				time.Sleep(50 * time.Millisecond) // idle: a trickle
+				continue
+			}
+			k, v := fmt.Sprintf("as-%05d", i), fmt.Sprintf("v%d", i)
+			// Spread over the three seeds, as a load balancer would.
+			if err := nodes[i%3].client().Put(context.Background(), []byte(k), []byte(v), kv.Options{Level: kv.Quorum}); err != nil {
+				w.failures.Add(1)
+				w.lastErr.Store(err.Error())
+				continue
+			}
+			w.mu.Lock()
+			w.acked[k] = v
+			w.mu.Unlock()
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	return w
+}
+
+func (w *quorumWriter) stop() {
+	w.once.Do(func() { close(w.done) })
+	w.wg.Wait()
+}
+
+// verify fails t if any write failed or an acknowledged one does not
+// read back at quorum.
+func (w *quorumWriter) verify(t *testing.T, c *client.Client) {
+	t.Helper()
+	if n := w.failures.Load(); n > 0 {
+		t.Fatalf("%d quorum writes failed during scaling; last: %v", n, w.lastErr.Load())
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	for k, v := range acked {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for k, v := range w.acked {
 		got, _, err := c.Get(context.Background(), []byte(k), kv.Options{Level: kv.Quorum})
 		if err != nil || string(got) != v {
 			t.Fatalf("acknowledged %s=%s reads back %q, %v", k, v, got, err)
 		}
 	}
-	t.Logf("%d acknowledged writes read back after scale-out and scale-in", len(acked))
+	t.Logf("%d acknowledged writes read back after scale-out and scale-in", len(w.acked))
 }
 
 // A preStop hook runs `grafo cluster leave --wait` against its own node

@@ -25,89 +25,13 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	c := newClient(*server)
 	switch {
 	case len(pos) == 1 && pos[0] == "status":
-		st, err := c.Cluster(ctx)
-		if err != nil {
-			return err
-		}
-		if *asJSON {
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(st)
-		}
-		fmt.Fprintf(stdout, "replicas N=%d  W=%d  R=%d  leader=%s  hints pending=%d  rebalancing=%v\n",
-			st.Replicas, st.WriteQuorum, st.ReadQuorum, st.Leader, st.HintsPending, st.Rebalancing)
-		if eff := effective(st); eff != "" {
-			fmt.Fprintln(stdout, eff)
-		}
-		fmt.Fprintln(stdout)
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NODE\tSTATE\tHTTP\tCLUSTER\tWEIGHT\tVNODES\tKEYS")
-		for _, n := range st.Nodes {
-			keys := fmt.Sprint(n.Keys)
-			if n.Keys < 0 {
-				keys = "?"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", n.ID, n.State, n.HTTP, n.Cluster, n.Weight, n.VNodes, keys)
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
-		for _, n := range st.Nodes {
-			if p := n.Progress; p != nil && (!p.Finished || len(p.Unavailable) > 0) {
-				fmt.Fprintf(stdout, "%s: %s %d/%d ranges, %d bytes streamed", n.ID, p.Kind, p.RangesDone, p.RangesTotal, p.BytesStreamed)
-				if len(p.Unavailable) > 0 {
-					fmt.Fprintf(stdout, "; no live replica for %d ranges: %v", len(p.Unavailable), p.Unavailable)
-				}
-				fmt.Fprintln(stdout)
-			}
-		}
-		printAutoscale(stdout, st.Autoscale)
-		return nil
+		return clusterStatus(ctx, c, *asJSON, stdout)
 	case len(pos) == 2 && pos[0] == "join":
 		return c.Join(ctx, pos[1])
 	case len(pos) >= 1 && len(pos) <= 2 && pos[0] == "leave":
-		// Without NODE, the node this process belongs to: GRAFO_NODE_ID is
-		// in a container's environment, so a preStop hook needs no shell.
-		node := os.Getenv("GRAFO_NODE_ID")
-		if len(pos) == 2 {
-			node = pos[1]
-		}
-		if node == "" {
-			return usageError{"cluster leave: name the node (or set GRAFO_NODE_ID)"}
-		}
-		if err := c.Leave(ctx, node); err != nil {
-			return err
-		}
-		if *wait > 0 {
-			return waitLeft(ctx, c, node, *wait, stdout)
-		}
-		return nil
+		return clusterLeave(ctx, c, pos[1:], *wait, stdout)
 	case len(pos) == 1 && pos[0] == "cleanup":
-		// Every member cleans its own engine: ask each, through its own
-		// public address, with the same token.
-		st, err := c.Cluster(ctx)
-		if err != nil {
-			return err
-		}
-		failed := 0
-		for _, n := range st.Nodes {
-			if n.State != "up" {
-				fmt.Fprintf(stdout, "%s: skipped (%s)\n", n.ID, n.State)
-				continue
-			}
-			var res struct{ Checked, Purged, Kept int }
-			nc := newClient("http://" + n.HTTP)
-			if err := nc.Do(ctx, "POST", "/v1/cluster/cleanup", nil, &res); err != nil {
-				fmt.Fprintf(stderr, "%s: %v\n", n.ID, err)
-				failed++
-				continue
-			}
-			fmt.Fprintf(stdout, "%s: %d cells of ranges it no longer owns, %d deleted, %d kept (owners could not vouch for them)\n", n.ID, res.Checked, res.Purged, res.Kept)
-		}
-		if failed > 0 {
-			return fmt.Errorf("cleanup failed on %d nodes", failed)
-		}
-		return nil
+		return clusterCleanup(ctx, c, stdout, stderr)
 	case len(pos) == 2 && pos[0] == "remove":
 		if err := c.Remove(ctx, pos[1], *force); err != nil {
 			return err
@@ -117,6 +41,97 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	fs.Usage()
 	return usageError{fmt.Sprintf("bad cluster arguments %q", pos)}
+}
+
+// clusterStatus prints GET /v1/cluster: settings, members, streams in
+// progress and the autoscaler.
+func clusterStatus(ctx context.Context, c *client.Client, asJSON bool, stdout io.Writer) error {
+	st, err := c.Cluster(ctx)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	fmt.Fprintf(stdout, "replicas N=%d  W=%d  R=%d  leader=%s  hints pending=%d  rebalancing=%v\n",
+		st.Replicas, st.WriteQuorum, st.ReadQuorum, st.Leader, st.HintsPending, st.Rebalancing)
+	if eff := effective(st); eff != "" {
+		fmt.Fprintln(stdout, eff)
+	}
+	fmt.Fprintln(stdout)
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tSTATE\tHTTP\tCLUSTER\tWEIGHT\tVNODES\tKEYS")
+	for _, n := range st.Nodes {
+		keys := fmt.Sprint(n.Keys)
+		if n.Keys < 0 {
+			keys = "?"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", n.ID, n.State, n.HTTP, n.Cluster, n.Weight, n.VNodes, keys)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, n := range st.Nodes {
+		if p := n.Progress; p != nil && (!p.Finished || len(p.Unavailable) > 0) {
+			fmt.Fprintf(stdout, "%s: %s %d/%d ranges, %d bytes streamed", n.ID, p.Kind, p.RangesDone, p.RangesTotal, p.BytesStreamed)
+			if len(p.Unavailable) > 0 {
+				fmt.Fprintf(stdout, "; no live replica for %d ranges: %v", len(p.Unavailable), p.Unavailable)
+			}
+			fmt.Fprintln(stdout)
+		}
+	}
+	printAutoscale(stdout, st.Autoscale)
+	return nil
+}
+
+// clusterLeave makes a node leave; without NODE, the node this process
+// belongs to: GRAFO_NODE_ID is in a container's environment, so a
+// preStop hook needs no shell.
+func clusterLeave(ctx context.Context, c *client.Client, names []string, wait time.Duration, stdout io.Writer) error {
+	node := os.Getenv("GRAFO_NODE_ID")
+	if len(names) == 1 {
+		node = names[0]
+	}
+	if node == "" {
+		return usageError{"cluster leave: name the node (or set GRAFO_NODE_ID)"}
+	}
+	if err := c.Leave(ctx, node); err != nil {
+		return err
+	}
+	if wait > 0 {
+		return waitLeft(ctx, c, node, wait, stdout)
+	}
+	return nil
+}
+
+// clusterCleanup asks every member to clean its own engine, each through
+// its own public address, with the same token.
+func clusterCleanup(ctx context.Context, c *client.Client, stdout, stderr io.Writer) error {
+	st, err := c.Cluster(ctx)
+	if err != nil {
+		return err
+	}
+	failed := 0
+	for _, n := range st.Nodes {
+		if n.State != "up" {
+			fmt.Fprintf(stdout, "%s: skipped (%s)\n", n.ID, n.State)
+			continue
+		}
+		var res struct{ Checked, Purged, Kept int }
+		nc := newClient("http://" + n.HTTP)
+		if err := nc.Do(ctx, "POST", "/v1/cluster/cleanup", nil, &res); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", n.ID, err)
+			failed++
+			continue
+		}
+		fmt.Fprintf(stdout, "%s: %d cells of ranges it no longer owns, %d deleted, %d kept (owners could not vouch for them)\n", n.ID, res.Checked, res.Purged, res.Kept)
+	}
+	if failed > 0 {
+		return fmt.Errorf("cleanup failed on %d nodes", failed)
+	}
+	return nil
 }
 
 // printAutoscale is the autoscaler part of `cluster status`.

@@ -91,16 +91,28 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		cfg.Ingest = append(cfg.Ingest, server.IngestSpec{Path: path, Graph: graph})
 	}
+	if cfg.Logger, err = serveLogger(*logLevel, *logFormat, stderr); err != nil {
+		return err
+	}
+	return runNode(ctx, cfg, *shutdown, stdout)
+}
+
+// serveLogger is the node's logger for --log-level and --log-format.
+func serveLogger(level, format string, stderr io.Writer) (*slog.Logger, error) {
 	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
-		return usageError{"--log-level: " + err.Error()}
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageError{"--log-level: " + err.Error()}
 	}
 	hopts := &slog.HandlerOptions{Level: lvl}
-	if *logFormat == "json" {
-		cfg.Logger = slog.New(slog.NewJSONHandler(stderr, hopts))
-	} else {
-		cfg.Logger = slog.New(slog.NewTextHandler(stderr, hopts))
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(stderr, hopts)), nil
 	}
+	return slog.New(slog.NewTextHandler(stderr, hopts)), nil
+}
+
+// runNode starts the node and runs it until ctx ends (SIGTERM) or its
+// engine fails for good, then closes it within shutdown.
+func runNode(ctx context.Context, cfg server.Config, shutdown time.Duration, stdout io.Writer) error {
 	node, err := server.Start(ctx, cfg)
 	if err != nil {
 		return err
@@ -113,7 +125,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case failed = <-node.Failed():
 		cfg.Logger.Error("engine failed for good; exiting for a supervisor to restart the node", "err", failed)
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), *shutdown)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdown)
 	defer cancel()
 	if err := node.Close(sctx); failed == nil {
 		return err
