@@ -104,27 +104,23 @@ func readReply(br *bufio.Reader) (string, error) {
 	switch line[0] {
 	case '+', '-', ':':
 		return line, nil
-	case '$':
-		n, err := strconv.Atoi(line[1:])
-		if err != nil {
-			return "", err
-		}
-		if n < 0 {
-			return "(nil)", nil
-		}
+	}
+	n, err := strconv.Atoi(line[1:])
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case n < 0 && line[0] == '$':
+		return "(nil)", nil
+	case n < 0 && line[0] == '*':
+		return "(nil array)", nil
+	case line[0] == '$':
 		b := make([]byte, n+2)
 		if _, err := io.ReadFull(br, b); err != nil {
 			return "", err
 		}
 		return strconv.Quote(string(b[:n])), nil
-	case '*':
-		n, err := strconv.Atoi(line[1:])
-		if err != nil {
-			return "", err
-		}
-		if n < 0 {
-			return "(nil array)", nil
-		}
+	case line[0] == '*':
 		parts := make([]string, n)
 		for i := range parts {
 			if parts[i], err = readReply(br); err != nil {
