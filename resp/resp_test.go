@@ -104,27 +104,23 @@ func readReply(br *bufio.Reader) (string, error) {
 	switch line[0] {
 	case '+', '-', ':':
 		return line, nil
-	case '$':
-		n, err := strconv.Atoi(line[1:])
-		if err != nil {
-			return "", err
-		}
-		if n < 0 {
-			return "(nil)", nil
-		}
+	}
+	n, err := strconv.Atoi(line[1:])
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case n < 0 && line[0] == '$':
+		return "(nil)", nil
+	case n < 0 && line[0] == '*':
+		return "(nil array)", nil
+	case line[0] == '$':
 		b := make([]byte, n+2)
 		if _, err := io.ReadFull(br, b); err != nil {
 			return "", err
 		}
 		return strconv.Quote(string(b[:n])), nil
-	case '*':
-		n, err := strconv.Atoi(line[1:])
-		if err != nil {
-			return "", err
-		}
-		if n < 0 {
-			return "(nil array)", nil
-		}
+	case line[0] == '*':
 		parts := make([]string, n)
 		for i := range parts {
 			if parts[i], err = readReply(br); err != nil {
@@ -347,21 +343,17 @@ func TestLimits(t *testing.T) {
 	c = dial(t, s)
 	expect(t, c.do("MSET", strings.Repeat("a", 40), "1", strings.Repeat("b", 60)), "-ERR Protocol error: request exceeds the limit of 100 bytes")
 
-	c = dial(t, s)
-	c.send("*2\r\n$3\r\nGET\r\n$-5\r\n")
-	expect(t, c.reply(), "-ERR Protocol error: invalid bulk length")
-	c = dial(t, s)
-	c.send("*1\r\n:3\r\n")
-	expect(t, c.reply(), "-ERR Protocol error: expected '$', got ':'")
-	c = dial(t, s)
-	c.send("*x\r\n")
-	expect(t, c.reply(), "-ERR Protocol error: invalid multibulk length")
-	c = dial(t, s)
-	c.send("*1\r\n$4\r\nPINGxx")
-	expect(t, c.reply(), "-ERR Protocol error: bulk string not terminated by CRLF")
-	c = dial(t, s)
-	c.send(strings.Repeat("x", 20<<10) + "\r\n")
-	expect(t, c.reply(), "-ERR Protocol error: too big inline request")
+	for _, tc := range []struct{ send, want string }{
+		{"*2\r\n$3\r\nGET\r\n$-5\r\n", "-ERR Protocol error: invalid bulk length"},
+		{"*1\r\n:3\r\n", "-ERR Protocol error: expected '$', got ':'"},
+		{"*x\r\n", "-ERR Protocol error: invalid multibulk length"},
+		{"*1\r\n$4\r\nPINGxx", "-ERR Protocol error: bulk string not terminated by CRLF"},
+		{strings.Repeat("x", 20<<10) + "\r\n", "-ERR Protocol error: too big inline request"},
+	} {
+		c = dial(t, s)
+		c.send(tc.send)
+		expect(t, c.reply(), tc.want)
+	}
 
 	// MaxConns: two connections are served, the third is refused. The
 	// server closed every connection above; wait until it has counted so.

@@ -95,62 +95,45 @@ func runWriters(b *testing.B, n int, op func(i uint64, key []byte) error) {
 
 func BenchmarkPut(b *testing.B) {
 	ctx := context.Background()
-	for _, store := range []string{"engine", "bbolt"} {
-		for _, sz := range benchSizes {
-			size := sz.size
-			if size == 0 {
-				size = kv.MaxPairSize - benchKeyLen
+	benchSweep(b, []string{"engine", "bbolt"}, "writers", func(b *testing.B, c benchCase) {
+		path := filepath.Join(b.TempDir(), "bench.db")
+		switch c.store {
+		case "engine":
+			e, err := engine.Open(path, engine.Config{})
+			if err != nil {
+				b.Fatal(err)
 			}
-			value := benchValue(size)
-			for _, order := range []string{"seq", "rand"} {
-				random := order == "rand"
-				for _, writers := range []int{1, 64} {
-					name := fmt.Sprintf("%s/%s/%s/writers=%d", store, sz.name, order, writers)
-					b.Run(name, func(b *testing.B) {
-						b.ReportAllocs()
-						b.SetBytes(int64(benchKeyLen + size))
-						path := filepath.Join(b.TempDir(), "bench.db")
-						switch store {
-						case "engine":
-							e, err := engine.Open(path, engine.Config{})
-							if err != nil {
-								b.Fatal(err)
-							}
-							defer e.Close()
-							clock := kv.NewClock("bench")
-							runWriters(b, writers, func(i uint64, key []byte) error {
-								key = benchKey(key, i, random)
-								_, err := e.Apply(ctx, kv.Entry{Key: key, Cell: kv.Cell{Value: value, Version: clock.Now()}})
-								return err
-							})
-							s := e.Stats()
-							b.ReportMetric(float64(s.Writes)/float64(max(1, s.Commits)), "writes/commit")
-						case "bbolt":
-							db, err := bolt.Open(path, 0o600, nil)
-							if err != nil {
-								b.Fatal(err)
-							}
-							defer db.Close()
-							bucket := []byte("data")
-							if err := db.Update(func(tx *bolt.Tx) error {
-								_, err := tx.CreateBucket(bucket)
-								return err
-							}); err != nil {
-								b.Fatal(err)
-							}
-							runWriters(b, writers, func(i uint64, key []byte) error {
-								key = benchKey(key, i, random)
-								return db.Update(func(tx *bolt.Tx) error {
-									return tx.Bucket(bucket).Put(key, value)
-								})
-							})
-							b.ReportMetric(1, "writes/commit")
-						}
-					})
-				}
+			defer e.Close()
+			clock := kv.NewClock("bench")
+			runWriters(b, c.workers, func(i uint64, key []byte) error {
+				key = benchKey(key, i, c.random)
+				_, err := e.Apply(ctx, kv.Entry{Key: key, Cell: kv.Cell{Value: c.value, Version: clock.Now()}})
+				return err
+			})
+			s := e.Stats()
+			b.ReportMetric(float64(s.Writes)/float64(max(1, s.Commits)), "writes/commit")
+		case "bbolt":
+			db, err := bolt.Open(path, 0o600, nil)
+			if err != nil {
+				b.Fatal(err)
 			}
+			defer db.Close()
+			bucket := []byte("data")
+			if err := db.Update(func(tx *bolt.Tx) error {
+				_, err := tx.CreateBucket(bucket)
+				return err
+			}); err != nil {
+				b.Fatal(err)
+			}
+			runWriters(b, c.workers, func(i uint64, key []byte) error {
+				key = benchKey(key, i, c.random)
+				return db.Update(func(tx *bolt.Tx) error {
+					return tx.Bucket(bucket).Put(key, c.value)
+				})
+			})
+			b.ReportMetric(1, "writes/commit")
 		}
-	}
+	})
 }
 
 // benchGetKeys is how many distinct keys a Get benchmark reads from.
@@ -158,7 +141,89 @@ const benchGetKeys = 4096
 
 func BenchmarkGet(b *testing.B) {
 	ctx := context.Background()
-	for _, store := range []string{"engine", "engine-nocache", "bbolt"} {
+	benchSweep(b, []string{"engine", "engine-nocache", "bbolt"}, "readers", func(b *testing.B, c benchCase) {
+		path := filepath.Join(b.TempDir(), "bench.db")
+		pick := func(i uint64) uint64 {
+			if c.random {
+				return mix(i) % benchGetKeys
+			}
+			return i % benchGetKeys
+		}
+		switch c.store {
+		case "engine", "engine-nocache":
+			cfg := engine.Config{NoSync: true} // loading only
+			if c.store == "engine-nocache" {
+				cfg.CacheCells = -1
+			}
+			e, err := engine.Open(path, cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer e.Close()
+			var batch []kv.Entry
+			for i := range uint64(benchGetKeys) {
+				batch = append(batch, kv.Entry{Key: benchKey(nil, i, false), Cell: kv.Cell{Value: c.value, Version: kv.Version{TS: 1}}})
+			}
+			if _, err := e.Apply(ctx, batch...); err != nil {
+				b.Fatal(err)
+			}
+			runWriters(b, c.workers, func(i uint64, key []byte) error {
+				cell, err := e.Get(ctx, benchKey(key, pick(i), false))
+				if err == nil && len(cell.Value) != c.size {
+					err = fmt.Errorf("got %d bytes", len(cell.Value))
+				}
+				return err
+			})
+		case "bbolt":
+			db, err := bolt.Open(path, 0o600, &bolt.Options{NoSync: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			bucket := []byte("data")
+			if err := db.Update(func(tx *bolt.Tx) error {
+				bk, err := tx.CreateBucket(bucket)
+				if err != nil {
+					return err
+				}
+				for i := range uint64(benchGetKeys) {
+					if err := bk.Put(benchKey(nil, i, false), c.value); err != nil {
+						return err
+					}
+				}
+				return nil
+			}); err != nil {
+				b.Fatal(err)
+			}
+			runWriters(b, c.workers, func(i uint64, key []byte) error {
+				key = benchKey(key, pick(i), false)
+				return db.View(func(tx *bolt.Tx) error {
+					// Copy out, as any caller must: bbolt's
+					// bytes die with the transaction.
+					v := append([]byte(nil), tx.Bucket(bucket).Get(key)...)
+					if len(v) != c.size {
+						return fmt.Errorf("got %d bytes", len(v))
+					}
+					return nil
+				})
+			})
+		}
+	})
+}
+
+// benchCase is one point of the Put and Get sweeps.
+type benchCase struct {
+	store   string
+	size    int // key + value bytes
+	value   []byte
+	random  bool // keys in random rather than sequential order
+	workers int  // concurrent writers or readers
+}
+
+// benchSweep runs fn as a sub-benchmark for each store, pair size, key
+// order and number of workers, named store/size/order/workers=N.
+func benchSweep(b *testing.B, stores []string, workers string, fn func(b *testing.B, c benchCase)) {
+	for _, store := range stores {
 		for _, sz := range benchSizes {
 			size := sz.size
 			if size == 0 {
@@ -166,78 +231,12 @@ func BenchmarkGet(b *testing.B) {
 			}
 			value := benchValue(size)
 			for _, order := range []string{"seq", "rand"} {
-				random := order == "rand"
-				for _, readers := range []int{1, 64} {
-					name := fmt.Sprintf("%s/%s/%s/readers=%d", store, sz.name, order, readers)
-					b.Run(name, func(b *testing.B) {
+				for _, n := range []int{1, 64} {
+					c := benchCase{store: store, size: size, value: value, random: order == "rand", workers: n}
+					b.Run(fmt.Sprintf("%s/%s/%s/%s=%d", store, sz.name, order, workers, n), func(b *testing.B) {
 						b.ReportAllocs()
 						b.SetBytes(int64(benchKeyLen + size))
-						path := filepath.Join(b.TempDir(), "bench.db")
-						pick := func(i uint64) uint64 {
-							if random {
-								return mix(i) % benchGetKeys
-							}
-							return i % benchGetKeys
-						}
-						switch store {
-						case "engine", "engine-nocache":
-							cfg := engine.Config{NoSync: true} // loading only
-							if store == "engine-nocache" {
-								cfg.CacheCells = -1
-							}
-							e, err := engine.Open(path, cfg)
-							if err != nil {
-								b.Fatal(err)
-							}
-							defer e.Close()
-							var batch []kv.Entry
-							for i := range uint64(benchGetKeys) {
-								batch = append(batch, kv.Entry{Key: benchKey(nil, i, false), Cell: kv.Cell{Value: value, Version: kv.Version{TS: 1}}})
-							}
-							if _, err := e.Apply(ctx, batch...); err != nil {
-								b.Fatal(err)
-							}
-							runWriters(b, readers, func(i uint64, key []byte) error {
-								c, err := e.Get(ctx, benchKey(key, pick(i), false))
-								if err == nil && len(c.Value) != size {
-									err = fmt.Errorf("got %d bytes", len(c.Value))
-								}
-								return err
-							})
-						case "bbolt":
-							db, err := bolt.Open(path, 0o600, &bolt.Options{NoSync: true})
-							if err != nil {
-								b.Fatal(err)
-							}
-							defer db.Close()
-							bucket := []byte("data")
-							if err := db.Update(func(tx *bolt.Tx) error {
-								bk, err := tx.CreateBucket(bucket)
-								if err != nil {
-									return err
-								}
-								for i := range uint64(benchGetKeys) {
-									if err := bk.Put(benchKey(nil, i, false), value); err != nil {
-										return err
-									}
-								}
-								return nil
-							}); err != nil {
-								b.Fatal(err)
-							}
-							runWriters(b, readers, func(i uint64, key []byte) error {
-								key = benchKey(key, pick(i), false)
-								return db.View(func(tx *bolt.Tx) error {
-									// Copy out, as any caller must: bbolt's
-									// bytes die with the transaction.
-									v := append([]byte(nil), tx.Bucket(bucket).Get(key)...)
-									if len(v) != size {
-										return fmt.Errorf("got %d bytes", len(v))
-									}
-									return nil
-								})
-							})
-						}
+						fn(b, c)
 					})
 				}
 			}

@@ -110,4 +110,15 @@
 // clock are refused (ErrVersionAhead): no honest node can have made them,
 // and one at 2^64-1 would pin its cell forever. The clock itself
 // saturates rather than wraps.
+//
+// # Files
+//
+// fanout.go is the one quorum fan-out (a goroutine per live replica,
+// counted for Wait, the request's context honoured, late answers handed
+// back for hints or repair) and errQuorum, the one "quorum not reached"
+// error; write.go, read.go and scan.go (one partition) and scanring.go
+// (the whole ring) are the requests built on it; rpc.go and wire.go are
+// the replica side and its encoding; batch.go coalesces writes to a peer;
+// antientropy.go, rebalance.go and cleanup.go move data in the
+// background.
 package replica
