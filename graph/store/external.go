@@ -1,0 +1,89 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/grafo/grafo/kv"
+)
+
+// pruneExternal removes the external nodes nothing refers to any more: no
+// edge row and no occurrence row in their partition. External nodes are
+// shared by every file and never removed with one, so without this a
+// graph would keep, say, os.Exit after the last call of it went away, and
+// would differ from a fresh ingest of the same tree (which writes an
+// external node only with a file whose edges or occurrences name it).
+// It runs at the end of every ingest that wrote something (SetLanguages).
+func (s *Store) pruneExternal(ctx context.Context, graph string) error {
+	var ids []string
+	err := s.scanAll(ctx, prefix(pOwner(graph, extOID)), func(row string, _ []byte) error {
+		if id, ok := strings.CutPrefix(row, "n/"); ok {
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	keys := make([][]byte, len(ids))
+	for i, id := range ids {
+		keys[i] = kv.Key(pNode(graph, id), "meta")
+	}
+	metas, err := s.getMany(ctx, keys)
+	if err != nil {
+		return err
+	}
+	var b batch
+	var check []string // external nodes still owned as such
+	names := map[string]string{}
+	for i, id := range ids {
+		var n Node
+		if metas[i] != nil {
+			if err := json.Unmarshal(metas[i], &n); err != nil {
+				return fmt.Errorf("node %s: %w", id, err)
+			}
+		}
+		if metas[i] == nil || n.Owner != extOwner {
+			// Gone, or a node of the tree or of a mutation took the name
+			// over: only the stale index row goes.
+			b.del(pOwner(graph, extOID), "n/"+id)
+			continue
+		}
+		check = append(check, id)
+		names[id] = n.Name
+	}
+	unused := make([]bool, len(check))
+	err = s.parallel(ctx, len(check), func(ctx context.Context, i int) error {
+		// The meta row and at most one more: any row besides meta is an
+		// edge (in/, out/) or occurrences (r/) naming the node.
+		ents, err := s.kv.Scan(ctx, prefix(pNode(graph, check[i])), nil, 2, s.o.Read)
+		if err != nil {
+			return fmt.Errorf("scan node %s: %w", check[i], err)
+		}
+		unused[i] = len(ents) <= 1
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var gone []string
+	for i, id := range check {
+		if !unused[i] {
+			continue
+		}
+		lower := strings.ToLower(names[id])
+		b.del(pName(graph, bucket(lower)), nameRow(lower, id))
+		b.del(pNode(graph, id), "meta")
+		b.del(pOwner(graph, extOID), "n/"+id)
+		gone = append(gone, id)
+	}
+	if err := s.flush(ctx, &b); err != nil {
+		return err
+	}
+	if len(gone) > 0 {
+		s.publish(ctx, graph, NodesDeleted, gone)
+	}
+	return nil
+}
