@@ -47,8 +47,8 @@ func (*Frontend) Claims(p string) bool {
 
 // module is one go.mod of the tree and the files under it.
 type module struct {
-	dir     string // slash-separated relative dir, "." for the root
-	goVer   string
+	dir   string // slash-separated relative dir, "." for the root
+	goVer string
 	files []string // its .go files
 }
 
