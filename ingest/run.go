@@ -328,6 +328,13 @@ func (r *run) analyse(ctx context.Context) error {
 		r.wmu.Unlock()
 		r.prog.records.Add(int64(files + nodes + edges))
 	})
+	if len(r.held) > 0 {
+		// A declaration that moved between two files written in separate
+		// batches must not be removed by the batch of its old file after
+		// the batch of its new one wrote it: batches of a graph that has
+		// facts go one at a time (a fresh graph has nothing to remove).
+		r.w.sem = make(chan struct{}, 1)
+	}
 	for _, ff := range r.tooLarge {
 		if err := r.put(ff); err != nil {
 			r.w.close()

@@ -202,6 +202,7 @@ func (s *Store) replace(ctx context.Context, graph string, facts []ingest.FileFa
 		touched  = map[string]bool{}
 		buckets  = map[string]bool{}
 		external = map[string]ingest.Node{}
+		written  = map[string]bool{} // nodes a file of this call defines
 	)
 	putName := func(id string, kind ingest.Kind, name string) {
 		lower := strings.ToLower(name)
@@ -234,6 +235,7 @@ func (s *Store) replace(ctx context.Context, graph string, facts []ingest.FileFa
 				continue
 			}
 			newNodes[id] = true
+			written[id] = true
 			touched[id] = true
 			rec := Node{Kind: n.Kind, Name: n.Name, QualifiedName: n.QualifiedName, Path: n.Path,
 				Line: n.Line, EndLine: n.EndLine, Owner: path}
@@ -396,8 +398,8 @@ func (s *Store) replace(ctx context.Context, graph string, facts []ingest.FileFa
 			return err
 		}
 		for i, c := range cands {
-			if vals[i] == nil {
-				continue
+			if vals[i] == nil || written[c.id] {
+				continue // gone, or moved to another file of this call
 			}
 			var n Node
 			if err := json.Unmarshal(vals[i], &n); err != nil {

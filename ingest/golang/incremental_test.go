@@ -16,8 +16,13 @@ import (
 // (incremental and fresh ingest), the costly part.
 const goSteps = 40
 
-// goRegressionSeeds are seeds that once found a bug, with what it was.
-var goRegressionSeeds = []uint64{}
+// goRegressions replay the runs that once found a bug, up to the step
+// that failed.
+var goRegressions = []ingesttest.Regression{
+	// A method moved to another file of its package vanished: the old
+	// file's replace deleted the node the new file wrote in the same call.
+	{Seed: 1795766981490441819, Steps: 14},
+}
 
 // TestIncrementalEqualsFreshGo edits a tree built from the Go golden
 // fixtures: a call graph across packages (interface dispatch, function
@@ -48,9 +53,9 @@ func TestIncrementalEqualsFreshGo(t *testing.T) {
 	}
 	files["go.mod"] += "\nrequire example.com/ext v0.0.0\n\nreplace example.com/ext => " + filepath.ToSlash(ext) + "\n"
 	fronts := []ingest.Frontend{New()}
-	for _, seed := range goRegressionSeeds {
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			ingesttest.Incremental(t, files, fronts, goEdits, seed, goSteps)
+	for _, rc := range goRegressions {
+		t.Run(fmt.Sprintf("seed=%d", rc.Seed), func(t *testing.T) {
+			ingesttest.Incremental(t, files, fronts, goEdits, rc.Seed, rc.Steps)
 		})
 	}
 	t.Run("random", func(t *testing.T) {
@@ -213,6 +218,26 @@ var goEdits = []ingesttest.Edit{
 			"func (t "+name+") Area() float64 { return t.V }\nfunc (t "+name+") Name() string { return \"g\" }\n\n"+
 			"func "+tr.Fresh("GenF")+"() { var s interface{ Name() string } = "+name+"{}; _ = s.Name() }\n")
 		return p
+	}},
+	{Name: "move function", Apply: func(tr *ingesttest.Tree) string {
+		// To another file of the same package: same qualified name, new
+		// owner, both files written in one ingest.
+		from := tr.Pick(tr.Paths(".go"))
+		ms := goWholeFunc.FindAllString(tr.Files[from], -1)
+		var to []string
+		for _, p := range tr.Paths(".go") {
+			if p != from && path.Dir(p) == path.Dir(from) {
+				to = append(to, p)
+			}
+		}
+		if len(ms) == 0 || len(to) == 0 {
+			return ""
+		}
+		decl, dst := tr.Pick(ms), tr.Pick(to)
+		tr.Write(from, strings.Replace(tr.Files[from], decl, "", 1))
+		tr.Write(dst, tr.Files[dst]+"\n"+decl)
+		first, _, _ := strings.Cut(decl, "\n")
+		return fmt.Sprintf("%s → %s: %q", from, dst, first)
 	}},
 	{Name: "delete file", Apply: func(tr *ingesttest.Tree) string { return tr.DeleteFile(".go", 2) }},
 }

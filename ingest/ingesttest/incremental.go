@@ -103,6 +103,13 @@ func (tr *Tree) Fresh(prefix string) string {
 	return fmt.Sprintf("%s%d", prefix, tr.n)
 }
 
+// Regression is a run of Incremental that once found a bug: its seed and
+// the step that failed.
+type Regression struct {
+	Seed  uint64
+	Steps int
+}
+
 // Edit is one kind of random change; it returns what it did, "" if it
 // found nothing to do.
 type Edit struct {

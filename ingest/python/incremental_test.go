@@ -16,8 +16,9 @@ import (
 // pySteps bounds a random run.
 const pySteps = 50
 
-// pyRegressionSeeds are seeds that once found a bug, with what it was.
-var pyRegressionSeeds = []uint64{}
+// pyRegressions replay the runs that once found a bug, up to the step
+// that failed.
+var pyRegressions = []ingesttest.Regression{}
 
 // TestIncrementalEqualsFreshPython edits a tree made of the Python golden
 // fixtures: packages with relative and star imports, re-exports, classes
@@ -30,9 +31,9 @@ func TestIncrementalEqualsFreshPython(t *testing.T) {
 		}
 	}
 	fronts := []ingest.Frontend{New()}
-	for _, seed := range pyRegressionSeeds {
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			ingesttest.Incremental(t, files, fronts, pyEdits, seed, pySteps)
+	for _, rc := range pyRegressions {
+		t.Run(fmt.Sprintf("seed=%d", rc.Seed), func(t *testing.T) {
+			ingesttest.Incremental(t, files, fronts, pyEdits, rc.Seed, rc.Steps)
 		})
 	}
 	t.Run("random", func(t *testing.T) {
