@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Re-ingest of the Go standard library after a one-file change, against
+# its full ingest: a copy of $(go env GOROOT)/src without cmd/ is
+# ingested into a fresh node, then one function body is edited
+# (FILE, default strings/strings.go: a statement added to the first
+# function with a multi-line body) and the tree re-ingested; then
+# re-ingested unchanged. Prints each ingest's summary and the ratio.
+#   bench/reingest.sh [FILE]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+file=${1:-strings/strings.go}
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+go build -o "$work/grafo" ./cmd/grafo
+. bench/lib.sh
+
+tree="$work/src"
+mkdir -p "$tree"
+(cd "$(go env GOROOT)/src" && tar --exclude=./cmd -cf - .) | tar -xf - -C "$tree"
+chmod -R u+w "$tree"
+machine
+echo "# tree: a copy of GOROOT/src without cmd/ ($(find "$tree" -name '*.go' -not -path '*/testdata/*' | wc -l) .go files outside testdata); edited: $file"
+
+start_node solo 17670
+node=$last_pid
+ingest() { # LABEL: one timed ingest, its wall seconds in $secs
+  /usr/bin/time -f "%e %M" -o "$work/time" "$work/grafo" ingest "$tree" --graph std --server http://127.0.0.1:17670 --quiet >"$work/out" 2>"$work/err" ||
+    { cat "$work/err" >&2; exit 1; }
+  read -r secs kib <"$work/time"
+  printf '%-40s %8.2f s  %6d MiB peak (client)\n' "$1" "$secs" $((kib / 1024))
+  sed 's/^/    /' "$work/out"
+}
+ingest "full ingest"
+full=$secs
+# A statement added at the top of the first function with a multi-line
+# body: the body changes, no declaration does.
+awk 'done == 0 && /^func .*\{$/ { print; print "\t_ = 0 // edited by bench/reingest.sh"; done = 1; next } { print }' \
+  "$tree/$file" >"$work/edited" && cp "$work/edited" "$tree/$file"
+ingest "re-ingest after editing one body"
+edit=$secs
+ingest "re-ingest, unchanged"
+awk -v f="$full" -v e="$edit" 'BEGIN { printf "one-file re-ingest / full ingest: %.1f %%\n", 100 * e / f }'
+stop "$node"
