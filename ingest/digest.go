@@ -23,7 +23,8 @@ func normalise(ff *FileFacts) {
 			}
 			return -1
 		}
-		return cmp.Compare(a.QualifiedName, b.QualifiedName)
+		return cmp.Or(cmp.Compare(a.QualifiedName, b.QualifiedName), cmp.Compare(a.Kind, b.Kind),
+			cmp.Compare(a.Name, b.Name), cmp.Compare(a.Path, b.Path), cmp.Compare(a.Line, b.Line), cmp.Compare(a.EndLine, b.EndLine))
 	})
 	slices.SortStableFunc(ff.Edges, func(a, b Edge) int {
 		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column),

@@ -77,6 +77,13 @@ var (
 	goStruct    = regexp.MustCompile(`(?m)^type (\w+) struct`)
 	goIfaceOpen = regexp.MustCompile(`(?m)^type (\w+) interface \{$`)
 	goBodyOpen  = regexp.MustCompile(`(?m)^func [^\n]*\{$`)
+	goTypeDecl  = regexp.MustCompile(`(?m)^type (\w+) `)
+	goMethDecl  = regexp.MustCompile(`(?m)^func \([^)]*\) (\w+)\(`)
+	// A whole type declaration, one line or a struct or interface block.
+	goWholeType = regexp.MustCompile(`(?m)^type \w+ (?:struct|interface) \{\n(?:[^\n]*\n)*?\}\n|^type \w+ [^\n{]*\n`)
+	// One line of a call statement or of an interface method.
+	goCallLine = regexp.MustCompile(`(?m)^\t+[\w.]+\([^\n]*\)[^\n{]*\n`)
+	goImport   = regexp.MustCompile(`(?m)^import \w+ "[^"]*"\n|^\t(?:\w+ )?"[^"]*"\n`)
 	// A whole top-level function or method: one line, or up to the first
 	// closing brace at the start of a line.
 	goWholeFunc = regexp.MustCompile(`(?m)^func [^\n]*\{\n(?:[^\n]*\n)*?\}\n|^func [^\n]*\}\n`)
@@ -120,6 +127,11 @@ var goEdits = []ingesttest.Edit{
 	}},
 	{Name: "remove function", Apply: func(tr *ingesttest.Tree) string { return tr.RemoveBlock(".go", goWholeFunc) }},
 	{Name: "rename function", Apply: func(tr *ingesttest.Tree) string { return tr.Rename(".go", goFuncDecl) }},
+	{Name: "rename method", Apply: func(tr *ingesttest.Tree) string { return tr.Rename(".go", goMethDecl) }},
+	{Name: "rename type", Apply: func(tr *ingesttest.Tree) string { return tr.Rename(".go", goTypeDecl) }},
+	{Name: "remove type", Apply: func(tr *ingesttest.Tree) string { return tr.RemoveBlock(".go", goWholeType) }},
+	{Name: "remove call or interface method", Apply: func(tr *ingesttest.Tree) string { return tr.RemoveBlock(".go", goCallLine) }},
+	{Name: "remove import", Apply: func(tr *ingesttest.Tree) string { return tr.RemoveBlock(".go", goImport) }},
 	{Name: "add method", Apply: func(tr *ingesttest.Tree) string {
 		p := tr.Pick(tr.Paths(".go"))
 		typ := tr.Pick(tr.Names(".go", path.Dir(p), goStruct))

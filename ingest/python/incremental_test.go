@@ -49,6 +49,8 @@ var (
 	pyDefOpen   = regexp.MustCompile(`(?m)^def \w+\([^\n]*\):$`)
 	pyMethOpen  = regexp.MustCompile(`(?m)^    def \w+\(self[^\n]*\):$`)
 	pyMethod    = regexp.MustCompile(`(?m)^    def (\w+)\(self`)
+	pyCallLine  = regexp.MustCompile(`(?m)^ +(?:return )?[\w.]+\([^\n]*\)\n`)
+	pyImport    = regexp.MustCompile(`(?m)^(?:import|from) [^\n]*\n`)
 	// A whole top-level def or class: its line and the indented or blank
 	// lines after it.
 	pyWholeDecl = regexp.MustCompile(`(?m)^(?:def|class) [^\n]*\n(?:[ \t]+[^\n]*\n|\n)*`)
@@ -114,6 +116,9 @@ var pyEdits = []ingesttest.Edit{
 	}},
 	{Name: "remove declaration", Apply: func(tr *ingesttest.Tree) string { return tr.RemoveBlock(".py", pyWholeDecl) }},
 	{Name: "rename declaration", Apply: func(tr *ingesttest.Tree) string { return tr.Rename(".py", pyDecl) }},
+	{Name: "rename method", Apply: func(tr *ingesttest.Tree) string { return tr.Rename(".py", pyMethod) }},
+	{Name: "remove call", Apply: func(tr *ingesttest.Tree) string { return tr.RemoveBlock(".py", pyCallLine) }},
+	{Name: "remove import", Apply: func(tr *ingesttest.Tree) string { return tr.RemoveBlock(".py", pyImport) }},
 	{Name: "add import", Apply: func(tr *ingesttest.Tree) string {
 		p, mod := tr.Pick(tr.Paths(".py")), tr.Pick(pyModules(tr))
 		if p == "" || mod == "" {
