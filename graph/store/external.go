@@ -6,8 +6,48 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/grafo/grafo/ingest"
 	"github.com/grafo/grafo/kv"
 )
+
+// putExternal writes n as an external node: its record, owned by the
+// shared external owner, and that owner's index row.
+func putExternal(a *batch, graph, id string, n ingest.Node, putName func(id string, kind ingest.Kind, name string)) {
+	a.putJSON(pNode(graph, id), "meta", Node{Kind: n.Kind, Name: n.Name, QualifiedName: n.QualifiedName,
+		Path: n.Path, Line: n.Line, EndLine: n.EndLine, External: true, Owner: extOwner})
+	putName(id, n.Kind, n.Name)
+	a.putJSON(pOwner(graph, extOID), "n/"+id, indexRec{Kind: n.Kind, Name: n.Name})
+}
+
+// shadowExternal handles a file naming an external node whose name a node
+// of the tree still holds (meta): within one ingest, a module that went
+// away makes its names external in the files that use them, which may be
+// written before the file that drops the tree's node. The external
+// owner's index row is written all the same, so that the node becomes
+// external when the tree's node is removed (removedAsExternal); a row
+// still shadowed at the end of the ingest is dropped (pruneExternal).
+func shadowExternal(a *batch, graph, id string, meta []byte, n ingest.Node) {
+	var cur Node
+	if json.Unmarshal(meta, &cur) != nil || cur.Owner == extOwner {
+		return
+	}
+	a.putJSON(pOwner(graph, extOID), "n/"+id, indexRec{Kind: n.Kind, Name: n.Name})
+}
+
+// removedAsExternal says whether a node of the tree that its file no
+// longer defines stays as an external node, and as which: when a file of
+// the same call names it as external, or an earlier one did
+// (shadowExternal left the index row extRow).
+func removedAsExternal(old Node, ext ingest.Node, extRow []byte) (ingest.Node, bool) {
+	if ext.QualifiedName != "" {
+		return ext, true
+	}
+	var r indexRec
+	if extRow == nil || json.Unmarshal(extRow, &r) != nil {
+		return ingest.Node{}, false
+	}
+	return ingest.Node{Kind: r.Kind, Name: r.Name, QualifiedName: old.QualifiedName, External: true}, true
+}
 
 // pruneExternal removes the external nodes nothing refers to any more: no
 // edge row and no occurrence row in their partition. External nodes are

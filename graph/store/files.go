@@ -376,22 +376,20 @@ func (s *Store) replace(ctx context.Context, graph string, facts []ingest.FileFa
 		}
 		for i, id := range ids {
 			if vals[i] != nil {
+				shadowExternal(&a, graph, id, vals[i], external[id])
 				continue
 			}
-			n := external[id]
-			a.putJSON(pNode(graph, id), "meta", Node{Kind: n.Kind, Name: n.Name, QualifiedName: n.QualifiedName,
-				Path: n.Path, Line: n.Line, EndLine: n.EndLine, External: true, Owner: extOwner})
-			putName(id, n.Kind, n.Name)
-			a.putJSON(pOwner(graph, extOID), "n/"+id, indexRec{Kind: n.Kind, Name: n.Name})
+			putExternal(&a, graph, id, external[id], putName)
 		}
 	}
 
 	// A removed node goes only if its file still owns it: another file or
 	// an API mutation may have taken it over.
 	if len(cands) > 0 {
-		keys := make([][]byte, len(cands))
+		keys := make([][]byte, 2*len(cands))
 		for i, c := range cands {
 			keys[i] = kv.Key(pNode(graph, c.id), "meta")
+			keys[len(cands)+i] = kv.Key(pOwner(graph, extOID), "n/"+c.id)
 		}
 		vals, err := s.getMany(ctx, keys)
 		if err != nil {
@@ -408,8 +406,15 @@ func (s *Store) replace(ctx context.Context, graph string, facts []ingest.FileFa
 			if n.Owner != c.owner {
 				continue
 			}
-			a.del(pNode(graph, c.id), "meta")
 			lower := strings.ToLower(n.Name)
+			if ext, ok := removedAsExternal(n, external[c.id], vals[len(cands)+i]); ok {
+				if !strings.EqualFold(ext.Name, n.Name) {
+					a.del(pName(graph, bucket(lower)), nameRow(lower, c.id))
+				}
+				putExternal(&a, graph, c.id, ext, putName)
+				continue
+			}
+			a.del(pNode(graph, c.id), "meta")
 			a.del(pName(graph, bucket(lower)), nameRow(lower, c.id))
 		}
 	}
