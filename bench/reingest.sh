@@ -24,10 +24,17 @@ tree="$goroot/src"
 machine
 echo "# tree: GOROOT/src of a copy of GOROOT, without cmd/ ($(find "$tree" -name '*.go' -not -path '*/testdata/*' | wc -l) .go files outside testdata); edited: $file"
 
-start_node solo 17670
+# A port nothing listens on: another node there would answer wait_ready
+# and receive this script's graph.
+port=17670
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+while listening "$port" || listening $((port + 1)); do
+  port=$((port + 2))
+done
+start_node solo "$port"
 node=$last_pid
 ingest() { # LABEL: one timed ingest, its wall seconds in $secs
-  /usr/bin/time -f "%e %M" -o "$work/time" "$work/grafo" ingest "$tree" --exclude cmd/ --graph std --server http://127.0.0.1:17670 --quiet >"$work/out" 2>"$work/err" ||
+  /usr/bin/time -f "%e %M" -o "$work/time" "$work/grafo" ingest "$tree" --exclude cmd/ --graph std --server "http://127.0.0.1:$port" --quiet >"$work/out" 2>"$work/err" ||
     { cat "$work/err" >&2; exit 1; }
   read -r secs kib <"$work/time"
   printf '%-40s %8.2f s  %6d MiB peak (client)\n' "$1" "$secs" $((kib / 1024))
