@@ -53,14 +53,7 @@ func TestIncrementalEqualsFreshGo(t *testing.T) {
 	}
 	files["go.mod"] += "\nrequire example.com/ext v0.0.0\n\nreplace example.com/ext => " + filepath.ToSlash(ext) + "\n"
 	fronts := []ingest.Frontend{New()}
-	for _, rc := range goRegressions {
-		t.Run(fmt.Sprintf("seed=%d", rc.Seed), func(t *testing.T) {
-			ingesttest.Incremental(t, files, fronts, goEdits, rc.Seed, rc.Steps)
-		})
-	}
-	t.Run("random", func(t *testing.T) {
-		ingesttest.Incremental(t, files, fronts, goEdits, ingesttest.RandomSeed(t), goSteps)
-	})
+	ingesttest.IncrementalRuns(t, files, fronts, goEdits, goRegressions, goSteps)
 }
 
 // Random edits of a Go tree (module example.com/c). They keep the code

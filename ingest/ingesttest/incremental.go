@@ -110,6 +110,20 @@ type Regression struct {
 	Steps int
 }
 
+// IncrementalRuns runs Incremental over the regressions, each up to the
+// step that once failed, then once from a random seed (RandomSeed) for
+// steps steps.
+func IncrementalRuns(t *testing.T, files map[string]string, fronts []ingest.Frontend, edits []Edit, regressions []Regression, steps int) {
+	for _, rc := range regressions {
+		t.Run(fmt.Sprintf("seed=%d", rc.Seed), func(t *testing.T) {
+			Incremental(t, files, fronts, edits, rc.Seed, rc.Steps)
+		})
+	}
+	t.Run("random", func(t *testing.T) {
+		Incremental(t, files, fronts, edits, RandomSeed(t), steps)
+	})
+}
+
 // Edit is one kind of random change; it returns what it did, "" if it
 // found nothing to do.
 type Edit struct {

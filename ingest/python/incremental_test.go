@@ -3,7 +3,6 @@
 package python
 
 import (
-	"fmt"
 	"path"
 	"regexp"
 	"strings"
@@ -35,14 +34,7 @@ func TestIncrementalEqualsFreshPython(t *testing.T) {
 		}
 	}
 	fronts := []ingest.Frontend{New()}
-	for _, rc := range pyRegressions {
-		t.Run(fmt.Sprintf("seed=%d", rc.Seed), func(t *testing.T) {
-			ingesttest.Incremental(t, files, fronts, pyEdits, rc.Seed, rc.Steps)
-		})
-	}
-	t.Run("random", func(t *testing.T) {
-		ingesttest.Incremental(t, files, fronts, pyEdits, ingesttest.RandomSeed(t), pySteps)
-	})
+	ingesttest.IncrementalRuns(t, files, fronts, pyEdits, pyRegressions, pySteps)
 }
 
 var (
