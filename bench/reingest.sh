@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 file=${1:-strings/strings.go}
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 go build -o "$work/grafo" ./cmd/grafo
 . bench/lib.sh
 
