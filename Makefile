@@ -6,7 +6,7 @@ COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BIN       := bin/grafo
 
-.PHONY: all build static deps test test-deploy test-short nemesis bench bench-engine bench-cluster bench-graph bench-ingest bench-mcp bench-lsp lint fmt vet generate generate-check clean
+.PHONY: all build static deps test test-deploy test-short nemesis bench bench-engine bench-cluster bench-graph bench-ingest bench-reingest bench-mcp bench-lsp lint fmt vet generate generate-check clean
 
 all: build
 
@@ -54,6 +54,10 @@ bench-graph:
 bench-ingest:
 	bash bench/ingest.sh
 
+# Re-ingest of std after a one-function-body change, against its full ingest.
+bench-reingest:
+	bash bench/reingest.sh
+
 # Every MCP tool's p50/p99 on the std graph, one node (target p99 50 ms).
 bench-mcp:
 	bash bench/mcp.sh
@@ -62,7 +66,7 @@ bench-mcp:
 bench-lsp:
 	bash bench/lsp.sh
 
-bench: bench-engine bench-cluster bench-graph bench-ingest bench-mcp bench-lsp
+bench: bench-engine bench-cluster bench-graph bench-ingest bench-reingest bench-mcp bench-lsp
 
 lint: vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

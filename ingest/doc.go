@@ -7,6 +7,20 @@
 // Language frontends live in subpackages: ingest/golang (go/packages +
 // go/types + x/tools callgraph) and ingest/python (tree-sitter).
 //
+// Incremental ingest leaves exactly the graph a fresh ingest of the same
+// tree gives. A file's facts depend on other files (a type realizes an
+// interface declared elsewhere, a dynamic call reaches every
+// implementation in the tree, a callee may go away), so a frontend that
+// sees any new, changed or deleted file of its language re-analyses its
+// whole tree and emits every file; Run writes a file that did not change
+// on disk only when its facts did, which it tells by a digest of the facts
+// stored in the file record (File.Facts). Unchanged trees cost checksums
+// only; a change costs the analysis of the tree but writes only what
+// moved. The graph store removes external nodes nothing names any more at
+// the end of each ingest (SetLanguages), and batches of a graph that
+// already has facts are written one at a time, so that a declaration that
+// moved between files is never removed after it was written again.
+//
 // The tree being ingested is untrusted input. Nothing outside it is read
 // through it: the walk follows no symbolic link, and frontends get the
 // paths the walk withheld (Request.Withheld) so that the tools they run

@@ -19,11 +19,17 @@ type Frontend interface {
 	// belongs to this frontend. It must not read the file.
 	Claims(path string) bool
 	// Extract analyses the tree and calls emit once for every path in
-	// req.Changed, in any order, from one goroutine at a time. It must be
-	// cheap when req.Changed is empty: Run calls it then only to learn the
-	// languages (e.g. read go.mod, load no packages). A file that cannot be
-	// analysed is still emitted, with File.Diagnostics; only failures of the
-	// whole run (cancellation, emit errors) are returned as errors.
+	// req.Changed, in any order, from one goroutine at a time. It must
+	// also emit every other file of req.Files whose facts a change of
+	// req.Changed can affect (a type that now realizes a new interface, a
+	// call whose callee went away, a dynamic call with a new candidate):
+	// Run writes those only when their facts differ from the graph's, so
+	// emitting more than needed costs analysis, never correctness. It must
+	// be cheap when req.Changed and req.Deleted are empty: Run calls it then only to learn
+	// the languages (e.g. read go.mod, load no packages). A file that
+	// cannot be analysed is still emitted, with File.Diagnostics; only
+	// failures of the whole run (cancellation, emit errors) are returned as
+	// errors.
 	Extract(ctx context.Context, req Request, emit func(FileFacts) error) (Result, error)
 }
 
@@ -35,8 +41,14 @@ type Request struct {
 	Files []File
 	// Changed holds the paths (new or changed files) whose facts must be
 	// emitted. Run fills in the File checksums of emitted facts itself;
-	// the frontend sets Path, Diagnostics, Nodes and Edges.
+	// the frontend sets Path, Diagnostics, Nodes and Edges. Empty when
+	// the tree is unchanged for this frontend (then Extract only reports
+	// the languages).
 	Changed map[string]bool
+	// Deleted lists the frontend's files (paths it claims) that the graph
+	// held and the tree no longer has: their facts are gone already, but
+	// other files' facts may depend on them, as on a changed file.
+	Deleted []string
 	// Withheld holds the tree's paths the walk left out, with why
 	// (WithheldSymlink, WithheldDepth, WithheldSize): a frontend must not
 	// read them, nor let a tool it runs read them (the Go frontend hides

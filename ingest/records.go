@@ -45,6 +45,9 @@ type File struct {
 	Size        int64    `json:"size"`
 	Language    string   `json:"language,omitempty"`
 	Diagnostics []string `json:"diagnostics,omitempty"`
+	// Facts is the digest of the file's facts (FactsDigest) as Run wrote
+	// them; empty for records written before it existed.
+	Facts string `json:"facts,omitempty"`
 }
 
 // Node is a variable, function or class. Its identity is its qualified

@@ -45,6 +45,7 @@ type Summary struct {
 	Graph                                   string
 	Files, New, Changed, Unchanged, Deleted int
 	Nodes, Edges                            int // written
+	Refreshed                               int // unchanged files re-analysed whose facts changed, so were rewritten
 	Diagnostics                             int // on written files
 	Languages                               []Language
 	Unsupported                             map[string]int    // language → files left out: frontend not compiled in
@@ -62,6 +63,9 @@ func (s Summary) String() string {
 	// node or edge that several files produce is sent with each and stored
 	// once (grafo ingest prints the stored totals after this).
 	fmt.Fprintf(&b, "written: %d node and %d edge records for the changed files; %d diagnostics\n", s.Nodes, s.Edges, s.Diagnostics)
+	if s.Refreshed > 0 {
+		fmt.Fprintf(&b, "re-analysed: %d unchanged files whose facts the change altered\n", s.Refreshed)
+	}
 	if len(s.Languages) > 0 {
 		var ls []string
 		for _, l := range s.Languages {
@@ -102,236 +106,343 @@ func rd(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
 
 // Run ingests the tree at root into graph through sink: it walks and
 // checksums the tree, diffs it against sink.Files, deletes the facts of
-// deleted files, has each frontend extract the facts of new and changed
-// files and writes them in concurrent batches as they come, then records
+// deleted files, has each frontend re-analyse what the change can affect
+// and writes the facts of new and changed files, and of unchanged files
+// whose facts changed, in concurrent batches as they come; then it records
 // the languages. An unchanged tree writes nothing at all (and loads no
 // code). Frontends come from Options.Frontends, else from Register.
 func Run(ctx context.Context, root, graph string, sink Sink, opts Options) (Summary, error) {
-	start := time.Now()
-	sum := Summary{Graph: graph, Unsupported: map[string]int{}, UnsupportedWhy: map[string]string{}, Withheld: map[string]int{}}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	r, err := newRun(root, graph, sink, opts)
+	if err != nil {
+		return r.sum, err
 	}
-	switch opts.Callgraph {
+	defer r.prog.stop()
+	if err := r.walk(ctx); err != nil {
+		return r.sum, err
+	}
+	diff, err := r.diff(ctx)
+	if err != nil || diff.Empty() {
+		// Nothing to write, not even the languages: updatedAt must not move.
+		r.sum.Total = time.Since(r.start)
+		return r.sum, err
+	}
+	if err := r.deleteFiles(ctx, diff.Deleted); err != nil {
+		return r.sum, err
+	}
+	r.plan(diff)
+	if err := r.analyse(ctx); err != nil {
+		return r.sum, err
+	}
+	return r.sum, r.finish(ctx)
+}
+
+// run is the state of one Run, phase to phase.
+type run struct {
+	start time.Time
+	abs   string // the tree's root, absolute, links resolved
+	graph string
+	sink  Sink
+	opts  Options
+	log   *slog.Logger
+	prog  *progress
+	sum   Summary
+
+	fronts   []Frontend
+	maxSize  int64
+	withheld map[string]string // path → why; frontends must not read these
+	present  map[string]bool   // every path on disk
+	owner    map[string]int    // claimed path → index in fronts
+	claimed  []string
+	files    []File          // claimed files, checksummed
+	byPath   map[string]File // the same, by path, with their language
+	held     map[string]File // what the graph holds (Sink.Files)
+
+	perFront   [][]File          // each frontend's files
+	changedPer []map[string]bool // each frontend's new and changed paths
+	deletedPer [][]string        // each frontend's deleted paths
+	tooLarge   []FileFacts       // new or changed files recorded without analysis
+
+	w     *writer
+	wmu   sync.Mutex // guards sum's counters updated by the writer
+	langs map[string]Language
+}
+
+// newRun checks the options and resolves root.
+func newRun(root, graph string, sink Sink, opts Options) (*run, error) {
+	r := &run{start: time.Now(), graph: graph, sink: sink, opts: opts,
+		sum:      Summary{Graph: graph, Unsupported: map[string]int{}, UnsupportedWhy: map[string]string{}, Withheld: map[string]int{}},
+		withheld: map[string]string{}, owner: map[string]int{}, langs: map[string]Language{}}
+	r.log = opts.Logger
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	switch r.opts.Callgraph {
 	case "":
-		opts.Callgraph = "cha"
+		r.opts.Callgraph = "cha"
 	case "static", "cha", "vta":
 	default:
-		return sum, fmt.Errorf("%w: callgraph %q (want static, cha or vta)", ErrBadOption, opts.Callgraph)
+		return r, fmt.Errorf("%w: callgraph %q (want static, cha or vta)", ErrBadOption, opts.Callgraph)
 	}
-	fronts := opts.Frontends
-	if fronts == nil {
-		fronts = Registered()
+	r.fronts = opts.Frontends
+	if r.fronts == nil {
+		r.fronts = Registered()
 	}
-	if len(fronts) == 0 {
-		return sum, ErrNoFrontend
+	if len(r.fronts) == 0 {
+		return r, ErrNoFrontend
+	}
+	r.maxSize = opts.MaxFileSize
+	if r.maxSize == 0 {
+		r.maxSize = DefaultMaxFileSize
 	}
 	abs, err := filepath.Abs(root)
 	if err != nil {
-		return sum, fmt.Errorf("ingest: %w", err)
+		return r, fmt.Errorf("ingest: %w", err)
 	}
-	if abs, err = filepath.EvalSymlinks(abs); err != nil {
-		return sum, fmt.Errorf("ingest: %w", err)
+	if r.abs, err = filepath.EvalSymlinks(abs); err != nil {
+		return r, fmt.Errorf("ingest: %w", err)
 	}
+	r.prog = newProgress(opts.Progress)
+	return r, nil
+}
 
-	prog := newProgress(opts.Progress)
-	defer prog.stop()
+// withhold records that path p is left out, and why.
+func (r *run) withhold(p, why string) {
+	r.withheld[p] = why
+	r.sum.Withheld[why]++
+	if why != WithheldSymlink { // links are common and harmless to skip
+		r.log.Warn("left out", "path", p, "reason", why)
+	}
+}
 
-	// Walk and checksum.
-	maxSize := opts.MaxFileSize
-	if maxSize == 0 {
-		maxSize = DefaultMaxFileSize
-	}
-	withheld := map[string]string{} // path → why; frontends must not read these
-	withhold := func(p, why string) {
-		withheld[p] = why
-		sum.Withheld[why]++
-		if why != WithheldSymlink { // links are common and harmless to skip
-			log.Warn("left out", "path", p, "reason", why)
-		}
-	}
-	paths, err := Walk(ctx, abs, WalkOptions{IncludeVendor: opts.IncludeVendor, IncludeTestdata: opts.IncludeTestdata,
-		Exclude: opts.Exclude, MaxDepth: opts.MaxDepth, Withheld: withhold})
+// walk lists the tree and gives each file to the first frontend that
+// claims it; files of languages without a frontend here are counted.
+func (r *run) walk(ctx context.Context) error {
+	paths, err := Walk(ctx, r.abs, WalkOptions{IncludeVendor: r.opts.IncludeVendor, IncludeTestdata: r.opts.IncludeTestdata,
+		Exclude: r.opts.Exclude, MaxDepth: r.opts.MaxDepth, Withheld: r.withhold})
 	if err != nil {
-		return sum, err
+		return err
 	}
-	present := make(map[string]bool, len(paths))
-	owner := map[string]int{} // path → index in fronts
-	var claimed []string
+	r.present = make(map[string]bool, len(paths))
 	for _, p := range paths {
-		present[p] = true
-		found := false
-		for i, f := range fronts {
-			if f.Claims(p) {
-				owner[p] = i
-				claimed = append(claimed, p)
-				found = true
-				break
-			}
+		r.present[p] = true
+		i := slices.IndexFunc(r.fronts, func(f Frontend) bool { return f.Claims(p) })
+		if i >= 0 {
+			r.owner[p] = i
+			r.claimed = append(r.claimed, p)
+			continue
 		}
-		if !found {
-			// A language whose frontend is here but passed the file over
-			// (Go's _dir and .dir convention) is not "unsupported".
-			if l := languageOf(p); l != "" && !slices.ContainsFunc(fronts, func(f Frontend) bool { return f.Name() == l }) {
-				sum.Unsupported[l]++
-			}
+		// A language whose frontend is here but passed the file over
+		// (Go's _dir and .dir convention) is not "unsupported".
+		if l := languageOf(p); l != "" && !slices.ContainsFunc(r.fronts, func(f Frontend) bool { return f.Name() == l }) {
+			r.sum.Unsupported[l]++
 		}
 	}
-	for l, n := range sum.Unsupported {
-		if r := unavailableReason(l); r != "" {
-			sum.UnsupportedWhy[l] = r
-			log.Warn("frontend not in this binary", "language", l, "files", n, "reason", r)
+	for l, n := range r.sum.Unsupported {
+		if why := unavailableReason(l); why != "" {
+			r.sum.UnsupportedWhy[l] = why
+			r.log.Warn("frontend not in this binary", "language", l, "files", n, "reason", why)
 			continue
 		}
 		// No Grafo build reads this language (JavaScript in a Go tree):
 		// nothing the operator can fix, so not a warning.
-		log.Info("no frontend for this language; its files are left out", "language", l, "files", n)
+		r.log.Info("no frontend for this language; its files are left out", "language", l, "files", n)
 	}
-	prog.setPhase("hash")
-	files, err := checksumAll(ctx, abs, claimed, nil)
-	if err != nil {
-		return sum, err
-	}
-	held, err := sink.Files(ctx, graph)
-	if err != nil {
-		return sum, fmt.Errorf("ingest: files of %s: %w", graph, err)
-	}
-	diff := Compare(files, present, held)
-	sum.Files, sum.New, sum.Changed = len(files), len(diff.New), len(diff.Changed)
-	sum.Unchanged, sum.Deleted = len(diff.Unchanged), len(diff.Deleted)
-	sum.WalkHash = time.Since(start)
-	log.Info("diff", "graph", graph, "files", sum.Files, "new", sum.New, "changed", sum.Changed,
-		"unchanged", sum.Unchanged, "deleted", sum.Deleted)
-	if diff.Empty() {
-		// Nothing to write, not even the languages: updatedAt must not move.
-		sum.Total = time.Since(start)
-		return sum, nil
-	}
+	return nil
+}
 
-	// Deletions go first: a declaration that moved from a deleted file to
-	// a new one must not be removed after it was written again.
-	prog.setPhase("delete")
-	for i := 0; i < len(diff.Deleted); i += deleteBatch {
-		batch := diff.Deleted[i:min(i+deleteBatch, len(diff.Deleted))]
-		if err := sink.DeleteFiles(ctx, graph, batch); err != nil {
-			return sum, fmt.Errorf("ingest: delete %d files of %s: %w", len(batch), graph, err)
+// diff checksums the claimed files and compares them with the graph's.
+func (r *run) diff(ctx context.Context) (Diff, error) {
+	r.prog.setPhase("hash")
+	var err error
+	if r.files, err = checksumAll(ctx, r.abs, r.claimed, nil); err != nil {
+		return Diff{}, err
+	}
+	if r.held, err = r.sink.Files(ctx, r.graph); err != nil {
+		return Diff{}, fmt.Errorf("ingest: files of %s: %w", r.graph, err)
+	}
+	diff := Compare(r.files, r.present, r.held)
+	s := &r.sum
+	s.Files, s.New, s.Changed = len(r.files), len(diff.New), len(diff.Changed)
+	s.Unchanged, s.Deleted = len(diff.Unchanged), len(diff.Deleted)
+	s.WalkHash = time.Since(r.start)
+	r.log.Info("diff", "graph", r.graph, "files", s.Files, "new", s.New, "changed", s.Changed,
+		"unchanged", s.Unchanged, "deleted", s.Deleted)
+	return diff, nil
+}
+
+// deleteFiles removes the facts of deleted files. Deletions go first: a
+// declaration that moved from a deleted file to a new one must not be
+// removed after it was written again.
+func (r *run) deleteFiles(ctx context.Context, deleted []string) error {
+	r.prog.setPhase("delete")
+	for i := 0; i < len(deleted); i += deleteBatch {
+		batch := deleted[i:min(i+deleteBatch, len(deleted))]
+		if err := r.sink.DeleteFiles(ctx, r.graph, batch); err != nil {
+			return fmt.Errorf("ingest: delete %d files of %s: %w", len(batch), r.graph, err)
 		}
 	}
+	return nil
+}
 
-	byPath := make(map[string]File, len(files))
-	perFront := make([][]File, len(fronts))
-	for _, f := range files {
-		i := owner[f.Path]
-		f.Language = fronts[i].Name()
-		byPath[f.Path] = f
-		if maxSize > 0 && f.Size > maxSize {
-			withhold(f.Path, WithheldSize)
+// plan splits the files among the frontends and marks what each must
+// re-analyse; files over the size limit are recorded without analysis.
+func (r *run) plan(diff Diff) {
+	r.byPath = make(map[string]File, len(r.files))
+	r.perFront = make([][]File, len(r.fronts))
+	r.changedPer = make([]map[string]bool, len(r.fronts))
+	for i := range r.changedPer {
+		r.changedPer[i] = map[string]bool{}
+	}
+	for _, f := range r.files {
+		i := r.owner[f.Path]
+		f.Language = r.fronts[i].Name()
+		r.byPath[f.Path] = f
+		if r.maxSize > 0 && f.Size > r.maxSize {
+			r.withhold(f.Path, WithheldSize)
 			continue
 		}
-		perFront[i] = append(perFront[i], f)
+		r.perFront[i] = append(r.perFront[i], f)
 	}
-	changedPer := make([]map[string]bool, len(fronts))
-	for i := range changedPer {
-		changedPer[i] = map[string]bool{}
+	r.deletedPer = make([][]string, len(r.fronts))
+	for _, p := range diff.Deleted {
+		if i := slices.IndexFunc(r.fronts, func(f Frontend) bool { return f.Claims(p) }); i >= 0 {
+			r.deletedPer[i] = append(r.deletedPer[i], p)
+		}
 	}
-	var tooLarge []FileFacts
-	for _, f := range append(append([]File(nil), diff.New...), diff.Changed...) {
-		if withheld[f.Path] == WithheldSize {
+	for _, f := range slices.Concat(diff.New, diff.Changed) {
+		if r.withheld[f.Path] == WithheldSize {
 			// Recorded with its checksums, so a re-ingest sees it
 			// unchanged, but never handed to a frontend.
-			f = byPath[f.Path]
-			f.Diagnostics = []string{fmt.Sprintf("file of %d bytes is over the %d-byte limit (--max-file-size): not analysed", f.Size, maxSize)}
-			tooLarge = append(tooLarge, FileFacts{File: f})
+			f = r.byPath[f.Path]
+			f.Diagnostics = []string{fmt.Sprintf("file of %d bytes is over the %d-byte limit (--max-file-size): not analysed", f.Size, r.maxSize)}
+			r.tooLarge = append(r.tooLarge, FileFacts{File: f})
 			continue
 		}
-		changedPer[owner[f.Path]][f.Path] = true
-		prog.total.Add(1)
+		r.changedPer[r.owner[f.Path]][f.Path] = true
+		r.prog.total.Add(1)
 	}
+}
 
-	var wmu sync.Mutex // guards sum's counters updated by the writer
-	w := newWriter(ctx, sink, graph, func(files, nodes, edges int) {
-		wmu.Lock()
-		sum.Nodes += nodes
-		sum.Edges += edges
-		wmu.Unlock()
-		prog.records.Add(int64(files + nodes + edges))
+// analyse runs each frontend with a share of the tree and writes what it
+// emits as it comes.
+func (r *run) analyse(ctx context.Context) error {
+	r.w = newWriter(ctx, r.sink, r.graph, func(files, nodes, edges int) {
+		r.wmu.Lock()
+		r.sum.Nodes += nodes
+		r.sum.Edges += edges
+		r.wmu.Unlock()
+		r.prog.records.Add(int64(files + nodes + edges))
 	})
-	for _, ff := range tooLarge {
-		sum.Diagnostics++
-		if err := w.add(ff); err != nil {
-			w.close()
-			return sum, err
+	if len(r.held) > 0 {
+		// A declaration that moved between two files written in separate
+		// batches must not be removed by the batch of its old file after
+		// the batch of its new one wrote it: batches of a graph that has
+		// facts go one at a time (a fresh graph has nothing to remove).
+		r.w.sem = make(chan struct{}, 1)
+	}
+	for _, ff := range r.tooLarge {
+		if err := r.put(ff); err != nil {
+			r.w.close()
+			return err
 		}
 	}
-	langs := map[string]Language{}
-	prog.setPhase("analyse")
-	for i, fr := range fronts {
-		if len(perFront[i]) == 0 {
+	r.prog.setPhase("analyse")
+	for i := range r.fronts {
+		if len(r.perFront[i]) == 0 {
 			continue
 		}
-		changed := changedPer[i]
-		emitted := map[string]bool{}
-		var emu sync.Mutex
-		emit := func(ff FileFacts) error {
-			emu.Lock()
-			defer emu.Unlock()
-			p := ff.File.Path
-			if !changed[p] || emitted[p] {
-				return fmt.Errorf("ingest: frontend %s emitted %q, which is not a changed file or was emitted twice", fr.Name(), p)
-			}
-			emitted[p] = true
-			diags := scrubPaths(ff.File.Diagnostics, abs)
-			ff.File = byPath[p]
-			ff.File.Diagnostics = diags
-			sum.Diagnostics += len(diags)
-			return w.add(ff)
-		}
-		req := Request{Root: abs, Files: perFront[i], Changed: changed, Withheld: withheld, Callgraph: opts.Callgraph,
-			Logger: log.With("frontend", fr.Name()), Parsed: func(n int) { prog.parsed.Add(int64(n)) }}
-		res, err := fr.Extract(ctx, req, emit)
-		if err != nil {
-			w.close()
-			return sum, fmt.Errorf("ingest: %s frontend: %w", fr.Name(), err)
-		}
-		// A changed file the frontend skipped is still recorded, so that
-		// the next ingest sees it as unchanged.
-		var missing []string
-		for p := range changed {
-			if !emitted[p] {
-				missing = append(missing, p)
-			}
-		}
-		sort.Strings(missing)
-		for _, p := range missing {
-			if err := emit(FileFacts{File: File{Path: p,
-				Diagnostics: []string{"frontend " + fr.Name() + " produced no facts for this file"}}}); err != nil {
-				w.close()
-				return sum, err
-			}
-		}
-		sum.Load += res.Load
-		sum.Analyse += res.Analyse
-		for _, l := range res.Languages {
-			langs[l.Name] = l
+		if err := r.extract(ctx, i); err != nil {
+			r.w.close()
+			return err
 		}
 	}
-	prog.setPhase("write")
-	tw := time.Now()
-	_, err = w.close()
-	sum.Write = time.Since(tw)
+	return nil
+}
+
+// extract has frontend i analyse its files. It must emit every new or
+// changed file; it may emit unchanged files it re-analysed because a
+// change elsewhere can affect their facts, which are written only if they
+// differ from what the graph holds (File.Facts). A new or changed file it
+// skipped is still recorded, so that the next ingest sees it unchanged.
+func (r *run) extract(ctx context.Context, i int) error {
+	fr, changed := r.fronts[i], r.changedPer[i]
+	emitted := map[string]bool{}
+	var emu sync.Mutex
+	emit := func(ff FileFacts) error {
+		emu.Lock()
+		defer emu.Unlock()
+		p := ff.File.Path
+		f, ok := r.byPath[p]
+		if !ok || r.owner[p] != i || r.withheld[p] != "" || emitted[p] {
+			return fmt.Errorf("ingest: frontend %s emitted %q, which is not one of its files or was emitted twice", fr.Name(), p)
+		}
+		emitted[p] = true
+		diags := scrubPaths(ff.File.Diagnostics, r.abs)
+		ff.File = f
+		ff.File.Diagnostics = diags
+		normalise(&ff)
+		if !changed[p] && r.held[p].Facts == ff.File.Facts {
+			return nil // re-analysed, same facts
+		}
+		if !changed[p] {
+			r.sum.Refreshed++
+		}
+		return r.put(ff)
+	}
+	req := Request{Root: r.abs, Files: r.perFront[i], Changed: changed, Deleted: r.deletedPer[i], Withheld: r.withheld, Callgraph: r.opts.Callgraph,
+		Logger: r.log.With("frontend", fr.Name()), Parsed: func(n int) { r.prog.parsed.Add(int64(n)) }}
+	res, err := fr.Extract(ctx, req, emit)
 	if err != nil {
-		return sum, err
+		return fmt.Errorf("ingest: %s frontend: %w", fr.Name(), err)
 	}
-	for _, l := range langs {
-		sum.Languages = append(sum.Languages, l)
+	var missing []string
+	for p := range changed {
+		if !emitted[p] {
+			missing = append(missing, p)
+		}
 	}
-	sort.Slice(sum.Languages, func(i, j int) bool { return sum.Languages[i].Name < sum.Languages[j].Name })
-	if err := sink.SetLanguages(ctx, graph, sum.Languages); err != nil {
-		return sum, fmt.Errorf("ingest: languages of %s: %w", graph, err)
+	sort.Strings(missing)
+	for _, p := range missing {
+		if err := emit(FileFacts{File: File{Path: p,
+			Diagnostics: []string{"frontend " + fr.Name() + " produced no facts for this file"}}}); err != nil {
+			return err
+		}
 	}
-	sum.Total = time.Since(start)
-	log.Info("ingested", "graph", graph, "nodes", sum.Nodes, "edges", sum.Edges,
-		"diagnostics", sum.Diagnostics, "total", sum.Total)
-	return sum, nil
+	r.sum.Load += res.Load
+	r.sum.Analyse += res.Analyse
+	for _, l := range res.Languages {
+		r.langs[l.Name] = l
+	}
+	return nil
+}
+
+// put queues one file's facts for writing.
+func (r *run) put(ff FileFacts) error {
+	if ff.File.Facts == "" {
+		normalise(&ff)
+	}
+	r.sum.Diagnostics += len(ff.File.Diagnostics)
+	return r.w.add(ff)
+}
+
+// finish waits for the writes and records the languages.
+func (r *run) finish(ctx context.Context) error {
+	r.prog.setPhase("write")
+	tw := time.Now()
+	_, err := r.w.close()
+	r.sum.Write = time.Since(tw)
+	if err != nil {
+		return err
+	}
+	for _, l := range r.langs {
+		r.sum.Languages = append(r.sum.Languages, l)
+	}
+	sort.Slice(r.sum.Languages, func(i, j int) bool { return r.sum.Languages[i].Name < r.sum.Languages[j].Name })
+	if err := r.sink.SetLanguages(ctx, r.graph, r.sum.Languages); err != nil {
+		return fmt.Errorf("ingest: languages of %s: %w", r.graph, err)
+	}
+	r.sum.Total = time.Since(r.start)
+	r.log.Info("ingested", "graph", r.graph, "nodes", r.sum.Nodes, "edges", r.sum.Edges,
+		"refreshed", r.sum.Refreshed, "diagnostics", r.sum.Diagnostics, "total", r.sum.Total)
+	return nil
 }

@@ -173,7 +173,7 @@ func (s *Store) replace(ctx context.Context, graph string, facts []ingest.FileFa
 	if err != nil {
 		return err
 	}
-	r := &replacement{graph: graph, touched: map[string]bool{}, buckets: map[string]bool{}, external: map[string]ingest.Node{}}
+	r := &replacement{graph: graph, touched: map[string]bool{}, buckets: map[string]bool{}, external: map[string]ingest.Node{}, written: map[string]bool{}}
 	for i, path := range paths {
 		var f *ingest.FileFacts
 		if i < len(facts) {
@@ -229,6 +229,7 @@ type replacement struct {
 	touched        map[string]bool        // nodes named in the change event
 	buckets        map[string]bool        // name buckets written
 	external       map[string]ingest.Node // external nodes the facts name
+	written        map[string]bool        // nodes a file of this call defines
 }
 
 // disowned is a node a file defined before and no longer does.
@@ -291,6 +292,7 @@ func (r *replacement) nodes(path string, old *ownerIndex, nodes []ingest.Node, c
 			continue
 		}
 		defined[id] = true
+		r.written[id] = true
 		rec := Node{Kind: n.Kind, Name: n.Name, QualifiedName: n.QualifiedName, Path: n.Path,
 			Line: n.Line, EndLine: n.EndLine, Owner: path}
 		if rec.Path == "" {
@@ -445,13 +447,10 @@ func (s *Store) putExternal(ctx context.Context, r *replacement) error {
 	}
 	for i, id := range ids {
 		if vals[i] != nil {
+			shadowExternal(&r.facts, r.graph, id, vals[i], r.external[id])
 			continue
 		}
-		n := r.external[id]
-		r.facts.putJSON(pNode(r.graph, id), "meta", Node{Kind: n.Kind, Name: n.Name, QualifiedName: n.QualifiedName,
-			Path: n.Path, Line: n.Line, EndLine: n.EndLine, External: true, Owner: extOwner})
-		r.buckets[r.facts.putName(r.graph, id, n.Kind, n.Name)] = true
-		r.facts.putJSON(pOwner(r.graph, extOID), "n/"+id, indexRec{Kind: n.Kind, Name: n.Name})
+		writeExternal(&r.facts, r.graph, id, r.external[id], r.buckets)
 	}
 	return nil
 }
@@ -463,23 +462,34 @@ func (s *Store) dropDisowned(ctx context.Context, r *replacement) error {
 	if len(r.disowned) == 0 {
 		return nil
 	}
-	keys := make([][]byte, len(r.disowned))
+	// Each node's record, and its external owner's index row (a node the
+	// tree no longer defines may stay as an external one).
+	nd := len(r.disowned)
+	keys := make([][]byte, 2*nd)
 	for i, d := range r.disowned {
 		keys[i] = kv.Key(pNode(r.graph, d.id), "meta")
+		keys[nd+i] = kv.Key(pOwner(r.graph, extOID), "n/"+d.id)
 	}
 	vals, err := s.getMany(ctx, keys)
 	if err != nil {
 		return err
 	}
 	for i, d := range r.disowned {
-		if vals[i] == nil {
-			continue
+		if vals[i] == nil || r.written[d.id] {
+			continue // gone, or moved to another file of this call
 		}
 		var n Node
 		if err := json.Unmarshal(vals[i], &n); err != nil {
 			return fmt.Errorf("node %s: %w", d.id, err)
 		}
 		if n.Owner != d.owner {
+			continue
+		}
+		if ext, ok := removedAsExternal(n, r.external[d.id], vals[nd+i]); ok {
+			if !strings.EqualFold(ext.Name, n.Name) {
+				r.facts.delName(r.graph, d.id, n.Name)
+			}
+			writeExternal(&r.facts, r.graph, d.id, ext, r.buckets)
 			continue
 		}
 		r.facts.del(pNode(r.graph, d.id), "meta")

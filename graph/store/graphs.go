@@ -142,13 +142,18 @@ func (s *Store) Graphs(ctx context.Context) ([]*GraphMeta, error) {
 }
 
 // SetLanguages records graph's languages and moves updatedAt. It creates
-// the graph if needed.
+// the graph if needed. Ingest calls it last, so it also removes the
+// external nodes no edge or occurrence names any more (pruneExternal).
 func (s *Store) SetLanguages(ctx context.Context, graph string, langs []ingest.Language) error {
 	if _, err := s.ensureGraph(ctx, graph); err != nil {
 		return err
 	}
 	if langs == nil {
 		langs = []ingest.Language{}
+	}
+	// An ingest ends here: drop the external nodes it left unused.
+	if err := s.pruneExternal(ctx, graph); err != nil {
+		return err
 	}
 	var b batch
 	b.putJSON(pGraph(graph), "lang", langs)

@@ -15,7 +15,7 @@ import (
 	"github.com/grafo/grafo/ingest"
 )
 
-// extract emits the facts of every changed file of the module: the loaded
+// extract emits the facts of every file of the module: the loaded
 // packages' files through analysis, the rest (excluded by build
 // constraints, tests, directories go list ignores) as bare file records.
 func (l *loaded) extract(ctx context.Context, req ingest.Request, files []string, emit func(ingest.FileFacts) error) error {
@@ -26,7 +26,7 @@ func (l *loaded) extract(ctx context.Context, req ingest.Request, files []string
 		for _, f := range p.Syntax {
 			if r := l.rel(f.FileStart); r != "" {
 				covered[r] = true
-				has = has || req.Changed[r]
+				has = true
 			}
 		}
 		if has {
@@ -79,7 +79,7 @@ func (l *loaded) extract(ctx context.Context, req ingest.Request, files []string
 		return err
 	}
 	for _, f := range files {
-		if req.Changed[f] && !covered[f] {
+		if !covered[f] {
 			if err := emit(ingest.FileFacts{File: ingest.File{Path: f}}); err != nil {
 				return err
 			}
@@ -117,7 +117,7 @@ func (l *loaded) extractPackage(p *packages.Package, req ingest.Request, emit fu
 	diags := l.diagnostics(p, l.dir)
 	for _, f := range p.Syntax {
 		r := l.rel(f.FileStart)
-		if r == "" || !req.Changed[r] {
+		if r == "" {
 			continue
 		}
 		fx := &fileX{pkgX: x, file: f, path: r, seen: map[edgeKey]int{}, ext: map[string]bool{}}

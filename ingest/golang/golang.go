@@ -47,10 +47,9 @@ func (*Frontend) Claims(p string) bool {
 
 // module is one go.mod of the tree and the files under it.
 type module struct {
-	dir     string // slash-separated relative dir, "." for the root
-	goVer   string
-	files   []string
-	changed bool // some .go file of it is new or changed
+	dir   string // slash-separated relative dir, "." for the root
+	goVer string
+	files []string // its .go files
 }
 
 // Extract implements ingest.Frontend.
@@ -84,17 +83,24 @@ func (fe *Frontend) Extract(ctx context.Context, req ingest.Request, emit func(i
 		res.Languages = []ingest.Language{{Name: "go"}}
 	}
 
+	if len(req.Changed)+len(req.Deleted) == 0 {
+		return res, nil
+	}
 	var mu sync.Mutex // emit is called from the extraction workers
 	emitOne := func(ff ingest.FileFacts) error {
 		mu.Lock()
 		defer mu.Unlock()
-		req.Parsed(1)
+		if req.Changed[ff.File.Path] {
+			req.Parsed(1) // progress counts the files Run asked for
+		}
 		return emit(ff)
 	}
+	// Any change re-analyses every module: a package's facts depend on
+	// the whole tree (REALIZATION to any interface of it, dynamic calls to
+	// any implementation or function of the right signature, a callee
+	// that went away, a module path that changed), and Run writes only
+	// the files whose facts differ.
 	for _, f := range req.Files {
-		if !req.Changed[f.Path] {
-			continue
-		}
 		if path.Base(f.Path) == "go.mod" {
 			if err := emitOne(ingest.FileFacts{File: ingest.File{Path: f.Path}}); err != nil {
 				return res, err
@@ -109,12 +115,7 @@ func (fe *Frontend) Extract(ctx context.Context, req ingest.Request, emit func(i
 			}
 			continue
 		}
-		m.changed = true
-	}
-	for _, f := range req.Files {
-		if m := owningModule(mods, f.Path); m != nil && path.Base(f.Path) != "go.mod" {
-			m.files = append(m.files, f.Path)
-		}
+		m.files = append(m.files, f.Path)
 	}
 	all := make(map[string]bool, len(req.Files))
 	for _, f := range req.Files {
@@ -122,7 +123,7 @@ func (fe *Frontend) Extract(ctx context.Context, req ingest.Request, emit func(i
 	}
 	for _, d := range dirs {
 		m := mods[d]
-		if !m.changed {
+		if len(m.files) == 0 {
 			continue
 		}
 		if err := ctx.Err(); err != nil {

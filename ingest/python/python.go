@@ -40,12 +40,14 @@ func (*Frontend) Claims(p string) bool {
 }
 
 // Extract implements ingest.Frontend. Every Python file of the tree is
-// parsed when any file changed, since calls resolve across modules; only
-// the changed files' facts are emitted.
+// parsed and analysed when any file changed, and every file's facts are
+// emitted: names resolve across modules (imports, star imports, bases,
+// inferred types), so a change can alter any module's facts, and Run
+// writes only the files whose facts differ.
 func (fe *Frontend) Extract(ctx context.Context, req ingest.Request, emit func(ingest.FileFacts) error) (ingest.Result, error) {
 	var res ingest.Result
 	res.Languages = []ingest.Language{{Name: "python", Version: pythonVersion(req.Root, req.Files)}}
-	if len(req.Changed) == 0 {
+	if len(req.Changed)+len(req.Deleted) == 0 {
 		return res, nil
 	}
 	t0 := time.Now()
@@ -73,9 +75,6 @@ func (fe *Frontend) Extract(ctx context.Context, req ingest.Request, emit func(i
 	t1 := time.Now()
 	ix := newIndex(mods)
 	for _, p := range others {
-		if !req.Changed[p] {
-			continue
-		}
 		// pyproject.toml, .python-version, and stubs beside their .py
 		// (whose declarations come from the .py): recorded, no facts.
 		if err := emit(ingest.FileFacts{File: ingest.File{Path: p}}); err != nil {
@@ -83,9 +82,6 @@ func (fe *Frontend) Extract(ctx context.Context, req ingest.Request, emit func(i
 		}
 	}
 	for _, m := range mods {
-		if !req.Changed[m.path] {
-			continue
-		}
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
