@@ -250,8 +250,12 @@ func (fx *fileX) call(from string, c *ast.CallExpr) {
 		fx.callEdge(from, fn, pos, true) // the interface method itself
 	}
 	for _, ce := range fx.l.dyn[c.Lparen] {
-		if ce.anon && funcQN(ce.fn) == from {
+		if ce.anon && ce.qn == from {
 			continue // a closure of this very function
+		}
+		if ce.fn == nil { // a closure of an init@file function
+			fx.edge(from, ce.qn, ingest.Calls, pos, true)
+			continue
 		}
 		fx.callEdge(from, ce.fn, pos, true)
 	}
