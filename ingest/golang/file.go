@@ -27,7 +27,7 @@ type fileX struct {
 	// initFrom and initTo span the file's init functions and variable
 	// initialisers: the init function's lines.
 	initFrom, initTo token.Pos
-	cols  *columnMap
+	cols             *columnMap
 }
 
 func (fx *fileX) line(p token.Pos) int { return fx.l.fset.Position(p).Line }
