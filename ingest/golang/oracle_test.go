@@ -16,12 +16,14 @@ import (
 	"golang.org/x/tools/go/packages"
 	"golang.org/x/tools/go/ssa"
 	"golang.org/x/tools/go/ssa/ssautil"
+	"golang.org/x/tools/txtar"
 
 	"github.com/grafo/grafo/ingest"
+	"github.com/grafo/grafo/ingest/ingesttest"
 )
 
 // TestOracle checks the graph of real modules nobody here wrote (copied
-// from the module cache into testdata/oracle) against answers computed
+// from the module cache into testdata/oracle/*.txtar) against answers computed
 // independently from go/packages, go/ssa and x/tools' static call graph:
 // every static call edge between the module's functions is a CALLS edge,
 // and every types.Implements pair between a type of the module and a
@@ -31,9 +33,13 @@ import (
 func TestOracle(t *testing.T) {
 	for _, mod := range []string{"uuid", "golang-lru"} {
 		t.Run(mod, func(t *testing.T) {
-			dir := t.TempDir()
-			if err := os.CopyFS(dir, os.DirFS(filepath.Join("testdata", "oracle", mod))); err != nil {
+			ar, err := txtar.ParseFile(filepath.Join("testdata", "oracle", mod+".txtar"))
+			if err != nil {
 				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			for _, f := range ar.Files {
+				ingesttest.WriteFile(t, dir, f.Name, string(f.Data))
 			}
 			t0 := time.Now()
 			facts := extractAll(t, dir, "cha")
