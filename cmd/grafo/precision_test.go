@@ -9,36 +9,10 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/tools/txtar"
-
 	"github.com/grafo/grafo/graph/store"
 	"github.com/grafo/grafo/ingest"
+	"github.com/grafo/grafo/ingest/ingesttest"
 )
-
-// unpack writes the source files of a txtar fixture into a new directory
-// (the golden sections left out).
-func unpack(t *testing.T, fixture string) string {
-	t.Helper()
-	ar, err := txtar.ParseFile(fixture)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	for _, f := range ar.Files {
-		switch f.Name {
-		case "expected", "occurrences", "callgraph":
-			continue
-		}
-		p := filepath.Join(dir, filepath.FromSlash(f.Name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, f.Data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
 
 // reachableEdges pages through every node of the graph and counts the
 // edges Node.edges returns (OUT), failing on a (from, relation, to) triple
@@ -107,7 +81,7 @@ func TestIngestEdgesReachable(t *testing.T) {
 	}
 	for _, fx := range append(fixtures, oracle...) {
 		name := strings.TrimSuffix(filepath.Base(fx), ".txtar")
-		dir := unpack(t, fx)
+		dir := ingesttest.Unpack(t, fx)
 		if _, e, err := grafo(t, "ingest", dir, "--graph", name, "--server", p.url(), "--quiet"); err != nil {
 			t.Fatalf("ingest %s: %v\n%s", name, err, e)
 		}
@@ -123,7 +97,7 @@ func TestIngestEdgesReachable(t *testing.T) {
 // --no-tests leaves it out.
 func TestIngestTests(t *testing.T) {
 	p := newProc(t, "tests")
-	dir := unpack(t, "../../ingest/golang/testdata/tests.txtar")
+	dir := ingesttest.Unpack(t, "../../ingest/golang/testdata/tests.txtar")
 	callers := func(graph string) []string {
 		if _, e, err := grafo(t, append([]string{"ingest", dir, "--graph", graph, "--server", p.url(), "--quiet"}, flagsOf(graph)...)...); err != nil {
 			t.Fatalf("ingest %s: %v\n%s", graph, err, e)

@@ -16,7 +16,6 @@ import (
 	"golang.org/x/tools/go/packages"
 	"golang.org/x/tools/go/ssa"
 	"golang.org/x/tools/go/ssa/ssautil"
-	"golang.org/x/tools/txtar"
 
 	"github.com/grafo/grafo/ingest"
 	"github.com/grafo/grafo/ingest/ingesttest"
@@ -33,14 +32,7 @@ import (
 func TestOracle(t *testing.T) {
 	for _, mod := range []string{"uuid", "golang-lru"} {
 		t.Run(mod, func(t *testing.T) {
-			ar, err := txtar.ParseFile(filepath.Join("testdata", "oracle", mod+".txtar"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			dir := t.TempDir()
-			for _, f := range ar.Files {
-				ingesttest.WriteFile(t, dir, f.Name, string(f.Data))
-			}
+			dir := ingesttest.Unpack(t, filepath.Join("testdata", "oracle", mod+".txtar"))
 			t0 := time.Now()
 			facts := extractAll(t, dir, "cha")
 			t.Logf("ingest %v", time.Since(t0))
