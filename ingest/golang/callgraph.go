@@ -194,13 +194,19 @@ func (l *loaded) candidates(prog *ssa.Program, funcs map[*ssa.Function]bool, syn
 // chaGraph is class hierarchy analysis over funcs: an interface call may
 // reach every method of cands with its name whose receiver implements the
 // interface, a call of a function value every function of cands with its
-// signature. (x/tools' cha.CallGraph does the same over
-// ssautil.AllFunctions only.)
+// signature that some function of funcs uses as a value. (x/tools'
+// cha.CallGraph does the same over ssautil.AllFunctions, with every
+// function of the signature: with tests analysed, a call of a
+// func(*testing.T) value would reach every test of the tree.)
 func chaGraph(funcs, cands map[*ssa.Function]bool) *callgraph.Graph {
 	var bySig typeutil.Map // signature → []*ssa.Function
 	byID := map[string][]*ssa.Function{}
+	taken := addressTaken(funcs)
 	for f := range cands {
 		if f.Signature.Recv() == nil {
+			if !taken[f] {
+				continue // never a value: no function value can hold it
+			}
 			if f.Name() == "init" && f.Synthetic == "package initializer" {
 				continue
 			}
@@ -253,6 +259,30 @@ func chaGraph(funcs, cands map[*ssa.Function]bool) *callgraph.Graph {
 		}
 	}
 	return cg
+}
+
+// addressTaken is the set of functions that funcs use as values (a
+// closure made, a function or bound method stored, passed or returned),
+// not only call.
+func addressTaken(funcs map[*ssa.Function]bool) map[*ssa.Function]bool {
+	taken := map[*ssa.Function]bool{}
+	var buf [10]*ssa.Value
+	for f := range funcs {
+		for _, b := range f.Blocks {
+			for _, instr := range b.Instrs {
+				var callee *ssa.Value
+				if site, ok := instr.(ssa.CallInstruction); ok {
+					callee = &site.Common().Value
+				}
+				for _, op := range instr.Operands(buf[:0]) {
+					if g, ok := (*op).(*ssa.Function); ok && op != callee {
+						taken[g] = true
+					}
+				}
+			}
+		}
+	}
+	return taken
 }
 
 // calleeOf names an SSA function by the node it stands for: declared
