@@ -5,9 +5,11 @@ import (
 	"go/ast"
 	"go/token"
 	"go/types"
+	"strings"
 
 	"golang.org/x/tools/go/callgraph"
 	"golang.org/x/tools/go/callgraph/vta"
+	"golang.org/x/tools/go/packages"
 	"golang.org/x/tools/go/ssa"
 	"golang.org/x/tools/go/ssa/ssautil"
 	"golang.org/x/tools/go/types/typeutil"
@@ -59,7 +61,7 @@ func (l *loaded) indexDynamic(algo string) (err error) {
 	prog.Build()
 
 	funcs := l.treeFunctions(prog, syntactic)
-	cg := chaGraph(funcs, l.candidates(prog, funcs, syntactic))
+	cg := chaGraph(funcs, l.candidates(prog, funcs, syntactic), l.testScope())
 	if algo == "vta" {
 		cg = vta.CallGraph(funcs, cg)
 	}
@@ -198,7 +200,7 @@ func (l *loaded) candidates(prog *ssa.Program, funcs map[*ssa.Function]bool, syn
 // cha.CallGraph does the same over ssautil.AllFunctions, with every
 // function of the signature: with tests analysed, a call of a
 // func(*testing.T) value would reach every test of the tree.)
-func chaGraph(funcs, cands map[*ssa.Function]bool) *callgraph.Graph {
+func chaGraph(funcs, cands map[*ssa.Function]bool, scope testScope) *callgraph.Graph {
 	var bySig typeutil.Map // signature → []*ssa.Function
 	byID := map[string][]*ssa.Function{}
 	taken := addressTaken(funcs)
@@ -252,13 +254,55 @@ func chaGraph(funcs, cands map[*ssa.Function]bool) *callgraph.Graph {
 			for _, instr := range b.Instrs {
 				if site, ok := instr.(ssa.CallInstruction); ok {
 					for _, g := range callees(site.Common()) {
-						callgraph.AddEdge(fnode, site, cg.CreateNode(g))
+						if scope.linked(f, g) {
+							callgraph.AddEdge(fnode, site, cg.CreateNode(g))
+						}
 					}
 				}
 			}
 		}
 	}
 	return cg
+}
+
+// testScope maps each test binary of the tree, by the import path of the
+// package under test, to the import paths linked into it.
+type testScope map[string]map[string]bool
+
+// testScope finds the packages each test binary links: the test variant
+// and external test package of a package, and everything they import.
+func (l *loaded) testScope() testScope {
+	scope := testScope{}
+	for _, p := range l.pkgs {
+		_, bin, ok := strings.Cut(p.ID, " [")
+		if !ok {
+			continue
+		}
+		bin = strings.TrimSuffix(strings.TrimSuffix(bin, "]"), ".test")
+		linked := scope[bin]
+		if linked == nil {
+			linked = map[string]bool{}
+			scope[bin] = linked
+		}
+		packages.Visit([]*packages.Package{p}, nil, func(q *packages.Package) { linked[q.PkgPath] = true })
+	}
+	return scope
+}
+
+// linked reports whether callee g can run in a binary that also holds
+// caller f: a function declared in a _test.go file (a test type's method,
+// a test's closure) exists only in its package's test binary, so only
+// the packages linked into that binary can call it — CHA would otherwise
+// send every err.Error() of the tree to every error type of every test.
+func (s testScope) linked(f, g *ssa.Function) bool {
+	if g.Pkg == nil || f.Pkg == nil || !g.Pos().IsValid() {
+		return true
+	}
+	if file := g.Prog.Fset.File(g.Pos()); file == nil || !strings.HasSuffix(file.Name(), "_test.go") {
+		return true
+	}
+	bin := strings.TrimSuffix(g.Pkg.Pkg.Path(), "_test")
+	return s[bin][f.Pkg.Pkg.Path()]
 }
 
 // addressTaken is the set of functions that funcs use as values (a
