@@ -19,7 +19,9 @@
 //     dynamic call sites are indexed. The call graph covers every function
 //     the tree declares and its closures, reachable or not; CHA's
 //     candidates are those functions plus the methods of the exported
-//     types of the packages the tree imports directly.
+//     types of the packages the tree imports directly; a function value
+//     reaches only functions used as values; functions of _test.go files
+//     are reached only from code linked into the same test binary.
 //   - Packages with errors are still extracted from whatever go/types
 //     resolved; each error becomes a diagnostic of the file it points at.
 //
