@@ -23,6 +23,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	cg := fs.String("callgraph", "cha", "call-graph algorithm for dynamic calls: static, cha or vta")
 	vendor := fs.Bool("include-vendor", false, "also ingest vendor/")
 	testdata := fs.Bool("include-testdata", false, "also ingest testdata/")
+	noTests := fs.Bool("no-tests", false, "leave test code out: Go _test.go files and Python test modules are neither listed nor analysed")
 	var exclude listFlag
 	fs.Var(&exclude, "exclude", "skip paths matching this .gitignore-style pattern, relative to PATH (repeatable), e.g. cmd/ or '*_gen.go'")
 	maxSize := fs.Int64("max-file-size", ingest.DefaultMaxFileSize, "largest file analysed, in bytes; larger ones are recorded with a diagnostic (negative: no limit)")
@@ -36,6 +37,9 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	root := pos[0]
+	if *noTests {
+		exclude = append(exclude, testPatterns...)
+	}
 	opts := ingest.Options{Callgraph: *cg, IncludeVendor: *vendor, IncludeTestdata: *testdata, Exclude: exclude,
 		MaxFileSize: *maxSize, MaxDepth: *maxDepth}
 	if !*quiet {
@@ -97,6 +101,11 @@ func printStored(ctx context.Context, c *client.Client, graph string, stdout io.
 	_, err := fmt.Fprintf(stdout, "stored: graph %s holds %d nodes and %d edges in %d files\n", graph, s.Nodes, s.Edges, s.Files)
 	return err
 }
+
+// testPatterns are the walk's exclude patterns for test code: the files
+// graph/store.IsTest calls test code (Node.test), so that --no-tests
+// leaves out exactly what would be marked.
+var testPatterns = []string{"*_test.go", "test_*.py", "*_test.py", "conftest.py", "**/tests/**/*.py", "**/test/**/*.py"}
 
 // ingestTree ingests the directory root into graph (default: the
 // directory's name) on the node c talks to. grafo ingest and the MCP ingest

@@ -66,9 +66,18 @@ func (fx *fileX) mark(n ast.Node) bool {
 				fx.markWhole(v)
 			}
 		}
+	case *ast.SendStmt:
+		fx.markWrite(n.Chan) // a send changes the channel's state
+		fx.markWhole(n.Value)
 	case *ast.CallExpr:
+		if tv, ok := fx.info.Types[n.Fun]; ok && tv.IsBuiltin() && len(n.Args) > 0 {
+			if id, ok := ast.Unparen(n.Fun).(*ast.Ident); ok && (id.Name == "delete" || id.Name == "close" || id.Name == "clear") {
+				fx.markWrite(n.Args[0]) // they mutate their first argument
+				break
+			}
+		}
 		if tv, ok := fx.info.Types[n.Fun]; ok && (tv.IsType() || tv.IsBuiltin()) {
-			break // conversions and builtins (len, cap, …) only read
+			break // conversions and the other builtins (len, cap, …) only read
 		}
 		for _, a := range n.Args {
 			fx.markWhole(a)
@@ -88,7 +97,10 @@ func (fx *fileX) mark(n ast.Node) bool {
 }
 
 // markWrite marks the root variable of an assignment's left side and the
-// fields on the way to it: v, v.f, v[i], v.f[i], *v.
+// fields on the way to it: v, v.f, v[i], v.f[i]. An explicit dereference
+// (*p = x, (*p).f = x) writes what p points to, which has no node of its
+// own (a heap object or a variable only pointer analysis could name): p
+// itself is only read, the fields selected after it are written.
 func (fx *fileX) markWrite(e ast.Expr) {
 	switch e := e.(type) {
 	case *ast.Ident:
@@ -103,8 +115,6 @@ func (fx *fileX) markWrite(e ast.Expr) {
 			fx.markWrite(e.X)
 		}
 	case *ast.IndexExpr:
-		fx.markWrite(e.X)
-	case *ast.StarExpr:
 		fx.markWrite(e.X)
 	case *ast.ParenExpr:
 		fx.markWrite(e.X)
@@ -250,8 +260,12 @@ func (fx *fileX) call(from string, c *ast.CallExpr) {
 		fx.callEdge(from, fn, pos, true) // the interface method itself
 	}
 	for _, ce := range fx.l.dyn[c.Lparen] {
-		if ce.anon && funcQN(ce.fn) == from {
+		if ce.anon && ce.qn == from {
 			continue // a closure of this very function
+		}
+		if ce.fn == nil { // a closure of an init@file function
+			fx.edge(from, ce.qn, ingest.Calls, pos, true)
+			continue
 		}
 		fx.callEdge(from, ce.fn, pos, true)
 	}

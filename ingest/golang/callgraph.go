@@ -5,12 +5,14 @@ import (
 	"go/ast"
 	"go/token"
 	"go/types"
+	"strings"
 
 	"golang.org/x/tools/go/callgraph"
-	"golang.org/x/tools/go/callgraph/cha"
 	"golang.org/x/tools/go/callgraph/vta"
+	"golang.org/x/tools/go/packages"
 	"golang.org/x/tools/go/ssa"
 	"golang.org/x/tools/go/ssa/ssautil"
+	"golang.org/x/tools/go/types/typeutil"
 )
 
 // indexDynamic builds SSA for the well-typed packages of the module, runs
@@ -32,10 +34,11 @@ func (l *loaded) indexDynamic(algo string) (err error) {
 	}()
 	prog := ssa.NewProgram(l.fset, 0)
 	created := map[*types.Package]bool{}
+	var syntactic []*ssa.Package
 	for _, p := range l.pkgs {
 		if p.Types != nil && len(p.Syntax) > 0 && !created[p.Types] && l.wellTyped(p) {
 			created[p.Types] = true
-			prog.CreatePackage(p.Types, p.Syntax, p.TypesInfo, true)
+			syntactic = append(syntactic, prog.CreatePackage(p.Types, p.Syntax, p.TypesInfo, true))
 		}
 	}
 	// Everything else (dependencies, ill-typed packages) from types only.
@@ -57,16 +60,16 @@ func (l *loaded) indexDynamic(algo string) (err error) {
 	}
 	prog.Build()
 
-	var cg *callgraph.Graph
-	switch algo {
-	case "vta":
-		cg = vta.CallGraph(ssautil.AllFunctions(prog), cha.CallGraph(prog))
-	default:
-		cg = cha.CallGraph(prog)
+	funcs := l.treeFunctions(prog, syntactic)
+	cg := chaGraph(funcs, l.candidates(prog, funcs, syntactic), l.testScope())
+	if algo == "vta" {
+		cg = vta.CallGraph(funcs, cg)
 	}
 	objs := map[*ssa.Function]callee{}
 	for fn, node := range cg.Nodes {
-		if fn == nil || fn.Synthetic != "" && fn.Object() == nil {
+		// Wrappers and thunks repeat their method's calls; the package
+		// initializer is kept for calls in variable initialisers.
+		if fn == nil || fn.Synthetic != "" && fn.Synthetic != "package initializer" && fn.Object() == nil {
 			continue
 		}
 		for _, e := range node.Out {
@@ -86,13 +89,13 @@ func (l *loaded) indexDynamic(algo string) (err error) {
 			}
 			ce, ok := objs[e.Callee.Func]
 			if !ok {
-				ce = calleeOf(e.Callee.Func)
+				ce = l.calleeOf(e.Callee.Func)
 				objs[e.Callee.Func] = ce
 			}
 			// CHA deems every function of the right signature a callee of
 			// a function value, thousands in the standard library alone:
 			// such calls keep only the tree's functions.
-			if ce.fn != nil && (c.IsInvoke() || l.inTree(ce.fn)) {
+			if ce.qn != "" && (c.IsInvoke() || ce.fn == nil || l.inTree(ce.fn)) {
 				l.dyn[c.Pos()] = append(l.dyn[c.Pos()], ce)
 			}
 		}
@@ -100,21 +103,263 @@ func (l *loaded) indexDynamic(algo string) (err error) {
 	return nil
 }
 
-// calleeOf names an SSA function by the declared function it stands for:
-// instantiations by their generic origin, wrappers, thunks and bound
-// method closures by their method, closures by their enclosing function.
-func calleeOf(fn *ssa.Function) callee {
+// treeFunctions is every function the tree declares, with its closures
+// and whatever they refer to (wrappers, instantiations): ssautil's
+// AllFunctions plus the methods of every named type of the tree's
+// packages, so that the call sites of a method no code of the program
+// reaches (an unexported type's method only tests call, or none) are
+// resolved too.
+func (l *loaded) treeFunctions(prog *ssa.Program, syntactic []*ssa.Package) map[*ssa.Function]bool {
+	funcs := ssautil.AllFunctions(prog)
+	var visit func(fn *ssa.Function)
+	visit = func(fn *ssa.Function) {
+		if fn == nil || funcs[fn] {
+			return
+		}
+		funcs[fn] = true
+		for _, anon := range fn.AnonFuncs {
+			visit(anon)
+		}
+		var buf [10]*ssa.Value
+		for _, b := range fn.Blocks {
+			for _, instr := range b.Instrs {
+				for _, op := range instr.Operands(buf[:0]) {
+					if g, ok := (*op).(*ssa.Function); ok {
+						visit(g)
+					}
+				}
+			}
+		}
+	}
+	for fn := range funcs {
+		for _, anon := range fn.AnonFuncs {
+			visit(anon)
+		}
+	}
+	for _, p := range syntactic {
+		for _, m := range p.Members {
+			switch m := m.(type) {
+			case *ssa.Function:
+				visit(m)
+			case *ssa.Type:
+				forMethods(prog, m.Type(), visit)
+			}
+		}
+	}
+	return funcs
+}
+
+// forMethods calls f with the SSA function of every method of named type
+// t and *t (generic types and interfaces have none to build).
+func forMethods(prog *ssa.Program, t types.Type, f func(*ssa.Function)) {
+	n, ok := t.(*types.Named)
+	if !ok || n.TypeParams().Len() > 0 || types.IsInterface(n) {
+		return
+	}
+	for _, t := range []types.Type{n, types.NewPointer(n)} {
+		for sel := range prog.MethodSets.MethodSet(t).Methods() {
+			if sel.Obj().(*types.Func).Signature().TypeParams() == nil {
+				f(prog.MethodValue(sel))
+			}
+		}
+	}
+}
+
+// candidates are the functions CHA may dispatch to: the tree's, plus the
+// methods of the exported named types of every package a package of the
+// tree imports directly. Dependencies are loaded without bodies, so the
+// types they create internally never become candidates; these are the
+// implementations the tree can name.
+func (l *loaded) candidates(prog *ssa.Program, funcs map[*ssa.Function]bool, syntactic []*ssa.Package) map[*ssa.Function]bool {
+	out := make(map[*ssa.Function]bool, len(funcs))
+	for fn := range funcs {
+		out[fn] = true
+	}
+	seen := map[*types.Package]bool{}
+	for _, p := range syntactic {
+		for _, imp := range p.Pkg.Imports() {
+			if seen[imp] {
+				continue
+			}
+			seen[imp] = true
+			sc := imp.Scope()
+			for _, name := range sc.Names() {
+				if tn, ok := sc.Lookup(name).(*types.TypeName); ok && tn.Exported() && !tn.IsAlias() {
+					forMethods(prog, tn.Type(), func(fn *ssa.Function) { out[fn] = true })
+				}
+			}
+		}
+	}
+	return out
+}
+
+// chaGraph is class hierarchy analysis over funcs: an interface call may
+// reach every method of cands with its name whose receiver implements the
+// interface, a call of a function value every function of cands with its
+// signature that some function of funcs uses as a value. (x/tools'
+// cha.CallGraph does the same over ssautil.AllFunctions, with every
+// function of the signature: with tests analysed, a call of a
+// func(*testing.T) value would reach every test of the tree.)
+func chaGraph(funcs, cands map[*ssa.Function]bool, scope testScope) *callgraph.Graph {
+	var bySig typeutil.Map // signature → []*ssa.Function
+	byID := map[string][]*ssa.Function{}
+	taken := addressTaken(funcs)
+	for f := range cands {
+		if f.Signature.Recv() == nil {
+			if !taken[f] {
+				continue // never a value: no function value can hold it
+			}
+			if f.Name() == "init" && f.Synthetic == "package initializer" {
+				continue
+			}
+			fs, _ := bySig.At(f.Signature).([]*ssa.Function)
+			bySig.Set(f.Signature, append(fs, f))
+		} else if obj, ok := f.Object().(*types.Func); ok {
+			byID[obj.Id()] = append(byID[obj.Id()], f)
+		}
+	}
+	type imethod struct {
+		iface *types.Interface
+		id    string
+	}
+	memo := map[imethod][]*ssa.Function{}
+	callees := func(c *ssa.CallCommon) []*ssa.Function {
+		if c.IsInvoke() {
+			it := c.Value.Type().Underlying().(*types.Interface)
+			k := imethod{it, c.Method.Id()}
+			ms, ok := memo[k]
+			if !ok {
+				for _, f := range byID[k.id] {
+					if types.Implements(f.Signature.Recv().Type(), it) {
+						ms = append(ms, f)
+					}
+				}
+				memo[k] = ms
+			}
+			return ms
+		}
+		if g := c.StaticCallee(); g != nil {
+			return []*ssa.Function{g}
+		}
+		if _, ok := c.Value.(*ssa.Builtin); ok {
+			return nil
+		}
+		fs, _ := bySig.At(c.Signature()).([]*ssa.Function)
+		return fs
+	}
+	cg := callgraph.New(nil)
+	for f := range funcs {
+		fnode := cg.CreateNode(f)
+		for _, b := range f.Blocks {
+			for _, instr := range b.Instrs {
+				if site, ok := instr.(ssa.CallInstruction); ok {
+					for _, g := range callees(site.Common()) {
+						if scope.linked(f, g) {
+							callgraph.AddEdge(fnode, site, cg.CreateNode(g))
+						}
+					}
+				}
+			}
+		}
+	}
+	return cg
+}
+
+// testScope maps each test binary of the tree, by the import path of the
+// package under test, to the import paths linked into it.
+type testScope map[string]map[string]bool
+
+// testScope finds the packages each test binary links: the test variant
+// and external test package of a package, and everything they import.
+func (l *loaded) testScope() testScope {
+	scope := testScope{}
+	for _, p := range l.pkgs {
+		_, bin, ok := strings.Cut(p.ID, " [")
+		if !ok {
+			continue
+		}
+		bin = strings.TrimSuffix(strings.TrimSuffix(bin, "]"), ".test")
+		linked := scope[bin]
+		if linked == nil {
+			linked = map[string]bool{}
+			scope[bin] = linked
+		}
+		packages.Visit([]*packages.Package{p}, nil, func(q *packages.Package) { linked[q.PkgPath] = true })
+	}
+	return scope
+}
+
+// linked reports whether callee g can run in a binary that also holds
+// caller f: a function declared in a _test.go file (a test type's method,
+// a test's closure) exists only in its package's test binary, so only
+// the packages linked into that binary can call it — CHA would otherwise
+// send every err.Error() of the tree to every error type of every test.
+func (s testScope) linked(f, g *ssa.Function) bool {
+	if g.Pkg == nil || f.Pkg == nil || !g.Pos().IsValid() {
+		return true
+	}
+	if file := g.Prog.Fset.File(g.Pos()); file == nil || !strings.HasSuffix(file.Name(), "_test.go") {
+		return true
+	}
+	bin := strings.TrimSuffix(g.Pkg.Pkg.Path(), "_test")
+	return s[bin][f.Pkg.Pkg.Path()]
+}
+
+// addressTaken is the set of functions that funcs use as values (a
+// closure made, a function or bound method stored, passed or returned),
+// not only call.
+func addressTaken(funcs map[*ssa.Function]bool) map[*ssa.Function]bool {
+	taken := map[*ssa.Function]bool{}
+	var buf [10]*ssa.Value
+	for f := range funcs {
+		for _, b := range f.Blocks {
+			for _, instr := range b.Instrs {
+				var callee *ssa.Value
+				if site, ok := instr.(ssa.CallInstruction); ok {
+					callee = &site.Common().Value
+				}
+				for _, op := range instr.Operands(buf[:0]) {
+					if g, ok := (*op).(*ssa.Function); ok && op != callee {
+						taken[g] = true
+					}
+				}
+			}
+		}
+	}
+	return taken
+}
+
+// calleeOf names an SSA function by the node it stands for: declared
+// functions by themselves, instantiations by their generic origin,
+// wrappers, thunks and bound method closures by their method, closures by
+// their enclosing named function — or, for closures in init functions and
+// package-level variable initialisers, by the file's init@file function.
+func (l *loaded) calleeOf(fn *ssa.Function) callee {
 	anon := false
+	inner := fn
 	for fn.Parent() != nil {
 		fn, anon = fn.Parent(), true
 	}
 	if o := fn.Origin(); o != nil {
 		fn = o
 	}
+	if fn.Synthetic == "package initializer" || fn.Pkg != nil && isInitFunc(fn) {
+		if r := l.rel(inner.Pos()); r != "" && fn.Pkg != nil {
+			return callee{qn: fn.Pkg.Pkg.Path() + ".init@" + baseName(r), anon: anon}
+		}
+		return callee{}
+	}
 	if f, ok := fn.Object().(*types.Func); ok {
-		return callee{fn: f.Origin(), anon: anon}
+		f = f.Origin()
+		return callee{fn: f, qn: funcQN(f), anon: anon}
 	}
 	return callee{}
+}
+
+// isInitFunc reports whether fn is one of the package's func init().
+func isInitFunc(fn *ssa.Function) bool {
+	f, ok := fn.Object().(*types.Func)
+	return ok && f.Name() == "init" && f.Signature().Recv() == nil
 }
 
 // isFuncInst reports whether e (the X of an index expression in call

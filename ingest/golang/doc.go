@@ -5,28 +5,48 @@
 // Design:
 //
 //   - Every module of the tree (every go.mod) is loaded from its own
-//     directory with golang.org/x/tools/go/packages ("./...", no tests,
-//     GOWORK off): syntax and type information for the tree's packages,
-//     dependencies from export data. A module none of whose files changed
-//     is not loaded at all.
+//     directory with golang.org/x/tools/go/packages ("./...", GOWORK off,
+//     with tests when the tree holds _test.go files: each package's test
+//     variant stands for the package, external _test packages are
+//     analysed on their own): syntax and type information for the tree's
+//     packages, dependencies' declarations parsed without bodies. A module
+//     none of whose files changed is not loaded at all.
 //   - Declarations, static calls, variable and field uses and class
 //     relations come from the syntax and go/types. Dynamic calls (through
 //     interfaces and function values) come from go/ssa and the call-graph
 //     algorithm chosen (static, cha, vta); "static" builds no SSA. SSA is
 //     built only for well-typed packages, and dropped as soon as the
-//     dynamic call sites are indexed.
+//     dynamic call sites are indexed. The call graph covers every function
+//     the tree declares and its closures, reachable or not; CHA's
+//     candidates are those functions plus the methods of the exported
+//     types of the packages the tree imports directly; a function value
+//     reaches only functions used as values; functions of _test.go files
+//     are reached only from code linked into the same test binary.
 //   - Packages with errors are still extracted from whatever go/types
 //     resolved; each error becomes a diagnostic of the file it points at.
 //
 // Interpretations of the mapping table worth knowing:
 //
 //   - Code that runs at package initialisation (init functions and
-//     package-level variable initialisers) belongs to a FUNCTION node named
-//     importpath.init@file.go, one per file, since Go allows many init
-//     functions per package.
+//     package-level variable initialisers, closures in them included)
+//     belongs to a FUNCTION node named importpath.init@file.go, one per
+//     file, since Go allows many init functions per package.
+//   - Types from outside the tree that the tree's types relate to are
+//     external CLASS nodes (io.Reader, net/http.Handler, error), carried by
+//     each file whose edges reach them, as called external functions are.
+//     REALIZATION reaches the non-empty interfaces of the tree, of the
+//     packages it imports directly, and error.
 //   - A struct field of a named non-interface type by value is COMPOSITION
 //     (the table's "named struct type" generalised to every named type);
-//     containers ([]I, map[K]I, *I) of a named interface are ASSOCIATION.
+//     containers ([]I, map[K]I, *I) of a named interface are ASSOCIATION;
+//     map keys and type arguments are held like container elements
+//     (AGGREGATION); a function-typed field DEPENDS on the named types of
+//     its signature. A field of the type's own type (parent *node) relates
+//     the type to itself.
+//   - A DEPENDENCY pair is one edge, owned by the package's first method
+//     (files in order) whose signature names the type.
+//   - delete, clear, close and a send WRITE their variable; *p = v writes
+//     what p points to, which has no node: p is READ.
 //   - Constants are only ever READ (they have no storage to reference).
 //   - A key of a struct composite literal (T{F: x}) WRITES the field F.
 //   - A call of a closure defined in the same function adds no self edge;

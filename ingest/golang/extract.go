@@ -100,16 +100,16 @@ type pkgX struct {
 	l    *loaded
 	pkg  *packages.Package
 	info *types.Info
-	// rels are the class relations of each type declaration; stronger
-	// holds, per type, the types it has a relation other than DEPENDENCY
-	// with (a method's DEPENDENCY is dropped when a stronger one exists).
-	rels     map[*ast.TypeSpec][]rel
-	stronger map[*types.TypeName]map[*types.TypeName]bool
+	// rels are the class relations of each type declaration; deps the
+	// DEPENDENCY edges each method declaration owns: a pair (A, B) is
+	// owned by the first method of the package (files in order) whose
+	// signature names B, so that it is one edge of one file.
+	rels map[*ast.TypeSpec][]rel
+	deps map[*ast.FuncDecl][]rel
 }
 
 func (l *loaded) extractPackage(p *packages.Package, req ingest.Request, emit func(ingest.FileFacts) error) error {
-	x := &pkgX{l: l, pkg: p, info: p.TypesInfo, rels: map[*ast.TypeSpec][]rel{},
-		stronger: map[*types.TypeName]map[*types.TypeName]bool{}}
+	x := &pkgX{l: l, pkg: p, info: p.TypesInfo, rels: map[*ast.TypeSpec][]rel{}, deps: map[*ast.FuncDecl][]rel{}}
 	if x.info == nil {
 		x.info = &types.Info{}
 	}
@@ -137,9 +137,12 @@ func (l *loaded) extractPackage(p *packages.Package, req ingest.Request, emit fu
 }
 
 // classRelations computes the relations of every type declared in the
-// package (all files: a method in one file needs the relations of its
-// receiver declared in another).
+// package and the DEPENDENCY edges of its methods (all files: a method in
+// one file needs the relations of its receiver declared in another).
 func (x *pkgX) classRelations() {
+	// stronger holds, per type, the types it has a relation other than
+	// DEPENDENCY with.
+	stronger := map[*types.TypeName]map[*types.TypeName]bool{}
 	for _, f := range x.pkg.Syntax {
 		for _, d := range f.Decls {
 			g, ok := d.(*ast.GenDecl)
@@ -153,25 +156,84 @@ func (x *pkgX) classRelations() {
 					continue
 				}
 				rs := x.typeRels(tn, ts)
-				x.rels[ts] = rs
-				m := x.stronger[tn]
+				m := stronger[tn]
 				if m == nil {
 					m = map[*types.TypeName]bool{}
-					x.stronger[tn] = m
+					stronger[tn] = m
 				}
 				for _, r := range rs {
-					m[r.to] = true
+					if r.r != ingest.Dependency {
+						m[r.to] = true
+					}
+				}
+				x.rels[ts] = rs
+			}
+		}
+	}
+	for ts, rs := range x.rels {
+		tn, _ := x.info.Defs[ts.Name].(*types.TypeName)
+		x.rels[ts] = weakest(rs, stronger[tn])
+	}
+	owned := map[[2]*types.TypeName]bool{}
+	for _, f := range x.pkg.Syntax {
+		for _, d := range f.Decls {
+			fd, ok := d.(*ast.FuncDecl)
+			if !ok || fd.Recv == nil {
+				continue
+			}
+			fn, _ := x.info.Defs[fd.Name].(*types.Func)
+			if fn == nil || fn.Signature().Recv() == nil {
+				// A method whose receiver did not parse has a declaration
+				// with a receiver list but a signature without one.
+				continue
+			}
+			recv := namedOf(fn.Signature().Recv().Type())
+			if recv == nil || !x.l.inTree(recv.Obj()) {
+				continue
+			}
+			a := recv.Obj()
+			for _, list := range []*ast.FieldList{fd.Type.Params, fd.Type.Results} {
+				if list == nil {
+					continue
+				}
+				for _, fld := range list.List {
+					for _, b := range namedIn(x.info.TypeOf(fld.Type)) {
+						k := [2]*types.TypeName{a, b}
+						if b == a || owned[k] || stronger[a][b] || typeQN(b) == "" {
+							continue
+						}
+						owned[k] = true
+						x.deps[fd] = append(x.deps[fd], rel{to: b, r: ingest.Dependency, pos: fld.Pos()})
+					}
 				}
 			}
 		}
 	}
 }
 
-// typeRels lists the class relations of one type declaration.
+// weakest drops the DEPENDENCY relations (of function-typed fields) to
+// types with a stronger relation, and repeated ones.
+func weakest(rs []rel, stronger map[*types.TypeName]bool) []rel {
+	out := rs[:0]
+	dep := map[*types.TypeName]bool{}
+	for _, r := range rs {
+		if r.r == ingest.Dependency {
+			if stronger[r.to] || dep[r.to] {
+				continue
+			}
+			dep[r.to] = true
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// typeRels lists the class relations of one type declaration, to types of
+// the tree and external ones alike.
 func (x *pkgX) typeRels(tn *types.TypeName, ts *ast.TypeSpec) []rel {
 	var out []rel
 	add := func(n *types.Named, r ingest.Relation, pos token.Pos) {
-		if n == nil || n.Obj() == tn || !x.l.inTree(n.Obj()) || typeQN(n.Obj()) == "" {
+		if n == nil || typeQN(n.Obj()) == "" {
 			return
 		}
 		out = append(out, rel{to: n.Obj(), r: r, pos: pos})
@@ -190,20 +252,19 @@ func (x *pkgX) typeRels(tn *types.TypeName, ts *ast.TypeSpec) []rel {
 				continue
 			}
 			if len(fld.Names) == 0 {
-				add(namedOf(ft), ingest.Inheritance, fld.Pos())
+				n := namedOf(ft)
+				add(n, ingest.Inheritance, fld.Pos())
+				if n != nil {
+					// The type arguments of an embedded generic type are
+					// held like a field's.
+					for _, fr := range fieldRels(n.Origin(), types.Unalias(ft)) {
+						add(fr.n, fr.r, fld.Pos())
+					}
+				}
 				continue
 			}
-			n, wrapped := elemNamed(ft)
-			if n == nil {
-				continue
-			}
-			switch {
-			case types.IsInterface(n):
-				add(n, ingest.Association, fld.Pos())
-			case wrapped:
-				add(n, ingest.Aggregation, fld.Pos())
-			default:
-				add(n, ingest.Composition, fld.Pos())
+			for _, fr := range fieldRels(nil, ft) {
+				add(fr.n, fr.r, fld.Pos())
 			}
 		}
 	case *ast.InterfaceType:
@@ -226,37 +287,121 @@ func (x *pkgX) typeRels(tn *types.TypeName, ts *ast.TypeSpec) []rel {
 	return out
 }
 
-// indexInterfaces collects the non-empty, non-generic named interfaces of
-// the tree reachable from the module's packages, bucketed by the Id of
-// their first method, so realizations test only plausible pairs.
+// fieldRel is one relation a struct field's type makes.
+type fieldRel struct {
+	n *types.Named
+	r ingest.Relation
+}
+
+// fieldRels lists the relations a field of type t makes: a named type by
+// value is COMPOSITION, behind a pointer, slice, array, map (key or
+// value), channel or as a type argument AGGREGATION, a named interface
+// anywhere ASSOCIATION; the named types of a function type's parameters
+// and results DEPENDENCY. skip is a type the caller already related (an
+// embedded field's own type).
+func fieldRels(skip *types.Named, t types.Type) []fieldRel {
+	var out []fieldRel
+	var walk func(t types.Type, wrapped, dep bool)
+	walk = func(t types.Type, wrapped, dep bool) {
+		switch u := types.Unalias(t).(type) {
+		case *types.Named:
+			o := u.Origin()
+			switch {
+			case o == skip:
+			case dep:
+				out = append(out, fieldRel{o, ingest.Dependency})
+			case types.IsInterface(o):
+				out = append(out, fieldRel{o, ingest.Association})
+			case wrapped:
+				out = append(out, fieldRel{o, ingest.Aggregation})
+			default:
+				out = append(out, fieldRel{o, ingest.Composition})
+			}
+			for a := range u.TypeArgs().Types() {
+				walk(a, true, dep)
+			}
+		case *types.Pointer:
+			walk(u.Elem(), true, dep)
+		case *types.Slice:
+			walk(u.Elem(), true, dep)
+		case *types.Array:
+			walk(u.Elem(), true, dep)
+		case *types.Chan:
+			walk(u.Elem(), true, dep)
+		case *types.Map:
+			walk(u.Key(), true, dep)
+			walk(u.Elem(), true, dep)
+		case *types.Signature:
+			for _, tup := range []*types.Tuple{u.Params(), u.Results()} {
+				for v := range tup.Variables() {
+					walk(v.Type(), true, true)
+				}
+			}
+		}
+	}
+	walk(t, false, false)
+	return out
+}
+
+// namedIn lists the named types (generic origins) a parameter or result
+// type names: itself, through pointers, slices, arrays, maps, channels,
+// type arguments and function types.
+func namedIn(t types.Type) []*types.TypeName {
+	var out []*types.TypeName
+	for _, fr := range fieldRels(nil, t) {
+		out = append(out, fr.n.Obj())
+	}
+	return out
+}
+
+// indexInterfaces collects the non-empty, non-generic named interfaces a
+// type of the tree may realize — the tree's own, the exported ones of the
+// packages the tree imports directly, and the built-in error — bucketed by
+// the Id of their first method, so realizations test only plausible
+// pairs.
 func (l *loaded) indexInterfaces() {
 	l.ifaces = map[string][]*types.TypeName{}
 	l.realize = map[*types.TypeName][]*types.TypeName{}
-	seen := map[*types.Package]bool{}
-	var visit func(p *types.Package)
-	visit = func(p *types.Package) {
-		if p == nil || seen[p] {
+	seen := map[*types.TypeName]bool{}
+	addIface := func(tn *types.TypeName) {
+		if seen[tn] || tn.IsAlias() {
 			return
 		}
-		seen[p] = true
+		n, ok := tn.Type().(*types.Named)
+		if !ok || n.TypeParams().Len() > 0 {
+			return
+		}
+		it, ok := n.Underlying().(*types.Interface)
+		if !ok || it.NumMethods() == 0 {
+			return
+		}
+		seen[tn] = true
+		id := it.Method(0).Id()
+		l.ifaces[id] = append(l.ifaces[id], tn)
+	}
+	addIface(types.Universe.Lookup("error").(*types.TypeName))
+	visited := map[*types.Package]bool{}
+	var visit func(p *types.Package)
+	visit = func(p *types.Package) {
+		if p == nil || visited[p] {
+			return
+		}
+		visited[p] = true
 		for _, name := range p.Scope().Names() {
-			tn, ok := p.Scope().Lookup(name).(*types.TypeName)
-			if !ok || tn.IsAlias() || !l.inTree(tn) {
-				continue
+			if tn, ok := p.Scope().Lookup(name).(*types.TypeName); ok && l.inTree(tn) {
+				addIface(tn)
 			}
-			n, ok := tn.Type().(*types.Named)
-			if !ok || n.TypeParams().Len() > 0 {
-				continue
-			}
-			it, ok := n.Underlying().(*types.Interface)
-			if !ok || it.NumMethods() == 0 {
-				continue
-			}
-			id := it.Method(0).Id()
-			l.ifaces[id] = append(l.ifaces[id], tn)
 		}
 		for _, q := range p.Imports() {
-			visit(q)
+			if l.inTreeTypes(q) {
+				visit(q)
+				continue
+			}
+			for _, name := range q.Scope().Names() {
+				if tn, ok := q.Scope().Lookup(name).(*types.TypeName); ok && tn.Exported() {
+					addIface(tn)
+				}
+			}
 		}
 	}
 	for _, p := range l.pkgs {
@@ -265,8 +410,19 @@ func (l *loaded) indexInterfaces() {
 	l.implDone = true
 }
 
-// realizations returns the interfaces of the tree that T or *T implements
-// (T a non-interface, non-generic named type).
+// inTreeTypes reports whether package p is one of the tree's: its scope
+// declares something in a tree file (an empty package counts as outside).
+func (l *loaded) inTreeTypes(p *types.Package) bool {
+	sc := p.Scope()
+	for _, name := range sc.Names() {
+		return l.inTree(sc.Lookup(name))
+	}
+	return false
+}
+
+// realizations returns the interfaces that T or *T implements (T a
+// non-interface, non-generic named type of the tree), among those
+// indexInterfaces collected.
 func (l *loaded) realizations(tn *types.TypeName) []*types.TypeName {
 	if !l.implDone || tn.IsAlias() {
 		return nil

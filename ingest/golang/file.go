@@ -24,7 +24,10 @@ type fileX struct {
 	ext   map[string]bool // external nodes already carried
 	marks map[*ast.Ident]ingest.Relation
 	init  string // the file's initialisation function, once needed
-	cols  *columnMap
+	// initFrom and initTo span the file's init functions and variable
+	// initialisers: the init function's lines.
+	initFrom, initTo token.Pos
+	cols             *columnMap
 }
 
 func (fx *fileX) line(p token.Pos) int { return fx.l.fset.Position(p).Line }
@@ -63,7 +66,6 @@ func (fx *fileX) pkgPath() string { return fx.pkg.Types.Path() }
 
 func (fx *fileX) run() {
 	pkg := fx.pkgPath() + "."
-	var initFrom, initTo token.Pos
 	for _, d := range fx.file.Decls {
 		switch d := d.(type) {
 		case *ast.FuncDecl:
@@ -75,10 +77,7 @@ func (fx *fileX) run() {
 			switch {
 			case d.Recv == nil && d.Name.Name == "init":
 				qn = fx.initFunc()
-				if !initFrom.IsValid() {
-					initFrom = d.Pos()
-				}
-				initTo = d.End()
+				fx.initSpan(d.Pos(), d.End())
 			case fn != nil:
 				qn = funcQN(fn)
 			case d.Recv == nil:
@@ -90,9 +89,7 @@ func (fx *fileX) run() {
 			if qn != fx.init {
 				fx.node(ingest.Function, d.Name.Name, qn, d.Pos(), d.End())
 			}
-			if fn != nil && d.Recv != nil {
-				fx.dependencies(fn, d)
-			}
+			fx.dependencies(d)
 			if d.Body != nil {
 				fx.body(qn, d.Body)
 			}
@@ -102,8 +99,15 @@ func (fx *fileX) run() {
 	}
 	if fx.init != "" {
 		fx.facts.Nodes = append(fx.facts.Nodes, ingest.Node{Kind: ingest.Function, Name: "init",
-			QualifiedName: fx.init, Path: fx.path, Line: lineOr(fx, initFrom), EndLine: lineOr(fx, initTo)})
+			QualifiedName: fx.init, Path: fx.path, Line: lineOr(fx, fx.initFrom), EndLine: lineOr(fx, fx.initTo)})
 	}
+}
+
+func (fx *fileX) initSpan(from, to token.Pos) {
+	if !fx.initFrom.IsValid() {
+		fx.initFrom = from
+	}
+	fx.initTo = to
 }
 
 func lineOr(fx *fileX, p token.Pos) int {
@@ -152,7 +156,7 @@ func (fx *fileX) genDecl(d *ast.GenDecl, pkg string) {
 			fx.node(ingest.Class, s.Name.Name, qn, from, to)
 			fx.members(qn, tn, s)
 			for _, r := range fx.rels[s] {
-				fx.edge(qn, typeQN(r.to), r.r, r.pos, false)
+				fx.classEdge(qn, r)
 			}
 		case *ast.ValueSpec:
 			from, to := span(s)
@@ -162,6 +166,7 @@ func (fx *fileX) genDecl(d *ast.GenDecl, pkg string) {
 				}
 			}
 			if d.Tok == token.VAR && len(s.Values) > 0 {
+				fx.initSpan(s.Pos(), s.End())
 				fx.body(fx.initFunc(), s)
 			}
 		}
@@ -223,33 +228,28 @@ func embeddedName(e ast.Expr) string {
 	return ""
 }
 
-// dependencies adds A DEPENDENCY B for the named types B of a method's
-// parameters and results, unless A already has a stronger relation to B.
-func (fx *fileX) dependencies(fn *types.Func, d *ast.FuncDecl) {
-	// A method whose receiver did not parse has a declaration with a
-	// receiver list but a signature without one (found by FuzzSource).
-	rv := fn.Signature().Recv()
-	if rv == nil {
+// dependencies adds the DEPENDENCY edges the method declaration owns.
+func (fx *fileX) dependencies(d *ast.FuncDecl) {
+	if len(fx.deps[d]) == 0 {
 		return
 	}
-	recv := namedOf(rv.Type())
-	if recv == nil || !fx.l.inTree(recv.Obj()) {
-		return
+	fn, _ := fx.info.Defs[d.Name].(*types.Func)
+	aqn := typeQN(namedOf(fn.Signature().Recv().Type()).Obj())
+	for _, r := range fx.deps[d] {
+		fx.classEdge(aqn, r)
 	}
-	a := recv.Obj()
-	aqn := typeQN(a)
-	for _, list := range []*ast.FieldList{d.Type.Params, d.Type.Results} {
-		if list == nil {
-			continue
-		}
-		for _, f := range list.List {
-			n, _ := elemNamed(fx.info.TypeOf(f.Type))
-			if n == nil || n.Obj() == a || !fx.l.inTree(n.Obj()) || fx.stronger[a][n.Obj()] {
-				continue
-			}
-			fx.edge(aqn, typeQN(n.Obj()), ingest.Dependency, f.Pos(), false)
-		}
+}
+
+// classEdge adds a class relation, carrying its target as an external
+// CLASS node when it is declared outside the tree.
+func (fx *fileX) classEdge(from string, r rel) {
+	qn := typeQN(r.to)
+	if !fx.l.inTree(r.to) && !fx.ext[qn] {
+		fx.ext[qn] = true
+		fx.facts.Nodes = append(fx.facts.Nodes, ingest.Node{Kind: ingest.Class, Name: r.to.Name(),
+			QualifiedName: qn, External: true})
 	}
+	fx.edge(from, qn, r.r, r.pos, false)
 }
 
 // finish sorts the facts so that output is deterministic.

@@ -41,10 +41,14 @@ type loaded struct {
 	implDone bool
 }
 
-// callee is a function a dynamic call may reach; anon marks a closure
-// (mapped to its enclosing named function).
+// callee is a function a dynamic call may reach: qn names its node (a
+// closure's is its enclosing named function's, or the init@file function
+// of the file for closures in init functions and package-level variable
+// initialisers); fn is the declared function, nil for init@file; anon
+// marks a closure.
 type callee struct {
 	fn   *types.Func
+	qn   string
 	anon bool
 }
 
@@ -70,8 +74,10 @@ func load(ctx context.Context, req ingest.Request, dir string, tree map[string]b
 		Fset:      fset,
 		// Each module is loaded from its own directory, whatever go.work
 		// may say around it.
-		Env:   append(os.Environ(), "GOWORK=off"),
-		Tests: false,
+		Env: append(os.Environ(), "GOWORK=off"),
+		// Test files are analysed when the tree holds any (ingest
+		// --no-tests leaves them out of the walk, and so out of here).
+		Tests: hasTests(tree),
 	}
 	l.dir = cfg.Dir
 	if overlay, err := hideWithheld(req, dir); err != nil {
@@ -86,11 +92,11 @@ func load(ctx context.Context, req ingest.Request, dir string, tree map[string]b
 		// errors are in Package.Errors.
 		return nil, fmt.Errorf("golang: load %s: %w", dir, err)
 	}
-	l.pkgs = pkgs
+	l.pkgs = withTests(pkgs)
 	// Dependencies were loaded from source only for their types: drop
 	// their syntax and type information now.
 	roots := map[*packages.Package]bool{}
-	for _, p := range pkgs {
+	for _, p := range l.pkgs {
 		roots[p] = true
 	}
 	packages.Visit(pkgs, nil, func(p *packages.Package) {
@@ -99,6 +105,40 @@ func load(ctx context.Context, req ingest.Request, dir string, tree map[string]b
 		}
 	})
 	return l, nil
+}
+
+func hasTests(tree map[string]bool) bool {
+	for p := range tree {
+		if strings.HasSuffix(p, "_test.go") {
+			return true
+		}
+	}
+	return false
+}
+
+// withTests keeps, of the packages go list returns with tests, one
+// variant per set of files: a package's test variant ("p [p.test]", its
+// files plus the in-package _test.go files) instead of the package
+// itself, the external test package ("p_test [p.test]"), and no
+// generated test main ("p.test").
+func withTests(pkgs []*packages.Package) []*packages.Package {
+	hasVariant := map[string]bool{}
+	for _, p := range pkgs {
+		if id, _, ok := strings.Cut(p.ID, " ["); ok && id == p.PkgPath {
+			hasVariant[p.PkgPath] = true
+		}
+	}
+	var out []*packages.Package
+	for _, p := range pkgs {
+		plain := !strings.Contains(p.ID, " [")
+		switch {
+		case plain && hasVariant[p.PkgPath]:
+		case plain && p.Name == "main" && strings.HasSuffix(p.ID, ".test"):
+		default:
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // goListReads are the files go list and cgo read in a package directory.

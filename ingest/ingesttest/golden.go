@@ -78,6 +78,26 @@ func Golden(t *testing.T, fe ingest.Frontend, pattern string, update bool) {
 	}
 }
 
+// Unpack writes the source files of a txtar fixture (its golden sections
+// "expected", "occurrences" and "callgraph" left out) into a new temporary
+// directory and returns it.
+func Unpack(t testing.TB, fixture string) string {
+	t.Helper()
+	ar, err := txtar.ParseFile(fixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, f := range ar.Files {
+		switch f.Name {
+		case "expected", "occurrences", "callgraph":
+			continue
+		}
+		WriteFile(t, dir, f.Name, string(f.Data))
+	}
+	return dir
+}
+
 // WriteFile writes data to the slash-separated path rel under dir,
 // creating directories as needed.
 func WriteFile(t testing.TB, dir, rel, data string) {
