@@ -14,7 +14,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/client"
-	"golang.org/x/tools/txtar"
 
 	"github.com/grafo/grafo/ingest"
 	"github.com/grafo/grafo/ingest/ingesttest"
@@ -30,18 +29,7 @@ func (e *env) ingestFixture(t *testing.T, g, fixture string) string {
 // ingestFixtureOf does the same for a fixture of ingest/{frontend}.
 func (e *env) ingestFixtureOf(t *testing.T, frontend, g, fixture string) string {
 	t.Helper()
-	ar, err := txtar.ParseFile(filepath.Join("..", "ingest", frontend, "testdata", fixture))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	for _, f := range ar.Files {
-		switch f.Name {
-		case "expected", "occurrences", "callgraph":
-			continue
-		}
-		ingesttest.WriteFile(t, dir, f.Name, string(f.Data))
-	}
+	dir := ingesttest.Unpack(t, filepath.Join("..", "ingest", frontend, "testdata", fixture))
 	if _, err := ingest.Run(context.Background(), dir, g, e.store, ingest.Options{}); err != nil {
 		t.Fatal(err)
 	}
