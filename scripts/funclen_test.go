@@ -20,7 +20,7 @@ const maxFuncLines = 100
 // funcLenDirs are the trees, relative to the repository root, whose Go
 // files the function-length check reads. Extend it as areas are brought
 // under the bound.
-var funcLenDirs = []string{"kv", "resp", "httpapi", "auth", "graph", "server", "mcp", "lsp", "cmd/grafo", "autoscale", "internal", "deploy"}
+var funcLenDirs = []string{"kv", "resp", "httpapi", "auth", "graph", "server", "mcp", "lsp", "cmd", "autoscale", "internal", "deploy", "ingest", "web", "bench", "scripts", "test"}
 
 // funcLenAllowed lists functions kept longer than maxFuncLines, as
 // "dir/file.go:Name" (Recv.Name for methods), each with its reason.
