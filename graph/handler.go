@@ -168,7 +168,7 @@ func setComplexity(c *ComplexityRoot) {
 	c.Node.Export = func(child int, format model.ExportFormat, depth *int, limit *int) int {
 		return 1 + 2*capped(limit, 100, MaxExportNodes)
 	}
-	c.Node.Edges = func(child int, direction *model.Direction, relation *ingest.Relation, first *int) int {
+	c.Node.Edges = func(child int, direction *model.Direction, relation *ingest.Relation, first *int, after *string) int {
 		return 1 + 10*child
 	}
 }

@@ -16,6 +16,8 @@ type edgeKey struct {
 	graph, node string
 	dir         store.Direction
 	rel         ingest.Relation
+	after       string // a page of edges: the row to start after
+	limit       int    // and how many (0: all)
 }
 
 type fileKey struct{ graph, path string }
@@ -44,7 +46,7 @@ func NewLoaders(s *store.Store) *Loaders {
 				func(g string, ks []edgeKey) ([][]store.Edge, error) {
 					qs := make([]store.EdgeQuery, len(ks))
 					for i, k := range ks {
-						qs[i] = store.EdgeQuery{Node: k.node, Dir: k.dir, Relation: k.rel}
+						qs[i] = store.EdgeQuery{Node: k.node, Dir: k.dir, Relation: k.rel, After: k.after, Limit: k.limit}
 					}
 					return s.EdgesOf(ctx, g, qs)
 				})

@@ -325,6 +325,11 @@ func Run(ctx context.Context, root, graph string, sink Sink, opts Options) (Summ
 	if err := sink.SetLanguages(ctx, graph, sum.Languages); err != nil {
 		return sum, fmt.Errorf("ingest: languages of %s: %w", graph, err)
 	}
+	if ss, ok := sink.(SourceSink); ok {
+		if err := ss.SetSource(ctx, graph, DetectSource(abs)); err != nil {
+			return sum, fmt.Errorf("ingest: source of %s: %w", graph, err)
+		}
+	}
 	sum.Total = time.Since(start)
 	log.Info("ingested", "graph", graph, "nodes", sum.Nodes, "edges", sum.Edges,
 		"diagnostics", sum.Diagnostics, "total", sum.Total)

@@ -37,6 +37,8 @@ type DumpGraph struct {
 	ID        string            `json:"id"`
 	CreatedAt time.Time         `json:"createdAt"`
 	Languages []ingest.Language `json:"languages"`
+	// Source is where the graph was ingested from, when recorded.
+	Source *ingest.Source `json:"source,omitempty"`
 }
 
 // dumpChunk bounds the nodes or edges one API record holds and the rows
@@ -50,7 +52,11 @@ func (s *Store) Dump(ctx context.Context, graph string, emit func(*DumpRecord) e
 	if err != nil {
 		return err
 	}
-	if err := emit(&DumpRecord{Graph: &DumpGraph{Format: DumpFormat, ID: m.ID, CreatedAt: m.CreatedAt, Languages: m.Languages}}); err != nil {
+	src, err := s.Source(ctx, graph)
+	if err != nil {
+		return err
+	}
+	if err := emit(&DumpRecord{Graph: &DumpGraph{Format: DumpFormat, ID: m.ID, CreatedAt: m.CreatedAt, Languages: m.Languages, Source: src}}); err != nil {
 		return err
 	}
 	ext, err := s.ownerFacts(ctx, graph, extOwner)
@@ -388,6 +394,11 @@ func Restore(ctx context.Context, dec *json.Decoder, graph string, r Restorer) (
 	}
 	if err := r.SetLanguages(ctx, graph, head.Graph.Languages); err != nil {
 		return sum, err
+	}
+	if ss, ok := r.(ingest.SourceSink); ok && head.Graph.Source != nil {
+		if err := ss.SetSource(ctx, graph, *head.Graph.Source); err != nil {
+			return sum, err
+		}
 	}
 	return sum, nil
 }
