@@ -180,7 +180,9 @@ func compareGraphs(ctx context.Context, a, b *client.Client, graph string, n, no
 		for j, c := range []*client.Client{a, b} {
 			var out struct {
 				Graph struct {
-					Node *struct{ Callers []struct{ QualifiedName string } }
+					Node *struct {
+						Callers []struct{ QualifiedName string }
+					}
 				}
 			}
 			if err := c.GraphQL(ctx, callers, vars, &out); err != nil {
