@@ -12,12 +12,16 @@
 #                                  # (three nodes), dump (dump of the one-node
 #                                  # graph, restore, compare; needs one)
 #   WORK=DIR bench/graph.sh        # keep binaries, data and dump in DIR
+#   PORT=N                         # first of the ports used (default 17670;
+#                                  # the three-node clusters use N+100, N+200)
 #   EDGES=N QUERIES=N
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NODES=${SIZE:-${1:-1000000}}
 EDGES=${EDGES:-${2:-$((5 * NODES))}}
 QUERIES=${QUERIES:-400}
+PORT=${PORT:-17670}
+one=http://127.0.0.1:$PORT
 PARTS=,${PARTS:-one,three,dump},
 if [ -n "${WORK:-}" ]; then
   work=$WORK; mkdir -p "$work"
@@ -49,15 +53,15 @@ part() { [[ $PARTS == *",$1,"* ]]; }
 
 if part one; then
   rm -rf "$work/solo"
-  start_node solo 17670
+  start_node solo "$PORT"
   solo=$last_pid
-  load -addrs http://127.0.0.1:17670 -label "1 node"
+  load -addrs "$one" -label "1 node"
   report "1 node" "$work/solo" "$solo"
 fi
 
 if part three; then
   rm -rf "$work/c1" "$work/c2" "$work/c3"
-  start_cluster c 17770
+  start_cluster c $((PORT + 100))
   load -addrs "$cluster_urls" -label "3 nodes N=3 W=2 R=2"
   report "3 nodes N=3 W=2 R=2" "$work/c1" "$work/c2" "$work/c3" "${cluster_pids[@]}"
   stop "${cluster_pids[@]}"
@@ -66,13 +70,13 @@ fi
 if part dump; then
   if ! part one; then echo "PARTS: dump needs one" >&2; exit 2; fi
   "$work/graphload" -exec -out "$work/bench.ndjson" -label "dump (client)" -- \
-    "$work/grafo" dump bench --server http://127.0.0.1:17670
+    "$work/grafo" dump bench --server "$one"
   rm -rf "$work/r1" "$work/r2" "$work/r3"
-  start_cluster r 17870
+  start_cluster r $((PORT + 200))
   t0=$(date +%s%N)
-  "$work/grafo" restore "$work/bench.ndjson" --server http://127.0.0.1:17870 >/dev/null
+  "$work/grafo" restore "$work/bench.ndjson" --server "${cluster_urls%%,*}" >/dev/null
   ms=$((($(date +%s%N) - t0) / 1000000))
   printf '%-24s %d.%d s into a fresh 3-node cluster\n' "restore" $((ms / 1000)) $((ms % 1000 / 100))
-  "$work/graphload" -addrs http://127.0.0.1:17670 -compare http://127.0.0.1:17872 -nodes "$NODES" -queries 100 -label "restored"
+  "$work/graphload" -addrs "$one" -compare "$(cut -d, -f2 <<<"$cluster_urls")" -nodes "$NODES" -queries 100 -label "restored"
   stop "${cluster_pids[@]}"
 fi
