@@ -31,7 +31,7 @@ func answers(t *testing.T, p *proc, graph string) string {
 			Stats  json.RawMessage
 			Files  json.RawMessage
 			Source json.RawMessage
-			Nodes struct {
+			Nodes  struct {
 				Nodes []struct {
 					QualifiedName string
 					Kind          string
