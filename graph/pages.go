@@ -107,55 +107,70 @@ func (r *Resolver) edges(ctx context.Context, obj *model.Node, direction *model.
 		from = row
 	}
 	ld := r.loaders(ctx)
+	out := []*model.Edge{}
+	// batch loads the other ends of edges read in directions dirs[i] and
+	// adds the live ones, up to limit.
+	batch := func(lists [][]store.Edge, dirs []store.Direction) error {
+		var nkeys []nodeKey
+		for i, es := range lists {
+			for _, e := range es {
+				nkeys = append(nkeys, nodeKey{obj.GraphID, e.Other(dirs[i])})
+			}
+		}
+		others, err := ld.Nodes.LoadAll(ctx, nkeys)
+		if err != nil {
+			return err
+		}
+		k := 0
+		for i, es := range lists {
+			kind := byte(outCursor)
+			if dirs[i] == store.In {
+				kind = inCursor
+			}
+			for _, e := range es {
+				if others[k] != nil && (limit < 0 || len(out) < limit) {
+					out = append(out, &model.Edge{Relation: e.Relation, Line: intPtr(e.Line), Column: intPtr(e.Column),
+						Dynamic: e.Dynamic, GraphID: obj.GraphID, OtherID: e.Other(dirs[i]), Path: e.Path, Cursor: encodeCursor(kind, e.Row)})
+				}
+				k++
+			}
+		}
+		return nil
+	}
 	key := func(d store.Direction, after string, n int) edgeKey {
 		return edgeKey{graph: obj.GraphID, node: obj.ID, dir: d, rel: deref(relation), after: after, limit: n}
 	}
-	if limit < 0 && from == "" {
-		// Everything: ask for both directions in one batch (the loader
-		// keeps the answers for the loop below).
+	if limit < 0 {
+		// Everything: every direction in one batch, the other ends in
+		// another.
 		keys := make([]edgeKey, len(dirs))
 		for i, d := range dirs {
-			keys[i] = key(d, "", 0)
+			keys[i] = key(d, from, 0)
+			from = ""
 		}
-		if _, err := ld.Edges.LoadAll(ctx, keys); err != nil {
+		lists, err := ld.Edges.LoadAll(ctx, keys)
+		if err != nil {
 			return nil, err
 		}
-	}
-	out := []*model.Edge{}
-	full := func() bool { return limit >= 0 && len(out) >= limit }
-	for _, d := range dirs {
-		kind := byte(outCursor)
-		if d == store.In {
-			kind = inCursor
+		if err := batch(lists, dirs); err != nil {
+			return nil, err
 		}
+		return out, nil
+	}
+	for _, d := range dirs {
 		// Read a few more than the page needs, since edges whose other
 		// end is gone (a removed file's) are left out; read again after
 		// the last row while the page is short.
-		for !full() {
-			n := 0
-			if limit >= 0 {
-				n = limit - len(out) + 16
-			}
+		for len(out) < limit {
+			n := limit - len(out) + 16
 			es, err := ld.Edges.Load(ctx, key(d, from, n))
 			if err != nil {
 				return nil, err
 			}
-			nkeys := make([]nodeKey, len(es))
-			for i, e := range es {
-				nkeys[i] = nodeKey{obj.GraphID, e.Other(d)}
-			}
-			others, err := ld.Nodes.LoadAll(ctx, nkeys)
-			if err != nil {
+			if err := batch([][]store.Edge{es}, []store.Direction{d}); err != nil {
 				return nil, err
 			}
-			for i, e := range es {
-				if others[i] == nil || full() {
-					continue
-				}
-				out = append(out, &model.Edge{Relation: e.Relation, Line: intPtr(e.Line), Column: intPtr(e.Column),
-					Dynamic: e.Dynamic, GraphID: obj.GraphID, OtherID: e.Other(d), Path: e.Path, Cursor: encodeCursor(kind, e.Row)})
-			}
-			if n == 0 || len(es) < n {
+			if len(es) < n {
 				break
 			}
 			from = es[len(es)-1].Row

@@ -75,10 +75,22 @@ func main() {
 		files := (*nodes + *perFile - 1) / *perFile
 		perNodeEdges := *edges / *nodes
 		var batch []ingest.FileFacts
+		retries := 0
 		flush := func() {
-			if err := sink.PutFiles(ctx, *graph, batch); err != nil {
-				fmt.Fprintln(os.Stderr, "load:", err)
-				os.Exit(1)
+			// A batch is files replaced as units, so sending it again is
+			// safe; on an overloaded machine a cluster can time out a
+			// quorum now and then (the retries are reported).
+			for attempt := 1; ; attempt++ {
+				err := sink.PutFiles(ctx, *graph, batch)
+				if err == nil {
+					break
+				}
+				if attempt == 5 {
+					fmt.Fprintln(os.Stderr, "load:", err)
+					os.Exit(1)
+				}
+				retries++
+				time.Sleep(time.Duration(attempt) * time.Second)
 			}
 			batch = batch[:0]
 		}
@@ -99,7 +111,7 @@ func main() {
 		if len(batch) > 0 {
 			flush()
 		}
-		fmt.Printf("%-24s loaded %d nodes, %d edges in %v\n", *label, *nodes, *edges, time.Since(start).Round(time.Millisecond))
+		fmt.Printf("%-24s loaded %d nodes, %d edges in %v (%d batches of 20 files sent again)\n", *label, *nodes, *edges, time.Since(start).Round(time.Millisecond), retries)
 	}
 	const q = `query($g: ID!, $q: String!) { graph(id: $g) { node(qualifiedName: $q) { callers(depth: 3) { id } } } }`
 	var mu sync.Mutex
