@@ -48,7 +48,8 @@ func DetectSource(root string) Source {
 func findGitDir(dir string) string {
 	for {
 		p := filepath.Join(dir, ".git")
-		if fi, err := os.Stat(p); err == nil {
+		// Lstat: a .git link (the tree is untrusted) is no checkout.
+		if fi, err := os.Lstat(p); err == nil {
 			if fi.IsDir() {
 				return p
 			}
@@ -142,7 +143,10 @@ func askGit(root, branch string) (string, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	run := func(args ...string) string {
-		out, err := exec.CommandContext(ctx, "git", append([]string{"-C", root}, args...)...).Output()
+		// Neither command reads the index, so the repository's own
+		// configuration cannot make git run anything; fsmonitor is off
+		// anyway, as the tree is untrusted.
+		out, err := exec.CommandContext(ctx, "git", append([]string{"-C", root, "-c", "core.fsmonitor=false"}, args...)...).Output()
 		if err != nil {
 			return ""
 		}
