@@ -36,6 +36,7 @@ func main() {
 	nodes := flag.Int("nodes", 100000, "functions")
 	edges := flag.Int("edges", 500000, "CALLS edges")
 	perFile := flag.Int("per-file", 100, "functions per synthetic file")
+	perBatch := flag.Int("batch", 20, "files per ingest request")
 	queries := flag.Int("queries", 400, "callers(depth: 3) queries")
 	clients := flag.Int("clients", 8, "concurrent query clients")
 	graph := flag.String("graph", "bench", "graph name")
@@ -104,14 +105,14 @@ func main() {
 				}
 			}
 			batch = append(batch, ff)
-			if len(batch) == 20 {
+			if len(batch) >= *perBatch {
 				flush()
 			}
 		}
 		if len(batch) > 0 {
 			flush()
 		}
-		fmt.Printf("%-24s loaded %d nodes, %d edges in %v (%d batches of 20 files sent again)\n", *label, *nodes, *edges, time.Since(start).Round(time.Millisecond), retries)
+		fmt.Printf("%-24s loaded %d nodes, %d edges in %v (%d batches of %d files sent again)\n", *label, *nodes, *edges, time.Since(start).Round(time.Millisecond), retries, *perBatch)
 	}
 	const q = `query($g: ID!, $q: String!) { graph(id: $g) { node(qualifiedName: $q) { callers(depth: 3) { id } } } }`
 	var mu sync.Mutex
