@@ -171,6 +171,8 @@ func setComplexity(c *ComplexityRoot) {
 	c.Node.Edges = func(child int, direction *model.Direction, relation *ingest.Relation, first *int, after *string) int {
 		return 1 + 10*child
 	}
+	// A count reads what the full list reads (the other ends too).
+	c.Node.EdgeCount = func(child int, direction *model.Direction, relation *ingest.Relation) int { return 10 }
 }
 
 func orDefault(v, def int) int {
