@@ -46,6 +46,9 @@ type DumpGraph struct {
 // independent of the graph's size (but for the file list).
 const dumpChunk = 2000
 
+// dumpWindow is how many files a dump reads at once.
+const dumpWindow = 8
+
 // Dump streams graph to emit, one record at a time.
 func (s *Store) Dump(ctx context.Context, graph string, emit func(*DumpRecord) error) error {
 	m, err := s.Graph(ctx, graph)
@@ -74,21 +77,33 @@ func (s *Store) Dump(ctx context.Context, graph string, emit func(*DumpRecord) e
 	if err != nil {
 		return err
 	}
-	for _, f := range files {
-		facts, err := s.ownerFacts(ctx, graph, f.Path)
+	// Files are read a window at a time, in parallel (each is a few round
+	// trips), and emitted in order: memory holds one window.
+	for start := 0; start < len(files); start += dumpWindow {
+		win := files[start:min(start+dumpWindow, len(files))]
+		recs := make([]ingest.FileFacts, len(win))
+		err := s.parallel(ctx, len(win), func(ctx context.Context, i int) error {
+			f := win[i]
+			facts, err := s.ownerFacts(ctx, graph, f.Path)
+			if err != nil {
+				return err
+			}
+			if len(facts) > 1 {
+				return fmt.Errorf("dump: file %s: owner index larger than one record", f.Path)
+			}
+			ff := facts[0]
+			ff.File = f.File
+			ff.File.Diagnostics, err = s.Diagnostics(ctx, graph, f)
+			recs[i] = ff
+			return err
+		})
 		if err != nil {
 			return err
 		}
-		ff := facts[0]
-		ff.File = f.File
-		if ff.File.Diagnostics, err = s.Diagnostics(ctx, graph, f); err != nil {
-			return err
-		}
-		if len(facts) > 1 {
-			return fmt.Errorf("dump: file %s: owner index larger than one record", f.Path)
-		}
-		if err := emit(&DumpRecord{File: &ff}); err != nil {
-			return err
+		for i := range recs {
+			if err := emit(&DumpRecord{File: &recs[i]}); err != nil {
+				return err
+			}
 		}
 	}
 	facts, err := s.ownerFacts(ctx, graph, apiOwner)
