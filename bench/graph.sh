@@ -45,7 +45,9 @@ report() {
   for a in "$@"; do if [ -d "$a" ]; then dirs+=("$a"); else pids+=("$a"); fi; done
   local size peaks=()
   size=$(du -sb "${dirs[@]}" | awk '{s += $1} END {printf "%.0f MiB", s / 1048576}')
-  for p in "${pids[@]}"; do peaks+=("$(awk '/VmHWM/{printf "%.0f MiB", $2 / 1024}' "/proc/$p/status")"); done
+  # VmHWM counts the pages of bbolt's memory-mapped file the node touched;
+  # RssAnon (now) is the node's own memory.
+  for p in "${pids[@]}"; do peaks+=("$(awk '/VmHWM/{h=$2} /RssAnon/{a=$2} END {printf "%.0f MiB (anonymous now %.0f MiB)", h / 1024, a / 1024}' "/proc/$p/status")"); done
   printf '%-24s on disk %s, peak memory per node: %s\n' "$label" "$size" "$(IFS=,; echo "${peaks[*]}" | sed 's/,/, /g')"
 }
 
