@@ -117,7 +117,7 @@ func (r *Resolver) walk(ctx context.Context, obj *model.Node, dir store.Directio
 		for i, id := range frontier {
 			keys[i] = edgeKey{graph: obj.GraphID, node: id, dir: dir, rel: ingest.Calls}
 		}
-		lists, err := ld.Edges.LoadAll(ctx, keys)
+		lists, err := ld.WalkEdges.LoadAll(ctx, keys)
 		if err != nil {
 			return nil, err
 		}
@@ -145,7 +145,7 @@ func (r *Resolver) walk(ctx context.Context, obj *model.Node, dir store.Directio
 	for i, id := range reached {
 		keys[i] = nodeKey{obj.GraphID, id}
 	}
-	ns, err := ld.Nodes.LoadAll(ctx, keys)
+	ns, err := ld.WalkNodes.LoadAll(ctx, keys)
 	if err != nil {
 		return nil, err
 	}

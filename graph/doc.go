@@ -20,7 +20,9 @@
 //
 // Reads go through per-operation dataloaders (loaders.go), so the edges
 // or nodes of many parents are one batched store call; transitive
-// callers/callees walk breadth-first with one batch per level.
+// callers/callees walk breadth-first with one batch per level, through
+// loaders that wait less (a level asks for its whole frontier at once).
+// Graph.files and Node.edges page with per-item cursors (pages.go).
 // Subscriptions read the store's Bus, which also carries changes made
 // through the other nodes of a cluster.
 //

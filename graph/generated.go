@@ -68,6 +68,7 @@ type ComplexityRoot struct {
 
 	Edge struct {
 		Column   func(childComplexity int) int
+		Cursor   func(childComplexity int) int
 		Dynamic  func(childComplexity int) int
 		File     func(childComplexity int) int
 		Line     func(childComplexity int) int
@@ -77,6 +78,7 @@ type ComplexityRoot struct {
 
 	File struct {
 		Adler32     func(childComplexity int) int
+		Cursor      func(childComplexity int) int
 		Diagnostics func(childComplexity int) int
 		Language    func(childComplexity int) int
 		Md5         func(childComplexity int) int
@@ -88,7 +90,8 @@ type ComplexityRoot struct {
 	Graph struct {
 		CreatedAt    func(childComplexity int) int
 		File         func(childComplexity int, path string) int
-		Files        func(childComplexity int) int
+		FileCount    func(childComplexity int) int
+		Files        func(childComplexity int, first *int, after *string) int
 		ID           func(childComplexity int) int
 		Languages    func(childComplexity int) int
 		Node         func(childComplexity int, id *string, qualifiedName *string) int
@@ -96,6 +99,7 @@ type ComplexityRoot struct {
 		Nodes        func(childComplexity int, kind *ingest.Kind, name *string, first *int, after *string) int
 		OccurrenceAt func(childComplexity int, path string, line int, column int) int
 		Search       func(childComplexity int, query string, kind *ingest.Kind, first *int) int
+		Source       func(childComplexity int) int
 		Stats        func(childComplexity int) int
 		SymbolAt     func(childComplexity int, path string, line int, column int) int
 		UpdatedAt    func(childComplexity int) int
@@ -106,6 +110,13 @@ type ComplexityRoot struct {
 		GraphID func(childComplexity int) int
 		Kind    func(childComplexity int) int
 		Nodes   func(childComplexity int) int
+	}
+
+	GraphSource struct {
+		Branch     func(childComplexity int) int
+		Commit     func(childComplexity int) int
+		IngestedAt func(childComplexity int) int
+		Root       func(childComplexity int) int
 	}
 
 	GraphStats struct {
@@ -147,7 +158,8 @@ type ComplexityRoot struct {
 		Callers         func(childComplexity int, depth *int, first *int) int
 		Definition      func(childComplexity int) int
 		Degree          func(childComplexity int, direction *model.Direction, relation *ingest.Relation) int
-		Edges           func(childComplexity int, direction *model.Direction, relation *ingest.Relation, first *int) int
+		EdgeCount       func(childComplexity int, direction *model.Direction, relation *ingest.Relation) int
+		Edges           func(childComplexity int, direction *model.Direction, relation *ingest.Relation, first *int, after *string) int
 		EndLine         func(childComplexity int) int
 		Export          func(childComplexity int, format model.ExportFormat, depth *int, limit *int) int
 		External        func(childComplexity int) int
@@ -221,9 +233,12 @@ type EdgeResolver interface {
 type FileResolver interface {
 	Diagnostics(ctx context.Context, obj *model.File) ([]string, error)
 	Nodes(ctx context.Context, obj *model.File) ([]*model.Node, error)
+	Cursor(ctx context.Context, obj *model.File) (string, error)
 }
 type GraphResolver interface {
-	Files(ctx context.Context, obj *model.Graph) ([]*model.File, error)
+	Files(ctx context.Context, obj *model.Graph, first *int, after *string) ([]*model.File, error)
+	FileCount(ctx context.Context, obj *model.Graph) (int, error)
+	Source(ctx context.Context, obj *model.Graph) (*model.GraphSource, error)
 	Node(ctx context.Context, obj *model.Graph, id *string, qualifiedName *string) (*model.Node, error)
 	Nodes(ctx context.Context, obj *model.Graph, kind *ingest.Kind, name *string, first *int, after *string) (*model.NodeConnection, error)
 	NodeAt(ctx context.Context, obj *model.Graph, path string, line int) (*model.Node, error)
@@ -247,7 +262,8 @@ type NodeResolver interface {
 
 	Graph(ctx context.Context, obj *model.Node) (*model.Graph, error)
 	Test(ctx context.Context, obj *model.Node) (bool, error)
-	Edges(ctx context.Context, obj *model.Node, direction *model.Direction, relation *ingest.Relation, first *int) ([]*model.Edge, error)
+	Edges(ctx context.Context, obj *model.Node, direction *model.Direction, relation *ingest.Relation, first *int, after *string) ([]*model.Edge, error)
+	EdgeCount(ctx context.Context, obj *model.Node, direction *model.Direction, relation *ingest.Relation) (int, error)
 	Callers(ctx context.Context, obj *model.Node, depth *int, first *int) ([]*model.Node, error)
 	Callees(ctx context.Context, obj *model.Node, depth *int, first *int) ([]*model.Node, error)
 	Degree(ctx context.Context, obj *model.Node, direction *model.Direction, relation *ingest.Relation) (int, error)
@@ -394,6 +410,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Edge.Column(childComplexity), true
+	case "Edge.cursor":
+		if e.ComplexityRoot.Edge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Edge.Cursor(childComplexity), true
 	case "Edge.dynamic":
 		if e.ComplexityRoot.Edge.Dynamic == nil {
 			break
@@ -431,6 +453,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.File.Adler32(childComplexity), true
+	case "File.cursor":
+		if e.ComplexityRoot.File.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.File.Cursor(childComplexity), true
 	case "File.diagnostics":
 		if e.ComplexityRoot.File.Diagnostics == nil {
 			break
@@ -485,12 +513,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Graph.File(childComplexity, args["path"].(string)), true
+	case "Graph.fileCount":
+		if e.ComplexityRoot.Graph.FileCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Graph.FileCount(childComplexity), true
 	case "Graph.files":
 		if e.ComplexityRoot.Graph.Files == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Graph.Files(childComplexity), true
+		args, err := ec.field_Graph_files_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Graph.Files(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Graph.id":
 		if e.ComplexityRoot.Graph.ID == nil {
 			break
@@ -558,6 +597,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Graph.Search(childComplexity, args["query"].(string), args["kind"].(*ingest.Kind), args["first"].(*int)), true
+	case "Graph.source":
+		if e.ComplexityRoot.Graph.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Graph.Source(childComplexity), true
 	case "Graph.stats":
 		if e.ComplexityRoot.Graph.Stats == nil {
 			break
@@ -606,6 +651,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.GraphChange.Nodes(childComplexity), true
+
+	case "GraphSource.branch":
+		if e.ComplexityRoot.GraphSource.Branch == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GraphSource.Branch(childComplexity), true
+	case "GraphSource.commit":
+		if e.ComplexityRoot.GraphSource.Commit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GraphSource.Commit(childComplexity), true
+	case "GraphSource.ingestedAt":
+		if e.ComplexityRoot.GraphSource.IngestedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GraphSource.IngestedAt(childComplexity), true
+	case "GraphSource.root":
+		if e.ComplexityRoot.GraphSource.Root == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GraphSource.Root(childComplexity), true
 
 	case "GraphStats.byKind":
 		if e.ComplexityRoot.GraphStats.ByKind == nil {
@@ -800,6 +870,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Node.Degree(childComplexity, args["direction"].(*model.Direction), args["relation"].(*ingest.Relation)), true
+	case "Node.edgeCount":
+		if e.ComplexityRoot.Node.EdgeCount == nil {
+			break
+		}
+
+		args, err := ec.field_Node_edgeCount_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Node.EdgeCount(childComplexity, args["direction"].(*model.Direction), args["relation"].(*ingest.Relation)), true
 	case "Node.edges":
 		if e.ComplexityRoot.Node.Edges == nil {
 			break
@@ -810,7 +891,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Node.Edges(childComplexity, args["direction"].(*model.Direction), args["relation"].(*ingest.Relation), args["first"].(*int)), true
+		return e.ComplexityRoot.Node.Edges(childComplexity, args["direction"].(*model.Direction), args["relation"].(*ingest.Relation), args["first"].(*int), args["after"].(*string)), true
 	case "Node.endLine":
 		if e.ComplexityRoot.Node.EndLine == nil {
 			break
@@ -1258,7 +1339,15 @@ type Graph {
   createdAt: Time!
   updatedAt: Time!
   languages: [Language!]!
-  files: [File!]!
+  """
+  The graph's files by path. first: at most this many (default: all);
+  after: a File.cursor of a previous page, for the files after it.
+  """
+  files(first: Int, after: String): [File!]!
+  "How many files the graph holds."
+  fileCount: Int!
+  "Where the graph was ingested from; null for a graph built only through mutations."
+  source: GraphSource
   "By id or by qualified name (one of them); qualifiedName also takes Go's spellings pkg.(*T).M and pkg.(T).M."
   node(id: ID, qualifiedName: String): Node
   "name: case-insensitive exact or prefix match; first: at most 1000 (default 100)."
@@ -1295,8 +1384,14 @@ type Node {
   graph: Graph!
   "Test code: Go _test.go files, Python test modules (test_*.py, *_test.py, conftest.py, tests/)."
   test: Boolean!
-  "first: at most this many edges, in relation and other-end order (default: all)."
-  edges(direction: Direction = OUT, relation: Relation, first: Int): [Edge!]!
+  """
+  first: at most this many edges, in relation and other-end order (default:
+  all; with direction BOTH the outgoing ones first); after: an Edge.cursor of
+  a previous page (same direction and relation), for the edges after it.
+  """
+  edges(direction: Direction = OUT, relation: Relation, first: Int, after: String): [Edge!]!
+  "How many edges edges(direction:, relation:) lists in all."
+  edgeCount(direction: Direction = OUT, relation: Relation): Int!
   "Transitive over CALLS, IN direction, without repeats, the node itself excluded; depth at most 100."
   callers(depth: Int = 1, first: Int): [Node!]!
   "As callers, over CALLS in the OUT direction. first: at most this many, nearest levels first (default: all)."
@@ -1409,6 +1504,20 @@ type File {
   diagnostics: [String!]!
   "The nodes the file defines, by line."
   nodes: [Node!]!
+  "Opaque position of the file in Graph.files: pass it as after for the files after it."
+  cursor: String!
+}
+
+"Where a graph's tree came from, as the last ingest that changed the graph saw it."
+type GraphSource {
+  "Absolute path of the ingested tree on the machine that ran the ingest."
+  root: String!
+  "The git commit checked out (full hash); null outside git or before the first commit."
+  commit: String
+  "The git branch checked out; null outside git or on a detached HEAD."
+  branch: String
+  "When that ingest ran."
+  ingestedAt: Time
 }
 
 type Language {
@@ -1450,6 +1559,8 @@ type Edge {
   column: Int
   "CALLS only: resolved through an interface or function value rather than a static call."
   dynamic: Boolean!
+  "Opaque position of the edge in Node.edges: pass it as after for the edges after it."
+  cursor: String!
 }
 
 "Mirrors GET /v1/cluster."
@@ -1538,6 +1649,8 @@ func (ec *executionContext) childFields_Edge(ctx context.Context, field graphql.
 		return ec.fieldContext_Edge_column(ctx, field)
 	case "dynamic":
 		return ec.fieldContext_Edge_dynamic(ctx, field)
+	case "cursor":
+		return ec.fieldContext_Edge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Edge", field.Name)
 }
@@ -1558,6 +1671,8 @@ func (ec *executionContext) childFields_File(ctx context.Context, field graphql.
 		return ec.fieldContext_File_diagnostics(ctx, field)
 	case "nodes":
 		return ec.fieldContext_File_nodes(ctx, field)
+	case "cursor":
+		return ec.fieldContext_File_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type File", field.Name)
 }
@@ -1574,6 +1689,10 @@ func (ec *executionContext) childFields_Graph(ctx context.Context, field graphql
 		return ec.fieldContext_Graph_languages(ctx, field)
 	case "files":
 		return ec.fieldContext_Graph_files(ctx, field)
+	case "fileCount":
+		return ec.fieldContext_Graph_fileCount(ctx, field)
+	case "source":
+		return ec.fieldContext_Graph_source(ctx, field)
 	case "node":
 		return ec.fieldContext_Graph_node(ctx, field)
 	case "nodes":
@@ -1606,6 +1725,20 @@ func (ec *executionContext) childFields_GraphChange(ctx context.Context, field g
 		return ec.fieldContext_GraphChange_nodes(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type GraphChange", field.Name)
+}
+
+func (ec *executionContext) childFields_GraphSource(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "root":
+		return ec.fieldContext_GraphSource_root(ctx, field)
+	case "commit":
+		return ec.fieldContext_GraphSource_commit(ctx, field)
+	case "branch":
+		return ec.fieldContext_GraphSource_branch(ctx, field)
+	case "ingestedAt":
+		return ec.fieldContext_GraphSource_ingestedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GraphSource", field.Name)
 }
 
 func (ec *executionContext) childFields_GraphStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1680,6 +1813,8 @@ func (ec *executionContext) childFields_Node(ctx context.Context, field graphql.
 		return ec.fieldContext_Node_test(ctx, field)
 	case "edges":
 		return ec.fieldContext_Node_edges(ctx, field)
+	case "edgeCount":
+		return ec.fieldContext_Node_edgeCount(ctx, field)
 	case "callers":
 		return ec.fieldContext_Node_callers(ctx, field)
 	case "callees":
@@ -1891,6 +2026,28 @@ func (ec *executionContext) field_Graph_file_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["path"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Graph_files_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -2278,6 +2435,28 @@ func (ec *executionContext) field_Node_degree_args(ctx context.Context, rawArgs 
 	return args, nil
 }
 
+func (ec *executionContext) field_Node_edgeCount_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "direction",
+		func(ctx context.Context, v any) (*model.Direction, error) {
+			return ec.unmarshalODirection2ᚖgithubᚗcomᚋgrafoᚋgrafoᚋgraphᚋmodelᚐDirection(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["direction"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "relation",
+		func(ctx context.Context, v any) (*ingest.Relation, error) {
+			return ec.unmarshalORelation2ᚖgithubᚗcomᚋgrafoᚋgrafoᚋingestᚐRelation(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["relation"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Node_edges_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2305,6 +2484,14 @@ func (ec *executionContext) field_Node_edges_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg3
 	return args, nil
 }
 
@@ -3084,6 +3271,29 @@ func (ec *executionContext) fieldContext_Edge_dynamic(_ context.Context, field g
 	return graphql.NewScalarFieldContext("Edge", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _Edge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.Edge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Edge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Edge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Edge", field, false, false, "String")
+}
+
 func (ec *executionContext) _File_name(ctx context.Context, field graphql.CollectedField, obj *model.File) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3254,6 +3464,29 @@ func (ec *executionContext) fieldContext_File_nodes(_ context.Context, field gra
 	return fc, nil
 }
 
+func (ec *executionContext) _File_cursor(ctx context.Context, field graphql.CollectedField, obj *model.File) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_File_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.File().Cursor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_File_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("File", field, true, true, "String")
+}
+
 func (ec *executionContext) _Graph_id(ctx context.Context, field graphql.CollectedField, obj *model.Graph) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3364,7 +3597,8 @@ func (ec *executionContext) _Graph_files(ctx context.Context, field graphql.Coll
 			return ec.fieldContext_Graph_files(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Graph().Files(ctx, obj)
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Graph().Files(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.File) graphql.Marshaler {
@@ -3374,7 +3608,7 @@ func (ec *executionContext) _Graph_files(ctx context.Context, field graphql.Coll
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Graph_files(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Graph_files(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Graph",
 		Field:      field,
@@ -3382,6 +3616,72 @@ func (ec *executionContext) fieldContext_Graph_files(_ context.Context, field gr
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_File(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Graph_files_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Graph_fileCount(ctx context.Context, field graphql.CollectedField, obj *model.Graph) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Graph_fileCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Graph().FileCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Graph_fileCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Graph", field, true, true, "Int")
+}
+
+func (ec *executionContext) _Graph_source(ctx context.Context, field graphql.CollectedField, obj *model.Graph) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Graph_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Graph().Source(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.GraphSource) graphql.Marshaler {
+			return ec.marshalOGraphSource2ᚖgithubᚗcomᚋgrafoᚋgrafoᚋgraphᚋmodelᚐGraphSource(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Graph_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Graph",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GraphSource(ctx, field)
 		},
 	}
 	return fc, nil
@@ -3817,6 +4117,98 @@ func (ec *executionContext) _GraphChange_nodes(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_GraphChange_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("GraphChange", field, false, false, "ID")
+}
+
+func (ec *executionContext) _GraphSource_root(ctx context.Context, field graphql.CollectedField, obj *model.GraphSource) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GraphSource_root(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Root, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GraphSource_root(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GraphSource", field, false, false, "String")
+}
+
+func (ec *executionContext) _GraphSource_commit(ctx context.Context, field graphql.CollectedField, obj *model.GraphSource) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GraphSource_commit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Commit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GraphSource_commit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GraphSource", field, false, false, "String")
+}
+
+func (ec *executionContext) _GraphSource_branch(ctx context.Context, field graphql.CollectedField, obj *model.GraphSource) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GraphSource_branch(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Branch, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GraphSource_branch(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GraphSource", field, false, false, "String")
+}
+
+func (ec *executionContext) _GraphSource_ingestedAt(ctx context.Context, field graphql.CollectedField, obj *model.GraphSource) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GraphSource_ingestedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IngestedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GraphSource_ingestedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GraphSource", field, false, false, "Time")
 }
 
 func (ec *executionContext) _GraphStats_files(ctx context.Context, field graphql.CollectedField, obj *model.GraphStats) (ret graphql.Marshaler) {
@@ -4679,7 +5071,7 @@ func (ec *executionContext) _Node_edges(ctx context.Context, field graphql.Colle
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Node().Edges(ctx, obj, fc.Args["direction"].(*model.Direction), fc.Args["relation"].(*ingest.Relation), fc.Args["first"].(*int))
+			return ec.Resolvers.Node().Edges(ctx, obj, fc.Args["direction"].(*model.Direction), fc.Args["relation"].(*ingest.Relation), fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Edge) graphql.Marshaler {
@@ -4707,6 +5099,50 @@ func (ec *executionContext) fieldContext_Node_edges(ctx context.Context, field g
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Node_edges_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Node_edgeCount(ctx context.Context, field graphql.CollectedField, obj *model.Node) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Node_edgeCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Node().EdgeCount(ctx, obj, fc.Args["direction"].(*model.Direction), fc.Args["relation"].(*ingest.Relation))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Node_edgeCount(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Node",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Int does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Node_edgeCount_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -7266,6 +7702,11 @@ func (ec *executionContext) _Edge(ctx context.Context, sel ast.SelectionSet, obj
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "cursor":
+			out.Values[i] = ec._Edge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -7331,6 +7772,12 @@ func (ec *executionContext) _File(ctx context.Context, sel ast.SelectionSet, obj
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._File_nodes(ctx, field, obj)
 				})
+		case "cursor":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._File_cursor(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -7384,6 +7831,18 @@ func (ec *executionContext) _Graph(ctx context.Context, sel ast.SelectionSet, ob
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Graph_files(ctx, field, obj)
+				})
+		case "fileCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Graph_fileCount(ctx, field, obj)
+				})
+		case "source":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Graph_source(ctx, field, obj)
 				})
 		case "node":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -7479,6 +7938,54 @@ func (ec *executionContext) _GraphChange(ctx context.Context, sel ast.SelectionS
 		case "nodes":
 			out.Values[i] = ec._GraphChange_nodes(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var graphSourceImplementors = []string{"GraphSource"}
+
+func (ec *executionContext) _GraphSource(ctx context.Context, sel ast.SelectionSet, obj *model.GraphSource) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, graphSourceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GraphSource")
+		case "root":
+			out.Values[i] = ec._GraphSource_root(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "commit":
+			out.Values[i] = ec._GraphSource_commit(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "branch":
+			out.Values[i] = ec._GraphSource_branch(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "ingestedAt":
+			out.Values[i] = ec._GraphSource_ingestedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -7824,6 +8331,12 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Node_edges(ctx, field, obj)
+				})
+		case "edgeCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Node_edgeCount(ctx, field, obj)
 				})
 		case "callers":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -9317,6 +9830,13 @@ func (ec *executionContext) marshalOGraph2ᚖgithubᚗcomᚋgrafoᚋgrafoᚋgrap
 		return graphql.Null
 	}
 	return ec._Graph(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOGraphSource2ᚖgithubᚗcomᚋgrafoᚋgrafoᚋgraphᚋmodelᚐGraphSource(ctx context.Context, sel ast.SelectionSet, v *model.GraphSource) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._GraphSource(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {

@@ -165,9 +165,11 @@ func setComplexity(c *ComplexityRoot) {
 	c.Node.Export = func(child int, format model.ExportFormat, depth *int, limit *int) int {
 		return 1 + 2*capped(limit, defaultExportLimit, MaxExportNodes)
 	}
-	c.Node.Edges = func(child int, direction *model.Direction, relation *ingest.Relation, first *int) int {
+	c.Node.Edges = func(child int, direction *model.Direction, relation *ingest.Relation, first *int, after *string) int {
 		return 1 + 10*child
 	}
+	// A count reads what the full list reads (the other ends too).
+	c.Node.EdgeCount = func(child int, direction *model.Direction, relation *ingest.Relation) int { return 10 }
 }
 
 func orDefault(v, def int) int {

@@ -16,6 +16,8 @@ type edgeKey struct {
 	graph, node string
 	dir         store.Direction
 	rel         ingest.Relation
+	after       string // a page of edges: the row to start after
+	limit       int    // and how many (0: all)
 }
 
 type fileKey struct{ graph, path string }
@@ -40,26 +42,37 @@ type Loaders struct {
 	// Defs: Node.definition on every node of a list (callers, search
 	// results) reads each block of position rows once.
 	Defs *dataloadgen.Loader[defKey, *store.Occurrence]
+	// WalkEdges and WalkNodes serve transitive walks (callers, callees):
+	// each level of a walk asks for a whole frontier at once, so they
+	// wait only long enough to merge the walks of sibling nodes, not the
+	// 2 ms the others wait for every field of a level to ask.
+	WalkEdges *dataloadgen.Loader[edgeKey, []store.Edge]
+	WalkNodes *dataloadgen.Loader[nodeKey, *store.Node]
 }
 
 // NewLoaders returns fresh loaders over s.
 func NewLoaders(s *store.Store) *Loaders {
 	opts := []dataloadgen.Option{dataloadgen.WithWait(2 * time.Millisecond), dataloadgen.WithBatchCapacity(1000)}
+	walkOpts := []dataloadgen.Option{dataloadgen.WithWait(200 * time.Microsecond), dataloadgen.WithBatchCapacity(1000)}
+	nodes := func(ctx context.Context, keys []nodeKey) ([]*store.Node, []error) {
+		return byGraph(keys, func(k nodeKey) (string, string) { return k.graph, k.id },
+			func(g string, ids []string) ([]*store.Node, error) { return s.NodesByID(ctx, g, ids) })
+	}
+	edges := func(ctx context.Context, keys []edgeKey) ([][]store.Edge, []error) {
+		return byGraph(keys, func(k edgeKey) (string, edgeKey) { return k.graph, k },
+			func(g string, ks []edgeKey) ([][]store.Edge, error) {
+				qs := make([]store.EdgeQuery, len(ks))
+				for i, k := range ks {
+					qs[i] = store.EdgeQuery{Node: k.node, Dir: k.dir, Relation: k.rel, After: k.after, Limit: k.limit}
+				}
+				return s.EdgesOf(ctx, g, qs)
+			})
+	}
 	return &Loaders{
-		Nodes: dataloadgen.NewLoader(func(ctx context.Context, keys []nodeKey) ([]*store.Node, []error) {
-			return byGraph(keys, func(k nodeKey) (string, string) { return k.graph, k.id },
-				func(g string, ids []string) ([]*store.Node, error) { return s.NodesByID(ctx, g, ids) })
-		}, opts...),
-		Edges: dataloadgen.NewLoader(func(ctx context.Context, keys []edgeKey) ([][]store.Edge, []error) {
-			return byGraph(keys, func(k edgeKey) (string, edgeKey) { return k.graph, k },
-				func(g string, ks []edgeKey) ([][]store.Edge, error) {
-					qs := make([]store.EdgeQuery, len(ks))
-					for i, k := range ks {
-						qs[i] = store.EdgeQuery{Node: k.node, Dir: k.dir, Relation: k.rel}
-					}
-					return s.EdgesOf(ctx, g, qs)
-				})
-		}, opts...),
+		Nodes:     dataloadgen.NewLoader(nodes, opts...),
+		Edges:     dataloadgen.NewLoader(edges, opts...),
+		WalkNodes: dataloadgen.NewLoader(nodes, walkOpts...),
+		WalkEdges: dataloadgen.NewLoader(edges, walkOpts...),
 		Graphs: dataloadgen.NewLoader(func(ctx context.Context, ids []string) ([]*store.GraphMeta, []error) {
 			out := make([]*store.GraphMeta, len(ids))
 			errs := make([]error, len(ids))

@@ -59,17 +59,28 @@ func (r *fileResolver) Nodes(ctx context.Context, obj *model.File) ([]*model.Nod
 	return toNodes(obj.GraphID, ns), nil
 }
 
+// Cursor is the resolver for the cursor field.
+func (r *fileResolver) Cursor(ctx context.Context, obj *model.File) (string, error) {
+	return encodeCursor(fileCursor, obj.Path), nil
+}
+
 // Files is the resolver for the files field.
-func (r *graphResolver) Files(ctx context.Context, obj *model.Graph) ([]*model.File, error) {
-	fs, err := r.Store.ListFiles(ctx, obj.ID)
-	if err != nil {
+func (r *graphResolver) Files(ctx context.Context, obj *model.Graph, first *int, after *string) ([]*model.File, error) {
+	return r.files(ctx, obj.ID, first, after)
+}
+
+// FileCount is the resolver for the fileCount field.
+func (r *graphResolver) FileCount(ctx context.Context, obj *model.Graph) (int, error) {
+	return r.Store.CountFiles(ctx, obj.ID)
+}
+
+// Source is the resolver for the source field.
+func (r *graphResolver) Source(ctx context.Context, obj *model.Graph) (*model.GraphSource, error) {
+	src, err := r.Store.Source(ctx, obj.ID)
+	if err != nil || src == nil {
 		return nil, err
 	}
-	out := make([]*model.File, len(fs))
-	for i, f := range fs {
-		out[i] = toFile(obj.ID, f)
-	}
-	return out, nil
+	return toSource(src), nil
 }
 
 // Node is the resolver for the node field.
@@ -242,61 +253,16 @@ func (r *nodeResolver) Test(ctx context.Context, obj *model.Node) (bool, error) 
 }
 
 // Edges is the resolver for the edges field.
-func (r *nodeResolver) Edges(ctx context.Context, obj *model.Node, direction *model.Direction, relation *ingest.Relation, first *int) ([]*model.Edge, error) {
-	dirs := storeDirs(deref(direction))
-	ld := r.loaders(ctx)
-	keys := make([]edgeKey, len(dirs))
-	for i, d := range dirs {
-		keys[i] = edgeKey{graph: obj.GraphID, node: obj.ID, dir: d, rel: deref(relation)}
-	}
-	lists, err := ld.Edges.LoadAll(ctx, keys)
-	if err != nil {
-		return nil, err
-	}
-	limit := -1
-	if first != nil {
-		if *first < 0 {
-			return nil, badRequest("first must not be negative, got %d", *first)
-		}
-		limit = *first
-	}
-	type cand struct {
-		e   store.Edge
-		dir store.Direction
-	}
-	var cands []cand
-	for i, es := range lists {
-		for _, e := range es {
-			cands = append(cands, cand{e, dirs[i]})
-		}
-	}
-	// Load the other ends in batches (one when there is no limit), to drop
-	// edges whose other end is gone (a dangling edge of a removed file),
-	// and stop loading once first live edges are found.
-	out := []*model.Edge{}
-	for start := 0; start < len(cands) && (limit < 0 || len(out) < limit); {
-		end := len(cands)
-		if limit >= 0 {
-			end = min(end, start+limit-len(out)+16)
-		}
-		nkeys := make([]nodeKey, 0, end-start)
-		for _, c := range cands[start:end] {
-			nkeys = append(nkeys, nodeKey{obj.GraphID, c.e.Other(c.dir)})
-		}
-		others, err := ld.Nodes.LoadAll(ctx, nkeys)
-		if err != nil {
-			return nil, err
-		}
-		for j, c := range cands[start:end] {
-			if others[j] != nil && (limit < 0 || len(out) < limit) {
-				e := c.e
-				out = append(out, &model.Edge{Relation: e.Relation, Line: intPtr(e.Line), Column: intPtr(e.Column),
-					Dynamic: e.Dynamic, GraphID: obj.GraphID, OtherID: e.Other(c.dir), Path: e.Path})
-			}
-		}
-		start = end
-	}
-	return out, nil
+func (r *nodeResolver) Edges(ctx context.Context, obj *model.Node, direction *model.Direction, relation *ingest.Relation, first *int, after *string) ([]*model.Edge, error) {
+	return r.edges(ctx, obj, direction, relation, first, after)
+}
+
+// EdgeCount is the resolver for the edgeCount field.
+func (r *nodeResolver) EdgeCount(ctx context.Context, obj *model.Node, direction *model.Direction, relation *ingest.Relation) (int, error) {
+	// Exactly what the pages walk: edges whose other end is gone are
+	// not counted either.
+	es, err := r.edges(ctx, obj, direction, relation, nil, nil)
+	return len(es), err
 }
 
 // Callers is the resolver for the callers field.

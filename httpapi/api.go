@@ -119,6 +119,7 @@ func New(cfg Config) http.Handler {
 	m.HandleFunc("POST /v1/graphs/{graph}/files", a.sinkPutFiles)
 	m.HandleFunc("POST /v1/graphs/{graph}/files/delete", a.sinkDeleteFiles)
 	m.HandleFunc("PUT /v1/graphs/{graph}/languages", a.sinkLanguages)
+	m.HandleFunc("PUT /v1/graphs/{graph}/source", a.sinkSource)
 	m.HandleFunc("GET /v1/graphs/{graph}/dump", a.dump)
 	for pattern, h := range cfg.Mounts {
 		m.Handle(pattern, h)
@@ -524,6 +525,28 @@ func sinkWrite[T any](a *api, w http.ResponseWriter, r *http.Request, write func
 		return
 	}
 	if err := write(r.Context(), r.PathValue("graph"), v); err != nil {
+		WriteError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// sinkSource records where a graph's tree came from (root, git commit and
+// branch), when the node's sink keeps that.
+func (a *api) sinkSource(w http.ResponseWriter, r *http.Request) {
+	if !a.sink(w, r) {
+		return
+	}
+	ss, ok := a.cfg.Sink.(ingest.SourceSink)
+	if !ok {
+		writeErrorCode(w, http.StatusServiceUnavailable, wire.CodeUnavailable, "this node's graph store does not record sources")
+		return
+	}
+	var src ingest.Source
+	if !a.decode(w, r, &src) {
+		return
+	}
+	if err := ss.SetSource(r.Context(), r.PathValue("graph"), src); err != nil {
 		WriteError(w, err)
 		return
 	}

@@ -30,5 +30,8 @@
 // their checksums and a diagnostic but not analysed (Options.MaxDepth,
 // MaxFileSize; grafo ingest --max-depth, --max-file-size). Diagnostics are
 // stored with tree-relative paths only: any other absolute path in a
-// tool's message is cut to its base name.
+// tool's message is cut to its base name. The one exception is the
+// graph's Source (source.go): the tree's own absolute root, and from the
+// git metadata of the checkout holding it (HEAD and refs, which may live
+// outside the tree for a worktree) only a commit hash and a branch name.
 package ingest

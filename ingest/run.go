@@ -441,6 +441,11 @@ func (r *run) finish(ctx context.Context) error {
 	if err := r.sink.SetLanguages(ctx, r.graph, r.sum.Languages); err != nil {
 		return fmt.Errorf("ingest: languages of %s: %w", r.graph, err)
 	}
+	if ss, ok := r.sink.(SourceSink); ok {
+		if err := ss.SetSource(ctx, r.graph, DetectSource(r.abs)); err != nil {
+			return fmt.Errorf("ingest: source of %s: %w", r.graph, err)
+		}
+	}
 	r.sum.Total = time.Since(r.start)
 	r.log.Info("ingested", "graph", r.graph, "nodes", r.sum.Nodes, "edges", r.sum.Edges,
 		"refreshed", r.sum.Refreshed, "diagnostics", r.sum.Diagnostics, "total", r.sum.Total)

@@ -91,6 +91,9 @@ func newFixture(t *testing.T) *fixture {
 	if err := st.SetLanguages(ctx, "demo", []ingest.Language{{Name: "go", Version: "1.26"}}); err != nil {
 		t.Fatalf("set languages: %v", err)
 	}
+	if err := st.SetSource(ctx, "demo", ingest.Source{Root: "/src/demo", Branch: "main", Commit: "0123456789abcdef0123456789abcdef01234567"}); err != nil {
+		t.Fatalf("set source: %v", err)
+	}
 
 	type n struct {
 		kind, name, path string
@@ -339,6 +342,9 @@ func TestExplorer(t *testing.T) {
 	b.snap("graphs")
 	if got := b.eval(`document.querySelector('[data-graph="demo"]').textContent`); !strings.Contains(got, "go 1.26") {
 		t.Errorf("graph card misses the language: %q", got)
+	}
+	if got := b.eval(`document.querySelector('[data-graph="demo"] .source').textContent`); got != "/src/demo @ main 0123456789ab" {
+		t.Errorf("graph card's source: %q", got)
 	}
 
 	// From the graphs page the search spans every graph and takes a Go

@@ -3,18 +3,27 @@
 // `grafo ingest` uses), then measures `callers(depth: 3)` of random
 // functions with concurrent GraphQL clients and prints p50/p99.
 // bench/graph.sh runs it against one node and a three-node cluster.
+//
+// Two helper modes serve the dump/restore part of the benchmark:
+// -compare URL checks that the graph at URL answers stats and -queries
+// random callers(depth: 3) exactly as the one at -addrs; -exec runs the
+// command after the flags with stdout to -out and prints its peak RSS
+// (from the kernel's rusage, so nothing samples it).
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/grafo/grafo/ingest"
@@ -27,12 +36,23 @@ func main() {
 	nodes := flag.Int("nodes", 100000, "functions")
 	edges := flag.Int("edges", 500000, "CALLS edges")
 	perFile := flag.Int("per-file", 100, "functions per synthetic file")
+	perBatch := flag.Int("batch", 20, "files per ingest request")
 	queries := flag.Int("queries", 400, "callers(depth: 3) queries")
 	clients := flag.Int("clients", 8, "concurrent query clients")
 	graph := flag.String("graph", "bench", "graph name")
 	label := flag.String("label", "", "label of the result line")
 	skipLoad := flag.Bool("skip-load", false, "only query")
+	compare := flag.String("compare", "", "URL of a node whose graph must answer exactly as -addrs's (stats and -queries random callers)")
+	execOut := flag.String("out", "", "with -exec: file for the command's stdout")
+	execMode := flag.Bool("exec", false, "run the command after the flags, stdout to -out, and print its peak RSS")
 	flag.Parse()
+	if *execMode {
+		if err := runMeasured(flag.Args(), *execOut, *label); err != nil {
+			fmt.Fprintln(os.Stderr, "exec:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx := context.Background()
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 5 * time.Minute}
 	var cs []*client.Client
@@ -40,6 +60,15 @@ func main() {
 		cs = append(cs, client.New(a, client.WithHTTPClient(hc)))
 	}
 	qn := func(i int) string { return fmt.Sprintf("bench/f%03d.F%d", i / *perFile, i) }
+	if *compare != "" {
+		other := client.New(*compare, client.WithHTTPClient(hc))
+		if err := compareGraphs(ctx, cs[0], other, *graph, *queries, *nodes, qn); err != nil {
+			fmt.Fprintln(os.Stderr, "compare:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("%-24s identical stats and identical answers on %d random callers(depth: 3) queries\n", *label, *queries)
+		return
+	}
 	if !*skipLoad {
 		start := time.Now()
 		sink := remote.New(cs[0])
@@ -47,10 +76,22 @@ func main() {
 		files := (*nodes + *perFile - 1) / *perFile
 		perNodeEdges := *edges / *nodes
 		var batch []ingest.FileFacts
+		retries := 0
 		flush := func() {
-			if err := sink.PutFiles(ctx, *graph, batch); err != nil {
-				fmt.Fprintln(os.Stderr, "load:", err)
-				os.Exit(1)
+			// A batch is files replaced as units, so sending it again is
+			// safe; on an overloaded machine a cluster can time out a
+			// quorum now and then (the retries are reported).
+			for attempt := 1; ; attempt++ {
+				err := sink.PutFiles(ctx, *graph, batch)
+				if err == nil {
+					break
+				}
+				if attempt == 5 {
+					fmt.Fprintln(os.Stderr, "load:", err)
+					os.Exit(1)
+				}
+				retries++
+				time.Sleep(time.Duration(attempt) * time.Second)
 			}
 			batch = batch[:0]
 		}
@@ -64,14 +105,14 @@ func main() {
 				}
 			}
 			batch = append(batch, ff)
-			if len(batch) == 20 {
+			if len(batch) >= *perBatch {
 				flush()
 			}
 		}
 		if len(batch) > 0 {
 			flush()
 		}
-		fmt.Printf("%-24s loaded %d nodes, %d edges in %v\n", *label, *nodes, *edges, time.Since(start).Round(time.Millisecond))
+		fmt.Printf("%-24s loaded %d nodes, %d edges in %v (%d batches of %d files sent again)\n", *label, *nodes, *edges, time.Since(start).Round(time.Millisecond), retries, *perBatch)
 	}
 	const q = `query($g: ID!, $q: String!) { graph(id: $g) { node(qualifiedName: $q) { callers(depth: 3) { id } } } }`
 	var mu sync.Mutex
@@ -116,4 +157,93 @@ func main() {
 	fmt.Printf("%-24s callers(depth: 3): %d queries, %d clients, %.0f q/s, p50 %v, p99 %v, %.0f callers per answer\n",
 		*label, len(lat), *clients, float64(len(lat))/el.Seconds(),
 		lat[len(lat)/2].Round(time.Microsecond), lat[len(lat)*99/100].Round(time.Microsecond), float64(total)/float64(len(lat)))
+}
+
+// compareGraphs fails unless graph answers the same stats and the same
+// callers(depth: 3) (as sets of qualified names) of n random functions
+// on a and b.
+func compareGraphs(ctx context.Context, a, b *client.Client, graph string, n, nodes int, qn func(int) string) error {
+	const stats = `query($g: ID!) { graph(id: $g) { stats { files nodes edges byKind { kind count } byRelation { relation count } } } }`
+	const callers = `query($g: ID!, $q: String!) { graph(id: $g) { node(qualifiedName: $q) { callers(depth: 3) { qualifiedName } } } }`
+	ask := func(c *client.Client, q string, vars map[string]any) (string, error) {
+		var out json.RawMessage
+		if err := c.GraphQL(ctx, q, vars, &out); err != nil {
+			return "", err
+		}
+		return string(out), nil
+	}
+	sa, err := ask(a, stats, map[string]any{"g": graph})
+	if err != nil {
+		return err
+	}
+	sb, err := ask(b, stats, map[string]any{"g": graph})
+	if err != nil {
+		return err
+	}
+	if sa != sb {
+		return fmt.Errorf("stats differ:\n  %s\n  %s", sa, sb)
+	}
+	if !strings.Contains(sa, `"nodes":`) || strings.Contains(sa, `"graph":null`) {
+		return fmt.Errorf("no graph %s: %s", graph, sa)
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	for i := 0; i < n; i++ {
+		vars := map[string]any{"g": graph, "q": qn(r.IntN(nodes))}
+		var names [2][]string
+		for j, c := range []*client.Client{a, b} {
+			var out struct {
+				Graph struct {
+					Node *struct {
+						Callers []struct{ QualifiedName string }
+					}
+				}
+			}
+			if err := c.GraphQL(ctx, callers, vars, &out); err != nil {
+				return err
+			}
+			if out.Graph.Node == nil {
+				return fmt.Errorf("%s: no node %s", []string{"original", "restored"}[j], vars["q"])
+			}
+			for _, n := range out.Graph.Node.Callers {
+				names[j] = append(names[j], n.QualifiedName)
+			}
+			slices.Sort(names[j])
+		}
+		if !slices.Equal(names[0], names[1]) {
+			return fmt.Errorf("callers of %s differ: %d against %d", vars["q"], len(names[0]), len(names[1]))
+		}
+	}
+	return nil
+}
+
+// runMeasured runs args with stdout to out and prints the wall time, the
+// size written and the child's peak resident set (rusage ru_maxrss, KiB on
+// Linux).
+func runMeasured(args []string, out, label string) error {
+	if len(args) == 0 || out == "" {
+		return fmt.Errorf("-exec needs -out FILE and a command after the flags")
+	}
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr = f, os.Stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s: %w", strings.Join(args, " "), err)
+	}
+	el := time.Since(start)
+	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return fmt.Errorf("no rusage on this system")
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%-24s %v, wrote %.1f MiB, peak RSS %.1f MiB\n", label, el.Round(time.Millisecond),
+		float64(st.Size())/(1<<20), float64(ru.Maxrss)/1024)
+	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/grafo/grafo/ingest/ingesttest"
 )
 
 // grafo runs the CLI with args and returns its stdout, stderr and error.
@@ -26,9 +28,10 @@ func answers(t *testing.T, p *proc, graph string) string {
 	t.Helper()
 	var d struct {
 		Graph *struct {
-			Stats json.RawMessage
-			Files json.RawMessage
-			Nodes struct {
+			Stats  json.RawMessage
+			Files  json.RawMessage
+			Source json.RawMessage
+			Nodes  struct {
 				Nodes []struct {
 					QualifiedName string
 					Kind          string
@@ -48,6 +51,7 @@ func answers(t *testing.T, p *proc, graph string) string {
 	err := p.client().GraphQL(context.Background(), `query($g: ID!) { graph(id: $g) {
 		stats { files nodes edges byKind { kind count } byRelation { relation count } }
 		files { path md5 adler32 language diagnostics }
+		source { root commit branch ingestedAt }
 		nodes(first: 30) { nodes { qualifiedName kind external line
 			edges(direction: BOTH) { relation dynamic line column node { qualifiedName } } } } } }`, map[string]any{"g": graph}, &d)
 	if err != nil || d.Graph == nil {
@@ -63,7 +67,7 @@ func answers(t *testing.T, p *proc, graph string) string {
 		lines = append(lines, n.QualifiedName+" "+n.Kind+" "+string(b))
 	}
 	sort.Strings(lines)
-	return string(d.Graph.Stats) + "\n" + string(d.Graph.Files) + "\n" + strings.Join(lines, "\n")
+	return string(d.Graph.Stats) + "\n" + string(d.Graph.Files) + "\n" + string(d.Graph.Source) + "\n" + strings.Join(lines, "\n")
 }
 
 func TestDumpRestore(t *testing.T) {
@@ -74,6 +78,7 @@ func TestDumpRestore(t *testing.T) {
 	os.WriteFile(filepath.Join(src, "go.mod"), []byte("module example.com/shop\n\ngo 1.22\n"), 0o644)
 	os.WriteFile(filepath.Join(src, "shop.go"), []byte(mcpShop), 0o644)
 	os.WriteFile(filepath.Join(src, "bad.go"), []byte("package shop\n\nfunc Bad() { undefined() }\n"), 0o644)
+	commit := ingesttest.GitCommitAll(t, src, "shop-v1")
 	if _, e, err := grafo(t, "ingest", src, "--graph", "shop", "--server", a.url(), "--quiet"); err != nil {
 		t.Fatalf("ingest: %v\n%s", err, e)
 	}
@@ -82,7 +87,8 @@ func TestDumpRestore(t *testing.T) {
 		t.Fatalf("mutation: %v\n%s", err, e)
 	}
 	want := answers(t, a, "shop")
-	if !strings.Contains(want, "hand.Hand") || !strings.Contains(want, `"Dynamic":true`) {
+	if !strings.Contains(want, "hand.Hand") || !strings.Contains(want, `"Dynamic":true`) ||
+		!strings.Contains(want, `"commit":"`+commit+`","branch":"shop-v1"`) {
 		t.Fatalf("fixture misses API or dynamic edges:\n%s", want)
 	}
 

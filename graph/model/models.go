@@ -45,6 +45,7 @@ type Edge struct {
 	GraphID string
 	OtherID string // the other end's node id
 	Path    string // where the relation appears, "" when unknown
+	Cursor  string // position in Node.edges (edgeCursor)
 }
 
 // File is a source file of a graph.

@@ -55,6 +55,18 @@ type GraphChange struct {
 	Nodes []string `json:"nodes"`
 }
 
+// Where a graph's tree came from, as the last ingest that changed the graph saw it.
+type GraphSource struct {
+	// Absolute path of the ingested tree on the machine that ran the ingest.
+	Root string `json:"root"`
+	// The git commit checked out (full hash); null outside git or before the first commit.
+	Commit *string `json:"commit,omitempty"`
+	// The git branch checked out; null outside git or on a detached HEAD.
+	Branch *string `json:"branch,omitempty"`
+	// When that ingest ran.
+	IngestedAt *time.Time `json:"ingestedAt,omitempty"`
+}
+
 type GraphStats struct {
 	Files      int              `json:"files"`
 	Nodes      int              `json:"nodes"`

@@ -6,7 +6,7 @@
 // Layout (partition → rows):
 //
 //	graphs                 {graph} → created time (the list of graphs)
-//	g/{graph}              created, updated, lang, owner/{oid}, stats/{oid}, b/{bucket}
+//	g/{graph}              created, updated, lang, source, owner/{oid}, stats/{oid}, b/{bucket}
 //	g/{graph}/files        {path} → file record (checksums, language, diagnostics)
 //	g/{graph}/n/{node}     meta; out/{REL}/{to}/{oid}; in/{REL}/{from}/{oid};
 //	                       r/{oid}/{chunk} → path, then the node's occurrences in that file
@@ -38,6 +38,11 @@
 // stats/{oid} row written with its facts; the API and external owners,
 // which change a few rows at a time, are counted from their index rows when
 // asked.
+//
+// Lists that can be large read in pages that resume after a row (files,
+// a node's edges): a position is a row, so pages neither skip nor repeat
+// rows while others are written. The source row says where a graph's
+// tree came from (root, git commit and branch; see ingest.Source).
 //
 // Every change is published on a Bus (see bus.go), which also carries
 // changes between the nodes of a cluster.

@@ -36,6 +36,8 @@ type DumpGraph struct {
 	ID        string            `json:"id"`
 	CreatedAt time.Time         `json:"createdAt"`
 	Languages []ingest.Language `json:"languages"`
+	// Source is where the graph was ingested from, when recorded.
+	Source *ingest.Source `json:"source,omitempty"`
 }
 
 // dumpChunk bounds the nodes or edges one API record holds and the rows
@@ -43,13 +45,20 @@ type DumpGraph struct {
 // independent of the graph's size (but for the file list).
 const dumpChunk = 2000
 
+// dumpWindow is how many files a dump reads at once.
+const dumpWindow = 8
+
 // Dump streams graph to emit, one record at a time.
 func (s *Store) Dump(ctx context.Context, graph string, emit func(*DumpRecord) error) error {
 	m, err := s.Graph(ctx, graph)
 	if err != nil {
 		return err
 	}
-	if err := emit(&DumpRecord{Graph: &DumpGraph{Format: DumpFormat, ID: m.ID, CreatedAt: m.CreatedAt, Languages: m.Languages}}); err != nil {
+	src, err := s.Source(ctx, graph)
+	if err != nil {
+		return err
+	}
+	if err := emit(&DumpRecord{Graph: &DumpGraph{Format: DumpFormat, ID: m.ID, CreatedAt: m.CreatedAt, Languages: m.Languages, Source: src}}); err != nil {
 		return err
 	}
 	ext, err := s.ownerFacts(ctx, graph, extOwner)
@@ -67,22 +76,8 @@ func (s *Store) Dump(ctx context.Context, graph string, emit func(*DumpRecord) e
 	if err != nil {
 		return err
 	}
-	for _, f := range files {
-		facts, err := s.ownerFacts(ctx, graph, f.Path)
-		if err != nil {
-			return err
-		}
-		ff := facts[0]
-		ff.File = f.File
-		if ff.File.Diagnostics, err = s.Diagnostics(ctx, graph, f); err != nil {
-			return err
-		}
-		if len(facts) > 1 {
-			return fmt.Errorf("dump: file %s: owner index larger than one record", f.Path)
-		}
-		if err := emit(&DumpRecord{File: &ff}); err != nil {
-			return err
-		}
+	if err := s.dumpFiles(ctx, graph, files, emit); err != nil {
+		return err
 	}
 	facts, err := s.ownerFacts(ctx, graph, apiOwner)
 	if err != nil {
@@ -302,7 +297,48 @@ func Restore(ctx context.Context, dec *json.Decoder, graph string, r Restorer) (
 	if err := rs.finishFiles(ctx); err != nil {
 		return rs.sum, err
 	}
-	return rs.sum, r.SetLanguages(ctx, graph, head.Languages)
+	if err := r.SetLanguages(ctx, graph, head.Languages); err != nil {
+		return rs.sum, err
+	}
+	if ss, ok := r.(ingest.SourceSink); ok && head.Source != nil {
+		if err := ss.SetSource(ctx, graph, *head.Source); err != nil {
+			return rs.sum, err
+		}
+	}
+	return rs.sum, nil
+}
+
+// dumpFiles emits the files' facts in order, reading a window of them at
+// a time in parallel (each is a few round trips): memory holds one window.
+func (s *Store) dumpFiles(ctx context.Context, graph string, files []*File, emit func(*DumpRecord) error) error {
+	for start := 0; start < len(files); start += dumpWindow {
+		win := files[start:min(start+dumpWindow, len(files))]
+		recs := make([]ingest.FileFacts, len(win))
+		err := s.parallel(ctx, len(win), func(ctx context.Context, i int) error {
+			f := win[i]
+			facts, err := s.ownerFacts(ctx, graph, f.Path)
+			if err != nil {
+				return err
+			}
+			if len(facts) > 1 {
+				return fmt.Errorf("dump: file %s: owner index larger than one record", f.Path)
+			}
+			ff := facts[0]
+			ff.File = f.File
+			ff.File.Diagnostics, err = s.Diagnostics(ctx, graph, f)
+			recs[i] = ff
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for i := range recs {
+			if err := emit(&DumpRecord{File: &recs[i]}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // readDumpHead reads and checks the graph record a dump starts with.

@@ -63,6 +63,11 @@ func snapshot(t *testing.T, s *store.Store, graph string) string {
 		t.Fatal(err)
 	}
 	lines = append(lines, fmt.Sprintf("stats %d %d %d %v %v", st.Files, st.Nodes, st.Edges, st.ByKind, st.ByRelation), fmt.Sprintf("languages %v", m.Languages))
+	source, err := s.Source(ctx, graph)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines = append(lines, fmt.Sprintf("source %+v", source))
 	sort.Strings(lines)
 	return strings.Join(lines, "\n")
 }
@@ -93,6 +98,7 @@ func TestDumpRestoreIsExact(t *testing.T) {
 	ingesttest.WriteFile(t, dir, "go.mod", "module example.com/d\n\ngo 1.22\n")
 	ingesttest.WriteFile(t, dir, "a.go", "package d\n\nimport (\n\t\"fmt\"\n\t\"os\"\n)\n\ntype S interface{ M() }\n\ntype T struct{ n int }\n\nfunc (t *T) M() { t.n++; fmt.Println(t.n) }\n\nvar V S = &T{}\n\nfunc Run() { V.M(); os.Exit(1) }\n")
 	ingesttest.WriteFile(t, dir, "b/b.go", "package b\n\nimport \"example.com/d\"\n\nfunc Call() { d.Run() }\n\nfunc broken( {\n")
+	commit := ingesttest.GitCommitAll(t, dir, "stable")
 	src := store.New(kvtest.NewStore(t), store.Options{})
 	if _, err := ingest.Run(ctx, dir, "orig", src, ingest.Options{}); err != nil {
 		t.Fatal(err)
@@ -105,6 +111,9 @@ func TestDumpRestoreIsExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := snapshot(t, src, "orig")
+	if !strings.Contains(want, "Commit:"+commit+" Branch:stable") {
+		t.Fatalf("fixture's source not recorded:\n%s", want)
+	}
 	if !strings.Contains(want, "ext=true") || !strings.Contains(want, "hand.Hand CALLS example.com/d.Run") || !strings.Contains(want, "dyn=true") {
 		t.Fatalf("fixture lacks external nodes, API edges or dynamic calls:\n%s", want)
 	}

@@ -80,11 +80,21 @@ func (s *Store) Files(ctx context.Context, graph string) (map[string]ingest.File
 // ListFiles returns graph's file records sorted by path. Spilled
 // diagnostics are not loaded (see Diagnostics).
 func (s *Store) ListFiles(ctx context.Context, graph string) ([]*File, error) {
+	return s.FilesPage(ctx, graph, "", 0)
+}
+
+// FilesPage is ListFiles from the first path after after ("": the first),
+// at most limit files (0: all).
+func (s *Store) FilesPage(ctx context.Context, graph, after string, limit int) ([]*File, error) {
 	if err := ValidGraphID(graph); err != nil {
 		return nil, err
 	}
+	var from []byte
+	if after != "" {
+		from = kv.Key(pFiles(graph), after)
+	}
 	var out []*File
-	err := s.scanAll(ctx, prefix(pFiles(graph)), func(row string, v []byte) error {
+	err := s.scanFrom(ctx, prefix(pFiles(graph)), from, limit, func(row string, v []byte) error {
 		f := &File{}
 		if err := json.Unmarshal(v, f); err != nil {
 			return fmt.Errorf("file %q: %w", row, err)
@@ -93,6 +103,16 @@ func (s *Store) ListFiles(ctx context.Context, graph string) ([]*File, error) {
 		return nil
 	})
 	return out, err
+}
+
+// CountFiles counts graph's files.
+func (s *Store) CountFiles(ctx context.Context, graph string) (int, error) {
+	if err := ValidGraphID(graph); err != nil {
+		return 0, err
+	}
+	n := 0
+	err := s.scanAll(ctx, prefix(pFiles(graph)), func(string, []byte) error { n++; return nil })
+	return n, err
 }
 
 // FilesByPath reads many file records at once; absent ones are nil.

@@ -259,10 +259,16 @@ type EdgeQuery struct {
 	Node     string
 	Dir      Direction
 	Relation ingest.Relation // "" means every relation
+	// After is an Edge.Row of a previous answer: the edges after it.
+	// "" means from the first.
+	After string
+	// Limit bounds the edges answered; 0 means all.
+	Limit int
 }
 
 // EdgesOf answers many edge queries at once, scanning the nodes'
-// partitions a few in parallel. Edges are in relation, other-end order.
+// partitions a few in parallel. Edges are in relation, other-end order,
+// each with its Row, so a query can go on after it.
 func (s *Store) EdgesOf(ctx context.Context, graph string, qs []EdgeQuery) ([][]Edge, error) {
 	out := make([][]Edge, len(qs))
 	err := s.parallel(ctx, len(qs), func(ctx context.Context, i int) error {
@@ -276,7 +282,14 @@ func (s *Store) EdgesOf(ctx context.Context, graph string, qs []EdgeQuery) ([][]
 			rp += string(q.Relation) + "/"
 		}
 		edges := []Edge{}
-		err := s.scanAll(ctx, rowPrefix(pNode(graph, q.Node), rp), func(row string, v []byte) error {
+		var after []byte
+		if q.After != "" {
+			if !strings.HasPrefix(q.After, rp) {
+				return fmt.Errorf("%w: edge cursor of another direction or relation", ErrInvalid)
+			}
+			after = kv.Key(pNode(graph, q.Node), q.After)
+		}
+		err := s.scanFrom(ctx, rowPrefix(pNode(graph, q.Node), rp), after, q.Limit, func(row string, v []byte) error {
 			rel, other, _, ok := parseEdgeRow(row)
 			if !ok {
 				return nil
@@ -286,7 +299,7 @@ func (s *Store) EdgesOf(ctx context.Context, graph string, qs []EdgeQuery) ([][]
 				return fmt.Errorf("edge row %q: %w", row, err)
 			}
 			e := Edge{From: q.Node, To: other, Relation: ingest.Relation(rel), Path: r.Path,
-				Line: r.Line, Column: r.Column, Dynamic: r.Dynamic}
+				Line: r.Line, Column: r.Column, Dynamic: r.Dynamic, Row: row}
 			if q.Dir == In {
 				e.From, e.To = other, q.Node
 			}

@@ -38,6 +38,9 @@ type Edge struct {
 	Line     int
 	Column   int
 	Dynamic  bool
+	// Row is the edge's row in the partition of the node it was read
+	// from (EdgesOf): where EdgeQuery.After resumes.
+	Row string
 }
 
 // Other returns the id of the end that is not seen from dir's side.

@@ -97,9 +97,19 @@ func (s *Store) publish(ctx context.Context, graph, kind string, nodes []string)
 // possibly extended into the row), reading pages so that partitions with
 // many rows are never one huge answer.
 func (s *Store) scanAll(ctx context.Context, p []byte, fn func(row string, value []byte) error) error {
-	var after []byte
+	return s.scanFrom(ctx, p, nil, 0, fn)
+}
+
+// scanFrom is scanAll starting after the key after (nil: from the start)
+// and stopping after limit rows (0: no limit).
+func (s *Store) scanFrom(ctx context.Context, p, after []byte, limit int, fn func(row string, value []byte) error) error {
+	seen := 0
 	for {
-		ents, err := s.kv.Scan(ctx, p, after, s.scan, s.o.Read)
+		n := s.scan
+		if limit > 0 {
+			n = min(n, limit-seen)
+		}
+		ents, err := s.kv.Scan(ctx, p, after, n, s.o.Read)
 		if err != nil {
 			return fmt.Errorf("scan %q: %w", p, err)
 		}
@@ -109,7 +119,8 @@ func (s *Store) scanAll(ctx context.Context, p []byte, fn func(row string, value
 				return err
 			}
 		}
-		if len(ents) < s.scan {
+		seen += len(ents)
+		if len(ents) < n || limit > 0 && seen >= limit {
 			return nil
 		}
 		after = ents[len(ents)-1].Key

@@ -15,7 +15,10 @@ import (
 // Sink sends ingest records to a node.
 type Sink struct{ c *client.Client }
 
-var _ ingest.Sink = (*Sink)(nil)
+var (
+	_ ingest.Sink       = (*Sink)(nil)
+	_ ingest.SourceSink = (*Sink)(nil)
+)
 
 // New returns a sink writing through c.
 func New(c *client.Client) *Sink { return &Sink{c: c} }
@@ -54,4 +57,9 @@ func (s *Sink) DeleteFiles(ctx context.Context, graph string, paths []string) er
 // SetLanguages implements ingest.Sink.
 func (s *Sink) SetLanguages(ctx context.Context, graph string, langs []ingest.Language) error {
 	return s.send(ctx, http.MethodPut, path(graph, "/languages"), langs, nil)
+}
+
+// SetSource implements ingest.SourceSink.
+func (s *Sink) SetSource(ctx context.Context, graph string, src ingest.Source) error {
+	return s.send(ctx, http.MethodPut, path(graph, "/source"), src, nil)
 }

@@ -392,9 +392,20 @@
       rels.map((r) => h('li', {class: 'chip'}, r.relation.toLowerCase().replace(/_/g, ' '), ' ', h('strong', {}, r.count))));
   }
   const languages = (ls) => (ls || []).length ? ls.map((l) => l.version ? `${l.name} ${l.version}` : l.name).join(', ') : '—';
+  // Where a graph was ingested from: the tree's root and, from git, the
+  // branch and commit (short, the full hash in the title). Nothing for a
+  // graph built through mutations.
+  const SOURCE_FIELDS = 'source { root commit branch ingestedAt }';
+  function sourceFacts(src) {
+    if (!src) return [];
+    const git = src.commit
+      ? h('span', {class: 'git', title: src.commit}, ' @ ', src.branch || 'detached', ' ', h('code', {}, src.commit.slice(0, 12)))
+      : src.branch ? h('span', {class: 'git'}, ' @ ', src.branch, ' (no commit)') : null;
+    return [h('dt', {}, 'Source'), h('dd', {class: 'source'}, h('code', {}, src.root), git)];
+  }
 
   async function graphsView(token) {
-    const data = await gql(`{ graphs { id createdAt updatedAt languages { name version }
+    const data = await gql(`{ graphs { id createdAt updatedAt languages { name version } ${SOURCE_FIELDS}
       stats { files nodes edges byKind { kind count } byRelation { relation count } } } }`);
     if (token !== app.token) return;
     document.title = 'Graphs · Grafo';
@@ -410,6 +421,7 @@
             h('dt', {}, 'Nodes'), h('dd', {}, g.stats.nodes),
             h('dt', {}, 'Edges'), h('dd', {}, g.stats.edges),
             h('dt', {}, 'Languages'), h('dd', {}, languages(g.languages)),
+            sourceFacts(g.source),
             h('dt', {}, 'Created'), h('dd', {}, h('time', {datetime: g.createdAt}, fmtTime(g.createdAt))),
             h('dt', {}, 'Updated'), h('dd', {}, h('time', {datetime: g.updatedAt}, fmtTime(g.updatedAt)))),
           kindChips(g.stats.byKind),
@@ -424,7 +436,7 @@
   async function graphView(g, token, state) {
     state = state || {kind: '', after: null, nodes: []};
     const data = await gql(`query($g: ID!) { graph(id: $g) { id createdAt updatedAt languages { name version }
-      files { name path md5 adler32 language diagnostics }
+      ${SOURCE_FIELDS} fileCount files(first: 300) { name path md5 adler32 language diagnostics }
       stats { files nodes edges byKind { kind count } byRelation { relation count } } } }`, {g});
     if (token !== app.token) return;
     const gr = data.graph;
@@ -452,8 +464,7 @@
     kindSel.addEventListener('change', () => load(true).catch((e) => toast(e.message)));
     more.addEventListener('click', () => load(false).catch((e) => toast(e.message)));
 
-    const files = gr.files || [];
-    const FILE_LIMIT = 300;
+    const files = gr.files || []; // the first 300; fileCount says how many in all
     $('#main').replaceChildren(
       h('p', {class: 'crumbs'}, h('a', {href: '#/'}, 'Graphs'), ' / '),
       h('h1', {}, gr.id),
@@ -465,6 +476,7 @@
             h('dt', {}, 'Nodes'), h('dd', {}, gr.stats.nodes),
             h('dt', {}, 'Edges'), h('dd', {}, gr.stats.edges),
             h('dt', {}, 'Languages'), h('dd', {}, languages(gr.languages)),
+            sourceFacts(gr.source),
             h('dt', {}, 'Created'), h('dd', {}, fmtTime(gr.createdAt)),
             h('dt', {}, 'Updated'), h('dd', {}, fmtTime(gr.updatedAt))),
           h('h3', {}, 'Nodes by kind'), kindChips(gr.stats.byKind),
@@ -474,16 +486,16 @@
           h('label', {for: 'kind-filter'}, 'Show '), kindSel,
           list, more)),
       h('section', {class: 'panel', 'aria-labelledby': 'files-title'},
-        h('h2', {id: 'files-title'}, `Files (${files.length})`),
+        h('h2', {id: 'files-title'}, `Files (${gr.fileCount})`),
         files.length === 0 ? h('p', {class: 'muted'}, 'No files recorded.') :
           h('table', {},
             h('thead', {}, h('tr', {}, h('th', {scope: 'col'}, 'Path'), h('th', {scope: 'col'}, 'Language'),
               h('th', {scope: 'col'}, 'MD5'), h('th', {scope: 'col'}, 'Adler-32'), h('th', {scope: 'col'}, 'Diagnostics'))),
-            h('tbody', {}, files.slice(0, FILE_LIMIT).map((f) => h('tr', {},
+            h('tbody', {}, files.map((f) => h('tr', {},
               h('td', {class: 'mono'}, f.path), h('td', {}, f.language || '—'),
               h('td', {class: 'mono'}, f.md5), h('td', {class: 'mono'}, f.adler32),
               h('td', {}, (f.diagnostics || []).length ? (f.diagnostics || []).join('; ') : '—'))))),
-        files.length > FILE_LIMIT ? h('p', {class: 'muted'}, `Showing ${FILE_LIMIT} of ${files.length}.`) : null),
+        gr.fileCount > files.length ? h('p', {class: 'muted'}, `Showing ${files.length} of ${gr.fileCount}.`) : null),
       examples(g));
     await load(true);
   }
