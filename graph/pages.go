@@ -77,13 +77,7 @@ func (r *Resolver) files(ctx context.Context, graph string, first *int, after *s
 // edges lists a page of a node's edges: in each direction asked (out
 // before in), rows in order, those whose other end is gone left out.
 func (r *Resolver) edges(ctx context.Context, obj *model.Node, direction *model.Direction, relation *ingest.Relation, first *int, after *string) ([]*model.Edge, error) {
-	dirs := []store.Direction{store.Out}
-	switch deref(direction) {
-	case model.DirectionIn:
-		dirs = []store.Direction{store.In}
-	case model.DirectionBoth:
-		dirs = []store.Direction{store.Out, store.In}
-	}
+	dirs := storeDirs(deref(direction))
 	limit, err := limitArg(first)
 	if err != nil {
 		return nil, err
