@@ -132,8 +132,8 @@ func toolCalls(graph string, syms []string, poss []pos, rng *rand.Rand) []toolCa
 
 // measure calls the tool rounds times, one call at a time, prints its
 // p50, p99 and max latency, and reports whether its p99 is over target.
-// A failed call, or a tool error (implementations aside, which errs on
-// symbols that are not interfaces), exits.
+// A failed call, or a tool error from any tool but implementations,
+// exits.
 func measure(ctx context.Context, cs *sdk.ClientSession, t toolCall, rounds int, target time.Duration) bool {
 	lat := make([]time.Duration, 0, rounds)
 	for i := 0; i < rounds; i++ {
