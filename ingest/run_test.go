@@ -78,7 +78,6 @@ func TestRunReingest(t *testing.T) {
 // checkFirstIngest ingests dir as graph r and checks the summary, the
 // stored files and the graph's counts; it returns the graph's metadata.
 func checkFirstIngest(t *testing.T, ctx context.Context, dir string, st *store.Store, sink *countingSink) *store.GraphMeta {
-	t.Helper()
 	var progress bytes.Buffer
 	sum, err := ingest.Run(ctx, dir, "r", sink, ingest.Options{Progress: &progress})
 	if err != nil {
@@ -126,7 +125,6 @@ func checkFirstIngest(t *testing.T, ctx context.Context, dir string, st *store.S
 // checkUnchangedReingest re-ingests dir unchanged: no write of any kind,
 // no package loaded, updatedAt as in meta.
 func checkUnchangedReingest(t *testing.T, ctx context.Context, dir string, st *store.Store, sink *countingSink, meta *store.GraphMeta) {
-	t.Helper()
 	sink.reset()
 	time.Sleep(2 * time.Millisecond) // so that a moved updatedAt would show
 	sum, err := ingest.Run(ctx, dir, "r", sink, ingest.Options{})
@@ -151,7 +149,6 @@ func checkUnchangedReingest(t *testing.T, ctx context.Context, dir string, st *s
 // checkEditedReingest changes b.go, deletes c.go and adds d.go, then
 // re-ingests: exactly those are written.
 func checkEditedReingest(t *testing.T, ctx context.Context, dir string, st *store.Store, sink *countingSink) {
-	t.Helper()
 	sink.reset()
 	ingesttest.WriteFile(t, dir, "b.go", "package r\n\nfunc B() { D() }\n")
 	ingesttest.WriteFile(t, dir, "d.go", "package r\n\nfunc D() {}\n")
