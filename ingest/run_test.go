@@ -70,6 +70,14 @@ func TestRunReingest(t *testing.T) {
 
 	st := store.New(kvtest.NewStore(t), store.Options{})
 	sink := &countingSink{Sink: st}
+	meta := checkFirstIngest(t, ctx, dir, st, sink)
+	checkUnchangedReingest(t, ctx, dir, st, sink, meta)
+	checkEditedReingest(t, ctx, dir, st, sink)
+}
+
+// checkFirstIngest ingests dir as graph r and checks the summary, the
+// stored files and the graph's counts; it returns the graph's metadata.
+func checkFirstIngest(t *testing.T, ctx context.Context, dir string, st *store.Store, sink *countingSink) *store.GraphMeta {
 	var progress bytes.Buffer
 	sum, err := ingest.Run(ctx, dir, "r", sink, ingest.Options{Progress: &progress})
 	if err != nil {
@@ -111,11 +119,15 @@ func TestRunReingest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return meta
+}
 
-	// Unchanged: no write of any kind, no package loaded.
+// checkUnchangedReingest re-ingests dir unchanged: no write of any kind,
+// no package loaded, updatedAt as in meta.
+func checkUnchangedReingest(t *testing.T, ctx context.Context, dir string, st *store.Store, sink *countingSink, meta *store.GraphMeta) {
 	sink.reset()
 	time.Sleep(2 * time.Millisecond) // so that a moved updatedAt would show
-	sum, err = ingest.Run(ctx, dir, "r", sink, ingest.Options{})
+	sum, err := ingest.Run(ctx, dir, "r", sink, ingest.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,15 +144,18 @@ func TestRunReingest(t *testing.T) {
 	if !meta2.UpdatedAt.Equal(meta.UpdatedAt) {
 		t.Errorf("updatedAt moved on an unchanged re-ingest: %v → %v", meta.UpdatedAt, meta2.UpdatedAt)
 	}
+}
 
-	// Change b.go, delete c.go, add d.go: exactly those are written.
+// checkEditedReingest changes b.go, deletes c.go and adds d.go, then
+// re-ingests: exactly those are written.
+func checkEditedReingest(t *testing.T, ctx context.Context, dir string, st *store.Store, sink *countingSink) {
 	sink.reset()
 	ingesttest.WriteFile(t, dir, "b.go", "package r\n\nfunc B() { D() }\n")
 	ingesttest.WriteFile(t, dir, "d.go", "package r\n\nfunc D() {}\n")
 	if err := os.Remove(filepath.Join(dir, "c.go")); err != nil {
 		t.Fatal(err)
 	}
-	sum, err = ingest.Run(ctx, dir, "r", sink, ingest.Options{Callgraph: "static"})
+	sum, err := ingest.Run(ctx, dir, "r", sink, ingest.Options{Callgraph: "static"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +165,7 @@ func TestRunReingest(t *testing.T) {
 	if sink.putFiles != 2 || sink.deletes != 1 || sink.langs != 1 {
 		t.Errorf("after edits wrote %d files, deleted %d, SetLanguages %d times; want 2, 1, 1", sink.putFiles, sink.deletes, sink.langs)
 	}
-	stats, err = st.Stats(ctx, "r")
+	stats, err := st.Stats(ctx, "r")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -331,10 +331,23 @@ func (b *browser) checkConsole() {
 
 func qn(name string) string { return pkg + "." + name }
 
+// TestExplorer walks the explorer on the demo graph, page by page.
 func TestExplorer(t *testing.T) {
 	f := newFixture(t)
 	b := newBrowser(t)
+	explorerGraphsPage(t, b, f)
+	explorerSearch(t, b)
+	explorerCallers(t, b)
+	explorerExport(t, b)
+	explorerLive(t, b, f)
+	explorerClassDiagram(t, b, f)
+	explorerCluster(t, b)
+	b.checkConsole()
+}
 
+// explorerGraphsPage checks the graphs page and its search across every
+// graph.
+func explorerGraphsPage(t *testing.T, b *browser, f *fixture) {
 	// Graphs page.
 	b.do("graphs page",
 		chromedp.Navigate(f.url+"/"),
@@ -356,7 +369,11 @@ func TestExplorer(t *testing.T) {
 		t.Errorf("first result of (*Circle).Area = %q", got)
 	}
 	b.do("clear search", chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector('#search'); s.value = ''; s.dispatchEvent(new Event('input')); })()`))
+}
 
+// explorerSearch opens the demo graph and picks render from the
+// type-ahead search with the keyboard.
+func explorerSearch(t *testing.T, b *browser) {
 	// Type-ahead search, picked with the keyboard.
 	b.do("search",
 		chromedp.Click(chromedp.CSS(`#graph-list [data-graph="demo"] h2 a`)),
@@ -372,7 +389,11 @@ func TestExplorer(t *testing.T) {
 	if got := b.eval(`document.querySelector('#node-qn').textContent`); got != qn("render") {
 		t.Fatalf("node view shows %q, want render", got)
 	}
+}
 
+// explorerCallers checks render's callers, listed and drawn, then
+// clicks through to run.
+func explorerCallers(t *testing.T, b *browser) {
 	// Its callers, listed and drawn.
 	for _, caller := range []string{"run", "serve"} {
 		b.do("caller "+caller,
@@ -389,7 +410,10 @@ func TestExplorer(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`section[data-rel=CALLS][data-dir=IN] a[data-qn="`+qn("run")+`"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`section[data-rel=CALLS][data-dir=IN] a[data-qn="`+qn("main")+`"]`)),
 		chromedp.WaitReady(chromedp.CSS(`#graph-svg g.gnode.center[data-qn="`+qn("run")+`"]`)))
+}
 
+// explorerExport exports run's neighbourhood as Mermaid, then as dot.
+func explorerExport(t *testing.T, b *browser) {
 	// Mermaid export of run's neighbourhood.
 	b.do("export",
 		chromedp.Click(chromedp.CSS(`#export-btn`)),
@@ -407,7 +431,11 @@ func TestExplorer(t *testing.T) {
 	b.do("close export",
 		chromedp.Click(chromedp.CSS(`#export-close`)),
 		chromedp.WaitNotVisible(chromedp.CSS(`#export-text`)))
+}
 
+// explorerLive adds a caller of run while its page is open: it shows
+// up, with a toast.
+func explorerLive(t *testing.T, b *browser, f *fixture) {
 	// Live: a new caller of run arrives while the page is open.
 	b.do("live indicator", chromedp.WaitVisible(chromedp.CSS(`#live.on`)))
 	b.eval(`document.querySelector('#toast').textContent = ''`)
@@ -420,7 +448,11 @@ func TestExplorer(t *testing.T) {
 		chromedp.WaitReady(chromedp.CSS(`#graph-svg g.gnode[data-qn="`+qn("cli")+`"]`)))
 	b.waitTrue("toast", `document.querySelector('#toast').textContent.includes('changed')`)
 	b.snap("live")
+}
 
+// explorerClassDiagram exports a class's neighbourhood as a class
+// diagram.
+func explorerClassDiagram(t *testing.T, b *browser, f *fixture) {
 	// Class relations: a class's neighbourhood exports as a class diagram.
 	b.do("class view",
 		chromedp.Navigate(f.url+"/#/node/demo/"+f.ids[qn("Circle")]),
@@ -429,14 +461,17 @@ func TestExplorer(t *testing.T) {
 		chromedp.WaitReady(chromedp.CSS(`#graph-svg path.gedge.COMPOSITION[marker-start="url(#diamond-filled)"]`)),
 		chromedp.Click(chromedp.CSS(`#export-btn`)),
 		chromedp.WaitVisible(chromedp.CSS(`#export-text`)))
-	text = b.eval(`document.querySelector('#export-text').value`)
+	text := b.eval(`document.querySelector('#export-text').value`)
 	for _, want := range []string{"classDiagram", "app_Base <|-- app_Circle", "app_Shape <|.. app_Circle", "app_Circle *-- app_Point", "app_Canvas o-- app_Circle"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("class diagram lacks %q:\n%s", want, text)
 		}
 	}
 	b.do("close export", chromedp.SendKeys(chromedp.CSS(`#export-text`), kb.Escape), chromedp.WaitNotVisible(chromedp.CSS(`#export-text`)))
+}
 
+// explorerCluster checks the cluster page.
+func explorerCluster(t *testing.T, b *browser) {
 	// Cluster page.
 	b.do("cluster",
 		chromedp.Click(chromedp.CSS(`a[data-nav=cluster]`)),
@@ -448,8 +483,6 @@ func TestExplorer(t *testing.T) {
 	if got := b.eval(`document.querySelector('a[href^="#/console?query="]') ? 'yes' : 'no'`); got != "yes" {
 		t.Errorf("no example query links to the console")
 	}
-
-	b.checkConsole()
 }
 
 func TestHandler(t *testing.T) {

@@ -339,130 +339,179 @@ func (a *analyser) walk(n *node, sc *scope, ctx int) {
 	case "attribute":
 		a.attribute(n, sc, ctx)
 	case "subscript":
-		if ctx == ctxLoad || ctx == ctxWhole {
-			a.walk(n.child("value"), sc, ctxLoad)
-		} else {
-			a.walk(n.child("value"), sc, ctxMutate)
-		}
-		for _, k := range n.children("subscript") {
-			a.walk(k, sc, ctxLoad)
-		}
+		a.subscript(n, sc, ctx)
 	case "call":
 		a.call(n, sc)
 	case "assignment":
-		left, right := n.child("left"), n.child("right")
-		a.typeOccs(n.child("type"))
-		if right == nil {
-			return // an annotation alone assigns nothing
-		}
-		a.walk(left, sc, ctxStore)
-		if right.kind == "expression_list" {
-			a.walk(right, sc, ctxLoad)
-		} else {
-			a.walk(right, sc, ctxWhole)
-		}
+		a.assignment(n, sc)
 	case "augmented_assignment":
 		a.walk(n.child("left"), sc, ctxAug)
 		a.walk(n.child("right"), sc, ctxLoad)
 	case "return_statement":
-		for _, k := range n.kids {
-			a.walk(k, sc, ctxWhole)
-		}
+		a.walkKids(n, sc, ctxWhole)
 	case "import_from_statement":
 		a.importOccs(n)
 	case "type", "global_statement", "nonlocal_statement", "import_statement",
 		"future_import_statement", "comment", "string_content", "escape_sequence", "keyword_separator",
-		"positional_separator", "ERROR":
-		if n.kind == "ERROR" {
-			for _, k := range n.kids {
-				a.walk(k, sc, ctxLoad)
-			}
-		}
+		"positional_separator":
+		// Not walked: no use in these is recorded here.
+	case "ERROR":
+		a.walkKids(n, sc, ctxLoad)
 	case "decorated_definition":
-		def := n.child("definition")
-		if a.units[def] {
-			return
-		}
-		for _, k := range n.kids {
-			if k.kind == "decorator" {
-				a.decorator(k, sc)
-			}
-		}
-		a.walk(def, sc, ctxLoad)
+		a.decoratedDefinition(n, sc)
 	case "function_definition":
-		if a.units[n] {
-			return
-		}
-		fsc := a.funcScope(nil, n, sc)
-		a.params(n, fsc)
-		a.signatureTypes(n)
-		a.walk(n.child("body"), fsc, ctxLoad)
+		a.functionDefinition(n, sc)
 	case "class_definition":
-		if bases := n.child("superclasses"); bases != nil {
-			a.walk(bases, sc, ctxLoad)
-		}
-		if body := n.child("body"); body != nil {
-			csc := newScope(sc)
-			a.prescan(body, csc)
-			a.walk(body, csc, ctxLoad)
-		}
+		a.classDefinition(n, sc)
 	case "lambda":
 		lsc := a.funcScope(nil, n, sc)
 		a.walk(n.child("body"), lsc, ctxLoad)
 	case "list_comprehension", "set_comprehension", "dictionary_comprehension", "generator_expression":
-		csc := newScope(sc)
-		for _, k := range n.kids {
-			if k.kind == "for_in_clause" {
-				a.bindTargets(csc, k.child("left"), nil, nil)
-			}
-		}
-		for _, k := range n.kids {
-			a.walk(k, csc, ctxLoad)
-		}
+		a.comprehension(n, sc)
 	case "for_statement", "for_in_clause":
-		for _, k := range n.kids {
-			if k.field == "left" {
-				a.walk(k, sc, ctxStore)
-			} else {
-				a.walk(k, sc, ctxLoad)
-			}
-		}
+		a.forLoop(n, sc)
 	case "as_pattern":
-		for _, k := range n.kids {
-			if k.field == "alias" || k.kind == "as_pattern_target" {
-				for _, t := range k.kids {
-					a.walk(t, sc, ctxStore)
-				}
-			} else {
-				a.walk(k, sc, ctxLoad)
-			}
-		}
+		a.asPattern(n, sc)
 	case "named_expression":
 		a.walk(n.child("name"), sc, ctxStore)
 		a.walk(n.child("value"), sc, ctxWhole)
 	case "delete_statement":
-		for _, k := range n.kids {
-			a.walk(k, sc, ctxMutate)
-		}
+		a.walkKids(n, sc, ctxMutate)
 	case "keyword_argument":
 		a.walk(n.child("value"), sc, ctxWhole)
 	case "pattern_list", "tuple_pattern", "list_pattern", "list_splat_pattern", "expression_list", "tuple", "list":
-		c := ctx
-		if c == ctxWhole {
-			c = ctxLoad
-		}
-		for _, k := range n.kids {
-			a.walk(k, sc, c)
-		}
+		a.sequence(n, sc, ctx)
 	case "parenthesized_expression":
-		for _, k := range n.kids {
-			a.walk(k, sc, ctx)
-		}
+		a.walkKids(n, sc, ctx)
 	default:
-		for _, k := range n.kids {
+		a.walkKids(n, sc, ctxLoad)
+	}
+}
+
+// walkKids walks every child of n in context ctx.
+func (a *analyser) walkKids(n *node, sc *scope, ctx int) {
+	for _, k := range n.kids {
+		a.walk(k, sc, ctx)
+	}
+}
+
+// subscript handles x[i]: a load of x[i] loads x, any other use of it
+// mutates x; the index is always loaded.
+func (a *analyser) subscript(n *node, sc *scope, ctx int) {
+	if ctx == ctxLoad || ctx == ctxWhole {
+		a.walk(n.child("value"), sc, ctxLoad)
+	} else {
+		a.walk(n.child("value"), sc, ctxMutate)
+	}
+	for _, k := range n.children("subscript") {
+		a.walk(k, sc, ctxLoad)
+	}
+}
+
+// assignment handles left = right (and left: T = right): the annotation's
+// types, the targets stored, and the value used whole unless it is a
+// tuple of values.
+func (a *analyser) assignment(n *node, sc *scope) {
+	left, right := n.child("left"), n.child("right")
+	a.typeOccs(n.child("type"))
+	if right == nil {
+		return // an annotation alone assigns nothing
+	}
+	a.walk(left, sc, ctxStore)
+	if right.kind == "expression_list" {
+		a.walk(right, sc, ctxLoad)
+	} else {
+		a.walk(right, sc, ctxWhole)
+	}
+}
+
+// decoratedDefinition handles a decorated def or class: its decorators,
+// then the definition, unless that is a unit analysed on its own.
+func (a *analyser) decoratedDefinition(n *node, sc *scope) {
+	def := n.child("definition")
+	if a.units[def] {
+		return
+	}
+	for _, k := range n.kids {
+		if k.kind == "decorator" {
+			a.decorator(k, sc)
+		}
+	}
+	a.walk(def, sc, ctxLoad)
+}
+
+// functionDefinition handles a nested def that is not a unit of its own:
+// its parameters and signature types, and its body in a scope of its own.
+func (a *analyser) functionDefinition(n *node, sc *scope) {
+	if a.units[n] {
+		return
+	}
+	fsc := a.funcScope(nil, n, sc)
+	a.params(n, fsc)
+	a.signatureTypes(n)
+	a.walk(n.child("body"), fsc, ctxLoad)
+}
+
+// classDefinition handles a class: its bases in the enclosing scope, its
+// body in a class scope prescanned for the names it binds.
+func (a *analyser) classDefinition(n *node, sc *scope) {
+	if bases := n.child("superclasses"); bases != nil {
+		a.walk(bases, sc, ctxLoad)
+	}
+	if body := n.child("body"); body != nil {
+		csc := newScope(sc)
+		a.prescan(body, csc)
+		a.walk(body, csc, ctxLoad)
+	}
+}
+
+// comprehension handles a comprehension, whose for-targets are bound in
+// a scope of its own before anything in it is walked.
+func (a *analyser) comprehension(n *node, sc *scope) {
+	csc := newScope(sc)
+	for _, k := range n.kids {
+		if k.kind == "for_in_clause" {
+			a.bindTargets(csc, k.child("left"), nil, nil)
+		}
+	}
+	a.walkKids(n, csc, ctxLoad)
+}
+
+// forLoop handles a for statement or clause: its targets are stored, the
+// rest loaded.
+func (a *analyser) forLoop(n *node, sc *scope) {
+	for _, k := range n.kids {
+		if k.field == "left" {
+			a.walk(k, sc, ctxStore)
+		} else {
 			a.walk(k, sc, ctxLoad)
 		}
 	}
+}
+
+// asPattern handles "x as y" (with, except, match): the alias is stored,
+// the rest loaded.
+func (a *analyser) asPattern(n *node, sc *scope) {
+	for _, k := range n.kids {
+		if k.field == "alias" || k.kind == "as_pattern_target" {
+			for _, t := range k.kids {
+				a.walk(t, sc, ctxStore)
+			}
+		} else {
+			a.walk(k, sc, ctxLoad)
+		}
+	}
+}
+
+// sequence handles a tuple, list or pattern of several: each element
+// takes the sequence's context, except that a use of the whole sequence
+// is only a load of each element.
+func (a *analyser) sequence(n *node, sc *scope, ctx int) {
+	c := ctx
+	if c == ctxWhole {
+		c = ctxLoad
+	}
+	a.walkKids(n, sc, c)
 }
 
 // varRel is the relation a use in context ctx makes.

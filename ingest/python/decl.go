@@ -87,9 +87,25 @@ func (m *module) declare() {
 	if m.root == nil {
 		return
 	}
-	// Functions, classes and imports first, so that a variable of the same
-	// name (try: import x / except: x = None) does not shadow them.
-	var vars, forTargets []*node
+	vars, forTargets := m.declareTopLevel()
+	m.declareVariables(vars, forTargets)
+	m.foreign = map[string]bool{}
+	for _, a := range vars {
+		m.storeForeign(a, "")
+	}
+	for _, u := range m.units {
+		if globals := m.declareGlobals(u); globals != nil {
+			m.globalValues(u, globals)
+		}
+	}
+}
+
+// declareTopLevel declares the module's functions, classes, imports and
+// type aliases, outside functions and classes, and returns its
+// assignments and for-loop targets for declareVariables. Functions,
+// classes and imports come first, so that a variable of the same name
+// (try: import x / except: x = None) does not shadow them.
+func (m *module) declareTopLevel() (vars, forTargets []*node) {
 	var walk func(n *node)
 	walk = func(n *node) {
 		for _, k := range n.kids {
@@ -119,6 +135,13 @@ func (m *module) declare() {
 		}
 	}
 	walk(m.root)
+	return vars, forTargets
+}
+
+// declareVariables records the values module-level assignments and
+// for-loops give each name, and declares as a variable each assigned
+// name not already bound.
+func (m *module) declareVariables(vars, forTargets []*node) {
 	m.vals = map[string][]valueAt{}
 	for _, id := range forTargets { // not variables, but they rebind one
 		m.vals[id.text(m.src)] = append(m.vals[id.text(m.src)], valueAt{m: m})
@@ -147,73 +170,77 @@ func (m *module) declare() {
 			m.syms[name] = &binding{kind: bDef, def: d}
 		})
 	}
-	// Names declared global in a function and assigned nowhere at module
-	// level are module variables too.
-	m.foreign = map[string]bool{}
-	storeForeign := func(n *node, self string) {
-		eachTarget(n, func(t, _ *node, _ bool) {
-			if obj, attr := t.child("object"), t.child("attribute"); t.kind == "attribute" && obj != nil && attr != nil &&
-				(self == "" || obj.kind != "identifier" || obj.text(m.src) != self) {
-				m.foreign[attr.text(m.src)] = true
-			}
-		})
-	}
-	for _, a := range vars {
-		storeForeign(a, "")
-	}
-	for _, u := range m.units {
-		var globals map[string]bool
-		self := ""
-		if u.owner != nil && !u.static {
-			self = firstParam(u.n, m.src)
+}
+
+// storeForeign records in m.foreign the attributes assignment n stores
+// through another object than self (any object when self is "").
+func (m *module) storeForeign(n *node, self string) {
+	eachTarget(n, func(t, _ *node, _ bool) {
+		if obj, attr := t.child("object"), t.child("attribute"); t.kind == "attribute" && obj != nil && attr != nil &&
+			(self == "" || obj.kind != "identifier" || obj.text(m.src) != self) {
+			m.foreign[attr.text(m.src)] = true
 		}
-		eachNode(u.n.child("body"), func(n *node) bool {
-			if n.kind == "function_definition" || n.kind == "class_definition" || n.kind == "lambda" {
-				return false
-			}
-			if n.kind == "assignment" {
-				storeForeign(n, self)
-			}
-			if n.kind == "global_statement" {
-				if globals == nil {
-					globals = map[string]bool{}
-				}
-				for _, id := range n.kids {
-					globals[id.text(m.src)] = true
-				}
-				for _, id := range n.kids {
-					name := id.text(m.src)
-					if id.kind != "identifier" || m.syms[name] != nil {
-						continue
-					}
-					d := &def{kind: ingest.Variable, name: name, qname: m.name + "." + name, mod: m,
-						n: n, line: n.line, end: n.endLine, nameNode: id}
-					m.defs = append(m.defs, d)
-					m.syms[name] = &binding{kind: bDef, def: d}
-				}
-			}
-			return true
-		})
-		if globals == nil {
-			continue
-		}
-		// What a function assigns to a global counts for its type too.
-		eachAssignment(u.n.child("body"), func(n *node) {
-			if n.kind == "for_statement" {
-				for _, id := range targetNames(n.child("left")) {
-					if globals[id.text(m.src)] {
-						m.vals[id.text(m.src)] = append(m.vals[id.text(m.src)], valueAt{m: m})
-					}
-				}
-				return
-			}
-			eachTarget(n, func(id, value *node, _ bool) {
-				if name := id.text(m.src); id.kind == "identifier" && globals[name] {
-					m.vals[name] = append(m.vals[name], valueAt{m: m, v: value, fn: u})
-				}
-			})
-		})
+	})
+}
+
+// declareGlobals walks the body of unit u, nested definitions aside,
+// recording the foreign attributes it stores and declaring as module
+// variables the names it declares global that are assigned nowhere at
+// module level. It returns the names declared global, nil when none.
+func (m *module) declareGlobals(u *def) map[string]bool {
+	var globals map[string]bool
+	self := ""
+	if u.owner != nil && !u.static {
+		self = firstParam(u.n, m.src)
 	}
+	eachNode(u.n.child("body"), func(n *node) bool {
+		if n.kind == "function_definition" || n.kind == "class_definition" || n.kind == "lambda" {
+			return false
+		}
+		if n.kind == "assignment" {
+			m.storeForeign(n, self)
+		}
+		if n.kind == "global_statement" {
+			if globals == nil {
+				globals = map[string]bool{}
+			}
+			for _, id := range n.kids {
+				globals[id.text(m.src)] = true
+			}
+			for _, id := range n.kids {
+				name := id.text(m.src)
+				if id.kind != "identifier" || m.syms[name] != nil {
+					continue
+				}
+				d := &def{kind: ingest.Variable, name: name, qname: m.name + "." + name, mod: m,
+					n: n, line: n.line, end: n.endLine, nameNode: id}
+				m.defs = append(m.defs, d)
+				m.syms[name] = &binding{kind: bDef, def: d}
+			}
+		}
+		return true
+	})
+	return globals
+}
+
+// globalValues records what unit u assigns to the names it declares
+// global: that counts for their types too.
+func (m *module) globalValues(u *def, globals map[string]bool) {
+	eachAssignment(u.n.child("body"), func(n *node) {
+		if n.kind == "for_statement" {
+			for _, id := range targetNames(n.child("left")) {
+				if globals[id.text(m.src)] {
+					m.vals[id.text(m.src)] = append(m.vals[id.text(m.src)], valueAt{m: m})
+				}
+			}
+			return
+		}
+		eachTarget(n, func(id, value *node, _ bool) {
+			if name := id.text(m.src); id.kind == "identifier" && globals[name] {
+				m.vals[name] = append(m.vals[name], valueAt{m: m, v: value, fn: u})
+			}
+		})
+	})
 }
 
 // declareTypeAlias declares type A = B: a class, whatever B is (as Go's

@@ -88,8 +88,45 @@ func TestOracleJedi(t *testing.T) {
 		dir = d // another tree to judge on, e.g. more of the standard library
 	}
 	t0 := time.Now()
-	// jedi takes most of the time: one process per CPU, each on a share
-	// of the files.
+	out := runJedi(t, py, dir)
+	tJedi := time.Since(t0)
+	t1 := time.Now()
+	facts := ingesttest.ExtractAll(t, New(), dir, "cha")
+	tGrafo := time.Since(t1)
+
+	o := &jediOracle{nodes: map[string]bool{}}
+	edges := o.grafoCalls(facts)
+	var sites []jediSite
+	o.bases, sites = parseJedi(t, out)
+	if len(sites) < 1000 {
+		t.Fatalf("jedi reported %d call sites; the oracle slice has over 1,000", len(sites))
+	}
+	sc := o.judge(edges, o.answers(sites))
+
+	t.Logf("jedi %v (%d call sites), frontend %v", tJedi.Round(time.Millisecond), len(sites), tGrafo.Round(time.Millisecond))
+	sc.log(t)
+	if sc.dynAll == 0 || sc.statAll == 0 || sc.want == 0 {
+		t.Fatalf("nothing to judge: %d dynamic, %d static edges, %d in-tree definitions", sc.dynAll, sc.statAll, sc.want)
+	}
+	if p := pct(sc.dynOK, sc.dynAll); p < 95 {
+		t.Errorf("dynamic in-tree CALLS precision %.1f%% < 95%%", p)
+	}
+	if sc.statOK != sc.statAll {
+		t.Errorf("static in-tree CALLS precision %.1f%% < 100%%", pct(sc.statOK, sc.statAll))
+	}
+	if p := pct(sc.extOK, sc.extAll); p < 95 {
+		t.Errorf("external CALLS consistency %.1f%% < 95%%", p)
+	}
+	if p := pct(sc.found, sc.want); p < 95 {
+		t.Errorf("in-tree CALLS recall %.1f%% < 95%%", p)
+	}
+}
+
+// runJedi runs testdata/jedi_calls.py on dir and returns its output.
+// jedi takes most of the time: one process per CPU (at most 4), each on
+// a share of the files.
+func runJedi(t *testing.T, py, dir string) []byte {
+	t.Helper()
 	n := max(1, min(runtime.GOMAXPROCS(0), 4))
 	outs := make([][]byte, n)
 	errs := make([]error, n)
@@ -112,40 +149,14 @@ func TestOracleJedi(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	out := bytes.Join(outs, nil)
-	tJedi := time.Since(t0)
-	t1 := time.Now()
-	facts := ingesttest.ExtractAll(t, New(), dir, "cha")
-	tGrafo := time.Since(t1)
+	return bytes.Join(outs, nil)
+}
 
-	nodes := map[string]bool{} // FUNCTION and CLASS nodes of the tree
-	type site struct {
-		path      string
-		line, col int
-	}
-	edges := map[site][]ingest.Edge{}
-	for _, ff := range facts {
-		for _, n := range ff.Nodes {
-			if !n.External && n.Kind != ingest.Variable {
-				nodes[n.QualifiedName] = true
-			}
-		}
-		for _, e := range ff.Edges {
-			if e.Relation == ingest.Calls {
-				k := site{e.Path, e.Line, e.Column}
-				edges[k] = append(edges[k], e)
-			}
-		}
-	}
-
-	bases := map[string][]string{}
-	type answer struct {
-		inTree  map[string]bool // normalized in-tree definitions
-		outside int             // definitions outside the tree (or not nodes)
-		self    bool
-	}
-	answers := map[site]*answer{}
-	var sites []jediSite
+// parseJedi splits jedi_calls.py's output into the bases of each class
+// and the call sites.
+func parseJedi(t *testing.T, out []byte) (bases map[string][]string, sites []jediSite) {
+	t.Helper()
+	bases = map[string][]string{}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
@@ -159,41 +170,85 @@ func TestOracleJedi(t *testing.T) {
 		}
 		sites = append(sites, s)
 	}
-	if len(sites) < 1000 {
-		t.Fatalf("jedi reported %d call sites; the oracle slice has over 1,000", len(sites))
-	}
-	// ctor is what calling class c calls, along jedi's bases.
-	var ctor func(c string, seen map[string]bool) string
-	ctor = func(c string, seen map[string]bool) string {
-		if seen[c] {
-			return ""
-		}
-		seen[c] = true
-		if nodes[c+".__init__"] {
-			return c + ".__init__"
-		}
-		for _, b := range bases[c] {
-			if r := ctor(b, seen); r != "" {
-				return r
+	return bases, sites
+}
+
+// callSite is where a call starts: Grafo's edge position, jedi's key.
+type callSite struct {
+	path      string
+	line, col int
+}
+
+// jediAnswer is what jedi says a call site calls.
+type jediAnswer struct {
+	inTree  map[string]bool // normalized in-tree definitions
+	outside int             // definitions outside the tree (or not nodes)
+	self    bool
+}
+
+// jediOracle holds what the judging needs of both sides: the FUNCTION
+// and CLASS nodes of the tree (Grafo's) and the class bases (jedi's).
+type jediOracle struct {
+	nodes map[string]bool
+	bases map[string][]string
+}
+
+// grafoCalls records the tree's FUNCTION and CLASS nodes in o.nodes and
+// returns the CALLS edges by site.
+func (o *jediOracle) grafoCalls(facts []ingest.FileFacts) map[callSite][]ingest.Edge {
+	edges := map[callSite][]ingest.Edge{}
+	for _, ff := range facts {
+		for _, n := range ff.Nodes {
+			if !n.External && n.Kind != ingest.Variable {
+				o.nodes[n.QualifiedName] = true
 			}
 		}
+		for _, e := range ff.Edges {
+			if e.Relation == ingest.Calls {
+				k := callSite{e.Path, e.Line, e.Column}
+				edges[k] = append(edges[k], e)
+			}
+		}
+	}
+	return edges
+}
+
+// ctor is what calling class c calls, along jedi's bases.
+func (o *jediOracle) ctor(c string, seen map[string]bool) string {
+	if seen[c] {
 		return ""
 	}
+	seen[c] = true
+	if o.nodes[c+".__init__"] {
+		return c + ".__init__"
+	}
+	for _, b := range o.bases[c] {
+		if r := o.ctor(b, seen); r != "" {
+			return r
+		}
+	}
+	return ""
+}
+
+// answers pools jedi's definitions by call site, a class standing for
+// what calling it calls.
+func (o *jediOracle) answers(sites []jediSite) map[callSite]*jediAnswer {
+	answers := map[callSite]*jediAnswer{}
 	for _, s := range sites {
-		k := site{s.Path, s.Line, s.Col}
+		k := callSite{s.Path, s.Line, s.Col}
 		a := answers[k]
 		if a == nil {
-			a = &answer{inTree: map[string]bool{}}
+			a = &jediAnswer{inTree: map[string]bool{}}
 			answers[k] = a
 		}
 		a.self = a.self || s.Self
 		for _, d := range s.Defs {
-			if !d.InTree || !nodes[d.FullName] {
+			if !d.InTree || !o.nodes[d.FullName] {
 				a.outside++
 				continue
 			}
 			if d.Type == "class" {
-				if c := ctor(d.FullName, map[string]bool{}); c != "" {
+				if c := o.ctor(d.FullName, map[string]bool{}); c != "" {
 					a.inTree[c] = true
 					continue
 				}
@@ -201,38 +256,53 @@ func TestOracleJedi(t *testing.T) {
 			a.inTree[d.FullName] = true
 		}
 	}
-	// derives reports whether class c is, or derives from, class b.
-	var derives func(c, b string, depth int) bool
-	derives = func(c, b string, depth int) bool {
-		if c == b {
+	return answers
+}
+
+// derives reports whether class c is, or derives from, class b.
+func (o *jediOracle) derives(c, b string, depth int) bool {
+	if c == b {
+		return true
+	}
+	if depth > 20 {
+		return false
+	}
+	for _, x := range o.bases[c] {
+		if o.derives(x, b, depth+1) {
 			return true
 		}
-		if depth > 20 {
-			return false
-		}
-		for _, x := range bases[c] {
-			if derives(x, b, depth+1) {
-				return true
-			}
-		}
-		return false
 	}
-	override := func(to string, a *answer) bool {
-		i := strings.LastIndexByte(to, '.')
-		if i < 0 {
-			return false
-		}
-		for d := range a.inTree {
-			j := strings.LastIndexByte(d, '.')
-			if j >= 0 && d[j:] == to[i:] && derives(to[:i], d[:j], 0) {
-				return true
-			}
-		}
-		return false
-	}
+	return false
+}
 
-	var dynAll, dynOK, statAll, statOK, extAll, extOK, want, found int
-	var bad, missed []string
+// override reports whether to is a method overriding, in a derived
+// class, one of the in-tree definitions of a.
+func (o *jediOracle) override(to string, a *jediAnswer) bool {
+	i := strings.LastIndexByte(to, '.')
+	if i < 0 {
+		return false
+	}
+	for d := range a.inTree {
+		j := strings.LastIndexByte(d, '.')
+		if j >= 0 && d[j:] == to[i:] && o.derives(to[:i], d[:j], 0) {
+			return true
+		}
+	}
+	return false
+}
+
+// oracleScore counts the edges judged and found right, by kind, and the
+// in-tree definitions wanted and found, with the wrong and missed ones.
+type oracleScore struct {
+	dynAll, dynOK, statAll, statOK, extAll, extOK, want, found int
+	bad, missed                                                []string
+}
+
+// judge scores Grafo's CALLS edges against jedi's answers: precision
+// over the edges at sites jedi can judge, recall over jedi's in-tree
+// definitions.
+func (o *jediOracle) judge(edges map[callSite][]ingest.Edge, answers map[callSite]*jediAnswer) *oracleScore {
+	sc := &oracleScore{}
 	for k, es := range edges {
 		a := answers[k]
 		if a == nil || len(a.inTree)+a.outside == 0 {
@@ -242,82 +312,75 @@ func TestOracleJedi(t *testing.T) {
 			ok := a.inTree[e.To]
 			where := fmt.Sprintf("%s:%d:%d %s → %s", k.path, k.line, k.col, e.From, e.To)
 			switch {
-			case !nodes[e.To]:
-				extAll++
+			case !o.nodes[e.To]:
+				sc.extAll++
 				if len(a.inTree) == 0 {
-					extOK++
+					sc.extOK++
 				} else {
-					bad = append(bad, "external "+where)
+					sc.bad = append(sc.bad, "external "+where)
 				}
 			case e.Dynamic:
-				dynAll++
-				if ok || a.self && override(e.To, a) {
-					dynOK++
+				sc.dynAll++
+				if ok || a.self && o.override(e.To, a) {
+					sc.dynOK++
 				} else {
-					bad = append(bad, "dynamic "+where)
+					sc.bad = append(sc.bad, "dynamic "+where)
 				}
 			default:
-				statAll++
+				sc.statAll++
 				if ok {
-					statOK++
+					sc.statOK++
 				} else {
-					bad = append(bad, "static "+where)
+					sc.bad = append(sc.bad, "static "+where)
 				}
 			}
 		}
 	}
 	for k, a := range answers {
 		for d := range a.inTree {
-			want++
+			sc.want++
 			hit := false
 			for _, e := range edges[k] {
 				hit = hit || e.To == d
 			}
 			if hit {
-				found++
+				sc.found++
 			} else {
-				missed = append(missed, fmt.Sprintf("%s:%d:%d → %s", k.path, k.line, k.col, d))
+				sc.missed = append(sc.missed, fmt.Sprintf("%s:%d:%d → %s", k.path, k.line, k.col, d))
 			}
 		}
 	}
-	pct := func(a, b int) float64 {
-		if b == 0 {
-			return 0
-		}
-		return 100 * float64(a) / float64(b)
-	}
-	t.Logf("jedi %v (%d call sites), frontend %v", tJedi.Round(time.Millisecond), len(sites), tGrafo.Round(time.Millisecond))
-	t.Logf("dynamic in-tree CALLS precision %.1f%% (%d of %d judged)", pct(dynOK, dynAll), dynOK, dynAll)
-	t.Logf("static in-tree CALLS precision %.1f%% (%d of %d judged)", pct(statOK, statAll), statOK, statAll)
-	t.Logf("external CALLS consistent with jedi %.1f%% (%d of %d judged)", pct(extOK, extAll), extOK, extAll)
-	t.Logf("in-tree CALLS recall %.1f%% (%d of %d)", pct(found, want), found, want)
-	sort.Strings(bad)
-	sort.Strings(missed)
-	for i, s := range bad {
+	return sc
+}
+
+// log logs the precisions and recall, and the first 40 wrong and missed
+// edges.
+func (sc *oracleScore) log(t *testing.T) {
+	t.Helper()
+	t.Logf("dynamic in-tree CALLS precision %.1f%% (%d of %d judged)", pct(sc.dynOK, sc.dynAll), sc.dynOK, sc.dynAll)
+	t.Logf("static in-tree CALLS precision %.1f%% (%d of %d judged)", pct(sc.statOK, sc.statAll), sc.statOK, sc.statAll)
+	t.Logf("external CALLS consistent with jedi %.1f%% (%d of %d judged)", pct(sc.extOK, sc.extAll), sc.extOK, sc.extAll)
+	t.Logf("in-tree CALLS recall %.1f%% (%d of %d)", pct(sc.found, sc.want), sc.found, sc.want)
+	sort.Strings(sc.bad)
+	sort.Strings(sc.missed)
+	for i, s := range sc.bad {
 		if i == 40 {
 			break
 		}
 		t.Logf("wrong: %s", s)
 	}
-	for i, s := range missed {
+	for i, s := range sc.missed {
 		if i == 40 {
 			break
 		}
 		t.Logf("missed: %s", s)
 	}
-	if dynAll == 0 || statAll == 0 || want == 0 {
-		t.Fatalf("nothing to judge: %d dynamic, %d static edges, %d in-tree definitions", dynAll, statAll, want)
+}
+
+// pct is a as a percentage of b, 0 when b is.
+func pct(a, b int) float64 {
+	if b == 0 {
+		return 0
 	}
-	if p := pct(dynOK, dynAll); p < 95 {
-		t.Errorf("dynamic in-tree CALLS precision %.1f%% < 95%%", p)
-	}
-	if statOK != statAll {
-		t.Errorf("static in-tree CALLS precision %.1f%% < 100%%", pct(statOK, statAll))
-	}
-	if p := pct(extOK, extAll); p < 95 {
-		t.Errorf("external CALLS consistency %.1f%% < 95%%", p)
-	}
-	if p := pct(found, want); p < 95 {
-		t.Errorf("in-tree CALLS recall %.1f%% < 95%%", p)
-	}
+	return 100 * float64(a) / float64(b)
 }

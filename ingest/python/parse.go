@@ -116,80 +116,115 @@ func parse(p *sitter.Parser, src []byte) (*node, []string) {
 	defer tree.Close()
 	c := tree.Walk()
 	defer c.Close()
-	lines := map[int]bool{}
-	var starts []uint32 // byte offset of each line
+	cp := &copier{c: c, lines: map[int]bool{}, starts: lineStarts(src)}
+	root, _ := cp.conv(0)
+	return root, syntaxDiags(cp.lines)
+}
+
+// lineStarts returns the byte offset of each line of src.
+func lineStarts(src []byte) []uint32 {
+	var starts []uint32
 	starts = append(starts, 0)
 	for i, b := range src {
 		if b == '\n' {
 			starts = append(starts, uint32(i+1))
 		}
 	}
-	lineOf := func(off uint32) int { // 1-based line holding byte off
-		return sort.Search(len(starts), func(i int) bool { return starts[i] > off })
+	return starts
+}
+
+// copier copies a tree-sitter tree into nodes, through a cursor.
+type copier struct {
+	c      *sitter.TreeCursor
+	starts []uint32     // byte offset of each line
+	lines  map[int]bool // lines holding an innermost error
+}
+
+// lineOf returns the 1-based line holding byte off.
+func (cp *copier) lineOf(off uint32) int {
+	return sort.Search(len(cp.starts), func(i int) bool { return cp.starts[i] > off })
+}
+
+// conv copies the cursor's node; bad reports an error in the subtree.
+func (cp *copier) conv(field uint16) (n *node, bad bool) {
+	c := cp.c
+	tn := c.Node()
+	id := tn.KindId()
+	n = &node{start: uint32(tn.StartByte()), end: uint32(tn.EndByte())}
+	if int(id) < len(kinds) {
+		n.kind = kinds[id]
+	} else {
+		n.kind = tn.Kind() // ERROR (65535)
 	}
-	// conv copies the cursor's node; bad reports an error in the subtree.
-	var conv func(field uint16) (n *node, bad bool)
-	conv = func(field uint16) (*node, bool) {
-		tn := c.Node()
-		id := tn.KindId()
-		n := &node{start: uint32(tn.StartByte()), end: uint32(tn.EndByte())}
-		if int(id) < len(kinds) {
-			n.kind = kinds[id]
-		} else {
-			n.kind = tn.Kind() // ERROR (65535)
-		}
-		if int(field) < len(fields) {
-			n.field = fields[field]
-		}
-		n.line = lineOf(n.start)
-		n.col = int(n.start-starts[n.line-1]) + 1
-		n.endLine = lineOf(n.end)
-		if n.end > n.start && starts[n.endLine-1] == n.end {
-			n.endLine-- // a block ending with its newline ends on the line before
-		}
-		hasErr := tn.HasError()
-		inner := false
-		if tn.ChildCount() > 0 && c.GotoFirstChild() {
-			for {
-				ctn := c.Node()
-				cid := ctn.KindId()
-				isNamed := int(cid) >= len(named) || named[cid]
-				if isNamed || hasErr && ctn.IsMissing() || ctn.ChildCount() > 0 {
-					k, bad := conv(c.FieldId())
-					inner = inner || bad
-					if isNamed {
-						n.kids = append(n.kids, k)
-					} else {
-						n.kids = append(n.kids, k.kids...) // an anonymous wrapper: keep what it holds
-					}
-				}
-				if !c.GotoNextSibling() {
-					break
-				}
-			}
-			c.GotoParent()
-		}
-		if k := len(n.kids); k > 0 && n.kind != "module" && n.kids[k-1].end == n.end {
-			// A node ends where the code of its last child ends: a comment
-			// trailing a block (tree-sitter keeps it inside) does not
-			// stretch the block, nor the function or class holding it.
-			j := k - 1
-			for j >= 0 && n.kids[j].kind == "comment" {
-				j--
-			}
-			if j >= 0 {
-				n.endLine = n.kids[j].endLine
-			} else if n.kids[k-1].kind == "comment" {
-				n.endLine = n.line
-			}
-		}
-		if hasErr && (tn.IsError() || tn.IsMissing()) && !inner {
-			lines[n.line] = true
-			inner = true
-		}
-		return n, inner
+	if int(field) < len(fields) {
+		n.field = fields[field]
 	}
-	root, _ := conv(0)
+	n.line = cp.lineOf(n.start)
+	n.col = int(n.start-cp.starts[n.line-1]) + 1
+	n.endLine = cp.lineOf(n.end)
+	if n.end > n.start && cp.starts[n.endLine-1] == n.end {
+		n.endLine-- // a block ending with its newline ends on the line before
+	}
+	hasErr := tn.HasError()
+	inner := false
+	if tn.ChildCount() > 0 && c.GotoFirstChild() {
+		inner = cp.convKids(n, hasErr)
+		c.GotoParent()
+	}
+	trimTrailingComments(n)
+	if hasErr && (tn.IsError() || tn.IsMissing()) && !inner {
+		cp.lines[n.line] = true
+		inner = true
+	}
+	return n, inner
+}
+
+// convKids copies into n the children from the cursor's node on (its
+// first child): named ones, missing tokens when the subtree has an error,
+// and what anonymous wrappers hold. It reports an error in any of them.
+func (cp *copier) convKids(n *node, hasErr bool) (inner bool) {
+	c := cp.c
+	for {
+		ctn := c.Node()
+		cid := ctn.KindId()
+		isNamed := int(cid) >= len(named) || named[cid]
+		if isNamed || hasErr && ctn.IsMissing() || ctn.ChildCount() > 0 {
+			k, bad := cp.conv(c.FieldId())
+			inner = inner || bad
+			if isNamed {
+				n.kids = append(n.kids, k)
+			} else {
+				n.kids = append(n.kids, k.kids...) // an anonymous wrapper: keep what it holds
+			}
+		}
+		if !c.GotoNextSibling() {
+			break
+		}
+	}
+	return inner
+}
+
+// trimTrailingComments makes n (the module aside) end where the code of
+// its last child ends: a comment trailing a block (tree-sitter keeps it
+// inside) does not stretch the block, nor the function or class holding
+// it.
+func trimTrailingComments(n *node) {
+	if k := len(n.kids); k > 0 && n.kind != "module" && n.kids[k-1].end == n.end {
+		j := k - 1
+		for j >= 0 && n.kids[j].kind == "comment" {
+			j--
+		}
+		if j >= 0 {
+			n.endLine = n.kids[j].endLine
+		} else if n.kids[k-1].kind == "comment" {
+			n.endLine = n.line
+		}
+	}
+}
+
+// syntaxDiags returns one diagnostic per line with an error, in line
+// order, at most maxSyntaxDiags and a count of the rest.
+func syntaxDiags(lines map[int]bool) []string {
 	var ls []int
 	for l := range lines {
 		ls = append(ls, l)
@@ -203,5 +238,5 @@ func parse(p *sitter.Parser, src []byte) (*node, []string) {
 		}
 		diags = append(diags, fmt.Sprintf("syntax error at line %d", l))
 	}
-	return root, diags
+	return diags
 }

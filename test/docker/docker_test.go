@@ -500,6 +500,8 @@ func (e *env) waitBack(p *phaseStats, svc string) {
 	e.t.Logf("%s: %s back (ready, healthy, up on node1) %v after the fault ended", p.name, svc, time.Since(t0).Round(time.Millisecond))
 }
 
+// faults runs the fault phases under a steady load of quorum writes and
+// reads and consistency=all probes, and returns what the client saw.
 func (e *env) faults() *run {
 	tag := strconv.FormatInt(time.Now().Unix()%100000, 10) + fmt.Sprintf("%03d", rand.IntN(1000))
 	r := &run{acked: map[string]string{}}
@@ -515,102 +517,138 @@ func (e *env) faults() *run {
 	}
 	defer stopLoad()
 
-	phase := func(name string, out bool, f func(p *phaseStats)) {
-		t0 := time.Now()
-		p := r.enter(name, out)
-		e.t.Logf("== %s", name)
-		f(p)
-		p.dur = time.Since(t0)
-	}
-	phase("baseline", false, func(*phaseStats) {
+	e.phase(r, "baseline", false, func(*phaseStats) {
 		wg.Add(2)
 		go e.writer(r, stop, &wg, tag)
 		go e.allProber(r, stop, &wg, tag)
 		time.Sleep(3 * time.Second)
 	})
-
-	// (a1) docker kill: Docker treats a container it killed itself as
-	// stopped by hand, so `unless-stopped` does not restart it (checked
-	// below, and reported); the test starts it again like an operator would.
-	phase("kill node3", true, func(p *phaseStats) {
-		c := e.container("node3")
-		e.mustDocker("kill", c)
-		e.checkAllRefused(p)
-		time.Sleep(4 * time.Second)
-		state, _ := docker("inspect", "-f", "{{.State.Status}} restarts={{.RestartCount}}", c)
-		e.t.Logf("kill node3: 4 s after `docker kill` the container is %q (restart policy unless-stopped)", state)
-		if !strings.HasPrefix(state, "running") {
-			e.mustDocker("start", c)
-		}
-		e.waitBack(p, "node3")
-	})
-
-	// (a2) a crash: the node's process dies of SIGKILL that Docker did not
-	// send; the restart policy brings it back with the same volume and id.
-	phase("crash node3", true, func(p *phaseStats) {
-		c := e.container("node3")
-		before := e.mustDocker("inspect", "-f", "{{.RestartCount}}", c)
-		pid, _ := strconv.Atoi(e.mustDocker("inspect", "-f", "{{.State.Pid}}", c))
-		if pid <= 0 {
-			e.t.Fatalf("crash node3: no pid for the container")
-		}
-		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-			e.t.Logf("crash node3: cannot signal pid %d from here (%v): using docker kill + docker start instead", pid, err)
-			e.mustDocker("kill", c)
-			e.mustDocker("start", c)
-		} else {
-			deadline := time.Now().Add(30 * time.Second)
-			for {
-				n := e.mustDocker("inspect", "-f", "{{.RestartCount}}", c)
-				if n != before {
-					e.t.Logf("crash node3: Docker restarted the container (restart count %s → %s)", before, n)
-					break
-				}
-				if time.Now().After(deadline) {
-					e.t.Fatalf("crash node3: Docker did not restart the crashed container within 30 s")
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
-		}
-		e.waitBack(p, "node3")
-	})
-
-	// (b) node2 frozen for 10 s: its sockets stay open but nothing answers.
-	phase("pause node2", true, func(p *phaseStats) {
-		c := e.container("node2")
-		t0 := time.Now()
-		e.mustDocker("pause", c)
-		e.checkAllRefused(p)
-		time.Sleep(10*time.Second - time.Since(t0))
-		e.mustDocker("unpause", c)
-		e.waitBack(p, "node2")
-	})
-
-	// (c) node3 cut off from the compose network for 10 s, then reconnected
-	// under its service name.
-	phase("partition node3", true, func(p *phaseStats) {
-		c := e.container("node3")
-		nets := e.mustDocker("inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}", c)
-		network := strings.Fields(nets)[0]
-		t0 := time.Now()
-		e.mustDocker("network", "disconnect", network, c)
-		e.checkAllRefused(p)
-		time.Sleep(10*time.Second - time.Since(t0))
-		e.mustDocker("network", "connect", "--alias", "node3", network, c)
-		e.waitBack(p, "node3")
-	})
-
-	phase("recovered", false, func(*phaseStats) { time.Sleep(3 * time.Second) })
+	e.phase(r, "kill node3", true, e.killNode3)
+	e.phase(r, "crash node3", true, e.crashNode3)
+	e.phase(r, "pause node2", true, e.pauseNode2)
+	e.phase(r, "partition node3", true, e.partitionNode3)
+	e.phase(r, "recovered", false, func(*phaseStats) { time.Sleep(3 * time.Second) })
 	stopLoad()
 	return r
+}
+
+// phase runs f as phase name of r (out: a node is out during it), timing
+// it.
+func (e *env) phase(r *run, name string, out bool, f func(p *phaseStats)) {
+	t0 := time.Now()
+	p := r.enter(name, out)
+	e.t.Logf("== %s", name)
+	f(p)
+	p.dur = time.Since(t0)
+}
+
+// killNode3 is fault (a1), docker kill: Docker treats a container it
+// killed itself as stopped by hand, so `unless-stopped` does not restart
+// it (checked, and reported); the test starts it again like an operator
+// would.
+func (e *env) killNode3(p *phaseStats) {
+	c := e.container("node3")
+	e.mustDocker("kill", c)
+	e.checkAllRefused(p)
+	time.Sleep(4 * time.Second)
+	state, _ := docker("inspect", "-f", "{{.State.Status}} restarts={{.RestartCount}}", c)
+	e.t.Logf("kill node3: 4 s after `docker kill` the container is %q (restart policy unless-stopped)", state)
+	if !strings.HasPrefix(state, "running") {
+		e.mustDocker("start", c)
+	}
+	e.waitBack(p, "node3")
+}
+
+// crashNode3 is fault (a2), a crash: the node's process dies of SIGKILL
+// that Docker did not send; the restart policy brings it back with the
+// same volume and id.
+func (e *env) crashNode3(p *phaseStats) {
+	c := e.container("node3")
+	before := e.mustDocker("inspect", "-f", "{{.RestartCount}}", c)
+	pid, _ := strconv.Atoi(e.mustDocker("inspect", "-f", "{{.State.Pid}}", c))
+	if pid <= 0 {
+		e.t.Fatalf("crash node3: no pid for the container")
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		e.t.Logf("crash node3: cannot signal pid %d from here (%v): using docker kill + docker start instead", pid, err)
+		e.mustDocker("kill", c)
+		e.mustDocker("start", c)
+	} else {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			n := e.mustDocker("inspect", "-f", "{{.RestartCount}}", c)
+			if n != before {
+				e.t.Logf("crash node3: Docker restarted the container (restart count %s → %s)", before, n)
+				break
+			}
+			if time.Now().After(deadline) {
+				e.t.Fatalf("crash node3: Docker did not restart the crashed container within 30 s")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	e.waitBack(p, "node3")
+}
+
+// pauseNode2 is fault (b): node2 frozen for 10 s, its sockets open but
+// nothing answering.
+func (e *env) pauseNode2(p *phaseStats) {
+	c := e.container("node2")
+	t0 := time.Now()
+	e.mustDocker("pause", c)
+	e.checkAllRefused(p)
+	time.Sleep(10*time.Second - time.Since(t0))
+	e.mustDocker("unpause", c)
+	e.waitBack(p, "node2")
+}
+
+// partitionNode3 is fault (c): node3 cut off from the compose network for
+// 10 s, then reconnected under its service name.
+func (e *env) partitionNode3(p *phaseStats) {
+	c := e.container("node3")
+	nets := e.mustDocker("inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}", c)
+	network := strings.Fields(nets)[0]
+	t0 := time.Now()
+	e.mustDocker("network", "disconnect", network, c)
+	e.checkAllRefused(p)
+	time.Sleep(10*time.Second - time.Since(t0))
+	e.mustDocker("network", "connect", "--alias", "node3", network, c)
+	e.waitBack(p, "node3")
 }
 
 // ---------------------------------------------------------------------------
 // Checks.
 
+// verify reports and checks what the client saw in each phase, then
+// that every acknowledged write reads back.
 func (e *env) verify(r *run) {
 	t := e.t
-	// The report: what the client saw in each phase.
+	rep, tot := phaseReport(r)
+	t.Logf("operations through node1 by phase:%s", rep)
+	checkPhases(t, r)
+
+	// Every acknowledged write, read at quorum through every node.
+	r.mu.Lock()
+	keys := append([]string(nil), r.order...)
+	acked := r.acked
+	r.mu.Unlock()
+	if len(keys) < 100 {
+		t.Errorf("only %d writes acknowledged", len(keys))
+	}
+	e.checkReadable(keys, acked, tot)
+	e.checkCLIReads(keys, acked)
+	if st, err := e.cluster("node1"); err == nil {
+		var ks []string
+		for _, n := range st.Nodes {
+			ks = append(ks, fmt.Sprintf("%s=%s/%d keys", n.ID, n.State, n.Keys))
+		}
+		t.Logf("cluster after the faults: leader %s, hints pending %d, %s", st.Leader, st.HintsPending, strings.Join(ks, ", "))
+	}
+}
+
+// phaseReport returns the report of what the client saw in each phase,
+// and the totals over the phases.
+func phaseReport(r *run) (string, phaseStats) {
 	var rep strings.Builder
 	fmt.Fprintf(&rep, "\n%-16s %7s %9s %9s %9s %9s %7s %9s %7s\n", "phase", "secs", "putQ ok", "putQ fail", "getQ ok", "getQ fail", "all ok", "all 503", "all err")
 	tot := phaseStats{}
@@ -634,8 +672,13 @@ func (e *env) verify(r *run) {
 			fmt.Fprintf(&rep, "  %s: first failure: %s\n", p.name, p.firstFail)
 		}
 	}
-	t.Logf("operations through node1 by phase:%s", rep.String())
+	return rep.String(), tot
+}
 
+// checkPhases checks each phase: no quorum operation failed, every
+// consistency=all write succeeded or was clearly refused, and none was
+// refused with every node up.
+func checkPhases(t *testing.T, r *run) {
 	for _, p := range r.phases {
 		if p.quorumPutFail > 0 || p.quorumGetFail > 0 {
 			t.Errorf("%s: %d quorum writes and %d quorum reads failed while at most one node was out (first: %s)",
@@ -648,15 +691,12 @@ func (e *env) verify(r *run) {
 			t.Errorf("%s: %d consistency=all writes refused with every node up", p.name, p.allRefused)
 		}
 	}
+}
 
-	// Every acknowledged write, read at quorum through every node.
-	r.mu.Lock()
-	keys := append([]string(nil), r.order...)
-	acked := r.acked
-	r.mu.Unlock()
-	if len(keys) < 100 {
-		t.Errorf("only %d writes acknowledged", len(keys))
-	}
+// checkReadable reads every acknowledged write at quorum through every
+// node, six at a time, logs the final report and fails on any lost.
+func (e *env) checkReadable(keys []string, acked map[string]string, tot phaseStats) {
+	t := e.t
 	t0 := time.Now()
 	lost := map[string]int{}
 	var firstLost []string
@@ -700,24 +740,19 @@ func (e *env) verify(r *run) {
 	if totalLost > 0 {
 		t.Errorf("%d acknowledged writes not readable at quorum, e.g. %v", totalLost, firstLost)
 	}
+}
 
-	// The CLI inside the containers reads a few of them too (scratch has
-	// only /grafo, so no curl there).
+// checkCLIReads has the CLI inside the containers read a few of the
+// acknowledged writes too (scratch has only /grafo, so no curl there).
+func (e *env) checkCLIReads(keys []string, acked map[string]string) {
 	for i, svc := range []string{"node2", "node3"} {
 		for j := 0; j < 3; j++ {
 			k := keys[(len(keys)-1)*(i*3+j)/5]
 			out, err := docker("exec", e.container(svc), "/grafo", "kv", "get", k, "--consistency", "quorum",
 				"--server", "http://127.0.0.1:7070")
 			if err != nil || out != acked[k] {
-				t.Errorf("docker exec %s grafo kv get %s = %q, %v; want %q", svc, k, out, err, acked[k])
+				e.t.Errorf("docker exec %s grafo kv get %s = %q, %v; want %q", svc, k, out, err, acked[k])
 			}
 		}
-	}
-	if st, err := e.cluster("node1"); err == nil {
-		var ks []string
-		for _, n := range st.Nodes {
-			ks = append(ks, fmt.Sprintf("%s=%s/%d keys", n.ID, n.State, n.Keys))
-		}
-		t.Logf("cluster after the faults: leader %s, hints pending %d, %s", st.Leader, st.HintsPending, strings.Join(ks, ", "))
 	}
 }
