@@ -70,57 +70,69 @@ func main() {
 		return
 	}
 	if !*skipLoad {
-		start := time.Now()
-		sink := remote.New(cs[0])
-		r := rand.New(rand.NewPCG(1, 2))
-		files := (*nodes + *perFile - 1) / *perFile
-		perNodeEdges := *edges / *nodes
-		var batch []ingest.FileFacts
-		retries := 0
-		flush := func() {
-			// A batch is files replaced as units, so sending it again is
-			// safe; on an overloaded machine a cluster can time out a
-			// quorum now and then (the retries are reported).
-			for attempt := 1; ; attempt++ {
-				err := sink.PutFiles(ctx, *graph, batch)
-				if err == nil {
-					break
-				}
-				if attempt == 5 {
-					fmt.Fprintln(os.Stderr, "load:", err)
-					os.Exit(1)
-				}
-				retries++
-				time.Sleep(time.Duration(attempt) * time.Second)
+		load(ctx, cs[0], *graph, *nodes, *edges, *perFile, *perBatch, *label, qn)
+	}
+	measureCallers(ctx, cs, *graph, *nodes, *queries, *clients, *label, qn)
+}
+
+// load writes the synthetic graph: files of perFile functions, each
+// calling edges/nodes random others, perBatch files per request.
+func load(ctx context.Context, c *client.Client, graph string, nodes, edges, perFile, perBatch int, label string, qn func(int) string) {
+	start := time.Now()
+	sink := remote.New(c)
+	r := rand.New(rand.NewPCG(1, 2))
+	files := (nodes + perFile - 1) / perFile
+	perNodeEdges := edges / nodes
+	var batch []ingest.FileFacts
+	retries := 0
+	flush := func() {
+		// A batch is files replaced as units, so sending it again is
+		// safe; on an overloaded machine a cluster can time out a
+		// quorum now and then (the retries are reported).
+		for attempt := 1; ; attempt++ {
+			err := sink.PutFiles(ctx, graph, batch)
+			if err == nil {
+				break
 			}
-			batch = batch[:0]
+			if attempt == 5 {
+				fmt.Fprintln(os.Stderr, "load:", err)
+				os.Exit(1)
+			}
+			retries++
+			time.Sleep(time.Duration(attempt) * time.Second)
 		}
-		for f := 0; f < files; f++ {
-			path := fmt.Sprintf("f%03d.go", f)
-			ff := ingest.FileFacts{File: ingest.File{Path: path, Name: path, MD5: fmt.Sprintf("%032x", f), Adler32: fmt.Sprintf("%08x", f), Language: "go"}}
-			for i := f * *perFile; i < min((f+1)**perFile, *nodes); i++ {
-				ff.Nodes = append(ff.Nodes, ingest.Node{Kind: ingest.Function, Name: fmt.Sprintf("F%d", i), QualifiedName: qn(i), Path: path, Line: 1 + (i%*perFile)*10, EndLine: 9 + (i%*perFile)*10})
-				for e := 0; e < perNodeEdges; e++ {
-					ff.Edges = append(ff.Edges, ingest.Edge{From: qn(i), To: qn(r.IntN(*nodes)), Relation: ingest.Calls, Path: path, Line: 2 + (i%*perFile)*10 + e})
-				}
-			}
-			batch = append(batch, ff)
-			if len(batch) >= *perBatch {
-				flush()
+		batch = batch[:0]
+	}
+	for f := 0; f < files; f++ {
+		path := fmt.Sprintf("f%03d.go", f)
+		ff := ingest.FileFacts{File: ingest.File{Path: path, Name: path, MD5: fmt.Sprintf("%032x", f), Adler32: fmt.Sprintf("%08x", f), Language: "go"}}
+		for i := f * perFile; i < min((f+1)*perFile, nodes); i++ {
+			ff.Nodes = append(ff.Nodes, ingest.Node{Kind: ingest.Function, Name: fmt.Sprintf("F%d", i), QualifiedName: qn(i), Path: path, Line: 1 + (i%perFile)*10, EndLine: 9 + (i%perFile)*10})
+			for e := 0; e < perNodeEdges; e++ {
+				ff.Edges = append(ff.Edges, ingest.Edge{From: qn(i), To: qn(r.IntN(nodes)), Relation: ingest.Calls, Path: path, Line: 2 + (i%perFile)*10 + e})
 			}
 		}
-		if len(batch) > 0 {
+		batch = append(batch, ff)
+		if len(batch) >= perBatch {
 			flush()
 		}
-		fmt.Printf("%-24s loaded %d nodes, %d edges in %v (%d batches of %d files sent again)\n", *label, *nodes, *edges, time.Since(start).Round(time.Millisecond), retries, *perBatch)
 	}
+	if len(batch) > 0 {
+		flush()
+	}
+	fmt.Printf("%-24s loaded %d nodes, %d edges in %v (%d batches of %d files sent again)\n", label, nodes, edges, time.Since(start).Round(time.Millisecond), retries, perBatch)
+}
+
+// measureCallers runs queries callers(depth: 3) of random functions from
+// clients concurrent clients spread over cs, and prints p50/p99.
+func measureCallers(ctx context.Context, cs []*client.Client, graph string, nodes, queries, clients int, label string, qn func(int) string) {
 	const q = `query($g: ID!, $q: String!) { graph(id: $g) { node(qualifiedName: $q) { callers(depth: 3) { id } } } }`
 	var mu sync.Mutex
 	var lat []time.Duration
 	total := 0
 	var wg sync.WaitGroup
 	work := make(chan int)
-	for w := 0; w < *clients; w++ {
+	for w := 0; w < clients; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -132,7 +144,7 @@ func main() {
 					}
 				}
 				t0 := time.Now()
-				err := c.GraphQL(ctx, q, map[string]any{"g": *graph, "q": qn(i)}, &out)
+				err := c.GraphQL(ctx, q, map[string]any{"g": graph, "q": qn(i)}, &out)
 				d := time.Since(t0)
 				if err != nil {
 					fmt.Fprintln(os.Stderr, "query:", err)
@@ -147,15 +159,15 @@ func main() {
 	}
 	r := rand.New(rand.NewPCG(3, 4))
 	start := time.Now()
-	for i := 0; i < *queries; i++ {
-		work <- r.IntN(*nodes)
+	for i := 0; i < queries; i++ {
+		work <- r.IntN(nodes)
 	}
 	close(work)
 	wg.Wait()
 	el := time.Since(start)
 	slices.Sort(lat)
 	fmt.Printf("%-24s callers(depth: 3): %d queries, %d clients, %.0f q/s, p50 %v, p99 %v, %.0f callers per answer\n",
-		*label, len(lat), *clients, float64(len(lat))/el.Seconds(),
+		label, len(lat), clients, float64(len(lat))/el.Seconds(),
 		lat[len(lat)/2].Round(time.Microsecond), lat[len(lat)*99/100].Round(time.Microsecond), float64(total)/float64(len(lat)))
 }
 
