@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -169,7 +170,9 @@ func waitLeft(ctx context.Context, c *client.Client, node string, limit time.Dur
 	deadline := time.Now().Add(limit)
 	for {
 		st, err := c.Cluster(ctx)
-		member := err != nil // an unreachable node proves nothing
+		// An unreachable node proves nothing; the leaving node itself,
+		// once it has left, says so and serves nothing else.
+		member := err != nil && !strings.Contains(err.Error(), "no longer a member")
 		for _, n := range st.Nodes {
 			member = member || n.ID == node
 		}

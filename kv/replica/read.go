@@ -91,7 +91,7 @@ func (c *Coordinator) readGroup(ctx context.Context, rs replicaSet, keys [][]byt
 	}
 	if len(answers) < need {
 		f.release(nil)
-		return nil, errQuorum(len(answers), need, "answers", nil, f.statusLine(rs.owners)+c.beyondReplicas(need, len(rs.owners)))
+		return nil, fmt.Errorf("%w%s", errQuorum(len(answers), need, "answers", nil, f.statusLine(rs.owners)), c.beyondReplicas(need, len(rs.owners)))
 	}
 	newest := newestOf(answers, len(keys))
 	if c.ordered(o, false, need, len(rs.owners)) {

@@ -216,7 +216,7 @@ func (c *Coordinator) writeAttempt(ctx context.Context, rs replicaSet, es []kv.E
 	if short == 0 {
 		return retry, nil
 	}
-	return nil, errQuorum(shortAcks, need, "acks", ctxErr, f.statusLine(rs.owners)+c.beyondReplicas(need, len(rs.owners)))
+	return nil, fmt.Errorf("%w%s", errQuorum(shortAcks, need, "acks", ctxErr, f.statusLine(rs.owners)), c.beyondReplicas(need, len(rs.owners)))
 }
 
 // releaseWrite lets the replicas that have not answered complete in the
