@@ -31,21 +31,21 @@ echo "# tree: $GOROOT_SRC ($(find "$GOROOT_SRC" -name '*.go' -not -path '*/testd
 start_node solo 17370
 solo=$last_pid
 # std alone (GOROOT/src without the cmd module), against callgraph std.
-timed "grafo ingest std → 1 node (full)" "$work/grafo" ingest "$GOROOT_SRC" --exclude cmd/ --graph std --server http://127.0.0.1:17370 --quiet
+timed "grafo ingest std → 1 node (full)" "$work/grafo" ingest "$GOROOT_SRC" --exclude cmd/ --no-tests --graph std --server http://127.0.0.1:17370 --quiet
 grep -E "^(written|graph|time)" "$work/out" | sed 's/^/    /'
 (cd "$GOROOT_SRC" && timed "reference: callgraph -algo=cha std" "$work/callgraph" -algo=cha -format=digraph std)
-timed "grafo ingest std → 1 node (unchanged re-ingest)" "$work/grafo" ingest "$GOROOT_SRC" --exclude cmd/ --graph std --server http://127.0.0.1:17370 --quiet
+timed "grafo ingest std → 1 node (unchanged re-ingest)" "$work/grafo" ingest "$GOROOT_SRC" --exclude cmd/ --no-tests --graph std --server http://127.0.0.1:17370 --quiet
 "$work/grafo" query --server http://127.0.0.1:17370 '{ graph(id: "std") { node(qualifiedName: "fmt.Errorf") { callers { id } } } }' | grep -c '"id"' | sed 's/^/    callers of fmt.Errorf: /'
 "$work/grafo" query --server http://127.0.0.1:17370 '{ graph(id: "std") { node(qualifiedName: "io.Reader") { edges(direction: IN, relation: REALIZATION) { node { id } } } } }' | grep -c '"id"' | sed 's/^/    REALIZATION edges into io.Reader: /'
 # The whole tree, std and cmd, against callgraph std cmd/...
-timed "grafo ingest GOROOT/src (std+cmd) → 1 node (full)" "$work/grafo" ingest "$GOROOT_SRC" --graph go --server http://127.0.0.1:17370 --quiet
+timed "grafo ingest GOROOT/src (std+cmd) → 1 node (full)" "$work/grafo" ingest "$GOROOT_SRC" --no-tests --graph go --server http://127.0.0.1:17370 --quiet
 grep -E "^(written|graph|time)" "$work/out" | sed 's/^/    /'
 (cd "$GOROOT_SRC" && timed "reference: callgraph -algo=cha std cmd/..." "$work/callgraph" -algo=cha -format=digraph std cmd/...)
 echo "    node peak RSS: $(node_rss $solo) MiB"
 stop "$solo"
 
 start_cluster c 17470
-timed "grafo ingest std → 3 nodes N=3 W=2 (full)" "$work/grafo" ingest "$GOROOT_SRC" --exclude cmd/ --graph std --server http://127.0.0.1:17470 --quiet
+timed "grafo ingest std → 3 nodes N=3 W=2 (full)" "$work/grafo" ingest "$GOROOT_SRC" --exclude cmd/ --no-tests --graph std --server http://127.0.0.1:17470 --quiet
 stop "${cluster_pids[@]}"
 (cd "$GOROOT_SRC" && timed "reference: go vet std (build cache as found)" go vet std) || true
 

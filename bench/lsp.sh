@@ -17,5 +17,5 @@ go build -o "$work/lspbench" ./bench/lspbench
 . bench/lib.sh
 machine
 start_node lsp 17670
-/usr/bin/time -f "ingest std: %e s wall" "$work/grafo" ingest "$GOROOT_SRC" --exclude cmd/ --graph std --server http://127.0.0.1:17670 --quiet >/dev/null
+/usr/bin/time -f "ingest std: %e s wall" "$work/grafo" ingest "$GOROOT_SRC" --exclude cmd/ --no-tests --graph std --server http://127.0.0.1:17670 --quiet >/dev/null
 "$work/lspbench" -grafo "$work/grafo" -server http://127.0.0.1:17670 -root "$GOROOT_SRC" -graph std -n "${1:-200}"

@@ -13,5 +13,5 @@ go build -o "$work/mcpload" ./bench/mcpload
 . bench/lib.sh
 machine
 start_node mcp 17870
-"$work/grafo" ingest "$(go env GOROOT)/src" --exclude cmd/ --graph std --server http://127.0.0.1:17870 --quiet | head -2
+"$work/grafo" ingest "$(go env GOROOT)/src" --exclude cmd/ --no-tests --graph std --server http://127.0.0.1:17870 --quiet | head -2
 "$work/mcpload" -addr http://127.0.0.1:17870 -graph std -rounds "$ROUNDS"
