@@ -64,17 +64,20 @@ func repeatf(n int, format string) string {
 
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+	if err := syscall.Getrusage(syscall.RUSAGE_THREAD, &ru); err != nil {
 		panic(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // measure runs the request and returns the bytes allocated and the CPU
-// time the process spent; the smallest of a few runs, so that the test
-// holds on a loaded machine (other processes' CPU never counts; a GC
-// cycle started by earlier work might, once).
+// time its thread spent; the smallest of a few runs, so that the test
+// holds on a loaded machine. The handler runs on this goroutine, locked
+// to its thread, and only that thread's CPU counts: other processes,
+// other tests' goroutines and background GC workers never do.
 func measure(h http.Handler, body []byte) (alloc uint64, cpu time.Duration, answer []byte) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	alloc, cpu = ^uint64(0), time.Hour
 	for try := 0; try < 3; try++ {
 		runtime.GC()
