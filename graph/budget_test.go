@@ -64,20 +64,17 @@ func repeatf(n int, format string) string {
 
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_THREAD, &ru); err != nil {
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		panic(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // measure runs the request and returns the bytes allocated and the CPU
-// time its thread spent; the smallest of a few runs, so that the test
-// holds on a loaded machine. The handler runs on this goroutine, locked
-// to its thread, and only that thread's CPU counts: other processes,
-// other tests' goroutines and background GC workers never do.
+// time the process spent; the smallest of a few runs, so that the test
+// holds on a loaded machine (other processes' CPU never counts; a GC
+// cycle started by earlier work might, once).
 func measure(h http.Handler, body []byte) (alloc uint64, cpu time.Duration, answer []byte) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	alloc, cpu = ^uint64(0), time.Hour
 	for try := 0; try < 3; try++ {
 		runtime.GC()
@@ -98,9 +95,12 @@ func measure(h http.Handler, body []byte) (alloc uint64, cpu time.Duration, answ
 }
 
 // Every hostile document is refused within 50 ms of CPU and 10 MB of
-// allocation. Before the document limits the fragment bomb took 0.7 s
-// (×4 per two more fragments), 400 introspection aliases answered 11 MB,
-// and 4,000 repeated fields took 3.9 s of validation.
+// allocation, beyond what merely decoding its request body as JSON costs
+// (a peer measured in the same run: reading a body is linear in its size,
+// which the body limit bounds; what this guards against is work that
+// grows faster than the input). Before the document limits the fragment
+// bomb took 0.7 s (×4 per two more fragments), 400 introspection aliases
+// answered 11 MB, and 4,000 repeated fields took 3.9 s of validation.
 func TestHostileDocumentsBudget(t *testing.T) {
 	raw := kvtest.NewStore(t)
 	s := store.New(raw, store.Options{})
@@ -109,7 +109,8 @@ func TestHostileDocumentsBudget(t *testing.T) {
 	for name, doc := range hostileDocuments() {
 		body, _ := json.Marshal(map[string]any{"query": doc})
 		alloc, cpu, answer := measure(h, body)
-		t.Logf("%-28s %8d bytes in, %9d bytes allocated, %v CPU, %d bytes out", name, len(body), alloc, cpu, len(answer))
+		decode := decodeCPU(body)
+		t.Logf("%-28s %8d bytes in, %9d bytes allocated, %v CPU (decoding the body alone: %v), %d bytes out", name, len(body), alloc, cpu, decode, len(answer))
 		var r struct {
 			Data   json.RawMessage
 			Errors []struct {
@@ -125,8 +126,22 @@ func TestHostileDocumentsBudget(t *testing.T) {
 		if len(answer) > 64<<10 {
 			t.Errorf("%s: answer of %d bytes", name, len(answer))
 		}
-		if alloc > maxAlloc || cpu > maxCPU {
-			t.Errorf("%s: %d bytes allocated, %v CPU; budget %d bytes, %v", name, alloc, cpu, maxAlloc, maxCPU)
+		if alloc > maxAlloc || cpu > maxCPU+decode {
+			t.Errorf("%s: %d bytes allocated, %v CPU; budget %d bytes, %v beyond the %v decoding the body takes", name, alloc, cpu, maxAlloc, maxCPU, decode)
 		}
 	}
+}
+
+// decodeCPU is the least CPU of a few runs of decoding body as JSON: the
+// linear floor of any request handler that reads it.
+func decodeCPU(body []byte) time.Duration {
+	best := time.Hour
+	for try := 0; try < 3; try++ {
+		runtime.GC()
+		c0 := cpuTime()
+		var v map[string]any
+		_ = json.Unmarshal(body, &v)
+		best = min(best, cpuTime()-c0)
+	}
+	return best
 }

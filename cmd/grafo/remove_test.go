@@ -70,7 +70,21 @@ func TestClusterRemoveDeadNode(t *testing.T) {
 		}
 		return true
 	})
-	// Each survivor gained ranges and reports their repair as finished.
+	// Each survivor gained ranges and reports their repair as finished
+	// (it may still be walking ranges that had nothing to copy when the
+	// keys are all there: wait for it, then check what it reports).
+	waitFor(t, 60*time.Second, "every survivor's repair to finish", func() bool {
+		st, err := c1.Cluster(ctx)
+		if err != nil {
+			return false
+		}
+		for _, n := range st.Nodes {
+			if p := n.Progress; p == nil || !p.Finished {
+				return false
+			}
+		}
+		return true
+	})
 	st, err := c1.Cluster(ctx)
 	if err != nil {
 		t.Fatal(err)
