@@ -8,6 +8,7 @@ import (
 
 	"github.com/grafo/grafo/autoscale"
 	"github.com/grafo/grafo/kv/cluster"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // loadReport is what this node says about itself in heartbeat answers:
@@ -25,7 +26,12 @@ func (n *Node) loadReport() []byte {
 // autoscaler when --autoscale is set: on every node, so that whichever
 // becomes raft leader carries on; only the leader decides.
 func (n *Node) startLoad(ctx context.Context) error {
-	s := autoscale.NewSampler(n.registry, func() int64 { return n.engine.Stats().BytesOnDisk }, func() int64 {
+	// The sampler differentiates the coordinator's request counters only:
+	// a registry of just those, so that each heartbeat does not also
+	// gather the Go runtime, the process, the engine and the hints.
+	coordMetrics := prometheus.NewRegistry()
+	coordMetrics.MustRegister(n.coord.Metrics().Collectors()...)
+	s := autoscale.NewSampler(coordMetrics, func() int64 { return n.engine.Stats().BytesOnDisk }, func() int64 {
 		if n.hints == nil {
 			return 0
 		}
