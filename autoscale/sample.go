@@ -2,6 +2,7 @@ package autoscale
 
 import (
 	"cmp"
+	"context"
 	"math"
 	"slices"
 	"sync"
@@ -50,6 +51,21 @@ func NewSampler(g prometheus.Gatherer, bytes, hints func() int64, capacity int64
 	s := &Sampler{g: g, bytes: bytes, hints: hints, capacity: capacity}
 	s.prev = s.read(time.Now())
 	return s
+}
+
+// Run samples every interval until ctx ends; Last is then at most one
+// interval old (what heartbeats report).
+func (s *Sampler) Run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			s.Sample(now)
+		}
+	}
 }
 
 // Sample takes a reading now and returns the load since the last one.

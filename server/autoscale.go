@@ -40,19 +40,7 @@ func (n *Node) startLoad(ctx context.Context) error {
 	n.sampler.Store(s)
 	n.registry.MustRegister(autoscale.NewLoadCollector(s))
 	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		t := time.NewTicker(n.cfg.Heartbeat)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case now := <-t.C:
-				s.Sample(now)
-			}
-		}
-	}()
+	go func() { defer n.wg.Done(); s.Run(ctx, n.cfg.Heartbeat) }()
 	if n.cfg.Autoscale == "" {
 		return nil
 	}
