@@ -36,6 +36,7 @@ var replies = kv.Codes[reply]{
 	{Code: reply{http.StatusBadRequest, wire.CodeBadRequest}, Err: store.ErrInvalid},
 	{Code: reply{http.StatusNotFound, wire.CodeNotFound}, Err: kv.ErrNotFound},
 	{Code: reply{http.StatusConflict, wire.CodeConflict}, Err: ErrConflict},
+	{Code: reply{http.StatusServiceUnavailable, wire.CodeNotMember}, Err: kv.ErrNotMember},
 	{Code: reply{http.StatusServiceUnavailable, wire.CodeUnavailable}, Err: kv.ErrUnavailable},
 	{Code: reply{http.StatusServiceUnavailable, wire.CodeUnavailable}, Err: kv.ErrClosed},
 }
@@ -69,7 +70,7 @@ func writeErrorCode(w http.ResponseWriter, st int, code, msg string) {
 // rather than "kv: unavailable: quorum not reached: …".
 func message(err error) string {
 	msg := err.Error()
-	for _, s := range []error{kv.ErrUnavailable, kv.ErrInvalidConsistency, ErrConflict} {
+	for _, s := range []error{kv.ErrNotMember, kv.ErrUnavailable, kv.ErrInvalidConsistency, ErrConflict} {
 		if p := s.Error() + ": "; len(msg) > len(p) && msg[:len(p)] == p {
 			return msg[len(p):]
 		}

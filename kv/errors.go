@@ -1,6 +1,9 @@
 package kv
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors. Layers wrap them with %w and context; front ends map
 // them onto wire errors in exactly one place each (see httpapi).
@@ -31,6 +34,12 @@ var (
 
 	// ErrClosed is returned by operations on a closed store.
 	ErrClosed = errors.New("kv: closed")
+
+	// ErrNotMember is returned by a node that is no longer in the
+	// cluster's membership (it left or was removed): it serves nothing.
+	// It is a kind of ErrUnavailable, so callers that retry elsewhere on
+	// unavailability do so here too.
+	ErrNotMember = fmt.Errorf("%w: not a member of the cluster", ErrUnavailable)
 )
 
 // Codes is a table between the codes of a wire protocol and the sentinel

@@ -33,15 +33,16 @@ func newGate(why string) *gate {
 
 func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := g.api.Load()
-	why := g.why.Load()
+	why, kind := g.why.Load(), kv.ErrUnavailable
 	if h != nil {
 		if why = g.shut.Load(); why == nil {
 			(*h).ServeHTTP(w, r)
 			return
 		}
+		kind = kv.ErrNotMember // its own code: clients can tell "left" from "not yet"
 	}
 	w.Header().Set("Retry-After", "1")
-	httpapi.WriteError(w, fmt.Errorf("%w: %s", kv.ErrUnavailable, *why))
+	httpapi.WriteError(w, fmt.Errorf("%w: %s", kind, *why))
 }
 
 // open starts passing requests to api.

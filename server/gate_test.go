@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/grafo/grafo/internal/testutil"
+	"github.com/grafo/grafo/kv"
 	"github.com/grafo/grafo/kv/client"
 )
 
@@ -116,8 +118,14 @@ func TestWaitingNodeAnswersWhy(t *testing.T) {
 		code, body := get(t, base+"/readyz")
 		return code == http.StatusServiceUnavailable && strings.Contains(body, "no longer a member")
 	})
-	if code, body := get(t, base+"/v1/kv/k"); code != http.StatusServiceUnavailable || !strings.Contains(body, "no longer a member") {
+	if code, body := get(t, base+"/v1/kv/k"); code != http.StatusServiceUnavailable || !strings.Contains(body, "no longer a member") ||
+		!strings.Contains(body, `"code":"not_member"`) {
 		t.Errorf("GET /v1/kv/k after leaving: %d %s", code, body)
+	}
+	// A client tells "left" from any other unavailability by the code, and
+	// code that retries on unavailability still sees one.
+	if _, err := client.New(base).Cluster(ctx); !errors.Is(err, kv.ErrNotMember) || !errors.Is(err, kv.ErrUnavailable) {
+		t.Errorf("client after leaving: %v, want kv.ErrNotMember (a kv.ErrUnavailable)", err)
 	}
 
 	if err := n2.Close(ctx); err != nil {

@@ -3,14 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/grafo/grafo/autoscale"
+	"github.com/grafo/grafo/kv"
 	"github.com/grafo/grafo/kv/client"
 )
 
@@ -172,7 +173,7 @@ func waitLeft(ctx context.Context, c *client.Client, node string, limit time.Dur
 		st, err := c.Cluster(ctx)
 		// An unreachable node proves nothing; the leaving node itself,
 		// once it has left, says so and serves nothing else.
-		member := err != nil && !strings.Contains(err.Error(), "no longer a member")
+		member := err != nil && !errors.Is(err, kv.ErrNotMember)
 		for _, n := range st.Nodes {
 			member = member || n.ID == node
 		}

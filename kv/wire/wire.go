@@ -17,6 +17,7 @@ const (
 	CodeEmptyKey           = "empty_key"
 	CodeNotFound           = "not_found"
 	CodeUnavailable        = "unavailable"
+	CodeNotMember          = "not_member"
 	CodeInvalidConsistency = "invalid_consistency"
 	CodeUnauthorized       = "unauthorized"
 	CodeForbidden          = "forbidden"
@@ -30,6 +31,7 @@ const (
 var KVCodes = kv.Codes[string]{
 	{Code: CodeTooLarge, Err: kv.ErrTooLarge},
 	{Code: CodeNotFound, Err: kv.ErrNotFound},
+	{Code: CodeNotMember, Err: kv.ErrNotMember}, // before its wider kind
 	{Code: CodeUnavailable, Err: kv.ErrUnavailable},
 	{Code: CodeInvalidConsistency, Err: kv.ErrInvalidConsistency},
 	{Code: CodeEmptyKey, Err: kv.ErrEmptyKey},
