@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"sync"
 	"time"
@@ -24,8 +25,12 @@ type rebalanceMembership struct{ c *cluster.Cluster }
 
 func (m rebalanceMembership) SelfState() string { return string(m.c.Self().State) }
 
-func (m rebalanceMembership) SetSelfState(ctx context.Context, s string) error {
-	return m.c.SetState(ctx, m.c.Self().ID, cluster.NodeState(s))
+func (m rebalanceMembership) MoveSelf(ctx context.Context, from, to string) error {
+	err := m.c.Transition(ctx, m.c.Self().ID, cluster.NodeState(from), cluster.NodeState(to))
+	if errors.Is(err, cluster.ErrBadTransition) && m.SelfState() != from {
+		return nil // moved meanwhile (see replica.Mover)
+	}
+	return err
 }
 
 const methodGraphEvent = "graph.event"

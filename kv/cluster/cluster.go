@@ -530,6 +530,15 @@ func (c *Cluster) SetState(ctx context.Context, id string, s NodeState) error {
 	return c.setState(ctx, rpcRequest{ID: id, State: s})
 }
 
+// Transition moves id to s only while it is still in from, atomically in
+// the replicated state: the data layer's Joining→Up must not undo a leave
+// an admin ordered while the node was still joining (Leaving→Up is
+// otherwise a legal move: a cancelled leave). It fails with
+// ErrBadTransition when id is no longer in from.
+func (c *Cluster) Transition(ctx context.Context, id string, from, s NodeState) error {
+	return c.setState(ctx, rpcRequest{ID: id, State: s, From: from})
+}
+
 func (c *Cluster) setState(ctx context.Context, req rpcRequest) error {
 	switch req.State {
 	case Joining, Up, Leaving, Left:
@@ -537,7 +546,7 @@ func (c *Cluster) setState(ctx context.Context, req rpcRequest) error {
 		return fmt.Errorf("%w: cannot store %q", ErrBadTransition, req.State)
 	}
 	return c.onLeader(ctx, methodState, req, func(ctx context.Context) error {
-		return c.setStateLocal(ctx, req.ID, req.State, req.Force)
+		return c.setStateLocal(ctx, req)
 	})
 }
 
@@ -553,7 +562,8 @@ func (c *Cluster) Remove(ctx context.Context, id string) error {
 	return c.setState(ctx, rpcRequest{ID: id, State: Left, Force: true})
 }
 
-func (c *Cluster) setStateLocal(ctx context.Context, id string, s NodeState, force bool) error {
+func (c *Cluster) setStateLocal(ctx context.Context, req rpcRequest) error {
+	id, s, force := req.ID, req.State, req.Force
 	c.leaderMu.Lock()
 	defer c.leaderMu.Unlock()
 	n, ok := c.fsm.node(id)
@@ -562,6 +572,9 @@ func (c *Cluster) setStateLocal(ctx context.Context, id string, s NodeState, for
 			return c.removeFromRaft(ctx, id) // finish an interrupted removal
 		}
 		return fmt.Errorf("%w: %s", ErrUnknownNode, id)
+	}
+	if req.From != "" && n.State != req.From {
+		return fmt.Errorf("%w: %s is %s, not %s", ErrBadTransition, id, n.State, req.From)
 	}
 	if n.State == s {
 		return nil
@@ -576,7 +589,7 @@ func (c *Cluster) setStateLocal(ctx context.Context, id string, s NodeState, for
 			return err
 		}
 	}
-	cmd := command{Op: opState, ID: id, State: s}
+	cmd := command{Op: opState, ID: id, State: s, From: req.From}
 	if force && s == Left && !transitionOK(n.State, s) {
 		cmd = command{Op: opRemove, ID: id}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -509,4 +510,32 @@ func TestRebuildReplaceHealth(t *testing.T) {
 		t.Fatal(err)
 	}
 	testutil.WaitFor(t, 15*time.Second, "n2 healthy again", func() bool { return n1.c.Serving("n2") })
+}
+
+// A leave ordered while a node is still joining wins over the data layer's
+// Joining→Up, which is conditional (Transition); an unconditional SetState
+// would take Leaving→Up (a cancelled leave) and undo it.
+func TestLeaveWhileJoiningIsNotUndone(t *testing.T) {
+	base := t.TempDir()
+	n1 := start(t, "n1", filepath.Join(base, "n1"), "", nil, nil)
+	n2 := start(t, "n2", filepath.Join(base, "n2"), "", []string{n1.addr}, nil)
+	testutil.WaitFor(t, 15*time.Second, "two nodes to agree", converged(n1, n2))
+	if err := n1.c.Leave(ctxT(t), "n2"); err != nil {
+		t.Fatalf("leave while joining: %v", err)
+	}
+	testutil.WaitFor(t, 15*time.Second, "n2 leaving everywhere", converged(n1, n2))
+	// From a follower (forwarded to the leader), as the rebalancer does.
+	err := n2.c.Transition(ctxT(t), "n2", Joining, Up)
+	if !errors.Is(err, ErrBadTransition) || !strings.Contains(err.Error(), "n2 is leaving, not joining") {
+		t.Fatalf("joining→up of a leaving node: %v, want ErrBadTransition naming both states", err)
+	}
+	if got := ids(n1.c.State()); !slices.Equal(got, []string{"n1:up", "n2:leaving"}) {
+		t.Fatalf("state after the refused move: %v", got)
+	}
+	if err := n2.c.Transition(ctxT(t), "n2", Leaving, Left); err != nil {
+		t.Fatalf("leaving→left: %v", err)
+	}
+	testutil.WaitFor(t, 15*time.Second, "n2 gone", func() bool {
+		return slices.Equal(ids(n1.c.State()), []string{"n1:up"})
+	})
 }

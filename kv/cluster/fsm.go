@@ -68,6 +68,7 @@ type command struct {
 	Settings *settings   `json:"settings,omitempty"`
 	ID       string      `json:"id,omitempty"`
 	State    NodeState   `json:"state,omitempty"`
+	From     NodeState   `json:"from,omitempty"` // opState: only from this state
 	Voter    bool        `json:"voter,omitempty"`
 	// Unhealthy is opHealth's value.
 	Unhealthy bool `json:"unhealthy,omitempty"`
@@ -134,6 +135,9 @@ func (f *fsm) apply(c command) error {
 		n, ok := f.d.Nodes[c.ID]
 		if !ok {
 			return fmt.Errorf("%w: %s", ErrUnknownNode, c.ID)
+		}
+		if c.From != "" && n.State != c.From {
+			return fmt.Errorf("%w: %s is %s, not %s", ErrBadTransition, c.ID, n.State, c.From)
 		}
 		if n.State == c.State {
 			return nil

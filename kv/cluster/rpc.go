@@ -12,6 +12,9 @@ type rpcRequest struct {
 	Node  storedNode `json:"node,omitzero"`
 	ID    string     `json:"id,omitempty"`
 	State NodeState  `json:"state,omitempty"`
+	// From, when set, makes the move conditional: it happens only while
+	// the node is still in From (see Transition).
+	From NodeState `json:"from,omitempty"`
 	// Force takes a node to Left from any state (Remove): a dead node
 	// cannot hand its ranges off, so the survivors re-replicate them.
 	Force bool `json:"force,omitempty"`

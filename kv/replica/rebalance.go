@@ -20,7 +20,11 @@ import (
 // the ring's life cycle, and the means to move it on.
 type Mover interface {
 	SelfState() string // "joining", "up", "leaving", "left"
-	SetSelfState(ctx context.Context, state string) error
+	// MoveSelf moves this node from one state to the next, only while it
+	// is still in from. When an admin moved it meanwhile (a leave ordered
+	// while it was joining) nothing changes and MoveSelf returns nil: the
+	// move that won signals the rebalancer, whose next step follows it.
+	MoveSelf(ctx context.Context, from, to string) error
 }
 
 // Rebalancer moves data when this node's ownership changes: a joining node
@@ -132,14 +136,14 @@ func (r *Rebalancer) step(ctx context.Context) error {
 		}
 		read, _ := r.c.cfg.Members.Rings()
 		r.owned = read
-		return r.m.SetSelfState(ctx, "up")
+		return r.m.MoveSelf(ctx, "joining", "up")
 	case "leaving":
 		r.progress.begin("leave", 0, nil)
 		if err := r.push(ctx); err != nil {
 			return fmt.Errorf("push: %w", err)
 		}
 		r.progress.finish()
-		return r.m.SetSelfState(ctx, "left")
+		return r.m.MoveSelf(ctx, "leaving", "left")
 	case "up":
 		if err := r.repair(ctx); err != nil {
 			return err
