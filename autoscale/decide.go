@@ -35,6 +35,10 @@ type Snapshot struct {
 	Replicas    int    // N
 	Members     []Member
 	Rebalancing bool
+	// Starting is when the machine this autoscaler last started was asked
+	// for, while it has not joined yet (zero otherwise): no second scale-out
+	// until it has, or its join timed out.
+	Starting time.Time
 }
 
 // Action is what a Decision asks for.
@@ -119,6 +123,9 @@ func (d *Decider) Decide(s Snapshot, prefer []string) Decision {
 		}
 		if why := moving(s); why != "" {
 			return hold("%s, but %s", describe(hottest), why)
+		}
+		if !s.Starting.IsZero() {
+			return hold("%s, but the machine started at %s has not joined yet", describe(hottest), s.Starting.UTC().Format(time.RFC3339))
 		}
 		return d.act(s, Up, "", fmt.Sprintf("%s for %s", describe(hottest), d.spec.Window))
 	case cold:

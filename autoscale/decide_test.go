@@ -222,3 +222,31 @@ func TestParseBytes(t *testing.T) {
 		}
 	}
 }
+
+// While a started machine has not joined, a hot window holds without
+// acting: no cooldown starts and the window is not reset, so the moment
+// the machine counts (or its join timed out) a still-hot cluster scales
+// out at once.
+func TestDecideHoldsWhileAMachineIsStarting(t *testing.T) {
+	d := NewDecider(spec(t)) // window 10s, cooldown 30s
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	started := at.Add(-time.Minute)
+	hot := func(sec int, starting time.Time) Decision {
+		s := Snapshot{At: at.Add(time.Duration(sec) * time.Second), Self: "n1", Replicas: 3, Starting: starting}
+		for i := 1; i <= 3; i++ {
+			s.Members = append(s.Members, Member{ID: fmt.Sprintf("n%d", i), State: "up", Load: &Load{Writes: 500}})
+		}
+		return d.Decide(s, nil)
+	}
+	for sec := 0; sec <= 20; sec++ {
+		if dec := hot(sec, started); dec.Action != Hold || (sec >= 10 && !strings.Contains(dec.Reason, "has not joined yet")) {
+			t.Fatalf("second %d: %s %q, want a hold for the starting machine", sec, dec.Action, dec.Reason)
+		}
+	}
+	if !d.NextAllowed().IsZero() {
+		t.Fatalf("a hold started a cooldown until %v", d.NextAllowed())
+	}
+	if dec := hot(21, time.Time{}); dec.Action != Up {
+		t.Fatalf("once nothing is starting: %s %q, want up at once", dec.Action, dec.Reason)
+	}
+}

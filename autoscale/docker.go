@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 )
@@ -29,8 +28,11 @@ const NodeLabel = "grafo.autoscale.node"
 type Docker struct {
 	Template string // name or id of the container to clone
 	Join     string // cluster address the new node joins through
-	hc       *http.Client
-	base     string
+	// Out, when set, gets a line for every container started or removed
+	// (the command's stdout; the library itself prints nothing).
+	Out  io.Writer
+	hc   *http.Client
+	base string
 }
 
 // NewDocker talks to host: "unix:///var/run/docker.sock" or "tcp://h:p".
@@ -136,7 +138,7 @@ func (d *Docker) Up(ctx context.Context) error {
 		d.call(ctx, "DELETE", "/containers/"+created.Id+"?v=1&force=1", nil, nil)
 		return fmt.Errorf("start %s: %w", name, err)
 	}
-	fmt.Fprintf(os.Stdout, "started node %s in container %s\n", id, name)
+	d.say("started node %s in container %s", id, name)
 	return nil
 }
 
@@ -158,8 +160,14 @@ func (d *Docker) Down(ctx context.Context, node string) error {
 			return err
 		}
 	}
-	fmt.Fprintf(os.Stdout, "removed node %s's container\n", node)
+	d.say("removed node %s's container", node)
 	return nil
+}
+
+func (d *Docker) say(format string, args ...any) {
+	if d.Out != nil {
+		fmt.Fprintf(d.Out, format+"\n", args...)
+	}
 }
 
 func (d *Docker) call(ctx context.Context, method, path string, in, out any) error {

@@ -125,11 +125,10 @@ func (r *Runner) Step(ctx context.Context) {
 	}
 	r.mu.Lock()
 	r.noteAdded(snap)
-	dec := r.d.Decide(snap, r.added)
-	if dec.Action == Up && !r.upAt.IsZero() && snap.At.Sub(r.upAt) < r.JoinTimeout {
-		dec = Decision{At: snap.At, Action: Hold, Reason: fmt.Sprintf("%s, but the machine started at %s has not joined yet",
-			dec.Reason, r.upAt.UTC().Format(time.RFC3339))}
+	if !r.upAt.IsZero() && snap.At.Sub(r.upAt) < r.JoinTimeout {
+		snap.Starting = r.upAt
 	}
+	dec := r.d.Decide(snap, r.added)
 	r.status.Readings, r.status.Current, r.status.NextAllowed = r.d.Readings(), &dec, r.d.NextAllowed()
 	for _, rd := range r.status.Readings {
 		r.ratios.WithLabelValues(rd.Signal).Set(rd.Ratio)

@@ -28,6 +28,7 @@ func runAutoscaleDocker(ctx context.Context, args []string, stdout, stderr io.Wr
 	if err != nil {
 		return usageError{err.Error()}
 	}
+	d.Out = stdout
 	switch {
 	case len(pos) == 1 && pos[0] == "up":
 		return d.Up(ctx)
