@@ -14,6 +14,9 @@ const (
 	DefaultMaxBatch    = 32768
 	DefaultCompressMin = 128
 	DefaultOpenTimeout = time.Second
+
+	DefaultCheckpointBytes    = 16 << 20
+	DefaultCheckpointInterval = time.Second
 )
 
 // Config tunes an Engine. The zero value is usable: every zero field means
@@ -48,6 +51,20 @@ type Config struct {
 	// with ErrLocked. 0 means DefaultOpenTimeout.
 	OpenTimeout time.Duration
 
+	// NoWAL commits every batch straight to bbolt (two fdatasyncs and the
+	// random page writes per group commit) instead of appending it to
+	// the write-ahead log (one sequential fdatasync) and checkpointing
+	// into bbolt in the background. Both are durable: for comparison.
+	NoWAL bool
+
+	// CheckpointBytes is the WAL segment size that starts a checkpoint
+	// (0: DefaultCheckpointBytes); CheckpointInterval is the most time
+	// written data stays only in the WAL (0: DefaultCheckpointInterval).
+	// Both bound the memory the WAL state holds and the replay after a
+	// crash.
+	CheckpointBytes    int64
+	CheckpointInterval time.Duration
+
 	// NoSync skips fsync on commit. Only for tests and benchmarks that
 	// measure CPU cost: an acknowledged write can be lost on a crash.
 	NoSync bool
@@ -69,6 +86,9 @@ func DefaultConfig() Config {
 		MaxBatch:    DefaultMaxBatch,
 		CompressMin: DefaultCompressMin,
 		OpenTimeout: DefaultOpenTimeout,
+
+		CheckpointBytes:    DefaultCheckpointBytes,
+		CheckpointInterval: DefaultCheckpointInterval,
 	}
 }
 
@@ -79,6 +99,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBatchDelay < 0 || c.MaxBatchDelay > time.Second {
 		return fmt.Errorf("%w: MaxBatchDelay %v outside 0..1s", ErrInvalidConfig, c.MaxBatchDelay)
+	}
+	if c.CheckpointBytes < 0 || c.CheckpointInterval < 0 {
+		return fmt.Errorf("%w: CheckpointBytes %d, CheckpointInterval %v: negative", ErrInvalidConfig, c.CheckpointBytes, c.CheckpointInterval)
 	}
 	if c.OpenTimeout < 0 {
 		return fmt.Errorf("%w: OpenTimeout %v < 0", ErrInvalidConfig, c.OpenTimeout)
@@ -94,6 +117,8 @@ func (c Config) withDefaults() Config {
 	c.MaxBatch = cmp.Or(c.MaxBatch, d.MaxBatch)
 	c.CompressMin = cmp.Or(c.CompressMin, d.CompressMin)
 	c.OpenTimeout = cmp.Or(c.OpenTimeout, d.OpenTimeout)
+	c.CheckpointBytes = cmp.Or(c.CheckpointBytes, d.CheckpointBytes)
+	c.CheckpointInterval = cmp.Or(c.CheckpointInterval, d.CheckpointInterval)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
