@@ -9,7 +9,7 @@ import (
 
 // Defaults used for zero Config fields.
 const (
-	DefaultCacheCells  = 65536
+	DefaultCacheCells  = 1 << 18
 	DefaultCacheBytes  = 64 << 20
 	DefaultMaxBatch    = 32768
 	DefaultCompressMin = 128
@@ -23,7 +23,9 @@ const (
 // its default.
 type Config struct {
 	// CacheCells is the most cells the hot-cell cache holds. 0 means
-	// DefaultCacheCells; a negative value disables the cache.
+	// DefaultCacheCells; a negative value disables the cache. The default
+	// is high enough (256 Ki cells, about 40 MiB of bookkeeping) that for
+	// small values CacheBytes is the bound that matters.
 	CacheCells int
 
 	// CacheBytes bounds the cached values' total size, so a cache of

@@ -356,6 +356,12 @@ func (e *Engine) read(ctx context.Context, keys [][]byte) ([]kv.Cell, []bool, er
 			return nil, nil, err
 		}
 	}
+	if len(rest) == 0 {
+		if e.isClosed.Load() {
+			return nil, nil, kv.ErrClosed
+		}
+		return out, found, nil
+	}
 	err := e.view(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(dataBucket)
 		for _, i := range rest {
