@@ -103,6 +103,10 @@ func syncDir(dir string) error {
 // Without sync (Config.NoSync) the record is written, not synced.
 func (w *wal) appendRecord(seq uint64, changes []change, sync bool) (broken bool, err error) {
 	w.buf = encodeRecord(w.buf[:0], seq, changes)
+	if len(w.buf)-walHeader > maxWALRecord {
+		// Replay would take it for corruption: refuse it whole instead.
+		return false, fmt.Errorf("engine: wal: a batch of %d bytes exceeds one record's %d", len(w.buf), maxWALRecord)
+	}
 	if _, err = w.f.WriteAt(w.buf, w.off); err == nil && sync {
 		err = fdatasync(w.f)
 	}
