@@ -81,9 +81,11 @@
 //
 // # Cache
 //
-// A bounded, sharded LRU of decoded cells is filled by reads. Commits only
-// refresh (or, for purges and drops, evict) cells the cache already holds:
-// a bulk load of rows nobody reads soon must not evict the hot read set.
+// A bounded, sharded LRU of decoded cells is filled by reads. Commits
+// refresh (or, for purges and drops, evict) cells the cache already holds,
+// and add new cells only into free room, never evicting: a bulk load of
+// rows nobody reads soon must not evict the hot read set, but a key read
+// soon after its write should hit.
 // The committer updates each touched shard after the commit and bumps the
 // shard's sequence number; a reader fills the cache only if the shard's
 // sequence did not move while it read, so a reader holding an older bbolt
