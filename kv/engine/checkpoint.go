@@ -307,15 +307,16 @@ func (e *Engine) closeWAL() error {
 	return nil
 }
 
-// replay opens the WAL: it applies the records bbolt does not hold yet (a
-// crash left them) in one synced transaction, deletes the segments, and
-// starts a new one. A torn record can only be the tail of the last
+// replay applies the records bbolt does not hold yet (a crash left them)
+// in one synced transaction, deletes the segments, and returns the last
+// sequence number. It runs even with Config.NoWAL, so that switching the
+// log off after a crash loses nothing. A torn record can only be the tail of the last
 // segment (a write cut short, never acknowledged): replay stops there. A
 // bad record anywhere else is corruption: Open fails.
-func (e *Engine) replay() error {
+func (e *Engine) replay() (uint64, error) {
 	names, _, err := segments(e.path)
 	if err != nil {
-		return fmt.Errorf("engine: wal: %w", err)
+		return 0, fmt.Errorf("engine: wal: %w", err)
 	}
 	var after uint64
 	if err := e.db.Load().View(func(tx *bolt.Tx) error {
@@ -324,22 +325,17 @@ func (e *Engine) replay() error {
 		}
 		return nil
 	}); err != nil {
-		return err
+		return 0, err
 	}
 	last, n, err := e.replaySegments(names, after)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if n > 0 {
 		e.log.Info("replayed the wal", "records", n, "through", last)
 	}
 	e.removeSegments(^uint64(0))
-	log, err := createSegment(e.path, last+1)
-	if err != nil {
-		return err
-	}
-	e.w.log, e.w.seq = log, last
-	return nil
+	return last, nil
 }
 
 // replaySegments applies the records after seq after of the named

@@ -112,18 +112,30 @@ func Open(path string, cfg Config) (*Engine, error) {
 		db.Close()
 		return nil, err
 	}
-	if !cfg.NoWAL {
-		e.w = &walState{jobs: make(chan ckptJob, 1), done: make(chan struct{}, 1), stop: make(chan struct{}),
-			exited: make(chan struct{}), swapWant: make(chan struct{}, 1)}
-		if err := e.replay(); err != nil {
-			db.Close()
-			return nil, err
-		}
-		go e.checkpointer()
+	if err := e.openWAL(); err != nil {
+		db.Close()
+		return nil, err
 	}
 	go e.committer()
 	e.log.Info("engine opened", "keys", e.live.Load(), "tombstones", e.tombs.Load(), "bytes", e.size.Load())
 	return e, nil
+}
+
+// openWAL replays what a crash left in the log and, unless Config.NoWAL,
+// starts a new segment and the checkpointer.
+func (e *Engine) openWAL() error {
+	last, err := e.replay()
+	if err != nil || e.cfg.NoWAL {
+		return err
+	}
+	log, err := createSegment(e.path, last+1)
+	if err != nil {
+		return err
+	}
+	e.w = &walState{log: log, seq: last, jobs: make(chan ckptJob, 1), done: make(chan struct{}, 1),
+		stop: make(chan struct{}), exited: make(chan struct{}), swapWant: make(chan struct{}, 1)}
+	go e.checkpointer()
+	return nil
 }
 
 func openBolt(path string, cfg Config) (*bolt.DB, error) {

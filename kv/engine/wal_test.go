@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/grafo/grafo/kv"
 	"github.com/grafo/grafo/kv/engine"
 	"github.com/grafo/grafo/kv/engine/enginetest"
 	bolt "go.etcd.io/bbolt"
@@ -151,5 +152,45 @@ func TestWALCorruptEarlierSegmentFailsOpen(t *testing.T) {
 	}
 	if !errors.Is(err, engine.ErrCorrupt) {
 		t.Fatalf("Open: %v, want ErrCorrupt", err)
+	}
+}
+
+// A file written without the log (Config.NoWAL, or by an engine from
+// before it) opens with it, and back: after a clean Close bbolt holds
+// everything, whichever way it was written.
+func TestWALAndNoWALShareTheFile(t *testing.T) {
+	t.Parallel()
+	e := enginetest.MustOpen(t, engine.Config{NoWAL: true})
+	mustApply(t, e, put("a", "1", 1), put("b", "2", 1), put("gone", "x", 1))
+	mustApply(t, e, del("gone", 2))
+	e = reopen(t, e, engine.Config{})
+	wantCell(t, e, "a", "1", 1, false)
+	wantCell(t, e, "gone", "", 2, true)
+	mustApply(t, e, put("a", "3", 3), put("c", "4", 3))
+	if err := e.Purge(ctx, [][]byte{[]byte("gone")}, []kv.Version{ver(2)}); err != nil {
+		t.Fatal(err)
+	}
+	e = reopen(t, e, engine.Config{NoWAL: true})
+	if segs := walSegments(t, e.Path()); len(segs) != 0 {
+		t.Fatalf("segments left after a clean Close: %v", segs)
+	}
+	wantCell(t, e, "a", "3", 3, false)
+	wantCell(t, e, "c", "4", 3, false)
+	if _, err := e.Get(ctx, []byte("gone")); !errors.Is(err, kv.ErrNotFound) {
+		t.Fatalf("purged key: %v, want kv.ErrNotFound", err)
+	}
+	if e.Keys() != 3 {
+		t.Fatalf("Keys = %d, want 3", e.Keys())
+	}
+}
+
+// Opening with the log switched off after a crash still replays it.
+func TestNoWALReplaysACrashedLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "e.db")
+	acked := crashInWAL(t, path, 10)
+	e := enginetest.MustOpenPath(t, path, engine.Config{NoWAL: true})
+	wantAllAcked(t, e, acked)
+	if segs := walSegments(t, path); len(segs) != 0 {
+		t.Fatalf("segments left after the replay: %v", segs)
 	}
 }
