@@ -33,7 +33,7 @@ GRAFO_B=${GRAFO_B:-}
 want() { [[ " $SYSTEMS " == *" $1 "* ]]; }
 
 need=()
-command -v redis-server >/dev/null || need+=(redis-server)
+! want redis || command -v redis-server >/dev/null || need+=(redis-server)
 if want etcd; then
   command -v etcd >/dev/null || need+=(etcd-server)
   command -v etcdctl >/dev/null || need+=(etcd-client)
@@ -90,7 +90,7 @@ runs() {
 }
 
 echo "# load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-echo "# machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(redis-server --version | awk '{print $3}' | tr -d v=) Redis, etcd $( (etcd --version 2>/dev/null || echo 'etcd Version: none') | awk '/etcd Version/{print $3}'), $(go version | cut -d' ' -f3)" >&2
+echo "# machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $( (redis-server --version 2>/dev/null || echo 'Redis server v=none') | awk '{print $3}' | tr -d v=) Redis, etcd $( (etcd --version 2>/dev/null || echo 'etcd Version: none') | awk '/etcd Version/{print $3}'), $(go version | cut -d' ' -f3)" >&2
 
 # solo NAME BINARY: one Grafo node over RESP, its put and get runs.
 solo() {
@@ -115,19 +115,19 @@ one_round() {
   done
 
   if want etcd; then
-  cluster=e1=http://127.0.0.1:$((B + 11)),e2=http://127.0.0.1:$((B + 12)),e3=http://127.0.0.1:$((B + 13))
-  for i in 1 2 3; do
-    etcd --name "e$i" --data-dir "$work/etcd$i" \
-      --listen-client-urls "http://127.0.0.1:$((B + i))" --advertise-client-urls "http://127.0.0.1:$((B + i))" \
-      --listen-peer-urls "http://127.0.0.1:$((B + 10 + i))" --initial-advertise-peer-urls "http://127.0.0.1:$((B + 10 + i))" \
-      --initial-cluster "$cluster" --initial-cluster-state new --initial-cluster-token grafo-bench \
-      --log-level error >"$work/etcd$i.log" 2>&1 &
-    pids+=($!)
-  done
-  eps=http://127.0.0.1:$((B + 1)),http://127.0.0.1:$((B + 2)),http://127.0.0.1:$((B + 3))
-  for _ in $(seq 1 300); do ETCDCTL_API=3 etcdctl --endpoints "$eps" endpoint health >/dev/null 2>&1 && break; sleep 0.1; done
-  runs "etcd 3 members" "raft, WAL fsync" etcd "$eps" "$(pidlist)"
-  stop_all
+    cluster=e1=http://127.0.0.1:$((B + 11)),e2=http://127.0.0.1:$((B + 12)),e3=http://127.0.0.1:$((B + 13))
+    for i in 1 2 3; do
+      etcd --name "e$i" --data-dir "$work/etcd$i" \
+        --listen-client-urls "http://127.0.0.1:$((B + i))" --advertise-client-urls "http://127.0.0.1:$((B + i))" \
+        --listen-peer-urls "http://127.0.0.1:$((B + 10 + i))" --initial-advertise-peer-urls "http://127.0.0.1:$((B + 10 + i))" \
+        --initial-cluster "$cluster" --initial-cluster-state new --initial-cluster-token grafo-bench \
+        --log-level error >"$work/etcd$i.log" 2>&1 &
+      pids+=($!)
+    done
+    eps=http://127.0.0.1:$((B + 1)),http://127.0.0.1:$((B + 2)),http://127.0.0.1:$((B + 3))
+    for _ in $(seq 1 300); do ETCDCTL_API=3 etcdctl --endpoints "$eps" endpoint health >/dev/null 2>&1 && break; sleep 0.1; done
+    runs "etcd 3 members" "raft, WAL fsync" etcd "$eps" "$(pidlist)"
+    stop_all
   fi
 
   if want grafo1; then
