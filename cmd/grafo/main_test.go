@@ -144,6 +144,21 @@ func (p *proc) kill() {
 	<-p.done
 }
 
+// stop sends SIGTERM and waits for the node to exit: its shutdown runs
+// (the engine checkpoints its write-ahead log into the bbolt file).
+func (p *proc) stop() {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	<-p.done
+}
+
 // waitFor is testutil.WaitFor, the poll helper of every package's tests.
 var waitFor = testutil.WaitFor
 

@@ -16,7 +16,8 @@ import (
 
 // The benchmarks put the engine next to its naive peer, bare bbolt with
 // one db.Update (one fsync) per put, over the same keys and values, so
-// Put/engine/X and Put/bbolt/X read off as a ratio. Both fsync: the
+// Put/engine/X and Put/bbolt/X read off as a ratio; Put/engine-nowal/X is
+// the engine committing straight to bbolt (Config.NoWAL). All fsync: the
 // numbers are durable-write throughput of this machine's disk.
 //
 //	go test -bench . -run '^$' -benchtime=2000x ./kv/engine
@@ -95,11 +96,11 @@ func runWriters(b *testing.B, n int, op func(i uint64, key []byte) error) {
 
 func BenchmarkPut(b *testing.B) {
 	ctx := context.Background()
-	benchSweep(b, []string{"engine", "bbolt"}, "writers", func(b *testing.B, c benchCase) {
+	benchSweep(b, []string{"engine", "engine-nowal", "bbolt"}, "writers", func(b *testing.B, c benchCase) {
 		path := filepath.Join(b.TempDir(), "bench.db")
 		switch c.store {
-		case "engine":
-			e, err := engine.Open(path, engine.Config{})
+		case "engine", "engine-nowal":
+			e, err := engine.Open(path, engine.Config{NoWAL: c.store == "engine-nowal"})
 			if err != nil {
 				b.Fatal(err)
 			}

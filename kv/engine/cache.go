@@ -133,12 +133,15 @@ func (c *cache) apply(ups []cacheUpdate) {
 				}
 				continue
 			}
-			// Writes refresh cells the cache already holds but do not add
-			// new ones: a bulk load (an ingest writes millions of rows
-			// nobody reads soon) would otherwise evict the hot read set
-			// and spend its time on cache churn. Reads fill the cache.
+			// Writes refresh cells the cache already holds, and add new
+			// ones only into free room, never evicting: a bulk load (an
+			// ingest writes millions of rows nobody reads soon) must not
+			// push out the hot read set or spend its time on cache churn,
+			// but a key read right after its write should hit.
 			if s.m[string(u.key)] != nil {
 				s.put(string(u.key), u.cell)
+			} else if s.hasRoom(len(u.cell.Value)) {
+				s.put(string(u.key), cloneCell(u.cell)) // not the batch's arena
 			}
 		}
 		s.mu.Unlock()
@@ -159,6 +162,11 @@ func (s *cacheShard) put(key string, cell kv.Cell) {
 	for len(s.m) > s.maxCells || (s.maxBytes > 0 && s.bytes > s.maxBytes && len(s.m) > 1) {
 		s.remove(s.head.prev)
 	}
+}
+
+// hasRoom reports whether a cell of n value bytes fits without evicting.
+func (s *cacheShard) hasRoom(n int) bool {
+	return len(s.m) < s.maxCells && (s.maxBytes <= 0 || s.bytes+n <= s.maxBytes)
 }
 
 func (s *cacheShard) remove(n *cacheNode) {

@@ -219,6 +219,7 @@ func (e *Engine) committer() {
 				if closed {
 					return
 				}
+				e.maybeSwap()
 				break
 			}
 			if e.cfg.MaxBatchDelay > 0 && n < e.cfg.MaxBatch && !closed {
@@ -226,6 +227,7 @@ func (e *Engine) committer() {
 			}
 			e.commit(batch)
 			clear(batch)
+			e.maybeSwap()
 			// The writers just woken are about to queue again: let them
 			// run before taking the next batch, or batches alternate
 			// between two halves of the writers.
@@ -266,6 +268,10 @@ func (e *Engine) commit(batch []*op) {
 	if len(live) == 0 {
 		return
 	}
+	if e.w != nil {
+		e.commitWAL(live)
+		return
+	}
 	var t *txResult
 	err := e.db.Load().Update(func(tx *bolt.Tx) error {
 		var err error
@@ -276,16 +282,20 @@ func (e *Engine) commit(batch []*op) {
 		e.failBatch(live, err)
 		return
 	}
+	e.size.Store(t.size)
+	e.committed(live, t)
+}
+
+// committed publishes a durable batch: cache and counters move only now,
+// and the waiters are woken last, so a caller that returns from Apply
+// reads its own write.
+func (e *Engine) committed(live []*op, t *txResult) {
 	if t.corrupt > 0 {
 		e.log.Warn("overwrote corrupt cells", "count", t.corrupt)
 	}
-	// Cache and counters move only now that the data is durable; the
-	// waiters are woken last, so a caller that returns from Apply reads
-	// its own write.
 	e.cache.apply(t.ups)
 	e.live.Store(t.live)
 	e.tombs.Store(t.tombs)
-	e.size.Store(t.size)
 	e.commits.Add(1)
 	e.writes.Add(t.writes)
 	for _, o := range live {
@@ -327,7 +337,7 @@ func (e *Engine) failBatch(live []*op, err error) {
 // txResult is what one commit transaction did, applied to the cache and
 // counters once it is durable.
 type txResult struct {
-	data        *bolt.Bucket
+	data        cellStore
 	ups         []cacheUpdate
 	live, tombs int64 // the counters after the transaction
 	writes      int64
@@ -335,10 +345,32 @@ type txResult struct {
 	corrupt     int // cells that did not decode, overwritten or kept
 }
 
-// applyBatch writes the ops of one batch inside tx: applies first, in key
-// order across the whole batch, then purges and drops.
+// cellStore is where the write path reads and writes cells: a bbolt
+// bucket, or (with the WAL) an overlay recording the batch's changes.
+type cellStore interface {
+	Get(k []byte) []byte
+	Put(k, v []byte) error
+	Delete(k []byte) error
+}
+
+// applyBatch writes the ops of one batch inside tx (no WAL): see applyOps.
 func (e *Engine) applyBatch(tx *bolt.Tx, live []*op) (*txResult, error) {
-	t := &txResult{data: tx.Bucket(dataBucket), live: e.live.Load(), tombs: e.tombs.Load()}
+	t, err := e.applyOps(tx.Bucket(dataBucket), live)
+	if err != nil {
+		return nil, err
+	}
+	if err := putCounters(tx.Bucket(metaBucket), t.live, t.tombs); err != nil {
+		return nil, fmt.Errorf("counters: %w", err)
+	}
+	t.size = tx.Size()
+	return t, nil
+}
+
+// applyOps writes the ops of one batch to data: applies first, in key
+// order across the whole batch, then purges and drops; then it runs the
+// fault-injection hook, whose error fails the batch.
+func (e *Engine) applyOps(data cellStore, live []*op) (*txResult, error) {
+	t := &txResult{data: data, live: e.live.Load(), tombs: e.tombs.Load()}
 	if err := t.applyInKeyOrder(live); err != nil {
 		return nil, err
 	}
@@ -349,15 +381,11 @@ func (e *Engine) applyBatch(tx *bolt.Tx, live []*op) (*txResult, error) {
 			}
 		}
 	}
-	if err := putCounters(tx.Bucket(metaBucket), t.live, t.tombs); err != nil {
-		return nil, fmt.Errorf("counters: %w", err)
-	}
 	if h := e.cfg.TestingBeforeCommit; h != nil {
 		if err := h(); err != nil {
 			return nil, err
 		}
 	}
-	t.size = tx.Size()
 	return t, nil
 }
 
@@ -426,7 +454,7 @@ func (t *txResult) current(k []byte) (cellHeader, bool) {
 // currentHeader reads what key holds inside the write transaction. A cell
 // that does not decode is treated as present, live and older than any
 // write, so a write repairs it (corrupt=1 reports it).
-func currentHeader(data *bolt.Bucket, k []byte) (h cellHeader, exists bool, corrupt int) {
+func currentHeader(data cellStore, k []byte) (h cellHeader, exists bool, corrupt int) {
 	v := data.Get(k)
 	if v == nil {
 		return cellHeader{}, false, 0

@@ -9,18 +9,23 @@ import (
 
 // Defaults used for zero Config fields.
 const (
-	DefaultCacheCells  = 65536
+	DefaultCacheCells  = 1 << 18
 	DefaultCacheBytes  = 64 << 20
 	DefaultMaxBatch    = 32768
 	DefaultCompressMin = 128
 	DefaultOpenTimeout = time.Second
+
+	DefaultCheckpointBytes    = 16 << 20
+	DefaultCheckpointInterval = time.Second
 )
 
 // Config tunes an Engine. The zero value is usable: every zero field means
 // its default.
 type Config struct {
 	// CacheCells is the most cells the hot-cell cache holds. 0 means
-	// DefaultCacheCells; a negative value disables the cache.
+	// DefaultCacheCells; a negative value disables the cache. The default
+	// is high enough (256 Ki cells, about 40 MiB of bookkeeping) that for
+	// small values CacheBytes is the bound that matters.
 	CacheCells int
 
 	// CacheBytes bounds the cached values' total size, so a cache of
@@ -48,6 +53,20 @@ type Config struct {
 	// with ErrLocked. 0 means DefaultOpenTimeout.
 	OpenTimeout time.Duration
 
+	// NoWAL commits every batch straight to bbolt (two fdatasyncs and the
+	// random page writes per group commit) instead of appending it to
+	// the write-ahead log (one sequential fdatasync) and checkpointing
+	// into bbolt in the background. Both are durable: for comparison.
+	NoWAL bool
+
+	// CheckpointBytes is the WAL segment size that starts a checkpoint
+	// (0: DefaultCheckpointBytes); CheckpointInterval is the most time
+	// written data stays only in the WAL (0: DefaultCheckpointInterval).
+	// Both bound the memory the WAL state holds and the replay after a
+	// crash.
+	CheckpointBytes    int64
+	CheckpointInterval time.Duration
+
 	// NoSync skips fsync on commit. Only for tests and benchmarks that
 	// measure CPU cost: an acknowledged write can be lost on a crash.
 	NoSync bool
@@ -69,6 +88,9 @@ func DefaultConfig() Config {
 		MaxBatch:    DefaultMaxBatch,
 		CompressMin: DefaultCompressMin,
 		OpenTimeout: DefaultOpenTimeout,
+
+		CheckpointBytes:    DefaultCheckpointBytes,
+		CheckpointInterval: DefaultCheckpointInterval,
 	}
 }
 
@@ -79,6 +101,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBatchDelay < 0 || c.MaxBatchDelay > time.Second {
 		return fmt.Errorf("%w: MaxBatchDelay %v outside 0..1s", ErrInvalidConfig, c.MaxBatchDelay)
+	}
+	if c.CheckpointBytes < 0 || c.CheckpointInterval < 0 {
+		return fmt.Errorf("%w: CheckpointBytes %d, CheckpointInterval %v: negative", ErrInvalidConfig, c.CheckpointBytes, c.CheckpointInterval)
 	}
 	if c.OpenTimeout < 0 {
 		return fmt.Errorf("%w: OpenTimeout %v < 0", ErrInvalidConfig, c.OpenTimeout)
@@ -94,6 +119,8 @@ func (c Config) withDefaults() Config {
 	c.MaxBatch = cmp.Or(c.MaxBatch, d.MaxBatch)
 	c.CompressMin = cmp.Or(c.CompressMin, d.CompressMin)
 	c.OpenTimeout = cmp.Or(c.OpenTimeout, d.OpenTimeout)
+	c.CheckpointBytes = cmp.Or(c.CheckpointBytes, d.CheckpointBytes)
+	c.CheckpointInterval = cmp.Or(c.CheckpointInterval, d.CheckpointInterval)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -7,9 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/grafo/grafo/kv"
 	"github.com/grafo/grafo/kv/engine"
@@ -21,6 +23,11 @@ import (
 // printing each acknowledged key, until it is killed.
 const crashEnv = "GRAFO_ENGINE_CRASH_CHILD"
 
+// crashStopEnv, when set to N, makes the crash child stop after N writes
+// per writer, with nothing checkpointed (everything in the write-ahead
+// log), print "idle" and wait to be killed.
+const crashStopEnv = "GRAFO_ENGINE_CRASH_STOP"
+
 func TestMain(m *testing.M) {
 	if path := os.Getenv(crashEnv); path != "" {
 		crashChild(path)
@@ -30,7 +37,12 @@ func TestMain(m *testing.M) {
 }
 
 func crashChild(path string) {
-	e, err := engine.Open(path, engine.Config{})
+	cfg := engine.Config{}
+	stop, _ := strconv.Atoi(os.Getenv(crashStopEnv))
+	if stop > 0 {
+		cfg.CheckpointInterval = time.Hour
+	}
+	e, err := engine.Open(path, cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
@@ -42,7 +54,7 @@ func crashChild(path string) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := 0; ; i++ {
+			for i := 0; stop == 0 || i < stop; i++ {
 				k := fmt.Sprintf("crash/%d/%06d", w, i)
 				if _, err := e.Apply(context.Background(), kv.Entry{Key: []byte(k), Cell: kv.Cell{Value: []byte(value + k), Version: kv.Version{TS: uint64(i + 1), Node: "child"}}}); err != nil {
 					fmt.Fprintln(os.Stderr, err)
@@ -55,6 +67,8 @@ func crashChild(path string) {
 		}()
 	}
 	wg.Wait()
+	fmt.Fprintln(os.Stdout, "idle")
+	select {}
 }
 
 // TestKill9KeepsAcknowledgedWrites kills a writing process with SIGKILL
@@ -63,17 +77,7 @@ func crashChild(path string) {
 // acknowledges only committed transactions.)
 func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "crash.db")
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), crashEnv+"="+path)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(out)
+	cmd, sc := startCrashChild(t, crashEnv+"="+path)
 	var acked []string
 	killed := false
 	for sc.Scan() {
@@ -97,6 +101,13 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 	if err := enginetest.CheckInvariants(e); err != nil {
 		t.Fatalf("after kill -9: %v", err)
 	}
+	wantAcked(t, e, acked)
+	t.Logf("%d acknowledged writes survived; %d keys on disk", len(acked), e.Keys())
+}
+
+// wantAcked checks every acknowledged key holds its value.
+func wantAcked(t *testing.T, e *engine.Engine, acked []string) {
+	t.Helper()
 	keys := make([][]byte, len(acked))
 	for i, k := range acked {
 		keys[i] = []byte(k)
@@ -110,5 +121,21 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 			t.Fatalf("acknowledged %s lost or wrong after kill -9: %+v", acked[i], c)
 		}
 	}
-	t.Logf("%d acknowledged writes survived; %d keys on disk", len(acked), e.Keys())
+}
+
+// startCrashChild starts this test binary as the crash child with env
+// added, and returns it with a scanner of its output.
+func startCrashChild(t *testing.T, env ...string) (*exec.Cmd, *bufio.Scanner) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, bufio.NewScanner(out)
 }

@@ -1,5 +1,5 @@
 // Package engine is one Grafo node's durable storage: versioned cells in a
-// single bbolt file.
+// single bbolt file, behind a write-ahead log.
 //
 // It owns the on-disk cell format, last-write-wins conflict resolution per
 // key, tombstones and their physical removal, value compression, the
@@ -32,15 +32,46 @@
 //
 // Every mutation (Apply, Purge, Drop) is queued for a single committer
 // goroutine, which takes everything queued (up to Config.MaxBatch entries)
-// into one bbolt read-write transaction and therefore one fsync, then wakes
-// every waiter. Within a batch, the entries of every Apply are written in
-// key order (bbolt then touches each leaf once, in sequence), and purges
-// and drops follow. Each entry is compared with what its key holds at that
+// and makes it durable at once, then wakes every waiter. Within a batch,
+// the entries of every Apply are resolved in key order, and purges and
+// drops follow. Each entry is compared with what its key holds at that
 // moment (including other entries of the same batch), so conflicts on one
 // key resolve by version exactly as they would one at a time: the newest
-// version wins whatever the order. If the transaction fails,
-// bbolt rolls it back and every waiter of the batch gets the error; the
-// cache and counters are touched only after a successful commit.
+// version wins whatever the order. If the commit fails, every waiter of
+// the batch gets the error and nothing of it is stored; the cache and
+// counters are touched only after a successful commit.
+//
+// # Write-ahead log
+//
+// A batch is made durable by appending one record to a write-ahead log,
+// PATH.wal.SEQ, and one fdatasync: a sequential write of the batch's
+// bytes, where a bbolt commit is two fdatasyncs (pages, then meta page)
+// after writing every page the batch touched, at random offsets. Records
+// are physical (the cell each key ends up holding, or its removal) and
+// carry a sequence number and a CRC-32C. The batch's changes are then
+// published in the WAL state: two immutable radix trees (the active one,
+// and the one being checkpointed) that reads and scans consult before
+// bbolt, so a reader needs no lock and sees a consistent snapshot.
+//
+// A checkpointer goroutine moves the WAL state into bbolt: when the
+// segment reaches Config.CheckpointBytes or Config.CheckpointInterval
+// has passed, the committer freezes the active tree and starts a new
+// segment; the checkpointer writes the frozen tree in one bbolt
+// transaction (fsynced as always, with the counters and the sequence
+// number it covers) and deletes the segments it covers. Checkpoints write
+// each page once for thousands of writes, off the writers' path. Should
+// one fall behind (the new segment reaching four times
+// CheckpointBytes while it runs), the committer waits for it.
+//
+// Open replays the records after the sequence number bbolt holds, in one
+// transaction, so a crash (kill -9 or power loss) loses no acknowledged
+// write. A record cut short by a crash can only be the last one of the
+// last segment, never acknowledged: replay stops there. A bad record
+// anywhere else fails Open with ErrCorrupt. Replaying a record twice
+// leaves the same state, so a crash at any point of a checkpoint is safe.
+// Close checkpoints everything and removes the log. Config.NoWAL commits
+// every batch straight to bbolt instead (the engine before the log), for
+// comparison: durable as well, slower per write.
 //
 // Cancellation: a waiter whose context ends before the committer picks its
 // operation up is dropped from the batch and gets ctx.Err() with nothing
@@ -50,9 +81,11 @@
 //
 // # Cache
 //
-// A bounded, sharded LRU of decoded cells is filled by reads. Commits only
-// refresh (or, for purges and drops, evict) cells the cache already holds:
-// a bulk load of rows nobody reads soon must not evict the hot read set.
+// A bounded, sharded LRU of decoded cells is filled by reads. Commits
+// refresh (or, for purges and drops, evict) cells the cache already holds,
+// and add new cells only into free room, never evicting: a bulk load of
+// rows nobody reads soon must not evict the hot read set, but a key read
+// soon after its write should hit.
 // The committer updates each touched shard after the commit and bumps the
 // shard's sequence number; a reader fills the cache only if the shard's
 // sequence did not move while it read, so a reader holding an older bbolt
@@ -61,7 +94,8 @@
 //
 // # Scans
 //
-// Scan and ForEach read in bounded chunks, each in its own short read
+// Scan and ForEach merge the WAL state's trees with bbolt's cursor and
+// read in bounded chunks, each in its own short read
 // transaction, and call fn outside any transaction. That keeps long walks
 // from pinning old pages (and blocking bbolt's remap) and lets fn call back
 // into the engine. The walk is therefore not one snapshot: a key written

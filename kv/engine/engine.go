@@ -53,6 +53,12 @@ type Engine struct {
 	wake   chan struct{} // cap 1: "the queue changed"
 	exited chan struct{} // closed when the committer is gone
 
+	// The write-ahead log (nil with Config.NoWAL) and the state it holds
+	// that bbolt does not yet; memMu serialises publishing snapshots.
+	w     *walState
+	mem   atomic.Pointer[memSnap]
+	memMu sync.Mutex
+
 	isClosed atomic.Bool
 	live     atomic.Int64
 	tombs    atomic.Int64
@@ -101,13 +107,35 @@ func Open(path string, cfg Config) (*Engine, error) {
 		exited:  make(chan struct{}),
 	}
 	e.db.Store(db)
+	e.mem.Store(emptySnap)
 	if err := e.init(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := e.openWAL(); err != nil {
 		db.Close()
 		return nil, err
 	}
 	go e.committer()
 	e.log.Info("engine opened", "keys", e.live.Load(), "tombstones", e.tombs.Load(), "bytes", e.size.Load())
 	return e, nil
+}
+
+// openWAL replays what a crash left in the log and, unless Config.NoWAL,
+// starts a new segment and the checkpointer.
+func (e *Engine) openWAL() error {
+	last, err := e.replay()
+	if err != nil || e.cfg.NoWAL {
+		return err
+	}
+	log, err := createSegment(e.path, last+1)
+	if err != nil {
+		return err
+	}
+	e.w = &walState{log: log, seq: last, jobs: make(chan ckptJob, 1), done: make(chan struct{}, 1),
+		stop: make(chan struct{}), exited: make(chan struct{}), swapWant: make(chan struct{}, 1)}
+	go e.checkpointer()
+	return nil
 }
 
 func openBolt(path string, cfg Config) (*bolt.DB, error) {
@@ -147,8 +175,15 @@ func (e *Engine) Reopen() error {
 		return err
 	}
 	e.db.Store(db)
+	// With the WAL, the counters in memory count what bbolt does not hold
+	// yet: keep them.
+	live, tombs := e.live.Load(), e.tombs.Load()
 	if err := e.init(); err != nil {
 		return err
+	}
+	if e.w != nil {
+		e.live.Store(live)
+		e.tombs.Store(tombs)
 	}
 	e.log.Info("engine reopened", "keys", e.live.Load())
 	return nil
@@ -234,9 +269,16 @@ func (e *Engine) Close() error {
 	<-e.exited
 	e.reopenMu.Lock()
 	defer e.reopenMu.Unlock()
+	var werr error
+	if e.w != nil {
+		werr = e.closeWAL()
+	}
 	// bbolt's Close waits for open read transactions.
 	if err := e.db.Load().Close(); err != nil {
 		return fmt.Errorf("engine: close: %w", err)
+	}
+	if werr != nil {
+		return fmt.Errorf("engine: close: last checkpoint (the wal keeps the data): %w", werr)
 	}
 	e.log.Info("engine closed", "keys", e.live.Load(), "commits", e.commits.Load())
 	return nil
@@ -296,27 +338,68 @@ func (e *Engine) Get(ctx context.Context, key []byte) (kv.Cell, error) {
 		}
 		return cell, nil
 	}
-	found := false
-	err := e.view(ctx, func(tx *bolt.Tx) error {
-		v := tx.Bucket(dataBucket).Get(key)
-		if v == nil {
-			return nil
-		}
-		c, err := decodeCell(v)
-		if err != nil {
-			return fmt.Errorf("engine: get %q: %w", key, err)
-		}
-		cell, found = c, true
-		return nil
-	})
+	cells, found, err := e.read(ctx, [][]byte{key})
 	if err != nil {
 		return kv.Cell{}, err
 	}
-	if !found {
+	if !found[0] {
 		return kv.Cell{}, kv.ErrNotFound
 	}
-	e.cache.fill(key, cloneCell(cell), seq)
-	return cell, nil
+	e.cache.fill(key, cloneCell(cells[0]), seq)
+	return cells[0], nil
+}
+
+// read looks keys up past the cache: in the WAL state first, then in one
+// bbolt read transaction for the rest. The WAL snapshot is taken before
+// the transaction begins: a key a checkpoint moves out of it meanwhile is
+// in bbolt by then.
+func (e *Engine) read(ctx context.Context, keys [][]byte) ([]kv.Cell, []bool, error) {
+	out := make([]kv.Cell, len(keys))
+	found := make([]bool, len(keys))
+	var rest []int
+	m := e.mem.Load()
+	for i, k := range keys {
+		enc, ok := m.get(k)
+		if !ok {
+			rest = append(rest, i)
+			continue
+		}
+		if err := decodeInto(&out[i], &found[i], k, enc); err != nil {
+			return nil, nil, err
+		}
+	}
+	if len(rest) == 0 {
+		if e.isClosed.Load() {
+			return nil, nil, kv.ErrClosed
+		}
+		return out, found, nil
+	}
+	err := e.view(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(dataBucket)
+		for _, i := range rest {
+			if err := decodeInto(&out[i], &found[i], keys[i], b.Get(keys[i])); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, found, nil
+}
+
+// decodeInto decodes a stored cell (nil: nothing stored) into cell.
+func decodeInto(cell *kv.Cell, found *bool, key, v []byte) error {
+	if v == nil {
+		return nil
+	}
+	c, err := decodeCell(v)
+	if err != nil {
+		return fmt.Errorf("engine: get %q: %w", key, err)
+	}
+	*cell, *found = c, true
+	return nil
 }
 
 // GetMany reads keys in one read transaction (for those not cached). The
@@ -340,31 +423,25 @@ func (e *Engine) GetMany(ctx context.Context, keys [][]byte) ([]kv.Cell, error) 
 		}
 		return out, nil
 	}
-	found := make([]bool, len(miss))
-	err := e.view(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(dataBucket)
-		for j, i := range miss {
-			v := b.Get(keys[i])
-			if v == nil {
-				continue
-			}
-			c, err := decodeCell(v)
-			if err != nil {
-				return fmt.Errorf("engine: get %q: %w", keys[i], err)
-			}
-			out[i], found[j] = c, true
-		}
-		return nil
-	})
+	cells, found, err := e.read(ctx, pick(keys, miss))
 	if err != nil {
 		return nil, err
 	}
 	for j, i := range miss {
+		out[i] = cells[j]
 		if found[j] {
 			e.cache.fill(keys[i], cloneCell(out[i]), seqs[j])
 		}
 	}
 	return out, nil
+}
+
+func pick(keys [][]byte, idx []int) [][]byte {
+	out := make([][]byte, len(idx))
+	for j, i := range idx {
+		out[j] = keys[i]
+	}
+	return out
 }
 
 func cloneCell(c kv.Cell) kv.Cell {
@@ -393,18 +470,17 @@ func (e *Engine) Scan(ctx context.Context, prefix, after []byte, limit int, fn f
 			want = limit - seen
 		}
 		buf = buf[:0]
+		m := e.mem.Load() // before the transaction: see read
 		err := e.view(ctx, func(tx *bolt.Tx) error {
-			c := tx.Bucket(dataBucket).Cursor()
-			var k, v []byte
+			from := prefix
 			if last != nil && bytes.Compare(last, prefix) >= 0 {
-				k, v = c.Seek(last)
-				if k != nil && bytes.Equal(k, last) {
-					k, v = c.Next()
-				}
-			} else {
-				k, v = c.Seek(prefix)
+				from = last
 			}
-			for ; k != nil && len(buf) < want && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			it := scanIter(m, tx.Bucket(dataBucket).Cursor(), prefix, from)
+			for k, v, ok := it.next(); ok && len(buf) < want; k, v, ok = it.next() {
+				if last != nil && bytes.Equal(k, last) {
+					continue
+				}
 				cell, err := decodeCell(v)
 				if err != nil {
 					return fmt.Errorf("engine: scan %q: %w", k, err)
@@ -427,6 +503,21 @@ func (e *Engine) Scan(ctx context.Context, prefix, after []byte, limit int, fn f
 		}
 		last = buf[len(buf)-1].Key
 	}
+}
+
+// scanIter walks the keys under prefix from from on: the WAL state's over
+// bbolt's (the bbolt cursor alone when the WAL holds nothing).
+func scanIter(m *memSnap, c *bolt.Cursor, prefix, from []byte) kvIter {
+	k, v := c.Seek(from)
+	ci := &cursorIter{c: c, prefix: prefix, k: k, v: v}
+	if m.empty() {
+		return ci
+	}
+	its := []kvIter{newTreeIter(m.active, prefix, from)}
+	if m.imm != nil {
+		its = append(its, newTreeIter(m.imm, prefix, from))
+	}
+	return newMergeIter(append(its, ci)...)
 }
 
 // ForEach walks every stored key in order, tombstones included, in bounded
@@ -468,6 +559,9 @@ func (e *Engine) Probe(ctx context.Context) error {
 // decodes, and the stored counters equal a recount. It reads the whole
 // file in one transaction; meant for tests and offline tools.
 func (e *Engine) Check(ctx context.Context) error {
+	if err := e.flush(ctx); err != nil {
+		return err
+	}
 	return e.view(ctx, func(tx *bolt.Tx) error {
 		for err := range tx.Check() {
 			return fmt.Errorf("engine: check: %w", err)

@@ -1,0 +1,174 @@
+package engine
+
+import (
+	"bytes"
+
+	iradix "github.com/hashicorp/go-immutable-radix"
+	bolt "go.etcd.io/bbolt"
+)
+
+// memSnap is the state committed to the WAL but not yet to bbolt, as two
+// immutable radix trees of key → encoded cell ([]byte(nil): removed).
+// active takes new commits; imm, when not nil, is being checkpointed into
+// bbolt. A key in active is newer than in imm, which is newer than bbolt.
+// Snapshots are never modified: readers load one and need no lock.
+type memSnap struct {
+	active, imm *iradix.Tree
+}
+
+var emptySnap = &memSnap{active: iradix.New()}
+
+// get reports what the snapshot holds for key: found=false means ask
+// bbolt; enc=nil with found=true means the key was removed.
+func (m *memSnap) get(key []byte) (enc []byte, found bool) {
+	if v, ok := m.active.Get(key); ok {
+		return v.([]byte), true
+	}
+	if m.imm != nil {
+		if v, ok := m.imm.Get(key); ok {
+			return v.([]byte), true
+		}
+	}
+	return nil, false
+}
+
+func (m *memSnap) empty() bool {
+	return m.active.Len() == 0 && (m.imm == nil || m.imm.Len() == 0)
+}
+
+// withChanges returns a snapshot with changes applied to active.
+func (m *memSnap) withChanges(changes []change) *memSnap {
+	txn := m.active.Txn()
+	for _, c := range changes {
+		txn.Insert(c.key, c.enc)
+	}
+	return &memSnap{active: txn.CommitOnly(), imm: m.imm}
+}
+
+// overlay is a store seen through a batch in progress: the batch's own
+// changes, then the committed WAL state, then bbolt. It implements
+// cellStore for the write path, recording writes as changes.
+type overlay struct {
+	mem     *memSnap
+	base    *bolt.Bucket
+	pending map[string]int // key → index in changes
+	changes []change
+}
+
+func (o *overlay) Get(k []byte) []byte {
+	if i, ok := o.pending[string(k)]; ok {
+		return o.changes[i].enc
+	}
+	if enc, ok := o.mem.get(k); ok {
+		return enc
+	}
+	return o.base.Get(k)
+}
+
+func (o *overlay) Put(k, v []byte) error {
+	o.set(k, v)
+	return nil
+}
+
+func (o *overlay) Delete(k []byte) error {
+	o.set(k, nil)
+	return nil
+}
+
+func (o *overlay) set(k, enc []byte) {
+	if i, ok := o.pending[string(k)]; ok {
+		o.changes[i].enc = enc
+		return
+	}
+	o.pending[string(k)] = len(o.changes)
+	o.changes = append(o.changes, change{key: k, enc: enc})
+}
+
+// kvIter walks keys in order from a start, within a prefix.
+type kvIter interface {
+	// next returns the next key and its value (nil for a removed key in
+	// the WAL state), ok=false at the end.
+	next() (k, v []byte, ok bool)
+}
+
+type treeIter struct {
+	it     *iradix.Iterator
+	prefix []byte
+}
+
+func (t *treeIter) next() ([]byte, []byte, bool) {
+	k, v, ok := t.it.Next()
+	if !ok || !bytes.HasPrefix(k, t.prefix) {
+		return nil, nil, false
+	}
+	return k, v.([]byte), true
+}
+
+func newTreeIter(t *iradix.Tree, prefix, from []byte) *treeIter {
+	it := t.Root().Iterator()
+	it.SeekLowerBound(from)
+	return &treeIter{it: it, prefix: prefix}
+}
+
+type cursorIter struct {
+	c      *bolt.Cursor
+	prefix []byte
+	k, v   []byte
+	moved  bool
+}
+
+func (c *cursorIter) next() ([]byte, []byte, bool) {
+	if c.moved {
+		c.k, c.v = c.c.Next()
+	}
+	c.moved = true
+	if c.k == nil || !bytes.HasPrefix(c.k, c.prefix) {
+		return nil, nil, false
+	}
+	return c.k, c.v, true
+}
+
+// mergeIter merges iterators by key; on equal keys the earlier iterator
+// wins (newer state first) and removed keys are skipped.
+type mergeIter struct {
+	its   []kvIter
+	heads []head
+}
+
+type head struct {
+	k, v []byte
+	ok   bool
+}
+
+func newMergeIter(its ...kvIter) *mergeIter {
+	m := &mergeIter{its: its, heads: make([]head, len(its))}
+	for i, it := range its {
+		k, v, ok := it.next()
+		m.heads[i] = head{k, v, ok}
+	}
+	return m
+}
+
+func (m *mergeIter) next() ([]byte, []byte, bool) {
+	for {
+		best := -1
+		for i, h := range m.heads {
+			if h.ok && (best < 0 || bytes.Compare(h.k, m.heads[best].k) < 0) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return nil, nil, false
+		}
+		k, v := m.heads[best].k, m.heads[best].v
+		for i := range m.heads {
+			if m.heads[i].ok && bytes.Equal(m.heads[i].k, k) {
+				nk, nv, ok := m.its[i].next()
+				m.heads[i] = head{nk, nv, ok}
+			}
+		}
+		if v != nil {
+			return k, v, true
+		}
+	}
+}
