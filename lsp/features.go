@@ -15,8 +15,10 @@ import (
 
 // nodeFields are the fields of a node every answer needs: enough for a
 // location (the definition's span when ingest recorded it) and a label.
-const nodeFields = `id kind name qualifiedName line endLine external file { path md5 }
-	definition { file { path } line column endColumn }`
+// The definition is in the node's own file, so it asks for no file of its
+// own: that would be one more level of reads for every node of a list.
+const nodeFields = `id kind name qualifiedName line endLine external file { path }
+	definition { line column endColumn }`
 
 type gNode struct {
 	ID            string
@@ -97,11 +99,13 @@ func (cv *conv) span(o gOcc) protocol.Location {
 // ingest recorded the occurrence, else the start of its first line. Nodes
 // without a file (external ones) have none.
 func (cv *conv) location(n gNode) (protocol.Location, bool) {
-	if n.Definition != nil {
-		return cv.span(*n.Definition), true
-	}
 	if n.File == nil || n.Line == 0 {
 		return protocol.Location{}, false
+	}
+	if n.Definition != nil {
+		d := *n.Definition
+		d.File.Path = n.File.Path
+		return cv.span(d), true
 	}
 	u := cv.s.uriOf(n.File.Path)
 	start, end := cv.nameIn(u, n.Line, n.Name)
@@ -330,7 +334,7 @@ func (s *server) hover(ctx context.Context, raw json.RawMessage) (any, error) {
 	}
 	// Counts of callers and callees from the edge lists: a popular
 	// function's callers are not read one by one.
-	occ, ok, err := s.symbolAt(ctx, cv, p, nodeFields+` callers: degree(direction: IN, relation: CALLS)
+	occ, ok, err := s.symbolAt(ctx, cv, p, nodeFields+` file { md5 } callers: degree(direction: IN, relation: CALLS)
 		callees: degree(direction: OUT, relation: CALLS) implementations { id } subtypes { id } supertypes { id }`, &n)
 	if err != nil || !ok {
 		return nil, err
