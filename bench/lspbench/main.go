@@ -64,7 +64,14 @@ func main() {
 }
 
 // ops are the timed requests, in the order printed.
-var ops = []string{"definition", "references", "hover", "incomingCalls", "outgoingCalls", "implementation", "graphql symbolAt+references(first:100)"}
+var ops = []string{"definition", "references", "hover", "incomingCalls", hubCalls, "outgoingCalls", "implementation", "graphql symbolAt+references(first:100)"}
+
+// hubCalls are the incomingCalls of functions with at least hubCallers
+// callers listed: the tail of incomingCalls, apart.
+const (
+	hubCalls   = "incomingCalls, 50+ callers"
+	hubCallers = 50
+)
 
 // bench is one run: the connection to grafo lsp and what it measured.
 type bench struct {
@@ -78,7 +85,8 @@ type bench struct {
 	pid      int // the node's, for cpu; 0: not measured
 	// cpu sums the node's CPU seconds over each op's requests: /proc
 	// counts in ticks, but over hundreds of requests the sum is fair.
-	cpu map[string]float64
+	cpu     map[string]float64
+	lastCPU float64 // of the last request
 }
 
 func run(bin, server, root, graph, exclude string, n, cpuOf int) error {
@@ -148,7 +156,8 @@ func (b *bench) call(ctx context.Context, op, method string, params any) (json.R
 		return res, err
 	}
 	b.lat[op] = append(b.lat[op], time.Since(t0))
-	b.cpu[op] += cpuSeconds(b.pid) - c0
+	b.lastCPU = cpuSeconds(b.pid) - c0
+	b.cpu[op] += b.lastCPU
 	if err == nil && len(res) > 0 && string(res) != "null" && string(res) != "[]" {
 		b.found[op]++
 	}
@@ -197,8 +206,14 @@ func (b *bench) hierarchy(ctx context.Context, pos any) error {
 		return nil
 	}
 	for _, op := range []string{"incomingCalls", "outgoingCalls"} {
-		if _, err := b.call(ctx, op, "callHierarchy/"+op, map[string]any{"item": items[0]}); err != nil {
+		res, err := b.call(ctx, op, "callHierarchy/"+op, map[string]any{"item": items[0]})
+		if err != nil {
 			return err
+		}
+		var calls []json.RawMessage
+		if json.Unmarshal(res, &calls); op == "incomingCalls" && len(calls) >= hubCallers {
+			b.lat[hubCalls] = append(b.lat[hubCalls], b.lat[op][len(b.lat[op])-1])
+			b.cpu[hubCalls] += b.lastCPU
 		}
 	}
 	return nil
