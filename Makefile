@@ -50,7 +50,8 @@ bench-cluster:
 bench-graph:
 	bash bench/graph.sh
 
-# Ingest of the Go standard library and GOROOT/src against callgraph -algo=cha.
+# Ingest of the Go standard library and GOROOT/src against callgraph -algo=cha, std with and
+# without occurrences first (bash bench/ingest.sh occurrences: that part alone).
 bench-ingest:
 	bash bench/ingest.sh
 
@@ -62,7 +63,8 @@ bench-reingest:
 bench-mcp:
 	bash bench/mcp.sh
 
-# definition, references, incomingCalls and hover through grafo lsp on the std graph.
+# definition, references, hover, call hierarchy and implementation through grafo lsp on the
+# std graph (bash bench/lsp.sh N REF: A/B against git revision REF on the same data).
 bench-lsp:
 	bash bench/lsp.sh
 

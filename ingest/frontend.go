@@ -57,6 +57,9 @@ type Request struct {
 	// Callgraph names the call-graph algorithm for dynamic calls, for
 	// frontends that have a choice: "static", "cha" (default) or "vta".
 	Callgraph string
+	// NoOccurrences says the occurrences will be dropped (Options), so a
+	// frontend may save the work of finding them.
+	NoOccurrences bool
 	// Logger is never nil.
 	Logger *slog.Logger
 	// Parsed reports n more files parsed, for progress. Never nil.

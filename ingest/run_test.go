@@ -24,12 +24,16 @@ type countingSink struct {
 	mu                      sync.Mutex
 	puts, putFiles, deletes int
 	langs                   int
+	occs                    int // occurrences written
 }
 
 func (c *countingSink) PutFiles(ctx context.Context, g string, f []ingest.FileFacts) error {
 	c.mu.Lock()
 	c.puts++
 	c.putFiles += len(f)
+	for _, ff := range f {
+		c.occs += len(ff.Occurrences)
+	}
 	c.mu.Unlock()
 	return c.Sink.PutFiles(ctx, g, f)
 }
@@ -200,5 +204,59 @@ func TestSummaryUnavailable(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// stubbornFrontend emits an occurrence whatever the request says, as a
+// frontend that does not know NoOccurrences would.
+type stubbornFrontend struct{}
+
+func (stubbornFrontend) Name() string            { return "stub" }
+func (stubbornFrontend) Claims(path string) bool { return strings.HasSuffix(path, ".stub") }
+func (stubbornFrontend) Extract(ctx context.Context, req ingest.Request, emit func(ingest.FileFacts) error) (ingest.Result, error) {
+	for p := range req.Changed {
+		ff := ingest.FileFacts{File: ingest.File{Path: p},
+			Nodes:       []ingest.Node{{Kind: ingest.Function, Name: "S", QualifiedName: "stub.S", Path: p, Line: 1, EndLine: 1}},
+			Occurrences: []ingest.Occurrence{{Line: 1, Column: 1, EndColumn: 2, Role: ingest.RoleDefinition, Target: "stub.S"}}}
+		if err := emit(ff); err != nil {
+			return ingest.Result{}, err
+		}
+	}
+	return ingest.Result{}, nil
+}
+
+// NoOccurrences writes the same nodes and edges and no occurrence, even
+// from a frontend that finds them anyway.
+func TestRunNoOccurrences(t *testing.T) {
+	dir := t.TempDir()
+	for p, src := range map[string]string{"go.mod": "module example.com/r\n\ngo 1.22\n", "s.stub": "S\n",
+		"a.go": "package r\n\nvar V int\n\nfunc A() { V = 1; B() }\n\nfunc B() {}\n"} {
+		ingesttest.WriteFile(t, dir, p, src)
+	}
+	ctx, st := context.Background(), store.New(kvtest.NewStore(t), store.Options{})
+	stats := map[bool]*store.Stats{}
+	for _, noOccs := range []bool{false, true} {
+		sink := &countingSink{Sink: st}
+		g := map[bool]string{false: "with", true: "without"}[noOccs]
+		fronts := append(ingest.Registered(), stubbornFrontend{})
+		if _, err := ingest.Run(ctx, dir, g, sink, ingest.Options{NoOccurrences: noOccs, Frontends: fronts}); err != nil {
+			t.Fatal(err)
+		}
+		if got := sink.occs > 0; got == noOccs {
+			t.Fatalf("NoOccurrences %v: %d occurrences written", noOccs, sink.occs)
+		}
+		o, err := st.OccurrenceAt(ctx, g, "a.go", 5, 13)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (o != nil) == noOccs {
+			t.Fatalf("NoOccurrences %v: occurrence at B's call = %+v", noOccs, o)
+		}
+		if stats[noOccs], err = st.Stats(ctx, g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a, b := stats[false], stats[true]; a.Nodes != b.Nodes || a.Edges != b.Edges || a.Files != b.Files || a.Nodes < 4 {
+		t.Fatalf("stats with occurrences %+v, without %+v: want the same nodes, edges and files", a, b)
 	}
 }

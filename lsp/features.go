@@ -15,8 +15,10 @@ import (
 
 // nodeFields are the fields of a node every answer needs: enough for a
 // location (the definition's span when ingest recorded it) and a label.
-const nodeFields = `id kind name qualifiedName line endLine external file { path md5 }
-	definition { file { path } line column endColumn }`
+// The definition is in the node's own file, so it asks for no file of its
+// own: that would be one more level of reads for every node of a list.
+const nodeFields = `id kind name qualifiedName line endLine external file { path }
+	definition { line column endColumn }`
 
 type gNode struct {
 	ID            string
@@ -31,7 +33,7 @@ type gNode struct {
 }
 
 type gOcc struct {
-	File                    struct{ Path string }
+	File                    struct{ Path, Md5 string }
 	Line, Column, EndColumn int
 	Role                    string
 }
@@ -68,7 +70,7 @@ func (s *server) symbolAt(ctx context.Context, cv *conv, p protocol.TextDocument
 		}
 	}
 	err = s.query(ctx, `query($g: ID!, $p: String!, $l: Int!, $c: Int!) { graph(id: $g) {
-		occurrenceAt(path: $p, line: $l, column: $c) { line column endColumn role file { path } node { `+fields+` } } } }`,
+		occurrenceAt(path: $p, line: $l, column: $c) { line column endColumn role file { path md5 } node { `+fields+` } } } }`,
 		map[string]any{"p": path, "l": line, "c": col}, &r)
 	if err != nil || r.OccurrenceAt == nil || len(r.OccurrenceAt.Node) == 0 || string(r.OccurrenceAt.Node) == "null" {
 		return nil, false, err
@@ -97,11 +99,13 @@ func (cv *conv) span(o gOcc) protocol.Location {
 // ingest recorded the occurrence, else the start of its first line. Nodes
 // without a file (external ones) have none.
 func (cv *conv) location(n gNode) (protocol.Location, bool) {
-	if n.Definition != nil {
-		return cv.span(*n.Definition), true
-	}
 	if n.File == nil || n.Line == 0 {
 		return protocol.Location{}, false
+	}
+	if n.Definition != nil {
+		d := *n.Definition
+		d.File.Path = n.File.Path
+		return cv.span(d), true
 	}
 	u := cv.s.uriOf(n.File.Path)
 	start, end := cv.nameIn(u, n.Line, n.Name)
@@ -330,7 +334,7 @@ func (s *server) hover(ctx context.Context, raw json.RawMessage) (any, error) {
 	}
 	// Counts of callers and callees from the edge lists: a popular
 	// function's callers are not read one by one.
-	occ, ok, err := s.symbolAt(ctx, cv, p, nodeFields+` callers: degree(direction: IN, relation: CALLS)
+	occ, ok, err := s.symbolAt(ctx, cv, p, nodeFields+` file { md5 } callers: degree(direction: IN, relation: CALLS)
 		callees: degree(direction: OUT, relation: CALLS) implementations { id } subtypes { id } supertypes { id }`, &n)
 	if err != nil || !ok {
 		return nil, err
@@ -354,7 +358,7 @@ func (s *server) hover(ctx context.Context, raw json.RawMessage) (any, error) {
 	if n.File != nil {
 		fmt.Fprintf(&b, "\n\ndefined in `%s`:%d (MD5 %s)", n.File.Path, n.Line, n.File.Md5)
 	}
-	if note := s.staleness(ctx, p.TextDocument.URI); note != "" {
+	if note := s.staleness(p.TextDocument.URI, occ.File.Md5); note != "" {
 		b.WriteString("\n\n" + note)
 	}
 	loc := cv.span(*occ)
@@ -362,23 +366,17 @@ func (s *server) hover(ctx context.Context, raw json.RawMessage) (any, error) {
 }
 
 // staleness says when the document's content is not what the graph
-// ingested ("" when they match or the graph lacks the file).
-func (s *server) staleness(ctx context.Context, u protocol.DocumentURI) string {
-	path, err := s.relPath(u)
-	if err != nil {
-		return ""
-	}
+// ingested, given the ingested file's MD5 ("" when they match or either
+// is unknown). The MD5 comes with the occurrence under the cursor, which
+// is in that file: no request of its own.
+func (s *server) staleness(u protocol.DocumentURI, ingested string) string {
 	text, ok := s.text(u)
-	if !ok {
-		return ""
-	}
-	var r struct{ File *struct{ Md5 string } }
-	if err := s.query(ctx, `query($g: ID!, $p: String!) { graph(id: $g) { file(path: $p) { md5 } } }`, map[string]any{"p": path}, &r); err != nil || r.File == nil {
+	if !ok || ingested == "" {
 		return ""
 	}
 	sum := md5.Sum([]byte(text))
-	if have := hex.EncodeToString(sum[:]); have != r.File.Md5 {
-		return fmt.Sprintf("⚠ this buffer differs from the ingested file (MD5 %s, ingested %s): answers may be out of date until it is saved and re-ingested", have, r.File.Md5)
+	if have := hex.EncodeToString(sum[:]); have != ingested {
+		return fmt.Sprintf("⚠ this buffer differs from the ingested file (MD5 %s, ingested %s): answers may be out of date until it is saved and re-ingested", have, ingested)
 	}
 	return ""
 }

@@ -24,6 +24,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	vendor := fs.Bool("include-vendor", false, "also ingest vendor/")
 	testdata := fs.Bool("include-testdata", false, "also ingest testdata/")
 	noTests := fs.Bool("no-tests", false, "leave test code out: Go _test.go files and Python test modules are neither listed nor analysed")
+	noOccs := fs.Bool("no-occurrences", false, "record no identifier occurrences (smaller graph, faster ingest; grafo lsp and symbolAt/references then find nothing at a position); applies to the files this ingest writes")
 	var exclude listFlag
 	fs.Var(&exclude, "exclude", "skip paths matching this .gitignore-style pattern, relative to PATH (repeatable), e.g. cmd/ or '*_gen.go'")
 	maxSize := fs.Int64("max-file-size", ingest.DefaultMaxFileSize, "largest file analysed, in bytes; larger ones are recorded with a diagnostic (negative: no limit)")
@@ -41,7 +42,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		exclude = append(exclude, testPatterns...)
 	}
 	opts := ingest.Options{Callgraph: *cg, IncludeVendor: *vendor, IncludeTestdata: *testdata, Exclude: exclude,
-		MaxFileSize: *maxSize, MaxDepth: *maxDepth}
+		MaxFileSize: *maxSize, MaxDepth: *maxDepth, NoOccurrences: *noOccs}
 	if !*quiet {
 		opts.Progress = stderr
 	}

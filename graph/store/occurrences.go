@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/grafo/grafo/ingest"
+	"github.com/grafo/grafo/kv"
 )
 
 // Occurrences are stored twice, each copy answering one question with one
@@ -247,28 +248,91 @@ func (s *Store) References(ctx context.Context, graph, id string) ([]Occurrence,
 }
 
 // Definitions returns the occurrence declaring each node of ns (nil where
-// none), as Definition does, reading each block of position rows that
-// holds a declaration once, the blocks in parallel: a list of callers
-// spread over many files costs a few round trips, not one per node.
+// none), as Definition does. A declaration is almost always among the
+// first occurrences of its node in its own file, so one GetMany of each
+// node's first r/ chunk for that file answers a whole list (callers spread
+// over a hundred files: one read, not a hundred scans); only a node whose
+// first chunk holds other occurrences but not its declaration costs a scan
+// of its block of position rows.
 func (s *Store) Definitions(ctx context.Context, graph string, ns []*Node) ([]*Occurrence, error) {
 	if err := ValidGraphID(graph); err != nil {
 		return nil, err
 	}
+	out := make([]*Occurrence, len(ns))
+	rest, err := s.definitionsByNode(ctx, graph, ns, out)
+	if err != nil || len(rest) == 0 {
+		return out, err
+	}
+	return out, s.definitionsByBlock(ctx, graph, ns, rest, out)
+}
+
+// declares reports whether a node's declaration can be stored: it has a
+// file and a line in the tree.
+func declares(n *Node) bool { return n != nil && n.Path != "" && n.Line != 0 && !n.External }
+
+// definitionsByNode fills out from each node's first chunk of occurrences
+// in its own file, and returns the indexes it could not settle: those
+// whose chunk exists without the declaration. A node without the chunk
+// has no occurrence in its file at all, so no declaration either.
+func (s *Store) definitionsByNode(ctx context.Context, graph string, ns []*Node, out []*Occurrence) ([]int, error) {
+	var idx []int
+	var keys [][]byte
+	for i, n := range ns {
+		if declares(n) {
+			idx = append(idx, i)
+			keys = append(keys, kv.Key(pNode(graph, n.ID), fmt.Sprintf("r/%s/%03d", ownerID(n.Path), 0)))
+		}
+	}
+	vals, err := s.getMany(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	var rest []int
+	for k, v := range vals {
+		i := idx[k]
+		if v == nil {
+			continue
+		}
+		if out[i] = declaration(ns[i], v); out[i] == nil {
+			rest = append(rest, i)
+		}
+	}
+	return rest, nil
+}
+
+// declaration finds n's declaring occurrence in an r/ chunk of its file:
+// the first with the definition role on the node's line.
+func declaration(n *Node, chunk []byte) *Occurrence {
+	_, rest, _ := strings.Cut(string(chunk), "\n")
+	want := strconv.Itoa(n.Line) + " "
+	for _, l := range strings.Split(rest, "\n") {
+		if !strings.HasPrefix(l, want) {
+			continue
+		}
+		if o, ok := parseOccLine(l); ok && o.Role == ingest.RoleDefinition {
+			o.Path, o.Node = n.Path, n.ID
+			return &o
+		}
+	}
+	return nil
+}
+
+// definitionsByBlock fills out for the nodes at idx by reading each block
+// of position rows that may hold a declaration once, the blocks in
+// parallel.
+func (s *Store) definitionsByBlock(ctx context.Context, graph string, ns []*Node, idx []int, out []*Occurrence) error {
 	type block struct{ path, row string }
 	var blocks []block
 	at := map[block][]int{} // the nodes each block may declare
-	for i, n := range ns {
-		if n == nil || n.Path == "" || n.Line == 0 || n.External {
-			continue
-		}
+	for _, i := range idx {
+		n := ns[i]
 		b := block{n.Path, occBlockRow(n.Line)}
 		if _, ok := at[b]; !ok {
 			blocks = append(blocks, b)
 		}
 		at[b] = append(at[b], i)
 	}
-	out := make([]*Occurrence, len(ns))
-	err := s.parallel(ctx, len(blocks), func(ctx context.Context, k int) error {
+	return s.parallel(ctx, len(blocks), func(ctx context.Context, k int) error {
 		b := blocks[k]
 		want := map[string]int{} // "line id" → index in ns
 		for _, i := range at[b] {
@@ -288,7 +352,6 @@ func (s *Store) Definitions(ctx context.Context, graph string, ns []*Node) ([]*O
 			return nil
 		})
 	})
-	return out, err
 }
 
 // Definition returns the occurrence that declares node n, or nil. It is

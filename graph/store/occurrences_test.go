@@ -215,3 +215,78 @@ func refsString(refs []store.Occurrence) []string {
 	}
 	return out
 }
+
+// countingKV counts the reads a store makes.
+type countingKV struct {
+	kv.Store
+	mu             sync.Mutex
+	scans, getMany int
+}
+
+func (c *countingKV) Scan(ctx context.Context, prefix, after []byte, limit int, o kv.Options) ([]kv.Entry, error) {
+	c.mu.Lock()
+	c.scans++
+	c.mu.Unlock()
+	return c.Store.Scan(ctx, prefix, after, limit, o)
+}
+
+func (c *countingKV) GetMany(ctx context.Context, keys [][]byte, o kv.Options) ([]kv.Cell, error) {
+	c.mu.Lock()
+	c.getMany++
+	c.mu.Unlock()
+	return c.Store.GetMany(ctx, keys, o)
+}
+
+// Declarations of a list of nodes spread over many files are one batched
+// read; a scan only for a node whose declaration is not among its first
+// occurrences in its file.
+func TestDefinitionsOfAListAreOneRead(t *testing.T) {
+	ctx := context.Background()
+	ckv := &countingKV{Store: kvtest.NewStore(t)}
+	s := store.New(ckv, store.Options{})
+	const g = "demo"
+	var facts []ingest.FileFacts
+	var ns []*store.Node
+	for i := range 30 {
+		qn, path := fmt.Sprintf("p.F%d", i), fmt.Sprintf("f%d.go", i)
+		facts = append(facts, ingest.FileFacts{File: ingest.File{Path: path, Name: path, MD5: "m"},
+			Nodes:       []ingest.Node{fn(qn, path, 5, 9)},
+			Occurrences: []ingest.Occurrence{occ(5, 6, "F", ingest.RoleDefinition, qn), occ(6, 2, "F", ingest.RoleCall, qn)}})
+		ns = append(ns, &store.Node{ID: store.NodeID(g, qn), Path: path, Line: 5})
+	}
+	// Late is used 1,500 times above its declaration: past its first chunk.
+	late := ingest.FileFacts{File: ingest.File{Path: "late.go", Name: "late.go", MD5: "m"},
+		Nodes: []ingest.Node{{Kind: ingest.Variable, Name: "Late", QualifiedName: "p.Late", Path: "late.go", Line: 500, EndLine: 500}}}
+	for line := 1; line < 500; line++ {
+		for col := 1; col <= 3; col++ {
+			late.Occurrences = append(late.Occurrences, occ(line, col*10, "Late", ingest.RoleRead, "p.Late"))
+		}
+	}
+	late.Occurrences = append(late.Occurrences, occ(500, 5, "Late", ingest.RoleDefinition, "p.Late"))
+	bare := ingest.FileFacts{File: ingest.File{Path: "bare.go", Name: "bare.go", MD5: "m"}, Nodes: []ingest.Node{fn("p.Bare", "bare.go", 3, 4)}}
+	if err := s.PutFiles(ctx, g, append(facts, late, bare)); err != nil {
+		t.Fatal(err)
+	}
+	ns = append(ns, &store.Node{ID: store.NodeID(g, "p.Late"), Path: "late.go", Line: 500},
+		&store.Node{ID: store.NodeID(g, "p.Bare"), Path: "bare.go", Line: 3},
+		&store.Node{ID: store.NodeID(g, "os.Exit"), External: true})
+	ckv.scans, ckv.getMany = 0, 0
+	defs, err := s.Definitions(ctx, g, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 30 {
+		if d := defs[i]; d == nil || d.Path != ns[i].Path || d.Line != 5 || d.Column != 6 || d.End != 7 || d.Node != ns[i].ID {
+			t.Fatalf("definition of p.F%d = %+v, want %s:5:6-7", i, d, ns[i].Path)
+		}
+	}
+	if d := defs[30]; d == nil || d.Path != "late.go" || d.Line != 500 || d.Column != 5 || d.End != 9 {
+		t.Fatalf("definition of p.Late = %+v, want late.go:500:5-9", d)
+	}
+	if defs[31] != nil || defs[32] != nil {
+		t.Fatalf("definitions of a node without occurrences and of an external one = %+v, %+v, want none", defs[31], defs[32])
+	}
+	if ckv.getMany != 1 || ckv.scans != 1 {
+		t.Fatalf("%d GetMany and %d scans for 33 definitions, want 1 and 1 (p.Late's block)", ckv.getMany, ckv.scans)
+	}
+}

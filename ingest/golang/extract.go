@@ -124,7 +124,9 @@ func (l *loaded) extractPackage(p *packages.Package, req ingest.Request, emit fu
 		fx.facts.File.Path = r
 		fx.facts.File.Diagnostics = diags[r]
 		fx.run()
-		fx.occurrences()
+		if !req.NoOccurrences {
+			fx.occurrences()
+		}
 		fx.finish()
 		if err := emit(fx.facts); err != nil {
 			return err
