@@ -10,6 +10,12 @@
 # free.
 #   bench/peers.sh            (or: make bench-peers)
 #   DUR=5 CLIENTS=50 REPEAT=3 bench/peers.sh
+#   SYSTEMS="etcd grafo3" BASE=19700 DUR=1 bench/peers.sh
+# SYSTEMS picks what runs (default all: redis etcd grafo1 grafo3); the
+# ratios at the end need the systems they compare. BASE fixes the first of
+# the 60 ports used (BASE..BASE+59); FRONTS picks the 3-node cluster's
+# front ends (default "http resp"); by default a free block above 20000
+# is picked at random.
 # With REPEAT=k every system runs k times, in rounds (Redis, etcd, Grafo,
 # Redis, …), and the table shows the median of each column over the rounds,
 # which tames a noisy shared machine.
@@ -22,11 +28,16 @@ CLIENTS=${CLIENTS:-50}
 REPEAT=${REPEAT:-1}
 KEYS=100000
 SIZES=${SIZES:-"100 1024"}
+SYSTEMS=${SYSTEMS:-"redis etcd grafo1 grafo3"}
+BASE=${BASE:-}
+FRONTS=${FRONTS:-"http resp"}
+on() { [[ " $SYSTEMS " == *" $1 "* ]]; }
+on_front() { [[ " $FRONTS " == *" $1 "* ]]; }
 
 need=()
-command -v redis-server >/dev/null || need+=(redis-server)
-command -v etcd >/dev/null || need+=(etcd-server)
-command -v etcdctl >/dev/null || need+=(etcd-client)
+on redis && { command -v redis-server >/dev/null || need+=(redis-server); }
+on etcd && { command -v etcd >/dev/null || need+=(etcd-server); }
+on etcd && { command -v etcdctl >/dev/null || need+=(etcd-client); }
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
@@ -47,9 +58,10 @@ go build -o "$work/grafo" ./cmd/grafo
 # benchmarks on the machine use fixed ports of their own).
 in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 while :; do
-  B=$((20000 + RANDOM % 900 * 10)); free=1
+  B=${BASE:-$((20000 + RANDOM % 900 * 10))}; free=1
   for o in 0 1 2 3 11 12 13 20 21 29 30 31 39 40 41 49 50 51 59; do in_use $((B + o)) && { free=0; break; }; done
   [ "$free" = 1 ] && break
+  [ -n "$BASE" ] && { echo "a port of $BASE..$((BASE + 59)) is in use" >&2; exit 1; }
 done
 REDIS_PORT=$B
 
@@ -78,10 +90,19 @@ runs() {
 }
 
 echo "# load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-echo "# machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(redis-server --version | awk '{print $3}' | tr -d v=) Redis, etcd $(etcd --version | awk '/etcd Version/{print $3}'), $(go version | cut -d' ' -f3)" >&2
+echo "# machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(on redis && redis-server --version | awk '{print $3}' | tr -d v=) Redis, etcd $(on etcd && etcd --version | awk '/etcd Version/{print $3}'), $(go version | cut -d' ' -f3)" >&2
 
 one_round() {
   rm -rf "$work"/redis-* "$work"/etcd[0-9] "$work"/g-solo "$work"/c[0-9]   # every round starts empty
+  for s in $SYSTEMS; do
+    case $s in
+      redis|etcd|grafo1|grafo3) "run_$s" ;;
+      *) echo "unknown system $s in SYSTEMS (redis etcd grafo1 grafo3)" >&2; exit 2 ;;
+    esac
+  done
+}
+
+run_redis() {
   for fsync in everysec always; do
     mkdir -p "$work/redis-$fsync"
     redis-server --port $REDIS_PORT --bind 127.0.0.1 --dir "$work/redis-$fsync" --save '' --appendonly yes --appendfsync "$fsync" --daemonize no >"$work/redis-$fsync.log" 2>&1 &
@@ -90,7 +111,9 @@ one_round() {
     runs Redis "AOF appendfsync $fsync" resp 127.0.0.1:$REDIS_PORT "$(pidlist)"
     stop_all
   done
+}
 
+run_etcd() {
   cluster=e1=http://127.0.0.1:$((B + 11)),e2=http://127.0.0.1:$((B + 12)),e3=http://127.0.0.1:$((B + 13))
   for i in 1 2 3; do
     etcd --name "e$i" --data-dir "$work/etcd$i" \
@@ -104,13 +127,17 @@ one_round() {
   for _ in $(seq 1 300); do ETCDCTL_API=3 etcdctl --endpoints "$eps" endpoint health >/dev/null 2>&1 && break; sleep 0.1; done
   runs "etcd 3 members" "raft, WAL fsync" etcd "$eps" "$(pidlist)"
   stop_all
+}
 
+run_grafo1() {
   "$work/grafo" serve --node-id solo --data "$work/g-solo" --http 127.0.0.1:$((B + 20)) --cluster 127.0.0.1:$((B + 21)) --resp 127.0.0.1:$((B + 29)) >"$work/g-solo.log" 2>&1 &
   pids+=($!)
   wait_port $((B + 29))
   runs "Grafo 1 node" "RESP, fsync per group commit" resp 127.0.0.1:$((B + 29)) "$(pidlist)"
   stop_all
+}
 
+run_grafo3() {
   "$work/grafo" serve --node-id c1 --data "$work/c1" --http 127.0.0.1:$((B + 30)) --cluster 127.0.0.1:$((B + 31)) --resp 127.0.0.1:$((B + 39)) \
     --replicas 3 --write-quorum 2 --read-quorum 2 >"$work/c1.log" 2>&1 &
   pids+=($!)
@@ -125,8 +152,8 @@ one_round() {
     [ "$(grep -o '"state":"up"' <<<"$st" | wc -l)" = 3 ] && grep -q '"rebalancing":false' <<<"$st" && break; sleep 0.1
   done
   gp=$(pidlist)
-  runs "Grafo 3 nodes" "HTTP, quorum N=3 W=2 R=2" http 127.0.0.1:$((B + 30)),127.0.0.1:$((B + 40)),127.0.0.1:$((B + 50)) "$gp" consistency=quorum
-  runs "Grafo 3 nodes" "RESP, N=3 W=2 R=2" resp 127.0.0.1:$((B + 39)),127.0.0.1:$((B + 49)),127.0.0.1:$((B + 59)) "$gp"
+  on_front http && runs "Grafo 3 nodes" "HTTP, quorum N=3 W=2 R=2" http 127.0.0.1:$((B + 30)),127.0.0.1:$((B + 40)),127.0.0.1:$((B + 50)) "$gp" consistency=quorum
+  on_front resp && runs "Grafo 3 nodes" "RESP, N=3 W=2 R=2" resp 127.0.0.1:$((B + 39)),127.0.0.1:$((B + 49)),127.0.0.1:$((B + 59)) "$gp"
   stop_all
 }
 
@@ -153,12 +180,12 @@ echo
 # against Redis).
 get() { awk -F'\t' -v s="$1" -v d="$2" -v o="$3" -v z="$4" -v c="$5" '$1 == s && index($2, d) && $3 == o && $4 == z { print $c }' "$median"; }
 for size in $SIZES; do
-  for op in set get; do
+  if on etcd && on grafo3; then for op in set get; do
     awk -v g="$(get "Grafo 3 nodes" HTTP "$op" "$size" 5)" -v e="$(get "etcd 3 members" raft "$op" "$size" 5)" \
         -v gc="$(get "Grafo 3 nodes" HTTP "$op" "$size" 8)" -v ec="$(get "etcd 3 members" raft "$op" "$size" 8)" -v z="$size" -v o="$op" 'BEGIN {
       printf "%s B %s: Grafo 3-node HTTP quorum / etcd = %.2fx ops/s (target >= 2), %.2fx CPU per op (target <= 0.5)\n", z, toupper(o), g/e, gc/ec }'
-  done
-  awk -v gs="$(get "Grafo 1 node" RESP set "$size" 5)" -v ra="$(get Redis always set "$size" 5)" \
+  done; fi
+  if on redis && on grafo1; then awk -v gs="$(get "Grafo 1 node" RESP set "$size" 5)" -v ra="$(get Redis always set "$size" 5)" \
       -v gg="$(get "Grafo 1 node" RESP get "$size" 5)" -v re="$(get Redis everysec get "$size" 5)" -v z="$size" 'BEGIN {
-    printf "%s B: Grafo 1-node SET / Redis always SET = %.2fx (target >= 0.5); Grafo 1-node GET / Redis everysec GET = %.2fx (target >= 0.8)\n", z, gs/ra, gg/re }'
+    printf "%s B: Grafo 1-node SET / Redis always SET = %.2fx (target >= 0.5); Grafo 1-node GET / Redis everysec GET = %.2fx (target >= 0.8)\n", z, gs/ra, gg/re }'; fi
 done
