@@ -14,7 +14,9 @@
 # SYSTEMS picks what runs (default all: redis etcd grafo1 grafo3); the
 # ratios at the end need the systems they compare. BASE fixes the first of
 # the 60 ports used (BASE..BASE+59); FRONTS picks the 3-node cluster's
-# front ends (default "http resp"); by default a free block above 20000
+# front ends (default "http resp"). BEFORE=BINARY adds the system
+# "before": the same cluster of another grafo binary, for an A/B in one
+# run (e.g. SYSTEMS="etcd grafo3 before" BEFORE=/tmp/grafo-main).; by default a free block above 20000
 # is picked at random.
 # With REPEAT=k every system runs k times, in rounds (Redis, etcd, Grafo,
 # Redis, …), and the table shows the median of each column over the rounds,
@@ -30,6 +32,7 @@ KEYS=100000
 SIZES=${SIZES:-"100 1024"}
 SYSTEMS=${SYSTEMS:-"redis etcd grafo1 grafo3"}
 BASE=${BASE:-}
+BEFORE=${BEFORE:-}
 FRONTS=${FRONTS:-"http resp"}
 on() { [[ " $SYSTEMS " == *" $1 "* ]]; }
 on_front() { [[ " $FRONTS " == *" $1 "* ]]; }
@@ -97,7 +100,8 @@ one_round() {
   for s in $SYSTEMS; do
     case $s in
       redis|etcd|grafo1|grafo3) "run_$s" ;;
-      *) echo "unknown system $s in SYSTEMS (redis etcd grafo1 grafo3)" >&2; exit 2 ;;
+      before) run_grafo3 "$BEFORE" "Grafo 3 nodes, before" ;;
+      *) echo "unknown system $s in SYSTEMS (redis etcd grafo1 grafo3 before)" >&2; exit 2 ;;
     esac
   done
 }
@@ -137,13 +141,16 @@ run_grafo1() {
   stop_all
 }
 
+# run_grafo3 [BINARY NAME]: the 3-node cluster, by default of this tree.
 run_grafo3() {
-  "$work/grafo" serve --node-id c1 --data "$work/c1" --http 127.0.0.1:$((B + 30)) --cluster 127.0.0.1:$((B + 31)) --resp 127.0.0.1:$((B + 39)) \
+  local bin=${1:-$work/grafo} name=${2:-Grafo 3 nodes}
+  rm -rf "$work"/c[0-9]
+  "$bin" serve --node-id c1 --data "$work/c1" --http 127.0.0.1:$((B + 30)) --cluster 127.0.0.1:$((B + 31)) --resp 127.0.0.1:$((B + 39)) \
     --replicas 3 --write-quorum 2 --read-quorum 2 >"$work/c1.log" 2>&1 &
   pids+=($!)
   wait_port $((B + 39))
   for i in 2 3; do
-    "$work/grafo" serve --node-id "c$i" --data "$work/c$i" --http "127.0.0.1:$((B + 10 * i + 20))" --cluster "127.0.0.1:$((B + 10 * i + 21))" --resp "127.0.0.1:$((B + 10 * i + 29))" \
+    "$bin" serve --node-id "c$i" --data "$work/c$i" --http "127.0.0.1:$((B + 10 * i + 20))" --cluster "127.0.0.1:$((B + 10 * i + 21))" --resp "127.0.0.1:$((B + 10 * i + 29))" \
       --join 127.0.0.1:$((B + 30)) >"$work/c$i.log" 2>&1 &
     pids+=($!)
   done
@@ -152,8 +159,8 @@ run_grafo3() {
     [ "$(grep -o '"state":"up"' <<<"$st" | wc -l)" = 3 ] && grep -q '"rebalancing":false' <<<"$st" && break; sleep 0.1
   done
   gp=$(pidlist)
-  on_front http && runs "Grafo 3 nodes" "HTTP, quorum N=3 W=2 R=2" http 127.0.0.1:$((B + 30)),127.0.0.1:$((B + 40)),127.0.0.1:$((B + 50)) "$gp" consistency=quorum
-  on_front resp && runs "Grafo 3 nodes" "RESP, N=3 W=2 R=2" resp 127.0.0.1:$((B + 39)),127.0.0.1:$((B + 49)),127.0.0.1:$((B + 59)) "$gp"
+  on_front http && runs "$name" "HTTP, quorum N=3 W=2 R=2" http 127.0.0.1:$((B + 30)),127.0.0.1:$((B + 40)),127.0.0.1:$((B + 50)) "$gp" consistency=quorum
+  on_front resp && runs "$name" "RESP, N=3 W=2 R=2" resp 127.0.0.1:$((B + 39)),127.0.0.1:$((B + 49)),127.0.0.1:$((B + 59)) "$gp"
   stop_all
 }
 
@@ -180,11 +187,14 @@ echo
 # against Redis).
 get() { awk -F'\t' -v s="$1" -v d="$2" -v o="$3" -v z="$4" -v c="$5" '$1 == s && index($2, d) && $3 == o && $4 == z { print $c }' "$median"; }
 for size in $SIZES; do
-  if on etcd && on grafo3; then for op in set get; do
-    awk -v g="$(get "Grafo 3 nodes" HTTP "$op" "$size" 5)" -v e="$(get "etcd 3 members" raft "$op" "$size" 5)" \
-        -v gc="$(get "Grafo 3 nodes" HTTP "$op" "$size" 8)" -v ec="$(get "etcd 3 members" raft "$op" "$size" 8)" -v z="$size" -v o="$op" 'BEGIN {
-      printf "%s B %s: Grafo 3-node HTTP quorum / etcd = %.2fx ops/s (target >= 2), %.2fx CPU per op (target <= 0.5)\n", z, toupper(o), g/e, gc/ec }'
-  done; fi
+  for g in "Grafo 3 nodes" "Grafo 3 nodes, before"; do
+    on etcd && [ -n "$(get "$g" HTTP set "$size" 5)" ] || continue
+    for op in set get; do
+      awk -v g="$(get "$g" HTTP "$op" "$size" 5)" -v e="$(get "etcd 3 members" raft "$op" "$size" 5)" \
+          -v gc="$(get "$g" HTTP "$op" "$size" 8)" -v ec="$(get "etcd 3 members" raft "$op" "$size" 8)" -v z="$size" -v o="$op" -v n="$g" 'BEGIN {
+        printf "%s B %s: %s HTTP quorum / etcd = %.2fx ops/s (target >= 2), %.2fx CPU per op (target <= 0.5)\n", z, toupper(o), n, g/e, gc/ec }'
+    done
+  done
   if on redis && on grafo1; then awk -v gs="$(get "Grafo 1 node" RESP set "$size" 5)" -v ra="$(get Redis always set "$size" 5)" \
       -v gg="$(get "Grafo 1 node" RESP get "$size" 5)" -v re="$(get Redis everysec get "$size" 5)" -v z="$size" 'BEGIN {
     printf "%s B: Grafo 1-node SET / Redis always SET = %.2fx (target >= 0.5); Grafo 1-node GET / Redis everysec GET = %.2fx (target >= 0.8)\n", z, gs/ra, gg/re }'; fi
