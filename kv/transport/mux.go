@@ -22,10 +22,7 @@ import (
 // stream cost six frames, a goroutine on each side and an open timer per
 // call; here a call is two frames and no goroutine on the caller's side.
 
-const (
-	idSize            = 4
-	keepAliveInterval = 10 * time.Second // a silent peer is dropped after three
-)
+const idSize = 4
 
 // errBroken is a call that found its connection broken before it sent
 // anything: a redial is safe.
@@ -42,7 +39,8 @@ type muxReply struct {
 type muxConn struct {
 	conn     net.Conn
 	w        *batchConn
-	lastRead atomic.Int64 // unix nanoseconds of the last frame read
+	lastRead atomic.Int64  // unix nanoseconds of the last frame read
+	every    time.Duration // keepalive interval
 
 	mu    sync.Mutex
 	next  uint32
@@ -51,8 +49,8 @@ type muxConn struct {
 	done  chan struct{}
 }
 
-func newMuxConn(conn net.Conn) *muxConn {
-	m := &muxConn{conn: conn, w: newBatchConn(conn), calls: make(map[uint32]chan muxReply), done: make(chan struct{})}
+func newMuxConn(conn net.Conn, keepAlive time.Duration) *muxConn {
+	m := &muxConn{conn: conn, w: newBatchConn(conn), every: keepAlive, calls: make(map[uint32]chan muxReply), done: make(chan struct{})}
 	m.lastRead.Store(time.Now().UnixNano())
 	go m.readLoop(bufio.NewReaderSize(conn, 64<<10))
 	go m.keepAlive()
@@ -144,11 +142,11 @@ func (m *muxConn) fail(err error) {
 func (m *muxConn) Close() { m.fail(net.ErrClosed) }
 
 // keepAlive pings a quiet connection and drops it when nothing has been
-// read for three intervals: a peer that vanished without a reset (a
+// read for three intervals (Config.KeepAlive): a peer that vanished without a reset (a
 // partition, a paused VM) is noticed in seconds, not at TCP's retransmit
 // timeout, and the next call redials.
 func (m *muxConn) keepAlive() {
-	t := time.NewTicker(keepAliveInterval)
+	t := time.NewTicker(m.every)
 	defer t.Stop()
 	for {
 		select {
@@ -157,11 +155,11 @@ func (m *muxConn) keepAlive() {
 		case <-t.C:
 		}
 		quiet := time.Since(time.Unix(0, m.lastRead.Load()))
-		if quiet > 3*keepAliveInterval {
+		if quiet > 3*m.every {
 			m.fail(errors.New("transport: peer silent: keepalive timed out"))
 			return
 		}
-		if quiet >= keepAliveInterval {
+		if quiet >= m.every {
 			writeMuxRequest(m.w, 0, "", 0, nil)
 		}
 	}

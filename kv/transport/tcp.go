@@ -60,6 +60,9 @@ func Listen(cfg Config) (*TCP, error) {
 	if cfg.DialTimeout == 0 {
 		cfg.DialTimeout = DefaultConfig().DialTimeout
 	}
+	if cfg.KeepAlive == 0 {
+		cfg.KeepAlive = DefaultConfig().KeepAlive
+	}
 	if cfg.TLS == nil && cfg.Secret != "" {
 		// The secret alone: mutual TLS keyed by it (see doc.go for why).
 		c, err := SecretTLS(cfg.Secret)
@@ -259,7 +262,7 @@ func (t *TCP) dialSession(ctx context.Context, addr string) (*muxConn, error) {
 		return nil, err
 	}
 	t.log.Debug("transport connected", "peer", addr)
-	return newMuxConn(conn), nil
+	return newMuxConn(conn, t.cfg.KeepAlive), nil
 }
 
 // dialConn opens a TCP connection and runs the handshake for proto.
