@@ -100,7 +100,8 @@ one_round() {
   for s in $SYSTEMS; do
     case $s in
       redis|etcd|grafo1|grafo3) "run_$s" ;;
-      before) run_grafo3 "$BEFORE" "Grafo 3 nodes, before" ;;
+      before) [ -x "$BEFORE" ] || { echo "system before needs BEFORE=BINARY (a grafo binary)" >&2; exit 2; }
+        run_grafo3 "$BEFORE" "Grafo 3 nodes, before" ;;
       *) echo "unknown system $s in SYSTEMS (redis etcd grafo1 grafo3 before)" >&2; exit 2 ;;
     esac
   done
