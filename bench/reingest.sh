@@ -20,8 +20,10 @@ go build -o "$work/grafo" ./cmd/grafo
 goroot="$work/goroot"
 cp -al "$(go env GOROOT)" "$goroot" 2>/dev/null || { rm -rf "$goroot"; cp -a "$(go env GOROOT)" "$goroot"; }
 # The Go frontend keeps its record of the analysis (for body-only
-# changes) in the user cache directory: here, the work dir.
-export GOROOT="$goroot" PATH="$goroot/bin:$PATH" XDG_CACHE_HOME="$work/cache"
+# changes) in the user cache directory: here, the work dir; the build
+# cache stays where it was (a cold one would make go list run cgo).
+GOCACHE=$(go env GOCACHE)
+export GOROOT="$goroot" PATH="$goroot/bin:$PATH" XDG_CACHE_HOME="$work/cache" GOCACHE
 tree="$goroot/src"
 machine
 echo "# tree: GOROOT/src of a copy of GOROOT, without cmd/ ($(find "$tree" -name '*.go' -not -path '*/testdata/*' | wc -l) .go files outside testdata); edited: $file"

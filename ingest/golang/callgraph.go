@@ -85,7 +85,7 @@ func (l *loaded) indexDynamic(algo string) (err error) {
 		}
 	}
 	if algo == "cha" {
-		l.record(funcs, syntactic)
+		l.record(prog, funcs, syntactic)
 	}
 	return nil
 }

@@ -80,8 +80,8 @@ func (d *digest) sum() string {
 // record fills l.contrib (the contribution digest of every file of a
 // well-typed package) and l.keys (each dynamic call's key → the callees
 // found for it), from the SSA functions of the tree and l.dyn.
-func (l *loaded) record(funcs map[*ssa.Function]bool, syntactic []*ssa.Package) {
-	l.contrib = l.contributions(funcs, syntactic)
+func (l *loaded) record(prog *ssa.Program, funcs map[*ssa.Function]bool, syntactic []*ssa.Package) {
+	l.contrib = l.contributions(prog, syntactic)
 	l.keys = map[string][]callee{}
 	conflict := map[string]bool{}
 	for fn := range funcs {
@@ -95,43 +95,62 @@ func (l *loaded) record(funcs map[*ssa.Function]bool, syntactic []*ssa.Package) 
 }
 
 // contributions digests what each file of the well-typed packages gives
-// the rest of the tree.
-func (l *loaded) contributions(funcs map[*ssa.Function]bool, syntactic []*ssa.Package) map[string]string {
-	files := map[string]bool{}
+// the rest of the tree. The functions of a file are those it declares and
+// their closures, whoever reaches them: the same set whether the whole
+// program was built or only the file's package.
+func (l *loaded) contributions(prog *ssa.Program, syntactic []*ssa.Package) map[string]string {
+	built := map[*types.Package]bool{}
+	for _, sp := range syntactic {
+		built[sp.Pkg] = true
+	}
+	out := map[string]string{}
 	for _, p := range l.pkgs {
-		if p.Types == nil {
+		if p.Types == nil || !built[p.Types] {
 			continue
 		}
-		for _, sp := range syntactic {
-			if sp.Pkg == p.Types {
-				for _, f := range p.Syntax {
-					if r := l.rel(f.FileStart); r != "" {
-						files[r] = true
-					}
-				}
+		for _, f := range p.Syntax {
+			r := l.rel(f.FileStart)
+			t, ok := l.text[r]
+			if r == "" || !ok {
+				continue
+			}
+			if es, ok := l.fileEntries(prog, p.TypesInfo, f); ok {
+				out[r] = contribDigest(t, es)
 			}
 		}
 	}
-	entries := map[string][]string{}
-	poisoned := map[string]bool{}
-	for fn := range funcs {
-		r := l.rel(fn.Pos())
-		if r == "" || !files[r] || !ownsSites(fn) {
+	return out
+}
+
+// fileEntries lists the body entries (bodyEntries) of the functions f
+// declares and of their closures.
+func (l *loaded) fileEntries(prog *ssa.Program, info *types.Info, f *ast.File) ([]string, bool) {
+	var out []string
+	ok := true
+	var visit func(fn *ssa.Function)
+	visit = func(fn *ssa.Function) {
+		es, fine := l.bodyEntries(fn)
+		out, ok = append(out, es...), ok && fine
+		for _, anon := range fn.AnonFuncs {
+			visit(anon)
+		}
+	}
+	for _, d := range f.Decls {
+		fd, isFunc := d.(*ast.FuncDecl)
+		if !isFunc {
 			continue
 		}
-		es, ok := l.bodyEntries(fn)
-		if !ok {
-			poisoned[r] = true
+		obj, _ := info.Defs[fd.Name].(*types.Func)
+		if obj == nil {
+			continue
 		}
-		entries[r] = append(entries[r], es...)
-	}
-	out := map[string]string{}
-	for r := range files {
-		if t, ok := l.text[r]; ok && !poisoned[r] {
-			out[r] = contribDigest(t, entries[r])
+		fn := prog.FuncValue(obj)
+		if fn == nil {
+			return nil, false
 		}
+		visit(fn)
 	}
-	return out
+	return out, ok
 }
 
 // ownsSites reports whether fn's call sites are the ones indexDynamic
@@ -159,9 +178,6 @@ func contribDigest(text string, entries []string) string {
 // analysis would not hold otherwise, "M t" for a type converted to an
 // interface. ok is false when one of them cannot be spelled uniquely.
 func (l *loaded) bodyEntries(fn *ssa.Function) (out []string, ok bool) {
-	if fn.Synthetic != "" {
-		return nil, true // the package initializer: variable initialisers are text
-	}
 	ok = true
 	var buf [10]*ssa.Value
 	for _, b := range fn.Blocks {
@@ -193,11 +209,11 @@ func (l *loaded) bodyEntries(fn *ssa.Function) (out []string, ok bool) {
 	return out, ok
 }
 
-// alwaysHeld reports whether g, a package-level function declared in
-// source, is in the call graph's function set whoever calls it.
+// alwaysHeld reports whether g, a package-level function, is in the
+// call graph's function set whoever calls it (every package member is,
+// whether its package was built from source or from types only).
 func alwaysHeld(g *ssa.Function) bool {
-	return g.Synthetic == "" && g.Parent() == nil && g.Pkg != nil && g.Signature.Recv() == nil &&
-		g.Pkg.Members[g.Name()] == g
+	return g.Parent() == nil && g.Pkg != nil && g.Signature.Recv() == nil && g.Pkg.Members[g.Name()] == g
 }
 
 // funcKey spells an SSA function with its signature, "" when a type in

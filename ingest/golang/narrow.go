@@ -171,7 +171,7 @@ func (nr *narrowRun) analyse() (why string) {
 	l.createFromTypes(prog, created)
 	prog.Build()
 	funcs := l.treeFunctions(prog, syntactic)
-	contrib := l.contributions(funcs, syntactic)
+	contrib := l.contributions(prog, syntactic)
 	for p := range nr.req.Changed {
 		if c := contrib[p]; c == "" || c != nr.an.Files[p].Contrib {
 			return p + ": the change reaches beyond its function bodies"
