@@ -83,13 +83,20 @@ func (d *digest) sum() string {
 func (l *loaded) record(prog *ssa.Program, funcs map[*ssa.Function]bool, syntactic []*ssa.Package) {
 	l.contrib = l.contributions(prog, syntactic)
 	l.keys = map[string][]callee{}
-	conflict := map[string]bool{}
+	kr := &keyRecorder{l: l, spelled: map[types.Type]string{}, sums: map[string]keySum{}, conflict: map[string]bool{}}
 	for fn := range funcs {
-		if ownsSites(fn) {
-			l.recordKeys(fn, conflict)
+		if !ownsSites(fn) {
+			continue
+		}
+		for _, b := range fn.Blocks {
+			for _, instr := range b.Instrs {
+				if site, ok := instr.(ssa.CallInstruction); ok {
+					kr.site(site.Common())
+				}
+			}
 		}
 	}
-	for k := range conflict {
+	for k := range kr.conflict {
 		delete(l.keys, k)
 	}
 }
@@ -104,6 +111,7 @@ func (l *loaded) contributions(prog *ssa.Program, syntactic []*ssa.Package) map[
 		built[sp.Pkg] = true
 	}
 	out := map[string]string{}
+	memo := &spellings{funcs: map[*ssa.Function]string{}, types: map[types.Type]string{}}
 	for _, p := range l.pkgs {
 		if p.Types == nil || !built[p.Types] {
 			continue
@@ -114,7 +122,7 @@ func (l *loaded) contributions(prog *ssa.Program, syntactic []*ssa.Package) map[
 			if r == "" || !ok {
 				continue
 			}
-			if es, ok := l.fileEntries(prog, p.TypesInfo, f); ok {
+			if es, ok := memo.fileEntries(prog, p.TypesInfo, f); ok {
 				out[r] = contribDigest(t, es)
 			}
 		}
@@ -122,14 +130,39 @@ func (l *loaded) contributions(prog *ssa.Program, syntactic []*ssa.Package) map[
 	return out
 }
 
+// spellings memoises funcKey and typeKey: the same callees and types
+// recur across a package's bodies.
+type spellings struct {
+	funcs map[*ssa.Function]string
+	types map[types.Type]string
+}
+
+func (sp *spellings) fn(g *ssa.Function) string {
+	k, ok := sp.funcs[g]
+	if !ok {
+		k = funcKey(g)
+		sp.funcs[g] = k
+	}
+	return k
+}
+
+func (sp *spellings) typ(t types.Type) string {
+	k, ok := sp.types[t]
+	if !ok {
+		k = typeKey(t)
+		sp.types[t] = k
+	}
+	return k
+}
+
 // fileEntries lists the body entries (bodyEntries) of the functions f
 // declares and of their closures.
-func (l *loaded) fileEntries(prog *ssa.Program, info *types.Info, f *ast.File) ([]string, bool) {
+func (sp *spellings) fileEntries(prog *ssa.Program, info *types.Info, f *ast.File) ([]string, bool) {
 	var out []string
 	ok := true
 	var visit func(fn *ssa.Function)
 	visit = func(fn *ssa.Function) {
-		es, fine := l.bodyEntries(fn)
+		es, fine := sp.bodyEntries(fn)
 		out, ok = append(out, es...), ok && fine
 		for _, anon := range fn.AnonFuncs {
 			visit(anon)
@@ -177,13 +210,13 @@ func contribDigest(text string, entries []string) string {
 // "T f" for a function used as a value, "C f" for one called that the
 // analysis would not hold otherwise, "M t" for a type converted to an
 // interface. ok is false when one of them cannot be spelled uniquely.
-func (l *loaded) bodyEntries(fn *ssa.Function) (out []string, ok bool) {
+func (sp *spellings) bodyEntries(fn *ssa.Function) (out []string, ok bool) {
 	ok = true
 	var buf [10]*ssa.Value
 	for _, b := range fn.Blocks {
 		for _, instr := range b.Instrs {
 			if mi, isMI := instr.(*ssa.MakeInterface); isMI {
-				k := typeKey(mi.X.Type())
+				k := sp.typ(mi.X.Type())
 				ok = ok && k != ""
 				out = append(out, "M "+k)
 			}
@@ -196,7 +229,7 @@ func (l *loaded) bodyEntries(fn *ssa.Function) (out []string, ok bool) {
 				if !isFn || op == callee && alwaysHeld(g) {
 					continue
 				}
-				k := funcKey(g)
+				k := sp.fn(g)
 				ok = ok && k != ""
 				if op == callee {
 					out = append(out, "C "+k)
@@ -238,11 +271,13 @@ func funcKey(g *ssa.Function) string {
 // kind alone: an interface call by the interface and the method, a call
 // of a function value by the signature; "" when the call has no such key
 // (a closure or bound method the call resolves to, a builtin) or its
-// types could be ambiguous.
-func dynKey(c *ssa.CallCommon) string {
+// types could be ambiguous. spell is typeKey, or a memo of it.
+func dynKey(c *ssa.CallCommon, spell func(types.Type) string) string {
+	if _, ok := c.Value.(*ssa.Builtin); ok {
+		return ""
+	}
 	if c.IsInvoke() {
-		it, ok := c.Value.Type().Underlying().(*types.Interface)
-		if k := typeKey(it); ok && k != "" {
+		if k := spell(c.Value.Type().Underlying()); k != "" {
 			return "I " + k + " " + c.Method.Id()
 		}
 		return ""
@@ -250,40 +285,78 @@ func dynKey(c *ssa.CallCommon) string {
 	if c.StaticCallee() != nil {
 		return ""
 	}
-	if _, ok := c.Value.(*ssa.Builtin); ok {
-		return ""
-	}
-	if k := typeKey(c.Signature()); k != "" {
+	if k := spell(c.Signature()); k != "" {
 		return "S " + k
 	}
 	return ""
 }
 
-// recordKeys keys the dynamic calls of fn with what indexDynamic found
-// for them; a key seen with two different callee sets (which CHA would
-// not give) is marked in conflict and dropped.
-func (l *loaded) recordKeys(fn *ssa.Function, conflict map[string]bool) {
-	for _, b := range fn.Blocks {
-		for _, instr := range b.Instrs {
-			site, ok := instr.(ssa.CallInstruction)
-			if !ok {
-				continue
-			}
-			c := site.Common()
-			if _, direct := c.Value.(*ssa.Function); direct && !c.IsInvoke() || !c.Pos().IsValid() || l.rel(c.Pos()) == "" {
-				continue
-			}
-			k := dynKey(c)
-			if k == "" {
-				continue
-			}
-			got := sortedCallees(l.dyn[c.Pos()])
-			if prev, seen := l.keys[k]; seen && !sameCallees(prev, got) {
-				conflict[k] = true
-			}
-			l.keys[k] = got
-		}
+// keyRecorder keys the dynamic calls of the tree with what
+// indexDynamic found for them. Keys are memoised by type (spelling an
+// interface is costly and the same few are called everywhere), and a
+// site's callees are compared with the key's first by an
+// order-independent sum, not sorted again.
+type keyRecorder struct {
+	l        *loaded
+	spelled  map[types.Type]string
+	sums     map[string]keySum
+	conflict map[string]bool
+}
+
+type keySum struct {
+	sum uint64
+	n   int
+}
+
+// site records one call; a key seen with two different callee sets
+// (which CHA would not give) is marked in conflict and dropped.
+func (kr *keyRecorder) site(c *ssa.CallCommon) {
+	l := kr.l
+	if _, direct := c.Value.(*ssa.Function); direct && !c.IsInvoke() || !c.Pos().IsValid() || l.rel(c.Pos()) == "" {
+		return
 	}
+	k := kr.key(c)
+	if k == "" {
+		return
+	}
+	cs := l.dyn[c.Pos()]
+	got := keySum{calleeSum(cs), len(cs)}
+	if prev, seen := kr.sums[k]; seen {
+		if prev != got {
+			kr.conflict[k] = true
+		}
+		return
+	}
+	kr.sums[k] = got
+	l.keys[k] = sortedCallees(cs)
+}
+
+// key is dynKey, memoised by the interface or signature type.
+func (kr *keyRecorder) key(c *ssa.CallCommon) string {
+	return dynKey(c, func(t types.Type) string {
+		sp, ok := kr.spelled[t]
+		if !ok {
+			sp = typeKey(t)
+			kr.spelled[t] = sp
+		}
+		return sp
+	})
+}
+
+// calleeSum adds up FNV-1a hashes of the callees' names and kinds.
+func calleeSum(cs []callee) uint64 {
+	var sum uint64
+	for _, c := range cs {
+		h := uint64(14695981039346656037)
+		for i := 0; i < len(c.qn); i++ {
+			h = (h ^ uint64(c.qn[i])) * 1099511628211
+		}
+		if c.anon {
+			h = (h ^ 1) * 1099511628211
+		}
+		sum += h
+	}
+	return sum
 }
 
 func sortedCallees(cs []callee) []callee {
@@ -295,18 +368,6 @@ func sortedCallees(cs []callee) []callee {
 		return !out[i].anon && out[j].anon
 	})
 	return out
-}
-
-func sameCallees(a, b []callee) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i].qn != b[i].qn || a[i].anon != b[i].anon || a[i].fn != b[i].fn {
-			return false
-		}
-	}
-	return true
 }
 
 // typeKey spells t with full package paths, "" when t names a

@@ -225,7 +225,7 @@ func (nr *narrowRun) site(c *ssa.CallCommon) string {
 		}
 		return ""
 	}
-	k := dynKey(c)
+	k := dynKey(c, typeKey)
 	cs, ok := nr.an.Keys[nr.prefix+k]
 	if k == "" || !ok {
 		return "a dynamic call at " + l.fset.Position(c.Pos()).String() + " has no recorded callees"
