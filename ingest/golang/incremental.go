@@ -11,6 +11,8 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strings"
+	"time"
 
 	"github.com/grafo/grafo/ingest"
 )
@@ -260,6 +262,35 @@ func writeAnalysis(name string, an *analysis) error {
 	}
 	if werr != nil {
 		os.Remove(f.Name())
+		return werr
 	}
-	return werr
+	pruneRecords(filepath.Dir(name), keptRecords)
+	return nil
+}
+
+// keptRecords bounds the records kept in a cache directory: every tree
+// ingested (tests' temporary ones too) leaves one.
+const keptRecords = 64
+
+// pruneRecords removes all but the keep most recently written records
+// of dir.
+func pruneRecords(dir string, keep int) {
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) <= keep {
+		return
+	}
+	type rec struct {
+		name string
+		at   time.Time
+	}
+	var recs []rec
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && strings.HasSuffix(e.Name(), ".gob") {
+			recs = append(recs, rec{e.Name(), info.ModTime()})
+		}
+	}
+	sort.Slice(recs, func(i, j int) bool { return recs[i].at.After(recs[j].at) })
+	for _, r := range recs[min(keep, len(recs)):] {
+		os.Remove(filepath.Join(dir, r.name))
+	}
 }

@@ -2,10 +2,14 @@ package golang
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/grafo/grafo/ingest"
 	"github.com/grafo/grafo/ingest/ingesttest"
@@ -118,4 +122,32 @@ func allDigested(an *analysis, ps []string) bool {
 		}
 	}
 	return true
+}
+
+// TestRecordsArePruned keeps the most recent records of a cache
+// directory and removes the rest.
+func TestRecordsArePruned(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 5 {
+		name := filepath.Join(dir, fmt.Sprintf("r%d.gob", i))
+		if err := writeAnalysis(name, newAnalysis("s")); err != nil {
+			t.Fatal(err)
+		}
+		at := time.Now().Add(time.Duration(i-10) * time.Minute)
+		if err := os.Chtimes(name, at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pruneRecords(dir, 2)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if fmt.Sprint(names) != "[r3.gob r4.gob]" {
+		t.Errorf("kept %v, want the two most recent, [r3.gob r4.gob]", names)
+	}
 }
