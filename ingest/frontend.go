@@ -64,6 +64,19 @@ type Request struct {
 	Logger *slog.Logger
 	// Parsed reports n more files parsed, for progress. Never nil.
 	Parsed func(n int)
+	// Held is what the graph holds of the frontend's files, by path (the
+	// graph's records: checksums and facts digests), so that a frontend
+	// can tell whether analysis it kept from an earlier run still
+	// describes the graph. Read-only; nil for a fresh graph.
+	Held map[string]File
+}
+
+// Committer is implemented by frontends that keep state from one run to
+// the next (the Go frontend's analysis cache): after every write of a Run
+// succeeded, Run calls Committed with the tree's root and the records the
+// graph now holds of the frontend's files, facts digests included.
+type Committer interface {
+	Committed(root string, files map[string]File)
 }
 
 // Result is what a frontend reports besides its facts.
@@ -72,6 +85,10 @@ type Result struct {
 	// Load and Analyse are the time spent parsing/type-checking and
 	// analysing (call graphs, relations); zero when nothing was loaded.
 	Load, Analyse time.Duration
+	// Narrow counts the packages re-analysed alone, without the rest of
+	// the tree, because the change provably altered no other file's facts
+	// (the Go frontend's body-only path); 0 when the whole tree was.
+	Narrow int
 }
 
 var (

@@ -52,6 +52,7 @@ type Summary struct {
 	Files, New, Changed, Unchanged, Deleted int
 	Nodes, Edges                            int // written
 	Refreshed                               int // unchanged files re-analysed whose facts changed, so were rewritten
+	Narrow                                  int // packages re-analysed alone (Result.Narrow), not with the whole tree
 	Diagnostics                             int // on written files
 	Languages                               []Language
 	Unsupported                             map[string]int    // language → files left out: frontend not compiled in
@@ -69,6 +70,9 @@ func (s Summary) String() string {
 	// node or edge that several files produce is sent with each and stored
 	// once (grafo ingest prints the stored totals after this).
 	fmt.Fprintf(&b, "written: %d node and %d edge records for the changed files; %d diagnostics\n", s.Nodes, s.Edges, s.Diagnostics)
+	if s.Narrow > 0 {
+		fmt.Fprintf(&b, "re-analysed: only the changed files' %d package(s); the change reaches no other file\n", s.Narrow)
+	}
 	if s.Refreshed > 0 {
 		fmt.Fprintf(&b, "re-analysed: %d unchanged files whose facts the change altered\n", s.Refreshed)
 	}
@@ -171,6 +175,7 @@ type run struct {
 	w     *writer
 	wmu   sync.Mutex // guards sum's counters updated by the writer
 	langs map[string]Language
+	wrote map[string]File // records queued for writing, by path
 }
 
 // newRun checks the options and resolves root.
@@ -399,7 +404,7 @@ func (r *run) extract(ctx context.Context, i int) error {
 		return r.put(ff)
 	}
 	req := Request{Root: r.abs, Files: r.perFront[i], Changed: changed, Deleted: r.deletedPer[i], Withheld: r.withheld, Callgraph: r.opts.Callgraph,
-		NoOccurrences: r.opts.NoOccurrences, Logger: r.log.With("frontend", fr.Name()), Parsed: func(n int) { r.prog.parsed.Add(int64(n)) }}
+		NoOccurrences: r.opts.NoOccurrences, Logger: r.log.With("frontend", fr.Name()), Parsed: func(n int) { r.prog.parsed.Add(int64(n)) }, Held: r.held}
 	res, err := fr.Extract(ctx, req, emit)
 	if err != nil {
 		return fmt.Errorf("ingest: %s frontend: %w", fr.Name(), err)
@@ -419,6 +424,7 @@ func (r *run) extract(ctx context.Context, i int) error {
 	}
 	r.sum.Load += res.Load
 	r.sum.Analyse += res.Analyse
+	r.sum.Narrow += res.Narrow
 	for _, l := range res.Languages {
 		r.langs[l.Name] = l
 	}
@@ -431,6 +437,10 @@ func (r *run) put(ff FileFacts) error {
 		normalise(&ff)
 	}
 	r.sum.Diagnostics += len(ff.File.Diagnostics)
+	if r.wrote == nil {
+		r.wrote = map[string]File{}
+	}
+	r.wrote[ff.File.Path] = ff.File
 	return r.w.add(ff)
 }
 
@@ -455,8 +465,30 @@ func (r *run) finish(ctx context.Context) error {
 			return fmt.Errorf("ingest: source of %s: %w", r.graph, err)
 		}
 	}
+	r.committed()
 	r.sum.Total = time.Since(r.start)
 	r.log.Info("ingested", "graph", r.graph, "nodes", r.sum.Nodes, "edges", r.sum.Edges,
 		"refreshed", r.sum.Refreshed, "diagnostics", r.sum.Diagnostics, "total", r.sum.Total)
 	return nil
+}
+
+// committed tells the frontends that keep state between runs
+// (Committer) what the graph now holds of their files: what was written,
+// else what it held and still holds.
+func (r *run) committed() {
+	for i, fr := range r.fronts {
+		c, ok := fr.(Committer)
+		if !ok || len(r.perFront[i]) == 0 {
+			continue
+		}
+		files := make(map[string]File, len(r.perFront[i]))
+		for _, f := range r.perFront[i] {
+			if w, ok := r.wrote[f.Path]; ok {
+				files[f.Path] = w
+			} else if h, ok := r.held[f.Path]; ok {
+				files[f.Path] = h
+			}
+		}
+		c.Committed(r.abs, files)
+	}
 }

@@ -263,7 +263,10 @@ func (fx *fileX) call(from string, c *ast.CallExpr) {
 		if ce.anon && ce.qn == from {
 			continue // a closure of this very function
 		}
-		if ce.fn == nil { // a closure of an init@file function
+		if ce.fn == nil { // a closure of an init@file function, or recorded
+			if ce.ext != "" {
+				fx.extFunc(ce.ext, ce.qn)
+			}
 			fx.edge(from, ce.qn, ingest.Calls, pos, true)
 			continue
 		}
@@ -279,10 +282,17 @@ func (fx *fileX) callEdge(from string, fn *types.Func, pos token.Pos, dynamic bo
 	if qn == "" {
 		return
 	}
-	if !fx.l.inTree(fn) && !fx.ext[qn] {
-		fx.ext[qn] = true
-		fx.facts.Nodes = append(fx.facts.Nodes, ingest.Node{Kind: ingest.Function, Name: fn.Name(),
-			QualifiedName: qn, External: true})
+	if !fx.l.inTree(fn) {
+		fx.extFunc(fn.Name(), qn)
 	}
 	fx.edge(from, qn, ingest.Calls, pos, dynamic)
+}
+
+// extFunc carries the external FUNCTION node qn, once per file.
+func (fx *fileX) extFunc(name, qn string) {
+	if !fx.ext[qn] {
+		fx.ext[qn] = true
+		fx.facts.Nodes = append(fx.facts.Nodes, ingest.Node{Kind: ingest.Function, Name: name,
+			QualifiedName: qn, External: true})
+	}
 }

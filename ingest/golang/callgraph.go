@@ -41,23 +41,7 @@ func (l *loaded) indexDynamic(algo string) (err error) {
 			syntactic = append(syntactic, prog.CreatePackage(p.Types, p.Syntax, p.TypesInfo, true))
 		}
 	}
-	// Everything else (dependencies, ill-typed packages) from types only.
-	var createAll func(ps []*types.Package)
-	createAll = func(ps []*types.Package) {
-		for _, p := range ps {
-			if !created[p] {
-				created[p] = true
-				prog.CreatePackage(p, nil, nil, true)
-				createAll(p.Imports())
-			}
-		}
-	}
-	for _, p := range l.pkgs {
-		if p.Types != nil {
-			createAll([]*types.Package{p.Types})
-			createAll(p.Types.Imports())
-		}
-	}
+	l.createFromTypes(prog, created)
 	prog.Build()
 
 	funcs := l.treeFunctions(prog, syntactic)
@@ -100,7 +84,31 @@ func (l *loaded) indexDynamic(algo string) (err error) {
 			}
 		}
 	}
+	if algo == "cha" {
+		l.record(prog, funcs, syntactic)
+	}
 	return nil
+}
+
+// createFromTypes creates, from types only, every package of the program
+// not created yet (dependencies, ill-typed packages).
+func (l *loaded) createFromTypes(prog *ssa.Program, created map[*types.Package]bool) {
+	var createAll func(ps []*types.Package)
+	createAll = func(ps []*types.Package) {
+		for _, p := range ps {
+			if !created[p] {
+				created[p] = true
+				prog.CreatePackage(p, nil, nil, true)
+				createAll(p.Imports())
+			}
+		}
+	}
+	for _, p := range l.pkgs {
+		if p.Types != nil {
+			createAll([]*types.Package{p.Types})
+			createAll(p.Types.Imports())
+		}
+	}
 }
 
 // treeFunctions is every function the tree declares, with its closures

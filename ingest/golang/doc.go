@@ -24,6 +24,17 @@
 //     are reached only from code linked into the same test binary.
 //   - Packages with errors are still extracted from whatever go/types
 //     resolved; each error becomes a diagnostic of the file it points at.
+//   - A change re-analyses the whole tree, and Run writes the files whose
+//     facts changed — except a change that provably reaches no other
+//     file (incremental.go): each whole-tree analysis records, on the
+//     ingesting machine, a digest per file of what it gives the rest of
+//     the tree (its text outside function bodies; the functions its
+//     bodies use as values or call, and the types they convert to
+//     interfaces) and what CHA found for each kind of dynamic call. When
+//     the record describes exactly what the graph holds and every changed
+//     file keeps its digest, only the changed files' packages are loaded
+//     (dependencies without bodies), their dynamic calls and realizations
+//     answered from the record (contrib.go, narrow.go).
 //
 // Interpretations of the mapping table worth knowing:
 //
@@ -63,8 +74,4 @@
 //     have no node and no occurrence, except called external functions.
 //     An embedded field's name is both the field's definition and a use of
 //     its type. Columns of edges count characters too.
-//   - Only the facts of changed files are rewritten, so an edge that an
-//     unchanged file would gain from a change elsewhere (a new
-//     implementation found by CHA, a new interface it realizes) appears
-//     when that file is next changed or the graph is re-ingested afresh.
 package golang

@@ -33,7 +33,7 @@ func (l *loaded) extract(ctx context.Context, req ingest.Request, files []string
 			work = append(work, p)
 		}
 	}
-	if len(work) > 0 {
+	if len(work) > 0 && !l.narrow {
 		t0 := time.Now()
 		if err := l.indexDynamic(req.Callgraph); err != nil {
 			req.Logger.Warn("dynamic calls not resolved", "err", err)

@@ -18,7 +18,15 @@ import (
 func init() { ingest.Register(New()) }
 
 // Frontend is the Go frontend. The zero value is ready to use.
-type Frontend struct{}
+type Frontend struct {
+	// CacheDir keeps, per tree, the record of its last analysis that a
+	// body-only change needs (incremental.go): "" means the user's cache
+	// directory (os.UserCacheDir()/grafo/go), "-" keeps none.
+	CacheDir string
+
+	mu      sync.Mutex
+	pending map[string]*analysis // tree root → record awaiting Committed
+}
 
 // New returns the Go frontend.
 func New() *Frontend { return &Frontend{} }
@@ -55,6 +63,7 @@ type module struct {
 // Extract implements ingest.Frontend.
 func (fe *Frontend) Extract(ctx context.Context, req ingest.Request, emit func(ingest.FileFacts) error) (ingest.Result, error) {
 	var res ingest.Result
+	fe.setPending(req.Root, nil) // a record left by a run whose writes failed
 	mods := map[string]*module{}
 	for _, f := range req.Files {
 		if path.Base(f.Path) == "go.mod" {
@@ -121,28 +130,49 @@ func (fe *Frontend) Extract(ctx context.Context, req ingest.Request, emit func(i
 	for _, f := range req.Files {
 		all[f.Path] = true
 	}
-	for _, d := range dirs {
-		m := mods[d]
-		if len(m.files) == 0 {
-			continue
-		}
-		if err := ctx.Err(); err != nil {
-			return res, err
-		}
-		t0 := time.Now()
-		ld, err := load(ctx, req, m.dir, all, m.patterns(req.Withheld))
-		if err != nil {
-			return res, err
-		}
-		res.Load += time.Since(t0)
-		req.Logger.Info("loaded module", "dir", m.dir, "packages", len(ld.pkgs), "time", time.Since(t0))
-		t1 := time.Now()
-		if err := ld.extract(ctx, req, m.files, emitOne); err != nil {
-			return res, err
-		}
-		res.Analyse += time.Since(t1)
+	st := stamp(ctx, req, mods)
+	if ok, err := fe.narrow(ctx, req, mods, all, st, &res, emitOne); ok || err != nil {
+		return res, err
 	}
+	an := newAnalysis(st)
+	contrib := map[string]string{}
+	for _, d := range dirs {
+		if err := analyseModule(ctx, req, mods[d], all, &res, emitOne, an, contrib); err != nil {
+			return res, err
+		}
+	}
+	an.setFiles(req.Files, contrib)
+	fe.setPending(req.Root, an)
 	return res, nil
+}
+
+// analyseModule loads and extracts one module, adding what it found to
+// the record an and the contribution digests.
+func analyseModule(ctx context.Context, req ingest.Request, m *module, all map[string]bool, res *ingest.Result,
+	emit func(ingest.FileFacts) error, an *analysis, contrib map[string]string) error {
+	if len(m.files) == 0 {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	ld, err := load(ctx, req, m.dir, all, m.patterns(req.Withheld))
+	if err != nil {
+		return err
+	}
+	res.Load += time.Since(t0)
+	req.Logger.Info("loaded module", "dir", m.dir, "packages", len(ld.pkgs), "time", time.Since(t0))
+	t1 := time.Now()
+	if err := ld.extract(ctx, req, m.files, emit); err != nil {
+		return err
+	}
+	res.Analyse += time.Since(t1)
+	an.add(m.dir, ld)
+	for p, c := range ld.contrib {
+		contrib[p] = c
+	}
+	return nil
 }
 
 // patterns are the go list patterns of the module: "./..." — unless the

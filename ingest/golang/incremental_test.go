@@ -5,6 +5,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -32,6 +33,31 @@ var goRegressions = []ingesttest.Regression{
 // parses a few lines instead of half the standard library (the test
 // loads the packages twice per step).
 func TestIncrementalEqualsFreshGo(t *testing.T) {
+	fronts := []ingest.Frontend{&Frontend{CacheDir: t.TempDir()}}
+	// Body edits weigh more: most other edits change declarations or
+	// break the build, after which only a body edit can be narrow.
+	edits := append(goEdits, goBodyEdit(nil), goBodyEdit(nil), goBodyEdit(nil), goSignatureEdit)
+	ingesttest.IncrementalRuns(t, goFixtureTree(t), fronts, edits, goRegressions, goSteps)
+}
+
+// TestBodyOnlyEditsAreNarrow edits only function bodies of the
+// well-typed fixture tree, in ways no other file can see: every
+// re-ingest must take the body-only path (re-analysing only the edited
+// package) and still leave what a fresh ingest leaves.
+func TestBodyOnlyEditsAreNarrow(t *testing.T) {
+	fronts := []ingest.Frontend{&Frontend{CacheDir: t.TempDir()}}
+	edits := []ingesttest.Edit{goBodyEdit(func(sum ingest.Summary) string {
+		if sum.Narrow == 0 {
+			return "a body-only edit re-analysed the whole tree"
+		}
+		return ""
+	})}
+	ingesttest.Incremental(t, goFixtureTree(t), fronts, edits, 1, 20)
+}
+
+// goFixtureTree is the Go golden fixtures as one module, their
+// standard-library imports served by a stand-in module.
+func goFixtureTree(t *testing.T) map[string]string {
 	ext := t.TempDir()
 	ingesttest.WriteFile(t, ext, "go.mod", "module example.com/ext\n\ngo 1.22\n")
 	ingesttest.WriteFile(t, ext, "fmt/fmt.go", "package fmt\n\nfunc Println(a ...any) (int, error) { return 0, nil }\n\n"+
@@ -52,9 +78,42 @@ func TestIncrementalEqualsFreshGo(t *testing.T) {
 		files[p] = strings.ReplaceAll(data, `"io"`, `io "example.com/ext/io"`)
 	}
 	files["go.mod"] += "\nrequire example.com/ext v0.0.0\n\nreplace example.com/ext => " + filepath.ToSlash(ext) + "\n"
-	fronts := []ingest.Frontend{New()}
-	ingesttest.IncrementalRuns(t, files, fronts, goEdits, goRegressions, goSteps)
+	return files
 }
+
+// goBodyEdit adds a statement no other file can see to the body of a
+// function that is not generic (the change the body-only path is for: a
+// generic body's calls of type-parameter values have no record); check
+// judges the re-ingest.
+func goBodyEdit(check func(ingest.Summary) string) ingesttest.Edit {
+	return ingesttest.Edit{Name: "edit body", Check: check, Apply: func(tr *ingesttest.Tree) string {
+		return tr.InsertAfter(".go", goPlainBody, func(string, []string) string {
+			return "\t_ = " + strconv.Itoa(tr.Rand.IntN(100))
+		})
+	}}
+}
+
+// wholeTree fails a re-ingest that took the body-only path.
+func wholeTree(sum ingest.Summary) string {
+	if sum.Narrow > 0 {
+		return "a change beyond function bodies took the body-only path"
+	}
+	return ""
+}
+
+// goSignatureEdit gives a function a new first parameter: its callers
+// (and the call graph's signatures) change, so the whole tree is
+// re-analysed.
+var goSignatureEdit = ingesttest.Edit{Name: "change signature", Check: wholeTree, Apply: func(tr *ingesttest.Tree) string {
+	p := tr.Pick(tr.Paths(".go"))
+	locs := goPlainFunc.FindAllStringSubmatchIndex(tr.Files[p], -1)
+	if len(locs) == 0 {
+		return ""
+	}
+	loc, src := locs[tr.Rand.IntN(len(locs))], tr.Files[p]
+	tr.Write(p, src[:loc[1]]+"_ int, "+src[loc[1]:])
+	return fmt.Sprintf("%s: %s", p, src[loc[2]:loc[3]])
+}}
 
 // Random edits of a Go tree (module example.com/c). They keep the code
 // mostly well-typed, so that the call graph (CHA) has dynamic calls to
@@ -66,6 +125,8 @@ const goModule = "example.com/c"
 var (
 	goPackage   = regexp.MustCompile(`(?m)^package (\w+)`)
 	goFuncDecl  = regexp.MustCompile(`(?m)^func (\w+)[\[(]`)
+	goPlainFunc = regexp.MustCompile(`(?m)^func (\w+)\(`)
+	goPlainBody = regexp.MustCompile(`(?m)^func (?:\([^)\[]*\) )?\w+\([^\n]*\{$`)
 	goGenFunc   = regexp.MustCompile(`(?m)^func (Gen\w+)\(\)`)
 	goStruct    = regexp.MustCompile(`(?m)^type (\w+) struct`)
 	goIfaceOpen = regexp.MustCompile(`(?m)^type (\w+) interface \{$`)
@@ -156,7 +217,7 @@ var goEdits = []ingesttest.Edit{
 			return "type " + tr.Fresh("GenI") + " interface {\n\t" + tr.Pick(goMethods) + "\n\t" + tr.Pick(goMethods) + "\n}\n"
 		})
 	}},
-	{Name: "add interface method", Apply: func(tr *ingesttest.Tree) string {
+	{Name: "add interface method", Check: wholeTree, Apply: func(tr *ingesttest.Tree) string {
 		return tr.InsertAfter(".go", goIfaceOpen, func(string, []string) string { return "\t" + tr.Pick(goMethods) })
 	}},
 	{Name: "add call", Apply: func(tr *ingesttest.Tree) string {

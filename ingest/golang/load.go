@@ -39,17 +39,30 @@ type loaded struct {
 	realize  map[*types.TypeName][]*types.TypeName
 	ifaces   map[string][]*types.TypeName // interface by the Id of one of its methods
 	implDone bool
+
+	// For the body-only re-ingest (incremental.go): keep says which tree
+	// files keep their function bodies (nil: all); text digests each
+	// tree file's text outside function bodies; contrib and keys are what
+	// the whole-tree analysis records for the next run; narrow means the
+	// dynamic calls and realizations came from that record.
+	keep    func(rel string) bool
+	text    map[string]string
+	contrib map[string]string
+	keys    map[string][]callee
+	narrow  bool
 }
 
 // callee is a function a dynamic call may reach: qn names its node (a
 // closure's is its enclosing named function's, or the init@file function
 // of the file for closures in init functions and package-level variable
-// initialisers); fn is the declared function, nil for init@file; anon
-// marks a closure.
+// initialisers); fn is the declared function, nil for init@file and for
+// callees read from the record of an earlier run; anon marks a closure;
+// ext, for the latter, is the name of a callee outside the tree.
 type callee struct {
 	fn   *types.Func
 	qn   string
 	anon bool
+	ext  string
 }
 
 // loadMode loads every package, dependencies included, from source:
@@ -63,8 +76,14 @@ const loadMode = packages.NeedName | packages.NeedFiles | packages.NeedCompiledG
 // load loads the packages of the module in dir (relative to req.Root)
 // matching patterns (relative to dir, e.g. "./...").
 func load(ctx context.Context, req ingest.Request, dir string, tree map[string]bool, patterns []string) (*loaded, error) {
+	return loadKeeping(ctx, req, dir, tree, patterns, nil)
+}
+
+// loadKeeping is load keeping the function bodies of only the tree files
+// keep accepts (nil: every tree file).
+func loadKeeping(ctx context.Context, req ingest.Request, dir string, tree map[string]bool, patterns []string, keep func(string) bool) (*loaded, error) {
 	fset := token.NewFileSet()
-	l := &loaded{fset: fset, root: req.Root, tree: tree,
+	l := &loaded{fset: fset, root: req.Root, tree: tree, keep: keep, text: map[string]string{},
 		relCache: map[string]string{}, fields: map[*types.Var]string{}, scanned: map[*types.Package]bool{}}
 	cfg := &packages.Config{
 		ParseFile: l.parseFile,
@@ -197,7 +216,11 @@ func hideWithheld(req ingest.Request, dir string) (string, error) {
 // directives, is in the tree, so cgo-generated files keep their bodies.
 func (l *loaded) parseFile(fset *token.FileSet, filename string, src []byte) (*ast.File, error) {
 	f, err := parser.ParseFile(fset, filename, src, parser.AllErrors|parser.SkipObjectResolution)
-	if f == nil || l.relName(fset.Position(f.Package).Filename) != "" {
+	if f == nil {
+		return f, err
+	}
+	if r := l.relName(fset.Position(f.Package).Filename); r != "" && (l.keep == nil || l.keep(r)) {
+		l.textDigest(r, fset, f, src)
 		return f, err
 	}
 	for _, d := range f.Decls {
