@@ -39,6 +39,7 @@ type loaded struct {
 	realize  map[*types.TypeName][]*types.TypeName
 	ifaces   map[string][]*types.TypeName // interface by the Id of one of its methods
 	implDone bool
+	errFiles map[string]map[string]bool // import path → files with errors (analysed packages)
 }
 
 // callee is a function a dynamic call may reach: qn names its node (a
@@ -52,13 +53,12 @@ type callee struct {
 	anon bool
 }
 
-// loadMode loads every package, dependencies included, from source:
-// asking for dependencies' types from export data instead makes go list
-// compile the whole tree and its dependencies (minutes for a cold build
-// cache), while parsing them is seconds, and parseFile drops the function
-// bodies of files outside the tree so that their type-checking is cheap.
-const loadMode = packages.NeedName | packages.NeedFiles | packages.NeedCompiledGoFiles |
-	packages.NeedImports | packages.NeedDeps | packages.NeedTypes | packages.NeedSyntax | packages.NeedTypesInfo
+// Every package, dependencies included, is type-checked from source
+// (typecheck, after go list's metadata, listMode): asking for
+// dependencies' types from export data instead makes go list compile the
+// whole tree and its dependencies (minutes for a cold build cache), while
+// parsing them is seconds, and parseFile drops the function bodies of
+// files outside the tree so that their type-checking is cheap.
 
 // load loads the packages of the module in dir (relative to req.Root)
 // matching patterns (relative to dir, e.g. "./...").
@@ -67,11 +67,10 @@ func load(ctx context.Context, req ingest.Request, dir string, tree map[string]b
 	l := &loaded{fset: fset, root: req.Root, tree: tree,
 		relCache: map[string]string{}, fields: map[*types.Var]string{}, scanned: map[*types.Package]bool{}}
 	cfg := &packages.Config{
-		ParseFile: l.parseFile,
-		Context:   ctx,
-		Mode:      loadMode,
-		Dir:       filepath.Join(req.Root, filepath.FromSlash(dir)),
-		Fset:      fset,
+		Context: ctx,
+		Mode:    listMode,
+		Dir:     filepath.Join(req.Root, filepath.FromSlash(dir)),
+		Fset:    fset,
 		// Each module is loaded from its own directory, whatever go.work
 		// may say around it.
 		Env: append(os.Environ(), "GOWORK=off"),
@@ -93,17 +92,11 @@ func load(ctx context.Context, req ingest.Request, dir string, tree map[string]b
 		return nil, fmt.Errorf("golang: load %s: %w", dir, err)
 	}
 	l.pkgs = withTests(pkgs)
-	// Dependencies were loaded from source only for their types: drop
-	// their syntax and type information now.
-	roots := map[*packages.Package]bool{}
-	for _, p := range l.pkgs {
-		roots[p] = true
+	// Only the analysed packages keep syntax and type information; the
+	// rest were needed for their types only.
+	if err := l.typecheck(ctx, pkgs, l.pkgs); err != nil {
+		return nil, fmt.Errorf("golang: load %s: %w", dir, err)
 	}
-	packages.Visit(pkgs, nil, func(p *packages.Package) {
-		if !roots[p] {
-			p.Syntax, p.TypesInfo = nil, nil
-		}
-	})
 	return l, nil
 }
 
@@ -200,11 +193,7 @@ func (l *loaded) parseFile(fset *token.FileSet, filename string, src []byte) (*a
 	if f == nil || l.relName(fset.Position(f.Package).Filename) != "" {
 		return f, err
 	}
-	for _, d := range f.Decls {
-		if fd, ok := d.(*ast.FuncDecl); ok {
-			fd.Body = nil
-		}
-	}
+	stripBodies(f)
 	return f, err
 }
 
@@ -218,7 +207,7 @@ func (l *loaded) wellTyped(p *packages.Package) bool {
 		if !ok {
 			return false
 		}
-		if len(q.Errors) > 0 && (q == p || l.inTreePkg(q)) {
+		if len(q.Errors) > 0 && (q == p || l.inTreePkg(q)) || q != p && l.bodyErrors(q) {
 			ok = false
 		}
 		return ok
