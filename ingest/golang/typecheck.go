@@ -25,14 +25,19 @@ const listMode = packages.NeedName | packages.NeedFiles | packages.NeedCompiledG
 
 // checker type-checks the packages of one load as go/packages' loader does
 // (same importer, sizes, Go version and error conversion), except that
-// packages not analysed are checked without function bodies and without
-// types.Info: only their declarations matter, to the packages that import
-// them.
+// packages not analysed get no types.Info, and are checked without
+// function bodies: only their declarations matter, to the packages that
+// import them. Errors in bodies decide whether SSA is built for the
+// packages that import them (wellTyped), so the tree's packages still
+// have their bodies checked when no analysed package of the same import
+// path does it for them (another module's packages: cmd imports std); a
+// variant's body errors are those of its analysed twin (bodyErrors).
 type checker struct {
 	l        *loaded
 	ctx      context.Context
 	analysed map[*packages.Package]bool
-	keep     map[string]bool // files of analysed packages: parsed whole
+	bodies   map[*packages.Package]bool // checked with function bodies
+	keep     map[string]bool            // files of those: parsed whole
 
 	mu    sync.Mutex
 	cache map[string]*parsedFile
@@ -52,19 +57,22 @@ type parsedFile struct {
 // analysed ones their syntax and types.Info too, dependencies first, as
 // many at once as there are CPUs.
 func (l *loaded) typecheck(ctx context.Context, initial, analysed []*packages.Package) error {
-	c := &checker{l: l, ctx: ctx, analysed: map[*packages.Package]bool{}, keep: map[string]bool{},
+	c := &checker{l: l, ctx: ctx, analysed: map[*packages.Package]bool{}, bodies: map[*packages.Package]bool{}, keep: map[string]bool{},
 		cache: map[string]*parsedFile{}, users: map[string]int{}, cpu: make(chan struct{}, runtime.GOMAXPROCS(0))}
+	paths := map[string]bool{}
 	for _, p := range analysed {
 		c.analysed[p] = true
-		for _, f := range p.CompiledGoFiles {
-			c.keep[f] = true
-		}
+		paths[p.PkgPath] = true
 	}
 	var order []*packages.Package
 	packages.Visit(initial, nil, func(p *packages.Package) {
 		order = append(order, p)
+		if c.analysed[p] || !paths[p.PkgPath] && l.inTreePkg(p) {
+			c.bodies[p] = true
+		}
 		for _, f := range p.CompiledGoFiles {
 			c.users[f]++
+			c.keep[f] = c.keep[f] || c.bodies[p]
 		}
 	})
 	done := make(map[*packages.Package]chan struct{}, len(order))
@@ -145,7 +153,7 @@ func (c *checker) check(p *packages.Package) {
 	}
 	tc := &types.Config{
 		Importer:         importer(p),
-		IgnoreFuncBodies: !full,
+		IgnoreFuncBodies: !c.bodies[p],
 		Error:            func(err error) { appendError(p, err) },
 		Sizes:            p.TypesSizes,
 	}
@@ -244,8 +252,8 @@ func (c *checker) parseFiles(names []string) ([]*ast.File, []error) {
 	return files, errs
 }
 
-// parse reads and parses one file; files no analysed package lists lose
-// their function bodies, which nothing checks.
+// parse reads and parses one file; files that only packages checked
+// without bodies list lose their bodies.
 func (c *checker) parse(name string) (*ast.File, error) {
 	src, err := os.ReadFile(name)
 	if err != nil {
