@@ -6,7 +6,7 @@ COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BIN       := bin/grafo
 
-.PHONY: all build static deps test test-deploy test-short nemesis bench bench-engine bench-cluster bench-graph bench-ingest bench-reingest bench-mcp bench-lsp lint fmt vet generate generate-check clean
+.PHONY: all build static deps test test-deploy test-short nemesis bench bench-engine bench-cluster bench-graph bench-ingest bench-ingest-memory bench-reingest bench-mcp bench-lsp lint fmt vet generate generate-check clean
 
 all: build
 
@@ -54,6 +54,10 @@ bench-graph:
 # without occurrences first (bash bench/ingest.sh occurrences: that part alone).
 bench-ingest:
 	bash bench/ingest.sh
+
+# Peak memory of the client and the node ingesting all of GOROOT/src.
+bench-ingest-memory:
+	bash bench/ingest_memory.sh
 
 # Re-ingest of std after a one-function-body change, against its full ingest.
 bench-reingest:

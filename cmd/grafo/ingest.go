@@ -17,7 +17,7 @@ import (
 	"github.com/grafo/grafo/kv/client"
 )
 
-func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	fs, server := clientFlags("ingest", "grafo ingest PATH --graph NAME [--server URL] [--watch]", stderr)
 	graph := fs.String("graph", "", "graph name (default: the folder's name)")
 	cg := fs.String("callgraph", "cha", "call-graph algorithm for dynamic calls: static, cha or vta")
@@ -33,6 +33,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	quiet := fs.Bool("quiet", false, "no progress output")
 	verbose := fs.Bool("verbose", false, "log what each phase does (to standard error)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the ingest to this file")
+	memprofile := fs.String("memprofile", "", "write a heap profile taken near the ingest's peak of live heap to this file")
 	pos, err := parseN(fs, args, 1, "ingest takes one PATH")
 	if err != nil {
 		return err
@@ -59,6 +60,14 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *memprofile != "" {
+		p := startPeakProfile(*memprofile)
+		defer func() {
+			if perr := p.close(); perr != nil && err == nil {
+				err = perr
+			}
+		}()
 	}
 	c := newClient(*server)
 	if *watch {

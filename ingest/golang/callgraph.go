@@ -45,47 +45,24 @@ func (l *loaded) indexDynamic(algo string) (err error) {
 	prog.Build()
 
 	funcs := l.treeFunctions(prog, syntactic)
-	cg := chaGraph(funcs, l.candidates(prog, funcs, syntactic), l.testScope())
-	if algo == "vta" {
-		cg = vta.CallGraph(funcs, cg)
-	}
+	cands, scope := l.candidates(prog, funcs, syntactic), l.testScope()
 	objs := map[*ssa.Function]callee{}
-	for fn, node := range cg.Nodes {
-		// Wrappers and thunks repeat their method's calls; the package
-		// initializer is kept for calls in variable initialisers.
-		if fn == nil || fn.Synthetic != "" && fn.Synthetic != "package initializer" && fn.Object() == nil {
-			continue
-		}
-		for _, e := range node.Out {
-			if e.Site == nil {
-				continue
-			}
-			c := e.Site.Common()
-			// Direct calls of declared functions are static in the syntax
-			// too; keep the rest, including calls SSA resolved through a
-			// closure or bound method (g := x.M; g()), which the syntax
-			// sees as calls of a function value.
-			if _, direct := c.Value.(*ssa.Function); direct && !c.IsInvoke() || !c.Pos().IsValid() {
-				continue
-			}
-			if l.rel(c.Pos()) == "" {
-				continue
-			}
-			ce, ok := objs[e.Callee.Func]
-			if !ok {
-				ce = l.calleeOf(e.Callee.Func)
-				objs[e.Callee.Func] = ce
-			}
-			// CHA deems every function of the right signature a callee of
-			// a function value, thousands in the standard library alone:
-			// such calls keep only the tree's functions.
-			if ce.qn != "" && (c.IsInvoke() || ce.fn == nil || l.inTree(ce.fn)) {
-				l.dyn[c.Pos()] = append(l.dyn[c.Pos()], ce)
-			}
-		}
+	if algo != "vta" {
+		// CHA's edges go straight to the index: the graph would also
+		// hold every static call of the program, which nothing reads.
+		chaEdges(funcs, cands, scope, func(f *ssa.Function, site ssa.CallInstruction, g *ssa.Function) {
+			l.addDynamic(objs, f, site, g)
+		})
+		l.record(prog, funcs, syntactic) // for the next body-only re-ingest
+		return nil
 	}
-	if algo == "cha" {
-		l.record(prog, funcs, syntactic)
+	cg := vta.CallGraph(funcs, chaGraph(funcs, cands, scope))
+	for fn, node := range cg.Nodes {
+		for _, e := range node.Out {
+			if e.Site != nil {
+				l.addDynamic(objs, fn, e.Site, e.Callee.Func)
+			}
+		}
 	}
 	return nil
 }
@@ -108,6 +85,38 @@ func (l *loaded) createFromTypes(prog *ssa.Program, created map[*types.Package]b
 			createAll([]*types.Package{p.Types})
 			createAll(p.Types.Imports())
 		}
+	}
+}
+
+// addDynamic records that the call site of caller may reach g, if it is a
+// dynamic call site of the tree. objs caches the callee of each function.
+func (l *loaded) addDynamic(objs map[*ssa.Function]callee, caller *ssa.Function, site ssa.CallInstruction, g *ssa.Function) {
+	// Wrappers and thunks repeat their method's calls; the package
+	// initializer is kept for calls in variable initialisers.
+	if caller == nil || caller.Synthetic != "" && caller.Synthetic != "package initializer" && caller.Object() == nil {
+		return
+	}
+	c := site.Common()
+	// Direct calls of declared functions are static in the syntax
+	// too; keep the rest, including calls SSA resolved through a
+	// closure or bound method (g := x.M; g()), which the syntax
+	// sees as calls of a function value.
+	if _, direct := c.Value.(*ssa.Function); direct && !c.IsInvoke() || !c.Pos().IsValid() {
+		return
+	}
+	if l.rel(c.Pos()) == "" {
+		return
+	}
+	ce, ok := objs[g]
+	if !ok {
+		ce = l.calleeOf(g)
+		objs[g] = ce
+	}
+	// CHA deems every function of the right signature a callee of
+	// a function value, thousands in the standard library alone:
+	// such calls keep only the tree's functions.
+	if ce.qn != "" && (c.IsInvoke() || ce.fn == nil || l.inTree(ce.fn)) {
+		l.dyn[c.Pos()] = append(l.dyn[c.Pos()], ce)
 	}
 }
 
@@ -201,14 +210,14 @@ func (l *loaded) candidates(prog *ssa.Program, funcs map[*ssa.Function]bool, syn
 	return out
 }
 
-// chaGraph is class hierarchy analysis over funcs: an interface call may
+// chaEdges is class hierarchy analysis over funcs: an interface call may
 // reach every method of cands with its name whose receiver implements the
 // interface, a call of a function value every function of cands with its
 // signature that some function of funcs uses as a value. (x/tools'
 // cha.CallGraph does the same over ssautil.AllFunctions, with every
 // function of the signature: with tests analysed, a call of a
 // func(*testing.T) value would reach every test of the tree.)
-func chaGraph(funcs, cands map[*ssa.Function]bool, scope testScope) *callgraph.Graph {
+func chaEdges(funcs, cands map[*ssa.Function]bool, scope testScope, edge func(f *ssa.Function, site ssa.CallInstruction, g *ssa.Function)) {
 	var bySig typeutil.Map // signature → []*ssa.Function
 	byID := map[string][]*ssa.Function{}
 	taken := addressTaken(funcs)
@@ -255,21 +264,27 @@ func chaGraph(funcs, cands map[*ssa.Function]bool, scope testScope) *callgraph.G
 		fs, _ := bySig.At(c.Signature()).([]*ssa.Function)
 		return fs
 	}
-	cg := callgraph.New(nil)
 	for f := range funcs {
-		fnode := cg.CreateNode(f)
 		for _, b := range f.Blocks {
 			for _, instr := range b.Instrs {
 				if site, ok := instr.(ssa.CallInstruction); ok {
 					for _, g := range callees(site.Common()) {
 						if scope.linked(f, g) {
-							callgraph.AddEdge(fnode, site, cg.CreateNode(g))
+							edge(f, site, g)
 						}
 					}
 				}
 			}
 		}
 	}
+}
+
+// chaGraph is chaEdges as a call graph (VTA refines it).
+func chaGraph(funcs, cands map[*ssa.Function]bool, scope testScope) *callgraph.Graph {
+	cg := callgraph.New(nil)
+	chaEdges(funcs, cands, scope, func(f *ssa.Function, site ssa.CallInstruction, g *ssa.Function) {
+		callgraph.AddEdge(cg.CreateNode(f), site, cg.CreateNode(g))
+	})
 	return cg
 }
 

@@ -8,15 +8,22 @@
 //     directory with golang.org/x/tools/go/packages ("./...", GOWORK off,
 //     with tests when the tree holds _test.go files: each package's test
 //     variant stands for the package, external _test packages are
-//     analysed on their own): syntax and type information for the tree's
-//     packages, dependencies' declarations parsed without bodies. A module
-//     none of whose files changed is not loaded at all.
+//     analysed on their own): go list's metadata, then parsed and
+//     type-checked here (typecheck.go), dependencies first. Only the
+//     analysed packages keep syntax and types.Info, until their facts are
+//     out; the rest are checked for their declarations only: packages go
+//     list recompiles for a test ("fmt [strconv.test]"), the standard
+//     library and dependencies (parsed without bodies). The tree's
+//     packages of another module (cmd imports std) still have their bodies
+//     checked, without types.Info, since their errors decide where SSA is
+//     built. A module none of whose files changed is not loaded at all.
 //   - Declarations, static calls, variable and field uses and class
 //     relations come from the syntax and go/types. Dynamic calls (through
 //     interfaces and function values) come from go/ssa and the call-graph
 //     algorithm chosen (static, cha, vta); "static" builds no SSA. SSA is
 //     built only for well-typed packages, and dropped as soon as the
-//     dynamic call sites are indexed. The call graph covers every function
+//     dynamic call sites are indexed; CHA's edges go straight to that
+//     index (no call graph of every static call is built). The call graph covers every function
 //     the tree declares and its closures, reachable or not; CHA's
 //     candidates are those functions plus the methods of the exported
 //     types of the packages the tree imports directly; a function value

@@ -39,6 +39,7 @@ type loaded struct {
 	realize  map[*types.TypeName][]*types.TypeName
 	ifaces   map[string][]*types.TypeName // interface by the Id of one of its methods
 	implDone bool
+	errFiles map[string]map[string]bool // import path → files with errors (analysed packages)
 
 	// For the body-only re-ingest (incremental.go): keep says which tree
 	// files keep their function bodies (nil: all); text digests each
@@ -65,13 +66,12 @@ type callee struct {
 	ext  string
 }
 
-// loadMode loads every package, dependencies included, from source:
-// asking for dependencies' types from export data instead makes go list
-// compile the whole tree and its dependencies (minutes for a cold build
-// cache), while parsing them is seconds, and parseFile drops the function
-// bodies of files outside the tree so that their type-checking is cheap.
-const loadMode = packages.NeedName | packages.NeedFiles | packages.NeedCompiledGoFiles |
-	packages.NeedImports | packages.NeedDeps | packages.NeedTypes | packages.NeedSyntax | packages.NeedTypesInfo
+// Every package, dependencies included, is type-checked from source
+// (typecheck, after go list's metadata, listMode): asking for
+// dependencies' types from export data instead makes go list compile the
+// whole tree and its dependencies (minutes for a cold build cache), while
+// parsing them is seconds, and parseFile drops the function bodies of
+// files outside the tree so that their type-checking is cheap.
 
 // load loads the packages of the module in dir (relative to req.Root)
 // matching patterns (relative to dir, e.g. "./...").
@@ -86,11 +86,10 @@ func loadKeeping(ctx context.Context, req ingest.Request, dir string, tree map[s
 	l := &loaded{fset: fset, root: req.Root, tree: tree, keep: keep, text: map[string]string{},
 		relCache: map[string]string{}, fields: map[*types.Var]string{}, scanned: map[*types.Package]bool{}}
 	cfg := &packages.Config{
-		ParseFile: l.parseFile,
-		Context:   ctx,
-		Mode:      loadMode,
-		Dir:       filepath.Join(req.Root, filepath.FromSlash(dir)),
-		Fset:      fset,
+		Context: ctx,
+		Mode:    listMode,
+		Dir:     filepath.Join(req.Root, filepath.FromSlash(dir)),
+		Fset:    fset,
 		// Each module is loaded from its own directory, whatever go.work
 		// may say around it.
 		Env: append(os.Environ(), "GOWORK=off"),
@@ -112,17 +111,11 @@ func loadKeeping(ctx context.Context, req ingest.Request, dir string, tree map[s
 		return nil, fmt.Errorf("golang: load %s: %w", dir, err)
 	}
 	l.pkgs = withTests(pkgs)
-	// Dependencies were loaded from source only for their types: drop
-	// their syntax and type information now.
-	roots := map[*packages.Package]bool{}
-	for _, p := range l.pkgs {
-		roots[p] = true
+	// Only the analysed packages keep syntax and type information; the
+	// rest were needed for their types only.
+	if err := l.typecheck(ctx, pkgs, l.pkgs); err != nil {
+		return nil, fmt.Errorf("golang: load %s: %w", dir, err)
 	}
-	packages.Visit(pkgs, nil, func(p *packages.Package) {
-		if !roots[p] {
-			p.Syntax, p.TypesInfo = nil, nil
-		}
-	})
 	return l, nil
 }
 
@@ -223,11 +216,7 @@ func (l *loaded) parseFile(fset *token.FileSet, filename string, src []byte) (*a
 		l.textDigest(r, fset, f, src)
 		return f, err
 	}
-	for _, d := range f.Decls {
-		if fd, ok := d.(*ast.FuncDecl); ok {
-			fd.Body = nil
-		}
-	}
+	stripBodies(f)
 	return f, err
 }
 
@@ -241,7 +230,7 @@ func (l *loaded) wellTyped(p *packages.Package) bool {
 		if !ok {
 			return false
 		}
-		if len(q.Errors) > 0 && (q == p || l.inTreePkg(q)) {
+		if len(q.Errors) > 0 && (q == p || l.inTreePkg(q)) || q != p && l.bodyErrors(q) {
 			ok = false
 		}
 		return ok
