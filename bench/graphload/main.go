@@ -88,17 +88,24 @@ type loadSpec struct {
 	qn                              func(int) string
 }
 
-// maxAttempts bounds the sends of one batch.
-const maxAttempts = 10
+// A batch that failed is sent again after a pause that doubles up to
+// maxPause, for at most batchPatience in all: a load must not fail
+// because the machine is slow, only because the cluster stays down.
+const (
+	maxPause      = 30 * time.Second
+	batchPatience = 30 * time.Minute
+)
 
 // load writes the synthetic graph: files of perFile functions, each
-// calling edges/nodes random others, perBatch files per request, with
-// concurrency requests in flight. The files are generated in order from
-// one seed, so every run (and every concurrency) loads the same graph.
+// calling edges/nodes random others, perBatch files per request, with up
+// to concurrency requests in flight (fewer while the cluster refuses
+// batches, see gate). The files are generated in order from one seed,
+// so every run (and every concurrency) loads the same graph.
 func load(ctx context.Context, c *client.Client, sp loadSpec) {
 	start := time.Now()
 	sink := remote.New(c)
 	batches := make(chan []ingest.FileFacts, sp.concurrency)
+	g := newGate(sp.concurrency)
 	var retries atomic.Int64
 	var wg sync.WaitGroup
 	for w := 0; w < sp.concurrency; w++ {
@@ -106,34 +113,78 @@ func load(ctx context.Context, c *client.Client, sp loadSpec) {
 		go func() {
 			defer wg.Done()
 			for b := range batches {
-				retries.Add(int64(sendBatch(ctx, sink, sp.graph, b)))
+				retries.Add(int64(sendBatch(ctx, sink, sp.graph, b, g)))
 			}
 		}()
 	}
 	genFiles(sp, func(b []ingest.FileFacts) { batches <- b })
 	close(batches)
 	wg.Wait()
-	fmt.Printf("%-24s loaded %d nodes, %d edges in %v (%d in flight; %d batches of %d files sent again)\n",
+	fmt.Printf("%-24s loaded %d nodes, %d edges in %v (up to %d in flight; %d batches of %d files sent again)\n",
 		sp.label, sp.nodes, sp.edges, time.Since(start).Round(time.Millisecond), sp.concurrency, retries.Load(), sp.perBatch)
 }
 
-// sendBatch puts one batch and returns how many times it was sent again.
-// A batch is files replaced as units, so sending it again is safe; on an
-// overloaded machine a cluster can time out a quorum now and then (the
-// retries are reported). It exits after maxAttempts failures.
-func sendBatch(ctx context.Context, sink *remote.Sink, graph string, batch []ingest.FileFacts) int {
+// sendBatch puts one batch through g and returns how many times it was
+// sent again. A batch is files replaced as units, so sending it again is
+// safe; on an overloaded machine a cluster can time out a quorum now and
+// then (the retries are reported). It exits once the batch has failed
+// for batchPatience.
+func sendBatch(ctx context.Context, sink *remote.Sink, graph string, batch []ingest.FileFacts, g *gate) int {
+	first := time.Now()
+	pause := time.Second
 	for attempt := 1; ; attempt++ {
+		g.enter()
 		err := sink.PutFiles(ctx, graph, batch)
+		g.leave(err == nil)
 		if err == nil {
 			return attempt - 1
 		}
-		if attempt == maxAttempts {
-			fmt.Fprintln(os.Stderr, "load:", err)
+		if time.Since(first) > batchPatience {
+			fmt.Fprintf(os.Stderr, "load: a batch failed for %v, %d attempts: %v\n", batchPatience, attempt, err)
 			os.Exit(1)
 		}
-		fmt.Fprintf(os.Stderr, "load: attempt %d of a batch failed, sending it again: %v\n", attempt, err)
-		time.Sleep(time.Duration(attempt) * time.Second)
+		fmt.Fprintf(os.Stderr, "load: attempt %d of a batch failed, sending it again in %v: %v\n", attempt, pause, err)
+		time.Sleep(pause)
+		pause = min(2*pause, maxPause)
 	}
+}
+
+// gate bounds the requests in flight, additive increase and
+// multiplicative decrease: a failed request halves the bound, each run of
+// successes as long as the bound raises it by one, up to max. A cluster
+// that times out quorums then gets fewer requests while it catches up
+// rather than the same load again plus the retries.
+type gate struct {
+	mu                     sync.Mutex
+	cond                   *sync.Cond
+	limit, max, active, ok int
+}
+
+func newGate(max int) *gate {
+	g := &gate{limit: max, max: max}
+	g.cond = sync.NewCond(&g.mu)
+	return g
+}
+
+func (g *gate) enter() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for g.active >= g.limit {
+		g.cond.Wait()
+	}
+	g.active++
+}
+
+func (g *gate) leave(ok bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.active--
+	if !ok {
+		g.limit, g.ok = max(1, g.limit/2), 0
+	} else if g.ok++; g.ok >= g.limit && g.limit < g.max {
+		g.limit, g.ok = g.limit+1, 0
+	}
+	g.cond.Broadcast()
 }
 
 // genFiles calls send with each batch of synthetic files, in order.

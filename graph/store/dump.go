@@ -270,11 +270,13 @@ const (
 // A restore keeps restoreInflight batches in flight, so the target's
 // write path stays busy while the next batch is decoded and sent (memory:
 // that many batches). A batch that fails as unavailable is sent again, up
-// to restoreAttempts times in all: files are replaced as units, so
-// sending one again is safe.
+// to restoreAttempts times in all, after pauses doubling from a second to
+// restoreMaxPause (about three minutes in all): files are replaced as
+// units, so sending one again is safe.
 const (
 	restoreInflight = 4
-	restoreAttempts = 5
+	restoreAttempts = 8
+	restoreMaxPause = 30 * time.Second
 )
 
 // Restore loads a dump (as Dump writes it, one JSON record after another)
@@ -464,6 +466,7 @@ func (rs *restoring) flush(ctx context.Context) error {
 
 // put sends one batch, again while the target answers unavailable.
 func (rs *restoring) put(ctx context.Context, batch []ingest.FileFacts) error {
+	pause := time.Second
 	for attempt := 1; ; attempt++ {
 		err := rs.r.PutFiles(ctx, rs.graph, batch)
 		if err == nil || !errors.Is(err, kv.ErrUnavailable) || attempt == restoreAttempts {
@@ -471,7 +474,8 @@ func (rs *restoring) put(ctx context.Context, batch []ingest.FileFacts) error {
 		}
 		rs.retries.Add(1)
 		select {
-		case <-time.After(time.Duration(attempt) * time.Second):
+		case <-time.After(pause):
+			pause = min(2*pause, restoreMaxPause)
 		case <-ctx.Done():
 			return err
 		}
