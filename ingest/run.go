@@ -47,6 +47,7 @@ type Summary struct {
 	Nodes, Edges                            int // written
 	Refreshed                               int // unchanged files re-analysed whose facts changed, so were rewritten
 	Diagnostics                             int // on written files
+	Retries                                 int // batches sent again after the sink answered unavailable
 	Languages                               []Language
 	Unsupported                             map[string]int    // language → files left out: frontend not compiled in
 	UnsupportedWhy                          map[string]string // language → why its frontend is not in this binary, when known
@@ -63,6 +64,9 @@ func (s Summary) String() string {
 	// node or edge that several files produce is sent with each and stored
 	// once (grafo ingest prints the stored totals after this).
 	fmt.Fprintf(&b, "written: %d node and %d edge records for the changed files; %d diagnostics\n", s.Nodes, s.Edges, s.Diagnostics)
+	if s.Retries > 0 {
+		fmt.Fprintf(&b, "sent again: %d batches the node answered unavailable\n", s.Retries)
+	}
 	if s.Refreshed > 0 {
 		fmt.Fprintf(&b, "re-analysed: %d unchanged files whose facts the change altered\n", s.Refreshed)
 	}
@@ -431,6 +435,7 @@ func (r *run) finish(ctx context.Context) error {
 	tw := time.Now()
 	_, err := r.w.close()
 	r.sum.Write = time.Since(tw)
+	r.sum.Retries = r.w.retries // every call has returned
 	if err != nil {
 		return err
 	}
