@@ -15,6 +15,7 @@
 #   RESTORE_INTO=one               # restore into a fresh single node instead
 #   PORT=N                         # first of the ports used (default 17670;
 #                                  # the three-node clusters use N+100, N+200)
+#   PPROF=ADDR                     # the one node serves Go's profiler on ADDR
 #   EDGES=N QUERIES=N
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,7 +57,7 @@ part() { [[ $PARTS == *",$1,"* ]]; }
 
 if part one; then
   rm -rf "$work/solo"
-  start_node solo "$PORT"
+  start_node solo "$PORT" ${PPROF:+--pprof "$PPROF"}
   solo=$last_pid
   load -addrs "$one" -label "1 node"
   report "1 node" "$work/solo" "$solo"

@@ -54,6 +54,7 @@ type Summary struct {
 	Refreshed                               int // unchanged files re-analysed whose facts changed, so were rewritten
 	Narrow                                  int // packages re-analysed alone (Result.Narrow), not with the whole tree
 	Diagnostics                             int // on written files
+	Retries                                 int // batches sent again after the sink answered unavailable
 	Languages                               []Language
 	Unsupported                             map[string]int    // language → files left out: frontend not compiled in
 	UnsupportedWhy                          map[string]string // language → why its frontend is not in this binary, when known
@@ -72,6 +73,9 @@ func (s Summary) String() string {
 	fmt.Fprintf(&b, "written: %d node and %d edge records for the changed files; %d diagnostics\n", s.Nodes, s.Edges, s.Diagnostics)
 	if s.Narrow > 0 {
 		fmt.Fprintf(&b, "re-analysed: only the changed files' %d package(s); the change reaches no other file\n", s.Narrow)
+	}
+	if s.Retries > 0 {
+		fmt.Fprintf(&b, "sent again: %d batches the node answered unavailable\n", s.Retries)
 	}
 	if s.Refreshed > 0 {
 		fmt.Fprintf(&b, "re-analysed: %d unchanged files whose facts the change altered\n", s.Refreshed)
@@ -450,6 +454,7 @@ func (r *run) finish(ctx context.Context) error {
 	tw := time.Now()
 	_, err := r.w.close()
 	r.sum.Write = time.Since(tw)
+	r.sum.Retries = r.w.retries // every call has returned
 	if err != nil {
 		return err
 	}

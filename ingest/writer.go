@@ -2,9 +2,12 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/grafo/grafo/kv"
 )
 
 // Batch limits of the writer: a PutFiles call carries at most this many
@@ -16,6 +19,15 @@ const (
 	batchBytes    = 4 << 20
 	batchInflight = 8
 	deleteBatch   = 1000
+)
+
+// A batch the sink refused as unavailable (a quorum that timed out on a
+// busy cluster) is sent again, up to batchAttempts times in all, after
+// pauses doubling from a second to batchMaxPause: files are replaced as
+// units, so sending them again is safe.
+const (
+	batchAttempts = 6
+	batchMaxPause = 15 * time.Second
 )
 
 // writer sends facts to a Sink in batches, several calls in flight, as
@@ -39,6 +51,7 @@ type writer struct {
 	maxFiles   int
 	maxBytes   int
 	batchCalls int
+	retries    int // batches sent again
 }
 
 func newWriter(ctx context.Context, sink Sink, graph string, written func(files, nodes, edges int)) *writer {
@@ -88,8 +101,9 @@ func (w *writer) flush() error {
 	go func() {
 		defer w.wg.Done()
 		defer func() { <-w.sem }()
-		err := w.sink.PutFiles(w.ctx, w.graph, batch)
+		retries, err := w.put(batch)
 		w.mu.Lock()
+		w.retries += retries
 		defer w.mu.Unlock()
 		w.last = time.Now()
 		if err != nil {
@@ -108,6 +122,24 @@ func (w *writer) flush() error {
 		}
 	}()
 	return w.failed()
+}
+
+// put sends one batch, again while the sink answers unavailable, and
+// returns how many times it sent it again.
+func (w *writer) put(batch []FileFacts) (int, error) {
+	pause := time.Second
+	for attempt := 1; ; attempt++ {
+		err := w.sink.PutFiles(w.ctx, w.graph, batch)
+		if err == nil || !errors.Is(err, kv.ErrUnavailable) || attempt == batchAttempts {
+			return attempt - 1, err
+		}
+		select {
+		case <-time.After(pause):
+			pause = min(2*pause, batchMaxPause)
+		case <-w.ctx.Done():
+			return attempt - 1, err
+		}
+	}
 }
 
 // close flushes what is queued, waits for every call and returns the

@@ -20,9 +20,11 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -37,6 +39,7 @@ func main() {
 	edges := flag.Int("edges", 500000, "CALLS edges")
 	perFile := flag.Int("per-file", 100, "functions per synthetic file")
 	perBatch := flag.Int("batch", 20, "files per ingest request")
+	concurrency := flag.Int("concurrency", 2*runtime.GOMAXPROCS(0), "ingest requests in flight")
 	queries := flag.Int("queries", 400, "callers(depth: 3) queries")
 	clients := flag.Int("clients", 8, "concurrent query clients")
 	graph := flag.String("graph", "bench", "graph name")
@@ -70,57 +73,145 @@ func main() {
 		return
 	}
 	if !*skipLoad {
-		load(ctx, cs[0], *graph, *nodes, *edges, *perFile, *perBatch, *label, qn)
+		load(ctx, cs[0], loadSpec{graph: *graph, nodes: *nodes, edges: *edges, perFile: *perFile, perBatch: *perBatch,
+			concurrency: max(*concurrency, 1), label: *label, qn: qn})
 	}
 	measureCallers(ctx, cs, *graph, *nodes, *queries, *clients, *label, qn)
 }
 
+// loadSpec is the synthetic graph to load and how to send it.
+type loadSpec struct {
+	graph                           string
+	nodes, edges, perFile, perBatch int
+	concurrency                     int // batches in flight
+	label                           string
+	qn                              func(int) string
+}
+
+// A batch that failed is sent again after a pause that doubles up to
+// maxPause, for at most batchPatience in all: a load must not fail
+// because the machine is slow, only because the cluster stays down.
+const (
+	maxPause      = 30 * time.Second
+	batchPatience = 30 * time.Minute
+)
+
 // load writes the synthetic graph: files of perFile functions, each
-// calling edges/nodes random others, perBatch files per request.
-func load(ctx context.Context, c *client.Client, graph string, nodes, edges, perFile, perBatch int, label string, qn func(int) string) {
+// calling edges/nodes random others, perBatch files per request, with up
+// to concurrency requests in flight (fewer while the cluster refuses
+// batches, see gate). The files are generated in order from one seed,
+// so every run (and every concurrency) loads the same graph.
+func load(ctx context.Context, c *client.Client, sp loadSpec) {
 	start := time.Now()
 	sink := remote.New(c)
-	r := rand.New(rand.NewPCG(1, 2))
-	files := (nodes + perFile - 1) / perFile
-	perNodeEdges := edges / nodes
-	var batch []ingest.FileFacts
-	retries := 0
-	flush := func() {
-		// A batch is files replaced as units, so sending it again is
-		// safe; on an overloaded machine a cluster can time out a
-		// quorum now and then (the retries are reported).
-		for attempt := 1; ; attempt++ {
-			err := sink.PutFiles(ctx, graph, batch)
-			if err == nil {
-				break
+	batches := make(chan []ingest.FileFacts, sp.concurrency)
+	g := newGate(sp.concurrency)
+	var retries atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < sp.concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range batches {
+				retries.Add(int64(sendBatch(ctx, sink, sp.graph, b, g)))
 			}
-			if attempt == 5 {
-				fmt.Fprintln(os.Stderr, "load:", err)
-				os.Exit(1)
-			}
-			retries++
-			time.Sleep(time.Duration(attempt) * time.Second)
-		}
-		batch = batch[:0]
+		}()
 	}
+	genFiles(sp, func(b []ingest.FileFacts) { batches <- b })
+	close(batches)
+	wg.Wait()
+	fmt.Printf("%-24s loaded %d nodes, %d edges in %v (up to %d in flight; %d batches of %d files sent again)\n",
+		sp.label, sp.nodes, sp.edges, time.Since(start).Round(time.Millisecond), sp.concurrency, retries.Load(), sp.perBatch)
+}
+
+// sendBatch puts one batch through g and returns how many times it was
+// sent again. A batch is files replaced as units, so sending it again is
+// safe; on an overloaded machine a cluster can time out a quorum now and
+// then (the retries are reported). It exits once the batch has failed
+// for batchPatience.
+func sendBatch(ctx context.Context, sink *remote.Sink, graph string, batch []ingest.FileFacts, g *gate) int {
+	first := time.Now()
+	pause := time.Second
+	for attempt := 1; ; attempt++ {
+		g.enter()
+		err := sink.PutFiles(ctx, graph, batch)
+		g.leave(err == nil)
+		if err == nil {
+			return attempt - 1
+		}
+		if time.Since(first) > batchPatience {
+			fmt.Fprintf(os.Stderr, "load: a batch failed for %v, %d attempts: %v\n", batchPatience, attempt, err)
+			os.Exit(1)
+		}
+		fmt.Fprintf(os.Stderr, "load: attempt %d of a batch failed, sending it again in %v: %v\n", attempt, pause, err)
+		time.Sleep(pause)
+		pause = min(2*pause, maxPause)
+	}
+}
+
+// gate bounds the requests in flight, additive increase and
+// multiplicative decrease: a failed request halves the bound, each run of
+// successes as long as the bound raises it by one, up to max. A cluster
+// that times out quorums then gets fewer requests while it catches up
+// rather than the same load again plus the retries.
+type gate struct {
+	mu                     sync.Mutex
+	cond                   *sync.Cond
+	limit, max, active, ok int
+}
+
+func newGate(max int) *gate {
+	g := &gate{limit: max, max: max}
+	g.cond = sync.NewCond(&g.mu)
+	return g
+}
+
+func (g *gate) enter() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for g.active >= g.limit {
+		g.cond.Wait()
+	}
+	g.active++
+}
+
+func (g *gate) leave(ok bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.active--
+	if !ok {
+		g.limit, g.ok = max(1, g.limit/2), 0
+	} else if g.ok++; g.ok >= g.limit && g.limit < g.max {
+		g.limit, g.ok = g.limit+1, 0
+	}
+	g.cond.Broadcast()
+}
+
+// genFiles calls send with each batch of synthetic files, in order.
+func genFiles(sp loadSpec, send func([]ingest.FileFacts)) {
+	r := rand.New(rand.NewPCG(1, 2))
+	files := (sp.nodes + sp.perFile - 1) / sp.perFile
+	perNodeEdges := sp.edges / sp.nodes
+	var batch []ingest.FileFacts
 	for f := 0; f < files; f++ {
 		path := fmt.Sprintf("f%03d.go", f)
 		ff := ingest.FileFacts{File: ingest.File{Path: path, Name: path, MD5: fmt.Sprintf("%032x", f), Adler32: fmt.Sprintf("%08x", f), Language: "go"}}
-		for i := f * perFile; i < min((f+1)*perFile, nodes); i++ {
-			ff.Nodes = append(ff.Nodes, ingest.Node{Kind: ingest.Function, Name: fmt.Sprintf("F%d", i), QualifiedName: qn(i), Path: path, Line: 1 + (i%perFile)*10, EndLine: 9 + (i%perFile)*10})
+		for i := f * sp.perFile; i < min((f+1)*sp.perFile, sp.nodes); i++ {
+			line := 1 + (i%sp.perFile)*10
+			ff.Nodes = append(ff.Nodes, ingest.Node{Kind: ingest.Function, Name: fmt.Sprintf("F%d", i), QualifiedName: sp.qn(i), Path: path, Line: line, EndLine: line + 8})
 			for e := 0; e < perNodeEdges; e++ {
-				ff.Edges = append(ff.Edges, ingest.Edge{From: qn(i), To: qn(r.IntN(nodes)), Relation: ingest.Calls, Path: path, Line: 2 + (i%perFile)*10 + e})
+				ff.Edges = append(ff.Edges, ingest.Edge{From: sp.qn(i), To: sp.qn(r.IntN(sp.nodes)), Relation: ingest.Calls, Path: path, Line: line + 1 + e})
 			}
 		}
 		batch = append(batch, ff)
-		if len(batch) >= perBatch {
-			flush()
+		if len(batch) >= sp.perBatch {
+			send(batch)
+			batch = nil
 		}
 	}
 	if len(batch) > 0 {
-		flush()
+		send(batch)
 	}
-	fmt.Printf("%-24s loaded %d nodes, %d edges in %v (%d batches of %d files sent again)\n", label, nodes, edges, time.Since(start).Round(time.Millisecond), retries, perBatch)
 }
 
 // measureCallers runs queries callers(depth: 3) of random functions from

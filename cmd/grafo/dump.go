@@ -91,6 +91,9 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	fmt.Fprintf(stdout, "restored graph %s: %d files (%d deleted), %d nodes, %d edges, %d external nodes\n",
 		sum.Graph, sum.Files, sum.Deleted, sum.Nodes, sum.Edges, sum.External)
+	if sum.Retries > 0 {
+		fmt.Fprintf(stderr, "restore: %d batches sent again after the node answered unavailable\n", sum.Retries)
+	}
 	return nil
 }
 

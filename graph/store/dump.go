@@ -1,10 +1,14 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/grafo/grafo/ingest"
@@ -252,12 +256,27 @@ type RestoreSummary struct {
 	Graph                  string
 	Files, Deleted         int
 	Nodes, Edges, External int
+	// Retries counts batches of files sent again after the target
+	// answered unavailable (a quorum that timed out on a busy cluster).
+	Retries int
 }
 
 // restoreBatch bounds the files (and, roughly, bytes) of one PutFiles.
 const (
 	restoreBatchFiles = 64
 	restoreBatchBytes = 8 << 20
+)
+
+// A restore keeps restoreInflight batches in flight, so the target's
+// write path stays busy while the next batch is decoded and sent (memory:
+// that many batches). A batch that fails as unavailable is sent again, up
+// to restoreAttempts times in all, after pauses doubling from a second to
+// restoreMaxPause (about three minutes in all): files are replaced as
+// units, so sending one again is safe.
+const (
+	restoreInflight = 4
+	restoreAttempts = 8
+	restoreMaxPause = 30 * time.Second
 )
 
 // Restore loads a dump (as Dump writes it, one JSON record after another)
@@ -276,7 +295,8 @@ func Restore(ctx context.Context, dec *json.Decoder, graph string, r Restorer) (
 	if err := ValidGraphID(graph); err != nil {
 		return RestoreSummary{}, err
 	}
-	rs := &restoring{r: r, graph: graph, seen: map[string]bool{}}
+	rs := &restoring{r: r, graph: graph, seen: map[string]bool{}, sem: make(chan struct{}, restoreInflight)}
+	defer rs.wg.Wait() // no batch outlives the call, whatever it returns
 	rs.sum.Graph = graph
 	if rs.before, err = r.Files(ctx, graph); err != nil {
 		return rs.sum, err
@@ -297,6 +317,7 @@ func Restore(ctx context.Context, dec *json.Decoder, graph string, r Restorer) (
 	if err := rs.finishFiles(ctx); err != nil {
 		return rs.sum, err
 	}
+	rs.sum.Retries = int(rs.retries.Load())
 	if err := r.SetLanguages(ctx, graph, head.Languages); err != nil {
 		return rs.sum, err
 	}
@@ -371,6 +392,14 @@ type restoring struct {
 	// mutation-made facts last, since their edges may reach nodes of any
 	// file.
 	filesDone bool
+
+	// Batches in flight: a slot of sem each; the first error and the
+	// retries they made.
+	sem     chan struct{}
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	err     error
+	retries atomic.Int64
 }
 
 // record applies the n-th record of the dump.
@@ -404,19 +433,59 @@ func (rs *restoring) record(ctx context.Context, n int, rec *DumpRecord) error {
 	return nil
 }
 
-// flush writes the batched files, the pending external nodes riding with
-// the first.
+// flush sends the batched files, the pending external nodes riding with
+// the first, once one of the restoreInflight slots is free; it returns
+// the first error of the batches sent so far.
 func (rs *restoring) flush(ctx context.Context) error {
 	if len(rs.batch) == 0 {
-		return nil
+		return rs.failed()
 	}
 	if len(rs.pending) > 0 {
 		rs.batch[0].Nodes = append(rs.batch[0].Nodes, rs.pending...)
 		rs.pending = nil
 	}
-	err := rs.r.PutFiles(ctx, rs.graph, rs.batch)
-	rs.batch, rs.size = rs.batch[:0], 0
-	return err
+	batch := rs.batch
+	rs.batch, rs.size = nil, 0
+	select {
+	case rs.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	rs.wg.Add(1)
+	go func() {
+		defer rs.wg.Done()
+		defer func() { <-rs.sem }()
+		if err := rs.put(ctx, batch); err != nil {
+			rs.mu.Lock()
+			rs.err = cmp.Or(rs.err, err)
+			rs.mu.Unlock()
+		}
+	}()
+	return rs.failed()
+}
+
+// put sends one batch, again while the target answers unavailable.
+func (rs *restoring) put(ctx context.Context, batch []ingest.FileFacts) error {
+	pause := time.Second
+	for attempt := 1; ; attempt++ {
+		err := rs.r.PutFiles(ctx, rs.graph, batch)
+		if err == nil || !errors.Is(err, kv.ErrUnavailable) || attempt == restoreAttempts {
+			return err
+		}
+		rs.retries.Add(1)
+		select {
+		case <-time.After(pause):
+			pause = min(2*pause, restoreMaxPause)
+		case <-ctx.Done():
+			return err
+		}
+	}
+}
+
+func (rs *restoring) failed() error {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.err
 }
 
 // finishFiles runs once, after the last file: it writes what is batched
@@ -426,7 +495,10 @@ func (rs *restoring) finishFiles(ctx context.Context) error {
 		return nil
 	}
 	rs.filesDone = true
-	if err := rs.flush(ctx); err != nil {
+	err := rs.flush(ctx)
+	// Every file is in before external nodes go alone and files go.
+	rs.wg.Wait()
+	if err := cmp.Or(err, rs.failed()); err != nil {
 		return err
 	}
 	if len(rs.pending) > 0 {

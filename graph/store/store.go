@@ -26,6 +26,13 @@ type Options struct {
 	// Parallel is the number of batches or scans in flight; 0 means
 	// DefaultParallel.
 	Parallel int
+	// Writes bounds the kv.Store.Write calls in flight across the whole
+	// Store, whatever the number of requests writing; 0 means
+	// DefaultWrites. Calls past it wait here, with no deadline, rather
+	// than in the replicas' queues, where waiting counts against each
+	// replica call's timeout: a big load then slows down instead of
+	// failing on a busy machine.
+	Writes int
 	// Write and Read are the consistency of the store's own writes and
 	// reads; zero values use the cluster's defaults.
 	Write, Read kv.Options
@@ -38,6 +45,7 @@ type Options struct {
 const (
 	DefaultBatchSize = 4096
 	DefaultParallel  = 16
+	DefaultWrites    = 4
 )
 
 // Store maps graphs onto kv rows. It is safe for concurrent use.
@@ -49,6 +57,8 @@ type Store struct {
 	now  func() time.Time
 	rmu  sync.Mutex // serialises recounts of file owners' stats rows
 	scan int        // rows per scan page
+	// writes holds a token per kv.Store.Write call in flight (Options.Writes).
+	writes chan struct{}
 }
 
 var _ ingest.Sink = (*Store)(nil)
@@ -57,11 +67,13 @@ var _ ingest.Sink = (*Store)(nil)
 func New(s kv.Store, o Options) *Store {
 	o.BatchSize = orDefault(o.BatchSize, DefaultBatchSize)
 	o.Parallel = orDefault(o.Parallel, DefaultParallel)
+	o.Writes = orDefault(o.Writes, DefaultWrites)
 	now := o.Now
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{kv: s, o: o, log: orDiscard(o.Logger), bus: o.Bus, now: now, scan: 1000}
+	return &Store{kv: s, o: o, log: orDiscard(o.Logger), bus: o.Bus, now: now, scan: 1000,
+		writes: make(chan struct{}, o.Writes)}
 }
 
 // orDefault is v, or def when v is not positive (an unset option).
@@ -191,13 +203,25 @@ func (s *Store) flush(ctx context.Context, b *batch) error {
 	n := (len(b.w) + s.o.BatchSize - 1) / s.o.BatchSize
 	err := s.parallel(ctx, n, func(ctx context.Context, i int) error {
 		end := min((i+1)*s.o.BatchSize, len(b.w))
-		return s.kv.Write(ctx, b.w[i*s.o.BatchSize:end], s.o.Write)
+		return s.write(ctx, b.w[i*s.o.BatchSize:end])
 	})
 	b.w = b.w[:0]
 	if err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
 	return nil
+}
+
+// write is one kv.Store.Write call, once one of the Store's Options.Writes
+// slots is free.
+func (s *Store) write(ctx context.Context, ws []kv.Write) error {
+	select {
+	case s.writes <- struct{}{}:
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+	defer func() { <-s.writes }()
+	return s.kv.Write(ctx, ws, s.o.Write)
 }
 
 // getMany reads keys and returns the live values (nil for absent ones).

@@ -116,11 +116,14 @@ func (a *AntiEntropy) run() {
 			return
 		case <-time.After(wait):
 		}
+		start := time.Now()
 		st, err := a.Round(ctx)
 		// A round walks the whole engine several times; on a large store
 		// that is expensive, so rounds are spaced to spend at most about
 		// 1/maxBusy of the time comparing (never more often than Interval).
-		wait = max(a.cfg.Interval, maxBusy*st.Duration)
+		// The time is measured here: a round that failed (a peer timed
+		// out on a busy cluster) reports none, yet walked as much.
+		wait = max(a.cfg.Interval, maxBusy*time.Since(start))
 		if ctx.Err() != nil {
 			return
 		}
