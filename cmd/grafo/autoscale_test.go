@@ -28,7 +28,7 @@ case "$1" in
 up)
   n=$(ls "$dir" | grep -c '\.pid$' || true)
   id="auto$((n+1))"
-  "$GRAFO_TEST_BIN" serve --node-id "$id" --data "$dir/$id" --http 127.0.0.1:0 --cluster 127.0.0.1:0 \
+  "$(cat "$dir/bin")" serve --node-id "$id" --data "$dir/$id" --http 127.0.0.1:0 --cluster 127.0.0.1:0 \
     --heartbeat 200ms --join "$(cat "$dir/seed")" >"$dir/$id.log" 2>&1 &
   echo $! >"$dir/$id.pid"
   echo "up $id" >>"$dir/calls" ;;
@@ -45,12 +45,18 @@ esac
 // client running throughout never fails, and every acknowledged write
 // reads back.
 func TestAutoscaleOutAndIn(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	dir := t.TempDir()
 	script := filepath.Join(dir, "actuator.sh")
 	if err := os.WriteFile(script, []byte(actuatorScript), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("GRAFO_TEST_BIN", grafoBin)
+	// The binary's path in a file beside the script, as the seed's: an
+	// environment variable would need t.Setenv, which a parallel test
+	// cannot use.
+	if err := os.WriteFile(filepath.Join(dir, "bin"), []byte(grafoBin), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		pids, _ := filepath.Glob(filepath.Join(dir, "*.pid"))
 		for _, f := range pids {
@@ -193,6 +199,7 @@ func (w *quorumWriter) verify(t *testing.T, c *client.Client) {
 // A preStop hook runs `grafo cluster leave --wait` against its own node
 // with only GRAFO_NODE_ID to name it; it returns once the node is gone.
 func TestLeaveWaitFromTheLeavingNode(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	nodes := startCluster(t, 4)
 	cmd := exec.Command(grafoBin, "cluster", "leave", "--wait", "60s", "--server", nodes[3].url())
 	cmd.Env = append(os.Environ(), "GRAFO_NODE_ID=n4")
@@ -219,6 +226,7 @@ func TestLeaveWaitFromTheLeavingNode(t *testing.T) {
 // Every member of a StatefulSet gets the same --join; the node it names
 // sees its own address there and bootstraps instead of waiting on itself.
 func TestJoinListNamingItselfBootstraps(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	p := &proc{t: t, id: "self", data: filepath.Join(t.TempDir(), "self"), http: freePort(t), clust: freePort(t)}
 	p.args = []string{"--advertise", p.clust, "--join", p.clust}
 	p.start()
