@@ -56,7 +56,7 @@ func TestMain(m *testing.M) {
 // -parallel says otherwise. They spend their time waiting on processes
 // (joins, heartbeats, the nemesis's schedule), not on this process's CPU,
 // so the default of one per core leaves the machine idle.
-const testsAtOnce = 6
+const testsAtOnce = 4
 
 // widenParallel raises -test.parallel to testsAtOnce when the command line
 // did not set it.
