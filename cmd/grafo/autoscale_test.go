@@ -28,7 +28,7 @@ case "$1" in
 up)
   n=$(ls "$dir" | grep -c '\.pid$' || true)
   id="auto$((n+1))"
-  "$GRAFO_TEST_BIN" serve --node-id "$id" --data "$dir/$id" --http 127.0.0.1:0 --cluster 127.0.0.1:0 \
+  "$(cat "$dir/bin")" serve --node-id "$id" --data "$dir/$id" --http 127.0.0.1:0 --cluster 127.0.0.1:0 \
     --heartbeat 200ms --join "$(cat "$dir/seed")" >"$dir/$id.log" 2>&1 &
   echo $! >"$dir/$id.pid"
   echo "up $id" >>"$dir/calls" ;;
@@ -45,12 +45,18 @@ esac
 // client running throughout never fails, and every acknowledged write
 // reads back.
 func TestAutoscaleOutAndIn(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	dir := t.TempDir()
 	script := filepath.Join(dir, "actuator.sh")
 	if err := os.WriteFile(script, []byte(actuatorScript), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("GRAFO_TEST_BIN", grafoBin)
+	// The binary's path in a file beside the script, as the seed's: an
+	// environment variable would need t.Setenv, which a parallel test
+	// cannot use.
+	if err := os.WriteFile(filepath.Join(dir, "bin"), []byte(grafoBin), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		pids, _ := filepath.Glob(filepath.Join(dir, "*.pid"))
 		for _, f := range pids {
@@ -68,7 +74,7 @@ func TestAutoscaleOutAndIn(t *testing.T) {
 	c := nodes[0].client()
 	calls := func() string { b, _ := os.ReadFile(filepath.Join(dir, "calls")); return string(b) }
 
-	// Load: a quorum writer at ~150 writes/s against a target of 15 a node.
+	// Load: quorum writers at well over 150 writes/s against a target of 15 a node.
 	w := startQuorumWriter(nodes)
 	defer w.stop()
 
@@ -122,10 +128,11 @@ func TestAutoscaleOutAndIn(t *testing.T) {
 }
 
 // quorumWriter writes at quorum through the nodes in turn: hot, as fast
-// as it can; otherwise a trickle. It counts failures and remembers every
-// acknowledged write.
+// as its pace allows on writerGoroutines goroutines; otherwise a
+// trickle. It counts failures and remembers every acknowledged write.
 type quorumWriter struct {
 	hot      atomic.Bool
+	next     atomic.Int64 // the next write's number
 	mu       sync.Mutex
 	acked    map[string]string
 	failures atomic.Int64
@@ -135,36 +142,52 @@ type quorumWriter struct {
 	wg       sync.WaitGroup
 }
 
+// writerGoroutines, each writing at most once per hotPace, make a hot
+// load of 160 writes/s that stays above the target (15 writes/s a node,
+// 45/s over three) even when a quorum write takes 100 ms, as it can while
+// other tests' nodes share the cores and the disk; one writer waiting on
+// each write in turn fell below it.
+const (
+	writerGoroutines = 8
+	hotPace          = 50 * time.Millisecond
+)
+
 func startQuorumWriter(nodes []*proc) *quorumWriter {
 	w := &quorumWriter{acked: map[string]string{}, done: make(chan struct{})}
 	w.hot.Store(true)
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-w.done:
-				return
-			default:
-			}
-			if !w.hot.Load() && i%20 != 0 {
-				time.Sleep(50 * time.Millisecond) // idle: a trickle
-				continue
-			}
-			k, v := fmt.Sprintf("as-%05d", i), fmt.Sprintf("v%d", i)
-			// Spread over the three seeds, as a load balancer would.
-			if err := nodes[i%3].client().Put(context.Background(), []byte(k), []byte(v), kv.Options{Level: kv.Quorum}); err != nil {
-				w.failures.Add(1)
-				w.lastErr.Store(err.Error())
-				continue
-			}
-			w.mu.Lock()
-			w.acked[k] = v
-			w.mu.Unlock()
-			time.Sleep(5 * time.Millisecond)
-		}
-	}()
+	for range writerGoroutines {
+		w.wg.Add(1)
+		go w.run(nodes)
+	}
 	return w
+}
+
+func (w *quorumWriter) run(nodes []*proc) {
+	defer w.wg.Done()
+	for {
+		select {
+		case <-w.done:
+			return
+		default:
+		}
+		i := int(w.next.Add(1)) - 1
+		if !w.hot.Load() && i%20 != 0 {
+			time.Sleep(50 * time.Millisecond) // idle: a trickle
+			continue
+		}
+		began := time.Now()
+		k, v := fmt.Sprintf("as-%05d", i), fmt.Sprintf("v%d", i)
+		// Spread over the three seeds, as a load balancer would.
+		if err := nodes[i%3].client().Put(context.Background(), []byte(k), []byte(v), kv.Options{Level: kv.Quorum}); err != nil {
+			w.failures.Add(1)
+			w.lastErr.Store(err.Error())
+			continue
+		}
+		w.mu.Lock()
+		w.acked[k] = v
+		w.mu.Unlock()
+		time.Sleep(hotPace - time.Since(began))
+	}
 }
 
 func (w *quorumWriter) stop() {
@@ -193,6 +216,7 @@ func (w *quorumWriter) verify(t *testing.T, c *client.Client) {
 // A preStop hook runs `grafo cluster leave --wait` against its own node
 // with only GRAFO_NODE_ID to name it; it returns once the node is gone.
 func TestLeaveWaitFromTheLeavingNode(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	nodes := startCluster(t, 4)
 	cmd := exec.Command(grafoBin, "cluster", "leave", "--wait", "60s", "--server", nodes[3].url())
 	cmd.Env = append(os.Environ(), "GRAFO_NODE_ID=n4")
@@ -219,6 +243,7 @@ func TestLeaveWaitFromTheLeavingNode(t *testing.T) {
 // Every member of a StatefulSet gets the same --join; the node it names
 // sees its own address there and bootstraps instead of waiting on itself.
 func TestJoinListNamingItselfBootstraps(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	p := &proc{t: t, id: "self", data: filepath.Join(t.TempDir(), "self"), http: freePort(t), clust: freePort(t)}
 	p.args = []string{"--advertise", p.clust, "--join", p.clust}
 	p.start()

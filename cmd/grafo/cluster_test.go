@@ -63,15 +63,17 @@ func keysOf(t *testing.T, c *client.Client) map[string]int64 {
 }
 
 func TestClusterQuorum(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	nodes := startCluster(t, 3)
 	ctx := context.Background()
 	c1, c3 := nodes[0].client(), nodes[2].client()
 	q := kv.Options{Level: kv.Quorum}
-	for i := 0; i < 300; i++ {
+	putEach(t, 300, func(i int) error {
 		if err := c1.Put(ctx, []byte(fmt.Sprintf("k%03d", i)), []byte(fmt.Sprintf("v%03d", i)), q); err != nil {
-			t.Fatalf("put %d through n1: %v", i, err)
+			return fmt.Errorf("put %d through n1: %w", i, err)
 		}
-	}
+		return nil
+	})
 	for i := 0; i < 300; i++ {
 		v, _, err := c3.Get(ctx, []byte(fmt.Sprintf("k%03d", i)), q)
 		if err != nil || string(v) != fmt.Sprintf("v%03d", i) {
@@ -105,17 +107,16 @@ func TestClusterQuorum(t *testing.T) {
 }
 
 func TestClusterWeights(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	first := newProc(t, "n1", "--replicas", "1")
 	newProc(t, "n2", "--replicas", "1", "--join", first.http)
 	newProc(t, "n3", "--replicas", "1", "--join", first.http, "--weight", "2")
 	c := first.client()
 	waitUp(t, c, 3)
 	ctx := context.Background()
-	for i := 0; i < 3000; i++ {
-		if err := c.Put(ctx, []byte(fmt.Sprintf("w%04d", i)), []byte("v"), kv.Options{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	putEach(t, 3000, func(i int) error {
+		return c.Put(ctx, []byte(fmt.Sprintf("w%04d", i)), []byte("v"), kv.Options{})
+	})
 	keys := keysOf(t, c)
 	share := float64(keys["n3"]) / 3000
 	t.Logf("keys per node: %v (n3 share %.3f)", keys, share)
@@ -125,15 +126,14 @@ func TestClusterWeights(t *testing.T) {
 }
 
 func TestClusterJoinLeave(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	nodes := startCluster(t, 3, "--replicas", "1")
 	c := nodes[0].client()
 	ctx := context.Background()
 	const total = 3000
-	for i := 0; i < total; i++ {
-		if err := c.Put(ctx, []byte(fmt.Sprintf("j%04d", i)), []byte(fmt.Sprintf("v%d", i)), kv.Options{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	putEach(t, total, func(i int) error {
+		return c.Put(ctx, []byte(fmt.Sprintf("j%04d", i)), []byte(fmt.Sprintf("v%d", i)), kv.Options{})
+	})
 	before := keysOf(t, c)
 	n4 := newProc(t, "n4", "--replicas", "1", "--join", nodes[0].http)
 	waitUp(t, c, 4)
@@ -169,6 +169,7 @@ func TestClusterJoinLeave(t *testing.T) {
 // A node whose --join names the public address of a member that is not
 // up yet waits for it and joins (containers start together).
 func TestJoinBeforeSeedIsUp(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	seed := &proc{t: t, id: "n1", data: filepath.Join(t.TempDir(), "n1"), http: freePort(t), clust: freePort(t)}
 	late := &proc{t: t, id: "n2", data: filepath.Join(t.TempDir(), "n2"), http: freePort(t), clust: freePort(t),
 		args: []string{"--join", seed.http}}
@@ -201,6 +202,7 @@ func TestJoinBeforeSeedIsUp(t *testing.T) {
 // with a --join that leads nowhere yet), with its public address and
 // weight.
 func TestAdminJoin(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	n1 := newProc(t, "n1")
 	waiting := &proc{t: t, id: "n2", data: filepath.Join(t.TempDir(), "n2"), http: freePort(t), clust: freePort(t)}
 	cmd := exec.Command(grafoBin, "serve", "--node-id", "n2", "--data", waiting.data, "--http", waiting.http,

@@ -19,6 +19,7 @@ import (
 // acknowledged write still there. The data directory is a small tmpfs
 // (the machine and CI run as root).
 func TestDiskFull(t *testing.T) {
+	t.Parallel() // its own tmpfs, node and ports
 	mnt := filepath.Join(t.TempDir(), "small")
 	if out, err := exec.Command("mkdir", "-p", mnt).CombinedOutput(); err != nil {
 		t.Fatalf("%v %s", err, out)

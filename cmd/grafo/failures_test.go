@@ -30,6 +30,7 @@ func localKeys(c *client.Client, id string) int64 {
 // anti-entropy after its restart, without any client reading the keys;
 // then it alone serves all 200 keys at consistency one.
 func TestRestartedNodeCatchesUp(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	nodes := startCluster(t, 3, "--anti-entropy", "1s")
 	ctx := context.Background()
 	c1 := nodes[0].client()
@@ -76,6 +77,7 @@ func TestRestartedNodeCatchesUp(t *testing.T) {
 // was stopped) has them back within one anti-entropy round after its
 // restart, with no client reading them.
 func TestAntiEntropyRestoresLostKeys(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	const interval = 2 * time.Second
 	nodes := startCluster(t, 3, "--anti-entropy", interval.String())
 	ctx := context.Background()

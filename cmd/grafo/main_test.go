@@ -3,12 +3,15 @@ package main
 import (
 	"bufio"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,24 +24,49 @@ import (
 )
 
 // These tests run the real grafo binary as separate processes on loopback.
+// That binary is this test binary: started with asGrafoEnv=1 in its
+// environment it runs grafo's main instead of the tests. It holds the same
+// package main that `go build` would link, and the suite spares a second
+// compile and link of it before the first test can start.
+
+// asGrafoEnv is set in this process's environment, so every process the
+// tests start inherit it: the nodes, the CLI, and what those start in
+// turn (grafo dev cluster's nodes, the autoscaler's actuator script).
+const asGrafoEnv = "GRAFO_TEST_AS_GRAFO"
 
 var grafoBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "grafo-bin")
-	if err != nil {
-		panic(err)
+	if os.Getenv(asGrafoEnv) == "1" {
+		main()
+		os.Exit(0)
 	}
-	grafoBin = filepath.Join(dir, "grafo")
-	build := exec.Command("go", "build", "-o", grafoBin, ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building grafo:", err)
+	bin, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "the test binary's path:", err)
 		os.Exit(1)
 	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	grafoBin = bin
+	os.Setenv(asGrafoEnv, "1")
+	widenParallel()
+	os.Exit(m.Run())
+}
+
+// testsAtOnce is how many tests of this package run at once unless
+// -parallel says otherwise. They spend their time waiting on processes
+// (joins, heartbeats, the nemesis's schedule), not on this process's CPU,
+// so the default of one per core leaves the machine idle.
+const testsAtOnce = 4
+
+// widenParallel raises -test.parallel to testsAtOnce when the command line
+// did not set it.
+func widenParallel() {
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set && runtime.GOMAXPROCS(0) < testsAtOnce {
+		flag.Set("test.parallel", strconv.Itoa(testsAtOnce))
+	}
 }
 
 // freePort returns a loopback address for a node this test starts: a port
@@ -114,17 +142,29 @@ func (p *proc) start() {
 	case <-time.After(60 * time.Second):
 		p.t.Fatalf("node %s did not start in 60s\n%s", p.id, p.logs)
 	}
+	p.waitReady()
+}
+
+// waitReady polls /readyz until it answers 200; a failure says what it
+// answered last.
+func (p *proc) waitReady() {
+	p.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
+	var last string
 	for {
 		resp, err := http.Get(p.url() + "/readyz")
-		if err == nil {
+		if err != nil {
+			last = err.Error()
+		} else {
+			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
 				return
 			}
+			last = fmt.Sprintf("%s %s", resp.Status, body)
 		}
 		if time.Now().After(deadline) {
-			p.t.Fatalf("node %s not ready after 30s\n%s", p.id, p.logs)
+			p.t.Fatalf("node %s not ready after 30s; /readyz: %s\n%s", p.id, last, p.logs)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -164,6 +204,7 @@ var waitFor = testutil.WaitFor
 
 // 200 acknowledged puts survive kill -9 of the node.
 func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	p := newProc(t, "solo")
 	c := p.client()
 	ctx := context.Background()
@@ -251,6 +292,7 @@ func TestCLI(t *testing.T) {
 
 // SIGTERM lets the node finish and exit cleanly.
 func TestGracefulShutdown(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	p := newProc(t, "term")
 	if err := p.client().Put(context.Background(), []byte("k"), []byte("v"), kv.Options{}); err != nil {
 		t.Fatal(err)

@@ -137,11 +137,13 @@ func logRoundTrips(t *testing.T, nodes []*proc) {
 // 20 s, every key written through every node; once calm, once with a node
 // killed (kill -9) and restarted halfway.
 func TestQuorumLinearizableProcesses(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	for _, tc := range []struct {
 		name string
 		kill bool
 	}{{"calm", false}, {"kill-restart", true}} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // a cluster of its own: the two 20 s loads overlap
 			nodes := startCluster(t, 3, "--anti-entropy", "1s")
 			h := nemesis.NewHistory()
 			start := time.Now()
@@ -168,6 +170,7 @@ func TestQuorumLinearizableProcesses(t *testing.T) {
 // nemesis kill -9s and restarts nodes and pauses them with
 // SIGSTOP/SIGCONT. Both histories must be linearizable (kv/nemesis).
 func TestNemesisProcesses(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	if testing.Short() {
 		t.Skip("multi-process nemesis")
 	}
@@ -206,6 +209,7 @@ func TestNemesisProcesses(t *testing.T) {
 // and removes it, then kills n3 and replaces it with a new process on a
 // fresh data directory. Both histories must stay linearizable.
 func TestNemesisRemoveReplace(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	if testing.Short() {
 		t.Skip("multi-process nemesis")
 	}

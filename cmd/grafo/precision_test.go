@@ -70,6 +70,7 @@ func reachableEdges(t *testing.T, p *proc, graph string) (reached, stats int) {
 // equal the edges reachable through Node.edges (no dangling edge, none
 // counted twice).
 func TestIngestEdgesReachable(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	p := newProc(t, "edges")
 	fixtures, err := filepath.Glob("../../ingest/golang/testdata/*.txtar")
 	if err != nil || len(fixtures) < 5 {
@@ -96,6 +97,7 @@ func TestIngestEdgesReachable(t *testing.T) {
 // of a method include the tests calling it, with test: true), and that
 // --no-tests leaves it out.
 func TestIngestTests(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	p := newProc(t, "tests")
 	dir := ingesttest.Unpack(t, "../../ingest/golang/testdata/tests.txtar")
 	callers := func(graph string) []string {
@@ -149,6 +151,7 @@ func flagsOf(graph string) []string {
 // TestIngestNoTestsPatterns checks that --no-tests leaves out exactly the
 // files Node.test calls test code.
 func TestIngestNoTestsPatterns(t *testing.T) {
+	t.Parallel() // its own temporary directory
 	dir := t.TempDir()
 	paths := []string{"a.go", "a_test.go", "x/b_test.go", "x/b.go", "test_a.py", "a_test.py", "conftest.py",
 		"pkg/tests/helpers.py", "test/util.py", "pkg/mod.py", "pkg/testing.py", "tests/x.go", "contest.py"}

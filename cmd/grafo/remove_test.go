@@ -30,17 +30,16 @@ func stateOf(t *testing.T, c *client.Client, id string) string {
 // ranges re-replicated so every key has three copies on the survivors
 // again. Then a join and a leave both finish while another node is dead.
 func TestClusterRemoveDeadNode(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	// Anti-entropy off: the copies must come from the removal's repair.
 	nodes := startCluster(t, 4, "--replicas", "3", "--anti-entropy=-1s")
 	c1 := nodes[0].client()
 	ctx := context.Background()
 	q := kv.Options{Level: kv.Quorum}
 	const total = 500
-	for i := 0; i < total; i++ {
-		if err := nodes[i%4].client().Put(ctx, []byte(fmt.Sprintf("k%03d", i)), []byte(fmt.Sprintf("v%03d", i)), q); err != nil {
-			t.Fatalf("put %d: %v", i, err)
-		}
-	}
+	putEach(t, total, func(i int) error {
+		return nodes[i%4].client().Put(ctx, []byte(fmt.Sprintf("k%03d", i)), []byte(fmt.Sprintf("v%03d", i)), q)
+	})
 
 	// Up: refused with 409, the node named.
 	err := c1.Remove(ctx, "n3", false)
@@ -127,15 +126,14 @@ func TestClusterRemoveDeadNode(t *testing.T) {
 // what they no longer own: every key then has exactly N copies, and all
 // still read at quorum.
 func TestClusterCleanupAfterJoin(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	nodes := startCluster(t, 3, "--replicas", "2", "--anti-entropy=-1s")
 	c1 := nodes[0].client()
 	ctx := context.Background()
 	const total = 2000
-	for i := 0; i < total; i++ {
-		if err := nodes[i%3].client().Put(ctx, []byte(fmt.Sprintf("c%04d", i)), []byte("v"), kv.Options{}); err != nil {
-			t.Fatalf("put %d: %v", i, err)
-		}
-	}
+	putEach(t, total, func(i int) error {
+		return nodes[i%3].client().Put(ctx, []byte(fmt.Sprintf("c%04d", i)), []byte("v"), kv.Options{})
+	})
 	n4 := newProc(t, "n4", "--replicas", "2", "--anti-entropy=-1s", "--join", nodes[0].http)
 	waitUp(t, c1, 4)
 	all := append(nodes, n4)

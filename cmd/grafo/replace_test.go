@@ -27,31 +27,50 @@ func putAll(t *testing.T, nodes []*proc, prefix string, count int, value func(st
 	for i := range keys {
 		keys[i] = fmt.Sprintf("%s%05d", prefix, i)
 	}
+	clients := make([]*client.Client, len(nodes))
+	for i, p := range nodes {
+		clients[i] = p.client()
+	}
+	putEach(t, count, func(i int) error {
+		err := clients[i%len(clients)].Put(context.Background(), []byte(keys[i]), []byte(value(keys[i])), kv.Options{Level: kv.Quorum})
+		if err != nil {
+			return fmt.Errorf("put %s: %w", keys[i], err)
+		}
+		return nil
+	})
+	return keys
+}
+
+// putEach calls put(0) … put(count-1) from eight goroutines, so that the
+// nodes' group commit shares each fsync among several writes (one writer
+// pays two fsyncs a write), and fails the test on the first error.
+func putEach(t *testing.T, count int, put func(i int) error) {
+	t.Helper()
 	var wg sync.WaitGroup
-	var failed atomic.Value
+	var once sync.Once
+	var first error
+	var stop atomic.Bool
 	next := atomic.Int64{}
-	for w := 0; w < 8; w++ {
+	for range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := nodes[w%len(nodes)].client()
-			for {
+			for !stop.Load() {
 				i := int(next.Add(1)) - 1
 				if i >= count {
 					return
 				}
-				if err := c.Put(context.Background(), []byte(keys[i]), []byte(value(keys[i])), kv.Options{Level: kv.Quorum}); err != nil {
-					failed.Store(fmt.Errorf("put %s: %w", keys[i], err))
-					return
+				if err := put(i); err != nil {
+					once.Do(func() { first = fmt.Errorf("write %d of %d: %w", i, count, err) })
+					stop.Store(true)
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	if err, _ := failed.Load().(error); err != nil {
-		t.Fatal(err)
+	if first != nil {
+		t.Fatal(first)
 	}
-	return keys
 }
 
 func valueOf(key string) string { return "value-of-" + key }
@@ -165,6 +184,7 @@ func ringOf(st client.ClusterStatus) *ring.Ring {
 // meanwhile go missing), and afterwards the replacement alone serves
 // every key.
 func TestReplaceDeadNode(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	args := []string{"--replicas", "3", "--anti-entropy=-1s"}
 	nodes := startCluster(t, 3, args...)
 	c1 := nodes[0].client()
@@ -246,6 +266,7 @@ func TestReplaceDeadNode(t *testing.T) {
 // joining (rebuilding), no quorum read misses an acknowledged write
 // meanwhile, and it ends up holding every key again.
 func TestLostDiskRebuilds(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	args := []string{"--replicas", "3", "--anti-entropy=-1s"}
 	nodes := startCluster(t, 3, args...)
 	c1 := nodes[0].client()
@@ -303,6 +324,7 @@ func TestLostDiskRebuilds(t *testing.T) {
 // share once: the old owners' keys drop to three quarters, and the bytes
 // it pulled stay within 1.5× its share.
 func TestJoinStreamsItsShareOnce(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	args := []string{"--replicas", "3", "--anti-entropy=-1s"}
 	nodes := startCluster(t, 3, args...)
 	c1 := nodes[0].client()
@@ -340,6 +362,7 @@ func TestJoinStreamsItsShareOnce(t *testing.T) {
 // unhealthy, quorum writes go through the others without error, and the
 // node exits non-zero after trying to reopen its engine.
 func TestWatcherActsOnEngineFailure(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	args := []string{"--replicas", "3", "--anti-entropy=-1s"}
 	nodes := startCluster(t, 2, args...)
 	fault := filepath.Join(t.TempDir(), "fail-probe")
@@ -398,6 +421,7 @@ func TestWatcherActsOnEngineFailure(t *testing.T) {
 // A start with W+R <= N warns that reads may miss acknowledged writes;
 // W+R > N does not.
 func TestWeakQuorumWarning(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	weak := newProc(t, "n1", "--replicas", "3", "--write-quorum", "1", "--read-quorum", "2")
 	strong := newProc(t, "n2", "--replicas", "3", "--write-quorum", "1", "--read-quorum", "3")
 	if !strings.Contains(weak.logs.String(), "W+R <= N") {

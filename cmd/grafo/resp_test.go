@@ -15,6 +15,7 @@ import (
 // node: a write through one node is read through the others, INFO shows
 // the cluster, and losing a node fails only what needs every replica.
 func TestRESPCluster(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	ctx := context.Background()
 	respAddr := []string{freePort(t), freePort(t), freePort(t)}
 	first := newProc(t, "n1", "--resp", respAddr[0], "--replicas", "3")

@@ -75,6 +75,7 @@ func listAll(t *testing.T, base, prefix, consistency string, limit int) []string
 // across pages — also at consistency one while a node is down. Graph rows
 // stored on the same nodes are never listed.
 func TestKVListAcrossRing(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	nodes := startCluster(t, 3)
 	c := nodes[0].client()
 	ctx := context.Background()

@@ -13,6 +13,7 @@ import (
 // A subscriber on node 2 of a 3-node cluster sees a node upserted through
 // node 1 within a second of the write being acknowledged.
 func TestSubscriptionAcrossNodes(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	nodes := startCluster(t, 3)
 	ctx := context.Background()
 	c1 := nodes[0].client()

@@ -61,6 +61,7 @@ func subscribe(t *testing.T, httpAddr, graph string, since time.Time) func(want 
 // grafo ingest --watch: a saved edit reaches a subscriber within 2 s, and
 // symbolAt then answers from the new code; a deleted file's nodes go.
 func TestIngestWatch(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories
 	p := newProc(t, "w1")
 	dir := filepath.Join(t.TempDir(), "tree")
 	write := func(rel, src string) { t.Helper(); writeFile(t, filepath.Join(dir, rel), src) }
