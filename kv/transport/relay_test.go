@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -9,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/yamux"
 )
 
 // relay is the attacker of the red-team report: a TCP server on loopback
@@ -70,8 +71,8 @@ func newRelay(t *testing.T, target string) *relay {
 func (r *relay) Addr() string { return r.ln.Addr().String() }
 
 // hijack stops relaying and calls method on the target over the
-// connection the victim's handshake opened, as the victim would (one
-// request frame). It returns the reply, or why there
+// connection the victim's handshake opened, as the victim would (yamux,
+// one stream, our request framing). It returns the reply, or why there
 // was none.
 func (r *relay) hijack(t *testing.T, method string) ([]byte, error) {
 	t.Helper()
@@ -84,16 +85,24 @@ func (r *relay) hijack(t *testing.T, method string) ([]byte, error) {
 	c.stop()
 	defer c.target.Close()
 	c.target.SetDeadline(time.Now().Add(5 * time.Second))
-	w := newBatchConn(c.target)
-	defer w.Close()
-	if err := writeMuxRequest(w, 1, method, time.Second, nil); err != nil {
-		return nil, err
-	}
-	_, rep, err := readMuxResponse(bufio.NewReader(c.target))
+	cfg := yamux.DefaultConfig()
+	cfg.LogOutput = io.Discard
+	sess, err := yamux.Client(c.target, cfg)
 	if err != nil {
 		return nil, err
 	}
-	status, body := rep.status, rep.body
+	defer sess.Close()
+	stream, err := sess.OpenStream()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := stream.Write(encodeRequest(method, time.Second, nil)); err != nil {
+		return nil, err
+	}
+	status, _, body, err := readResponse(stream)
+	if err != nil {
+		return nil, err
+	}
 	if status != statusOK {
 		return nil, errors.New(string(body))
 	}
