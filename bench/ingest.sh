@@ -52,7 +52,10 @@ occurrences() {
       echo "    stored: ${b[${flag:-with}]} bytes of bbolt data, $(metric "$url" grafo_engine_keys) keys; CPU of ingest + node: ${c[${flag:-with}]} s"
       stop "$last_pid"; rm -rf "${work:?}/$id"
     done
-    (cd "$GOROOT_SRC" && timed "reference: callgraph -algo=cha std" "$work/callgraph" -algo=cha -format=digraph std)
+    # Not in a subshell: timed sets secs and cpu, which the ratios read.
+    cd "$GOROOT_SRC"
+    timed "reference: callgraph -algo=cha std" "$work/callgraph" -algo=cha -format=digraph std
+    cd - >/dev/null
     awk -v w="${t[with]}" -v n="${t[--no-occurrences]}" -v c="$secs" -v bw="${b[with]}" -v bn="${b[--no-occurrences]}" \
       -v cw="${c[with]}" -v cn="${c[--no-occurrences]}" -v cc="$cpu" 'BEGIN {
       printf "    with/without occurrences: time %.2f×, CPU %.2f×, bytes %.2f× (+%.0f MB)\n", w / n, cw / cn, bw / bn, (bw - bn) / 1e6
