@@ -9,7 +9,7 @@ OLD=${1:?usage: bench/cluster-ab.sh OLD_BINARY [ROUNDS] [DURATION]}
 ROUNDS=${2:-4}
 DUR=${3:-10s}
 lg=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$lg"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$lg"' EXIT
 go build -o "$lg/new" ./cmd/grafo
 go build -o "$lg/loadgen" ./bench/loadgen
 

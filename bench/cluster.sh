@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 DUR=${1:-10s}
 CLIENTS=${2:-64}
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 if [ -n "${GRAFO_BIN:-}" ]; then cp "$GRAFO_BIN" "$work/grafo"; else go build -o "$work/grafo" ./cmd/grafo; fi
 go build -o "$work/loadgen" ./bench/loadgen
 

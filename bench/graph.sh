@@ -30,7 +30,7 @@ if [ -n "${WORK:-}" ]; then
   trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null' EXIT
 else
   work=$(mktemp -d)
-  trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+  trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 fi
 go build -o "$work/grafo" ./cmd/grafo
 go build -o "$work/graphload" ./bench/graphload
