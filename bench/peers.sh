@@ -10,15 +10,18 @@
 # free.
 #   bench/peers.sh            (or: make bench-peers)
 #   DUR=5 CLIENTS=50 REPEAT=3 bench/peers.sh
+#   SYSTEMS="etcd grafo3" BASE=19700 DUR=1 bench/peers.sh
+# SYSTEMS picks what runs (default all: redis etcd grafo1 grafo3); the
+# ratios at the end need the systems they compare. BASE fixes the first of
+# the 60 ports used (BASE..BASE+59); FRONTS picks the 3-node cluster's
+# front ends (default "http resp"); without BASE a free block above 20000
+# is picked at random. BEFORE=BINARY adds the systems "before" (the same
+# 3-node cluster of another grafo binary) and "before1" (its single node),
+# for an A/B in one run (e.g. SYSTEMS="etcd grafo3 before"
+# BEFORE=/tmp/grafo-main).
 # With REPEAT=k every system runs k times, in rounds (Redis, etcd, Grafo,
 # Redis, …), and the table shows the median of each column over the rounds,
 # which tames a noisy shared machine.
-#   SYSTEMS="redis grafo1" bench/peers.sh   only some systems (any of redis,
-#                                           etcd, grafo1, grafo3; default all)
-#   GRAFO_B=/path/to/grafo bench/peers.sh   also a "Grafo 1 node B" row from
-#                                           another build, right after the
-#                                           first, for A/B in the same run
-#   BASE_PORT=19850 bench/peers.sh          a fixed port block (60 ports)
 # Needs root or sudo for apt-get the first time (redis-server, etcd-server,
 # etcd-client from Debian).
 set -euo pipefail
@@ -29,15 +32,16 @@ REPEAT=${REPEAT:-1}
 KEYS=100000
 SIZES=${SIZES:-"100 1024"}
 SYSTEMS=${SYSTEMS:-"redis etcd grafo1 grafo3"}
-GRAFO_B=${GRAFO_B:-}
-want() { [[ " $SYSTEMS " == *" $1 "* ]]; }
+BASE=${BASE:-}
+BEFORE=${BEFORE:-}
+FRONTS=${FRONTS:-"http resp"}
+on() { [[ " $SYSTEMS " == *" $1 "* ]]; }
+on_front() { [[ " $FRONTS " == *" $1 "* ]]; }
 
 need=()
-! want redis || command -v redis-server >/dev/null || need+=(redis-server)
-if want etcd; then
-  command -v etcd >/dev/null || need+=(etcd-server)
-  command -v etcdctl >/dev/null || need+=(etcd-client)
-fi
+on redis && { command -v redis-server >/dev/null || need+=(redis-server); }
+on etcd && { command -v etcd >/dev/null || need+=(etcd-server); }
+on etcd && { command -v etcdctl >/dev/null || need+=(etcd-client); }
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
@@ -58,10 +62,10 @@ go build -o "$work/grafo" ./cmd/grafo
 # benchmarks on the machine use fixed ports of their own).
 in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 while :; do
-  B=${BASE_PORT:-$((20000 + RANDOM % 900 * 10))}; free=1
+  B=${BASE:-$((20000 + RANDOM % 900 * 10))}; free=1
   for o in 0 1 2 3 11 12 13 20 21 29 30 31 39 40 41 49 50 51 59; do in_use $((B + o)) && { free=0; break; }; done
   [ "$free" = 1 ] && break
-  [ -n "${BASE_PORT:-}" ] && { echo "ports from $BASE_PORT are in use" >&2; exit 1; }
+  [ -n "$BASE" ] && { echo "a port of $BASE..$((BASE + 59)) is in use" >&2; exit 1; }
 done
 REDIS_PORT=$B
 
@@ -90,22 +94,22 @@ runs() {
 }
 
 echo "# load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-echo "# machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $( (redis-server --version 2>/dev/null || echo 'Redis server v=none') | awk '{print $3}' | tr -d v=) Redis, etcd $( (etcd --version 2>/dev/null || echo 'etcd Version: none') | awk '/etcd Version/{print $3}'), $(go version | cut -d' ' -f3)" >&2
-
-# solo NAME BINARY: one Grafo node over RESP, its put and get runs.
-solo() {
-  "$2" serve --node-id solo --data "$work/g-solo" --http 127.0.0.1:$((B + 20)) --cluster 127.0.0.1:$((B + 21)) --resp 127.0.0.1:$((B + 29)) >"$work/g-solo.log" 2>&1 &
-  pids+=($!)
-  wait_port $((B + 29))
-  runs "$1" "RESP, fsync per group commit" resp 127.0.0.1:$((B + 29)) "$(pidlist)"
-  stop_all
-  rm -rf "$work/g-solo"
-}
+echo "# machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(on redis && redis-server --version | awk '{print $3}' | tr -d v=) Redis, etcd $(on etcd && etcd --version | awk '/etcd Version/{print $3}'), $(go version | cut -d' ' -f3)" >&2
 
 one_round() {
   rm -rf "$work"/redis-* "$work"/etcd[0-9] "$work"/g-solo "$work"/c[0-9]   # every round starts empty
+  for s in $SYSTEMS; do
+    case $s in
+      redis|etcd|grafo1|grafo3) "run_$s" ;;
+      before|before1) [ -x "$BEFORE" ] || { echo "system $s needs BEFORE=BINARY (a grafo binary)" >&2; exit 2; }
+        if [ "$s" = before ]; then run_grafo3 "$BEFORE" "Grafo 3 nodes, before"; else run_grafo1 "$BEFORE" "Grafo 1 node, before"; fi ;;
+      *) echo "unknown system $s in SYSTEMS (redis etcd grafo1 grafo3 before before1)" >&2; exit 2 ;;
+    esac
+  done
+}
+
+run_redis() {
   for fsync in everysec always; do
-    want redis || continue
     mkdir -p "$work/redis-$fsync"
     redis-server --port $REDIS_PORT --bind 127.0.0.1 --dir "$work/redis-$fsync" --save '' --appendonly yes --appendfsync "$fsync" --daemonize no >"$work/redis-$fsync.log" 2>&1 &
     pids+=($!)
@@ -113,35 +117,45 @@ one_round() {
     runs Redis "AOF appendfsync $fsync" resp 127.0.0.1:$REDIS_PORT "$(pidlist)"
     stop_all
   done
+}
 
-  if want etcd; then
-    cluster=e1=http://127.0.0.1:$((B + 11)),e2=http://127.0.0.1:$((B + 12)),e3=http://127.0.0.1:$((B + 13))
-    for i in 1 2 3; do
-      etcd --name "e$i" --data-dir "$work/etcd$i" \
-        --listen-client-urls "http://127.0.0.1:$((B + i))" --advertise-client-urls "http://127.0.0.1:$((B + i))" \
-        --listen-peer-urls "http://127.0.0.1:$((B + 10 + i))" --initial-advertise-peer-urls "http://127.0.0.1:$((B + 10 + i))" \
-        --initial-cluster "$cluster" --initial-cluster-state new --initial-cluster-token grafo-bench \
-        --log-level error >"$work/etcd$i.log" 2>&1 &
-      pids+=($!)
-    done
-    eps=http://127.0.0.1:$((B + 1)),http://127.0.0.1:$((B + 2)),http://127.0.0.1:$((B + 3))
-    for _ in $(seq 1 300); do ETCDCTL_API=3 etcdctl --endpoints "$eps" endpoint health >/dev/null 2>&1 && break; sleep 0.1; done
-    runs "etcd 3 members" "raft, WAL fsync" etcd "$eps" "$(pidlist)"
-    stop_all
-  fi
+run_etcd() {
+  cluster=e1=http://127.0.0.1:$((B + 11)),e2=http://127.0.0.1:$((B + 12)),e3=http://127.0.0.1:$((B + 13))
+  for i in 1 2 3; do
+    etcd --name "e$i" --data-dir "$work/etcd$i" \
+      --listen-client-urls "http://127.0.0.1:$((B + i))" --advertise-client-urls "http://127.0.0.1:$((B + i))" \
+      --listen-peer-urls "http://127.0.0.1:$((B + 10 + i))" --initial-advertise-peer-urls "http://127.0.0.1:$((B + 10 + i))" \
+      --initial-cluster "$cluster" --initial-cluster-state new --initial-cluster-token grafo-bench \
+      --log-level error >"$work/etcd$i.log" 2>&1 &
+    pids+=($!)
+  done
+  eps=http://127.0.0.1:$((B + 1)),http://127.0.0.1:$((B + 2)),http://127.0.0.1:$((B + 3))
+  for _ in $(seq 1 300); do ETCDCTL_API=3 etcdctl --endpoints "$eps" endpoint health >/dev/null 2>&1 && break; sleep 0.1; done
+  runs "etcd 3 members" "raft, WAL fsync" etcd "$eps" "$(pidlist)"
+  stop_all
+}
 
-  if want grafo1; then
-    solo "Grafo 1 node" "$work/grafo"
-    [ -z "$GRAFO_B" ] || solo "Grafo 1 node B" "$GRAFO_B"
-  fi
-  want grafo3 || return 0
+# run_grafo1 [BINARY NAME]: one node over RESP, by default of this tree.
+run_grafo1() {
+  local bin=${1:-$work/grafo} name=${2:-Grafo 1 node}
+  rm -rf "$work/g-solo"
+  "$bin" serve --node-id solo --data "$work/g-solo" --http 127.0.0.1:$((B + 20)) --cluster 127.0.0.1:$((B + 21)) --resp 127.0.0.1:$((B + 29)) >"$work/g-solo.log" 2>&1 &
+  pids+=($!)
+  wait_port $((B + 29))
+  runs "$name" "RESP, fsync per group commit" resp 127.0.0.1:$((B + 29)) "$(pidlist)"
+  stop_all
+}
 
-  "$work/grafo" serve --node-id c1 --data "$work/c1" --http 127.0.0.1:$((B + 30)) --cluster 127.0.0.1:$((B + 31)) --resp 127.0.0.1:$((B + 39)) \
+# run_grafo3 [BINARY NAME]: the 3-node cluster, by default of this tree.
+run_grafo3() {
+  local bin=${1:-$work/grafo} name=${2:-Grafo 3 nodes}
+  rm -rf "$work"/c[0-9]
+  "$bin" serve --node-id c1 --data "$work/c1" --http 127.0.0.1:$((B + 30)) --cluster 127.0.0.1:$((B + 31)) --resp 127.0.0.1:$((B + 39)) \
     --replicas 3 --write-quorum 2 --read-quorum 2 >"$work/c1.log" 2>&1 &
   pids+=($!)
   wait_port $((B + 39))
   for i in 2 3; do
-    "$work/grafo" serve --node-id "c$i" --data "$work/c$i" --http "127.0.0.1:$((B + 10 * i + 20))" --cluster "127.0.0.1:$((B + 10 * i + 21))" --resp "127.0.0.1:$((B + 10 * i + 29))" \
+    "$bin" serve --node-id "c$i" --data "$work/c$i" --http "127.0.0.1:$((B + 10 * i + 20))" --cluster "127.0.0.1:$((B + 10 * i + 21))" --resp "127.0.0.1:$((B + 10 * i + 29))" \
       --join 127.0.0.1:$((B + 30)) >"$work/c$i.log" 2>&1 &
     pids+=($!)
   done
@@ -150,8 +164,8 @@ one_round() {
     [ "$(grep -o '"state":"up"' <<<"$st" | wc -l)" = 3 ] && grep -q '"rebalancing":false' <<<"$st" && break; sleep 0.1
   done
   gp=$(pidlist)
-  runs "Grafo 3 nodes" "HTTP, quorum N=3 W=2 R=2" http 127.0.0.1:$((B + 30)),127.0.0.1:$((B + 40)),127.0.0.1:$((B + 50)) "$gp" consistency=quorum
-  runs "Grafo 3 nodes" "RESP, N=3 W=2 R=2" resp 127.0.0.1:$((B + 39)),127.0.0.1:$((B + 49)),127.0.0.1:$((B + 59)) "$gp"
+  on_front http && runs "$name" "HTTP, quorum N=3 W=2 R=2" http 127.0.0.1:$((B + 30)),127.0.0.1:$((B + 40)),127.0.0.1:$((B + 50)) "$gp" consistency=quorum
+  on_front resp && runs "$name" "RESP, N=3 W=2 R=2" resp 127.0.0.1:$((B + 39)),127.0.0.1:$((B + 49)),127.0.0.1:$((B + 59)) "$gp"
   stop_all
 }
 
@@ -177,16 +191,16 @@ echo
 # The targets, from this run (issue: 2x etcd at half its CPU per op; RESP
 # against Redis).
 get() { awk -F'\t' -v s="$1" -v d="$2" -v o="$3" -v z="$4" -v c="$5" '$1 == s && index($2, d) && $3 == o && $4 == z { print $c }' "$median"; }
-# ratio NUM DEN: NUM/DEN, or n/a when a row is missing (SYSTEMS left it out).
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2fx", a / b }'; }
 for size in $SIZES; do
-  if want etcd && want grafo3; then
+  for g in "Grafo 3 nodes" "Grafo 3 nodes, before"; do
+    on etcd && [ -n "$(get "$g" HTTP set "$size" 5)" ] || continue
     for op in set get; do
-      echo "$size B $(tr a-z A-Z <<<"$op"): Grafo 3-node HTTP quorum / etcd = $(ratio "$(get "Grafo 3 nodes" HTTP "$op" "$size" 5)" "$(get "etcd 3 members" raft "$op" "$size" 5)") ops/s (target >= 2), $(ratio "$(get "Grafo 3 nodes" HTTP "$op" "$size" 8)" "$(get "etcd 3 members" raft "$op" "$size" 8)") CPU per op (target <= 0.5)"
+      awk -v g="$(get "$g" HTTP "$op" "$size" 5)" -v e="$(get "etcd 3 members" raft "$op" "$size" 5)" \
+          -v gc="$(get "$g" HTTP "$op" "$size" 8)" -v ec="$(get "etcd 3 members" raft "$op" "$size" 8)" -v z="$size" -v o="$op" -v n="$g" 'BEGIN {
+        printf "%s B %s: %s HTTP quorum / etcd = %.2fx ops/s (target >= 2), %.2fx CPU per op (target <= 0.5)\n", z, toupper(o), n, g/e, gc/ec }'
     done
-  fi
-  want redis && want grafo1 || continue
-  for g in "Grafo 1 node" ${GRAFO_B:+"Grafo 1 node B"}; do
-    echo "$size B: $g SET / Redis always SET = $(ratio "$(get "$g" RESP set "$size" 5)" "$(get Redis always set "$size" 5)") (target >= 0.5); $g GET / Redis everysec GET = $(ratio "$(get "$g" RESP get "$size" 5)" "$(get Redis everysec get "$size" 5)") (target >= 0.8)"
   done
+  if on redis && on grafo1; then awk -v gs="$(get "Grafo 1 node" RESP set "$size" 5)" -v ra="$(get Redis always set "$size" 5)" \
+      -v gg="$(get "Grafo 1 node" RESP get "$size" 5)" -v re="$(get Redis everysec get "$size" 5)" -v z="$size" 'BEGIN {
+    printf "%s B: Grafo 1-node SET / Redis always SET = %.2fx (target >= 0.5); Grafo 1-node GET / Redis everysec GET = %.2fx (target >= 0.8)\n", z, gs/ra, gg/re }'; fi
 done

@@ -2,6 +2,7 @@ package kv
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -43,6 +44,9 @@ func FuzzVersion(f *testing.F) {
 		again := v.AppendBinary(nil)
 		if !bytes.Equal(again, b[:len(b)-len(rest)]) {
 			t.Fatalf("version %v re-encodes as %x, decoded from %x", v, again, b)
+		}
+		if s, want := v.String(), fmt.Sprintf("%016x-%s", v.TS, v.Node); s != want {
+			t.Fatalf("String() = %q, want %q", s, want)
 		}
 		if pv, err := ParseVersion(v.String()); err != nil || pv != v {
 			t.Fatalf("ParseVersion(String(%v)) = %v, %v", v, pv, err)

@@ -55,7 +55,14 @@ func (v Version) Time() time.Time {
 
 // String is the wire form used in X-Grafo-Version: 16 hex digits, '-', node.
 func (v Version) String() string {
-	return fmt.Sprintf("%016x-%s", v.TS, v.Node)
+	// By hand rather than fmt.Sprintf("%016x-%s"): it runs for every
+	// answer of the HTTP API (X-Grafo-Version), and this is one allocation.
+	const digits = "0123456789abcdef"
+	var b [16]byte
+	for i := range b {
+		b[i] = digits[v.TS>>(60-4*i)&0xf]
+	}
+	return string(b[:]) + "-" + v.Node
 }
 
 // ParseVersion parses the String form.

@@ -3,37 +3,55 @@ package replica
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/grafo/grafo/kv"
 )
 
-// Writes to a peer are coalesced: while up to maxInflight apply calls to
-// it are in flight, further writes queue, and the next call carries all
-// of them (up to maxBatchBytes). Under load this turns many small RPCs —
-// a goroutine, a stream and two syscalls each — into a few large ones
-// whose entries the peer's engine commits together; an idle peer still
-// gets each write at once. Each entry keeps its own version, so combining
-// writes changes nothing about what they mean.
+// Calls to a peer are coalesced, writes and reads alike: while up to
+// maxInflight calls of one kind to it are in flight, further requests
+// queue, and the next call carries all of them (up to maxBatchBytes).
+// Under load this turns many small RPCs — a goroutine, a stream and two
+// syscalls on each side — into a few large ones: the peer's engine commits
+// a write batch together and reads a read batch in one transaction; an idle
+// peer still gets each request at once. Each entry keeps its own version
+// and each key gets its own answer, so combining requests changes nothing
+// about what they mean.
 const (
 	maxInflight   = 2
 	maxBatchBytes = 4 << 20
 )
 
-type peerQueue struct {
+// peerQueues are one peer's coalescers, one per kind of call.
+type peerQueues struct {
+	apply coalescer[kv.Entry, applyResult]
+	get   coalescer[[]byte, kv.Cell]
+}
+
+// coalescer queues requests of items Q, answered one A per item, for the
+// next call to one peer.
+type coalescer[Q, A any] struct {
 	mu      sync.Mutex
-	queue   []*pendingApply
+	queue   []*pendingCall[Q, A]
 	running int
 }
 
-type pendingApply struct {
-	es   []kv.Entry
-	size int
-	done chan applyDone // buffered: the sender never blocks
+type pendingCall[Q, A any] struct {
+	items []Q
+	size  int
+	done  chan callDone[A] // buffered: the sender never blocks
 }
 
-type applyDone struct {
-	rs  []applyResult
+type callDone[A any] struct {
+	out []A
 	err error
+}
+
+// batchSender makes one call for a batch of items and returns one answer
+// per item, in order; sent reports how many requests the call carried.
+type batchSender[Q, A any] struct {
+	send func(ctx context.Context, items []Q) ([]A, error)
+	sent func(requests int)
 }
 
 func entriesSize(es []kv.Entry) int {
@@ -44,15 +62,56 @@ func entriesSize(es []kv.Entry) int {
 	return n
 }
 
+func keysSize(keys [][]byte) int {
+	n := 0
+	for _, k := range keys {
+		n += len(k) + 8
+	}
+	return n
+}
+
+func (c *Coordinator) queuesOf(id string) *peerQueues {
+	v, ok := c.peers.Load(id)
+	if !ok {
+		v, _ = c.peers.LoadOrStore(id, &peerQueues{})
+	}
+	return v.(*peerQueues)
+}
+
 // applyCoalesced is applyResults for the write path: remote peers get
 // coalesced calls; the local engine already groups its commits.
 func (c *Coordinator) applyCoalesced(ctx context.Context, id string, es []kv.Entry) ([]applyResult, error) {
 	if id == c.self {
 		return c.applyResults(ctx, id, es)
 	}
-	v, _ := c.peers.LoadOrStore(id, &peerQueue{})
-	q := v.(*peerQueue)
-	p := &pendingApply{es: es, size: entriesSize(es), done: make(chan applyDone, 1)}
+	return coalesce(ctx, &c.queuesOf(id).apply, es, entriesSize(es), c.timeout, batchSender[kv.Entry, applyResult]{
+		send: func(ctx context.Context, es []kv.Entry) ([]applyResult, error) { return c.applyResults(ctx, id, es) },
+		sent: func(n int) { c.metrics.peerCalls.Inc(); c.metrics.peerWrites.Add(float64(n)) },
+	})
+}
+
+// getCoalesced is getFrom for the read path: reads of remote peers share
+// calls; each caller checks the versions of its own keys only, so one
+// bad cell fails only the reads that asked for it.
+func (c *Coordinator) getCoalesced(ctx context.Context, id string, keys [][]byte) ([]kv.Cell, error) {
+	if id == c.self {
+		return c.cfg.Local.GetMany(ctx, keys)
+	}
+	cells, err := coalesce(ctx, &c.queuesOf(id).get, keys, keysSize(keys), c.timeout, batchSender[[]byte, kv.Cell]{
+		send: func(ctx context.Context, keys [][]byte) ([]kv.Cell, error) { return c.getRemote(ctx, id, keys) },
+		sent: func(n int) { c.metrics.readCalls.Inc(); c.metrics.readKeys.Add(float64(n)) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	return cells, c.checkAhead(id, cells)
+}
+
+// coalesce queues items on q and waits for the call that carries them.
+// The call runs detached from ctx (bounded by timeout): others' requests
+// ride on it.
+func coalesce[Q, A any](ctx context.Context, q *coalescer[Q, A], items []Q, size int, timeout time.Duration, s batchSender[Q, A]) ([]A, error) {
+	p := &pendingCall[Q, A]{items: items, size: size, done: make(chan callDone[A], 1)}
 	q.mu.Lock()
 	q.queue = append(q.queue, p)
 	start := q.running < maxInflight
@@ -61,54 +120,64 @@ func (c *Coordinator) applyCoalesced(ctx context.Context, id string, es []kv.Ent
 	}
 	q.mu.Unlock()
 	if start {
-		go c.drain(id, q)
+		go q.drain(timeout, s)
 	}
 	select {
 	case d := <-p.done:
-		return d.rs, d.err
+		return d.out, d.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 }
 
-// drain sends queued writes to id until the queue is empty.
-func (c *Coordinator) drain(id string, q *peerQueue) {
+// drain sends queued requests until the queue is empty.
+func (q *coalescer[Q, A]) drain(timeout time.Duration, s batchSender[Q, A]) {
 	for {
-		q.mu.Lock()
-		if len(q.queue) == 0 {
-			q.running--
-			q.mu.Unlock()
+		batch, size := q.take()
+		if batch == nil {
 			return
 		}
-		n, size := 0, 0
-		for n < len(q.queue) && (n == 0 || size+q.queue[n].size <= maxBatchBytes) {
-			size += q.queue[n].size
-			n++
-		}
-		batch := append([]*pendingApply(nil), q.queue[:n]...)
-		q.queue = append(q.queue[:0:0], q.queue[n:]...)
-		q.mu.Unlock()
-
-		es := batch[0].es
+		items := batch[0].items
 		if len(batch) > 1 {
-			es = make([]kv.Entry, 0, size/64)
+			items = make([]Q, 0, size/64)
 			for _, p := range batch {
-				es = append(es, p.es...)
+				items = append(items, p.items...)
 			}
 		}
-		c.metrics.peerCalls.Inc()
-		c.metrics.peerWrites.Add(float64(len(batch)))
-		ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-		rs, err := c.applyResults(ctx, id, es)
+		s.sent(len(batch))
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		out, err := s.send(ctx, items)
 		cancel()
+		if err == nil && len(out) != len(items) {
+			err = errBadMessage
+		}
 		off := 0
 		for _, p := range batch {
-			d := applyDone{err: err}
+			d := callDone[A]{err: err}
 			if err == nil {
-				d.rs = rs[off : off+len(p.es) : off+len(p.es)]
+				d.out = out[off : off+len(p.items) : off+len(p.items)]
 			}
-			off += len(p.es)
+			off += len(p.items)
 			p.done <- d
 		}
 	}
+}
+
+// take removes the next batch from the queue; nil (and one drainer less)
+// when it is empty.
+func (q *coalescer[Q, A]) take() ([]*pendingCall[Q, A], int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.queue) == 0 {
+		q.running--
+		return nil, 0
+	}
+	n, size := 0, 0
+	for n < len(q.queue) && (n == 0 || size+q.queue[n].size <= maxBatchBytes) {
+		size += q.queue[n].size
+		n++
+	}
+	batch := append([]*pendingCall[Q, A](nil), q.queue[:n]...)
+	q.queue = append(q.queue[:0:0], q.queue[n:]...)
+	return batch, size
 }

@@ -20,23 +20,10 @@ func TestWritesToAPeerAreCoalesced(t *testing.T) {
 	tc.net.SetDelay("n1:7071", "n3:7071", 20*time.Millisecond)
 	ctx := context.Background()
 	const writers = 64
-	var wg sync.WaitGroup
-	errs := make(chan error, writers)
-	for i := 0; i < writers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := tc.coords[0].Put(ctx, []byte(fmt.Sprint("k", i)), []byte("v"), kv.Options{Level: kv.All})
-			errs <- err
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	concurrently(t, writers, func(i int) error {
+		_, err := tc.coords[0].Put(ctx, []byte(fmt.Sprint("k", i)), []byte("v"), kv.Options{Level: kv.All})
+		return err
+	})
 	m := tc.coords[0].Metrics()
 	calls, writes := testutil.ToFloat64(m.peerCalls), testutil.ToFloat64(m.peerWrites)
 	if writes != 2*writers {
@@ -51,4 +38,56 @@ func TestWritesToAPeerAreCoalesced(t *testing.T) {
 		}
 	}
 	t.Logf("%v writes to peers in %v calls", writes, calls)
+}
+
+// Concurrent reads of a slow peer share get calls, and every read still
+// gets its own key's value.
+func TestReadsOfAPeerAreCoalesced(t *testing.T) {
+	t.Parallel()
+	tc := newTestCluster(t, 3, 3)
+	ctx := context.Background()
+	const readers = 64
+	concurrently(t, readers, func(i int) error {
+		_, err := tc.coords[0].Put(ctx, []byte(fmt.Sprint("k", i)), []byte(fmt.Sprint("v", i)), kv.Options{Level: kv.All})
+		return err
+	})
+	tc.net.SetDelay("n1:7071", "n2:7071", 20*time.Millisecond)
+	tc.net.SetDelay("n1:7071", "n3:7071", 20*time.Millisecond)
+	concurrently(t, readers, func(i int) error {
+		cl, err := tc.coords[0].Get(ctx, []byte(fmt.Sprint("k", i)), kv.Options{Level: kv.Quorum})
+		if err == nil && string(cl.Value) != fmt.Sprint("v", i) {
+			err = fmt.Errorf("k%d = %q", i, cl.Value)
+		}
+		return err
+	})
+	m := tc.coords[0].Metrics()
+	calls, reads := testutil.ToFloat64(m.readCalls), testutil.ToFloat64(m.readKeys)
+	if reads < readers {
+		t.Fatalf("peer reads = %v, want at least %d (R=2: every read asks a peer)", reads, readers)
+	}
+	if calls >= reads/2 {
+		t.Fatalf("%v calls carried %v reads: not coalesced", calls, reads)
+	}
+	t.Logf("%v reads of peers in %v calls", reads, calls)
+}
+
+// concurrently runs fn(0) … fn(n-1) at once and fails on any error.
+func concurrently(t *testing.T, n int, fn func(i int) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- fn(i)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -87,7 +87,7 @@ type Coordinator struct {
 	maxSkew time.Duration
 	metrics *Metrics
 	bg      sync.WaitGroup
-	peers   sync.Map // node id → *peerQueue (batch.go)
+	peers   sync.Map // node id → *peerQueues (batch.go)
 	// readLatency times remote replica reads for speculation (speculate.go).
 	readLatency latencies
 }

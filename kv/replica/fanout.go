@@ -55,30 +55,43 @@ type fanout[T any] struct {
 // the others are recorded as down. call must check its answer's shape
 // (returning errBadMessage) so that every reply with a nil err is usable.
 func fanOut[T any](c *Coordinator, ctx context.Context, scope callScope, ids []string, call func(ctx context.Context, id string) (T, error)) *fanout[T] {
-	return fanOutFirst(c, ctx, scope, ids, len(ids), call)
+	return newFanout(c, ctx, scope, ids, len(ids), false, call)
 }
 
 // fanOutFirst is fanOut that asks only the first k alive nodes of ids and
 // keeps the others as spares for more: a read that needs R answers asks
-// R replicas, not N.
+// R replicas, not N. This node's own call, when it is among them, runs
+// inline once the others are sent: a local read takes microseconds, less
+// than a goroutine and a channel hand-off cost.
 func fanOutFirst[T any](c *Coordinator, ctx context.Context, scope callScope, ids []string, k int, call func(ctx context.Context, id string) (T, error)) *fanout[T] {
+	return newFanout(c, ctx, scope, ids, k, true, call)
+}
+
+func newFanout[T any](c *Coordinator, ctx context.Context, scope callScope, ids []string, k int, selfInline bool, call func(ctx context.Context, id string) (T, error)) *fanout[T] {
 	f := &fanout[T]{c: c, ch: make(chan reply[T], len(ids)), status: make(map[string]string, len(ids)), call: call}
 	if scope == outliveRequest {
 		f.cctx, f.cancel = c.detached(ctx)
 	} else {
 		f.cctx, f.cancel = context.WithCancel(ctx)
 	}
+	self := false
 	for _, id := range ids {
-		if !c.cfg.Members.Alive(id) {
+		switch {
+		case !c.cfg.Members.Alive(id):
 			f.status[id] = "down"
-			continue
-		}
-		if f.sent < k {
-			f.start(id)
-		} else {
+		case f.sent >= k:
 			f.spares = append(f.spares, id)
 			f.status[id] = "not asked"
+		case selfInline && id == c.self:
+			self = true
+			f.sent++
+		default:
+			f.start(id)
 		}
+	}
+	if self {
+		v, err := call(f.cctx, c.self)
+		f.ch <- reply[T]{node: c.self, val: v, err: err} // buffered for every id
 	}
 	return f
 }

@@ -75,7 +75,7 @@ func (c *Coordinator) readGroup(ctx context.Context, rs replicaSet, keys [][]byt
 	// others are spares, asked when one fails or is late.
 	f := fanOutFirst(c, ctx, outliveRequest, c.selfFirst(rs.owners), need, func(ctx context.Context, id string) ([]kv.Cell, error) {
 		t := time.Now()
-		cells, err := c.getFrom(ctx, id, keys)
+		cells, err := c.getCoalesced(ctx, id, keys)
 		if err == nil && len(cells) != len(keys) {
 			err = errBadMessage
 		}

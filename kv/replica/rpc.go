@@ -287,28 +287,26 @@ func (c *Coordinator) applyResults(ctx context.Context, id string, es []kv.Entry
 	return rs, err
 }
 
-func (c *Coordinator) getFrom(ctx context.Context, id string, keys [][]byte) ([]kv.Cell, error) {
-	if id == c.self {
-		return c.cfg.Local.GetMany(ctx, keys)
-	}
+// getRemote reads keys from peer id, one cell per key.
+func (c *Coordinator) getRemote(ctx context.Context, id string, keys [][]byte) ([]kv.Cell, error) {
 	resp, err := c.call(ctx, id, methodGet, encodeKeys(keys))
 	if err != nil {
 		return nil, err
 	}
-	cells, err := decodeCells(resp)
-	if err != nil {
-		return nil, err
-	}
+	return decodeCells(resp)
+}
+
+// checkAhead refuses a read answer from id holding a version no honest
+// node can have written: a read must not return (or write back) it.
+func (c *Coordinator) checkAhead(id string, cells []kv.Cell) error {
 	limit := c.aheadLimit()
 	for _, cl := range cells {
 		if cl.Version.TS > limit {
-			// A read must not return (or write back) what no honest
-			// node can have written.
 			c.metrics.versionsRefused.Inc()
-			return nil, fmt.Errorf("%w: %v from %s", ErrVersionAhead, cl.Version, id)
+			return fmt.Errorf("%w: %v from %s", ErrVersionAhead, cl.Version, id)
 		}
 	}
-	return cells, nil
+	return nil
 }
 
 func (c *Coordinator) scanFrom(ctx context.Context, id string, r scanRequest) ([]kv.Entry, bool, error) {

@@ -5,12 +5,12 @@ import (
 	"sync"
 )
 
-// batchConn coalesces writes. yamux writes every frame header and body with
-// its own syscall; under concurrent calls that is most of the CPU. Here
+// batchConn coalesces writes: frames of concurrent calls would each cost
+// a syscall; under concurrent calls that is most of the CPU. Here
 // Write only appends to a buffer and one flusher goroutine writes whatever
 // has accumulated in a single syscall, so frames of many streams share a
 // write. A write error is sticky: it is returned by the next Write and
-// closes the connection, which ends the yamux session the usual way.
+// closes the connection, which ends its reader the usual way.
 type batchConn struct {
 	net.Conn
 
@@ -34,6 +34,15 @@ func newBatchConn(c net.Conn) *batchConn {
 }
 
 func (b *batchConn) Write(p []byte) (int, error) {
+	if err := b.writev(p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// writev appends parts as one unit: no other writer's bytes land between
+// them (a frame's header and body stay together).
+func (b *batchConn) writev(parts ...[]byte) error {
 	b.mu.Lock()
 	for b.err == nil && len(b.buf) >= maxBatch {
 		b.cond.Wait()
@@ -41,15 +50,17 @@ func (b *batchConn) Write(p []byte) (int, error) {
 	if b.err != nil {
 		err := b.err
 		b.mu.Unlock()
-		return 0, err
+		return err
 	}
-	b.buf = append(b.buf, p...)
+	for _, p := range parts {
+		b.buf = append(b.buf, p...)
+	}
 	b.mu.Unlock()
 	select {
 	case b.kick <- struct{}{}:
 	default:
 	}
-	return len(p), nil
+	return nil
 }
 
 func (b *batchConn) flush() {

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -8,8 +9,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/hashicorp/yamux"
 )
 
 // relay is the attacker of the red-team report: a TCP server on loopback
@@ -71,8 +70,8 @@ func newRelay(t *testing.T, target string) *relay {
 func (r *relay) Addr() string { return r.ln.Addr().String() }
 
 // hijack stops relaying and calls method on the target over the
-// connection the victim's handshake opened, as the victim would (yamux,
-// one stream, our request framing). It returns the reply, or why there
+// connection the victim's handshake opened, as the victim would (one
+// request frame). It returns the reply, or why there
 // was none.
 func (r *relay) hijack(t *testing.T, method string) ([]byte, error) {
 	t.Helper()
@@ -85,24 +84,16 @@ func (r *relay) hijack(t *testing.T, method string) ([]byte, error) {
 	c.stop()
 	defer c.target.Close()
 	c.target.SetDeadline(time.Now().Add(5 * time.Second))
-	cfg := yamux.DefaultConfig()
-	cfg.LogOutput = io.Discard
-	sess, err := yamux.Client(c.target, cfg)
+	w := newBatchConn(c.target)
+	defer w.Close()
+	if err := writeMuxRequest(w, 1, method, time.Second, nil); err != nil {
+		return nil, err
+	}
+	_, rep, err := readMuxResponse(bufio.NewReader(c.target))
 	if err != nil {
 		return nil, err
 	}
-	defer sess.Close()
-	stream, err := sess.OpenStream()
-	if err != nil {
-		return nil, err
-	}
-	if _, err := stream.Write(encodeRequest(method, time.Second, nil)); err != nil {
-		return nil, err
-	}
-	status, _, body, err := readResponse(stream)
-	if err != nil {
-		return nil, err
-	}
+	status, body := rep.status, rep.body
 	if status != statusOK {
 		return nil, errors.New(string(body))
 	}

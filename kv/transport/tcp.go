@@ -9,29 +9,26 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/hashicorp/yamux"
 )
 
-// TCP is the real Transport: one listener serving RPC (over yamux) and raft
-// (see RaftLayer), and one persistent yamux session per peer it calls.
+// TCP is the real Transport: one listener serving RPC (pipelined frames,
+// mux.go) and raft (see RaftLayer), and one persistent connection per peer
+// it calls.
 type TCP struct {
 	cfg  Config
 	log  *slog.Logger
 	ln   net.Listener
 	addr string
-	ymx  *yamux.Config
 
 	handlers sync.Map  // method → Handler
 	nonces   *nonceSet // this node's handshake nonces in flight, both sides
 
 	mu      sync.Mutex
 	peers   map[string]*peer
-	inbound map[*yamux.Session]struct{}
+	inbound map[io.Closer]struct{}
 
 	raft   *raftLayer      // guarded by mu
 	ctx    context.Context // parent of handler contexts; cancelled by Close
@@ -42,16 +39,16 @@ type TCP struct {
 
 var _ Transport = (*TCP)(nil)
 
-// peer holds the outbound session to one address.
+// peer holds the outbound connection to one address.
 type peer struct {
 	mu   sync.Mutex
-	sess *yamux.Session
+	sess *muxConn
 	dial *dialing // non-nil while a dial runs; callers wait on it
 }
 
 type dialing struct {
 	done chan struct{}
-	sess *yamux.Session
+	sess *muxConn
 	err  error
 }
 
@@ -62,6 +59,9 @@ func Listen(cfg Config) (*TCP, error) {
 	}
 	if cfg.DialTimeout == 0 {
 		cfg.DialTimeout = DefaultConfig().DialTimeout
+	}
+	if cfg.KeepAlive == 0 {
+		cfg.KeepAlive = DefaultConfig().KeepAlive
 	}
 	if cfg.TLS == nil && cfg.Secret != "" {
 		// The secret alone: mutual TLS keyed by it (see doc.go for why).
@@ -83,16 +83,11 @@ func Listen(cfg Config) (*TCP, error) {
 	if addr == "" {
 		addr = ln.Addr().String()
 	}
-	ymx := yamux.DefaultConfig()
-	ymx.AcceptBacklog = 1024
-	ymx.KeepAliveInterval = 10 * time.Second // notice a silently dead peer well before TCP would
-	ymx.StreamOpenTimeout = 10 * time.Second
-	ymx.LogOutput = logWriter{log}
 	ctx, cancel := context.WithCancel(context.Background())
 	t := &TCP{
-		cfg: cfg, log: log, ln: ln, addr: addr, ymx: ymx, nonces: newNonceSet(),
+		cfg: cfg, log: log, ln: ln, addr: addr, nonces: newNonceSet(),
 		peers:   make(map[string]*peer),
-		inbound: make(map[*yamux.Session]struct{}),
+		inbound: make(map[io.Closer]struct{}),
 		ctx:     ctx, cancel: cancel,
 	}
 	t.raft = newRaftLayer(t)
@@ -132,7 +127,7 @@ func (t *TCP) Close() error {
 	return err
 }
 
-// Call runs method on addr over the persistent session to it.
+// Call runs method on addr over the persistent connection to it.
 func (t *TCP) Call(ctx context.Context, addr, method string, req []byte) ([]byte, error) {
 	if t.closed.Load() {
 		return nil, ErrClosed
@@ -143,69 +138,67 @@ func (t *TCP) Call(ctx context.Context, addr, method string, req []byte) ([]byte
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("transport: %s on %s: %w", method, addr, err)
 	}
-	var stream *yamux.Stream
-	for attempt := 0; ; attempt++ {
-		sess, err := t.session(ctx, addr)
-		if err != nil {
-			return nil, err
-		}
-		stream, err = sess.OpenStream()
-		if err == nil {
-			break
-		}
-		// The session broke since we looked (peer restarted); nothing was
-		// sent, so one redial is safe.
-		t.drop(addr, sess)
-		if attempt > 0 {
-			return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, addr, err)
-		}
-	}
 	var timeout time.Duration
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
 	}
-	// Deadline and cancel both arrive through ctx.Done, after which
-	// ctx.Err is set: a failed read is then reported as the ctx error.
-	stop := context.AfterFunc(ctx, func() { stream.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-	defer stream.Close()
-
-	fail := func(err error) error {
-		cerr := ctx.Err()
-		if dl, ok := ctx.Deadline(); ok && cerr == nil && !time.Now().Before(dl) {
-			cerr = context.DeadlineExceeded // ctx's timer has not run yet
+	for attempt := 0; ; attempt++ {
+		mc, err := t.session(ctx, addr)
+		if err != nil {
+			return nil, err
 		}
-		if cerr != nil {
-			return fmt.Errorf("transport: %s on %s: %w", method, addr, cerr)
+		rep, err := mc.call(ctx, method, timeout, req)
+		if errors.Is(err, errBroken) {
+			// The connection broke since we looked (peer restarted);
+			// nothing was sent, so one redial is safe.
+			t.drop(addr, mc)
+			if attempt > 0 {
+				return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, addr, err)
+			}
+			continue
 		}
-		return fmt.Errorf("%w: %s on %s: %w", ErrUnreachable, method, addr, err)
-	}
-	if _, err := stream.Write(encodeRequest(method, timeout, req)); err != nil {
-		return nil, fail(err)
-	}
-	status, code, body, err := readResponse(stream)
-	if err != nil {
-		return nil, fail(err)
-	}
-	if status != statusOK {
-		rerr := &RemoteError{Addr: addr, Method: method, Message: string(body), Code: code}
-		cerr := ctx.Err()
-		if dl, ok := ctx.Deadline(); ok && cerr == nil && !time.Now().Before(dl) {
-			cerr = context.DeadlineExceeded // ctx's timer has not run yet
+		if err != nil {
+			return nil, callFailed(ctx, method, addr, err)
 		}
-		if cerr != nil {
-			// The handler gave up on the deadline we sent it, a hair
-			// before our own fired: report ours.
-			return nil, fmt.Errorf("transport: %s on %s: %w (%w)", method, addr, cerr, rerr)
-		}
-		return nil, rerr
+		return reply(ctx, method, addr, rep)
 	}
-	return body, nil
 }
 
-// session returns a live outbound session to addr, dialling once for all
-// concurrent callers.
-func (t *TCP) session(ctx context.Context, addr string) (*yamux.Session, error) {
+// ctxErr is ctx's error, or DeadlineExceeded when its deadline has passed
+// and its timer has not run yet.
+func ctxErr(ctx context.Context) error {
+	cerr := ctx.Err()
+	if dl, ok := ctx.Deadline(); ok && cerr == nil && !time.Now().Before(dl) {
+		cerr = context.DeadlineExceeded
+	}
+	return cerr
+}
+
+// callFailed reports a call that got no response: the ctx's error when
+// the request ended, else the peer is unreachable.
+func callFailed(ctx context.Context, method, addr string, err error) error {
+	if cerr := ctxErr(ctx); cerr != nil {
+		return fmt.Errorf("transport: %s on %s: %w", method, addr, cerr)
+	}
+	return fmt.Errorf("%w: %s on %s: %w", ErrUnreachable, method, addr, err)
+}
+
+func reply(ctx context.Context, method, addr string, rep muxReply) ([]byte, error) {
+	if rep.status == statusOK {
+		return rep.body, nil
+	}
+	rerr := &RemoteError{Addr: addr, Method: method, Message: string(rep.body), Code: rep.code}
+	if cerr := ctxErr(ctx); cerr != nil {
+		// The handler gave up on the deadline we sent it, a hair
+		// before our own fired: report ours.
+		return nil, fmt.Errorf("transport: %s on %s: %w (%w)", method, addr, cerr, rerr)
+	}
+	return nil, rerr
+}
+
+// session returns a live outbound connection to addr, dialling once for
+// all concurrent callers.
+func (t *TCP) session(ctx context.Context, addr string) (*muxConn, error) {
 	t.mu.Lock()
 	p := t.peers[addr]
 	if p == nil {
@@ -215,7 +208,7 @@ func (t *TCP) session(ctx context.Context, addr string) (*yamux.Session, error) 
 	t.mu.Unlock()
 
 	p.mu.Lock()
-	if p.sess != nil && !p.sess.IsClosed() {
+	if p.sess != nil && !p.sess.broken() {
 		s := p.sess
 		p.mu.Unlock()
 		return s, nil
@@ -248,8 +241,8 @@ func (t *TCP) session(ctx context.Context, addr string) (*yamux.Session, error) 
 	return d.sess, d.err
 }
 
-// drop forgets sess if it is still addr's session.
-func (t *TCP) drop(addr string, sess *yamux.Session) {
+// drop forgets sess if it is still addr's connection.
+func (t *TCP) drop(addr string, sess *muxConn) {
 	sess.Close()
 	t.mu.Lock()
 	p := t.peers[addr]
@@ -263,18 +256,13 @@ func (t *TCP) drop(addr string, sess *yamux.Session) {
 	}
 }
 
-func (t *TCP) dialSession(ctx context.Context, addr string) (*yamux.Session, error) {
+func (t *TCP) dialSession(ctx context.Context, addr string) (*muxConn, error) {
 	conn, err := t.dialConn(ctx, addr, protoRPC, t.cfg.DialTimeout)
 	if err != nil {
 		return nil, err
 	}
-	sess, err := yamux.Client(newBatchConn(conn), t.ymx)
-	if err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, addr, err)
-	}
 	t.log.Debug("transport connected", "peer", addr)
-	return sess, nil
+	return newMuxConn(conn, t.cfg.KeepAlive), nil
 }
 
 // dialConn opens a TCP connection and runs the handshake for proto.
@@ -377,49 +365,8 @@ func (t *TCP) serveConn(conn net.Conn) {
 	case protoRaft:
 		t.currentRaft().deliver(conn)
 	case protoRPC:
-		t.serveRPC(conn, from)
+		t.serveMux(conn, from)
 	}
-}
-
-func (t *TCP) serveRPC(conn net.Conn, from string) {
-	sess, err := yamux.Server(newBatchConn(conn), t.ymx)
-	if err != nil {
-		conn.Close()
-		return
-	}
-	t.mu.Lock()
-	if t.closed.Load() {
-		t.mu.Unlock()
-		sess.Close()
-		return
-	}
-	t.inbound[sess] = struct{}{}
-	t.mu.Unlock()
-	defer func() {
-		t.mu.Lock()
-		delete(t.inbound, sess)
-		t.mu.Unlock()
-		sess.Close()
-	}()
-	for {
-		stream, err := sess.AcceptStream()
-		if err != nil {
-			return
-		}
-		t.wg.Add(1)
-		go t.serveStream(stream, from)
-	}
-}
-
-func (t *TCP) serveStream(stream *yamux.Stream, from string) {
-	defer t.wg.Done()
-	defer stream.Close()
-	method, timeout, req, err := readRequest(stream)
-	if err != nil {
-		return
-	}
-	resp := t.dispatch(method, timeout, from, req)
-	stream.Write(resp) // a failed write means the caller is gone; nothing to tell
 }
 
 func (t *TCP) dispatch(method string, timeout time.Duration, from string, req []byte) []byte {
@@ -481,14 +428,3 @@ func (c *prefixConn) Read(p []byte) (int, error) {
 	}
 	return c.Conn.Read(p)
 }
-
-// logWriter routes yamux's log lines to slog at debug level: they are
-// mostly "connection closed" noise during restarts.
-type logWriter struct{ log *slog.Logger }
-
-func (w logWriter) Write(p []byte) (int, error) {
-	w.log.Debug("yamux", "msg", strings.TrimSpace(string(p)))
-	return len(p), nil
-}
-
-var _ io.Writer = logWriter{}

@@ -42,6 +42,10 @@ type Config struct {
 	// DialTimeout bounds dialling and handshaking one connection; 0 means
 	// DefaultConfig's. A call's ctx deadline, if sooner, wins.
 	DialTimeout time.Duration
+	// KeepAlive is how often a quiet RPC connection is pinged; one silent
+	// for three of these is dropped (the next call redials). 0 means
+	// DefaultConfig's.
+	KeepAlive time.Duration
 	// TLS, when set, wraps every connection in mutual TLS (LoadTLS) before
 	// the secret handshake: peers must hold a certificate of the same CA,
 	// and traffic is encrypted. Nil means plain TCP.
@@ -52,7 +56,7 @@ type Config struct {
 
 // DefaultConfig listens on a free loopback port.
 func DefaultConfig() Config {
-	return Config{Addr: "127.0.0.1:0", DialTimeout: 2 * time.Second}
+	return Config{Addr: "127.0.0.1:0", DialTimeout: 2 * time.Second, KeepAlive: 10 * time.Second}
 }
 
 // Validate reports a config Listen cannot use.
@@ -62,6 +66,9 @@ func (c Config) Validate() error {
 	}
 	if c.DialTimeout < 0 {
 		return fmt.Errorf("%w: negative DialTimeout", ErrInvalidConfig)
+	}
+	if c.KeepAlive < 0 {
+		return fmt.Errorf("%w: negative KeepAlive", ErrInvalidConfig)
 	}
 	return nil
 }

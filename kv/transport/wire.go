@@ -14,7 +14,7 @@ import (
 
 // Protocol bytes: the first byte of every TCP connection.
 const (
-	protoRPC  byte = 'M'
+	protoRPC  byte = 'P' // pipelined frames (mux.go); 'M' was a yamux session
 	protoRaft byte = 'R'
 	// tlsRecordHandshake starts a TLS ClientHello: the peer encrypts,
 	// this node does not (or the other way round).
@@ -174,16 +174,22 @@ func serverHandshake(conn net.Conn, secret string, own *nonceSet) (proto byte, f
 
 // encodeRequest lays out a request as one buffer so it leaves in one frame.
 func encodeRequest(method string, timeout time.Duration, req []byte) []byte {
+	b := make([]byte, reqHeader+len(method), reqHeader+len(method)+len(req))
+	putRequestHeader(b, method, timeout, len(req))
+	return append(b, req...)
+}
+
+// putRequestHeader writes a request's header and method into b (room for
+// reqHeader+len(method) bytes) and returns how many bytes it wrote.
+func putRequestHeader(b []byte, method string, timeout time.Duration, n int) int {
 	ms := uint32(0)
 	if timeout > 0 {
 		ms = uint32(min(timeout.Milliseconds()+1, 1<<32-1)) // round up: never hand the handler a zero deadline
 	}
-	b := make([]byte, reqHeader, reqHeader+len(method)+len(req))
 	b[0] = byte(len(method))
-	binary.BigEndian.PutUint32(b[1:], uint32(len(req)))
+	binary.BigEndian.PutUint32(b[1:], uint32(n))
 	binary.BigEndian.PutUint32(b[5:], ms)
-	b = append(b, method...)
-	return append(b, req...)
+	return reqHeader + copy(b[reqHeader:], method)
 }
 
 func readRequest(r io.Reader) (method string, timeout time.Duration, req []byte, err error) {
