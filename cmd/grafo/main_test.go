@@ -171,22 +171,14 @@ func (p *proc) waitReady() {
 }
 
 // kill sends SIGKILL: no shutdown code runs, as in a crash.
-func (p *proc) kill() {
-	if p.cmd == nil || p.cmd.Process == nil {
-		return
-	}
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	p.cmd.Process.Kill()
-	<-p.done
-}
+func (p *proc) kill() { p.signal(syscall.SIGKILL) }
 
 // stop sends SIGTERM and waits for the node to exit: its shutdown runs
 // (the engine checkpoints its write-ahead log into the bbolt file).
-func (p *proc) stop() {
+func (p *proc) stop() { p.signal(syscall.SIGTERM) }
+
+// signal sends sig to a running node and waits for it to exit.
+func (p *proc) signal(sig syscall.Signal) {
 	if p.cmd == nil || p.cmd.Process == nil {
 		return
 	}
@@ -195,7 +187,7 @@ func (p *proc) stop() {
 		return
 	default:
 	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.cmd.Process.Signal(sig)
 	<-p.done
 }
 
