@@ -92,7 +92,7 @@ func startScaleCluster(t *testing.T) *env {
 	if image == "" {
 		image = "grafo:local"
 	}
-	e := &env{t: t, root: root, ports: map[string]int{}, hc: &http.Client{Timeout: 20 * time.Second}}
+	e := &env{t: record(t), root: root, ports: map[string]int{}, hc: &http.Client{Timeout: 20 * time.Second}}
 	if exec.Command("docker", "compose", "version").Run() == nil {
 		e.compose = []string{"docker", "compose"}
 	} else {
@@ -118,6 +118,7 @@ func startScaleCluster(t *testing.T) *env {
 		if t.Failed() {
 			out, _ := e.composeOut("logs", "--no-color", "--tail", "40")
 			t.Logf("container logs (last lines):\n%s", out)
+			e.t.repeat()
 		}
 		removeStarted()
 		e.composeRun("down", "-v", "--remove-orphans")

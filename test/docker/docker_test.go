@@ -46,7 +46,7 @@ var services = []string{"node1", "node2", "node3"}
 
 // env is the test's view of the running compose project.
 type env struct {
-	t       *testing.T
+	t       *recorder
 	root    string   // repository root
 	compose []string // "docker compose" or "docker-compose", with -p and -f
 	vars    []string // environment for compose
@@ -99,7 +99,7 @@ func setupWith(t *testing.T, project string, settings ...string) *env {
 	if _, err := os.Stat(filepath.Join(root, "bin/grafo-static")); err != nil {
 		t.Fatalf("bin/grafo-static not found: run `make static`: %v", err)
 	}
-	e := &env{t: t, root: root, ports: map[string]int{}, hc: &http.Client{Timeout: 20 * time.Second}}
+	e := &env{t: record(t), root: root, ports: map[string]int{}, hc: &http.Client{Timeout: 20 * time.Second}}
 	if exec.Command("docker", "compose", "version").Run() == nil {
 		e.compose = []string{"docker", "compose"}
 	} else if _, err := exec.LookPath("docker-compose"); err == nil {
@@ -119,6 +119,7 @@ func setupWith(t *testing.T, project string, settings ...string) *env {
 		if t.Failed() {
 			out, _ := e.composeOut("logs", "--no-color", "--tail", "60")
 			t.Logf("container logs (last lines):\n%s", out)
+			e.t.repeat()
 		}
 		if os.Getenv("GRAFO_DOCKER_KEEP") != "" {
 			t.Logf("GRAFO_DOCKER_KEEP set: project %s left running", project)
@@ -136,6 +137,52 @@ func setupWith(t *testing.T, project string, settings ...string) *env {
 	t.Logf("three containers up, ready and healthy in %v (ports node1=%d node2=%d node3=%d)",
 		time.Since(up).Round(time.Millisecond), e.ports["node1"], e.ports["node2"], e.ports["node3"])
 	return e
+}
+
+// recorder is the test's T that also keeps its failure messages, to say
+// them again after the container logs: CI shows a log's tail, and the
+// logs of three containers would push the reason out of it.
+type recorder struct {
+	*testing.T
+	mu   sync.Mutex
+	msgs []string
+}
+
+func record(t *testing.T) *recorder { return &recorder{T: t} }
+
+func (r *recorder) keep(format string, args ...any) {
+	r.mu.Lock()
+	r.msgs = append(r.msgs, fmt.Sprintf(format, args...))
+	r.mu.Unlock()
+}
+
+func (r *recorder) Errorf(format string, args ...any) {
+	r.T.Helper()
+	r.keep(format, args...)
+	r.T.Errorf(format, args...)
+}
+
+func (r *recorder) Fatalf(format string, args ...any) {
+	r.T.Helper()
+	r.keep(format, args...)
+	r.T.Fatalf(format, args...)
+}
+
+func (r *recorder) Fatal(args ...any) {
+	r.T.Helper()
+	r.keep("%s", fmt.Sprint(args...))
+	r.T.Fatal(args...)
+}
+
+// repeat logs the failures kept so far, last in the output.
+func (r *recorder) repeat() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.msgs) == 0 {
+		r.T.Logf("FAILED (the reason was not kept: see above the container logs)")
+		return
+	}
+	r.T.Logf("FAILED, the reasons again (%d):\n  %s", len(r.msgs), strings.Join(r.msgs, "\n  "))
 }
 
 func freePort(t *testing.T) int {
@@ -678,7 +725,7 @@ func phaseReport(r *run) (string, phaseStats) {
 // checkPhases checks each phase: no quorum operation failed, every
 // consistency=all write succeeded or was clearly refused, and none was
 // refused with every node up.
-func checkPhases(t *testing.T, r *run) {
+func checkPhases(t *recorder, r *run) {
 	for _, p := range r.phases {
 		if p.quorumPutFail > 0 || p.quorumGetFail > 0 {
 			t.Errorf("%s: %d quorum writes and %d quorum reads failed while at most one node was out (first: %s)",
