@@ -201,6 +201,7 @@ func (n *Node) startReplication(ctx, runCtx context.Context) (err error) {
 		return err
 	}
 	n.hintDB.Run(n.coord)
+	n.tr.Serving()
 	n.reb = replica.NewRebalancer(n.coord, n.engine, rebalanceMembership{n.cluster}, cfg.Logger)
 	n.joined.Store(true) // after reb: nodeInfo reads the parts set up to here
 	n.ae = replica.NewAntiEntropy(n.coord, replica.AntiEntropyConfig{Interval: cfg.AntiEntropy, Logger: cfg.Logger})

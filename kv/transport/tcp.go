@@ -24,6 +24,7 @@ type TCP struct {
 	addr string
 
 	handlers sync.Map  // method → Handler
+	serving  atomic.Bool
 	nonces   *nonceSet // this node's handshake nonces in flight, both sides
 
 	mu      sync.Mutex
@@ -101,6 +102,12 @@ func (t *TCP) Addr() string { return t.addr }
 
 // Handle registers h for method.
 func (t *TCP) Handle(method string, h Handler) { t.handlers.Store(method, h) }
+
+// Serving says every handler is registered. Until then a call to a
+// method with none is answered as unavailable (the node is starting: the
+// caller hints it or asks another replica), not as an unknown method,
+// which would mean a peer of another version.
+func (t *TCP) Serving() { t.serving.Store(true) }
 
 // Close stops the listener, closes every session and waits for running
 // handlers (their contexts are cancelled).
@@ -371,6 +378,9 @@ func (t *TCP) serveConn(conn net.Conn) {
 
 func (t *TCP) dispatch(method string, timeout time.Duration, from string, req []byte) []byte {
 	v, ok := t.handlers.Load(method)
+	if !ok && !t.serving.Load() {
+		return encodeResponse(statusError, codeUnavailable, []byte(fmt.Sprintf("unavailable: node starting: %q not served yet", method)))
+	}
 	if !ok {
 		return encodeResponse(statusError, codeUnknownMethod, []byte(fmt.Sprintf("unknown method %q", method)))
 	}

@@ -85,7 +85,14 @@ func TestConcurrentCallsShareOneConnection(t *testing.T) {
 func TestUnknownMethod(t *testing.T) {
 	t.Parallel()
 	a, b := listen(t, ""), listen(t, "")
+	// A node that has not registered all its handlers is starting: the
+	// caller must see a retriable unavailable, not a version mismatch.
 	_, err := a.Call(context.Background(), b.Addr(), "nope", nil)
+	if !errors.Is(err, kv.ErrUnavailable) || errors.Is(err, ErrUnknownMethod) {
+		t.Fatalf("before Serving: err = %v, want kv.ErrUnavailable", err)
+	}
+	b.Serving()
+	_, err = a.Call(context.Background(), b.Addr(), "nope", nil)
 	if !errors.Is(err, ErrUnknownMethod) {
 		t.Fatalf("err = %v, want ErrUnknownMethod", err)
 	}
