@@ -23,7 +23,7 @@ type TCP struct {
 	ln   net.Listener
 	addr string
 
-	handlers sync.Map  // method → Handler
+	handlers sync.Map // method → Handler
 	serving  atomic.Bool
 	nonces   *nonceSet // this node's handshake nonces in flight, both sides
 
