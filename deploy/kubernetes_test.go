@@ -133,6 +133,9 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 	if !strings.HasPrefix(env["GRAFO_JOIN"], ss.Name+"-0."+svc.Name+".") {
 		t.Errorf("GRAFO_JOIN=%q: every pod joins through the first ordinal's stable name", env["GRAFO_JOIN"])
 	}
+	if !strings.HasPrefix(env["GRAFO_PEERS"], svc.Name+".") || !strings.HasSuffix(env["GRAFO_PEERS"], ":7071") {
+		t.Errorf("GRAFO_PEERS=%q: the seed must ask the headless service's name (every pod) before it bootstraps", env["GRAFO_PEERS"])
+	}
 	if pdb.Spec.MaxUnavailable == nil || pdb.Spec.MaxUnavailable.IntValue() != 1 {
 		t.Errorf("with N=3 the PodDisruptionBudget must keep a quorum: maxUnavailable 1, got %+v", pdb.Spec.MaxUnavailable)
 	}

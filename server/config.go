@@ -28,6 +28,7 @@ type Config struct {
 	Advertise     string        // --advertise: cluster address peers dial, when it differs from the listen address (containers)
 	AdvertiseHTTP string        // --advertise-http: public address shown to others
 	Join          []string      // --join: public or cluster addresses of members; empty = bootstrap
+	Peers         []string      // --peers: host:port where other members may be (a name may resolve to several); asked before bootstrapping (server/peers.go)
 	Replicas      int           // --replicas (N); 0 = 3, capped by the number of nodes
 	WriteQuorum   int           // --write-quorum (W); 0 = N/2+1
 	ReadQuorum    int           // --read-quorum (R); 0 = N/2+1

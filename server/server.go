@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,6 +63,7 @@ type Node struct {
 	failed   chan error // the engine watcher gave up (see Failed)
 	owned    ownedKeys
 	joined   atomic.Bool // cluster, members and rebalancer are set
+	hadState atomic.Bool // raft state on disk at start: a member restarting
 }
 
 // Start opens every part of the node and returns once it serves HTTP and
@@ -162,8 +164,26 @@ func (n *Node) joinCluster(ctx context.Context) (err error) {
 		// A node ignores its own address, so that every member of a
 		// StatefulSet or compose file can be given the same --join: the
 		// one it names bootstraps.
-		if a = strings.TrimSpace(a); a != "" && a != cfg.Advertise && a != cfg.AdvertiseHTTP {
+		if a = strings.TrimSpace(a); a != "" && !slices.Contains([]string{cfg.Advertise, cfg.AdvertiseHTTP, cfg.ClusterAddr, cfg.HTTPAddr, n.tr.Addr(), n.httpAdv}, a) {
 			join = append(join, a)
+		}
+	}
+	had, err := cluster.HasState(cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	n.hadState.Store(had)
+	var peers []string
+	for _, p := range cfg.Peers {
+		for _, a := range strings.Split(p, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				peers = append(peers, a)
+			}
+		}
+	}
+	if len(join) == 0 && !had && len(peers) > 0 {
+		if join, err = n.discoverMembers(ctx, peers); err != nil {
+			return err
 		}
 	}
 	if len(join) > 0 {

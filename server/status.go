@@ -30,6 +30,9 @@ type nodeInfo struct {
 	Keys         int64  `json:"keys"`
 	HintsPending int64  `json:"hintsPending"`
 	Healthy      bool   `json:"healthy"`
+	// Member: this node is, or restarts as, a member of a cluster (not a
+	// fresh node waiting to join or to bootstrap); see discoverMembers.
+	Member bool `json:"member,omitempty"`
 	// Autoscale is set by the node whose autoscaler leads.
 	Autoscale *autoscale.Status `json:"autoscale,omitempty"`
 	// Progress is the node's current or last stream of ranges; nil if it
@@ -38,7 +41,8 @@ type nodeInfo struct {
 }
 
 func (n *Node) localInfo(ctx context.Context) nodeInfo {
-	info := nodeInfo{ID: n.cfg.NodeID, HTTP: n.httpAdv, Weight: n.cfg.Weight, Keys: n.engine.Keys(), Healthy: n.health.err() == nil}
+	info := nodeInfo{ID: n.cfg.NodeID, HTTP: n.httpAdv, Weight: n.cfg.Weight, Keys: n.engine.Keys(), Healthy: n.health.err() == nil,
+		Member: n.hadState.Load() || n.joined.Load()}
 	if !n.joined.Load() {
 		return info // still waiting to join: an admin asks who it is
 	}

@@ -166,6 +166,22 @@ func TestClusterJoinLeave(t *testing.T) {
 	}
 }
 
+// serveRaw starts grafo serve as p without waiting for it to serve (it
+// may be waiting to join or to bootstrap) and kills it when the test
+// ends; its output goes to the returned buffer.
+func serveRaw(t *testing.T, p *proc, args ...string) *syncBuffer {
+	t.Helper()
+	cmd := exec.Command(grafoBin, append([]string{"serve", "--node-id", p.id, "--data", p.data,
+		"--http", p.http, "--cluster", p.clust, "--heartbeat", "200ms"}, args...)...)
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return logs
+}
+
 // A node whose --join names the public address of a member that is not
 // up yet waits for it and joins (containers start together).
 func TestJoinBeforeSeedIsUp(t *testing.T) {
@@ -173,14 +189,7 @@ func TestJoinBeforeSeedIsUp(t *testing.T) {
 	seed := &proc{t: t, id: "n1", data: filepath.Join(t.TempDir(), "n1"), http: freePort(t), clust: freePort(t)}
 	late := &proc{t: t, id: "n2", data: filepath.Join(t.TempDir(), "n2"), http: freePort(t), clust: freePort(t),
 		args: []string{"--join", seed.http}}
-	cmd := exec.Command(grafoBin, append([]string{"serve", "--node-id", late.id, "--data", late.data,
-		"--http", late.http, "--cluster", late.clust, "--heartbeat", "200ms"}, late.args...)...)
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	logs := serveRaw(t, late, late.args...)
 	// The joiner opens its HTTP listener before it looks for the seed: once
 	// that accepts, it is waiting for a seed that does not exist yet.
 	waitFor(t, 30*time.Second, "the joiner to start", func() bool {
@@ -205,14 +214,7 @@ func TestAdminJoin(t *testing.T) {
 	t.Parallel() // its own nodes, ports and directories
 	n1 := newProc(t, "n1")
 	waiting := &proc{t: t, id: "n2", data: filepath.Join(t.TempDir(), "n2"), http: freePort(t), clust: freePort(t)}
-	cmd := exec.Command(grafoBin, "serve", "--node-id", "n2", "--data", waiting.data, "--http", waiting.http,
-		"--cluster", waiting.clust, "--weight", "2", "--join", freePort(t))
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	logs := serveRaw(t, waiting, "--weight", "2", "--join", freePort(t))
 	admit := func() error {
 		c := exec.Command(grafoBin, "cluster", "join", waiting.clust, "--server", n1.url())
 		out, err := c.CombinedOutput()

@@ -18,7 +18,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	d := server.DefaultConfig()
 	fs := newFlags("serve", "grafo serve [flags]   (every flag also reads GRAFO_<FLAG>)", stderr)
 	cfg := d
-	var join, ingestSpecs listFlag
+	var join, peers, ingestSpecs listFlag
 	fs.StringVar(&cfg.NodeID, "node-id", d.NodeID, "unique node name")
 	fs.StringVar(&cfg.DataDir, "data", d.DataDir, "data directory (bbolt files, raft state)")
 	fs.StringVar(&cfg.HTTPAddr, "http", d.HTTPAddr, "public API address")
@@ -26,6 +26,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.Advertise, "advertise", "", "cluster address other nodes dial, if not --cluster (e.g. node1:7071 in Docker)")
 	fs.StringVar(&cfg.AdvertiseHTTP, "advertise-http", "", "public address shown to clients, if not --http")
 	fs.Var(&join, "join", "public or cluster address of any member (repeatable); empty = bootstrap a new cluster")
+	fs.Var(&peers, "peers", "cluster host:port where other members may be (repeatable; a name may resolve to several, e.g. a headless service): a node that would bootstrap asks them first and joins if one is a member")
 	fs.IntVar(&cfg.Replicas, "replicas", d.Replicas, "N: copies of each key, capped by the number of nodes")
 	fs.IntVar(&cfg.WriteQuorum, "write-quorum", 0, "W: acks a write needs by default (0 = N/2+1)")
 	fs.IntVar(&cfg.ReadQuorum, "read-quorum", 0, "R: answers a read needs by default (0 = N/2+1)")
@@ -64,6 +65,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{err.Error()}
 	}
 	cfg.Join = join
+	cfg.Peers = peers
 	if *capacity != "" {
 		if cfg.Capacity, err = autoscale.ParseBytes(*capacity); err != nil {
 			return usageError{"--capacity: " + err.Error()}

@@ -868,3 +868,23 @@ func (c *Cluster) Close() error {
 	}
 	return nil
 }
+
+// HasState reports whether dir (Config.Dir) holds raft state: whether a
+// node starting on it restarts as a member rather than bootstrapping or
+// joining. It must be called before Open, which holds the files.
+func HasState(dir string) (bool, error) {
+	dir = filepath.Join(dir, "raft")
+	if _, err := os.Stat(filepath.Join(dir, "raft.db")); errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	store, err := openBoltStore(filepath.Join(dir, "raft.db"))
+	if err != nil {
+		return false, err
+	}
+	defer store.Close()
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, raftLogger(nil))
+	if err != nil {
+		return false, fmt.Errorf("cluster: snapshot store: %w", err)
+	}
+	return raft.HasExistingState(store, store, snaps)
+}
