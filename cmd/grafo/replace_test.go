@@ -226,7 +226,15 @@ func TestReplaceDeadNode(t *testing.T) {
 			}
 		}
 	}()
-	n2 := newProc(t, "n2", append([]string{"--replace", "n2", "--join", nodes[0].http}, args...)...)
+	// New addresses, never the dead one's: a port it freed can come back
+	// from freePort, and the replacement would then dial itself.
+	n2 := &proc{t: t, id: "n2", data: filepath.Join(t.TempDir(), "n2"), http: freePort(t), clust: freePort(t),
+		args: append([]string{"--replace", "n2", "--join", nodes[0].http}, args...)}
+	for n2.clust == oldAddr || n2.http == nodes[1].http {
+		n2.clust, n2.http = freePort(t), freePort(t)
+	}
+	n2.start()
+	t.Cleanup(n2.kill)
 	waitUp(t, c1, 3)
 	close(stopW)
 	<-wDone

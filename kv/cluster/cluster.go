@@ -265,7 +265,7 @@ func (c *Cluster) awaitMember(ctx context.Context, restarted bool) error {
 	}
 	var lastErr error
 	var logged string
-	var loggedAt time.Time
+	var loggedAt, aliveSince time.Time
 	fresh := (c.cfg.Fresh || c.cfg.Replace) && !restarted && len(c.cfg.Join) > 0
 	for {
 		self, isMember := c.fsm.node(c.cfg.NodeID)
@@ -280,8 +280,19 @@ func (c *Cluster) awaitMember(ctx context.Context, restarted bool) error {
 		}
 		if len(c.cfg.Join) > 0 && !isMember && !time.Now().Before(nextJoin) {
 			if err := c.askToJoin(ctx); err != nil {
-				if c.cfg.Replace && (errors.Is(err, ErrUnknownNode) || errors.Is(err, ErrNodeAlive)) {
+				if c.cfg.Replace && errors.Is(err, ErrUnknownNode) {
 					return err // waiting will not make the replacement right
+				}
+				if c.cfg.Replace && errors.Is(err, ErrNodeAlive) {
+					// The leader's heartbeats may not have missed the dead
+					// node enough times yet (each member counts its own):
+					// give them a few windows, then believe it.
+					if aliveSince.IsZero() {
+						aliveSince = time.Now()
+					}
+					if time.Since(aliveSince) > 3*missesDown*c.cfg.Heartbeat {
+						return err
+					}
 				}
 				lastErr = err
 				if errors.Is(err, transport.ErrAuth) {
