@@ -140,13 +140,20 @@ func (b *bodies) drop(prog *ssa.Program, pkg *ssa.Package) {
 			visit(op.g)
 		}
 		// Everything that keeps the body reachable: its blocks, and the
-		// values whose referrers point into them — but a bound method
-		// wrapper's String is spelled from its free variable (funcKey
-		// reads it), and its body is a single call.
+		// values whose referrers point into them — a closure's point into
+		// its parent's body (the MakeClosure), and the closure outlives
+		// it (its parent's AnonFuncs name it). A bound method wrapper's
+		// String is spelled from its free variable (funcKey reads it).
 		if dropHook != nil {
 			dropHook(len(fn.Blocks))
 		}
 		fn.Blocks, fn.Recover, fn.Locals, fn.Params = nil, nil, nil, nil
+		if r := fn.Referrers(); r != nil {
+			*r = nil
+		}
+		for _, fv := range fn.FreeVars {
+			*fv.Referrers() = nil
+		}
 		if !strings.HasSuffix(fn.Name(), "$bound") {
 			fn.FreeVars = nil
 		}
