@@ -30,5 +30,6 @@ node=$last_pid
 echo "# load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 grep -E "^(written|stored|time)" "$work/out"
 awk -F': ' '/Maximum resident/{printf "client peak RSS: %d MiB\n", $2/1024}' "$work/time"
+awk -F': ' '/User time/{printf "client CPU (user): %.1f s\n", $2} /System time/{printf "client CPU (system): %.1f s\n", $2}' "$work/time"
 awk '/VmHWM/{printf "node VmHWM: %d MiB\n", $2/1024}' "/proc/$node/status"
 echo "node peak RssAnon: $(( $(cat "$work/anon") / 1024 )) MiB"

@@ -11,7 +11,6 @@ import (
 	"golang.org/x/tools/go/callgraph/vta"
 	"golang.org/x/tools/go/packages"
 	"golang.org/x/tools/go/ssa"
-	"golang.org/x/tools/go/ssa/ssautil"
 	"golang.org/x/tools/go/types/typeutil"
 )
 
@@ -42,25 +41,38 @@ func (l *loaded) indexDynamic(algo string) (err error) {
 		}
 	}
 	l.createFromTypes(prog, created)
-	prog.Build()
+	bs := newBodies(syntactic)
+	if algo == "vta" || l.wholeSSA {
+		prog.Build() // VTA reads the bodies themselves
+	} else {
+		// A package at a time, its bodies summarised and dropped at
+		// once: the whole program's bodies never live together.
+		// (Building serially: a package's drop reads the instances
+		// and wrappers its build made, which another build running
+		// alongside could be making.)
+		for _, sp := range syntactic {
+			sp.Build()
+			bs.drop(prog, sp)
+		}
+	}
 
-	funcs := l.treeFunctions(prog, syntactic)
+	funcs := l.treeFunctions(prog, syntactic, bs)
 	cands, scope := l.candidates(prog, funcs, syntactic), l.testScope()
 	objs := map[*ssa.Function]callee{}
 	if algo != "vta" {
 		// CHA's edges go straight to the index: the graph would also
 		// hold every static call of the program, which nothing reads.
-		chaEdges(funcs, cands, scope, func(f *ssa.Function, site ssa.CallInstruction, g *ssa.Function) {
+		chaEdges(funcs, cands, scope, bs, func(f *ssa.Function, _ int, site callSite, g *ssa.Function) {
 			l.addDynamic(objs, f, site, g)
 		})
-		l.record(prog, funcs, syntactic) // for the next body-only re-ingest
+		l.record(prog, funcs, syntactic, bs) // for the next body-only re-ingest
 		return nil
 	}
-	cg := vta.CallGraph(funcs, chaGraph(funcs, cands, scope))
+	cg := vta.CallGraph(funcs, chaGraph(funcs, cands, scope, bs))
 	for fn, node := range cg.Nodes {
 		for _, e := range node.Out {
 			if e.Site != nil {
-				l.addDynamic(objs, fn, e.Site, e.Callee.Func)
+				l.addDynamic(objs, fn, siteOf(e.Site.Common()), e.Callee.Func)
 			}
 		}
 	}
@@ -90,21 +102,20 @@ func (l *loaded) createFromTypes(prog *ssa.Program, created map[*types.Package]b
 
 // addDynamic records that the call site of caller may reach g, if it is a
 // dynamic call site of the tree. objs caches the callee of each function.
-func (l *loaded) addDynamic(objs map[*ssa.Function]callee, caller *ssa.Function, site ssa.CallInstruction, g *ssa.Function) {
+func (l *loaded) addDynamic(objs map[*ssa.Function]callee, caller *ssa.Function, c callSite, g *ssa.Function) {
 	// Wrappers and thunks repeat their method's calls; the package
 	// initializer is kept for calls in variable initialisers.
 	if caller == nil || caller.Synthetic != "" && caller.Synthetic != "package initializer" && caller.Object() == nil {
 		return
 	}
-	c := site.Common()
 	// Direct calls of declared functions are static in the syntax
 	// too; keep the rest, including calls SSA resolved through a
 	// closure or bound method (g := x.M; g()), which the syntax
 	// sees as calls of a function value.
-	if _, direct := c.Value.(*ssa.Function); direct && !c.IsInvoke() || !c.Pos().IsValid() {
+	if c.direct || !c.pos.IsValid() {
 		return
 	}
-	if l.rel(c.Pos()) == "" {
+	if l.rel(c.pos) == "" {
 		return
 	}
 	ce, ok := objs[g]
@@ -115,8 +126,8 @@ func (l *loaded) addDynamic(objs map[*ssa.Function]callee, caller *ssa.Function,
 	// CHA deems every function of the right signature a callee of
 	// a function value, thousands in the standard library alone:
 	// such calls keep only the tree's functions.
-	if ce.qn != "" && (c.IsInvoke() || ce.fn == nil || l.inTree(ce.fn)) {
-		l.dyn[c.Pos()] = append(l.dyn[c.Pos()], ce)
+	if ce.qn != "" && (c.invoke || ce.fn == nil || l.inTree(ce.fn)) {
+		l.dyn[c.pos] = append(l.dyn[c.pos], ce)
 	}
 }
 
@@ -126,8 +137,8 @@ func (l *loaded) addDynamic(objs map[*ssa.Function]callee, caller *ssa.Function,
 // packages, so that the call sites of a method no code of the program
 // reaches (an unexported type's method only tests call, or none) are
 // resolved too.
-func (l *loaded) treeFunctions(prog *ssa.Program, syntactic []*ssa.Package) map[*ssa.Function]bool {
-	funcs := ssautil.AllFunctions(prog)
+func (l *loaded) treeFunctions(prog *ssa.Program, syntactic []*ssa.Package, bs *bodies) map[*ssa.Function]bool {
+	funcs := allFunctions(prog, bs)
 	var visit func(fn *ssa.Function)
 	visit = func(fn *ssa.Function) {
 		if fn == nil || funcs[fn] {
@@ -137,15 +148,8 @@ func (l *loaded) treeFunctions(prog *ssa.Program, syntactic []*ssa.Package) map[
 		for _, anon := range fn.AnonFuncs {
 			visit(anon)
 		}
-		var buf [10]*ssa.Value
-		for _, b := range fn.Blocks {
-			for _, instr := range b.Instrs {
-				for _, op := range instr.Operands(buf[:0]) {
-					if g, ok := (*op).(*ssa.Function); ok {
-						visit(g)
-					}
-				}
-			}
+		for _, op := range bs.of(fn).ops {
+			visit(op.g)
 		}
 	}
 	for fn := range funcs {
@@ -217,10 +221,10 @@ func (l *loaded) candidates(prog *ssa.Program, funcs map[*ssa.Function]bool, syn
 // cha.CallGraph does the same over ssautil.AllFunctions, with every
 // function of the signature: with tests analysed, a call of a
 // func(*testing.T) value would reach every test of the tree.)
-func chaEdges(funcs, cands map[*ssa.Function]bool, scope testScope, edge func(f *ssa.Function, site ssa.CallInstruction, g *ssa.Function)) {
+func chaEdges(funcs, cands map[*ssa.Function]bool, scope testScope, bs *bodies, edge func(f *ssa.Function, i int, site callSite, g *ssa.Function)) {
 	var bySig typeutil.Map // signature → []*ssa.Function
 	byID := map[string][]*ssa.Function{}
-	taken := addressTaken(funcs)
+	taken := addressTaken(funcs, bs)
 	for f := range cands {
 		if f.Signature.Recv() == nil {
 			if !taken[f] {
@@ -240,10 +244,10 @@ func chaEdges(funcs, cands map[*ssa.Function]bool, scope testScope, edge func(f 
 		id    string
 	}
 	memo := map[imethod][]*ssa.Function{}
-	callees := func(c *ssa.CallCommon) []*ssa.Function {
-		if c.IsInvoke() {
-			it := c.Value.Type().Underlying().(*types.Interface)
-			k := imethod{it, c.Method.Id()}
+	callees := func(c callSite) []*ssa.Function {
+		if c.invoke {
+			it := c.iface.(*types.Interface)
+			k := imethod{it, c.method.Id()}
 			ms, ok := memo[k]
 			if !ok {
 				for _, f := range byID[k.id] {
@@ -255,24 +259,20 @@ func chaEdges(funcs, cands map[*ssa.Function]bool, scope testScope, edge func(f 
 			}
 			return ms
 		}
-		if g := c.StaticCallee(); g != nil {
+		if g := c.static; g != nil {
 			return []*ssa.Function{g}
 		}
-		if _, ok := c.Value.(*ssa.Builtin); ok {
+		if c.builtin {
 			return nil
 		}
-		fs, _ := bySig.At(c.Signature()).([]*ssa.Function)
+		fs, _ := bySig.At(c.sig).([]*ssa.Function)
 		return fs
 	}
 	for f := range funcs {
-		for _, b := range f.Blocks {
-			for _, instr := range b.Instrs {
-				if site, ok := instr.(ssa.CallInstruction); ok {
-					for _, g := range callees(site.Common()) {
-						if scope.linked(f, g) {
-							edge(f, site, g)
-						}
-					}
+		for i, site := range bs.of(f).sites {
+			for _, g := range callees(site) {
+				if scope.linked(f, g) {
+					edge(f, i, site, g)
 				}
 			}
 		}
@@ -280,10 +280,27 @@ func chaEdges(funcs, cands map[*ssa.Function]bool, scope testScope, edge func(f 
 }
 
 // chaGraph is chaEdges as a call graph (VTA refines it).
-func chaGraph(funcs, cands map[*ssa.Function]bool, scope testScope) *callgraph.Graph {
+func chaGraph(funcs, cands map[*ssa.Function]bool, scope testScope, bs *bodies) *callgraph.Graph {
 	cg := callgraph.New(nil)
-	chaEdges(funcs, cands, scope, func(f *ssa.Function, site ssa.CallInstruction, g *ssa.Function) {
-		callgraph.AddEdge(cg.CreateNode(f), site, cg.CreateNode(g))
+	// VTA wants the call instructions themselves (its program keeps
+	// every body): the i-th site of f's summary is its i-th call
+	// instruction, blocks and instructions in order.
+	var (
+		last  *ssa.Function
+		instr []ssa.CallInstruction
+	)
+	chaEdges(funcs, cands, scope, bs, func(f *ssa.Function, i int, _ callSite, g *ssa.Function) {
+		if f != last {
+			last, instr = f, instr[:0]
+			for _, b := range f.Blocks {
+				for _, in := range b.Instrs {
+					if site, ok := in.(ssa.CallInstruction); ok {
+						instr = append(instr, site)
+					}
+				}
+			}
+		}
+		callgraph.AddEdge(cg.CreateNode(f), instr[i], cg.CreateNode(g))
 	})
 	return cg
 }
@@ -331,21 +348,12 @@ func (s testScope) linked(f, g *ssa.Function) bool {
 // addressTaken is the set of functions that funcs use as values (a
 // closure made, a function or bound method stored, passed or returned),
 // not only call.
-func addressTaken(funcs map[*ssa.Function]bool) map[*ssa.Function]bool {
+func addressTaken(funcs map[*ssa.Function]bool, bs *bodies) map[*ssa.Function]bool {
 	taken := map[*ssa.Function]bool{}
-	var buf [10]*ssa.Value
 	for f := range funcs {
-		for _, b := range f.Blocks {
-			for _, instr := range b.Instrs {
-				var callee *ssa.Value
-				if site, ok := instr.(ssa.CallInstruction); ok {
-					callee = &site.Common().Value
-				}
-				for _, op := range instr.Operands(buf[:0]) {
-					if g, ok := (*op).(*ssa.Function); ok && op != callee {
-						taken[g] = true
-					}
-				}
+		for _, op := range bs.of(f).ops {
+			if !op.callee {
+				taken[op.g] = true
 			}
 		}
 	}

@@ -80,20 +80,16 @@ func (d *digest) sum() string {
 // record fills l.contrib (the contribution digest of every file of a
 // well-typed package) and l.keys (each dynamic call's key → the callees
 // found for it), from the SSA functions of the tree and l.dyn.
-func (l *loaded) record(prog *ssa.Program, funcs map[*ssa.Function]bool, syntactic []*ssa.Package) {
-	l.contrib = l.contributions(prog, syntactic)
+func (l *loaded) record(prog *ssa.Program, funcs map[*ssa.Function]bool, syntactic []*ssa.Package, bs *bodies) {
+	l.contrib = l.contributions(prog, syntactic, bs)
 	l.keys = map[string][]callee{}
 	kr := &keyRecorder{l: l, spelled: map[types.Type]string{}, sums: map[string]keySum{}, conflict: map[string]bool{}}
 	for fn := range funcs {
 		if !ownsSites(fn) {
 			continue
 		}
-		for _, b := range fn.Blocks {
-			for _, instr := range b.Instrs {
-				if site, ok := instr.(ssa.CallInstruction); ok {
-					kr.site(site.Common())
-				}
-			}
+		for _, site := range bs.of(fn).sites {
+			kr.site(site)
 		}
 	}
 	for k := range kr.conflict {
@@ -105,13 +101,13 @@ func (l *loaded) record(prog *ssa.Program, funcs map[*ssa.Function]bool, syntact
 // the rest of the tree. The functions of a file are those it declares and
 // their closures, whoever reaches them: the same set whether the whole
 // program was built or only the file's package.
-func (l *loaded) contributions(prog *ssa.Program, syntactic []*ssa.Package) map[string]string {
+func (l *loaded) contributions(prog *ssa.Program, syntactic []*ssa.Package, bs *bodies) map[string]string {
 	built := map[*types.Package]bool{}
 	for _, sp := range syntactic {
 		built[sp.Pkg] = true
 	}
 	out := map[string]string{}
-	memo := &spellings{funcs: map[*ssa.Function]string{}, types: map[types.Type]string{}}
+	memo := &spellings{funcs: map[*ssa.Function]string{}, types: map[types.Type]string{}, bs: bs}
 	for _, p := range l.pkgs {
 		if p.Types == nil || !built[p.Types] {
 			continue
@@ -135,6 +131,7 @@ func (l *loaded) contributions(prog *ssa.Program, syntactic []*ssa.Package) map[
 type spellings struct {
 	funcs map[*ssa.Function]string
 	types map[types.Type]string
+	bs    *bodies
 }
 
 func (sp *spellings) fn(g *ssa.Function) string {
@@ -212,31 +209,22 @@ func contribDigest(text string, entries []string) string {
 // interface. ok is false when one of them cannot be spelled uniquely.
 func (sp *spellings) bodyEntries(fn *ssa.Function) (out []string, ok bool) {
 	ok = true
-	var buf [10]*ssa.Value
-	for _, b := range fn.Blocks {
-		for _, instr := range b.Instrs {
-			if mi, isMI := instr.(*ssa.MakeInterface); isMI {
-				k := sp.typ(mi.X.Type())
-				ok = ok && k != ""
-				out = append(out, "M "+k)
-			}
-			var callee *ssa.Value
-			if site, isCall := instr.(ssa.CallInstruction); isCall {
-				callee = &site.Common().Value
-			}
-			for _, op := range instr.Operands(buf[:0]) {
-				g, isFn := (*op).(*ssa.Function)
-				if !isFn || op == callee && alwaysHeld(g) {
-					continue
-				}
-				k := sp.fn(g)
-				ok = ok && k != ""
-				if op == callee {
-					out = append(out, "C "+k)
-				} else {
-					out = append(out, "T "+k)
-				}
-			}
+	s := sp.bs.of(fn)
+	for _, t := range s.ifaces {
+		k := sp.typ(t)
+		ok = ok && k != ""
+		out = append(out, "M "+k)
+	}
+	for _, op := range s.ops {
+		if op.callee && alwaysHeld(op.g) {
+			continue
+		}
+		k := sp.fn(op.g)
+		ok = ok && k != ""
+		if op.callee {
+			out = append(out, "C "+k)
+		} else {
+			out = append(out, "T "+k)
 		}
 	}
 	return out, ok
@@ -272,20 +260,20 @@ func funcKey(g *ssa.Function) string {
 // of a function value by the signature; "" when the call has no such key
 // (a closure or bound method the call resolves to, a builtin) or its
 // types could be ambiguous. spell is typeKey, or a memo of it.
-func dynKey(c *ssa.CallCommon, spell func(types.Type) string) string {
-	if _, ok := c.Value.(*ssa.Builtin); ok {
+func dynKey(c callSite, spell func(types.Type) string) string {
+	if c.builtin {
 		return ""
 	}
-	if c.IsInvoke() {
-		if k := spell(c.Value.Type().Underlying()); k != "" {
-			return "I " + k + " " + c.Method.Id()
+	if c.invoke {
+		if k := spell(c.iface); k != "" {
+			return "I " + k + " " + c.method.Id()
 		}
 		return ""
 	}
-	if c.StaticCallee() != nil {
+	if c.static != nil {
 		return ""
 	}
-	if k := spell(c.Signature()); k != "" {
+	if k := spell(c.sig); k != "" {
 		return "S " + k
 	}
 	return ""
@@ -310,16 +298,16 @@ type keySum struct {
 
 // site records one call; a key seen with two different callee sets
 // (which CHA would not give) is marked in conflict and dropped.
-func (kr *keyRecorder) site(c *ssa.CallCommon) {
+func (kr *keyRecorder) site(c callSite) {
 	l := kr.l
-	if _, direct := c.Value.(*ssa.Function); direct && !c.IsInvoke() || !c.Pos().IsValid() || l.rel(c.Pos()) == "" {
+	if c.direct || !c.pos.IsValid() || l.rel(c.pos) == "" {
 		return
 	}
 	k := kr.key(c)
 	if k == "" {
 		return
 	}
-	cs := l.dyn[c.Pos()]
+	cs := l.dyn[c.pos]
 	got := keySum{calleeSum(cs), len(cs)}
 	if prev, seen := kr.sums[k]; seen {
 		if prev != got {
@@ -332,7 +320,7 @@ func (kr *keyRecorder) site(c *ssa.CallCommon) {
 }
 
 // key is dynKey, memoised by the interface or signature type.
-func (kr *keyRecorder) key(c *ssa.CallCommon) string {
+func (kr *keyRecorder) key(c callSite) string {
 	return dynKey(c, func(t types.Type) string {
 		sp, ok := kr.spelled[t]
 		if !ok {

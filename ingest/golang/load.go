@@ -51,6 +51,11 @@ type loaded struct {
 	contrib map[string]string
 	keys    map[string][]callee
 	narrow  bool
+
+	// wholeSSA builds the SSA program all at once and keeps every body
+	// until the analysis is done, as before bodies.go: the tests compare
+	// the two.
+	wholeSSA bool
 }
 
 // callee is a function a dynamic call may reach: qn names its node (a

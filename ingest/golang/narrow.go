@@ -170,8 +170,9 @@ func (nr *narrowRun) analyse() (why string) {
 	}
 	l.createFromTypes(prog, created)
 	prog.Build()
-	funcs := l.treeFunctions(prog, syntactic)
-	contrib := l.contributions(prog, syntactic)
+	bs := newBodies(syntactic)
+	funcs := l.treeFunctions(prog, syntactic, bs)
+	contrib := l.contributions(prog, syntactic, bs)
 	for p := range nr.req.Changed {
 		if c := contrib[p]; c == "" || c != nr.an.Files[p].Contrib {
 			return p + ": the change reaches beyond its function bodies"
@@ -225,7 +226,7 @@ func (nr *narrowRun) site(c *ssa.CallCommon) string {
 		}
 		return ""
 	}
-	k := dynKey(c, typeKey)
+	k := dynKey(siteOf(c), typeKey)
 	cs, ok := nr.an.Keys[nr.prefix+k]
 	if k == "" || !ok {
 		return "a dynamic call at " + l.fset.Position(c.Pos()).String() + " has no recorded callees"
