@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
@@ -128,6 +129,7 @@ func TestOracleJedi(t *testing.T) {
 func runJedi(t *testing.T, py, dir string) []byte {
 	t.Helper()
 	n := max(1, min(runtime.GOMAXPROCS(0), 4))
+	cache := t.TempDir()
 	outs := make([][]byte, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -137,6 +139,9 @@ func runJedi(t *testing.T, py, dir string) []byte {
 			defer wg.Done()
 			var stderr bytes.Buffer
 			cmd := exec.Command(py, "testdata/jedi_calls.py", dir, strconv.Itoa(k), strconv.Itoa(n))
+			// A cache of its own: jedi's pickles are not safe to share
+			// between processes (a half-written one fails a reader).
+			cmd.Env = append(os.Environ(), "JEDI_CACHE_DIR="+filepath.Join(cache, strconv.Itoa(k)))
 			cmd.Stderr = &stderr
 			if outs[k], errs[k] = cmd.Output(); errs[k] != nil {
 				errs[k] = fmt.Errorf("jedi_calls.py: %v\n%s", errs[k], stderr.String())

@@ -30,6 +30,10 @@ CALLABLE = ("function", "class")
 # rest together; without it jedi judges fewer sites, each as exactly.
 jedi.settings.dynamic_params = False
 jedi.settings.dynamic_params_for_other_modules = False
+# jedi's pickle cache is not safe across processes: one reading a file
+# another is writing fails with EOFError. Each process gets its own.
+if os.environ.get("JEDI_CACHE_DIR"):
+    jedi.settings.cache_directory = os.environ["JEDI_CACHE_DIR"]
 
 
 def describe(names, root):
