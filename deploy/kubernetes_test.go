@@ -117,6 +117,12 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 	if c.LivenessProbe == nil || c.LivenessProbe.HTTPGet == nil || c.LivenessProbe.HTTPGet.Path != "/healthz" {
 		t.Errorf("liveness probe must be GET /healthz: %+v", c.LivenessProbe)
 	}
+	// A node opening a big file answers nothing for a while: a startup
+	// probe must give it minutes before liveness may kill it.
+	if sp := c.StartupProbe; sp == nil || sp.HTTPGet == nil || sp.HTTPGet.Path != "/healthz" ||
+		sp.PeriodSeconds*sp.FailureThreshold < 600 {
+		t.Errorf("startup probe must be GET /healthz allowing at least 10 minutes: %+v", sp)
+	}
 	if c.Lifecycle == nil || c.Lifecycle.PreStop == nil || c.Lifecycle.PreStop.Exec == nil ||
 		!strings.Contains(strings.Join(c.Lifecycle.PreStop.Exec.Command, " "), "cluster leave --wait") {
 		t.Errorf("preStop must leave the ring and wait: %+v", c.Lifecycle)

@@ -144,7 +144,8 @@ func openBolt(path string, cfg Config) (*bolt.DB, error) {
 		NoSync:  cfg.NoSync,
 		// The hashmap freelist stays fast on fragmented files; not syncing
 		// it saves a page write per commit at the cost of a freelist
-		// rebuild when opening after a crash (etcd's choice too).
+		// rebuild at every open, which reads the whole file (etcd's choice
+		// too; 90 s for 3.7 GB from a cold cache here).
 		FreelistType:   bolt.FreelistMapType,
 		NoFreelistSync: true,
 	})
