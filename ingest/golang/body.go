@@ -192,6 +192,11 @@ func (l *loaded) fieldQN(v *types.Var) string {
 	defer l.mu.Unlock()
 	if p := v.Pkg(); p != nil && !l.scanned[p] {
 		l.scanned[p] = true
+		// `type B A` (or `type B other.A`) shares A's struct and so its
+		// field objects: a field belongs to the type whose declaration
+		// holds it, the nearest type name before it in its own package.
+		// Any other rule depends on which package was scanned first.
+		owner := map[*types.Var]*types.TypeName{}
 		sc := p.Scope()
 		for _, name := range sc.Names() {
 			tn, ok := sc.Lookup(name).(*types.TypeName)
@@ -203,8 +208,16 @@ func (l *loaded) fieldQN(v *types.Var) string {
 				continue
 			}
 			for f := range st.Fields() {
-				l.fields[f] = p.Path() + "." + tn.Name() + "." + f.Name()
+				if f.Pkg() != p || tn.Pos() > f.Pos() {
+					continue
+				}
+				if o := owner[f]; o == nil || tn.Pos() > o.Pos() {
+					owner[f] = tn
+				}
 			}
+		}
+		for f, tn := range owner {
+			l.fields[f] = p.Path() + "." + tn.Name() + "." + f.Name()
 		}
 	}
 	return l.fields[v]
