@@ -36,11 +36,29 @@ func (m *memSnap) empty() bool {
 	return m.active.Len() == 0 && (m.imm == nil || m.imm.Len() == 0)
 }
 
-// withChanges returns a snapshot with changes applied to active.
+// withChanges returns a snapshot with changes applied to active. The keys
+// and cells are copied into one allocation of their exact size: they point
+// into the callers' arenas, sized for the worst case of compression (more
+// than twice the values), which the WAL state would otherwise keep alive
+// until the next checkpoint.
 func (m *memSnap) withChanges(changes []change) *memSnap {
+	n := 0
+	for _, c := range changes {
+		n += len(c.key) + len(c.enc)
+	}
+	buf := make([]byte, 0, n)
 	txn := m.active.Txn()
 	for _, c := range changes {
-		txn.Insert(c.key, c.enc)
+		off := len(buf)
+		buf = append(buf, c.key...)
+		key := buf[off:len(buf):len(buf)]
+		var enc []byte // nil: removed
+		if c.enc != nil {
+			off = len(buf)
+			buf = append(buf, c.enc...)
+			enc = buf[off:len(buf):len(buf)]
+		}
+		txn.Insert(key, enc)
 	}
 	return &memSnap{active: txn.CommitOnly(), imm: m.imm}
 }
