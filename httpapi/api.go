@@ -75,7 +75,7 @@ type Config struct {
 	// is not refused); one larger than the bound runs alone. 0 means
 	// DefaultSinkBytes; negative means no bound.
 	SinkBytes int64
-	Logger  *slog.Logger
+	Logger    *slog.Logger
 }
 
 // DefaultSinkBytes is Config.SinkBytes's default: two of the client's
