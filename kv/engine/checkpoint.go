@@ -8,7 +8,6 @@ import (
 	"os"
 	"time"
 
-	iradix "github.com/hashicorp/go-immutable-radix"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -20,7 +19,7 @@ var metaWALSeq = []byte("walseq")
 // covers, the counters as of that record, and the first sequence number
 // of the segment opened after it (every older segment is covered by imm).
 type ckptJob struct {
-	imm         *iradix.Tree
+	imm         *memTable
 	seq         uint64
 	live, tombs int64
 	keepFrom    uint64
@@ -124,7 +123,7 @@ func (e *Engine) maybeSwap() {
 			return
 		}
 	}
-	if e.mem.Load().active.Len() == 0 {
+	if e.mem.Load().active.empty() {
 		return
 	}
 	if err := e.swap(); err != nil {
@@ -154,7 +153,7 @@ func (e *Engine) swap() error {
 	m := e.mem.Load()
 	job := &ckptJob{imm: m.active, seq: w.seq, live: e.live.Load(), tombs: e.tombs.Load(), keepFrom: w.seq + 1}
 	w.pending = job
-	e.mem.Store(&memSnap{active: iradix.New(), imm: m.active})
+	e.mem.Store(&memSnap{active: emptyTable, imm: m.active})
 	e.memMu.Unlock()
 	w.jobs <- *job
 	return nil
@@ -178,7 +177,7 @@ func (e *Engine) checkpointer() {
 				}
 			}
 		case <-tick.C:
-			if m := e.mem.Load(); m.imm == nil && m.active.Len() > 0 {
+			if m := e.mem.Load(); m.imm == nil && !m.active.empty() {
 				select {
 				case w.swapWant <- struct{}{}:
 				default:
@@ -209,15 +208,14 @@ func (e *Engine) checkpointer() {
 // idempotent.
 func (e *Engine) checkpoint(job ckptJob) error {
 	var size int64
-	it := job.imm.Root().Iterator()
-	k, v, more := it.Next()
+	it := job.imm.all()
+	k, enc, more := it.next()
 	for more {
 		err := e.db.Load().Update(func(tx *bolt.Tx) error {
 			data := tx.Bucket(dataBucket)
 			n := 0
-			for ; more && n < e.cfg.CheckpointTxBytes; k, v, more = it.Next() {
+			for ; more && n < e.cfg.CheckpointTxBytes; k, enc, more = it.next() {
 				var err error
-				enc := v.([]byte)
 				if enc == nil {
 					err = data.Delete(k)
 				} else {
@@ -318,10 +316,10 @@ func (e *Engine) closeWAL() error {
 			return err
 		}
 	}
-	if m := e.mem.Load(); m.active.Len() > 0 {
+	if m := e.mem.Load(); !m.active.empty() {
 		job := ckptJob{imm: m.active, seq: w.seq, live: e.live.Load(), tombs: e.tombs.Load(), keepFrom: w.seq + 1}
 		e.memMu.Lock()
-		e.mem.Store(&memSnap{active: iradix.New(), imm: m.active})
+		e.mem.Store(&memSnap{active: emptyTable, imm: m.active})
 		e.memMu.Unlock()
 		if err := e.checkpoint(job); err != nil {
 			w.log.close()
