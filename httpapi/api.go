@@ -21,6 +21,7 @@ import (
 	"github.com/grafo/grafo/kv/wire"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/semaphore"
 )
 
 // Cluster is what the API needs of the node's membership.
@@ -66,11 +67,25 @@ type Config struct {
 	// MaxBody bounds request bodies other than KV values (which are bound
 	// by kv.MaxPairSize). 0 means 64 MiB.
 	MaxBody int64
-	Logger  *slog.Logger
+	// SinkBytes bounds the bodies of remote-ingest writes being decoded
+	// and stored at once, by their Content-Length: a node holds several
+	// times a body's size while it stores it (the decoded facts, then every
+	// row staged before its writes), and `grafo ingest` sends 8 batches of
+	// up to 4 MiB at a time. A request past the bound waits for room (it
+	// is not refused); one larger than the bound runs alone. 0 means
+	// DefaultSinkBytes; negative means no bound.
+	SinkBytes int64
+	Logger    *slog.Logger
 }
+
+// DefaultSinkBytes is Config.SinkBytes's default: two of the client's
+// batches at a time, one decoding while the other is written, which keeps
+// the node's writes as busy as eight did.
+const DefaultSinkBytes = 8 << 20
 
 type api struct {
 	cfg      Config
+	sinkMem  *semaphore.Weighted // nil: no bound (Config.SinkBytes < 0)
 	mux      *http.ServeMux
 	log      *slog.Logger
 	inflight chan struct{}
@@ -82,6 +97,9 @@ type api struct {
 func New(cfg Config) http.Handler {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = 64 << 20
+	}
+	if cfg.SinkBytes == 0 {
+		cfg.SinkBytes = DefaultSinkBytes
 	}
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
@@ -100,6 +118,9 @@ func New(cfg Config) http.Handler {
 	cfg.Store = kv.UserSpace(cfg.Store)
 	a := &api{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, inflight: make(chan struct{}, cfg.MaxConcurrent),
 		sockets: make(chan struct{}, cfg.MaxWebsockets), pending: make(chan struct{}, cfg.MaxPendingWebsockets)}
+	if cfg.SinkBytes > 0 {
+		a.sinkMem = semaphore.NewWeighted(cfg.SinkBytes)
+	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -520,6 +541,12 @@ func sinkWrite[T any](a *api, w http.ResponseWriter, r *http.Request, write func
 	if !a.sink(w, r) {
 		return
 	}
+	release, err := a.sinkRoom(r)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	defer release()
 	var v T
 	if !a.decode(w, r, &v) {
 		return
@@ -529,6 +556,24 @@ func sinkWrite[T any](a *api, w http.ResponseWriter, r *http.Request, write func
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// sinkRoom waits until the body of r fits in the SinkBytes bound and
+// returns the function that gives its room back. A body of unknown length
+// counts as the whole bound.
+func (a *api) sinkRoom(r *http.Request) (release func(), err error) {
+	if a.sinkMem == nil {
+		return func() {}, nil
+	}
+	n := r.ContentLength
+	if n < 0 || n > a.cfg.SinkBytes {
+		n = a.cfg.SinkBytes
+	}
+	n = max(n, 1)
+	if err := a.sinkMem.Acquire(r.Context(), n); err != nil {
+		return nil, err
+	}
+	return func() { a.sinkMem.Release(n) }, nil
 }
 
 // sinkSource records where a graph's tree came from (root, git commit and

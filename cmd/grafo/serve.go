@@ -51,6 +51,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.Autoscale, "autoscale", "", "the raft leader scales the cluster: min=N,max=M[,writes=W/s,reads=R/s,p99=D,cpu=CORES,disk=FRACTION,window=D,cooldown=D,low=F,settle=F] or @FILE (README \"Scaling\")")
 	fs.StringVar(&cfg.AutoscaleExec, "autoscale-exec", "", "actuator for --autoscale, run as CMD up or CMD down NODE (no shell)")
 	fs.StringVar(&cfg.Replace, "replace", "", "take the place of dead member NODE (its id and tokens) from an empty --data; needs --join")
+	memLimit := fs.String("memory-limit", defaultMemoryLimit, "soft limit of the node's memory (Go heap and stacks, e.g. 1GiB): the garbage collector runs more often near it; off = none; GOMEMLIMIT, when set, wins")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	shutdown := fs.Duration("shutdown-timeout", 15*time.Second, "how long in-flight requests may take to finish on SIGTERM")
@@ -63,6 +64,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := envFlags(fs); err != nil {
 		return usageError{err.Error()}
+	}
+	if err := setMemoryLimit(*memLimit); err != nil {
+		return err
 	}
 	cfg.Join = join
 	cfg.Peers = peers

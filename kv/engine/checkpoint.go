@@ -8,7 +8,6 @@ import (
 	"os"
 	"time"
 
-	iradix "github.com/hashicorp/go-immutable-radix"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -20,7 +19,7 @@ var metaWALSeq = []byte("walseq")
 // covers, the counters as of that record, and the first sequence number
 // of the segment opened after it (every older segment is covered by imm).
 type ckptJob struct {
-	imm         *iradix.Tree
+	imm         *memTable
 	seq         uint64
 	live, tombs int64
 	keepFrom    uint64
@@ -124,7 +123,7 @@ func (e *Engine) maybeSwap() {
 			return
 		}
 	}
-	if e.mem.Load().active.Len() == 0 {
+	if e.mem.Load().active.empty() {
 		return
 	}
 	if err := e.swap(); err != nil {
@@ -154,7 +153,7 @@ func (e *Engine) swap() error {
 	m := e.mem.Load()
 	job := &ckptJob{imm: m.active, seq: w.seq, live: e.live.Load(), tombs: e.tombs.Load(), keepFrom: w.seq + 1}
 	w.pending = job
-	e.mem.Store(&memSnap{active: iradix.New(), imm: m.active})
+	e.mem.Store(&memSnap{active: emptyTable, imm: m.active})
 	e.memMu.Unlock()
 	w.jobs <- *job
 	return nil
@@ -178,7 +177,7 @@ func (e *Engine) checkpointer() {
 				}
 			}
 		case <-tick.C:
-			if m := e.mem.Load(); m.imm == nil && m.active.Len() > 0 {
+			if m := e.mem.Load(); m.imm == nil && !m.active.empty() {
 				select {
 				case w.swapWant <- struct{}{}:
 				default:
@@ -191,32 +190,57 @@ func (e *Engine) checkpointer() {
 	}
 }
 
-// checkpoint writes job into bbolt in one synced transaction, with the
-// counters and the sequence number it covers, then drops it from the WAL
-// state and deletes the segments it covers.
+// checkpoint writes job into bbolt, in key order, in synced transactions
+// of at most Config.CheckpointTxBytes of changes each; the last one also
+// stores the counters and the sequence number it covers. Then it drops
+// the job from the WAL state and deletes the segments it covers.
+//
+// One transaction per job would hold every page the job touches in
+// memory until its commit (bbolt copies each dirty page): with random
+// keys that is one page per key, over 100 MiB for a 16 MiB segment. The
+// keys go in order, so each transaction touches its own range of leaf
+// pages and the split writes hardly more pages than one transaction.
+//
+// A crash between two of the transactions leaves bbolt holding part of
+// the job, under the counters of the previous checkpoint: each partial
+// transaction therefore deletes the counters, so that Open recounts them
+// from the data (init) before replaying the job's records, which are
+// idempotent.
 func (e *Engine) checkpoint(job ckptJob) error {
 	var size int64
-	err := e.db.Load().Update(func(tx *bolt.Tx) error {
-		data := tx.Bucket(dataBucket)
-		it := job.imm.Root().Iterator()
-		for k, v, ok := it.Next(); ok; k, v, ok = it.Next() {
-			var err error
-			if enc := v.([]byte); enc == nil {
-				err = data.Delete(k)
-			} else {
-				err = data.Put(k, enc)
+	it := job.imm.all()
+	k, enc, more := it.next()
+	for more {
+		err := e.db.Load().Update(func(tx *bolt.Tx) error {
+			data := tx.Bucket(dataBucket)
+			n := 0
+			for ; more && n < e.cfg.CheckpointTxBytes; k, enc, more = it.next() {
+				var err error
+				if enc == nil {
+					err = data.Delete(k)
+				} else {
+					err = data.Put(k, enc)
+				}
+				if err != nil {
+					return err
+				}
+				n += len(k) + len(enc)
 			}
-			if err != nil {
-				return err
+			size = tx.Size()
+			meta := tx.Bucket(metaBucket)
+			if more {
+				return errors.Join(meta.Delete(metaLive), meta.Delete(metaTombstones))
 			}
+			return putWALMeta(meta, job.live, job.tombs, job.seq)
+		})
+		if err != nil {
+			e.failed.Add(1)
+			e.log.Error("checkpoint failed", "seq", job.seq, "err", err)
+			return err
 		}
-		size = tx.Size()
-		return putWALMeta(tx.Bucket(metaBucket), job.live, job.tombs, job.seq)
-	})
-	if err != nil {
-		e.failed.Add(1)
-		e.log.Error("checkpoint failed", "seq", job.seq, "err", err)
-		return err
+		if h := e.cfg.TestingAfterCheckpointTx; h != nil {
+			h(!more)
+		}
 	}
 	e.memMu.Lock()
 	if m := e.mem.Load(); m.imm == job.imm {
@@ -292,10 +316,10 @@ func (e *Engine) closeWAL() error {
 			return err
 		}
 	}
-	if m := e.mem.Load(); m.active.Len() > 0 {
+	if m := e.mem.Load(); !m.active.empty() {
 		job := ckptJob{imm: m.active, seq: w.seq, live: e.live.Load(), tombs: e.tombs.Load(), keepFrom: w.seq + 1}
 		e.memMu.Lock()
-		e.mem.Store(&memSnap{active: iradix.New(), imm: m.active})
+		e.mem.Store(&memSnap{active: emptyTable, imm: m.active})
 		e.memMu.Unlock()
 		if err := e.checkpoint(job); err != nil {
 			w.log.close()

@@ -17,6 +17,7 @@ const (
 
 	DefaultCheckpointBytes    = 16 << 20
 	DefaultCheckpointInterval = time.Second
+	DefaultCheckpointTxBytes  = 2 << 20
 )
 
 // Config tunes an Engine. The zero value is usable: every zero field means
@@ -67,6 +68,13 @@ type Config struct {
 	CheckpointBytes    int64
 	CheckpointInterval time.Duration
 
+	// CheckpointTxBytes is the most bytes of changes (keys and cells) one
+	// bbolt transaction of a checkpoint writes (0:
+	// DefaultCheckpointTxBytes); a checkpoint is as many transactions as
+	// it takes. It bounds the dirty pages bbolt holds in memory until a
+	// commit: about one 4 KiB page per key written.
+	CheckpointTxBytes int
+
 	// NoSync skips fsync on commit. Only for tests and benchmarks that
 	// measure CPU cost: an acknowledged write can be lost on a crash.
 	NoSync bool
@@ -78,6 +86,11 @@ type Config struct {
 	// transaction after the batch is applied; a non-nil error aborts the
 	// transaction as a failing disk would. For fault-injection tests only.
 	TestingBeforeCommit func() error
+
+	// TestingAfterCheckpointTx, when set, is called after each committed
+	// transaction of a checkpoint; last reports the checkpoint's final
+	// one. For crash tests only.
+	TestingAfterCheckpointTx func(last bool)
 }
 
 // DefaultConfig returns a Config with every default spelled out.
@@ -91,6 +104,7 @@ func DefaultConfig() Config {
 
 		CheckpointBytes:    DefaultCheckpointBytes,
 		CheckpointInterval: DefaultCheckpointInterval,
+		CheckpointTxBytes:  DefaultCheckpointTxBytes,
 	}
 }
 
@@ -102,8 +116,8 @@ func (c Config) Validate() error {
 	if c.MaxBatchDelay < 0 || c.MaxBatchDelay > time.Second {
 		return fmt.Errorf("%w: MaxBatchDelay %v outside 0..1s", ErrInvalidConfig, c.MaxBatchDelay)
 	}
-	if c.CheckpointBytes < 0 || c.CheckpointInterval < 0 {
-		return fmt.Errorf("%w: CheckpointBytes %d, CheckpointInterval %v: negative", ErrInvalidConfig, c.CheckpointBytes, c.CheckpointInterval)
+	if c.CheckpointBytes < 0 || c.CheckpointInterval < 0 || c.CheckpointTxBytes < 0 {
+		return fmt.Errorf("%w: CheckpointBytes %d, CheckpointInterval %v, CheckpointTxBytes %d: negative", ErrInvalidConfig, c.CheckpointBytes, c.CheckpointInterval, c.CheckpointTxBytes)
 	}
 	if c.OpenTimeout < 0 {
 		return fmt.Errorf("%w: OpenTimeout %v < 0", ErrInvalidConfig, c.OpenTimeout)
@@ -121,6 +135,7 @@ func (c Config) withDefaults() Config {
 	c.OpenTimeout = cmp.Or(c.OpenTimeout, d.OpenTimeout)
 	c.CheckpointBytes = cmp.Or(c.CheckpointBytes, d.CheckpointBytes)
 	c.CheckpointInterval = cmp.Or(c.CheckpointInterval, d.CheckpointInterval)
+	c.CheckpointTxBytes = cmp.Or(c.CheckpointTxBytes, d.CheckpointTxBytes)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -49,22 +49,25 @@
 // after writing every page the batch touched, at random offsets. Records
 // are physical (the cell each key ends up holding, or its removal) and
 // carry a sequence number and a CRC-32C. The batch's changes are then
-// published in the WAL state: two immutable radix trees (the active one,
-// and the one being checkpointed) that reads and scans consult before
-// bbolt, so a reader needs no lock and sees a consistent snapshot.
+// published in the WAL state: two immutable tables of sorted runs (the
+// active one, and the one being checkpointed; memtable.go) that reads and
+// scans consult before bbolt, so a reader needs no lock and sees a
+// consistent snapshot.
 //
 // A checkpointer goroutine moves the WAL state into bbolt: when the
 // segment reaches Config.CheckpointBytes or Config.CheckpointInterval
-// has passed, the committer freezes the active tree and starts a new
-// segment; the checkpointer writes the frozen tree in one bbolt
-// transaction (fsynced as always, with the counters and the sequence
-// number it covers) and deletes the segments it covers. Checkpoints write
+// has passed, the committer freezes the active table and starts a new
+// segment; the checkpointer writes the frozen table into bbolt in key
+// order, in transactions of at most Config.CheckpointTxBytes (fsynced as
+// always; the last one with the counters and the sequence number it
+// covers) and deletes the segments it covers. Checkpoints write
 // each page once for thousands of writes, off the writers' path. Should
 // one fall behind (the new segment reaching four times
 // CheckpointBytes while it runs), the committer waits for it.
 //
 // Open replays the records after the sequence number bbolt holds, in one
-// transaction, so a crash (kill -9 or power loss) loses no acknowledged
+// transaction (recounting first if a crash came between two transactions
+// of a checkpoint, which delete the counters), so a crash (kill -9 or power loss) loses no acknowledged
 // write. A record cut short by a crash can only be the last one of the
 // last segment, never acknowledged: replay stops there. A bad record
 // anywhere else fails Open with ErrCorrupt. Replaying a record twice
@@ -94,7 +97,7 @@
 //
 // # Scans
 //
-// Scan and ForEach merge the WAL state's trees with bbolt's cursor and
+// Scan and ForEach merge the WAL state's runs with bbolt's cursor and
 // read in bounded chunks, each in its own short read
 // transaction, and call fn outside any transaction. That keeps long walks
 // from pinning old pages (and blocking bbolt's remap) and lets fn call back

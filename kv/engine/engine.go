@@ -514,10 +514,8 @@ func scanIter(m *memSnap, c *bolt.Cursor, prefix, from []byte) kvIter {
 	if m.empty() {
 		return ci
 	}
-	its := []kvIter{newTreeIter(m.active, prefix, from)}
-	if m.imm != nil {
-		its = append(its, newTreeIter(m.imm, prefix, from))
-	}
+	its := m.active.iters(nil, prefix, from)
+	its = m.imm.iters(its, prefix, from)
 	return newMergeIter(append(its, ci)...)
 }
 

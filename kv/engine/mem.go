@@ -3,46 +3,56 @@ package engine
 import (
 	"bytes"
 
-	iradix "github.com/hashicorp/go-immutable-radix"
 	bolt "go.etcd.io/bbolt"
 )
 
 // memSnap is the state committed to the WAL but not yet to bbolt, as two
-// immutable radix trees of key → encoded cell ([]byte(nil): removed).
-// active takes new commits; imm, when not nil, is being checkpointed into
-// bbolt. A key in active is newer than in imm, which is newer than bbolt.
+// immutable tables of key → encoded cell ([]byte(nil): removed). active
+// takes new commits; imm, when not nil, is being checkpointed into bbolt.
+// A key in active is newer than in imm, which is newer than bbolt.
 // Snapshots are never modified: readers load one and need no lock.
 type memSnap struct {
-	active, imm *iradix.Tree
+	active, imm *memTable
 }
 
-var emptySnap = &memSnap{active: iradix.New()}
+var emptySnap = &memSnap{active: emptyTable}
 
 // get reports what the snapshot holds for key: found=false means ask
 // bbolt; enc=nil with found=true means the key was removed.
 func (m *memSnap) get(key []byte) (enc []byte, found bool) {
-	if v, ok := m.active.Get(key); ok {
-		return v.([]byte), true
+	if enc, ok := m.active.get(key); ok {
+		return enc, true
 	}
-	if m.imm != nil {
-		if v, ok := m.imm.Get(key); ok {
-			return v.([]byte), true
-		}
-	}
-	return nil, false
+	return m.imm.get(key)
 }
 
 func (m *memSnap) empty() bool {
-	return m.active.Len() == 0 && (m.imm == nil || m.imm.Len() == 0)
+	return m.active.empty() && m.imm.empty()
 }
 
-// withChanges returns a snapshot with changes applied to active.
+// withChanges returns a snapshot with changes applied to active. The keys
+// and cells are copied into one allocation of their exact size: they point
+// into the callers' arenas, sized for the worst case of compression (more
+// than twice the values), which the WAL state would otherwise keep alive
+// until the next checkpoint.
 func (m *memSnap) withChanges(changes []change) *memSnap {
-	txn := m.active.Txn()
+	n := 0
 	for _, c := range changes {
-		txn.Insert(c.key, c.enc)
+		n += len(c.key) + len(c.enc)
 	}
-	return &memSnap{active: txn.CommitOnly(), imm: m.imm}
+	buf := make([]byte, 0, n)
+	own := make([]change, len(changes))
+	for i, c := range changes {
+		off := len(buf)
+		buf = append(buf, c.key...)
+		own[i].key = buf[off:len(buf):len(buf)]
+		if c.enc != nil { // nil: removed
+			off = len(buf)
+			buf = append(buf, c.enc...)
+			own[i].enc = buf[off:len(buf):len(buf)]
+		}
+	}
+	return &memSnap{active: m.active.with(own), imm: m.imm}
 }
 
 // overlay is a store seen through a batch in progress: the batch's own
@@ -91,25 +101,6 @@ type kvIter interface {
 	next() (k, v []byte, ok bool)
 }
 
-type treeIter struct {
-	it     *iradix.Iterator
-	prefix []byte
-}
-
-func (t *treeIter) next() ([]byte, []byte, bool) {
-	k, v, ok := t.it.Next()
-	if !ok || !bytes.HasPrefix(k, t.prefix) {
-		return nil, nil, false
-	}
-	return k, v.([]byte), true
-}
-
-func newTreeIter(t *iradix.Tree, prefix, from []byte) *treeIter {
-	it := t.Root().Iterator()
-	it.SeekLowerBound(from)
-	return &treeIter{it: it, prefix: prefix}
-}
-
 type cursorIter struct {
 	c      *bolt.Cursor
 	prefix []byte
@@ -129,10 +120,14 @@ func (c *cursorIter) next() ([]byte, []byte, bool) {
 }
 
 // mergeIter merges iterators by key; on equal keys the earlier iterator
-// wins (newer state first) and removed keys are skipped.
+// wins (newer state first) and removed keys are skipped (unless
+// keepRemoved).
 type mergeIter struct {
 	its   []kvIter
 	heads []head
+	// keepRemoved returns removed keys too (nil value) instead of
+	// skipping them.
+	keepRemoved bool
 }
 
 type head struct {
@@ -167,7 +162,7 @@ func (m *mergeIter) next() ([]byte, []byte, bool) {
 				m.heads[i] = head{nk, nv, ok}
 			}
 		}
-		if v != nil {
+		if v != nil || m.keepRemoved {
 			return k, v, true
 		}
 	}

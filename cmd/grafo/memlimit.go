@@ -1,0 +1,49 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime/debug"
+	"strings"
+
+	"github.com/grafo/grafo/autoscale"
+)
+
+// defaultMemoryLimit is --memory-limit's default: a node ingesting all of
+// GOROOT/src (README "Go") peaks near 250 MiB of live heap; the Go
+// runtime's default (collect when the heap doubles) then lets it reach
+// twice that. The limit makes the collector run sooner as the node's
+// memory nears it, which keeps it under 512 MiB. It is soft: a node whose
+// live heap exceeds it keeps running, with more collections.
+const defaultMemoryLimit = "400MiB"
+
+// memoryLimit is the soft limit --memory-limit asks for (off or 0: none),
+// or ok=false when GOMEMLIMIT is set: the user's own setting wins.
+func memoryLimit(flag string, getenv func(string) string) (limit int64, ok bool, err error) {
+	if getenv("GOMEMLIMIT") != "" {
+		return 0, false, nil
+	}
+	if f := strings.TrimSpace(flag); f == "off" || f == "0" {
+		return 0, false, nil
+	}
+	n, err := autoscale.ParseBytes(flag)
+	if err != nil {
+		return 0, false, fmt.Errorf("--memory-limit: %w", err)
+	}
+	if n < 64<<20 {
+		return 0, false, fmt.Errorf("--memory-limit: %s is below 64MiB, too little for a node", flag)
+	}
+	return n, true, nil
+}
+
+// setMemoryLimit applies --memory-limit to the process.
+func setMemoryLimit(flag string) error {
+	limit, ok, err := memoryLimit(flag, os.Getenv)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	if ok {
+		debug.SetMemoryLimit(limit)
+	}
+	return nil
+}
