@@ -221,7 +221,6 @@ func (n *Node) startReplication(ctx, runCtx context.Context) (err error) {
 		return err
 	}
 	n.hintDB.Run(n.coord)
-	n.tr.Serving()
 	n.reb = replica.NewRebalancer(n.coord, n.engine, rebalanceMembership{n.cluster}, cfg.Logger)
 	n.joined.Store(true) // after reb: nodeInfo reads the parts set up to here
 	n.ae = replica.NewAntiEntropy(n.coord, replica.AntiEntropyConfig{Interval: cfg.AntiEntropy, Logger: cfg.Logger})
@@ -252,6 +251,7 @@ func (n *Node) serve(runCtx context.Context) error {
 	if err != nil {
 		return err
 	}
+	n.tr.Serving() // every cluster method has its handler from here on
 	handler := httpapi.New(httpapi.Config{
 		Store: n.coord, Cluster: clusterAPI{n}, Sink: n.sink(), Dump: n.dump, Ready: n.ready,
 		Registry: n.registry, Mounts: mounts, Logger: cfg.Logger, Tokens: n.tokens,
