@@ -80,6 +80,9 @@ field() { sed -E "s|.*$1=([0-9.]+).*|\1|" <<<"$2"; }
 # runs NAME DURABILITY SYSTEM ENDPOINTS PIDS [QUERY]: put and get at each
 # size through peerload, each sized by a probe to take about DUR s.
 runs() {
+  # Locals: bash scopes dynamically, and the caller's own $name must
+  # survive for its next runs (the cluster's RESP rows were labelled "get").
+  local size op probe n out rps p50 p99 cpu name
   for size in $SIZES; do
     for op in put get; do
       probe=$("$work/peerload" -system "$3" -endpoints "$4" -clients "$CLIENTS" -size "$size" -keys "$KEYS" -n 2000 -ops "$op" -query "${6:-}")
