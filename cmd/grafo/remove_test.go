@@ -135,8 +135,12 @@ func TestClusterCleanupAfterJoin(t *testing.T) {
 		return nodes[i%3].client().Put(ctx, []byte(fmt.Sprintf("c%04d", i)), []byte("v"), kv.Options{})
 	})
 	n4 := newProc(t, "n4", "--replicas", "2", "--anti-entropy=-1s", "--join", nodes[0].http)
-	waitUp(t, c1, 4)
 	all := append(nodes, n4)
+	// Each node counts what it owns under its own ring: wait until every
+	// one has applied the join, not only n1 (followers apply it later).
+	for _, p := range all {
+		waitUp(t, p.client(), 4)
+	}
 	// keys in /v1/cluster counts owned data only; the engines' own count
 	// shows the copies former owners still hold.
 	stored := func() int64 { return int64(metricSum(t, all, "grafo_engine_keys")) }
