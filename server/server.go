@@ -168,7 +168,8 @@ func (n *Node) joinCluster(ctx context.Context) (err error) {
 			join = append(join, a)
 		}
 	}
-	had, err := cluster.HasState(cfg.DataDir)
+	raftDir := filepath.Join(cfg.DataDir, "raft")
+	had, err := cluster.HasState(raftDir)
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
@@ -190,7 +191,7 @@ func (n *Node) joinCluster(ctx context.Context) (err error) {
 		n.gate.joinFailed(join)(errors.New("no answer yet"))
 	}
 	n.cluster, err = cluster.Open(ctx, cluster.Config{
-		NodeID: cfg.NodeID, Dir: filepath.Join(cfg.DataDir, "raft"),
+		NodeID: cfg.NodeID, Dir: raftDir,
 		HTTPAddr: n.httpAdv, ClusterAddr: n.tr.Addr(),
 		Weight: cfg.Weight, VNodes: cfg.VNodes, Replicas: cfg.Replicas,
 		WriteQuorum: cfg.WriteQuorum, ReadQuorum: cfg.ReadQuorum,

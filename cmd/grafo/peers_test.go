@@ -72,3 +72,17 @@ func TestPeersWaitThenBootstrap(t *testing.T) {
 		t.Fatalf("the seed did not bootstrap once its peer answered:\n%s", logs)
 	}
 }
+
+// A member restarting with --peers is a restart, whatever its peers say:
+// with raft state on disk it neither asks them nor waits for them (here
+// the one peer never answers).
+func TestRestartWithPeersDoesNotWaitForThem(t *testing.T) {
+	t.Parallel() // its own node, ports and directory
+	n := newProc(t, "n1")
+	n.stop()
+	n.args = []string{"--peers", freePort(t)}
+	n.start() // fails the test if it is not ready within 30 s
+	if strings.Contains(n.logs.String(), "waiting for every peer") {
+		t.Fatalf("the restarted member waited for --peers:\n%s", n.logs)
+	}
+}

@@ -880,7 +880,7 @@ func (c *Cluster) Close() error {
 	return nil
 }
 
-// HasState reports whether dir (Config.Dir) holds raft state: whether a
+// HasState reports whether dir, a Config.Dir, holds raft state: whether a
 // node starting on it restarts as a member rather than bootstrapping or
 // joining. It must be called before Open, which holds the files.
 func HasState(dir string) (bool, error) {
