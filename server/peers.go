@@ -20,14 +20,14 @@ import (
 // member, and joins through those that are.
 
 // discoverMembers resolves peers (host:port, a host may resolve to several
-// addresses) and asks each address other than this node's own who it is.
+// addresses) and asks each address other than this node's own (self) who
+// it is.
 // It returns the cluster addresses of those that are members; none when
 // every one answered that it is not (a cluster being created: this node
 // bootstraps). While an address does not answer it waits and asks again:
 // bootstrapping beside a member it could not reach would split the
 // cluster in two.
-func (n *Node) discoverMembers(ctx context.Context, peers []string) ([]string, error) {
-	self := ownAddrs(n.tr.Addr(), n.cfg.ClusterAddr, n.cfg.Advertise)
+func (n *Node) discoverMembers(ctx context.Context, peers []string, self func(string) bool) ([]string, error) {
 	var logged string
 	for {
 		var members, silent []string
@@ -101,9 +101,10 @@ func resolvePeers(ctx context.Context, peers []string) []string {
 	return slices.Compact(out)
 }
 
-// ownAddrs returns whether an address is this node's cluster address:
-// one of addrs as written, or an IP of this host's interfaces (or any IP
-// the addrs' hosts resolve to) with this node's cluster port.
+// ownAddrs returns whether an address is one of this node's own (cluster
+// or public): one of addrs as written, or an IP of this host's interfaces
+// with one of their ports (what a name of this node resolves to; no
+// lookup needed).
 func ownAddrs(addrs ...string) func(string) bool {
 	own := map[string]bool{}
 	ports := map[string]bool{}
@@ -112,15 +113,8 @@ func ownAddrs(addrs ...string) func(string) bool {
 			continue
 		}
 		own[a] = true
-		host, port, err := net.SplitHostPort(a)
-		if err != nil {
-			continue
-		}
-		ports[port] = true
-		if ips, err := net.LookupHost(host); err == nil {
-			for _, ip := range ips {
-				own[net.JoinHostPort(ip, port)] = true
-			}
+		if _, port, err := net.SplitHostPort(a); err == nil {
+			ports[port] = true
 		}
 	}
 	ifaces, _ := net.InterfaceAddrs()

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -159,12 +158,13 @@ func (n *Node) joinCluster(ctx context.Context) (err error) {
 	// A node waiting to join answers who it is, so that an admin can
 	// admit it with `grafo cluster join ADDR`.
 	n.tr.Handle(methodNodeInfo, n.nodeInfo)
+	self := ownAddrs(cfg.Advertise, cfg.AdvertiseHTTP, cfg.ClusterAddr, cfg.HTTPAddr, n.tr.Addr(), n.httpAdv)
 	var join []string
 	for _, a := range cfg.Join {
 		// A node ignores its own address, so that every member of a
 		// StatefulSet or compose file can be given the same --join: the
 		// one it names bootstraps.
-		if a = strings.TrimSpace(a); a != "" && !slices.Contains([]string{cfg.Advertise, cfg.AdvertiseHTTP, cfg.ClusterAddr, cfg.HTTPAddr, n.tr.Addr(), n.httpAdv}, a) {
+		if a = strings.TrimSpace(a); a != "" && !self(a) {
 			join = append(join, a)
 		}
 	}
@@ -183,7 +183,7 @@ func (n *Node) joinCluster(ctx context.Context) (err error) {
 		}
 	}
 	if len(join) == 0 && !had && len(peers) > 0 {
-		if join, err = n.discoverMembers(ctx, peers); err != nil {
+		if join, err = n.discoverMembers(ctx, peers, self); err != nil {
 			return err
 		}
 	}
