@@ -22,7 +22,10 @@ type peakProfiler struct {
 	err  error
 }
 
-const heapMetric = "/memory/classes/heap/objects:bytes"
+// heapMetric is the heap the last collection found live: the heap's
+// objects also count garbage not yet collected, whose peak (just before a
+// collection) says little of what the ingest holds.
+const heapMetric = "/gc/heap/live:bytes"
 
 func startPeakProfile(file string) *peakProfiler {
 	p := &peakProfiler{file: file, stop: make(chan struct{}), done: make(chan struct{})}

@@ -77,6 +77,13 @@ func newBodies(syntactic []*ssa.Package) *bodies {
 	return b
 }
 
+// add records that p was created from syntax.
+func (b *bodies) add(p *ssa.Package) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.syntactic[p] = true
+}
+
 // of returns fn's summary, summarising its body now if need be.
 func (b *bodies) of(fn *ssa.Function) *fnSummary {
 	b.mu.Lock()

@@ -15,7 +15,8 @@ import (
 )
 
 // TestDroppedBodiesSameIndex checks that building SSA a package at a
-// time, each package's bodies summarised and dropped (bodies.go), finds
+// time while the packages are checked, each package's bodies summarised
+// and dropped (bodies.go) and its types.Info pruned (pipeline.go), finds
 // exactly what building the whole program and keeping every body finds:
 // the same callees for every dynamic call, the same contribution digests
 // and dynamic-call keys for the next body-only re-ingest — and that the
@@ -68,13 +69,12 @@ func dynIndex(t *testing.T, dir string, whole bool) (spelled struct{ dyn, contri
 		tree[p] = true
 	}
 	req := ingest.Request{Root: dir, Callgraph: "cha", Logger: slog.New(slog.DiscardHandler)}
-	l, err := load(context.Background(), req, ".", tree, []string{"./..."})
+	dropHook = func(int) { dropped++ }
+	defer func() { dropHook = nil }()
+	l, err := loadWith(context.Background(), req, ".", tree, []string{"./..."}, loadOptions{wholeSSA: whole})
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.wholeSSA = whole
-	dropHook = func(int) { dropped++ }
-	defer func() { dropHook = nil }()
 	if err := l.indexDynamic("cha"); err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package golang
 
 import (
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/token"
@@ -31,29 +32,39 @@ func (l *loaded) indexDynamic(algo string) (err error) {
 			err = fmt.Errorf("golang: ssa: %v", r)
 		}
 	}()
-	prog := ssa.NewProgram(l.fset, 0)
-	created := map[*types.Package]bool{}
-	var syntactic []*ssa.Package
-	for _, p := range l.pkgs {
-		if p.Types != nil && len(p.Syntax) > 0 && !created[p.Types] && l.wellTyped(p) {
-			created[p.Types] = true
-			syntactic = append(syntactic, prog.CreatePackage(p.Types, p.Syntax, p.TypesInfo, true))
+	var (
+		prog      *ssa.Program
+		syntactic []*ssa.Package
+		bs        *bodies
+	)
+	if algo == "vta" || l.wholeSSA || l.early == nil {
+		// VTA reads the bodies themselves (and the tests compare the
+		// two): the whole program is built, and its bodies kept.
+		prog = ssa.NewProgram(l.fset, 0)
+		created := map[*types.Package]bool{}
+		for _, p := range l.pkgs {
+			if p.Types != nil && len(p.Syntax) > 0 && !created[p.Types] && l.wellTyped(p) {
+				created[p.Types] = true
+				syntactic = append(syntactic, prog.CreatePackage(p.Types, p.Syntax, p.TypesInfo, true))
+			}
 		}
-	}
-	l.createFromTypes(prog, created)
-	bs := newBodies(syntactic)
-	if algo == "vta" || l.wholeSSA {
-		prog.Build() // VTA reads the bodies themselves
+		l.createFromTypes(prog, created)
+		bs = newBodies(syntactic)
+		prog.Build()
 	} else {
-		// A package at a time, its bodies summarised and dropped at
-		// once: the whole program's bodies never live together.
-		// (Building serially: a package's drop reads the instances
-		// and wrappers its build made, which another build running
-		// alongside could be making.)
-		for _, sp := range syntactic {
-			sp.Build()
-			bs.drop(prog, sp)
+		// Built a package at a time while the packages were checked
+		// (pipeline.go), each package's bodies summarised and dropped
+		// at once: the whole program's bodies never live together.
+		pl := l.early
+		if pl.err != nil {
+			l.dyn = map[token.Pos][]callee{}
+			return pl.err
 		}
+		prog, syntactic, bs = pl.prog, pl.syntactic, pl.bs
+		l.createFromTypes(prog, pl.created) // ill-typed packages, and what they import
+		// The program (and the function syntax its functions keep) is
+		// garbage once the index is made, before extraction starts.
+		*pl = pipeline{err: errSpent}
 	}
 
 	funcs := l.treeFunctions(prog, syntactic, bs)
@@ -79,23 +90,27 @@ func (l *loaded) indexDynamic(algo string) (err error) {
 	return nil
 }
 
+var errSpent = errors.New("golang: the SSA program was indexed already")
+
 // createFromTypes creates, from types only, every package of the program
 // not created yet (dependencies, ill-typed packages).
 func (l *loaded) createFromTypes(prog *ssa.Program, created map[*types.Package]bool) {
-	var createAll func(ps []*types.Package)
-	createAll = func(ps []*types.Package) {
-		for _, p := range ps {
-			if !created[p] {
-				created[p] = true
-				prog.CreatePackage(p, nil, nil, true)
-				createAll(p.Imports())
-			}
-		}
-	}
 	for _, p := range l.pkgs {
 		if p.Types != nil {
-			createAll([]*types.Package{p.Types})
-			createAll(p.Types.Imports())
+			createAll(prog, created, []*types.Package{p.Types})
+			createAll(prog, created, p.Types.Imports())
+		}
+	}
+}
+
+// createAll creates, from types only, the packages ps and every package
+// they import, transitively, that is not created yet.
+func createAll(prog *ssa.Program, created map[*types.Package]bool, ps []*types.Package) {
+	for _, p := range ps {
+		if !created[p] {
+			created[p] = true
+			prog.CreatePackage(p, nil, nil, true)
+			createAll(prog, created, p.Imports())
 		}
 	}
 }

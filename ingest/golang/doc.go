@@ -24,11 +24,14 @@
 //     built only for well-typed packages, and dropped as soon as the
 //     dynamic call sites are indexed; CHA's edges go straight to that
 //     index (no call graph of every static call is built). For CHA the
-//     program is built a package at a time, each package's bodies
-//     summarised (call sites, functions used, conversions to interfaces:
-//     bodies.go) and freed at once, so the whole program's bodies never
-//     live together; VTA reads the bodies themselves and keeps them all
-//     until it is done. The call graph covers every function
+//     program is built a package at a time while the packages are still
+//     being checked (pipeline.go): each package as soon as it and the
+//     analysed packages it imports are done, its bodies summarised (call
+//     sites, functions used, conversions to interfaces: bodies.go) and
+//     freed at once, and its types.Info cut to what extraction reads, so
+//     neither the whole program's bodies nor the tree's full types.Info
+//     ever live together; VTA reads the bodies themselves and keeps them
+//     all until it is done. The call graph covers every function
 //     the tree declares and its closures, reachable or not; CHA's
 //     candidates are those functions plus the methods of the exported
 //     types of the packages the tree imports directly; a function value

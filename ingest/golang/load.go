@@ -54,7 +54,16 @@ type loaded struct {
 
 	// wholeSSA builds the SSA program all at once and keeps every body
 	// until the analysis is done, as before bodies.go: the tests compare
-	// the two.
+	// the two. Otherwise CHA's program is built while the packages are
+	// type-checked (early, pipeline.go).
+	wholeSSA bool
+	early    *pipeline
+}
+
+// loadOptions: keep says which tree files keep their function bodies (nil:
+// every tree file); wholeSSA is loaded.wholeSSA.
+type loadOptions struct {
+	keep     func(string) bool
 	wholeSSA bool
 }
 
@@ -81,15 +90,18 @@ type callee struct {
 // load loads the packages of the module in dir (relative to req.Root)
 // matching patterns (relative to dir, e.g. "./...").
 func load(ctx context.Context, req ingest.Request, dir string, tree map[string]bool, patterns []string) (*loaded, error) {
-	return loadKeeping(ctx, req, dir, tree, patterns, nil)
+	return loadWith(ctx, req, dir, tree, patterns, loadOptions{})
 }
 
-// loadKeeping is load keeping the function bodies of only the tree files
-// keep accepts (nil: every tree file).
-func loadKeeping(ctx context.Context, req ingest.Request, dir string, tree map[string]bool, patterns []string, keep func(string) bool) (*loaded, error) {
+// loadWith is load with options. A whole load (every tree file keeps its
+// bodies) for CHA builds the SSA program as packages are checked.
+func loadWith(ctx context.Context, req ingest.Request, dir string, tree map[string]bool, patterns []string, opts loadOptions) (*loaded, error) {
 	fset := token.NewFileSet()
-	l := &loaded{fset: fset, root: req.Root, tree: tree, keep: keep, text: map[string]string{},
+	l := &loaded{fset: fset, root: req.Root, tree: tree, keep: opts.keep, text: map[string]string{}, wholeSSA: opts.wholeSSA,
 		relCache: map[string]string{}, fields: map[*types.Var]string{}, scanned: map[*types.Package]bool{}}
+	if opts.keep == nil && !opts.wholeSSA && req.Callgraph != "static" && req.Callgraph != "vta" {
+		l.early = newPipeline(fset)
+	}
 	cfg := &packages.Config{
 		Context: ctx,
 		Mode:    listMode,
@@ -229,13 +241,17 @@ func (l *loaded) parseFile(fset *token.FileSet, filename string, src []byte) (*a
 // package of the tree it imports has errors. Dependencies outside the tree
 // are type-checked without bodies, which may report unused imports; their
 // declarations are complete all the same.
-func (l *loaded) wellTyped(p *packages.Package) bool {
+func (l *loaded) wellTyped(p *packages.Package) bool { return l.wellTypedWith(p, l.errFiles) }
+
+// wellTypedWith is wellTyped with the files in error of the analysed
+// packages of p's dependencies' import paths (errorFiles).
+func (l *loaded) wellTypedWith(p *packages.Package, errFiles map[string]map[string]bool) bool {
 	ok := true
 	packages.Visit([]*packages.Package{p}, func(q *packages.Package) bool {
 		if !ok {
 			return false
 		}
-		if len(q.Errors) > 0 && (q == p || l.inTreePkg(q)) || q != p && l.bodyErrors(q) {
+		if len(q.Errors) > 0 && (q == p || l.inTreePkg(q)) || q != p && bodyErrors(q, errFiles) {
 			ok = false
 		}
 		return ok

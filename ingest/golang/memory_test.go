@@ -27,7 +27,8 @@ var memoryTree = map[string]string{
 	"lib/lib.go":   "package lib\n\nimport \"fmt\"\n\nfunc L() int { fmt.Println(); return 1 }\n",
 }
 
-// Only the analysed packages keep syntax and types.Info, and only until
+// Only the analysed packages keep syntax and types.Info — of the latter,
+// once their SSA is built, only what extraction reads — and only until
 // their facts are out; everything else (test-recompiled variants, the
 // other module's packages, the standard library) is loaded for its types
 // alone. Ill-typed bodies still make the packages that import them
@@ -47,8 +48,20 @@ func TestOnlyAnalysedPackagesKeepSyntax(t *testing.T) {
 	analysed := map[*packages.Package]bool{}
 	for _, p := range l.pkgs {
 		analysed[p] = true
-		if p.Syntax == nil || p.TypesInfo == nil || len(p.TypesInfo.Types) == 0 {
+		if p.Syntax == nil || p.TypesInfo == nil || len(p.TypesInfo.Defs) == 0 {
 			t.Errorf("analysed package %s has no syntax or types.Info", p.ID)
+			continue
+		}
+		// Its SSA is built (or refused) as it is checked, and its
+		// types.Info cut to what extraction reads.
+		if p.TypesInfo.Scopes != nil || p.TypesInfo.Implicits != nil {
+			t.Errorf("analysed package %s keeps the whole of its types.Info", p.ID)
+		}
+		for e, tv := range p.TypesInfo.Types {
+			if !tv.IsType() && !tv.IsBuiltin() {
+				t.Errorf("analysed package %s keeps the type of expression %T at %v", p.ID, e, l.fset.Position(e.Pos()))
+				break
+			}
 		}
 	}
 	var variant *packages.Package
@@ -64,6 +77,11 @@ func TestOnlyAnalysedPackagesKeepSyntax(t *testing.T) {
 		}
 	})
 	checkVariant(t, l, variant)
+	if l.early == nil {
+		t.Error("a whole load for CHA built no SSA while checking")
+	} else if l.early.leftover != 0 || l.early.err != nil {
+		t.Errorf("the SSA pipeline did not take every package as its check ended: %d left over, err %v", l.early.leftover, l.early.err)
+	}
 	var files []string
 	for name := range memoryTree {
 		files = append(files, filepath.ToSlash(name))

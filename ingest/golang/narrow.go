@@ -129,7 +129,7 @@ func (nr *narrowRun) load(ctx context.Context, all map[string]bool) string {
 	}
 	sort.Strings(patterns)
 	keep := func(r string) bool { return nr.dirs[path.Dir(r)] }
-	l, err := loadKeeping(ctx, nr.req, nr.m.dir, all, patterns, keep)
+	l, err := loadWith(ctx, nr.req, nr.m.dir, all, patterns, loadOptions{keep: keep})
 	if err != nil {
 		return "load: " + err.Error()
 	}

@@ -79,15 +79,26 @@ func (l *loaded) typecheck(ctx context.Context, initial, analysed []*packages.Pa
 	for _, p := range order {
 		done[p] = make(chan struct{})
 	}
+	pl := l.early
+	if pl != nil {
+		pl.checked = make(chan *packages.Package, len(c.analysed))
+		go pl.run(ctx, l, order, c.analysed)
+	}
 	var wg sync.WaitGroup
 	for _, p := range order {
 		wg.Go(func() {
+			if pl != nil && c.analysed[p] {
+				defer func() { pl.checked <- p }()
+			}
 			defer close(done[p])
 			for _, imp := range p.Imports {
 				<-done[imp]
 			}
 			if ctx.Err() != nil {
 				return
+			}
+			if pl != nil && c.analysed[p] {
+				pl.admit()
 			}
 			c.cpu <- struct{}{}
 			defer func() { <-c.cpu }()
@@ -96,6 +107,9 @@ func (l *loaded) typecheck(ctx context.Context, initial, analysed []*packages.Pa
 	}
 	wg.Wait()
 	l.errFiles = errorFiles(analysed)
+	if pl != nil {
+		<-pl.finished
+	}
 	return ctx.Err()
 }
 
@@ -121,8 +135,8 @@ func errorFiles(analysed []*packages.Package) map[string]map[string]bool {
 // package itself, its test variant) has errors: those would have been
 // q's too, had its bodies been checked ("fmt [strconv.test]" shares the
 // files of fmt).
-func (l *loaded) bodyErrors(q *packages.Package) bool {
-	files := l.errFiles[q.PkgPath]
+func bodyErrors(q *packages.Package, errFiles map[string]map[string]bool) bool {
+	files := errFiles[q.PkgPath]
 	for _, list := range [][]string{q.CompiledGoFiles, q.GoFiles} {
 		for _, f := range list {
 			if files[f] {
