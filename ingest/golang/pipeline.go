@@ -201,7 +201,9 @@ func (pl *pipeline) build(l *loaded, p *packages.Package) {
 // Types the entries of type expressions and builtins (a call's Fun is
 // looked up to tell conversions and builtins from calls; declarations'
 // types are read). The rest of Types, one entry per expression, is most
-// of a types.Info.
+// of a types.Info. No later build reads it: the program is made without
+// ssa.InstantiateGenerics, so instances of a package's generic functions
+// built by other packages are wrappers, not bodies built from its syntax.
 func pruneInfo(info *types.Info) {
 	kept := map[ast.Expr]types.TypeAndValue{}
 	for e, tv := range info.Types {
