@@ -45,6 +45,7 @@ type Cluster struct {
 
 	leaderMu sync.Mutex // serialises membership changes on the leader
 
+	ringMu    sync.Mutex // serialises changed
 	mu        sync.Mutex
 	readRing  *ring.Ring
 	writeRing *ring.Ring
@@ -762,10 +763,25 @@ func (c *Cluster) Rings() (read, write *ring.Ring) {
 	return c.readRing, c.writeRing
 }
 
+// ringViewHook, when set (by tests), runs in changed between reading the
+// state and installing its rings.
+var ringViewHook func()
+
 // changed runs after every applied change (and heartbeat state flips):
-// rebuild what moved, notify subscribers.
+// rebuild what moved, notify subscribers. Calls are serialised (ringMu)
+// from reading the state to installing the rings: New's call after
+// awaitMember races raft's applies, and a call that read the state before
+// an apply must not install its rings after the apply's call did — the
+// stale rings would stay until the next change (a restarted member kept a
+// read ring without itself, from the moment it was still joining).
 func (c *Cluster) changed() {
+	c.ringMu.Lock()
+	defer c.notify()
+	defer c.ringMu.Unlock()
 	nodes, set, _ := c.fsm.view()
+	if ringViewHook != nil {
+		ringViewHook()
+	}
 	var read, write []ring.Member
 	for _, n := range nodes {
 		m := ring.Member{ID: n.ID, Weight: n.Weight}
@@ -795,7 +811,6 @@ func (c *Cluster) changed() {
 		c.writeRing, c.writeSig = ring.New(write, set.VNodes), ws
 	}
 	c.mu.Unlock()
-	c.notify()
 }
 
 func ringSig(ms []ring.Member, vnodes int) string {
