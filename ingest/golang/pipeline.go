@@ -129,8 +129,8 @@ func (pl *pipeline) run(ctx context.Context, l *loaded, order []*packages.Packag
 			if !paths[q.PkgPath] {
 				paths[q.PkgPath] = true
 				for _, t := range byPath[q.PkgPath] {
-					if t != p {
-						twins[p] = append(twins[p], t)
+					twins[p] = append(twins[p], t)
+					if t != p { // p's own check is counted already
 						wait[p]++
 						onChecked[t] = append(onChecked[t], p)
 					}
