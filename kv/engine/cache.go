@@ -33,6 +33,15 @@ type cacheShard struct {
 	bytes    int
 }
 
+// cellOverhead is what a cached cell costs beyond its key and value
+// bytes: its node, its map slot and its key's string header (75 bytes
+// measured on amd64), with room for allocation rounding. The byte bound
+// counts it with the key: small values under long keys must not let the
+// cache outgrow it (256 Ki cells of 5 KiB keys would be 1.3 GiB).
+const cellOverhead = 96
+
+func cellCost(key string, cell kv.Cell) int { return len(key) + len(cell.Value) + cellOverhead }
+
 type cacheNode struct {
 	key        string
 	cell       kv.Cell
@@ -140,7 +149,7 @@ func (c *cache) apply(ups []cacheUpdate) {
 			// but a key read right after its write should hit.
 			if s.m[string(u.key)] != nil {
 				s.put(string(u.key), u.cell)
-			} else if s.hasRoom(len(u.cell.Value)) {
+			} else if s.hasRoom(len(u.key) + len(u.cell.Value) + cellOverhead) {
 				s.put(string(u.key), cloneCell(u.cell)) // not the batch's arena
 			}
 		}
@@ -156,7 +165,7 @@ func (s *cacheShard) put(key string, cell kv.Cell) {
 	} else {
 		n = &cacheNode{key: key, cell: cell}
 		s.m[key] = n
-		s.bytes += len(cell.Value)
+		s.bytes += cellCost(key, cell)
 		s.pushFront(n)
 	}
 	for len(s.m) > s.maxCells || (s.maxBytes > 0 && s.bytes > s.maxBytes && len(s.m) > 1) {
@@ -164,7 +173,8 @@ func (s *cacheShard) put(key string, cell kv.Cell) {
 	}
 }
 
-// hasRoom reports whether a cell of n value bytes fits without evicting.
+// hasRoom reports whether a cell costing n bytes (cellCost) fits without
+// evicting.
 func (s *cacheShard) hasRoom(n int) bool {
 	return len(s.m) < s.maxCells && (s.maxBytes <= 0 || s.bytes+n <= s.maxBytes)
 }
@@ -172,7 +182,7 @@ func (s *cacheShard) hasRoom(n int) bool {
 func (s *cacheShard) remove(n *cacheNode) {
 	n.prev.next, n.next.prev = n.next, n.prev
 	delete(s.m, n.key)
-	s.bytes -= len(n.cell.Value)
+	s.bytes -= cellCost(n.key, n.cell)
 }
 
 func (s *cacheShard) pushFront(n *cacheNode) {

@@ -25,13 +25,14 @@ const (
 type Config struct {
 	// CacheCells is the most cells the hot-cell cache holds. 0 means
 	// DefaultCacheCells; a negative value disables the cache. The default
-	// is high enough (256 Ki cells, about 40 MiB of bookkeeping) that for
-	// small values CacheBytes is the bound that matters.
+	// (256 Ki cells) is high enough that CacheBytes is the bound that
+	// matters unless values and keys are tiny.
 	CacheCells int
 
-	// CacheBytes bounds the cached values' total size, so a cache of
-	// 10 KiB cells cannot grow to CacheCells*10 KiB. 0 means
-	// DefaultCacheBytes; negative means no byte bound.
+	// CacheBytes bounds the cache's size: every cached cell's key and
+	// value bytes and its bookkeeping (about 100 bytes a cell), so neither
+	// 10 KiB values nor long keys with empty values can grow it past the
+	// bound. 0 means DefaultCacheBytes; negative means no byte bound.
 	CacheBytes int
 
 	// MaxBatch is the most entries (writes, purges, removals) one group

@@ -317,6 +317,26 @@ func TestCacheWritesNeverEvict(t *testing.T) {
 	}
 }
 
+// The byte bound counts keys and bookkeeping, not values alone: long keys
+// with tiny values must not fill the cache to its cell bound.
+func TestCacheBytesCountKeys(t *testing.T) {
+	t.Parallel()
+	const bound = 64 << 10
+	e := enginetest.MustOpen(t, engine.Config{CacheBytes: bound, NoSync: true})
+	pad := strings.Repeat("k", 1000)
+	var rows []kv.Entry
+	for i := range 1000 {
+		rows = append(rows, put(fmt.Sprintf("%s%04d", pad, i), "v", 1))
+	}
+	mustApply(t, e, rows...)
+	for _, r := range rows {
+		mustGet(t, e, string(r.Key))
+	}
+	if cells := e.Stats().CacheCells; cells == 0 || cells*1000 > bound {
+		t.Fatalf("%d cells of 1,004-byte keys and 1-byte values cached under a %d-byte bound", cells, bound)
+	}
+}
+
 // TestCacheNeverStaleConcurrent races readers against a writer on a tiny
 // cache (constant eviction): once a write is acknowledged, no read that
 // starts afterwards may see an older version.
