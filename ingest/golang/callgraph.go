@@ -57,7 +57,6 @@ func (l *loaded) indexDynamic(algo string) (err error) {
 		// at once: the whole program's bodies never live together.
 		pl := l.early
 		if pl.err != nil {
-			l.dyn = map[token.Pos][]callee{}
 			return pl.err
 		}
 		prog, syntactic, bs = pl.prog, pl.syntactic, pl.bs

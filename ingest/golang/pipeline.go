@@ -27,7 +27,6 @@ type pipeline struct {
 	bs        *bodies
 	err       error                  // SSA panicked (the module's dynamic calls are lost), or errSpent
 	checked   chan *packages.Package // the analysed packages, as their checks end
-	received  int                    // how many of them run has taken from checked
 	leftover  int                    // packages whose wait never ended (a bug: the tests check)
 	finished  chan struct{}          // closed when run returns
 
@@ -90,11 +89,12 @@ func (pl *pipeline) next() *packages.Package {
 // type-checking wait.
 func (pl *pipeline) run(ctx context.Context, l *loaded, order []*packages.Package, analysed map[*packages.Package]bool) {
 	defer close(pl.finished)
+	received := 0 // how many analysed packages run has taken from checked
 	defer func() {
 		if r := recover(); r != nil {
 			pl.err = fmt.Errorf("golang: ssa: %v", r)
 			pl.update(func() { pl.limit = len(analysed) + 1 })
-			for range len(analysed) - pl.received {
+			for range len(analysed) - received {
 				<-pl.checked // let the rest of the checks be sent
 			}
 		}
@@ -147,9 +147,9 @@ func (pl *pipeline) run(ctx context.Context, l *loaded, order []*packages.Packag
 			}
 		}
 	}
-	for pl.received < len(analysed) {
+	for received < len(analysed) {
 		p := pl.next()
-		pl.received++
+		received++
 		release(onChecked[p])
 		for len(ready) > 0 && ctx.Err() == nil {
 			q := ready[0]

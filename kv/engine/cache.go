@@ -40,7 +40,7 @@ type cacheShard struct {
 // cache outgrow it (256 Ki cells of 5 KiB keys would be 1.3 GiB).
 const cellOverhead = 96
 
-func cellCost(key string, cell kv.Cell) int { return len(key) + len(cell.Value) + cellOverhead }
+func cellCost(keyLen int, cell kv.Cell) int { return keyLen + len(cell.Value) + cellOverhead }
 
 type cacheNode struct {
 	key        string
@@ -149,7 +149,7 @@ func (c *cache) apply(ups []cacheUpdate) {
 			// but a key read right after its write should hit.
 			if s.m[string(u.key)] != nil {
 				s.put(string(u.key), u.cell)
-			} else if s.hasRoom(len(u.key) + len(u.cell.Value) + cellOverhead) {
+			} else if s.hasRoom(cellCost(len(u.key), u.cell)) {
 				s.put(string(u.key), cloneCell(u.cell)) // not the batch's arena
 			}
 		}
@@ -165,7 +165,7 @@ func (s *cacheShard) put(key string, cell kv.Cell) {
 	} else {
 		n = &cacheNode{key: key, cell: cell}
 		s.m[key] = n
-		s.bytes += cellCost(key, cell)
+		s.bytes += cellCost(len(key), cell)
 		s.pushFront(n)
 	}
 	for len(s.m) > s.maxCells || (s.maxBytes > 0 && s.bytes > s.maxBytes && len(s.m) > 1) {
@@ -182,7 +182,7 @@ func (s *cacheShard) hasRoom(n int) bool {
 func (s *cacheShard) remove(n *cacheNode) {
 	n.prev.next, n.next.prev = n.next, n.prev
 	delete(s.m, n.key)
-	s.bytes -= cellCost(n.key, n.cell)
+	s.bytes -= cellCost(len(n.key), n.cell)
 }
 
 func (s *cacheShard) pushFront(n *cacheNode) {
