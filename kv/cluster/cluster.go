@@ -782,7 +782,24 @@ func (c *Cluster) changed() {
 	if ringViewHook != nil {
 		ringViewHook()
 	}
-	var read, write []ring.Member
+	read, write := ringMembers(nodes)
+	rs, ws := ringSig(read, set.VNodes), ringSig(write, set.VNodes)
+	c.mu.Lock()
+	if rs != c.readSig || c.readRing == nil {
+		c.readRing, c.readSig = ring.New(read, set.VNodes), rs
+	}
+	switch {
+	case ws == rs:
+		c.writeRing, c.writeSig = c.readRing, ws
+	case ws != c.writeSig || c.writeRing == nil:
+		c.writeRing, c.writeSig = ring.New(write, set.VNodes), ws
+	}
+	c.mu.Unlock()
+}
+
+// ringMembers are the members of the read ring (Up and Leaving, and a
+// Joining member that rebuilds) and of the write ring (Up and Joining).
+func ringMembers(nodes []storedNode) (read, write []ring.Member) {
 	for _, n := range nodes {
 		m := ring.Member{ID: n.ID, Weight: n.Weight}
 		switch n.State {
@@ -799,18 +816,7 @@ func (c *Cluster) changed() {
 			write = append(write, m)
 		}
 	}
-	rs, ws := ringSig(read, set.VNodes), ringSig(write, set.VNodes)
-	c.mu.Lock()
-	if rs != c.readSig || c.readRing == nil {
-		c.readRing, c.readSig = ring.New(read, set.VNodes), rs
-	}
-	switch {
-	case ws == rs:
-		c.writeRing, c.writeSig = c.readRing, ws
-	case ws != c.writeSig || c.writeRing == nil:
-		c.writeRing, c.writeSig = ring.New(write, set.VNodes), ws
-	}
-	c.mu.Unlock()
+	return read, write
 }
 
 func ringSig(ms []ring.Member, vnodes int) string {

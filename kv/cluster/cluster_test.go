@@ -103,8 +103,24 @@ func converged(nodes ...*testNode) func() bool {
 				return false
 			}
 		}
+		for _, n := range nodes {
+			if !ringsCurrent(n.c) {
+				return false
+			}
+		}
 		return true
 	}
+}
+
+// ringsCurrent reports whether c's rings are those of its applied state:
+// a node installs them just after the apply, so a test that saw the state
+// change waits for them too.
+func ringsCurrent(c *Cluster) bool {
+	nodes, set, _ := c.fsm.view()
+	read, write := ringMembers(nodes)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.readSig == ringSig(read, set.VNodes) && c.writeSig == ringSig(write, set.VNodes)
 }
 
 func raftServers(t *testing.T, c *Cluster) map[string]raft.ServerSuffrage {
@@ -272,7 +288,7 @@ func lifecycleLeave(t *testing.T, n1, n2, n3 *testNode) {
 	}
 	testutil.WaitFor(t, 15*time.Second, "n3 gone", func() bool {
 		for _, n := range []*testNode{n1, n2} {
-			if got := ids(n.c.State()); !slices.Equal(got, []string{"n1:up", "n2:up"}) {
+			if got := ids(n.c.State()); !slices.Equal(got, []string{"n1:up", "n2:up"}) || !ringsCurrent(n.c) {
 				return false
 			}
 		}
@@ -480,7 +496,7 @@ func TestRebuildReplaceHealth(t *testing.T) {
 	}
 	testutil.WaitFor(t, 15*time.Second, "n1 to see n3 rebuilding at its new address", func() bool {
 		n, ok := n1.c.fsm.node("n3")
-		return ok && n.Rebuild && n.Cluster == r3.addr
+		return ok && n.Rebuild && n.Cluster == r3.addr && ringsCurrent(n1.c)
 	})
 	read, write := n1.c.Rings()
 	if read != write || !sameRing(before, read) {
