@@ -283,7 +283,10 @@ func (t *TCP) dialConn(ctx context.Context, addr string, proto byte, timeout tim
 	}
 	dl, _ := ctx.Deadline()
 	conn.SetDeadline(dl)
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	// The raw connection, not conn, which TLS replaces below while this
+	// may run: its deadline is the TLS connection's too.
+	raw := conn
+	stop := context.AfterFunc(ctx, func() { raw.SetDeadline(time.Unix(1, 0)) })
 	if t.cfg.TLS != nil {
 		tc := tls.Client(conn, t.cfg.TLS)
 		if err := tc.HandshakeContext(ctx); err != nil {
