@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/grafo/grafo/kv"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Calls to a peer are coalesced, writes and reads alike: while up to
@@ -24,8 +25,9 @@ const (
 
 // peerQueues are one peer's coalescers, one per kind of call.
 type peerQueues struct {
-	apply coalescer[kv.Entry, applyResult]
-	get   coalescer[[]byte, kv.Cell]
+	apply  coalescer[kv.Entry, applyResult]
+	get    coalescer[[]byte, kv.Cell]
+	digest coalescer[[]byte, kv.Cell]
 }
 
 // coalescer queues requests of items Q, answered one A per item, for the
@@ -97,9 +99,22 @@ func (c *Coordinator) getCoalesced(ctx context.Context, id string, keys [][]byte
 	if id == c.self {
 		return c.cfg.Local.GetMany(ctx, keys)
 	}
-	cells, err := coalesce(ctx, &c.queuesOf(id).get, keys, keysSize(keys), c.timeout, batchSender[[]byte, kv.Cell]{
-		send: func(ctx context.Context, keys [][]byte) ([]kv.Cell, error) { return c.getRemote(ctx, id, keys) },
-		sent: func(n int) { c.metrics.readCalls.Inc(); c.metrics.readKeys.Add(float64(n)) },
+	return c.readCoalesced(ctx, id, keys, &c.queuesOf(id).get, methodGet, c.metrics.readCalls, c.metrics.readKeys)
+}
+
+// digestCoalesced is getCoalesced for versions only (digest.go): the
+// cells it returns have no values.
+func (c *Coordinator) digestCoalesced(ctx context.Context, id string, keys [][]byte) ([]kv.Cell, error) {
+	if id == c.self {
+		return c.cfg.Local.GetMany(ctx, keys)
+	}
+	return c.readCoalesced(ctx, id, keys, &c.queuesOf(id).digest, methodDigest, c.metrics.digestCalls, c.metrics.digestKeys)
+}
+
+func (c *Coordinator) readCoalesced(ctx context.Context, id string, keys [][]byte, q *coalescer[[]byte, kv.Cell], method string, calls, reads prometheus.Counter) ([]kv.Cell, error) {
+	cells, err := coalesce(ctx, q, keys, keysSize(keys), c.timeout, batchSender[[]byte, kv.Cell]{
+		send: func(ctx context.Context, keys [][]byte) ([]kv.Cell, error) { return c.getRemote(ctx, id, method, keys) },
+		sent: func(n int) { calls.Inc(); reads.Add(float64(n)) },
 	})
 	if err != nil {
 		return nil, err

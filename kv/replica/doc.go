@@ -2,8 +2,9 @@
 // node coordinates any request. A write goes in parallel to the N replicas
 // of its key's partition (the first N distinct nodes clockwise on the
 // ring) and is acknowledged after W of them made it durable; a read asks
-// the replicas, answers with the newest version once R answered, and
-// repairs the stale replicas it saw. Per-request consistency (one, quorum,
+// R replicas — the value from one, versions only (digests) from the
+// others, a spare only when one fails or is late — answers with the
+// newest version, and repairs the stale replicas it saw (digest.go). Per-request consistency (one, quorum,
 // all, linearizable, or explicit W/R) comes in kv.Options.
 //
 // Replicas that have not answered when the coordinator returns still

@@ -24,6 +24,9 @@ type Metrics struct {
 	peerWrites      prometheus.Counter
 	readCalls       prometheus.Counter
 	readKeys        prometheus.Counter
+	digestCalls     prometheus.Counter
+	digestKeys      prometheus.Counter
+	digestFetches   prometheus.Counter
 	aeRounds        *prometheus.CounterVec
 	aeLeaves        prometheus.Counter
 	aeCells         *prometheus.CounterVec
@@ -43,6 +46,9 @@ func newMetrics() *Metrics {
 		peerWrites:      counter("grafo_kv_replica_apply_writes_total", "Writes carried by coalesced apply calls to peers."),
 		readCalls:       counter("grafo_kv_replica_get_calls_total", "Coalesced read calls sent to peers."),
 		readKeys:        counter("grafo_kv_replica_get_reads_total", "Replica reads carried by coalesced read calls to peers."),
+		digestCalls:     counter("grafo_kv_replica_digest_calls_total", "Coalesced digest calls (versions only) sent to peers."),
+		digestKeys:      counter("grafo_kv_replica_digest_reads_total", "Replica reads answered with a version only, carried by digest calls to peers."),
+		digestFetches:   counter("grafo_kv_read_digest_fetches_total", "Keys whose newest version only a digest reported, read whole from that replica (one extra round trip per read that needs any)."),
 		repairs:         counter("grafo_kv_read_repairs_total", "Cells written to stale replicas by read repair."),
 		writeBacks:      counter("grafo_kv_read_writebacks_total", "Quorum reads whose replicas disagreed and that waited for the newest version to be written back (one extra round trip each)."),
 		speculative:     counter("grafo_kv_read_speculative_total", "Extra replicas asked by reads because an answer was late (a read asks R replicas, and a spare only when one is late or fails)."),
@@ -71,7 +77,7 @@ func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
 
 // Collectors returns every collector, for registration.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.ops, m.latency, m.unavailable, m.repairs, m.writeBacks, m.speculative, m.refusals, m.writeRetries, m.superseded, m.versionsRefused, m.peerCalls, m.peerWrites, m.readCalls, m.readKeys, m.aeRounds, m.aeLeaves, m.aeCells, m.aePurged, m.aeSeconds}
+	return []prometheus.Collector{m.ops, m.latency, m.unavailable, m.repairs, m.writeBacks, m.speculative, m.refusals, m.writeRetries, m.superseded, m.versionsRefused, m.peerCalls, m.peerWrites, m.readCalls, m.readKeys, m.digestCalls, m.digestKeys, m.digestFetches, m.aeRounds, m.aeLeaves, m.aeCells, m.aePurged, m.aeSeconds}
 }
 
 func (m *Metrics) aeRound(st RoundStats, err error) {

@@ -76,12 +76,7 @@ func TestQuorumWritesFollowRealTimeAcrossSkewedClocks(t *testing.T) {
 // answer, not after (a later read from elsewhere cannot see the old value).
 func TestQuorumReadWritesBackBeforeAnswering(t *testing.T) {
 	t.Parallel()
-	tc := newTestCluster(t, 3, 3)
-	ctx := context.Background()
-	key := []byte("k")
-	if _, err := tc.coords[0].Put(ctx, key, []byte("old"), kv.Options{Level: kv.All}); err != nil {
-		t.Fatal(err)
-	}
+	tc, ctx, key := clusterHoldingOld(t)
 	tc.down(3, true)
 	if _, err := tc.coords[0].Put(ctx, key, []byte("new"), kv.Options{Level: kv.Quorum}); err != nil {
 		t.Fatal(err)
@@ -196,4 +191,16 @@ func BenchmarkQuorumPut(b *testing.B) {
 			})
 		})
 	}
+}
+
+// clusterHoldingOld is three nodes, each holding "old" under the key k.
+func clusterHoldingOld(t *testing.T) (*testCluster, context.Context, []byte) {
+	t.Helper()
+	tc := newTestCluster(t, 3, 3)
+	ctx := context.Background()
+	key := []byte("k")
+	if _, err := tc.coords[0].Put(ctx, key, []byte("old"), kv.Options{Level: kv.All}); err != nil {
+		t.Fatal(err)
+	}
+	return tc, ctx, key
 }

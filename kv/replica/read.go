@@ -3,6 +3,7 @@ package replica
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -72,10 +73,17 @@ func (c *Coordinator) readGroup(ctx context.Context, rs replicaSet, keys [][]byt
 		return cells, nil
 	}
 	// Ask need replicas, this node first (no round trip), not all N: the
-	// others are spares, asked when one fails or is late.
-	f := fanOutFirst(c, ctx, outliveRequest, c.selfFirst(rs.owners), need, func(ctx context.Context, id string) ([]kv.Cell, error) {
+	// others are spares, asked when one fails or is late. All but the
+	// first send versions only (digest.go).
+	order := c.selfFirst(rs.owners)
+	digests := c.digestNodes(order, need)
+	f := fanOutFirst(c, ctx, outliveRequest, order, need, func(ctx context.Context, id string) ([]kv.Cell, error) {
 		t := time.Now()
-		cells, err := c.getCoalesced(ctx, id, keys)
+		read := c.getCoalesced
+		if slices.Contains(digests, id) {
+			read = c.digestCoalesced
+		}
+		cells, err := read(ctx, id, keys)
 		if err == nil && len(cells) != len(keys) {
 			err = errBadMessage
 		}
@@ -86,14 +94,18 @@ func (c *Coordinator) readGroup(ctx context.Context, rs replicaSet, keys [][]byt
 	})
 	answers, ctxErr := f.collectSpeculative(ctx, need, c.readLatency.speculateAfter())
 	if ctxErr != nil {
-		f.release(c.repairLater(answers, keys))
+		f.release(c.repairLater(answers, keys, digests, nil))
 		return nil, errQuorum(len(answers), need, "answers", ctxErr, f.statusLine(rs.owners))
 	}
 	if len(answers) < need {
 		f.release(nil)
 		return nil, fmt.Errorf("%w%s", errQuorum(len(answers), need, "answers", nil, f.statusLine(rs.owners)), c.beyondReplicas(need, len(rs.owners)))
 	}
-	newest := newestOf(answers, len(keys))
+	newest, err := c.resolve(ctx, answers, keys, digests)
+	if err != nil {
+		f.release(c.repairLater(answers, keys, digests, nil))
+		return nil, err
+	}
 	if c.ordered(o, false, need, len(rs.owners)) {
 		// Make sure a quorum holds what we are about to return, so no
 		// later read can see an older value (ABD's second phase, taken
@@ -103,18 +115,8 @@ func (c *Coordinator) readGroup(ctx context.Context, rs replicaSet, keys [][]byt
 			return nil, err
 		}
 	}
-	f.release(c.repairLater(answers, keys))
+	f.release(c.repairLater(answers, keys, digests, newest))
 	return newest, nil
-}
-
-func newestOf(answers []cellsReply, n int) []kv.Cell {
-	out := make([]kv.Cell, n)
-	for _, a := range answers {
-		for i, cl := range a.val {
-			out[i] = kv.Newest(out[i], cl)
-		}
-	}
-	return out
 }
 
 // stale returns the entries that replica a lacks relative to newest.
@@ -181,8 +183,10 @@ func (c *Coordinator) writeBack(ctx context.Context, answers []cellsReply, newes
 
 // repairLater returns what to do with a read's answers still in flight:
 // bring every replica that answered with an older version up to the
-// newest one seen.
-func (c *Coordinator) repairLater(answers []cellsReply, keys [][]byte) func(rest []cellsReply) {
+// newest value known — resolved (nil when the read failed) and the data
+// answers. A digest has no value to spread: a replica whose digest is
+// newer than that is left to the next read or to anti-entropy.
+func (c *Coordinator) repairLater(answers []cellsReply, keys [][]byte, digests []string, resolved []kv.Cell) func(rest []cellsReply) {
 	return func(rest []cellsReply) {
 		all := answers
 		for _, a := range rest {
@@ -190,7 +194,15 @@ func (c *Coordinator) repairLater(answers []cellsReply, keys [][]byte) func(rest
 				all = append(all, a)
 			}
 		}
-		newest := newestOf(all, len(keys))
+		newest := make([]kv.Cell, len(keys))
+		copy(newest, resolved)
+		for _, a := range all {
+			if !slices.Contains(digests, a.node) {
+				for i, cl := range a.val {
+					newest[i] = kv.Newest(newest[i], cl)
+				}
+			}
+		}
 		for _, a := range all {
 			if es := stale(a, newest, keys); len(es) > 0 {
 				ctx, cancel := context.WithTimeout(context.Background(), c.timeout)

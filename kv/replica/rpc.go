@@ -15,8 +15,10 @@ import (
 const (
 	methodApply = "kv.apply"
 	methodGet   = "kv.get"
-	methodScan  = "kv.scan"
-	methodRange = "kv.range"
+	// methodDigest is kv.get answered with versions only (digest.go).
+	methodDigest = "kv.digest"
+	methodScan   = "kv.scan"
+	methodRange  = "kv.range"
 	// Anti-entropy: the Merkle tree of ranges, and the entries of leaves.
 	methodTree   = "kv.ae.tree"
 	methodLeaves = "kv.ae.leaves"
@@ -35,13 +37,8 @@ func (c *Coordinator) registerHandlers() {
 		}
 		return encodeApplyResults(rs), nil
 	}))
-	t.Handle(methodGet, c.servingOnly(handler(decodeKeys, func(ctx context.Context, keys [][]byte) ([]byte, error) {
-		cells, err := c.cfg.Local.GetMany(ctx, keys)
-		if err != nil {
-			return nil, err
-		}
-		return encodeCells(cells), nil
-	})))
+	t.Handle(methodGet, c.servingOnly(handler(decodeKeys, c.serveRead(false))))
+	t.Handle(methodDigest, c.servingOnly(handler(decodeKeys, c.serveRead(true))))
 	t.Handle(methodScan, c.servingOnly(handler(decodeScanRequest, pages(c.scanLocal))))
 	t.Handle(methodRange, c.servingOnly(handler(decodeRangeRequest, pages(c.rangeLocal))))
 	t.Handle(methodLeaves, handler(decodeLeavesRequest, pages(c.leavesLocal)))
@@ -287,9 +284,27 @@ func (c *Coordinator) applyResults(ctx context.Context, id string, es []kv.Entry
 	return rs, err
 }
 
-// getRemote reads keys from peer id, one cell per key.
-func (c *Coordinator) getRemote(ctx context.Context, id string, keys [][]byte) ([]kv.Cell, error) {
-	resp, err := c.call(ctx, id, methodGet, encodeKeys(keys))
+// serveRead answers a read of this replica's cells, without their values
+// for a digest.
+func (c *Coordinator) serveRead(digest bool) func(context.Context, [][]byte) ([]byte, error) {
+	return func(ctx context.Context, keys [][]byte) ([]byte, error) {
+		cells, err := c.cfg.Local.GetMany(ctx, keys)
+		if err != nil {
+			return nil, err
+		}
+		if digest {
+			for i := range cells {
+				cells[i].Value = nil
+			}
+		}
+		return encodeCells(cells), nil
+	}
+}
+
+// getRemote reads keys from peer id, one cell per key: whole cells with
+// methodGet, versions only with methodDigest.
+func (c *Coordinator) getRemote(ctx context.Context, id, method string, keys [][]byte) ([]kv.Cell, error) {
+	resp, err := c.call(ctx, id, method, encodeKeys(keys))
 	if err != nil {
 		return nil, err
 	}
