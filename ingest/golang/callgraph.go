@@ -40,17 +40,7 @@ func (l *loaded) indexDynamic(algo string) (err error) {
 	if algo == "vta" || l.wholeSSA || l.early == nil {
 		// VTA reads the bodies themselves (and the tests compare the
 		// two): the whole program is built, and its bodies kept.
-		prog = ssa.NewProgram(l.fset, 0)
-		created := map[*types.Package]bool{}
-		for _, p := range l.pkgs {
-			if p.Types != nil && len(p.Syntax) > 0 && !created[p.Types] && l.wellTyped(p) {
-				created[p.Types] = true
-				syntactic = append(syntactic, prog.CreatePackage(p.Types, p.Syntax, p.TypesInfo, true))
-			}
-		}
-		l.createFromTypes(prog, created)
-		bs = newBodies(syntactic)
-		prog.Build()
+		prog, syntactic, bs = l.buildWhole(l.wellTyped)
 	} else {
 		// Built a package at a time while the packages were checked
 		// (pipeline.go), each package's bodies summarised and dropped
@@ -90,6 +80,24 @@ func (l *loaded) indexDynamic(algo string) (err error) {
 }
 
 var errSpent = errors.New("golang: the SSA program was indexed already")
+
+// buildWhole creates and builds the module's SSA program at once, every
+// body kept: the packages with syntax that build accepts from it, the
+// rest (dependencies, refused packages) from types.
+func (l *loaded) buildWhole(build func(*packages.Package) bool) (*ssa.Program, []*ssa.Package, *bodies) {
+	prog := ssa.NewProgram(l.fset, 0)
+	created := map[*types.Package]bool{}
+	var syntactic []*ssa.Package
+	for _, p := range l.pkgs {
+		if p.Types != nil && len(p.Syntax) > 0 && !created[p.Types] && build(p) {
+			created[p.Types] = true
+			syntactic = append(syntactic, prog.CreatePackage(p.Types, p.Syntax, p.TypesInfo, true))
+		}
+	}
+	l.createFromTypes(prog, created)
+	prog.Build()
+	return prog, syntactic, newBodies(syntactic)
+}
 
 // createFromTypes creates, from types only, every package of the program
 // not created yet (dependencies, ill-typed packages).

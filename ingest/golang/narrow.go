@@ -161,16 +161,10 @@ func (nr *narrowRun) analyse() (why string) {
 			why = "ssa panicked"
 		}
 	}()
-	prog := ssa.NewProgram(l.fset, 0)
-	created := map[*types.Package]bool{}
-	var syntactic []*ssa.Package
-	for _, p := range l.pkgs {
-		created[p.Types] = true
-		syntactic = append(syntactic, prog.CreatePackage(p.Types, p.Syntax, p.TypesInfo, true))
-	}
-	l.createFromTypes(prog, created)
-	prog.Build()
-	bs := newBodies(syntactic)
+	// load refused the changed packages if any has errors; their
+	// dependencies' bodies were not checked here, and the record vouches
+	// for them.
+	prog, syntactic, bs := l.buildWhole(func(*packages.Package) bool { return true })
 	funcs := l.treeFunctions(prog, syntactic, bs)
 	contrib := l.contributions(prog, syntactic, bs)
 	for p := range nr.req.Changed {
