@@ -60,21 +60,9 @@ func TestDroppedBodiesSameIndex(t *testing.T) {
 // functions' bodies were dropped.
 func dynIndex(t *testing.T, dir string, whole bool) (spelled struct{ dyn, contrib, keys map[string]string }, dropped int) {
 	t.Helper()
-	paths, err := ingest.Walk(context.Background(), dir, ingest.WalkOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tree := map[string]bool{}
-	for _, p := range paths {
-		tree[p] = true
-	}
-	req := ingest.Request{Root: dir, Callgraph: "cha", Logger: slog.New(slog.DiscardHandler)}
 	dropHook = func(int) { dropped++ }
 	defer func() { dropHook = nil }()
-	l, err := loadWith(context.Background(), req, ".", tree, []string{"./..."}, loadOptions{wholeSSA: whole})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, _, _ := loadCHA(t, dir, whole)
 	if err := l.indexDynamic("cha"); err != nil {
 		t.Fatal(err)
 	}
@@ -110,4 +98,25 @@ func mapDiff(a, b map[string]string) string {
 		}
 	}
 	return out
+}
+
+// loadCHA loads the module in dir for CHA, the whole SSA program built
+// at once or with the pipeline; it returns the tree's files too, and the
+// request.
+func loadCHA(t *testing.T, dir string, whole bool) (*loaded, []string, ingest.Request) {
+	t.Helper()
+	paths, err := ingest.Walk(context.Background(), dir, ingest.WalkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree := map[string]bool{}
+	for _, p := range paths {
+		tree[p] = true
+	}
+	req := ingest.Request{Root: dir, Callgraph: "cha", Logger: slog.New(slog.DiscardHandler), Parsed: func(int) {}}
+	l, err := loadWith(context.Background(), req, ".", tree, []string{"./..."}, loadOptions{wholeSSA: whole})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, paths, req
 }

@@ -272,7 +272,17 @@ func (fx *fileX) call(from string, c *ast.CallExpr) {
 		}
 		fx.callEdge(from, fn, pos, true) // the interface method itself
 	}
-	for _, ce := range fx.l.dyn[c.Lparen] {
+	if fx.deferred != nil {
+		fx.deferred.holes = append(fx.deferred.holes, dynHole{from: from, lparen: c.Lparen, pos: pos})
+		return
+	}
+	fx.dynamicCalls(from, c.Lparen, pos)
+}
+
+// dynamicCalls adds the edges of the callees the index holds for the
+// dynamic call at lparen.
+func (fx *fileX) dynamicCalls(from string, lparen, pos token.Pos) {
+	for _, ce := range fx.l.dyn[lparen] {
 		if ce.anon && ce.qn == from {
 			continue // a closure of this very function
 		}

@@ -36,6 +36,7 @@ func (l *loaded) indexDynamic(algo string) (err error) {
 		prog      *ssa.Program
 		syntactic []*ssa.Package
 		bs        *bodies
+		contrib   map[string]string // made as the pipeline built the packages
 	)
 	if algo == "vta" || l.wholeSSA || l.early == nil {
 		// VTA reads the bodies themselves (and the tests compare the
@@ -49,7 +50,7 @@ func (l *loaded) indexDynamic(algo string) (err error) {
 		if pl.err != nil {
 			return pl.err
 		}
-		prog, syntactic, bs = pl.prog, pl.syntactic, pl.bs
+		prog, syntactic, bs, contrib = pl.prog, pl.syntactic, pl.bs, pl.contrib
 		l.createFromTypes(prog, pl.created) // ill-typed packages, and what they import
 		// The program (and the function syntax its functions keep) is
 		// garbage once the index is made, before extraction starts.
@@ -65,7 +66,7 @@ func (l *loaded) indexDynamic(algo string) (err error) {
 		chaEdges(funcs, cands, scope, bs, func(f *ssa.Function, _ int, site callSite, g *ssa.Function) {
 			l.addDynamic(objs, f, site, g)
 		})
-		l.record(prog, funcs, syntactic, bs) // for the next body-only re-ingest
+		l.record(prog, funcs, syntactic, bs, contrib) // for the next body-only re-ingest
 		return nil
 	}
 	cg := vta.CallGraph(funcs, chaGraph(funcs, cands, scope, bs))

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"golang.org/x/tools/go/packages"
 	"golang.org/x/tools/go/ssa"
 )
 
@@ -80,8 +81,13 @@ func (d *digest) sum() string {
 // record fills l.contrib (the contribution digest of every file of a
 // well-typed package) and l.keys (each dynamic call's key → the callees
 // found for it), from the SSA functions of the tree and l.dyn.
-func (l *loaded) record(prog *ssa.Program, funcs map[*ssa.Function]bool, syntactic []*ssa.Package, bs *bodies) {
-	l.contrib = l.contributions(prog, syntactic, bs)
+// contrib, when not nil, holds the digests already (the pipeline made
+// them as it built each package).
+func (l *loaded) record(prog *ssa.Program, funcs map[*ssa.Function]bool, syntactic []*ssa.Package, bs *bodies, contrib map[string]string) {
+	if contrib == nil {
+		contrib = l.contributions(prog, syntactic, bs)
+	}
+	l.contrib = contrib
 	l.keys = map[string][]callee{}
 	kr := &keyRecorder{l: l, spelled: map[types.Type]string{}, sums: map[string]keySum{}, conflict: map[string]bool{}}
 	for fn := range funcs {
@@ -107,23 +113,33 @@ func (l *loaded) contributions(prog *ssa.Program, syntactic []*ssa.Package, bs *
 		built[sp.Pkg] = true
 	}
 	out := map[string]string{}
-	memo := &spellings{funcs: map[*ssa.Function]string{}, types: map[types.Type]string{}, bs: bs}
+	memo := newSpellings(bs)
 	for _, p := range l.pkgs {
-		if p.Types == nil || !built[p.Types] {
-			continue
-		}
-		for _, f := range p.Syntax {
-			r := l.rel(f.FileStart)
-			t, ok := l.text[r]
-			if r == "" || !ok {
-				continue
-			}
-			if es, ok := memo.fileEntries(prog, p.TypesInfo, f); ok {
-				out[r] = contribDigest(t, es)
-			}
+		if p.Types != nil && built[p.Types] {
+			l.contributionsOf(prog, memo, p, out)
 		}
 	}
 	return out
+}
+
+// contributionsOf adds the contribution digests of p's files to out.
+func (l *loaded) contributionsOf(prog *ssa.Program, memo *spellings, p *packages.Package, out map[string]string) {
+	for _, f := range p.Syntax {
+		r := l.rel(f.FileStart)
+		l.mu.Lock() // the checks of other packages add theirs meanwhile
+		t, ok := l.text[r]
+		l.mu.Unlock()
+		if r == "" || !ok {
+			continue
+		}
+		if es, ok := memo.fileEntries(prog, p.TypesInfo, f); ok {
+			out[r] = contribDigest(t, es)
+		}
+	}
+}
+
+func newSpellings(bs *bodies) *spellings {
+	return &spellings{funcs: map[*ssa.Function]string{}, types: map[types.Type]string{}, bs: bs}
 }
 
 // spellings memoises funcKey and typeKey: the same callees and types

@@ -30,8 +30,11 @@
 //     sites, functions used, conversions to interfaces: bodies.go) and
 //     freed at once, and its types.Info cut to what extraction reads, so
 //     neither the whole program's bodies nor the tree's full types.Info
-//     ever live together; VTA reads the bodies themselves and keeps them
-//     all until it is done. The call graph covers every function
+//     ever live together; then the package is extracted at once and its
+//     syntax and types.Info released, the parts that need the whole
+//     module (dynamic callees, realizations, the dependencies a
+//     realization overrules) completed once it is indexed (early.go).
+//     VTA reads the bodies themselves and keeps them all until it is done. The call graph covers every function
 //     the tree declares and its closures, reachable or not; CHA's
 //     candidates are those functions plus the methods of the exported
 //     types of the packages the tree imports directly; a function value

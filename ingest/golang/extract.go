@@ -29,6 +29,10 @@ func (l *loaded) extract(ctx context.Context, req ingest.Request, files []string
 				has = true
 			}
 		}
+		for _, fx := range l.earlyFiles[p] { // extracted early, syntax gone
+			covered[fx.path] = true
+			has = true
+		}
 		if has {
 			work = append(work, p)
 		}
@@ -54,7 +58,7 @@ func (l *loaded) extract(ctx context.Context, req ingest.Request, files []string
 		go func() {
 			defer wg.Done()
 			for p := range jobs {
-				if err := l.extractPackage(p, req, emit); err != nil {
+				if err := l.finishPackage(p, req, emit); err != nil {
 					mu.Lock()
 					if firstErr == nil {
 						firstErr = err
@@ -108,34 +112,67 @@ type pkgX struct {
 	deps map[*ast.FuncDecl][]rel
 }
 
+// finishPackage emits the facts of p: completed, if it was extracted
+// early (early.go), else extracted now.
+func (l *loaded) finishPackage(p *packages.Package, req ingest.Request, emit func(ingest.FileFacts) error) error {
+	l.mu.Lock()
+	files, early := l.earlyFiles[p]
+	delete(l.earlyFiles, p)
+	l.mu.Unlock()
+	if !early {
+		return l.extractPackage(p, req, emit)
+	}
+	for _, fx := range files {
+		fx.complete()
+		fx.finish()
+		if err := emit(fx.facts); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (l *loaded) extractPackage(p *packages.Package, req ingest.Request, emit func(ingest.FileFacts) error) error {
+	for _, fx := range l.runPackage(p, req, false) {
+		fx.finish()
+		if err := emit(fx.facts); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runPackage extracts the facts of p's tree files, leaving out, when
+// deferred, what needs the whole module (early.go). The package's syntax
+// and type information are released: its types stay reachable for the
+// packages that import it.
+func (l *loaded) runPackage(p *packages.Package, req ingest.Request, deferred bool) []*fileX {
 	x := &pkgX{l: l, pkg: p, info: p.TypesInfo, rels: map[*ast.TypeSpec][]rel{}, deps: map[*ast.FuncDecl][]rel{}}
 	if x.info == nil {
 		x.info = &types.Info{}
 	}
 	x.classRelations()
 	diags := l.diagnostics(p, l.dir)
+	var out []*fileX
 	for _, f := range p.Syntax {
 		r := l.rel(f.FileStart)
 		if r == "" {
 			continue
 		}
 		fx := &fileX{pkgX: x, file: f, path: r, seen: map[edgeKey]int{}, ext: map[string]bool{}}
+		if deferred {
+			fx.deferred = &deferredParts{}
+		}
 		fx.facts.File.Path = r
 		fx.facts.File.Diagnostics = diags[r]
 		fx.run()
 		if !req.NoOccurrences {
 			fx.occurrences()
 		}
-		fx.finish()
-		if err := emit(fx.facts); err != nil {
-			return err
-		}
+		out = append(out, fx)
 	}
-	// The package's syntax and type information are no longer needed; its
-	// types stay reachable for the packages that import it.
 	p.Syntax, p.TypesInfo = nil, nil
-	return nil
+	return out
 }
 
 // classRelations computes the relations of every type declared in the

@@ -28,6 +28,12 @@ type fileX struct {
 	// initialisers: the init function's lines.
 	initFrom, initTo token.Pos
 	cols             *columnMap
+	// pos is the position each of facts.Edges takes its line and column
+	// from: the earliest of its occurrences.
+	pos []token.Pos
+	// deferred is set while a package is extracted before the module's
+	// dynamic calls and realizations are known (early.go).
+	deferred *deferredParts
 }
 
 func (fx *fileX) line(p token.Pos) int { return fx.l.fset.Position(p).Line }
@@ -39,27 +45,35 @@ func (fx *fileX) node(k ingest.Kind, name, qn string, from, to token.Pos) {
 		Path: fx.path, Line: l, EndLine: max(l, e)})
 }
 
-// edge records one edge; the first occurrence gives its position, and it
-// stays dynamic only if every occurrence is.
+// edge records one edge; its earliest occurrence gives its position (the
+// first met, but for the dynamic calls an early extraction adds last),
+// and it stays dynamic only if every occurrence is.
 func (fx *fileX) edge(from, to string, r ingest.Relation, pos token.Pos, dynamic bool) {
 	if from == "" || to == "" {
 		return
 	}
 	k := edgeKey{from, to, r}
-	if i, ok := fx.seen[k]; ok {
+	i, ok := fx.seen[k]
+	if ok {
 		if !dynamic {
 			fx.facts.Edges[i].Dynamic = false
 		}
-		return
+		if pos >= fx.pos[i] {
+			return
+		}
+	} else {
+		i = len(fx.facts.Edges)
+		fx.seen[k] = i
+		fx.facts.Edges = append(fx.facts.Edges, ingest.Edge{From: from, To: to, Relation: r, Path: fx.path, Dynamic: dynamic})
+		fx.pos = append(fx.pos, pos)
 	}
 	p := fx.l.fset.Position(pos)
 	col := p.Column
 	if raw := fx.l.fset.PositionFor(pos, false); raw == p {
 		col = fx.columns().column(p.Line, p.Column) // characters, not bytes
 	}
-	fx.seen[k] = len(fx.facts.Edges)
-	fx.facts.Edges = append(fx.facts.Edges, ingest.Edge{From: from, To: to, Relation: r,
-		Path: fx.path, Line: p.Line, Column: col, Dynamic: dynamic})
+	fx.pos[i] = pos
+	fx.facts.Edges[i].Line, fx.facts.Edges[i].Column = p.Line, col
 }
 
 func (fx *fileX) pkgPath() string { return fx.pkg.Types.Path() }
@@ -156,7 +170,10 @@ func (fx *fileX) genDecl(d *ast.GenDecl, pkg string) {
 			fx.node(ingest.Class, s.Name.Name, qn, from, to)
 			fx.members(qn, tn, s)
 			for _, r := range fx.rels[s] {
-				fx.classEdge(qn, r)
+				fx.classEdge(qn, tn, r)
+			}
+			if fx.deferred != nil && tn != nil {
+				fx.deferred.types = append(fx.deferred.types, typeSite{tn: tn, qn: qn, pos: s.Name.Pos()})
 			}
 		case *ast.ValueSpec:
 			from, to := span(s)
@@ -234,15 +251,20 @@ func (fx *fileX) dependencies(d *ast.FuncDecl) {
 		return
 	}
 	fn, _ := fx.info.Defs[d.Name].(*types.Func)
-	aqn := typeQN(namedOf(fn.Signature().Recv().Type()).Obj())
+	a := namedOf(fn.Signature().Recv().Type()).Obj()
+	aqn := typeQN(a)
 	for _, r := range fx.deps[d] {
-		fx.classEdge(aqn, r)
+		fx.classEdge(aqn, a, r)
 	}
 }
 
-// classEdge adds a class relation, carrying its target as an external
-// CLASS node when it is declared outside the tree.
-func (fx *fileX) classEdge(from string, r rel) {
+// classEdge adds a class relation of type a (named from), carrying its
+// target as an external CLASS node when it is declared outside the tree.
+func (fx *fileX) classEdge(from string, a *types.TypeName, r rel) {
+	if fx.deferred != nil && r.r == ingest.Dependency {
+		// A realization found later would make it a stronger relation.
+		fx.deferred.deps = append(fx.deferred.deps, depEdge{key: edgeKey{from, typeQN(r.to), r.r}, a: a, b: r.to})
+	}
 	qn := typeQN(r.to)
 	if !fx.l.inTree(r.to) && !fx.ext[qn] {
 		fx.ext[qn] = true

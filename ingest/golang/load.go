@@ -58,6 +58,15 @@ type loaded struct {
 	// type-checked (early, pipeline.go).
 	wholeSSA bool
 	early    *pipeline
+	// With the pipeline, each analysed package is extracted as soon as it
+	// is built (early.go): its files, awaiting completion.
+	req        ingest.Request
+	earlyFiles map[*packages.Package][]*fileX
+	// Variants of a package share one parse of its files: a file's bodies
+	// are cut once it is extracted and no check still lists it.
+	cutMu    sync.Mutex
+	cuttable map[string]*ast.File // extracted, still listed by a check to come
+	checked  map[string]bool      // listed by no check to come, not extracted yet
 }
 
 // loadOptions: keep says which tree files keep their function bodies (nil:
@@ -101,6 +110,8 @@ func loadWith(ctx context.Context, req ingest.Request, dir string, tree map[stri
 		relCache: map[string]string{}, fields: map[*types.Var]string{}, scanned: map[*types.Package]bool{}}
 	if opts.keep == nil && !opts.wholeSSA && req.Callgraph != "static" && req.Callgraph != "vta" {
 		l.early = newPipeline(fset)
+		l.req, l.earlyFiles = req, map[*packages.Package][]*fileX{}
+		l.cuttable, l.checked = map[string]*ast.File{}, map[string]bool{}
 	}
 	cfg := &packages.Config{
 		Context: ctx,

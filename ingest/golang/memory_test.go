@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"golang.org/x/tools/go/packages"
@@ -29,7 +30,7 @@ var memoryTree = map[string]string{
 
 // Only the analysed packages keep syntax and types.Info — of the latter,
 // once their SSA is built, only what extraction reads — and only until
-// their facts are out; everything else (test-recompiled variants, the
+// their facts are out, which is as soon as their SSA is built; everything else (test-recompiled variants, the
 // other module's packages, the standard library) is loaded for its types
 // alone. Ill-typed bodies still make the packages that import them
 // ill-typed, as if every package's bodies had been checked.
@@ -41,6 +42,29 @@ func TestOnlyAnalysedPackagesKeepSyntax(t *testing.T) {
 		tree[name] = true
 	}
 	req := ingest.Request{Root: dir, Callgraph: "cha", Logger: slog.New(slog.DiscardHandler), Parsed: func(int) {}}
+	// What the pipeline hands to early extraction (early.go): syntax, and
+	// a types.Info cut to what extraction reads, once SSA is built.
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	extractHook = func(p *packages.Package) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[p.ID] = true
+		if p.Syntax == nil || p.TypesInfo == nil || len(p.TypesInfo.Defs) == 0 {
+			t.Errorf("analysed package %s reached extraction without syntax or types.Info", p.ID)
+			return
+		}
+		if p.TypesInfo.Scopes != nil || p.TypesInfo.Implicits != nil {
+			t.Errorf("analysed package %s keeps the whole of its types.Info", p.ID)
+		}
+		for e, tv := range p.TypesInfo.Types {
+			if !tv.IsType() && !tv.IsBuiltin() {
+				t.Errorf("analysed package %s keeps the type of expression %T", p.ID, e)
+				break
+			}
+		}
+	}
+	defer func() { extractHook = nil }()
 	l, err := load(context.Background(), req, ".", tree, []string{"./..."})
 	if err != nil {
 		t.Fatal(err)
@@ -48,20 +72,13 @@ func TestOnlyAnalysedPackagesKeepSyntax(t *testing.T) {
 	analysed := map[*packages.Package]bool{}
 	for _, p := range l.pkgs {
 		analysed[p] = true
-		if p.Syntax == nil || p.TypesInfo == nil || len(p.TypesInfo.Defs) == 0 {
-			t.Errorf("analysed package %s has no syntax or types.Info", p.ID)
-			continue
+		// Extracted as soon as it was built: its syntax and types.Info
+		// are gone, its facts wait for the module's dynamic calls.
+		if !seen[p.ID] || l.earlyFiles[p] == nil {
+			t.Errorf("analysed package %s was not extracted while the module loaded", p.ID)
 		}
-		// Its SSA is built (or refused) as it is checked, and its
-		// types.Info cut to what extraction reads.
-		if p.TypesInfo.Scopes != nil || p.TypesInfo.Implicits != nil {
-			t.Errorf("analysed package %s keeps the whole of its types.Info", p.ID)
-		}
-		for e, tv := range p.TypesInfo.Types {
-			if !tv.IsType() && !tv.IsBuiltin() {
-				t.Errorf("analysed package %s keeps the type of expression %T at %v", p.ID, e, l.fset.Position(e.Pos()))
-				break
-			}
+		if p.Syntax != nil || p.TypesInfo != nil {
+			t.Errorf("analysed package %s keeps syntax or types.Info after its early extraction", p.ID)
 		}
 	}
 	var variant *packages.Package

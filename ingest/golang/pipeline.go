@@ -25,6 +25,8 @@ type pipeline struct {
 	created   map[*types.Package]bool
 	syntactic []*ssa.Package
 	bs        *bodies
+	spell     *spellings             // for contrib
+	contrib   map[string]string      // the contribution digests of the built packages' files
 	err       error                  // SSA panicked (the module's dynamic calls are lost), or errSpent
 	checked   chan *packages.Package // the analysed packages, as their checks end
 	leftover  int                    // packages whose wait never ended (a bug: the tests check)
@@ -43,7 +45,8 @@ type pipeline struct {
 
 func newPipeline(fset *token.FileSet) *pipeline {
 	pl := &pipeline{prog: ssa.NewProgram(fset, 0), created: map[*types.Package]bool{}, bs: newBodies(nil),
-		finished: make(chan struct{}), limit: 2 * runtime.GOMAXPROCS(0)}
+		contrib: map[string]string{}, finished: make(chan struct{}), limit: 2 * runtime.GOMAXPROCS(0)}
+	pl.spell = newSpellings(pl.bs)
 	pl.cond = sync.NewCond(&pl.mu)
 	return pl
 }
@@ -154,7 +157,7 @@ func (pl *pipeline) run(ctx context.Context, l *loaded, order []*packages.Packag
 		for len(ready) > 0 && ctx.Err() == nil {
 			q := ready[0]
 			ready = ready[1:]
-			pl.take(l, q, twins[q])
+			pl.extract(l, q, pl.take(l, q, twins[q]))
 			pl.update(func() { pl.backlog-- })
 			delete(wait, q)
 			release(onBuilt[q])
@@ -167,20 +170,38 @@ func (pl *pipeline) run(ctx context.Context, l *loaded, order []*packages.Packag
 	for _, p := range order {
 		if _, left := wait[p]; left && analysed[p] {
 			pl.leftover++
-			pl.take(l, p, twins[p])
+			pl.extract(l, p, pl.take(l, p, twins[p]))
 		}
 	}
 }
 
 // take builds p if it is well-typed and not built yet, and prunes its
-// types.Info.
-func (pl *pipeline) take(l *loaded, p *packages.Package, twins []*packages.Package) {
+// types.Info; it reports whether it built p.
+func (pl *pipeline) take(l *loaded, p *packages.Package, twins []*packages.Package) (built bool) {
 	if p.Types != nil && len(p.Syntax) > 0 && !pl.created[p.Types] && l.wellTypedWith(p, errorFiles(twins)) {
 		pl.build(l, p)
+		built = true
 	}
 	if p.TypesInfo != nil {
 		pruneInfo(p.TypesInfo)
 	}
+	return built
+}
+
+// extractHook, when set (by tests), sees each package the pipeline
+// extracts, before it does.
+var extractHook func(p *packages.Package)
+
+// extract digests what the files of p, if built, give the rest of the
+// tree, then extracts p early (early.go), which releases its syntax.
+func (pl *pipeline) extract(l *loaded, p *packages.Package, built bool) {
+	if extractHook != nil {
+		extractHook(p)
+	}
+	if built {
+		l.contributionsOf(pl.prog, pl.spell, p, pl.contrib)
+	}
+	l.extractEarly(p)
 }
 
 // build creates p from its syntax, after every package it imports

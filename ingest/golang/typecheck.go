@@ -288,6 +288,7 @@ func (c *checker) release(names []string) {
 	for _, name := range names {
 		if c.users[name]--; c.users[name] == 0 {
 			delete(c.cache, name)
+			c.l.fileChecked(name)
 		}
 	}
 }
