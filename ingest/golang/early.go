@@ -57,6 +57,7 @@ func (l *loaded) extractEarly(p *packages.Package) {
 	for _, fx := range files {
 		fx.columns() // read now: the file's syntax goes
 		fx.file, fx.marks, fx.pkgX = nil, nil, &pkgX{l: l, pkg: p}
+		fx.seen, fx.ext = nil, nil // rebuilt from the facts by complete
 	}
 	for _, f := range syntax {
 		l.fileExtracted(f)
@@ -125,6 +126,16 @@ func cutBodies(f *ast.File) {
 func (fx *fileX) complete() {
 	d := fx.deferred
 	fx.deferred = nil
+	fx.seen = make(map[edgeKey]int, len(fx.facts.Edges))
+	for i, e := range fx.facts.Edges {
+		fx.seen[edgeKey{e.From, e.To, e.Relation}] = i
+	}
+	fx.ext = map[string]bool{}
+	for _, n := range fx.facts.Nodes {
+		if n.External {
+			fx.ext[n.QualifiedName] = true
+		}
+	}
 	for _, h := range d.holes {
 		fx.dynamicCalls(h.from, h.lparen, h.pos)
 	}
