@@ -96,22 +96,20 @@ func (c *Coordinator) applyCoalesced(ctx context.Context, id string, es []kv.Ent
 // calls; each caller checks the versions of its own keys only, so one
 // bad cell fails only the reads that asked for it.
 func (c *Coordinator) getCoalesced(ctx context.Context, id string, keys [][]byte) ([]kv.Cell, error) {
-	if id == c.self {
-		return c.cfg.Local.GetMany(ctx, keys)
-	}
 	return c.readCoalesced(ctx, id, keys, &c.queuesOf(id).get, methodGet, c.metrics.readCalls, c.metrics.readKeys)
 }
 
 // digestCoalesced is getCoalesced for versions only (digest.go): the
-// cells it returns have no values.
+// cells a peer returns have no values.
 func (c *Coordinator) digestCoalesced(ctx context.Context, id string, keys [][]byte) ([]kv.Cell, error) {
-	if id == c.self {
-		return c.cfg.Local.GetMany(ctx, keys)
-	}
 	return c.readCoalesced(ctx, id, keys, &c.queuesOf(id).digest, methodDigest, c.metrics.digestCalls, c.metrics.digestKeys)
 }
 
+// readCoalesced reads this node's engine directly, a peer through q.
 func (c *Coordinator) readCoalesced(ctx context.Context, id string, keys [][]byte, q *coalescer[[]byte, kv.Cell], method string, calls, reads prometheus.Counter) ([]kv.Cell, error) {
+	if id == c.self {
+		return c.cfg.Local.GetMany(ctx, keys)
+	}
 	cells, err := coalesce(ctx, q, keys, keysSize(keys), c.timeout, batchSender[[]byte, kv.Cell]{
 		send: func(ctx context.Context, keys [][]byte) ([]kv.Cell, error) { return c.getRemote(ctx, id, method, keys) },
 		sent: func(n int) { calls.Inc(); reads.Add(float64(n)) },

@@ -64,34 +64,23 @@ func (c *Coordinator) resolve(ctx context.Context, answers []cellsReply, keys []
 	if len(digests) == 0 {
 		return newest, nil
 	}
-	// from[i] is the answer whose digest is newer than every data answer.
-	var from []int
-	fetch := map[int][]int{} // answer → keys to read whole from it
+	// from[i] is the digest answer newer than every data answer for key i.
+	from := map[int]int{}
 	for k, a := range answers {
 		if !slices.Contains(digests, a.node) {
 			continue
 		}
 		for i, cl := range a.val {
-			if !cl.Version.Newer(newest[i].Version) {
-				continue
-			}
-			if from == nil {
-				from = make([]int, len(keys))
-				for j := range from {
-					from[j] = -1
-				}
-			}
-			if from[i] < 0 || cl.Version.Newer(answers[from[i]].val[i].Version) {
+			if j, ok := from[i]; cl.Version.Newer(newest[i].Version) && (!ok || cl.Version.Newer(answers[j].val[i].Version)) {
 				from[i] = k
 			}
 		}
 	}
+	fetch := map[int][]int{} // answer → keys to read whole from it
 	for i, k := range from {
-		switch {
-		case k < 0:
-		case answers[k].val[i].Tombstone:
-			newest[i] = answers[k].val[i] // a deletion carries no value
-		default:
+		if cl := answers[k].val[i]; cl.Tombstone {
+			newest[i] = cl // a deletion carries no value
+		} else {
 			fetch[k] = append(fetch[k], i)
 		}
 	}

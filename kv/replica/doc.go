@@ -4,8 +4,9 @@
 // ring) and is acknowledged after W of them made it durable; a read asks
 // R replicas — the value from one, versions only (digests) from the
 // others, a spare only when one fails or is late — answers with the
-// newest version, and repairs the stale replicas it saw (digest.go). Per-request consistency (one, quorum,
-// all, linearizable, or explicit W/R) comes in kv.Options.
+// newest version, and repairs the stale replicas it saw (digest.go).
+// Per-request consistency (one, quorum, all, linearizable, or explicit
+// W/R) comes in kv.Options.
 //
 // Replicas that have not answered when the coordinator returns still
 // complete in the background: a write that failed to reach W (503) may
