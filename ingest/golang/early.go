@@ -54,9 +54,10 @@ type deferredParts struct {
 func (l *loaded) extractEarly(p *packages.Package) {
 	syntax := p.Syntax
 	files := l.runPackage(p, l.req, true)
+	bare := &pkgX{l: l, pkg: p} // without the syntax and types.Info
 	for _, fx := range files {
 		fx.columns() // read now: the file's syntax goes
-		fx.file, fx.marks, fx.pkgX = nil, nil, &pkgX{l: l, pkg: p}
+		fx.file, fx.marks, fx.pkgX = nil, nil, bare
 		fx.seen, fx.ext = nil, nil // rebuilt from the facts by complete
 	}
 	for _, f := range syntax {

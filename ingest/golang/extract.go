@@ -120,20 +120,12 @@ func (l *loaded) finishPackage(p *packages.Package, req ingest.Request, emit fun
 	delete(l.earlyFiles, p)
 	l.mu.Unlock()
 	if !early {
-		return l.extractPackage(p, req, emit)
+		files = l.runPackage(p, req, false)
 	}
 	for _, fx := range files {
-		fx.complete()
-		fx.finish()
-		if err := emit(fx.facts); err != nil {
-			return err
+		if early {
+			fx.complete()
 		}
-	}
-	return nil
-}
-
-func (l *loaded) extractPackage(p *packages.Package, req ingest.Request, emit func(ingest.FileFacts) error) error {
-	for _, fx := range l.runPackage(p, req, false) {
 		fx.finish()
 		if err := emit(fx.facts); err != nil {
 			return err

@@ -261,11 +261,11 @@ func (fx *fileX) dependencies(d *ast.FuncDecl) {
 // classEdge adds a class relation of type a (named from), carrying its
 // target as an external CLASS node when it is declared outside the tree.
 func (fx *fileX) classEdge(from string, a *types.TypeName, r rel) {
+	qn := typeQN(r.to)
 	if fx.deferred != nil && r.r == ingest.Dependency {
 		// A realization found later would make it a stronger relation.
-		fx.deferred.deps = append(fx.deferred.deps, depEdge{key: edgeKey{from, typeQN(r.to), r.r}, a: a, b: r.to})
+		fx.deferred.deps = append(fx.deferred.deps, depEdge{key: edgeKey{from, qn, r.r}, a: a, b: r.to})
 	}
-	qn := typeQN(r.to)
 	if !fx.l.inTree(r.to) && !fx.ext[qn] {
 		fx.ext[qn] = true
 		fx.facts.Nodes = append(fx.facts.Nodes, ingest.Node{Kind: ingest.Class, Name: r.to.Name(),

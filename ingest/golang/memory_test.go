@@ -30,9 +30,9 @@ var memoryTree = map[string]string{
 
 // Only the analysed packages keep syntax and types.Info — of the latter,
 // once their SSA is built, only what extraction reads — and only until
-// their facts are out, which is as soon as their SSA is built; everything else (test-recompiled variants, the
-// other module's packages, the standard library) is loaded for its types
-// alone. Ill-typed bodies still make the packages that import them
+// their facts are out, which is as soon as their SSA is built; everything
+// else (test-recompiled variants, the other module's packages, the
+// standard library) is loaded for its types alone. Ill-typed bodies still make the packages that import them
 // ill-typed, as if every package's bodies had been checked.
 func TestOnlyAnalysedPackagesKeepSyntax(t *testing.T) {
 	dir := t.TempDir()
