@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -193,7 +192,7 @@ func (e *Engine) checkpointer() {
 // checkpoint writes job into bbolt, in key order, in synced transactions
 // of at most Config.CheckpointTxBytes of changes each; the last one also
 // stores the counters and the sequence number it covers. Then it drops
-// the job from the WAL state and deletes the segments it covers.
+// the job from the WAL state and retires the segments it covers.
 //
 // One transaction per job would hold every page the job touches in
 // memory until its commit (bbolt copies each dirty page): with random
@@ -264,17 +263,19 @@ func putWALMeta(meta *bolt.Bucket, live, tombs int64, seq uint64) error {
 	return meta.Put(metaWALSeq, binary.BigEndian.AppendUint64(nil, seq))
 }
 
-// removeSegments deletes the segments whose records all precede keepFrom.
+// removeSegments retires the segments whose records all precede keepFrom:
+// up to spareSegments of them become spares, for later segments to be
+// written over.
 func (e *Engine) removeSegments(keepFrom uint64) {
 	names, firsts, err := segments(e.path)
 	if err != nil {
 		e.log.Warn("listing wal segments", "err", err)
 		return
 	}
-	for i, n := range names {
+	for i, n := range names { // oldest first: a crash leaves no gap
 		if firsts[i] < keepFrom {
-			if err := os.Remove(n); err != nil {
-				e.log.Warn("removing a wal segment", "err", err)
+			if err := retire(e.path, n, firsts[i]); err != nil {
+				e.log.Warn("retiring a wal segment", "err", err)
 			}
 		}
 	}
@@ -304,7 +305,7 @@ func (e *Engine) flush(ctx context.Context) error {
 
 // closeWAL runs in Close once the committer is gone: it stops the
 // checkpointer, checkpoints what is left (a pending job, then the active
-// state) and deletes the segments. If that fails the segments stay, and
+// state) and retires the segments. If that fails the segments stay, and
 // the next Open replays them.
 func (e *Engine) closeWAL() error {
 	w := e.w
@@ -332,13 +333,13 @@ func (e *Engine) closeWAL() error {
 }
 
 // replay applies the records bbolt does not hold yet (a crash left them)
-// in one synced transaction, deletes the segments, and returns the last
+// in one synced transaction, retires the segments, and returns the last
 // sequence number. It runs even with Config.NoWAL, so that switching the
 // log off after a crash loses nothing. A torn record can only be the tail of the last
 // segment (a write cut short, never acknowledged): replay stops there. A
 // bad record anywhere else is corruption: Open fails.
 func (e *Engine) replay() (uint64, error) {
-	names, _, err := segments(e.path)
+	names, firsts, err := segments(e.path)
 	if err != nil {
 		return 0, fmt.Errorf("engine: wal: %w", err)
 	}
@@ -351,7 +352,7 @@ func (e *Engine) replay() (uint64, error) {
 	}); err != nil {
 		return 0, err
 	}
-	last, n, err := e.replaySegments(names, after)
+	last, n, err := e.replaySegments(names, firsts, after)
 	if err != nil {
 		return 0, err
 	}
@@ -365,12 +366,12 @@ func (e *Engine) replay() (uint64, error) {
 // replaySegments applies the records after seq after of the named
 // segments to bbolt and returns the last sequence number seen and how many
 // records it applied.
-func (e *Engine) replaySegments(names []string, after uint64) (last uint64, n int, err error) {
+func (e *Engine) replaySegments(names []string, firsts []uint64, after uint64) (last uint64, n int, err error) {
 	last = after
 	err = e.db.Load().Update(func(tx *bolt.Tx) error {
 		t := &txResult{data: tx.Bucket(dataBucket), live: e.live.Load(), tombs: e.tombs.Load()}
 		for i, name := range names {
-			_, rerr := readSegment(name, func(seq uint64, changes []change) error {
+			next, rerr := readSegment(name, firsts[i], func(seq uint64, changes []change) error {
 				last = max(last, seq)
 				if seq <= after {
 					return nil
@@ -381,6 +382,11 @@ func (e *Engine) replaySegments(names []string, after uint64) (last uint64, n in
 			if errors.Is(rerr, errTornRecord) && i == len(names)-1 {
 				e.log.Warn("wal ends in a torn record (a write cut short by a crash); replay stops there", "segment", name)
 				rerr = nil
+			}
+			// Each segment starts where the one before ended: a segment
+			// that ends early lost records, unless bbolt holds them.
+			if rerr == nil && i+1 < len(names) && firsts[i+1] > next && firsts[i+1]-1 > after {
+				rerr = fmt.Errorf("records %d to %d are missing", max(next, after+1), firsts[i+1]-1)
 			}
 			if rerr != nil {
 				return fmt.Errorf("%w: wal segment %s: %v", ErrCorrupt, name, rerr)

@@ -35,6 +35,11 @@ const crashStopEnv = "GRAFO_ENGINE_CRASH_STOP"
 // of a checkpoint.
 const crashCkptEnv = "GRAFO_ENGINE_CRASH_CKPT"
 
+// crashSmallSegmentsEnv, when set, makes the crash child start a segment
+// (and a checkpoint) every 32 KiB of log, so that most segments are
+// recycled ones.
+const crashSmallSegmentsEnv = "GRAFO_ENGINE_CRASH_SMALL_SEGMENTS"
+
 func TestMain(m *testing.M) {
 	if path := os.Getenv(crashEnv); path != "" {
 		crashChild(path)
@@ -48,6 +53,9 @@ func crashChild(path string) {
 	stop, _ := strconv.Atoi(os.Getenv(crashStopEnv))
 	if stop > 0 {
 		cfg.CheckpointInterval = time.Hour
+	}
+	if os.Getenv(crashSmallSegmentsEnv) != "" {
+		cfg.CheckpointBytes = 32 << 10
 	}
 	if os.Getenv(crashCkptEnv) != "" {
 		cfg.CheckpointTxBytes = 4096
@@ -96,7 +104,27 @@ func crashChild(path string) {
 // acknowledges only committed transactions.)
 func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "crash.db")
-	cmd, sc := startCrashChild(t, crashEnv+"="+path)
+	acked := killAfter(t, 500, crashEnv+"="+path)
+	wantRecovered(t, path, acked, "kill -9")
+}
+
+// The same with segments recycled many times over: the segments a crash
+// leaves hold stale records of earlier incarnations after their own.
+func TestKill9WithRecycledSegments(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "crash.db")
+	acked := killAfter(t, 3000, crashEnv+"="+path, crashSmallSegmentsEnv+"=1")
+	spares, err := filepath.Glob(path + ".wal-spare.*")
+	if err != nil || len(spares) == 0 {
+		t.Fatalf("no spare segments after %d writes in 32 KiB segments (%v): nothing was recycled", len(acked), err)
+	}
+	wantRecovered(t, path, acked, "kill -9 with recycled segments")
+}
+
+// killAfter runs the crash child with env and kills it with SIGKILL once
+// it has acknowledged n writes; it returns every write acknowledged.
+func killAfter(t *testing.T, n int, env ...string) []string {
+	t.Helper()
+	cmd, sc := startCrashChild(t, env...)
 	var acked []string
 	killed := false
 	for sc.Scan() {
@@ -105,7 +133,7 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 			t.Fatalf("child said %q", sc.Text())
 		}
 		acked = append(acked, k)
-		if len(acked) == 500 && !killed {
+		if len(acked) == n && !killed {
 			if err := cmd.Process.Kill(); err != nil { // SIGKILL
 				t.Fatal(err)
 			}
@@ -116,12 +144,7 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 	if !killed || werr == nil || !strings.Contains(werr.Error(), "killed") {
 		t.Fatalf("child was not killed as planned: %v (acks %d)", werr, len(acked))
 	}
-	e := enginetest.MustOpenPath(t, path, engine.Config{})
-	if err := enginetest.CheckInvariants(e); err != nil {
-		t.Fatalf("after kill -9: %v", err)
-	}
-	wantAcked(t, e, acked)
-	t.Logf("%d acknowledged writes survived; %d keys on disk", len(acked), e.Keys())
+	return acked
 }
 
 // TestKill9MidCheckpoint kills the process between two transactions of a
@@ -142,15 +165,22 @@ func TestKill9MidCheckpoint(t *testing.T) {
 	if werr := cmd.Wait(); werr == nil || !strings.Contains(werr.Error(), "killed") {
 		t.Fatalf("child did not kill itself mid-checkpoint: %v (acks %d)", werr, len(acked))
 	}
+	wantRecovered(t, path, acked, "kill -9 mid-checkpoint")
+}
+
+// wantRecovered opens the engine file at path after a crash and checks its
+// invariants and that every acknowledged write survived.
+func wantRecovered(t *testing.T, path string, acked []string, crash string) {
+	t.Helper()
 	e := enginetest.MustOpenPath(t, path, engine.Config{})
 	if err := enginetest.CheckInvariants(e); err != nil {
-		t.Fatalf("after kill -9 mid-checkpoint: %v", err)
+		t.Fatalf("after %s: %v", crash, err)
 	}
 	wantAcked(t, e, acked)
 	if e.Keys() < int64(len(acked)) {
-		t.Fatalf("Keys() = %d, fewer than the %d acknowledged keys", e.Keys(), len(acked))
+		t.Fatalf("after %s: Keys() = %d, fewer than the %d acknowledged keys", crash, e.Keys(), len(acked))
 	}
-	t.Logf("%d acknowledged writes survived; %d keys on disk", len(acked), e.Keys())
+	t.Logf("%d acknowledged writes survived %s; %d keys on disk", len(acked), crash, e.Keys())
 }
 
 // wantAcked checks every acknowledged key holds its value.

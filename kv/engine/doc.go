@@ -60,7 +60,11 @@
 // segment; the checkpointer writes the frozen table into bbolt in key
 // order, in transactions of at most Config.CheckpointTxBytes (fsynced as
 // always; the last one with the counters and the sequence number it
-// covers) and deletes the segments it covers. Checkpoints write
+// covers) and retires the segments it covers: two are kept as spares,
+// and a new segment is a spare renamed and written over from the start,
+// since an fdatasync of writes inside a file's size flushes no metadata
+// (each incarnation's records carry its own nonce in their CRC, so stale
+// records end a segment). Checkpoints write
 // each page once for thousands of writes, off the writers' path. Should
 // one fall behind (the new segment reaching four times
 // CheckpointBytes while it runs), the committer waits for it.
@@ -69,10 +73,11 @@
 // transaction (recounting first if a crash came between two transactions
 // of a checkpoint, which delete the counters), so a crash (kill -9 or power loss) loses no acknowledged
 // write. A record cut short by a crash can only be the last one of the
-// last segment, never acknowledged: replay stops there. A bad record
-// anywhere else fails Open with ErrCorrupt. Replaying a record twice
+// last segment, never acknowledged: replay stops there. A segment that
+// ends before the next one starts (records lost that bbolt does not hold)
+// fails Open with ErrCorrupt. Replaying a record twice
 // leaves the same state, so a crash at any point of a checkpoint is safe.
-// Close checkpoints everything and removes the log. Config.NoWAL commits
+// Close checkpoints everything and retires the log. Config.NoWAL commits
 // every batch straight to bbolt instead (the engine before the log), for
 // comparison: durable as well, slower per write.
 //

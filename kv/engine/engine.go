@@ -125,8 +125,15 @@ func Open(path string, cfg Config) (*Engine, error) {
 // starts a new segment and the checkpointer.
 func (e *Engine) openWAL() error {
 	last, err := e.replay()
-	if err != nil || e.cfg.NoWAL {
+	if err != nil {
 		return err
+	}
+	if e.cfg.NoWAL {
+		sp, _ := spares(e.path)
+		for _, n := range sp {
+			os.Remove(n) // without the log, spares only take room
+		}
+		return nil
 	}
 	log, err := createSegment(e.path, last+1)
 	if err != nil {
