@@ -16,7 +16,7 @@ const (
 	DefaultOpenTimeout = time.Second
 
 	DefaultCheckpointBytes    = 16 << 20
-	DefaultCheckpointInterval = time.Second
+	DefaultCheckpointInterval = 5 * time.Second
 	DefaultCheckpointTxBytes  = 2 << 20
 )
 
@@ -65,7 +65,9 @@ type Config struct {
 	// (0: DefaultCheckpointBytes); CheckpointInterval is the most time
 	// written data stays only in the WAL (0: DefaultCheckpointInterval).
 	// Both bound the memory the WAL state holds and the replay after a
-	// crash.
+	// crash. The longer the interval, the more writes of a hot range share
+	// each page a checkpoint writes: at 1 s, 100-byte writes over 100,000
+	// keys rewrote about half a leaf page each.
 	CheckpointBytes    int64
 	CheckpointInterval time.Duration
 

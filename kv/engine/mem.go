@@ -20,10 +20,11 @@ var emptySnap = &memSnap{active: emptyTable}
 // get reports what the snapshot holds for key: found=false means ask
 // bbolt; enc=nil with found=true means the key was removed.
 func (m *memSnap) get(key []byte) (enc []byte, found bool) {
-	if enc, ok := m.active.get(key); ok {
+	h := keyHash(key)
+	if enc, ok := m.active.get(key, h); ok {
 		return enc, true
 	}
-	return m.imm.get(key)
+	return m.imm.get(key, h)
 }
 
 func (m *memSnap) empty() bool {

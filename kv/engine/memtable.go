@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"hash/maphash"
 	"slices"
 	"sort"
 )
@@ -18,8 +19,9 @@ import (
 // and a checkpoint running, the WAL state held over 100 MiB of tree in a
 // node ingesting GOROOT/src. Readers load a table and never lock.
 type memTable struct {
-	runs []run // newest first; never modified once published
-	n    int   // entries across runs (at least the distinct keys)
+	runs    []run    // newest first; never modified once published
+	filters []filter // filters[i] for runs[i]; nil for short runs
+	n       int      // entries across runs (at least the distinct keys)
 }
 
 // run is a sorted slice of unique keys.
@@ -29,15 +31,20 @@ var emptyTable = &memTable{}
 
 func (t *memTable) empty() bool { return t == nil || t.n == 0 }
 
-// get reports what the table holds for key: found=false when it holds
-// nothing; enc=nil with found=true when the key was removed.
-func (t *memTable) get(key []byte) (enc []byte, found bool) {
+// get reports what the table holds for key, whose keyHash is h:
+// found=false when it holds nothing; enc=nil with found=true when the key
+// was removed. Most keys a write or read asks for are in no run (they
+// are in bbolt), so each run's filter saves the binary search.
+func (t *memTable) get(key []byte, h uint64) (enc []byte, found bool) {
 	if t == nil {
 		return nil, false
 	}
-	for _, r := range t.runs {
-		if i, ok := r.find(key); ok {
-			return r[i].enc, true
+	for i, r := range t.runs {
+		if !t.filters[i].mayHold(h) {
+			continue
+		}
+		if j, ok := r.find(key); ok {
+			return r[j].enc, true
 		}
 	}
 	return nil, false
@@ -59,12 +66,69 @@ func (t *memTable) with(changes []change) *memTable {
 	runs := make([]run, 0, len(t.runs)+1)
 	runs = append(runs, run(changes))
 	runs = append(runs, t.runs...)
+	filters := make([]filter, 0, len(runs))
+	filters = append(filters, nil)
+	filters = append(filters, t.filters...)
+	merged := false
 	for len(runs) > 1 && len(runs[0]) >= len(runs[1]) {
 		m := mergeRuns(runs[0], runs[1])
 		runs = append(runs[:1], runs[2:]...)
-		runs[0] = m
+		filters = append(filters[:1], filters[2:]...)
+		runs[0], merged = m, true
 	}
-	return &memTable{runs: slices.Clip(runs), n: t.n + len(changes)}
+	if merged || len(runs[0]) >= minFiltered {
+		filters[0] = newFilter(runs[0])
+	}
+	return &memTable{runs: slices.Clip(runs), filters: slices.Clip(filters), n: t.n + len(changes)}
+}
+
+// A filter is a Bloom filter of a run's keys: about 10 bits and 3 probes
+// a key, under 2% false positives, so a key in no run costs a hash and a
+// few bit tests instead of a binary search of every run. Runs shorter
+// than minFiltered have none: their search is as cheap.
+type filter []uint64
+
+const minFiltered = 32
+
+var hashSeed = maphash.MakeSeed()
+
+func keyHash(key []byte) uint64 { return maphash.Bytes(hashSeed, key) }
+
+func newFilter(r run) filter {
+	if len(r) < minFiltered {
+		return nil
+	}
+	f := make(filter, (len(r)*10+63)/64)
+	for _, c := range r {
+		f.add(keyHash(c.key))
+	}
+	return f
+}
+
+// probes are derived from one hash by double hashing.
+func (f filter) probe(h uint64, i uint64) (word int, bit uint64) {
+	b := (h + i*(h>>32|h<<32)) % uint64(len(f)*64)
+	return int(b / 64), 1 << (b % 64)
+}
+
+func (f filter) add(h uint64) {
+	for i := range uint64(3) {
+		w, b := f.probe(h, i)
+		f[w] |= b
+	}
+}
+
+// mayHold is false only if the run surely lacks the key hashed to h.
+func (f filter) mayHold(h uint64) bool {
+	if f == nil {
+		return true
+	}
+	for i := range uint64(3) {
+		if w, b := f.probe(h, i); f[w]&b == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // mergeRuns merges two runs into a new one; on equal keys newer wins.
