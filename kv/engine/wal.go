@@ -257,7 +257,11 @@ func readSegment(name string, first uint64, fn func(seq uint64, changes []change
 		return first, err
 	}
 	defer f.Close()
-	r := bufio.NewReaderSize(f, 1<<16)
+	st, err := f.Stat()
+	if err != nil {
+		return first, err
+	}
+	r := &limited{r: bufio.NewReaderSize(f, 1<<16), left: st.Size()}
 	var hdr [walHeader]byte
 	n, err := io.ReadFull(r, hdr[:])
 	if n == 0 && err == io.EOF {
@@ -267,7 +271,9 @@ func readSegment(name string, first uint64, fn func(seq uint64, changes []change
 		if err != nil {
 			return first, errTornRecord
 		}
-		return readFormat1(io.MultiReader(bytes.NewReader(hdr[:]), r), first, fn)
+		r.left += walHeader
+		r.r = io.MultiReader(bytes.NewReader(hdr[:]), r.r)
+		return readFormat1(r, first, fn)
 	}
 	if err != nil || binary.LittleEndian.Uint32(hdr[4:]) != walFormat {
 		// A header is synced before the segment is used: a torn or
@@ -296,15 +302,29 @@ func readSegment(name string, first uint64, fn func(seq uint64, changes []change
 	}
 }
 
+// limited reads a segment and knows how many of its bytes are left, so
+// that the length of a stale or torn record (whatever its bytes say) never
+// makes readRecord allocate more than the file holds.
+type limited struct {
+	r    io.Reader
+	left int64
+}
+
+func (l *limited) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	return n, err
+}
+
 // readRecord reads one record from r into a new buffer (seq and payload).
 // It returns nil if the record is not whole or its CRC (by crc) does not
 // check, and with end set if r ended exactly before it.
-func readRecord(r io.Reader, hdr []byte, crc func([]byte) uint32) (body []byte, end bool) {
+func readRecord(r *limited, hdr []byte, crc func([]byte) uint32) (body []byte, end bool) {
 	if _, err := io.ReadFull(r, hdr); err != nil {
 		return nil, err == io.EOF
 	}
 	n := binary.LittleEndian.Uint32(hdr[0:])
-	if n > maxWALRecord {
+	if n > maxWALRecord || int64(n) > r.left {
 		return nil, false
 	}
 	body = make([]byte, 8+int(n))
@@ -316,7 +336,7 @@ func readRecord(r io.Reader, hdr []byte, crc func([]byte) uint32) (body []byte, 
 }
 
 // readFormat1 reads a segment written before the header existed.
-func readFormat1(r io.Reader, first uint64, fn func(seq uint64, changes []change) error) (uint64, error) {
+func readFormat1(r *limited, first uint64, fn func(seq uint64, changes []change) error) (uint64, error) {
 	next := first
 	var hdr [walHeader]byte
 	for {

@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/grafo/grafo/kv"
@@ -127,5 +128,31 @@ func TestFormat1SegmentReplays(t *testing.T) {
 	v, err := openValue(t, base)
 	if err != nil || v != "v3" {
 		t.Fatalf("after replay of a format-1 segment k = %q (%v), want v3", v, err)
+	}
+}
+
+// The bytes after a segment's last record are stale or torn, and their
+// length field says anything: replay never allocates more for a record
+// than the file still holds.
+func TestStaleLengthAllocatesNothingLarge(t *testing.T) {
+	base := filepath.Join(t.TempDir(), "e.db")
+	writeSegment(t, base, 1, "v1")
+	f, err := os.OpenFile(segmentName(base, 1), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	junk := make([]byte, walHeader)
+	binary.LittleEndian.PutUint32(junk, maxWALRecord) // 1 GiB announced
+	f.Write(junk)
+	f.Close()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	v, err := openValue(t, base)
+	runtime.ReadMemStats(&after)
+	if err != nil || v != "v1" {
+		t.Fatalf("after replay k = %q (%v), want v1", v, err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20 {
+		t.Fatalf("replay allocated %d MiB for a record the file does not hold", grew>>20)
 	}
 }
