@@ -50,6 +50,7 @@ type Config struct {
 	MaxClockSkew  time.Duration // --max-clock-skew: versions from peers further ahead of this node's clock are refused; 0 = 1m
 	AntiEntropy   time.Duration // --anti-entropy: interval of anti-entropy rounds; 0 = 30s, negative = off
 	Capacity      int64         // --capacity: bytes this node may store, for the autoscaler's disk signal; 0 = not set
+	CacheBytes    int64         // --cache: bytes of the engine's hot-cell cache; 0 = the engine's default (64 MiB), negative = no cache
 	Autoscale     string        // --autoscale: the leader scales the cluster (autoscale.ParseSpec); "" = off
 	AutoscaleExec string        // --autoscale-exec: the actuator command, run as CMD up / CMD down NODE
 	// Replace (--replace NODE) starts this node in place of dead member

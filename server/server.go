@@ -114,6 +114,15 @@ func (n *Node) openLocal() (err error) {
 	}
 	ecfg := engine.DefaultConfig()
 	ecfg.Logger = cfg.Logger
+	switch {
+	case cfg.CacheBytes < 0:
+		ecfg.CacheCells = -1
+	case cfg.CacheBytes > 0:
+		// The cell bound must not bind first: 128 bytes is about the
+		// smallest a cell of a short key and value takes in the cache.
+		ecfg.CacheBytes = int(cfg.CacheBytes)
+		ecfg.CacheCells = max(engine.DefaultCacheCells, int(cfg.CacheBytes/128))
+	}
 	if n.engine, err = engine.Open(filepath.Join(cfg.DataDir, "data.db"), ecfg); err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}

@@ -47,3 +47,22 @@ func setMemoryLimit(flag string) error {
 	}
 	return nil
 }
+
+// cacheSize is the engine cache --cache asks for: negative for off. A
+// cache over half the memory limit would keep the collector running.
+func cacheSize(flag, memLimit string, getenv func(string) string) (int64, error) {
+	if f := strings.TrimSpace(flag); f == "off" || f == "0" {
+		return -1, nil
+	}
+	n, err := autoscale.ParseBytes(flag)
+	if err != nil {
+		return 0, fmt.Errorf("--cache: %w", err)
+	}
+	if n < 1<<20 {
+		return 0, fmt.Errorf("--cache: %s is below 1MiB; use off for no cache", flag)
+	}
+	if limit, ok, err := memoryLimit(memLimit, getenv); err == nil && ok && n > limit/2 {
+		return 0, fmt.Errorf("--cache %s is over half of --memory-limit %s: raise --memory-limit too", flag, memLimit)
+	}
+	return n, nil
+}

@@ -1,6 +1,11 @@
 package main
 
-import "testing"
+import (
+	"context"
+	"testing"
+
+	"github.com/grafo/grafo/kv"
+)
 
 func TestMemoryLimit(t *testing.T) {
 	env := func(v string) func(string) string {
@@ -27,6 +32,53 @@ func TestMemoryLimit(t *testing.T) {
 		limit, ok, err := memoryLimit(c.flag, env(c.gomemlimit))
 		if limit != c.limit || ok != c.ok || (err != nil) != c.err {
 			t.Errorf("memoryLimit(%q, GOMEMLIMIT=%q) = %d, %v, %v; want %d, %v, error %v", c.flag, c.gomemlimit, limit, ok, err, c.limit, c.ok, c.err)
+		}
+	}
+}
+
+func TestCacheSize(t *testing.T) {
+	none := func(string) string { return "" }
+	for _, c := range []struct {
+		flag, memLimit string
+		want           int64
+		err            bool
+	}{
+		{flag: "64MiB", memLimit: defaultMemoryLimit, want: 64 << 20},
+		{flag: "200MiB", memLimit: defaultMemoryLimit, want: 200 << 20},
+		{flag: "201MiB", memLimit: defaultMemoryLimit, err: true}, // over half the limit
+		{flag: "1GiB", memLimit: "off", want: 1 << 30},
+		{flag: "off", memLimit: defaultMemoryLimit, want: -1},
+		{flag: "100KiB", memLimit: defaultMemoryLimit, err: true},
+		{flag: "much", memLimit: defaultMemoryLimit, err: true},
+	} {
+		got, err := cacheSize(c.flag, c.memLimit, none)
+		if got != c.want || (err != nil) != c.err {
+			t.Errorf("cacheSize(%q, %q) = %d, %v; want %d, error %v", c.flag, c.memLimit, got, err, c.want, c.err)
+		}
+	}
+}
+
+// --cache sizes the engine's cache of the running node: with it off,
+// repeated reads of one key never hit a cache; with one, they do.
+func TestServeCacheFlag(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		flag string
+		hits bool
+	}{{"off", false}, {"2MiB", true}} {
+		p := newProc(t, "cache-"+c.flag, "--cache", c.flag)
+		cl := p.client()
+		ctx := context.Background()
+		if err := cl.Put(ctx, []byte("k"), []byte("v"), kv.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		for range 5 {
+			if v, _, err := cl.Get(ctx, []byte("k"), kv.Options{}); err != nil || string(v) != "v" {
+				t.Fatalf("--cache %s: get = %q, %v", c.flag, v, err)
+			}
+		}
+		if hits := metricSum(t, []*proc{p}, "grafo_engine_cache_hits_total"); (hits > 0) != c.hits {
+			t.Errorf("--cache %s: %v cache hits after five reads of one key, want hits: %v", c.flag, hits, c.hits)
 		}
 	}
 }

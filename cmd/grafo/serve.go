@@ -51,6 +51,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.Autoscale, "autoscale", "", "the raft leader scales the cluster: min=N,max=M[,writes=W/s,reads=R/s,p99=D,cpu=CORES,disk=FRACTION,window=D,cooldown=D,low=F,settle=F] or @FILE (README \"Scaling\")")
 	fs.StringVar(&cfg.AutoscaleExec, "autoscale-exec", "", "actuator for --autoscale, run as CMD up or CMD down NODE (no shell)")
 	fs.StringVar(&cfg.Replace, "replace", "", "take the place of dead member NODE (its id and tokens) from an empty --data; needs --join")
+	cache := fs.String("cache", "64MiB", "bytes of the hot-cell cache reads are answered from (e.g. 256MiB), at most half of --memory-limit; off = none")
 	memLimit := fs.String("memory-limit", defaultMemoryLimit, "soft limit of the node's memory (Go heap and stacks, e.g. 1GiB): the garbage collector runs more often near it; off = none; GOMEMLIMIT, when set, wins")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
@@ -67,6 +68,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := setMemoryLimit(*memLimit); err != nil {
 		return err
+	}
+	if cfg.CacheBytes, err = cacheSize(*cache, *memLimit, os.Getenv); err != nil {
+		return usageError{err.Error()}
 	}
 	cfg.Join = join
 	cfg.Peers = peers
