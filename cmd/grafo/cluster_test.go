@@ -136,7 +136,11 @@ func TestClusterJoinLeave(t *testing.T) {
 	})
 	before := keysOf(t, c)
 	n4 := newProc(t, "n4", "--replicas", "1", "--join", nodes[0].http)
-	waitUp(t, c, 4)
+	// Each node counts what it owns under its own ring, and followers
+	// apply the join after the leader: wait until every node has.
+	for _, p := range append(nodes, n4) {
+		waitUp(t, p.client(), 4)
+	}
 	after := keysOf(t, c)
 	share := float64(after["n4"]) / total
 	t.Logf("before %v, after join %v (n4 share %.3f)", before, after, share)

@@ -32,10 +32,11 @@ type Metrics struct {
 	aeCells         *prometheus.CounterVec
 	aePurged        prometheus.Counter
 	aeSeconds       prometheus.Histogram
+	byOp            map[string]*opMetrics // of coordinatedOps; never modified
 }
 
 func newMetrics() *Metrics {
-	return &Metrics{
+	m := &Metrics{
 		ops: counterVec("grafo_kv_requests_total", "Coordinated key-value requests by operation and result.", "op", "result"),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "grafo_kv_request_seconds", Help: "Latency of coordinated key-value requests.",
@@ -65,6 +66,11 @@ func newMetrics() *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
 		}),
 	}
+	m.byOp = map[string]*opMetrics{}
+	for _, op := range coordinatedOps {
+		m.byOp[op] = m.opMetrics(op)
+	}
+	return m
 }
 
 func counter(name, help string) prometheus.Counter {
@@ -94,13 +100,37 @@ func (m *Metrics) aeRound(st RoundStats, err error) {
 }
 
 func (m *Metrics) observe(op string, start time.Time, err error) {
-	res := "ok"
-	if err != nil {
-		res = "error"
-		if errors.Is(err, kv.ErrUnavailable) {
-			m.unavailable.WithLabelValues(op).Inc()
-		}
+	o := m.byOp[op]
+	if o == nil {
+		o = m.opMetrics(op)
 	}
-	m.ops.WithLabelValues(op, res).Inc()
-	m.latency.WithLabelValues(op).Observe(time.Since(start).Seconds())
+	switch {
+	case err == nil:
+		o.ok.Inc()
+	case errors.Is(err, kv.ErrUnavailable):
+		o.unavailable.Inc()
+		fallthrough
+	default:
+		o.failed.Inc()
+	}
+	o.latency.Observe(time.Since(start).Seconds())
+}
+
+// opMetrics are one operation's series, resolved once: a label lookup
+// hashes the labels and takes a lock, a cost every request paid twice.
+type opMetrics struct {
+	ok, failed, unavailable prometheus.Counter
+	latency                 prometheus.Observer
+}
+
+// coordinatedOps are the operations observe is called with.
+var coordinatedOps = []string{"read", "write", "scan"}
+
+func (m *Metrics) opMetrics(op string) *opMetrics {
+	return &opMetrics{
+		ok:          m.ops.WithLabelValues(op, "ok"),
+		failed:      m.ops.WithLabelValues(op, "error"),
+		unavailable: m.unavailable.WithLabelValues(op),
+		latency:     m.latency.WithLabelValues(op),
+	}
 }

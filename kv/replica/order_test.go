@@ -204,3 +204,21 @@ func clusterHoldingOld(t *testing.T) (*testCluster, context.Context, []byte) {
 	}
 	return tc, ctx, key
 }
+
+// BenchmarkLocalGet: gets of one cached key through the coordinator of a
+// one-node cluster, what a node adds to its engine's read (the RESP GET
+// path of bench/peers.sh's one-node rows, without the network).
+func BenchmarkLocalGet(b *testing.B) {
+	tc := newTestCluster(b, 1, 1)
+	ctx := context.Background()
+	key := []byte("k")
+	if _, err := tc.coords[0].Put(ctx, key, []byte("v"), kv.Options{}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := tc.coords[0].Get(ctx, key, kv.Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
