@@ -335,9 +335,11 @@ func (e *Engine) closeWAL() error {
 // replay applies the records bbolt does not hold yet (a crash left them)
 // in one synced transaction, retires the segments, and returns the last
 // sequence number. It runs even with Config.NoWAL, so that switching the
-// log off after a crash loses nothing. A torn record can only be the tail of the last
-// segment (a write cut short, never acknowledged): replay stops there. A
-// bad record anywhere else is corruption: Open fails.
+// log off after a crash loses nothing. A segment ends at its first record
+// that does not check: stale bytes of a recycled segment, or a write cut
+// short by a crash and never acknowledged. A segment that ends before the
+// next one starts lost records, and a record that checks but is out of
+// sequence is corruption: Open fails.
 func (e *Engine) replay() (uint64, error) {
 	names, firsts, err := segments(e.path)
 	if err != nil {

@@ -69,16 +69,13 @@ func (t *memTable) with(changes []change) *memTable {
 	filters := make([]filter, 0, len(runs))
 	filters = append(filters, nil)
 	filters = append(filters, t.filters...)
-	merged := false
 	for len(runs) > 1 && len(runs[0]) >= len(runs[1]) {
 		m := mergeRuns(runs[0], runs[1])
 		runs = append(runs[:1], runs[2:]...)
 		filters = append(filters[:1], filters[2:]...)
-		runs[0], merged = m, true
+		runs[0] = m
 	}
-	if merged || len(runs[0]) >= minFiltered {
-		filters[0] = newFilter(runs[0])
-	}
+	filters[0] = newFilter(runs[0])
 	return &memTable{runs: slices.Clip(runs), filters: slices.Clip(filters), n: t.n + len(changes)}
 }
 
