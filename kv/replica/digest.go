@@ -53,14 +53,7 @@ func (c *Coordinator) digestNodes(order []string, need int) []string {
 // needs no value. The digest answers then hold the resolved cells where
 // their versions match, so that writeBack and repair see them as data.
 func (c *Coordinator) resolve(ctx context.Context, answers []cellsReply, keys [][]byte, digests []string) ([]kv.Cell, error) {
-	newest := make([]kv.Cell, len(keys))
-	for _, a := range answers {
-		if !slices.Contains(digests, a.node) {
-			for i, cl := range a.val {
-				newest[i] = kv.Newest(newest[i], cl)
-			}
-		}
-	}
+	newest := newestData(make([]kv.Cell, len(keys)), answers, digests)
 	if len(digests) == 0 {
 		return newest, nil
 	}
@@ -114,4 +107,17 @@ func (c *Coordinator) resolve(ctx context.Context, answers []cellsReply, keys []
 		}
 	}
 	return newest, nil
+}
+
+// newestData folds into newest the cells of the answers that carry data
+// (not those of digests) and returns it.
+func newestData(newest []kv.Cell, answers []cellsReply, digests []string) []kv.Cell {
+	for _, a := range answers {
+		if !slices.Contains(digests, a.node) {
+			for i, cl := range a.val {
+				newest[i] = kv.Newest(newest[i], cl)
+			}
+		}
+	}
+	return newest
 }

@@ -196,13 +196,7 @@ func (c *Coordinator) repairLater(answers []cellsReply, keys [][]byte, digests [
 		}
 		newest := make([]kv.Cell, len(keys))
 		copy(newest, resolved)
-		for _, a := range all {
-			if !slices.Contains(digests, a.node) {
-				for i, cl := range a.val {
-					newest[i] = kv.Newest(newest[i], cl)
-				}
-			}
-		}
+		newest = newestData(newest, all, digests)
 		for _, a := range all {
 			if es := stale(a, newest, keys); len(es) > 0 {
 				ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
