@@ -20,6 +20,9 @@ var emptySnap = &memSnap{active: emptyTable}
 // get reports what the snapshot holds for key: found=false means ask
 // bbolt; enc=nil with found=true means the key was removed.
 func (m *memSnap) get(key []byte) (enc []byte, found bool) {
+	if m.empty() {
+		return nil, false // an idle node's reads: no key to hash
+	}
 	h := keyHash(key)
 	if enc, ok := m.active.get(key, h); ok {
 		return enc, true
