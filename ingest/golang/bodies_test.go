@@ -67,8 +67,8 @@ func dynIndex(t *testing.T, dir string, whole bool) (spelled struct{ dyn, contri
 		t.Fatal(err)
 	}
 	spelled.dyn, spelled.contrib, spelled.keys = map[string]string{}, l.contrib, map[string]string{}
-	for pos, cs := range l.dyn {
-		spelled.dyn[l.fset.Position(pos).String()] = spellCallees(cs)
+	for pos := range l.dyn.sites {
+		spelled.dyn[l.fset.Position(pos).String()] = spellCallees(l.dyn.at(pos).all())
 	}
 	for k, cs := range l.keys {
 		spelled.keys[k] = spellCallees(cs)

@@ -282,7 +282,9 @@ func (fx *fileX) call(from string, c *ast.CallExpr) {
 // dynamicCalls adds the edges of the callees the index holds for the
 // dynamic call at lparen.
 func (fx *fileX) dynamicCalls(from string, lparen, pos token.Pos) {
-	for _, ce := range fx.l.dyn[lparen] {
+	cs := fx.l.dyn.at(lparen)
+	for i := range cs.len() {
+		ce := cs.get(i)
 		if ce.anon && ce.qn == from {
 			continue // a closure of this very function
 		}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"go/ast"
-	"go/token"
 	"go/types"
 	"strings"
 
@@ -22,13 +21,13 @@ import (
 // SSA construction can panic on code go/types accepted only partly; that
 // costs the dynamic edges of the module, not the ingest.
 func (l *loaded) indexDynamic(algo string) (err error) {
-	l.dyn = map[token.Pos][]callee{}
+	l.dyn = newCalleeIndex()
 	if algo == "static" {
 		return nil // no implementations to find: only the interface method
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			l.dyn = map[token.Pos][]callee{}
+			l.dyn = newCalleeIndex()
 			err = fmt.Errorf("golang: ssa: %v", r)
 		}
 	}()
@@ -66,6 +65,7 @@ func (l *loaded) indexDynamic(algo string) (err error) {
 		chaEdges(funcs, cands, scope, bs, func(f *ssa.Function, _ int, site callSite, g *ssa.Function) {
 			l.addDynamic(objs, f, site, g)
 		})
+		l.dyn.seal()
 		l.record(prog, funcs, syntactic, bs, contrib) // for the next body-only re-ingest
 		return nil
 	}
@@ -77,6 +77,7 @@ func (l *loaded) indexDynamic(algo string) (err error) {
 			}
 		}
 	}
+	l.dyn.seal()
 	return nil
 }
 
@@ -150,7 +151,7 @@ func (l *loaded) addDynamic(objs map[*ssa.Function]callee, caller *ssa.Function,
 	// a function value, thousands in the standard library alone:
 	// such calls keep only the tree's functions.
 	if ce.qn != "" && (c.invoke || ce.fn == nil || l.inTree(ce.fn)) {
-		l.dyn[c.pos] = append(l.dyn[c.pos], ce)
+		l.dyn.add(c.pos, ce)
 	}
 }
 

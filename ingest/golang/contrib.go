@@ -323,8 +323,8 @@ func (kr *keyRecorder) site(c callSite) {
 	if k == "" {
 		return
 	}
-	cs := l.dyn[c.pos]
-	got := keySum{calleeSum(cs), len(cs)}
+	cs := l.dyn.at(c.pos)
+	got := keySum{calleeSum(cs), cs.len()}
 	if prev, seen := kr.sums[k]; seen {
 		if prev != got {
 			kr.conflict[k] = true
@@ -332,7 +332,7 @@ func (kr *keyRecorder) site(c callSite) {
 		return
 	}
 	kr.sums[k] = got
-	l.keys[k] = sortedCallees(cs)
+	l.keys[k] = sortedCallees(cs.all())
 }
 
 // key is dynKey, memoised by the interface or signature type.
@@ -348,9 +348,10 @@ func (kr *keyRecorder) key(c callSite) string {
 }
 
 // calleeSum adds up FNV-1a hashes of the callees' names and kinds.
-func calleeSum(cs []callee) uint64 {
+func calleeSum(cs calleeList) uint64 {
 	var sum uint64
-	for _, c := range cs {
+	for i := range cs.len() {
+		c := cs.get(i)
 		h := uint64(14695981039346656037)
 		for i := 0; i < len(c.qn); i++ {
 			h = (h ^ uint64(c.qn[i])) * 1099511628211

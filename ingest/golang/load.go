@@ -35,7 +35,7 @@ type loaded struct {
 	relCache map[string]string       // adjusted filename → tree path or ""
 	fields   map[*types.Var]string   // field → qualified name
 	scanned  map[*types.Package]bool // packages whose fields are in fields
-	dyn      map[token.Pos][]callee  // Lparen of a dynamic call → callees
+	dyn      *calleeIndex            // Lparen of a dynamic call → callees
 	realize  map[*types.TypeName][]*types.TypeName
 	ifaces   map[string][]*types.TypeName // interface by the Id of one of its methods
 	implDone bool

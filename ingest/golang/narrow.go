@@ -185,7 +185,7 @@ func (nr *narrowRun) analyse() (why string) {
 // the call resolves to.
 func (nr *narrowRun) dynamic(funcs map[*ssa.Function]bool) string {
 	l := nr.l
-	l.dyn = map[token.Pos][]callee{}
+	l.dyn = newCalleeIndex()
 	for fn := range funcs {
 		if !ownsSites(fn) {
 			continue
@@ -216,7 +216,7 @@ func (nr *narrowRun) site(c *ssa.CallCommon) string {
 	if g := c.StaticCallee(); g != nil && !c.IsInvoke() {
 		ce := l.calleeOf(g)
 		if ce.qn != "" && (ce.fn == nil || l.inTree(ce.fn)) {
-			l.dyn[c.Pos()] = append(l.dyn[c.Pos()], ce)
+			l.dyn.add(c.Pos(), ce)
 		}
 		return ""
 	}
@@ -226,7 +226,7 @@ func (nr *narrowRun) site(c *ssa.CallCommon) string {
 		return "a dynamic call at " + l.fset.Position(c.Pos()).String() + " has no recorded callees"
 	}
 	for _, cc := range cs {
-		l.dyn[c.Pos()] = append(l.dyn[c.Pos()], callee{qn: cc.QN, anon: cc.Anon, ext: cc.Ext})
+		l.dyn.add(c.Pos(), callee{qn: cc.QN, anon: cc.Anon, ext: cc.Ext})
 	}
 	return ""
 }
