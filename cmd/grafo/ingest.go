@@ -34,11 +34,15 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 	verbose := fs.Bool("verbose", false, "log what each phase does (to standard error)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the ingest to this file")
 	memprofile := fs.String("memprofile", "", "write a heap profile taken near the ingest's peak of live heap to this file")
+	memLimit := fs.String("memory-limit", defaultIngestMemoryLimit, "soft limit of this process's memory (Go heap and stacks, e.g. 2GiB): the garbage collector runs more often near it; off = none; GOMEMLIMIT, when set, wins")
 	pos, err := parseN(fs, args, 1, "ingest takes one PATH")
 	if err != nil {
 		return err
 	}
 	root := pos[0]
+	if err := setMemoryLimit(*memLimit); err != nil {
+		return err
+	}
 	if *noTests {
 		exclude = append(exclude, testPatterns...)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/grafo/grafo/kv"
@@ -22,6 +23,7 @@ func TestMemoryLimit(t *testing.T) {
 		ok, err          bool
 	}{
 		{flag: defaultMemoryLimit, limit: 400 << 20, ok: true},
+		{flag: defaultIngestMemoryLimit, limit: 900 << 20, ok: true},
 		{flag: "1GiB", limit: 1 << 30, ok: true},
 		{flag: "1GiB", gomemlimit: "2GiB"}, // the user's GOMEMLIMIT wins
 		{flag: "off"},
@@ -32,6 +34,25 @@ func TestMemoryLimit(t *testing.T) {
 		limit, ok, err := memoryLimit(c.flag, env(c.gomemlimit))
 		if limit != c.limit || ok != c.ok || (err != nil) != c.err {
 			t.Errorf("memoryLimit(%q, GOMEMLIMIT=%q) = %d, %v, %v; want %d, %v, error %v", c.flag, c.gomemlimit, limit, ok, err, c.limit, c.ok, c.err)
+		}
+	}
+}
+
+// grafo ingest takes --memory-limit as serve does, and refuses a bad one
+// before it reads the tree or calls the server.
+func TestIngestMemoryLimitFlag(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, c := range []struct {
+		limit   string
+		refused bool
+	}{{"12MiB", true}, {"lots", true}, {"1GiB", false}, {"off", false}} {
+		_, stderr, err := grafo(t, "ingest", dir, "--graph", "g", "--server", "http://127.0.0.1:1", "--quiet", "--memory-limit", c.limit)
+		if err == nil {
+			t.Fatalf("--memory-limit %s: an ingest into a server that does not exist succeeded", c.limit)
+		}
+		if refused := strings.Contains(stderr, "--memory-limit"); refused != c.refused {
+			t.Errorf("--memory-limit %s: refused %v, want %v; stderr: %s", c.limit, refused, c.refused, stderr)
 		}
 	}
 }

@@ -56,9 +56,13 @@ func (l *loaded) extractEarly(p *packages.Package) {
 	files := l.runPackage(p, l.req, true)
 	bare := &pkgX{l: l, pkg: p} // without the syntax and types.Info
 	for _, fx := range files {
-		fx.columns() // read now: the file's syntax goes
-		fx.file, fx.marks, fx.pkgX = nil, nil, bare
+		// The columns are read again if completion needs them.
+		if tf := l.fset.File(fx.file.FileStart); tf != nil {
+			fx.src = tf.Name()
+		}
+		fx.file, fx.marks, fx.pkgX, fx.cols = nil, nil, bare, nil
 		fx.seen, fx.ext = nil, nil // rebuilt from the facts by complete
+		l.spill(fx)
 	}
 	for _, f := range syntax {
 		l.fileExtracted(f)
@@ -66,6 +70,28 @@ func (l *loaded) extractEarly(p *packages.Package) {
 	l.mu.Lock()
 	l.earlyFiles[p] = files
 	l.mu.Unlock()
+}
+
+// spill moves the facts of fx to the module's spool until completion;
+// where the spool cannot be made or written, they wait in memory.
+func (l *loaded) spill(fx *fileX) {
+	l.mu.Lock()
+	if l.spool == nil && !l.noSpool {
+		s, err := newSpool()
+		if err != nil {
+			l.req.Logger.Debug("pending facts stay in memory", "err", err)
+			l.noSpool = true
+		}
+		l.spool = s
+	}
+	s := l.spool
+	l.mu.Unlock()
+	if s == nil {
+		return
+	}
+	if err := s.spill(fx); err != nil {
+		l.req.Logger.Debug("pending facts stay in memory", "file", fx.path, "err", err)
+	}
 }
 
 // fileExtracted and fileChecked cut a file's bodies once both its

@@ -76,6 +76,13 @@ func factsOf(t *testing.T, dir string, whole bool) (map[string]string, int) {
 	t.Helper()
 	l, paths, req := loadCHA(t, dir, whole)
 	early := len(l.earlyFiles)
+	for _, files := range l.earlyFiles {
+		for _, fx := range files {
+			if fx.spooled == nil || fx.facts.Nodes != nil || fx.facts.Edges != nil || fx.facts.Occurrences != nil {
+				t.Errorf("%s awaits completion with its facts in memory, not in the spool", fx.path)
+			}
+		}
+	}
 	var mu sync.Mutex
 	out := map[string]string{}
 	err := l.extract(context.Background(), req, paths, func(ff ingest.FileFacts) error {

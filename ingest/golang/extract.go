@@ -19,6 +19,12 @@ import (
 // packages' files through analysis, the rest (excluded by build
 // constraints, tests, directories go list ignores) as bare file records.
 func (l *loaded) extract(ctx context.Context, req ingest.Request, files []string, emit func(ingest.FileFacts) error) error {
+	defer func() {
+		if l.spool != nil {
+			l.spool.close()
+			l.spool = nil
+		}
+	}()
 	covered := map[string]bool{}
 	var work []*packages.Package
 	for _, p := range l.pkgs {
@@ -123,6 +129,11 @@ func (l *loaded) finishPackage(p *packages.Package, req ingest.Request, emit fun
 		files = l.runPackage(p, req, false)
 	}
 	for _, fx := range files {
+		if fx.spooled != nil {
+			if err := l.spool.unspill(fx); err != nil {
+				return err
+			}
+		}
 		if early {
 			fx.complete()
 		}
@@ -162,6 +173,15 @@ func (l *loaded) runPackage(p *packages.Package, req ingest.Request, deferred bo
 			fx.occurrences()
 		}
 		out = append(out, fx)
+	}
+	// Nothing reads the types.Info once the package is extracted, but
+	// the SSA program, alive until the module is indexed, still points
+	// at it from each generic function (ssa keeps an origin's Info for
+	// its instances; this program builds instances as wrappers, which
+	// read none): emptied, it frees its maps and the syntax their keys
+	// hold.
+	if p.TypesInfo != nil {
+		*p.TypesInfo = types.Info{}
 	}
 	p.Syntax, p.TypesInfo = nil, nil
 	return out

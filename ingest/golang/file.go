@@ -32,8 +32,12 @@ type fileX struct {
 	// from: the earliest of its occurrences.
 	pos []token.Pos
 	// deferred is set while a package is extracted before the module's
-	// dynamic calls and realizations are known (early.go).
+	// dynamic calls and realizations are known (early.go); meanwhile the
+	// facts wait in the spool (spooled) and the syntax is gone (src names
+	// the file for its columns).
 	deferred *deferredParts
+	spooled  *spooled
+	src      string
 }
 
 func (fx *fileX) line(p token.Pos) int { return fx.l.fset.Position(p).Line }

@@ -62,6 +62,8 @@ type loaded struct {
 	// is built (early.go): its files, awaiting completion.
 	req        ingest.Request
 	earlyFiles map[*packages.Package][]*fileX
+	spool      *spool // their facts (spool.go), nil until the first
+	noSpool    bool   // no spool could be made: the facts stay in memory
 	// Variants of a package share one parse of its files: a file's bodies
 	// are cut once it is extracted and no check still lists it.
 	cutMu    sync.Mutex

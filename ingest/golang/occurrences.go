@@ -189,11 +189,18 @@ func (fx *fileX) columns() *columnMap {
 }
 
 func (fx *fileX) readColumns() *columnMap {
-	tf := fx.l.fset.File(fx.file.FileStart)
-	if tf == nil {
+	name := fx.src
+	if fx.file != nil {
+		tf := fx.l.fset.File(fx.file.FileStart)
+		if tf == nil {
+			return &columnMap{}
+		}
+		name = tf.Name()
+	}
+	if name == "" {
 		return &columnMap{}
 	}
-	src, err := os.ReadFile(tf.Name())
+	src, err := os.ReadFile(name)
 	if err != nil {
 		return &columnMap{}
 	}
