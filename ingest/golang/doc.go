@@ -33,7 +33,9 @@
 //     ever live together; then the package is extracted at once and its
 //     syntax and types.Info released, the parts that need the whole
 //     module (dynamic callees, realizations, the dependencies a
-//     realization overrules) completed once it is indexed (early.go).
+//     realization overrules) completed once it is indexed (early.go);
+//     meanwhile the extracted facts wait on disk (spool.go), and the
+//     dynamic calls' index stores each callee once (dyn.go).
 //     VTA reads the bodies themselves and keeps them all until it is done. The call graph covers every function
 //     the tree declares and its closures, reachable or not; CHA's
 //     candidates are those functions plus the methods of the exported
