@@ -8,6 +8,7 @@ import (
 	"go/token"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"unsafe"
 
@@ -17,10 +18,11 @@ import (
 // spool keeps the facts of early-extracted files on disk until the module
 // is indexed and they can be completed (early.go). On all of GOROOT/src
 // they were the largest part of the client's heap that nothing read for
-// seconds: a tenth of its peak. The file is unlinked as soon as it is
-// created, so nothing is left behind whatever ends the process (where an
-// open file cannot be removed, close removes it). Records are written in
-// a plain binary form: varints and length-prefixed strings.
+// seconds: a tenth of its peak. The file (spoolDirs says where) is
+// unlinked as soon as it is created, so nothing is left behind whatever
+// ends the process (where an open file cannot be removed, close removes
+// it). Records are written in a plain binary form: varints and
+// length-prefixed strings.
 type spool struct {
 	mu    sync.Mutex
 	f     *os.File
@@ -35,12 +37,32 @@ type spooled struct {
 }
 
 func newSpool() (*spool, error) {
-	f, err := os.CreateTemp("", "grafo-ingest-*.facts")
-	if err != nil {
-		return nil, err
+	var err error
+	for _, dir := range spoolDirs() {
+		var f *os.File
+		if f, err = os.CreateTemp(dir, "grafo-ingest-*.facts"); err == nil {
+			os.Remove(f.Name()) // see spool
+			return &spool{f: f, w: bufio.NewWriterSize(f, 256<<10)}, nil
+		}
 	}
-	os.Remove(f.Name()) // see spool
-	return &spool{f: f, w: bufio.NewWriterSize(f, 256<<10)}, nil
+	return nil, err
+}
+
+// spoolDirs are where the spool may go, in order: TMPDIR when the user
+// set it, else the user's cache directory before the system's temporary
+// one, which is often a tmpfs — memory again, only not the process's.
+func spoolDirs() []string {
+	if os.Getenv("TMPDIR") != "" {
+		return []string{os.TempDir()}
+	}
+	var dirs []string
+	if base, err := os.UserCacheDir(); err == nil {
+		dir := filepath.Join(base, "grafo")
+		if os.MkdirAll(dir, 0o700) == nil {
+			dirs = append(dirs, dir)
+		}
+	}
+	return append(dirs, os.TempDir())
 }
 
 // spill moves fx's facts — all but the file record — and its edges'

@@ -3,6 +3,7 @@ package golang
 import (
 	"go/token"
 	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -11,7 +12,7 @@ import (
 
 // Facts come back from the spool exactly as they went, empty slices and
 // nil ones alike (the writer's JSON tells them apart), and the spool
-// leaves no file in the temporary directory.
+// leaves no file in the directory it goes to.
 func TestSpoolGivesBackExactFacts(t *testing.T) {
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
@@ -21,6 +22,9 @@ func TestSpoolGivesBackExactFacts(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(tmp); len(left) != 0 {
 		t.Errorf("the spool's file is in the temporary directory: %v", left)
+	}
+	if fi, err := s.f.Stat(); err != nil || filepath.Dir(s.f.Name()) != filepath.Clean(tmp) || fi.Size() != 0 {
+		t.Errorf("the spool is %s (%v), not a new file in TMPDIR %s", s.f.Name(), err, tmp)
 	}
 	full := &fileX{path: "a.go", pos: []token.Pos{7, 9}, facts: ingest.FileFacts{
 		File:        ingest.File{Path: "a.go", Diagnostics: []string{"d"}},
