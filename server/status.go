@@ -250,6 +250,7 @@ var engineMetrics = []struct {
 	{"grafo_engine_keys", "Live keys stored on this node.", false, func(s engine.Stats) float64 { return float64(s.Keys) }},
 	{"grafo_engine_tombstones", "Tombstones stored on this node.", false, func(s engine.Stats) float64 { return float64(s.Tombstones) }},
 	{"grafo_engine_bytes", "Size of the bbolt data file.", false, func(s engine.Stats) float64 { return float64(s.BytesOnDisk) }},
+	{"grafo_engine_log_entries", "Writes in the write-ahead log's state, not checkpointed into bbolt yet: a backlog after a burst of writes.", false, func(s engine.Stats) float64 { return float64(s.LogEntries) }},
 	{"grafo_engine_cache_hits_total", "Reads answered by the hot-cell cache.", true, func(s engine.Stats) float64 { return float64(s.CacheHits) }},
 	{"grafo_engine_cache_misses_total", "Reads that went to bbolt.", true, func(s engine.Stats) float64 { return float64(s.CacheMisses) }},
 	{"grafo_engine_commits_total", "Group commits (one fsync each).", true, func(s engine.Stats) float64 { return float64(s.Commits) }},

@@ -79,6 +79,7 @@ type Stats struct {
 	Keys        int64 // live keys
 	Tombstones  int64 // keys holding a tombstone
 	BytesOnDisk int64 // size of the bbolt file's data, as of the last commit
+	LogEntries  int64 // writes held by the log's state, not checkpointed into bbolt yet
 }
 
 // Open opens (creating if needed, with its parent directory) the engine's
@@ -311,6 +312,12 @@ func (e *Engine) Stats() Stats {
 		Keys:        e.live.Load(),
 		Tombstones:  e.tombs.Load(),
 		BytesOnDisk: e.size.Load(),
+	}
+	if m := e.mem.Load(); m != nil {
+		s.LogEntries = int64(m.active.n)
+		if m.imm != nil {
+			s.LogEntries += int64(m.imm.n)
+		}
 	}
 	if e.cache != nil {
 		s.CacheHits = e.cache.hits.Load()

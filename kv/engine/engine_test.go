@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/grafo/grafo/kv"
 	"github.com/grafo/grafo/kv/engine"
@@ -939,4 +940,28 @@ func TestCreated(t *testing.T) {
 	if e.Created() {
 		t.Fatal("an existing file: Created() = true")
 	}
+}
+
+// Stats.LogEntries counts the writes the log's state holds until a
+// checkpoint moves them into bbolt (the backlog /metrics shows).
+func TestStatsLogEntries(t *testing.T) {
+	e, err := engine.Open(filepath.Join(t.TempDir(), "data.db"), engine.Config{CheckpointInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if n := e.Stats().LogEntries; n != 0 {
+		t.Fatalf("a new engine holds %d log entries", n)
+	}
+	mustApply(t, e, put("a", "1", 1), put("b", "2", 2), put("c", "3", 3))
+	if n := e.Stats().LogEntries; n < 3 {
+		t.Fatalf("after 3 writes the log's state holds %d entries, want at least 3", n)
+	}
+	if err := e.Check(ctx); err != nil { // checkpoints everything first
+		t.Fatal(err)
+	}
+	if n := e.Stats().LogEntries; n != 0 {
+		t.Fatalf("after a checkpoint the log's state still holds %d entries", n)
+	}
+	wantCell(t, e, "b", "2", 2, false)
 }
