@@ -8,8 +8,15 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
+
+// maxQueued bounds the bytes of events waiting for the peers: during a
+// bulk load each event names thousands of nodes, and a slow peer must not
+// make the queue hold gigabytes. Past it events are not broadcast (as
+// when the queue is full), which subscribers recover from with since.
+const maxQueued = 32 << 20
 
 // Peers carries serialized changes to the other nodes of a cluster. The
 // server implements it on the node-to-node transport. Broadcast is called
@@ -25,8 +32,12 @@ type BusOptions struct {
 	// event is never delivered twice to the same node; "" means random.
 	Origin string
 	// History is how many recent changes are kept for subscribers that
-	// ask for changes since a time; 0 means 4096.
-	History int
+	// ask for changes since a time; 0 means 4096. HistoryNodes bounds the
+	// node ids they hold in all (0 means 262144, about 16 MiB): one
+	// ingest batch can name tens of thousands, and a bulk load's last
+	// 4096 batches held hundreds of MiB. The newest change is always kept.
+	History      int
+	HistoryNodes int
 	// Buffer is each subscriber's queue; a subscriber that falls further
 	// behind is closed (it can resubscribe with since). 0 means 1024.
 	Buffer int
@@ -42,11 +53,11 @@ type Bus struct {
 
 	mu      sync.Mutex
 	subs    map[*subscriber]struct{}
-	history []Change // ring, oldest first after rotation
-	next    int
-	full    bool
+	history []Change // oldest first
+	ids     int      // node ids in history
 	peers   Peers
 	out     chan []byte
+	queued  atomic.Int64 // bytes in out
 	done    chan struct{}
 	closed  bool
 }
@@ -70,8 +81,9 @@ func NewBus(o BusOptions) *Bus {
 		o.Origin = hex.EncodeToString(b[:])
 	}
 	o.History = orDefault(o.History, 4096)
+	o.HistoryNodes = orDefault(o.HistoryNodes, 1<<18)
 	o.Buffer = orDefault(o.Buffer, 1024)
-	return &Bus{o: o, log: orDiscard(o.Logger), subs: map[*subscriber]struct{}{}, history: make([]Change, o.History),
+	return &Bus{o: o, log: orDiscard(o.Logger), subs: map[*subscriber]struct{}{},
 		done: make(chan struct{})}
 }
 
@@ -95,6 +107,7 @@ func (b *Bus) send() {
 	for {
 		select {
 		case ev := <-b.out:
+			b.queued.Add(-int64(len(ev)))
 			b.mu.Lock()
 			p := b.peers
 			b.mu.Unlock()
@@ -136,9 +149,16 @@ func (b *Bus) Publish(ctx context.Context, c Change) {
 		b.log.Error("bus encode", "err", err)
 		return
 	}
+	// One event alone always goes: nothing else waits.
+	if n := b.queued.Add(int64(len(ev))); n > maxQueued && n > int64(len(ev)) {
+		b.queued.Add(-int64(len(ev)))
+		b.log.Warn("bus peer queue full, change not broadcast", "graph", c.GraphID, "kind", c.Kind, "bytes", len(ev))
+		return
+	}
 	select {
 	case out <- ev:
 	default:
+		b.queued.Add(-int64(len(ev)))
 		b.log.Warn("bus peer queue full, change not broadcast", "graph", c.GraphID, "kind", c.Kind)
 	}
 }
@@ -166,10 +186,12 @@ func (b *Bus) deliver(c Change) {
 	if b.closed {
 		return
 	}
-	b.history[b.next] = c
-	b.next = (b.next + 1) % len(b.history)
-	if b.next == 0 {
-		b.full = true
+	b.history = append(b.history, c)
+	b.ids += len(c.Nodes)
+	for len(b.history) > b.o.History || b.ids > b.o.HistoryNodes && len(b.history) > 1 {
+		b.ids -= len(b.history[0].Nodes)
+		b.history[0] = Change{} // its slot stays in the array until append moves the rest
+		b.history = b.history[1:]
 	}
 	for s := range b.subs {
 		if s.graph != c.GraphID {
@@ -226,9 +248,4 @@ func (b *Bus) Subscribe(ctx context.Context, graph string, since time.Time) <-ch
 }
 
 // recent returns the history oldest first; b.mu must be held.
-func (b *Bus) recent() []Change {
-	if !b.full {
-		return b.history[:b.next]
-	}
-	return append(append([]Change(nil), b.history[b.next:]...), b.history[:b.next]...)
-}
+func (b *Bus) recent() []Change { return b.history }

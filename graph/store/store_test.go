@@ -6,6 +6,7 @@ import (
 	"context"
 	"github.com/grafo/grafo/kv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -142,6 +143,104 @@ func TestBusReplayAndPeers(t *testing.T) {
 	if err := b2.Deliver([]byte("not json")); err == nil {
 		t.Fatal("Deliver accepted garbage")
 	}
+}
+
+// The replay history keeps at most History changes and HistoryNodes node
+// ids, dropping the oldest first, but always the newest change.
+func TestBusHistoryBounds(t *testing.T) {
+	t.Parallel()
+	b := store.NewBus(store.BusOptions{History: 5, HistoryNodes: 10})
+	defer b.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	t0 := time.Now()
+	publish := func(i, nodes int) {
+		ids := make([]string, nodes)
+		for j := range ids {
+			ids[j] = fmt.Sprintf("c%d-n%d", i, j)
+		}
+		b.Publish(ctx, store.Change{GraphID: "g", At: t0.Add(time.Duration(i) * time.Millisecond), Kind: store.NodesUpserted, Nodes: ids})
+	}
+	replayed := func() (out []string) {
+		sub, stop := context.WithCancel(ctx)
+		defer stop()
+		ch := b.Subscribe(sub, "g", t0.Add(-time.Second))
+		for {
+			select {
+			case c := <-ch:
+				out = append(out, fmt.Sprintf("%s/%d", strings.SplitN(c.Nodes[0], "-", 2)[0], len(c.Nodes)))
+			default:
+				return out
+			}
+		}
+	}
+	for i := range 8 { // 8 changes of 1 id: the count bound keeps the last 5
+		publish(i, 1)
+	}
+	if got := fmt.Sprint(replayed()); got != "[c3/1 c4/1 c5/1 c6/1 c7/1]" {
+		t.Errorf("after 8 small changes the history is %s", got)
+	}
+	publish(8, 4)
+	publish(9, 4) // 1+1+1+4+4 = 11 ids > 10: c5 goes
+	if got := fmt.Sprint(replayed()); got != "[c6/1 c7/1 c8/4 c9/4]" {
+		t.Errorf("after two changes of 4 ids the history is %s", got)
+	}
+	publish(10, 50) // bigger than the bound alone: kept, everything older dropped
+	if got := fmt.Sprint(replayed()); got != "[c10/50]" {
+		t.Errorf("after a change of 50 ids the history is %s", got)
+	}
+}
+
+// A peer that does not take events holds back at most a bounded queue of
+// them (32 MiB), not every event a bulk load publishes; the first one
+// goes whatever its size.
+func TestBusPeerQueueBounded(t *testing.T) {
+	t.Parallel()
+	b := store.NewBus(store.BusOptions{})
+	defer b.Close()
+	p := &stuckPeer{release: make(chan struct{})}
+	b.SetPeers(p)
+	ctx := context.Background()
+	ids := make([]string, 20000) // about 0.5 MB of JSON an event
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%032x", i)
+	}
+	for range 200 { // 100 MB in all
+		b.Publish(ctx, store.Change{GraphID: "g", At: time.Now(), Kind: store.NodesUpserted, Nodes: ids})
+	}
+	close(p.release)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if n, last := p.count(); n > 0 && time.Since(last) > 200*time.Millisecond {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	n, _ := p.count()
+	if n < 2 || n > 70 { // 32 MiB of 0.5 MB events, and the one being sent
+		t.Errorf("%d of 200 events of 0.5 MB reached a peer that was stuck, want the first and a queue of at most 32 MiB", n)
+	}
+}
+
+type stuckPeer struct {
+	release chan struct{}
+	mu      sync.Mutex
+	n       int
+	last    time.Time
+}
+
+func (p *stuckPeer) Broadcast(ctx context.Context, ev []byte) {
+	<-p.release
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.n++
+	p.last = time.Now()
+}
+
+func (p *stuckPeer) count() (int, time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n, p.last
 }
 
 type peer struct{ b *store.Bus }
