@@ -79,3 +79,17 @@ func TestSpoolGivesBackExactFacts(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// The spool writes every field of the facts by hand: a field added to
+// them must be added to spill and unspill too, or early-extracted files
+// would lose it.
+func TestSpoolCoversEveryField(t *testing.T) {
+	for _, c := range []struct {
+		v      any
+		fields int
+	}{{ingest.Node{}, 7}, {ingest.Edge{}, 7}, {ingest.Occurrence{}, 5}, {ingest.FileFacts{}, 4}} {
+		if n := reflect.TypeOf(c.v).NumField(); n != c.fields {
+			t.Errorf("%T has %d fields, the spool knows %d: add the new ones to spool.go (and here)", c.v, n, c.fields)
+		}
+	}
+}
