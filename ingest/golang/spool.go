@@ -72,28 +72,21 @@ func (s *spool) spill(fx *fileX) error {
 	defer s.mu.Unlock()
 	e := spoolEncoder{w: s.w}
 	ff := &fx.facts
-	e.flags(ff.Nodes == nil, ff.Edges == nil, ff.Occurrences == nil, fx.pos == nil)
-	e.uint(uint64(len(ff.Nodes)))
-	for _, n := range ff.Nodes {
+	spillList(&e, ff.Nodes, func(n ingest.Node) {
 		e.str(string(n.Kind), n.Name, n.QualifiedName, n.Path)
 		e.int(n.Line, n.EndLine)
-		e.flags(n.External)
-	}
-	e.uint(uint64(len(ff.Edges)))
-	for _, ed := range ff.Edges {
+		e.bool(n.External)
+	})
+	spillList(&e, ff.Edges, func(ed ingest.Edge) {
 		e.str(ed.From, ed.To, string(ed.Relation), ed.Path)
 		e.int(ed.Line, ed.Column)
-		e.flags(ed.Dynamic)
-	}
-	e.uint(uint64(len(ff.Occurrences)))
-	for _, o := range ff.Occurrences {
+		e.bool(ed.Dynamic)
+	})
+	spillList(&e, ff.Occurrences, func(o ingest.Occurrence) {
 		e.int(o.Line, o.Column, o.EndColumn)
 		e.str(string(o.Role), o.Target)
-	}
-	e.uint(uint64(len(fx.pos)))
-	for _, p := range fx.pos {
-		e.int(int(p))
-	}
+	})
+	spillList(&e, fx.pos, func(p token.Pos) { e.int(int(p)) })
 	if e.err != nil {
 		// The record is cut short: what follows starts after it.
 		s.end += e.n
@@ -119,55 +112,64 @@ func (s *spool) unspill(fx *fileX) error {
 	s.mu.Unlock()
 	at := *fx.spooled
 	d := spoolDecoder{r: bufio.NewReaderSize(io.NewSectionReader(s.f, at.off, at.n), int(min(at.n, 64<<10)+16)), size: at.n}
-	var ff ingest.FileFacts
-	var pos []token.Pos
-	nils := d.flags(4)
-	if n := d.len(); !nils[0] {
-		ff.Nodes = make([]ingest.Node, n)
-		for i := range ff.Nodes {
-			nd := &ff.Nodes[i]
-			var kind string
-			d.str(&kind, &nd.Name, &nd.QualifiedName, &nd.Path)
-			nd.Kind = ingest.Kind(kind)
-			d.int(&nd.Line, &nd.EndLine)
-			nd.External = d.flags(1)[0]
-		}
-	}
-	if n := d.len(); !nils[1] {
-		ff.Edges = make([]ingest.Edge, n)
-		for i := range ff.Edges {
-			ed := &ff.Edges[i]
-			var r string
-			d.str(&ed.From, &ed.To, &r, &ed.Path)
-			ed.Relation = ingest.Relation(r)
-			d.int(&ed.Line, &ed.Column)
-			ed.Dynamic = d.flags(1)[0]
-		}
-	}
-	if n := d.len(); !nils[2] {
-		ff.Occurrences = make([]ingest.Occurrence, n)
-		for i := range ff.Occurrences {
-			o := &ff.Occurrences[i]
-			d.int(&o.Line, &o.Column, &o.EndColumn)
-			var role string
-			d.str(&role, &o.Target)
-			o.Role = ingest.Role(role)
-		}
-	}
-	if n := d.len(); !nils[3] {
-		pos = make([]token.Pos, n)
-		for i := range pos {
-			var p int
-			d.int(&p)
-			pos[i] = token.Pos(p)
-		}
-	}
+	nodes := unspillList(&d, func(n *ingest.Node) {
+		var kind string
+		d.str(&kind, &n.Name, &n.QualifiedName, &n.Path)
+		n.Kind = ingest.Kind(kind)
+		d.int(&n.Line, &n.EndLine)
+		n.External = d.bool()
+	})
+	edges := unspillList(&d, func(ed *ingest.Edge) {
+		var r string
+		d.str(&ed.From, &ed.To, &r, &ed.Path)
+		ed.Relation = ingest.Relation(r)
+		d.int(&ed.Line, &ed.Column)
+		ed.Dynamic = d.bool()
+	})
+	occs := unspillList(&d, func(o *ingest.Occurrence) {
+		d.int(&o.Line, &o.Column, &o.EndColumn)
+		var role string
+		d.str(&role, &o.Target)
+		o.Role = ingest.Role(role)
+	})
+	pos := unspillList(&d, func(p *token.Pos) {
+		var v int
+		d.int(&v)
+		*p = token.Pos(v)
+	})
 	if d.err != nil {
 		return fmt.Errorf("golang: reading back the facts of pending file %s: %w", fx.path, d.err)
 	}
 	fx.spooled = nil
-	fx.facts.Nodes, fx.facts.Edges, fx.facts.Occurrences, fx.pos = ff.Nodes, ff.Edges, ff.Occurrences, pos
+	fx.facts.Nodes, fx.facts.Edges, fx.facts.Occurrences, fx.pos = nodes, edges, occs, pos
 	return nil
+}
+
+// spillList writes a list: whether it is nil (the writer's JSON tells
+// nil from empty), its length, then each element by one.
+func spillList[T any](e *spoolEncoder, list []T, one func(T)) {
+	e.bool(list == nil)
+	e.uint(uint64(len(list)))
+	for _, v := range list {
+		one(v)
+	}
+}
+
+// unspillList reads what spillList wrote, each element by one; nil once
+// the record is found damaged.
+func unspillList[T any](d *spoolDecoder, one func(*T)) []T {
+	isNil := d.bool()
+	n := d.len()
+	if isNil || d.err != nil {
+		return nil
+	}
+	out := make([]T, n)
+	for i := range out {
+		if one(&out[i]); d.err != nil {
+			return nil
+		}
+	}
+	return out
 }
 
 func (s *spool) close() error {
@@ -212,14 +214,16 @@ func (e *spoolEncoder) str(ss ...string) {
 	}
 }
 
-func (e *spoolEncoder) flags(bs ...bool) {
+func (e *spoolEncoder) bool(v bool) {
 	var b byte
-	for i, v := range bs {
-		if v {
-			b |= 1 << i
+	if v {
+		b = 1
+	}
+	if e.err == nil {
+		if e.err = e.w.WriteByte(b); e.err == nil {
+			e.n++
 		}
 	}
-	e.write([]byte{b})
 }
 
 type spoolDecoder struct {
@@ -285,18 +289,11 @@ func (d *spoolDecoder) str(ps ...*string) {
 	}
 }
 
-func (d *spoolDecoder) flags(n int) [4]bool {
-	var out [4]bool
+func (d *spoolDecoder) bool() bool {
 	if d.err != nil {
-		return out
+		return false
 	}
 	b, err := d.r.ReadByte()
-	if err != nil {
-		d.err = err
-		return out
-	}
-	for i := range n {
-		out[i] = b&(1<<i) != 0
-	}
-	return out
+	d.err = err
+	return b == 1
 }
