@@ -56,11 +56,15 @@ func (l *loaded) extractEarly(p *packages.Package) {
 	files := l.runPackage(p, l.req, true)
 	bare := &pkgX{l: l, pkg: p} // without the syntax and types.Info
 	for _, fx := range files {
-		// The columns are read again if completion needs them.
-		if tf := l.fset.File(fx.file.FileStart); tf != nil {
-			fx.src = tf.Name()
+		// A non-ASCII file's column map holds its lines: it is read
+		// (again) if completion needs it. An ASCII file's is empty.
+		if fx.cols == nil || fx.cols.lines != nil {
+			if tf := l.fset.File(fx.file.FileStart); tf != nil {
+				fx.src = tf.Name()
+			}
+			fx.cols = nil
 		}
-		fx.file, fx.marks, fx.pkgX, fx.cols = nil, nil, bare, nil
+		fx.file, fx.marks, fx.pkgX = nil, nil, bare
 		fx.seen, fx.ext = nil, nil // rebuilt from the facts by complete
 		l.spill(fx)
 	}

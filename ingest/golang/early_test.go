@@ -16,12 +16,14 @@ import (
 // function-typed field and a method's signature, whose DEPENDENCY edges
 // the realizations overrule; methods.go reaches io.Reader through that
 // dependency alone, so its external node must go with it. Other keeps its
-// dependency on io.Reader. Total calls Area through the interface.
+// dependency on io.Reader. Total calls Area through the interface, after
+// non-ASCII text on the same line: the dynamic edge's column, added at
+// completion, counts characters from a column map read again then.
 var realizeTree = map[string]string{
 	"go.mod":       "module example.com/r\n\ngo 1.22\n",
 	"r/iface.go":   "package r\n\ntype Shape interface{ Area() float64 }\n\ntype Sq struct{ f func(Shape) Shape }\n",
 	"r/methods.go": "package r\n\nimport \"io\"\n\nfunc (s *Sq) Area() float64 { return 1 }\n\nfunc (s *Sq) Read(p []byte) (int, error) { return 0, io.EOF }\n\nfunc (s *Sq) With(o Shape, r io.Reader) Shape { return o }\n",
-	"r/use.go":     "package r\n\nimport \"io\"\n\ntype Other struct{}\n\nfunc (Other) Use(r io.Reader) {}\n\nfunc Total(ss []Shape) (t float64) {\n\tfor _, s := range ss {\n\t\tt += s.Area()\n\t}\n\treturn t\n}\n",
+	"r/use.go":     "package r\n\nimport \"io\"\n\ntype Other struct{}\n\nfunc (Other) Use(r io.Reader) {}\n\nfunc Total(ss []Shape) (t float64) {\n\tfor _, s := range ss {\n\t\tt += /* é, 世界 */ s.Area()\n\t}\n\treturn t\n}\n",
 }
 
 // Extracting each package as soon as it is built, and completing its
