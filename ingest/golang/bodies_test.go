@@ -68,7 +68,7 @@ func dynIndex(t *testing.T, dir string, whole bool) (spelled struct{ dyn, contri
 	}
 	spelled.dyn, spelled.contrib, spelled.keys = map[string]string{}, l.contrib, map[string]string{}
 	for pos := range l.dyn.sites {
-		spelled.dyn[l.fset.Position(pos).String()] = spellCallees(l.dyn.at(pos).all())
+		spelled.dyn[l.fset.Position(pos).String()] = spellCallees(slices.Collect(l.dyn.at(pos).all()))
 	}
 	for k, cs := range l.keys {
 		spelled.keys[k] = spellCallees(cs)

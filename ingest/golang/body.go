@@ -282,9 +282,7 @@ func (fx *fileX) call(from string, c *ast.CallExpr) {
 // dynamicCalls adds the edges of the callees the index holds for the
 // dynamic call at lparen.
 func (fx *fileX) dynamicCalls(from string, lparen, pos token.Pos) {
-	cs := fx.l.dyn.at(lparen)
-	for i := range cs.len() {
-		ce := cs.get(i)
+	for ce := range fx.l.dyn.at(lparen).all() {
 		if ce.anon && ce.qn == from {
 			continue // a closure of this very function
 		}

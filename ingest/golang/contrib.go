@@ -7,6 +7,8 @@ import (
 	"go/ast"
 	"go/token"
 	"go/types"
+	"iter"
+	"slices"
 	"sort"
 	"strings"
 
@@ -350,8 +352,7 @@ func (kr *keyRecorder) key(c callSite) string {
 // calleeSum adds up FNV-1a hashes of the callees' names and kinds.
 func calleeSum(cs calleeList) uint64 {
 	var sum uint64
-	for i := range cs.len() {
-		c := cs.get(i)
+	for c := range cs.all() {
 		h := uint64(14695981039346656037)
 		for i := 0; i < len(c.qn); i++ {
 			h = (h ^ uint64(c.qn[i])) * 1099511628211
@@ -364,8 +365,8 @@ func calleeSum(cs calleeList) uint64 {
 	return sum
 }
 
-func sortedCallees(cs []callee) []callee {
-	out := append([]callee(nil), cs...)
+func sortedCallees(cs iter.Seq[callee]) []callee {
+	out := slices.Collect(cs)
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].qn != out[j].qn {
 			return out[i].qn < out[j].qn

@@ -1,8 +1,9 @@
 package golang
 
 import (
+	"encoding/binary"
 	"go/token"
-	"slices"
+	"iter"
 )
 
 // calleeIndex holds, for the Lparen of each dynamic call of the tree, the
@@ -43,28 +44,23 @@ func (x *calleeIndex) at(pos token.Pos) calleeList {
 // seal ends the adding: sites with the same callees, in the same order,
 // share one list, sized to fit.
 func (x *calleeIndex) seal() {
-	shared := map[uint64][][]int32{}
+	shared := map[string][]int32{} // by the list's bytes
+	var key []byte
 	for pos, ids := range x.sites {
-		h := hashIDs(ids)
-		i := slices.IndexFunc(shared[h], func(s []int32) bool { return slices.Equal(s, ids) })
-		if i >= 0 {
-			x.sites[pos] = shared[h][i]
+		key = key[:0]
+		for _, id := range ids {
+			key = binary.LittleEndian.AppendUint32(key, uint32(id))
+		}
+		if s, ok := shared[string(key)]; ok {
+			x.sites[pos] = s
 			continue
 		}
 		own := make([]int32, len(ids))
 		copy(own, ids)
-		shared[h] = append(shared[h], own)
+		shared[string(key)] = own
 		x.sites[pos] = own
 	}
 	x.ids = nil
-}
-
-func hashIDs(ids []int32) uint64 {
-	h := uint64(14695981039346656037) // FNV-1a over the numbers
-	for _, id := range ids {
-		h = (h ^ uint64(uint32(id))) * 1099511628211
-	}
-	return h
 }
 
 // calleeList is the callees of one call.
@@ -73,14 +69,15 @@ type calleeList struct {
 	ids     []int32
 }
 
-func (cl calleeList) len() int         { return len(cl.ids) }
-func (cl calleeList) get(i int) callee { return cl.callees[cl.ids[i]] }
+func (cl calleeList) len() int { return len(cl.ids) }
 
-// all returns the callees as a slice of their own.
-func (cl calleeList) all() []callee {
-	out := make([]callee, len(cl.ids))
-	for i, id := range cl.ids {
-		out[i] = cl.callees[id]
+// all yields the callees in order.
+func (cl calleeList) all() iter.Seq[callee] {
+	return func(yield func(callee) bool) {
+		for _, id := range cl.ids {
+			if !yield(cl.callees[id]) {
+				return
+			}
+		}
 	}
-	return out
 }

@@ -2,6 +2,7 @@ package golang
 
 import (
 	"go/token"
+	"slices"
 	"testing"
 )
 
@@ -18,7 +19,7 @@ func TestCalleeIndexSharesEqualLists(t *testing.T) {
 	}
 	check := func(when string) {
 		for pos, want := range add {
-			got := x.at(pos).all()
+			got := slices.Collect(x.at(pos).all())
 			if len(got) != len(want) {
 				t.Fatalf("%s: site %d has %d callees, want %d", when, pos, len(got), len(want))
 			}
