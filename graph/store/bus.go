@@ -150,17 +150,16 @@ func (b *Bus) Publish(ctx context.Context, c Change) {
 		return
 	}
 	// One event alone always goes: nothing else waits.
-	if n := b.queued.Add(int64(len(ev))); n > maxQueued && n > int64(len(ev)) {
-		b.queued.Add(-int64(len(ev)))
-		b.log.Warn("bus peer queue full, change not broadcast", "graph", c.GraphID, "kind", c.Kind, "bytes", len(ev))
-		return
+	size := int64(len(ev))
+	if n := b.queued.Add(size); n <= maxQueued || n == size {
+		select {
+		case out <- ev:
+			return
+		default:
+		}
 	}
-	select {
-	case out <- ev:
-	default:
-		b.queued.Add(-int64(len(ev)))
-		b.log.Warn("bus peer queue full, change not broadcast", "graph", c.GraphID, "kind", c.Kind)
-	}
+	b.queued.Add(-size)
+	b.log.Warn("bus peer queue full, change not broadcast", "graph", c.GraphID, "kind", c.Kind, "bytes", size)
 }
 
 // Deliver accepts an event broadcast by a peer. Events this bus sent
