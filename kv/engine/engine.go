@@ -312,12 +312,7 @@ func (e *Engine) Stats() Stats {
 		Keys:        e.live.Load(),
 		Tombstones:  e.tombs.Load(),
 		BytesOnDisk: e.size.Load(),
-	}
-	if m := e.mem.Load(); m != nil {
-		s.LogEntries = int64(m.active.n)
-		if m.imm != nil {
-			s.LogEntries += int64(m.imm.n)
-		}
+		LogEntries:  int64(e.mem.Load().entries()),
 	}
 	if e.cache != nil {
 		s.CacheHits = e.cache.hits.Load()

@@ -34,6 +34,9 @@ func (m *memSnap) empty() bool {
 	return m.active.empty() && m.imm.empty()
 }
 
+// entries counts the writes the snapshot holds, across both tables.
+func (m *memSnap) entries() int { return m.active.len() + m.imm.len() }
+
 // withChanges returns a snapshot with changes applied to active. The keys
 // and cells are copied into one allocation of their exact size: they point
 // into the callers' arenas, sized for the worst case of compression (more

@@ -29,7 +29,15 @@ type run []change
 
 var emptyTable = &memTable{}
 
-func (t *memTable) empty() bool { return t == nil || t.n == 0 }
+func (t *memTable) empty() bool { return t.len() == 0 }
+
+// len is the entries across the runs (at least the distinct keys).
+func (t *memTable) len() int {
+	if t == nil {
+		return 0
+	}
+	return t.n
+}
 
 // get reports what the table holds for key, whose keyHash is h:
 // found=false when it holds nothing; enc=nil with found=true when the key
