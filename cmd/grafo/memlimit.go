@@ -20,9 +20,10 @@ const defaultMemoryLimit = "400MiB"
 // defaultIngestMemoryLimit is grafo ingest's --memory-limit default. All
 // of GOROOT/src, tests included, peaks near 650 MiB of live heap in the
 // client; with the runtime's default the process grows to 1.4 GiB and
-// more, with this limit to about 0.9 GiB, for 5 % more time (README
-// "Go"). A tree whose live heap nears the limit costs more collections,
-// never a failure: the limit is soft.
+// more, with this limit to about 0.9 GiB, for about 5 % more wall time
+// and a quarter more CPU, the collector's (README "Benchmarks"). A tree
+// whose live heap nears the limit costs more collections, never a
+// failure: the limit is soft.
 const defaultIngestMemoryLimit = "900MiB"
 
 // memoryLimit is the soft limit --memory-limit asks for (off or 0: none),
@@ -31,7 +32,7 @@ func memoryLimit(flag string, getenv func(string) string) (limit int64, ok bool,
 	if getenv("GOMEMLIMIT") != "" {
 		return 0, false, nil
 	}
-	if f := strings.TrimSpace(flag); f == "off" || f == "0" {
+	if off(flag) {
 		return 0, false, nil
 	}
 	n, err := autoscale.ParseBytes(flag)
@@ -56,10 +57,16 @@ func setMemoryLimit(flag string) error {
 	return nil
 }
 
+// off reports whether a size flag says none.
+func off(flag string) bool {
+	f := strings.TrimSpace(flag)
+	return f == "off" || f == "0"
+}
+
 // cacheSize is the engine cache --cache asks for: negative for off. A
 // cache over half the memory limit would keep the collector running.
 func cacheSize(flag, memLimit string, getenv func(string) string) (int64, error) {
-	if f := strings.TrimSpace(flag); f == "off" || f == "0" {
+	if off(flag) {
 		return -1, nil
 	}
 	n, err := autoscale.ParseBytes(flag)
