@@ -51,6 +51,7 @@ type Config struct {
 	AntiEntropy   time.Duration // --anti-entropy: interval of anti-entropy rounds; 0 = 30s, negative = off
 	Capacity      int64         // --capacity: bytes this node may store, for the autoscaler's disk signal; 0 = not set
 	CacheBytes    int64         // --cache: bytes of the engine's hot-cell cache; 0 = the engine's default (64 MiB), negative = no cache
+	CommitWait    time.Duration // --commit-wait: how long a group commit waits for more writes while writers are concurrent; 0 = the engine's default (250µs), negative = none
 	Autoscale     string        // --autoscale: the leader scales the cluster (autoscale.ParseSpec); "" = off
 	AutoscaleExec string        // --autoscale-exec: the actuator command, run as CMD up / CMD down NODE
 	// Replace (--replace NODE) starts this node in place of dead member
@@ -127,6 +128,9 @@ func (c Config) Validate() error {
 	var errs []error
 	if len(c.NodeID) > 128 {
 		errs = append(errs, fmt.Errorf("node-id longer than 128 bytes"))
+	}
+	if c.CommitWait > time.Second {
+		errs = append(errs, fmt.Errorf("commit-wait %v: more than 1s", c.CommitWait))
 	}
 	if c.Replicas < 1 || c.Replicas > 15 {
 		errs = append(errs, fmt.Errorf("replicas=%d outside 1..15", c.Replicas))

@@ -123,6 +123,12 @@ func (n *Node) openLocal() (err error) {
 		ecfg.CacheBytes = int(cfg.CacheBytes)
 		ecfg.CacheCells = max(engine.DefaultCacheCells, int(cfg.CacheBytes/128))
 	}
+	switch {
+	case cfg.CommitWait < 0:
+		ecfg.BusyBatchDelay = 0
+	case cfg.CommitWait > 0:
+		ecfg.BusyBatchDelay = cfg.CommitWait
+	}
 	if n.engine, err = engine.Open(filepath.Join(cfg.DataDir, "data.db"), ecfg); err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}

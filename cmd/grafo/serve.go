@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/grafo/grafo/autoscale"
+	"github.com/grafo/grafo/kv/engine"
 	"github.com/grafo/grafo/server"
 )
 
@@ -52,6 +53,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.AutoscaleExec, "autoscale-exec", "", "actuator for --autoscale, run as CMD up or CMD down NODE (no shell)")
 	fs.StringVar(&cfg.Replace, "replace", "", "take the place of dead member NODE (its id and tokens) from an empty --data; needs --join")
 	cache := fs.String("cache", "64MiB", "bytes of the hot-cell cache reads are answered from (e.g. 256MiB), at most half of --memory-limit; off = none")
+	fs.DurationVar(&cfg.CommitWait, "commit-wait", engine.DefaultBusyBatchDelay, "while writers are concurrent, how long a group commit waits for more writes to share its fsync; 0 = never wait")
 	memLimit := fs.String("memory-limit", defaultMemoryLimit, "soft limit of the node's memory (Go heap and stacks, e.g. 1GiB): the garbage collector runs more often near it; off = none; GOMEMLIMIT, when set, wins")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
@@ -71,6 +73,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if cfg.CacheBytes, err = cacheSize(*cache, *memLimit, os.Getenv); err != nil {
 		return usageError{err.Error()}
+	}
+	switch {
+	case cfg.CommitWait < 0:
+		return usageError{fmt.Sprintf("--commit-wait %v: negative", cfg.CommitWait)}
+	case cfg.CommitWait == 0:
+		cfg.CommitWait = -1 // the flag's 0 is "never"; the config's is "default"
 	}
 	cfg.Join = join
 	cfg.Peers = peers

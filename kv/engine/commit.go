@@ -209,6 +209,7 @@ func (e *Engine) take(batch []*op, room int) ([]*op, int, bool) {
 func (e *Engine) committer() {
 	defer close(e.exited)
 	var batch []*op
+	last := 0 // ops in the last batch
 	for {
 		<-e.wake
 		for {
@@ -222,9 +223,16 @@ func (e *Engine) committer() {
 				e.maybeSwap()
 				break
 			}
-			if e.cfg.MaxBatchDelay > 0 && n < e.cfg.MaxBatch && !closed {
-				batch, n = e.fill(batch, n)
+			if !closed && n < e.cfg.MaxBatch {
+				if d := e.cfg.MaxBatchDelay; d > 0 {
+					batch, n = e.fill(batch, n, e.cfg.MaxBatch, d)
+				} else if d := e.cfg.BusyBatchDelay; d > 0 && last > 1 && len(batch) < last {
+					// Writers are concurrent: as many as the last batch
+					// held are likely on their way.
+					batch, n = e.fill(batch, n, last, d)
+				}
 			}
+			last = len(batch)
 			e.commit(batch)
 			clear(batch)
 			e.maybeSwap()
@@ -236,11 +244,12 @@ func (e *Engine) committer() {
 	}
 }
 
-// fill waits up to MaxBatchDelay for more ops to fill the batch.
-func (e *Engine) fill(batch []*op, n int) ([]*op, int) {
-	timer := time.NewTimer(e.cfg.MaxBatchDelay)
+// fill waits up to d for more ops, until the batch holds ops ops or
+// MaxBatch entries.
+func (e *Engine) fill(batch []*op, n, ops int, d time.Duration) ([]*op, int) {
+	timer := time.NewTimer(d)
 	defer timer.Stop()
-	for n < e.cfg.MaxBatch {
+	for n < e.cfg.MaxBatch && len(batch) < ops {
 		select {
 		case <-e.wake:
 		case <-timer.C:

@@ -15,6 +15,9 @@ const (
 	DefaultCompressMin = 128
 	DefaultOpenTimeout = time.Second
 
+	// DefaultBusyBatchDelay is about one fdatasync on a virtual disk.
+	DefaultBusyBatchDelay = 250 * time.Microsecond
+
 	DefaultCheckpointBytes    = 16 << 20
 	DefaultCheckpointInterval = 5 * time.Second
 	DefaultCheckpointTxBytes  = 2 << 20
@@ -46,6 +49,14 @@ type Config struct {
 	// already enough to amortise fsync under load without adding latency
 	// when idle.
 	MaxBatchDelay time.Duration
+
+	// BusyBatchDelay is how long the committer waits for more writes after
+	// a batch of more than one op, that is, while writers are concurrent: a
+	// commit then carries what arrived during that wait as well as during
+	// the previous fsync, so a loaded node syncs less often for the same
+	// writes. A lone writer is never delayed. 0 means no such wait;
+	// DefaultConfig sets DefaultBusyBatchDelay.
+	BusyBatchDelay time.Duration
 
 	// CompressMin is the shortest value that is compressed. 0 means
 	// DefaultCompressMin; negative disables compression.
@@ -99,11 +110,12 @@ type Config struct {
 // DefaultConfig returns a Config with every default spelled out.
 func DefaultConfig() Config {
 	return Config{
-		CacheCells:  DefaultCacheCells,
-		CacheBytes:  DefaultCacheBytes,
-		MaxBatch:    DefaultMaxBatch,
-		CompressMin: DefaultCompressMin,
-		OpenTimeout: DefaultOpenTimeout,
+		CacheCells:     DefaultCacheCells,
+		CacheBytes:     DefaultCacheBytes,
+		MaxBatch:       DefaultMaxBatch,
+		BusyBatchDelay: DefaultBusyBatchDelay,
+		CompressMin:    DefaultCompressMin,
+		OpenTimeout:    DefaultOpenTimeout,
 
 		CheckpointBytes:    DefaultCheckpointBytes,
 		CheckpointInterval: DefaultCheckpointInterval,
@@ -118,6 +130,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBatchDelay < 0 || c.MaxBatchDelay > time.Second {
 		return fmt.Errorf("%w: MaxBatchDelay %v outside 0..1s", ErrInvalidConfig, c.MaxBatchDelay)
+	}
+	if c.BusyBatchDelay < 0 || c.BusyBatchDelay > time.Second {
+		return fmt.Errorf("%w: BusyBatchDelay %v outside 0..1s", ErrInvalidConfig, c.BusyBatchDelay)
 	}
 	if c.CheckpointBytes < 0 || c.CheckpointInterval < 0 || c.CheckpointTxBytes < 0 {
 		return fmt.Errorf("%w: CheckpointBytes %d, CheckpointInterval %v, CheckpointTxBytes %d: negative", ErrInvalidConfig, c.CheckpointBytes, c.CheckpointInterval, c.CheckpointTxBytes)
