@@ -214,7 +214,7 @@ func (b *Bus) Subscribe(ctx context.Context, graph string, since time.Time) <-ch
 	b.mu.Lock()
 	var replay []Change
 	if !since.IsZero() {
-		for _, c := range b.recent() {
+		for _, c := range b.history {
 			if c.GraphID == graph && c.At.After(since) {
 				replay = append(replay, c)
 			}
@@ -245,6 +245,3 @@ func (b *Bus) Subscribe(ctx context.Context, graph string, since time.Time) <-ch
 	}()
 	return s.ch
 }
-
-// recent returns the history oldest first; b.mu must be held.
-func (b *Bus) recent() []Change { return b.history }

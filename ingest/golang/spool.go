@@ -219,11 +219,7 @@ func (e *spoolEncoder) bool(v bool) {
 	if v {
 		b = 1
 	}
-	if e.err == nil {
-		if e.err = e.w.WriteByte(b); e.err == nil {
-			e.n++
-		}
-	}
+	e.write(append(e.buf[:0], b))
 }
 
 type spoolDecoder struct {

@@ -226,9 +226,9 @@ func (e *Engine) committer() {
 			if !closed && n < e.cfg.MaxBatch {
 				if d := e.cfg.MaxBatchDelay; d > 0 {
 					batch, n = e.fill(batch, n, e.cfg.MaxBatch, d)
-				} else if d := e.cfg.BusyBatchDelay; d > 0 && last > 1 && len(batch) < last {
-					// Writers are concurrent: as many as the last batch
-					// held are likely on their way.
+				} else if d := e.cfg.BusyBatchDelay; d > 0 && len(batch) < last {
+					// The last batch held more ops than this one: its
+					// writers are concurrent, and likely on their way.
 					batch, n = e.fill(batch, n, last, d)
 				}
 			}
