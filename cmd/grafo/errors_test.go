@@ -44,6 +44,8 @@ func TestCLIErrors(t *testing.T) {
 			code: 2, stream: "stderr", want: `grafo: invalid value "soon" for flag -timeout`},
 		{name: "negative commit wait", args: []string{"serve", "--commit-wait", "-1ms"},
 			code: 2, stream: "stderr", want: "grafo: --commit-wait -1ms: negative"},
+		{name: "collector target out of range", args: []string{"serve", "--gc-percent", "0"},
+			code: 2, stream: "stderr", want: "grafo: --gc-percent 0: want 10 to 10000"},
 		{name: "commit wait over a second", args: []string{"serve", "--commit-wait", "2s", "--data", t.TempDir()},
 			code: 1, stream: "stderr", want: "grafo: config: commit-wait 2s: more than 1s"},
 		{name: "missing operation", args: []string{"kv"},

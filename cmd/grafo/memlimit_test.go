@@ -8,15 +8,18 @@ import (
 	"github.com/grafo/grafo/kv"
 )
 
-func TestMemoryLimit(t *testing.T) {
-	env := func(v string) func(string) string {
-		return func(k string) string {
-			if k == "GOMEMLIMIT" {
-				return v
-			}
-			return ""
+// oneEnv is a getenv whose environment holds key=v only.
+func oneEnv(key, v string) func(string) string {
+	return func(k string) string {
+		if k == key {
+			return v
 		}
+		return ""
 	}
+}
+
+func TestMemoryLimit(t *testing.T) {
+	env := func(v string) func(string) string { return oneEnv("GOMEMLIMIT", v) }
 	for _, c := range []struct {
 		flag, gomemlimit string
 		limit            int64
@@ -34,6 +37,30 @@ func TestMemoryLimit(t *testing.T) {
 		limit, ok, err := memoryLimit(c.flag, env(c.gomemlimit))
 		if limit != c.limit || ok != c.ok || (err != nil) != c.err {
 			t.Errorf("memoryLimit(%q, GOMEMLIMIT=%q) = %d, %v, %v; want %d, %v, error %v", c.flag, c.gomemlimit, limit, ok, err, c.limit, c.ok, c.err)
+		}
+	}
+}
+
+func TestGCPercent(t *testing.T) {
+	env := func(v string) func(string) string { return oneEnv("GOGC", v) }
+	for _, c := range []struct {
+		flag    int
+		gogc    string
+		pct     int
+		ok, err bool
+	}{
+		{flag: defaultGCPercent, pct: 300, ok: true},
+		{flag: 100, pct: 100, ok: true},
+		{flag: 10000, pct: 10000, ok: true},
+		{flag: 300, gogc: "50"}, // the user's GOGC wins
+		{flag: 0, err: true},
+		{flag: -1, err: true},
+		{flag: 9, err: true},
+		{flag: 10001, err: true},
+	} {
+		pct, ok, err := gcPercent(c.flag, env(c.gogc))
+		if pct != c.pct || ok != c.ok || (err != nil) != c.err {
+			t.Errorf("gcPercent(%d, GOGC=%q) = %d, %v, %v; want %d, %v, error %v", c.flag, c.gogc, pct, ok, err, c.pct, c.ok, c.err)
 		}
 	}
 }

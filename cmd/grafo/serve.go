@@ -55,6 +55,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cache := fs.String("cache", "64MiB", "bytes of the hot-cell cache reads are answered from (e.g. 256MiB), at most half of --memory-limit; off = none")
 	fs.DurationVar(&cfg.CommitWait, "commit-wait", engine.DefaultBusyBatchDelay, "while writers are concurrent, how long a group commit waits for more writes to share its fsync; 0 = never wait")
 	memLimit := fs.String("memory-limit", defaultMemoryLimit, "soft limit of the node's memory (Go heap and stacks, e.g. 1GiB): the garbage collector runs more often near it; off = none; GOMEMLIMIT, when set, wins")
+	gcPct := fs.Int("gc-percent", defaultGCPercent, "the garbage collector runs when the heap has grown by this percentage of its live size (Go's GOGC), short of --memory-limit; GOGC, when set, wins")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	shutdown := fs.Duration("shutdown-timeout", 15*time.Second, "how long in-flight requests may take to finish on SIGTERM")
@@ -69,6 +70,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{err.Error()}
 	}
 	if err := setMemoryLimit(*memLimit); err != nil {
+		return err
+	}
+	if err := setGCPercent(*gcPct); err != nil {
 		return err
 	}
 	if cfg.CacheBytes, err = cacheSize(*cache, *memLimit, os.Getenv); err != nil {
