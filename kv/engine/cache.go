@@ -147,10 +147,10 @@ func (c *cache) apply(ups []cacheUpdate) {
 			// ingest writes millions of rows nobody reads soon) must not
 			// push out the hot read set or spend its time on cache churn,
 			// but a key read right after its write should hit.
-			if s.m[string(u.key)] != nil {
-				s.put(string(u.key), u.cell)
+			if n := s.m[string(u.key)]; n != nil {
+				s.refresh(n, u.cell)
 			} else if s.hasRoom(cellCost(len(u.key), u.cell)) {
-				s.put(string(u.key), cloneCell(u.cell)) // not the batch's arena
+				s.add(string(u.key), cloneCell(u.cell)) // not the batch's arena
 			}
 		}
 		s.mu.Unlock()
@@ -159,15 +159,30 @@ func (c *cache) apply(ups []cacheUpdate) {
 
 func (s *cacheShard) put(key string, cell kv.Cell) {
 	if n := s.m[key]; n != nil {
-		s.bytes += len(cell.Value) - len(n.cell.Value)
-		n.cell = cell
-		s.moveFront(n)
+		s.refresh(n, cell)
 	} else {
-		n = &cacheNode{key: key, cell: cell}
-		s.m[key] = n
-		s.bytes += cellCost(len(key), cell)
-		s.pushFront(n)
+		s.add(key, cell)
 	}
+}
+
+// refresh gives a cached key its new cell; add caches a key it does not
+// hold. Both evict from the tail down to the bounds.
+func (s *cacheShard) refresh(n *cacheNode, cell kv.Cell) {
+	s.bytes += len(cell.Value) - len(n.cell.Value)
+	n.cell = cell
+	s.moveFront(n)
+	s.evict()
+}
+
+func (s *cacheShard) add(key string, cell kv.Cell) {
+	n := &cacheNode{key: key, cell: cell}
+	s.m[key] = n
+	s.bytes += cellCost(len(key), cell)
+	s.pushFront(n)
+	s.evict()
+}
+
+func (s *cacheShard) evict() {
 	for len(s.m) > s.maxCells || (s.maxBytes > 0 && s.bytes > s.maxBytes && len(s.m) > 1) {
 		s.remove(s.head.prev)
 	}

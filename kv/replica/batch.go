@@ -42,6 +42,8 @@ type pendingCall[Q, A any] struct {
 	items []Q
 	size  int
 	done  chan callDone[A] // buffered: the sender never blocks
+	// deliver, when set, takes the answer instead of done (enqueue).
+	deliver func(callDone[A])
 }
 
 type callDone[A any] struct {
@@ -86,10 +88,25 @@ func (c *Coordinator) applyCoalesced(ctx context.Context, id string, es []kv.Ent
 	if id == c.self {
 		return c.applyResults(ctx, id, es)
 	}
-	return coalesce(ctx, &c.queuesOf(id).apply, es, entriesSize(es), c.timeout, batchSender[kv.Entry, applyResult]{
+	return coalesce(ctx, &c.queuesOf(id).apply, es, entriesSize(es), c.timeout, c.applySender(id))
+}
+
+// applyQueued is applyCoalesced without a caller waiting: the write is
+// queued for peer id and deliver gets its answer from the call that
+// carries it. False for this node (its engine call blocks).
+func (c *Coordinator) applyQueued(id string, es []kv.Entry, deliver func([]applyResult, error)) bool {
+	if id == c.self {
+		return false
+	}
+	enqueue(&c.queuesOf(id).apply, es, entriesSize(es), c.timeout, c.applySender(id), func(d callDone[applyResult]) { deliver(d.out, d.err) })
+	return true
+}
+
+func (c *Coordinator) applySender(id string) batchSender[kv.Entry, applyResult] {
+	return batchSender[kv.Entry, applyResult]{
 		send: func(ctx context.Context, es []kv.Entry) ([]applyResult, error) { return c.applyResults(ctx, id, es) },
 		sent: func(n int) { c.metrics.peerCalls.Inc(); c.metrics.peerWrites.Add(float64(n)) },
-	})
+	}
 }
 
 // getCoalesced is getFrom for the read path: reads of remote peers share
@@ -125,6 +142,23 @@ func (c *Coordinator) readCoalesced(ctx context.Context, id string, keys [][]byt
 // ride on it.
 func coalesce[Q, A any](ctx context.Context, q *coalescer[Q, A], items []Q, size int, timeout time.Duration, s batchSender[Q, A]) ([]A, error) {
 	p := &pendingCall[Q, A]{items: items, size: size, done: make(chan callDone[A], 1)}
+	q.push(p, timeout, s)
+	select {
+	case d := <-p.done:
+		return d.out, d.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// enqueue queues items on q; deliver gets their answers (on the drainer's
+// goroutine: it must not block).
+func enqueue[Q, A any](q *coalescer[Q, A], items []Q, size int, timeout time.Duration, s batchSender[Q, A], deliver func(callDone[A])) {
+	q.push(&pendingCall[Q, A]{items: items, size: size, deliver: deliver}, timeout, s)
+}
+
+// push queues p and starts a drainer if fewer than maxInflight run.
+func (q *coalescer[Q, A]) push(p *pendingCall[Q, A], timeout time.Duration, s batchSender[Q, A]) {
 	q.mu.Lock()
 	q.queue = append(q.queue, p)
 	start := q.running < maxInflight
@@ -134,12 +168,6 @@ func coalesce[Q, A any](ctx context.Context, q *coalescer[Q, A], items []Q, size
 	q.mu.Unlock()
 	if start {
 		go q.drain(timeout, s)
-	}
-	select {
-	case d := <-p.done:
-		return d.out, d.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
 	}
 }
 
@@ -171,7 +199,11 @@ func (q *coalescer[Q, A]) drain(timeout time.Duration, s batchSender[Q, A]) {
 				d.out = out[off : off+len(p.items) : off+len(p.items)]
 			}
 			off += len(p.items)
-			p.done <- d
+			if p.deliver != nil {
+				p.deliver(d)
+			} else {
+				p.done <- d
+			}
 		}
 	}
 }

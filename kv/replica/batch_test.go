@@ -93,3 +93,50 @@ func concurrently(t *testing.T, n int, fn func(i int) error) {
 		}
 	}
 }
+
+// hintRecorder is a HintStore that remembers which nodes got hints.
+type hintRecorder struct {
+	mu    sync.Mutex
+	nodes map[string]int
+}
+
+func (h *hintRecorder) Add(_ context.Context, node string, es []kv.Entry) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.nodes[node] += len(es)
+	return nil
+}
+
+func (h *hintRecorder) count(node string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.nodes[node]
+}
+
+// A replica whose call fails after the write was acknowledged (its answer
+// arrives on the peer's drainer, after the client was answered) still gets
+// a hint of the write.
+func TestLateFailedWriteIsHinted(t *testing.T) {
+	t.Parallel()
+	tc := newTestCluster(t, 3, 3)
+	hints := &hintRecorder{nodes: map[string]int{}}
+	c := tc.coords[0]
+	c.cfg.Hints = hints
+	// n3 gets the write late, and its answer is lost: the call fails
+	// well after n1 and n2 made the quorum.
+	tc.net.SetDelay("n1:7071", "n3:7071", 300*time.Millisecond)
+	tc.net.SetDrop("n3:7071", "n1:7071", 1)
+	if _, err := c.Put(context.Background(), []byte("k"), []byte("v"), kv.Options{Level: kv.Quorum}); err != nil {
+		t.Fatal(err)
+	}
+	if n := hints.count("n3"); n != 0 {
+		t.Fatalf("n3 was hinted before its call failed (%d entries)", n)
+	}
+	c.Wait()
+	if n := hints.count("n3"); n != 1 {
+		t.Fatalf("n3 got %d hinted entries after its late failure, want 1", n)
+	}
+	if n := hints.count("n2"); n != 0 {
+		t.Fatalf("n2, which acknowledged, got %d hinted entries", n)
+	}
+}

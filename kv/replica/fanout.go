@@ -13,8 +13,9 @@ import (
 )
 
 // This file holds the one quorum fan-out that writes, reads and scans
-// share: a call to each live replica in its own goroutine (counted in
-// Coordinator.bg, so Wait covers it), answers taken in arrival order until
+// share: a call to each live replica (counted in Coordinator.bg, so Wait
+// covers it) in its own goroutine, or queued on a peer's coalescer where
+// the caller gives an async start; answers taken in arrival order until
 // the caller has what it needs or the request's context ends, and the
 // answers still in flight handed to the caller in the background.
 
@@ -48,14 +49,35 @@ type fanout[T any] struct {
 	cancel context.CancelFunc
 	cctx   context.Context
 	call   func(ctx context.Context, id string) (T, error)
+	async  asyncStart[T]
 	spares []string // alive replicas not asked yet (fanOutFirst)
+
+	// mu orders deliveries against releaseEach: once released, answers go
+	// to onLate instead of ch.
+	mu       sync.Mutex
+	onLate   func(reply[T])
+	lateLeft int
 }
+
+// asyncStart starts the call to id without a goroutine of its own and has
+// deliver called once with its answer, on whatever goroutine completes
+// it; deliver does not block. It returns false for a node it does not
+// serve (the fan-out then calls it in a goroutine).
+type asyncStart[T any] func(id string, deliver func(T, error)) bool
 
 // fanOut starts call on every node of ids that the membership sees alive;
 // the others are recorded as down. call must check its answer's shape
 // (returning errBadMessage) so that every reply with a nil err is usable.
 func fanOut[T any](c *Coordinator, ctx context.Context, scope callScope, ids []string, call func(ctx context.Context, id string) (T, error)) *fanout[T] {
-	return newFanout(c, ctx, scope, ids, len(ids), false, call)
+	return newFanout(c, ctx, scope, ids, len(ids), false, call, nil)
+}
+
+// fanOutAsync is fanOut that starts the calls async serves without a
+// goroutine each (a write's calls to peers ride on their coalescers: a
+// goroutine per call, parked until the peer answers, cost more than the
+// call's bookkeeping). The others run in goroutines as with fanOut.
+func fanOutAsync[T any](c *Coordinator, ctx context.Context, scope callScope, ids []string, call func(ctx context.Context, id string) (T, error), async asyncStart[T]) *fanout[T] {
+	return newFanout(c, ctx, scope, ids, len(ids), false, call, async)
 }
 
 // fanOutFirst is fanOut that asks only the first k alive nodes of ids and
@@ -64,11 +86,11 @@ func fanOut[T any](c *Coordinator, ctx context.Context, scope callScope, ids []s
 // inline once the others are sent: a local read takes microseconds, less
 // than a goroutine and a channel hand-off cost.
 func fanOutFirst[T any](c *Coordinator, ctx context.Context, scope callScope, ids []string, k int, call func(ctx context.Context, id string) (T, error)) *fanout[T] {
-	return newFanout(c, ctx, scope, ids, k, true, call)
+	return newFanout(c, ctx, scope, ids, k, true, call, nil)
 }
 
-func newFanout[T any](c *Coordinator, ctx context.Context, scope callScope, ids []string, k int, selfInline bool, call func(ctx context.Context, id string) (T, error)) *fanout[T] {
-	f := &fanout[T]{c: c, ch: make(chan reply[T], len(ids)), status: make(map[string]string, len(ids)), call: call}
+func newFanout[T any](c *Coordinator, ctx context.Context, scope callScope, ids []string, k int, selfInline bool, call func(ctx context.Context, id string) (T, error), async asyncStart[T]) *fanout[T] {
+	f := &fanout[T]{c: c, ch: make(chan reply[T], len(ids)), status: make(map[string]string, len(ids)), call: call, async: async}
 	if scope == outliveRequest {
 		f.cctx, f.cancel = c.detached(ctx)
 	} else {
@@ -100,11 +122,37 @@ func (f *fanout[T]) start(id string) {
 	delete(f.status, id)
 	f.sent++
 	f.c.bg.Add(1)
+	if f.async != nil && f.async(id, func(v T, err error) {
+		f.deliver(reply[T]{node: id, val: v, err: err})
+		f.c.bg.Done()
+	}) {
+		return
+	}
 	go func() {
 		defer f.c.bg.Done()
 		v, err := f.call(f.cctx, id)
-		f.ch <- reply[T]{node: id, val: v, err: err}
+		f.deliver(reply[T]{node: id, val: v, err: err})
 	}()
+}
+
+// deliver hands one call's answer to the caller, or to onLate once the
+// caller has released the fan-out with releaseEach. It never blocks: ch
+// has room for every call.
+func (f *fanout[T]) deliver(r reply[T]) {
+	f.mu.Lock()
+	late := f.onLate
+	if late == nil {
+		f.ch <- r
+		f.mu.Unlock()
+		return
+	}
+	f.lateLeft--
+	last := f.lateLeft == 0
+	f.mu.Unlock()
+	late(r)
+	if last {
+		f.cancel()
+	}
 }
 
 // more asks the next spare replica; false when none is left.
@@ -213,6 +261,30 @@ func (f *fanout[T]) release(late func(rest []reply[T])) {
 		}
 		late(rest)
 	}()
+}
+
+// releaseEach is release for answers that need no company: each answer
+// still to come is handed to late as it arrives, on the goroutine that
+// delivers it (late must not block), and no goroutine waits for them.
+func (f *fanout[T]) releaseEach(late func(reply[T])) {
+	f.mu.Lock()
+	pending := f.pending()
+	f.got = f.sent
+	var arrived []reply[T]
+	for len(f.ch) > 0 {
+		arrived = append(arrived, <-f.ch)
+	}
+	left := pending - len(arrived)
+	if left > 0 {
+		f.onLate, f.lateLeft = late, left
+	}
+	f.mu.Unlock()
+	for _, r := range arrived {
+		late(r)
+	}
+	if left == 0 {
+		f.cancel()
+	}
 }
 
 // statusLine describes the owners' answers for an error message.

@@ -162,12 +162,14 @@ type retryEntry struct {
 //     that it is stored nowhere.
 func (c *Coordinator) writeAttempt(ctx context.Context, rs replicaSet, es []kv.Entry, o kv.Options, need int, ordered bool) ([]retryEntry, error) {
 	ids := append(append([]string(nil), rs.owners...), rs.extras...)
-	f := fanOut(c, ctx, outliveRequest, ids, func(ctx context.Context, id string) ([]applyResult, error) {
+	f := fanOutAsync(c, ctx, outliveRequest, ids, func(ctx context.Context, id string) ([]applyResult, error) {
 		res, err := c.applyCoalesced(ctx, id, es)
 		if err == nil && len(res) != len(es) {
 			err = errBadMessage
 		}
 		return res, err
+	}, func(id string, deliver func([]applyResult, error)) bool {
+		return c.applyQueued(id, es, deliver) // the drainer checks each answer's length
 	})
 	var down []string
 	for _, id := range ids {
@@ -221,18 +223,21 @@ func (c *Coordinator) writeAttempt(ctx context.Context, rs replicaSet, es []kv.E
 
 // releaseWrite lets the replicas that have not answered complete in the
 // background; those that fail after the client was answered get a hint
-// too.
+// too (in a goroutine: the answer may arrive on a peer's drainer).
 func (c *Coordinator) releaseWrite(f *fanout[[]applyResult], rs replicaSet, es []kv.Entry, o kv.Options) {
 	if f.pending() == 0 {
 		f.release(nil)
 		return
 	}
-	f.release(func(rest []reply[[]applyResult]) {
-		for _, r := range rest {
-			if r.err != nil {
-				c.hint(context.Background(), rs, r.node, es, o)
-			}
+	f.releaseEach(func(r reply[[]applyResult]) {
+		if r.err == nil {
+			return
 		}
+		c.bg.Add(1)
+		go func() {
+			defer c.bg.Done()
+			c.hint(context.Background(), rs, r.node, es, o)
+		}()
 	})
 }
 
