@@ -65,7 +65,11 @@ func (e *Engine) resolve(live []*op) (*txResult, []change, error) {
 		return nil, nil, err
 	}
 	defer tx.Rollback()
-	ov := &overlay{mem: e.mem.Load(), base: tx.Bucket(dataBucket), pending: make(map[string]int)}
+	keys := 0
+	for _, o := range live {
+		keys += o.size()
+	}
+	ov := &overlay{mem: e.mem.Load(), base: tx.Bucket(dataBucket), pending: make(map[string]int, keys), changes: make([]change, 0, keys)}
 	t, err := e.applyOps(ov, live)
 	if err != nil {
 		return nil, nil, err

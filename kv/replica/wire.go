@@ -149,7 +149,13 @@ func (d *decoder) done() error {
 // Messages.
 
 func encodeEntries(es []kv.Entry) []byte {
-	var e encoder
+	// Sized up front: growing the buffer copied a 1 KiB write's value
+	// several times.
+	n := binary.MaxVarintLen64
+	for _, en := range es {
+		n += len(en.Key) + len(en.Cell.Value) + len(en.Cell.Version.Node) + 2*binary.MaxVarintLen64 + 10
+	}
+	e := encoder{b: make([]byte, 0, n)}
 	e.entries(es)
 	return e.b
 }
@@ -180,7 +186,11 @@ func decodeKeys(b []byte) ([][]byte, error) {
 }
 
 func encodeCells(cs []kv.Cell) []byte {
-	var e encoder
+	n := binary.MaxVarintLen64
+	for _, c := range cs {
+		n += len(c.Value) + len(c.Version.Node) + binary.MaxVarintLen64 + 10
+	}
+	e := encoder{b: make([]byte, 0, n)}
 	e.uvarint(uint64(len(cs)))
 	for _, c := range cs {
 		e.cell(c)
