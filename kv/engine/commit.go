@@ -41,9 +41,20 @@ type op struct {
 	applied []bool
 	err     error
 	done    chan struct{}
+	// notify, when set, is called instead of closing done (ApplyAsync).
+	notify func(applied []bool, err error)
 }
 
 func (o *op) size() int { return len(o.keys) }
+
+// finish wakes o's caller once applied and err hold its outcome.
+func (o *op) finish() {
+	if o.notify != nil {
+		o.notify(o.applied, o.err)
+		return
+	}
+	close(o.done)
+}
 
 // Apply stores each entry iff its version is newer than what its key holds
 // (last write wins; a tombstone is an entry with Cell.Tombstone set). It
@@ -56,6 +67,33 @@ func (o *op) size() int { return len(o.keys) }
 // nothing. If ctx ends first, Apply returns ctx.Err(); the entries may or
 // may not have been stored (see the package doc).
 func (e *Engine) Apply(ctx context.Context, entries ...kv.Entry) ([]bool, error) {
+	o, err := e.newApply(ctx, entries)
+	if err != nil {
+		return nil, err
+	}
+	o.done = make(chan struct{})
+	if err := e.submit(ctx, o); err != nil {
+		return nil, err
+	}
+	return o.applied, nil
+}
+
+// ApplyAsync is Apply without a goroutine waiting for the commit: it
+// returns at once, and done gets Apply's outcome later, on the engine's
+// committer goroutine, so done must not block (the next commit waits for
+// it). An error returned here is one Apply would return before queueing
+// (done is then never called).
+func (e *Engine) ApplyAsync(ctx context.Context, done func(applied []bool, err error), entries ...kv.Entry) error {
+	o, err := e.newApply(ctx, entries)
+	if err != nil {
+		return err
+	}
+	o.notify = done
+	return e.enqueue(o)
+}
+
+// newApply checks entries and builds their op.
+func (e *Engine) newApply(ctx context.Context, entries []kv.Entry) (*op, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -87,7 +125,6 @@ func (e *Engine) Apply(ctx context.Context, entries ...kv.Entry) ([]bool, error)
 		keys:  make([][]byte, len(entries)),
 		encs:  make([][]byte, len(entries)),
 		cells: make([]kv.Cell, len(entries)),
-		done:  make(chan struct{}),
 	}
 	for i := range entries {
 		ent := &entries[i]
@@ -110,10 +147,7 @@ func (e *Engine) Apply(ctx context.Context, entries ...kv.Entry) ([]bool, error)
 		}
 		o.cells[i] = cell
 	}
-	if err := e.submit(ctx, o); err != nil {
-		return nil, err
-	}
-	return o.applied, nil
+	return o, nil
 }
 
 // Purge physically removes the tombstones of keys whose stored cell is
@@ -145,22 +179,16 @@ func (e *Engine) purge(ctx context.Context, keys [][]byte, versions []kv.Version
 
 // submit queues o and waits for its commit or for ctx.
 func (e *Engine) submit(ctx context.Context, o *op) error {
-	if e.isClosed.Load() {
-		return kv.ErrClosed
-	}
 	if o.size() == 0 {
+		if e.isClosed.Load() {
+			return kv.ErrClosed
+		}
 		o.applied = []bool{}
 		return nil
 	}
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		return kv.ErrClosed
+	if err := e.enqueue(o); err != nil {
+		return err
 	}
-	e.queue = append(e.queue, o)
-	e.queued += o.size()
-	e.mu.Unlock()
-	e.signal()
 	select {
 	case <-o.done:
 		return o.err
@@ -172,6 +200,29 @@ func (e *Engine) submit(ctx context.Context, o *op) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// enqueue hands o to the committer, which finishes it. An op of no entries
+// is finished at once.
+func (e *Engine) enqueue(o *op) error {
+	if e.isClosed.Load() {
+		return kv.ErrClosed
+	}
+	if o.size() == 0 {
+		o.applied = []bool{}
+		o.finish()
+		return nil
+	}
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return kv.ErrClosed
+	}
+	e.queue = append(e.queue, o)
+	e.queued += o.size()
+	e.mu.Unlock()
+	e.signal()
+	return nil
 }
 
 func (e *Engine) signal() {
@@ -308,7 +359,7 @@ func (e *Engine) committed(live []*op, t *txResult) {
 	e.commits.Add(1)
 	e.writes.Add(t.writes)
 	for _, o := range live {
-		close(o.done)
+		o.finish()
 	}
 }
 
@@ -319,7 +370,7 @@ func dropCancelled(batch []*op) []*op {
 	for _, o := range batch {
 		if err := o.ctx.Err(); err != nil {
 			o.err = err
-			close(o.done)
+			o.finish()
 			continue
 		}
 		live = append(live, o)
@@ -339,7 +390,7 @@ func (e *Engine) failBatch(live []*op, err error) {
 	e.log.Error("commit failed", "ops", len(live), "err", err)
 	for _, o := range live {
 		o.applied, o.err = nil, err
-		close(o.done)
+		o.finish()
 	}
 }
 

@@ -108,3 +108,54 @@ func TestBusyBatchDelaySparesALoneWriter(t *testing.T) {
 		t.Fatalf("%d commits, want 20", got)
 	}
 }
+
+// ApplyAsync hands Apply's outcome to its callback once the batch is
+// committed: the write is readable by then, a stale version is reported
+// as not applied, a failed commit as its error, and a closed engine
+// refuses at once.
+func TestApplyAsync(t *testing.T) {
+	t.Parallel()
+	var failNext atomic.Bool
+	e := openForTest(t, Config{NoSync: true, TestingBeforeCommit: func() error {
+		if failNext.CompareAndSwap(true, false) {
+			return fmt.Errorf("disk on fire")
+		}
+		return nil
+	}})
+	type outcome struct {
+		applied []bool
+		err     error
+		visible bool // the first entry was readable when done ran
+	}
+	apply := func(es ...kv.Entry) outcome {
+		t.Helper()
+		ch := make(chan outcome, 1)
+		err := e.ApplyAsync(context.Background(), func(applied []bool, err error) {
+			c, gerr := e.Get(context.Background(), es[0].Key)
+			ch <- outcome{applied, err, gerr == nil && c.Version == es[0].Cell.Version}
+		}, es...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return <-ch
+	}
+	newer := entry("k")
+	newer.Cell.Version.TS = 2
+	if o := apply(newer, entry("j")); o.err != nil || len(o.applied) != 2 || !o.applied[0] || !o.applied[1] || !o.visible {
+		t.Fatalf("first write: %+v, want both applied and visible", o)
+	}
+	if o := apply(entry("k")); o.err != nil || len(o.applied) != 1 || o.applied[0] {
+		t.Fatalf("an older version: %+v, want not applied", o)
+	}
+	failNext.Store(true)
+	if o := apply(entry("f")); o.err == nil || o.visible {
+		t.Fatalf("a failed commit: %+v, want its error and nothing stored", o)
+	}
+	if err := e.ApplyAsync(context.Background(), func([]bool, error) { t.Error("done called for a refused call") }, kv.Entry{Key: []byte("z")}); err == nil {
+		t.Fatal("an entry without a version was queued")
+	}
+	e.Close()
+	if err := e.ApplyAsync(context.Background(), func([]bool, error) { t.Error("done called after Close") }, entry("late")); err != kv.ErrClosed {
+		t.Fatalf("ApplyAsync after Close: %v, want kv.ErrClosed", err)
+	}
+}

@@ -93,13 +93,9 @@ func (c *Coordinator) applyCoalesced(ctx context.Context, id string, es []kv.Ent
 
 // applyQueued is applyCoalesced without a caller waiting: the write is
 // queued for peer id and deliver gets its answer from the call that
-// carries it. False for this node (its engine call blocks).
-func (c *Coordinator) applyQueued(id string, es []kv.Entry, deliver func([]applyResult, error)) bool {
-	if id == c.self {
-		return false
-	}
+// carries it.
+func (c *Coordinator) applyQueued(id string, es []kv.Entry, deliver func([]applyResult, error)) {
 	enqueue(&c.queuesOf(id).apply, es, entriesSize(es), c.timeout, c.applySender(id), func(d callDone[applyResult]) { deliver(d.out, d.err) })
-	return true
 }
 
 func (c *Coordinator) applySender(id string) batchSender[kv.Entry, applyResult] {

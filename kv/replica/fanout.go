@@ -63,7 +63,7 @@ type fanout[T any] struct {
 // deliver called once with its answer, on whatever goroutine completes
 // it; deliver does not block. It returns false for a node it does not
 // serve (the fan-out then calls it in a goroutine).
-type asyncStart[T any] func(id string, deliver func(T, error)) bool
+type asyncStart[T any] func(ctx context.Context, id string, deliver func(T, error)) bool
 
 // fanOut starts call on every node of ids that the membership sees alive;
 // the others are recorded as down. call must check its answer's shape
@@ -122,7 +122,7 @@ func (f *fanout[T]) start(id string) {
 	delete(f.status, id)
 	f.sent++
 	f.c.bg.Add(1)
-	if f.async != nil && f.async(id, func(v T, err error) {
+	if f.async != nil && f.async(f.cctx, id, func(v T, err error) {
 		f.deliver(reply[T]{node: id, val: v, err: err})
 		f.c.bg.Done()
 	}) {

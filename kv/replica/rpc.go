@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/grafo/grafo/kv"
 	"github.com/grafo/grafo/kv/ring"
@@ -141,6 +142,43 @@ func (c *Coordinator) applyLocal(ctx context.Context, es []kv.Entry) ([]applyRes
 	if err != nil {
 		return nil, err
 	}
+	return c.localResults(ctx, es, applied)
+}
+
+// asyncLocal is an engine that can apply without a goroutine waiting
+// (engine.Engine.ApplyAsync).
+type asyncLocal interface {
+	ApplyAsync(ctx context.Context, done func(applied []bool, err error), entries ...kv.Entry) error
+}
+
+// applyLocalAsync is applyLocal that returns at once and hands its outcome
+// to deliver later; false (nothing done) when the engine cannot.
+func (c *Coordinator) applyLocalAsync(ctx context.Context, es []kv.Entry, deliver func([]applyResult, error)) bool {
+	a, ok := c.cfg.Local.(asyncLocal)
+	if !ok {
+		return false
+	}
+	err := a.ApplyAsync(ctx, func(applied []bool, err error) {
+		switch {
+		case err != nil:
+			deliver(nil, err)
+		case !slices.Contains(applied, false):
+			rs, _ := c.localResults(ctx, es, applied) // no engine read
+			deliver(rs, nil)
+		default:
+			// The engine's committer calls this: the read of what it
+			// holds instead runs in a goroutine of its own.
+			go func() { deliver(c.localResults(ctx, es, applied)) }()
+		}
+	}, es...)
+	if err != nil {
+		deliver(nil, err)
+	}
+	return true
+}
+
+// localResults turns the engine's applied flags into applyResults.
+func (c *Coordinator) localResults(ctx context.Context, es []kv.Entry, applied []bool) ([]applyResult, error) {
 	rs := make([]applyResult, len(es))
 	var idx []int
 	var keys [][]byte

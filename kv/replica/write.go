@@ -168,8 +168,12 @@ func (c *Coordinator) writeAttempt(ctx context.Context, rs replicaSet, es []kv.E
 			err = errBadMessage
 		}
 		return res, err
-	}, func(id string, deliver func([]applyResult, error)) bool {
-		return c.applyQueued(id, es, deliver) // the drainer checks each answer's length
+	}, func(ctx context.Context, id string, deliver func([]applyResult, error)) bool {
+		if id == c.self {
+			return c.applyLocalAsync(ctx, es, deliver)
+		}
+		c.applyQueued(id, es, deliver) // the drainer checks each answer's length
+		return true
 	})
 	var down []string
 	for _, id := range ids {
