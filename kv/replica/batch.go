@@ -123,14 +123,34 @@ func (c *Coordinator) readCoalesced(ctx context.Context, id string, keys [][]byt
 	if id == c.self {
 		return c.cfg.Local.GetMany(ctx, keys)
 	}
-	cells, err := coalesce(ctx, q, keys, keysSize(keys), c.timeout, batchSender[[]byte, kv.Cell]{
-		send: func(ctx context.Context, keys [][]byte) ([]kv.Cell, error) { return c.getRemote(ctx, id, method, keys) },
-		sent: func(n int) { calls.Inc(); reads.Add(float64(n)) },
-	})
+	cells, err := coalesce(ctx, q, keys, keysSize(keys), c.timeout, c.readSender(id, method, calls, reads))
 	if err != nil {
 		return nil, err
 	}
 	return cells, c.checkAhead(id, cells)
+}
+
+// readQueued is getCoalesced (digestCoalesced if digest) for peer id
+// without a caller waiting: deliver gets the answer from the call that
+// carries the read, on the coalescer's drainer.
+func (c *Coordinator) readQueued(id string, keys [][]byte, digest bool, deliver func([]kv.Cell, error)) {
+	q, method, calls, reads := &c.queuesOf(id).get, methodGet, c.metrics.readCalls, c.metrics.readKeys
+	if digest {
+		q, method, calls, reads = &c.queuesOf(id).digest, methodDigest, c.metrics.digestCalls, c.metrics.digestKeys
+	}
+	enqueue(q, keys, keysSize(keys), c.timeout, c.readSender(id, method, calls, reads), func(d callDone[kv.Cell]) {
+		if d.err == nil {
+			d.err = c.checkAhead(id, d.out)
+		}
+		deliver(d.out, d.err)
+	})
+}
+
+func (c *Coordinator) readSender(id, method string, calls, reads prometheus.Counter) batchSender[[]byte, kv.Cell] {
+	return batchSender[[]byte, kv.Cell]{
+		send: func(ctx context.Context, keys [][]byte) ([]kv.Cell, error) { return c.getRemote(ctx, id, method, keys) },
+		sent: func(n int) { calls.Inc(); reads.Add(float64(n)) },
+	}
 }
 
 // coalesce queues items on q and waits for the call that carries them.

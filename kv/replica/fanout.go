@@ -80,13 +80,13 @@ func fanOutAsync[T any](c *Coordinator, ctx context.Context, scope callScope, id
 	return newFanout(c, ctx, scope, ids, len(ids), false, call, async)
 }
 
-// fanOutFirst is fanOut that asks only the first k alive nodes of ids and
-// keeps the others as spares for more: a read that needs R answers asks
-// R replicas, not N. This node's own call, when it is among them, runs
-// inline once the others are sent: a local read takes microseconds, less
-// than a goroutine and a channel hand-off cost.
-func fanOutFirst[T any](c *Coordinator, ctx context.Context, scope callScope, ids []string, k int, call func(ctx context.Context, id string) (T, error)) *fanout[T] {
-	return newFanout(c, ctx, scope, ids, k, true, call, nil)
+// fanOutFirst is fanOutAsync that asks only the first k alive nodes of
+// ids and keeps the others as spares for more: a read that needs R answers
+// asks R replicas, not N. This node's own call, when it is among them,
+// runs inline once the others are sent: a local read takes microseconds,
+// less than a goroutine and a channel hand-off cost.
+func fanOutFirst[T any](c *Coordinator, ctx context.Context, scope callScope, ids []string, k int, call func(ctx context.Context, id string) (T, error), async asyncStart[T]) *fanout[T] {
+	return newFanout(c, ctx, scope, ids, k, true, call, async)
 }
 
 func newFanout[T any](c *Coordinator, ctx context.Context, scope callScope, ids []string, k int, selfInline bool, call func(ctx context.Context, id string) (T, error), async asyncStart[T]) *fanout[T] {

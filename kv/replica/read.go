@@ -91,6 +91,21 @@ func (c *Coordinator) readGroup(ctx context.Context, rs replicaSet, keys [][]byt
 			c.readLatency.observe(time.Since(t))
 		}
 		return cells, err
+	}, func(ctx context.Context, id string, deliver func([]kv.Cell, error)) bool {
+		if id == c.self {
+			return false
+		}
+		t := time.Now()
+		c.readQueued(id, keys, slices.Contains(digests, id), func(cells []kv.Cell, err error) {
+			if err == nil && len(cells) != len(keys) {
+				err = errBadMessage
+			}
+			if err == nil {
+				c.readLatency.observe(time.Since(t))
+			}
+			deliver(cells, err)
+		})
+		return true
 	})
 	answers, ctxErr := f.collectSpeculative(ctx, need, c.readLatency.speculateAfter())
 	if ctxErr != nil {
