@@ -196,11 +196,13 @@ echo
 get() { awk -F'\t' -v s="$1" -v d="$2" -v o="$3" -v z="$4" -v c="$5" '$1 == s && index($2, d) && $3 == o && $4 == z { print $c }' "$median"; }
 for size in $SIZES; do
   for g in "Grafo 3 nodes" "Grafo 3 nodes, before"; do
-    on etcd && [ -n "$(get "$g" HTTP set "$size" 5)" ] || continue
-    for op in set get; do
-      awk -v g="$(get "$g" HTTP "$op" "$size" 5)" -v e="$(get "etcd 3 members" raft "$op" "$size" 5)" \
-          -v gc="$(get "$g" HTTP "$op" "$size" 8)" -v ec="$(get "etcd 3 members" raft "$op" "$size" 8)" -v z="$size" -v o="$op" -v n="$g" 'BEGIN {
-        printf "%s B %s: %s HTTP quorum / etcd = %.2fx ops/s (target >= 2), %.2fx CPU per op (target <= 0.5)\n", z, toupper(o), n, g/e, gc/ec }'
+    for f in HTTP RESP; do
+      on etcd && [ -n "$(get "$g" "$f" set "$size" 5)" ] || continue
+      for op in set get; do
+        awk -v g="$(get "$g" "$f" "$op" "$size" 5)" -v e="$(get "etcd 3 members" raft "$op" "$size" 5)" \
+            -v gc="$(get "$g" "$f" "$op" "$size" 8)" -v ec="$(get "etcd 3 members" raft "$op" "$size" 8)" -v z="$size" -v o="$op" -v n="$g" -v f="$f" 'BEGIN {
+          printf "%s B %s: %s %s quorum / etcd = %.2fx ops/s (target >= 2), %.2fx CPU per op (target <= 0.5)\n", z, toupper(o), n, f, g/e, gc/ec }'
+      done
     done
   done
   if on redis && on grafo1; then awk -v gs="$(get "Grafo 1 node" RESP set "$size" 5)" -v ra="$(get Redis always set "$size" 5)" \
