@@ -69,20 +69,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := envFlags(fs); err != nil {
 		return usageError{err.Error()}
 	}
-	if err := setMemoryLimit(*memLimit); err != nil {
+	if err := resourceFlags(&cfg, *memLimit, *gcPct, *cache); err != nil {
 		return err
-	}
-	if err := setGCPercent(*gcPct); err != nil {
-		return err
-	}
-	if cfg.CacheBytes, err = cacheSize(*cache, *memLimit, os.Getenv); err != nil {
-		return usageError{err.Error()}
-	}
-	switch {
-	case cfg.CommitWait < 0:
-		return usageError{fmt.Sprintf("--commit-wait %v: negative", cfg.CommitWait)}
-	case cfg.CommitWait == 0:
-		cfg.CommitWait = -1 // the flag's 0 is "never"; the config's is "default"
 	}
 	cfg.Join = join
 	cfg.Peers = peers
@@ -171,4 +159,27 @@ func probeFaultFile(path string) func() error {
 		}
 		return nil
 	}
+}
+
+// resourceFlags applies the flags that size the node's memory and disk
+// work: the memory limit and the collector's target to the process, the
+// cache and the commit wait to cfg.
+func resourceFlags(cfg *server.Config, memLimit string, gcPct int, cache string) error {
+	if err := setMemoryLimit(memLimit); err != nil {
+		return err
+	}
+	if err := setGCPercent(gcPct); err != nil {
+		return err
+	}
+	var err error
+	if cfg.CacheBytes, err = cacheSize(cache, memLimit, os.Getenv); err != nil {
+		return usageError{err.Error()}
+	}
+	switch {
+	case cfg.CommitWait < 0:
+		return usageError{fmt.Sprintf("--commit-wait %v: negative", cfg.CommitWait)}
+	case cfg.CommitWait == 0:
+		cfg.CommitWait = -1 // the flag's 0 is "never"; the config's is "default"
+	}
+	return nil
 }
