@@ -222,3 +222,34 @@ func BenchmarkLocalGet(b *testing.B) {
 		}
 	}
 }
+
+// A peer's read answer with a version from the far future is refused
+// (its cell may have been planted behind the replication protocol's
+// back): it does not count toward R, and this node's clock does not
+// follow it.
+func TestReadAnswerFarAheadRefused(t *testing.T) {
+	t.Parallel()
+	tc := newTestCluster(t, 3, 3)
+	ctx := context.Background()
+	key := []byte("k")
+	if _, err := tc.coords[0].Put(ctx, key, []byte("mine"), kv.Options{Level: kv.All}); err != nil {
+		t.Fatal(err)
+	}
+	far := kv.Version{TS: kv.PhysicalTS(time.Now().Add(2 * DefaultMaxClockSkew)), Node: "evil"}
+	for _, e := range tc.engines[1:] {
+		if _, err := e.Apply(ctx, kv.Entry{Key: key, Cell: kv.Cell{Value: []byte("planted"), Version: far}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := tc.coords[0]
+	cl, err := c.Get(ctx, key, kv.Options{Level: kv.Quorum})
+	if !errors.Is(err, kv.ErrUnavailable) {
+		t.Fatalf("a quorum read whose peers both answer from the far future: %q, %v; want unavailable", cl.Value, err)
+	}
+	if n := testutil.ToFloat64(c.metrics.versionsRefused); n < 2 {
+		t.Fatalf("versions refused = %v, want both peers' answers", n)
+	}
+	if v := c.Clock().Now(); v.TS > kv.PhysicalTS(time.Now().Add(time.Second)) {
+		t.Fatalf("clock dragged ahead: %v", v)
+	}
+}
