@@ -31,8 +31,10 @@ type peerQueues struct {
 }
 
 // coalescer queues requests of items Q, answered one A per item, for the
-// next call to one peer.
+// next call to one peer, which s makes (bounded by timeout).
 type coalescer[Q, A any] struct {
+	s       batchSender[Q, A]
+	timeout time.Duration
 	mu      sync.Mutex
 	queue   []*pendingCall[Q, A]
 	running int
@@ -77,9 +79,22 @@ func keysSize(keys [][]byte) int {
 func (c *Coordinator) queuesOf(id string) *peerQueues {
 	v, ok := c.peers.Load(id)
 	if !ok {
-		v, _ = c.peers.LoadOrStore(id, &peerQueues{})
+		v, _ = c.peers.LoadOrStore(id, c.newPeerQueues(id))
 	}
 	return v.(*peerQueues)
+}
+
+// newPeerQueues builds peer id's coalescers, each with the call it makes.
+func (c *Coordinator) newPeerQueues(id string) *peerQueues {
+	q := &peerQueues{}
+	q.apply.s = batchSender[kv.Entry, applyResult]{
+		send: func(ctx context.Context, es []kv.Entry) ([]applyResult, error) { return c.applyResults(ctx, id, es) },
+		sent: func(n int) { c.metrics.peerCalls.Inc(); c.metrics.peerWrites.Add(float64(n)) },
+	}
+	q.get.s = c.readSender(id, methodGet, c.metrics.readCalls, c.metrics.readKeys)
+	q.digest.s = c.readSender(id, methodDigest, c.metrics.digestCalls, c.metrics.digestKeys)
+	q.apply.timeout, q.get.timeout, q.digest.timeout = c.timeout, c.timeout, c.timeout
+	return q
 }
 
 // applyCoalesced is applyResults for the write path: remote peers get
@@ -88,42 +103,36 @@ func (c *Coordinator) applyCoalesced(ctx context.Context, id string, es []kv.Ent
 	if id == c.self {
 		return c.applyResults(ctx, id, es)
 	}
-	return coalesce(ctx, &c.queuesOf(id).apply, es, entriesSize(es), c.timeout, c.applySender(id))
+	return coalesce(ctx, &c.queuesOf(id).apply, es, entriesSize(es))
 }
 
 // applyQueued is applyCoalesced without a caller waiting: the write is
 // queued for peer id and deliver gets its answer from the call that
 // carries it.
 func (c *Coordinator) applyQueued(id string, es []kv.Entry, deliver func([]applyResult, error)) {
-	enqueue(&c.queuesOf(id).apply, es, entriesSize(es), c.timeout, c.applySender(id), func(d callDone[applyResult]) { deliver(d.out, d.err) })
-}
-
-func (c *Coordinator) applySender(id string) batchSender[kv.Entry, applyResult] {
-	return batchSender[kv.Entry, applyResult]{
-		send: func(ctx context.Context, es []kv.Entry) ([]applyResult, error) { return c.applyResults(ctx, id, es) },
-		sent: func(n int) { c.metrics.peerCalls.Inc(); c.metrics.peerWrites.Add(float64(n)) },
-	}
+	enqueue(&c.queuesOf(id).apply, es, entriesSize(es), func(d callDone[applyResult]) { deliver(d.out, d.err) })
 }
 
 // getCoalesced is getFrom for the read path: reads of remote peers share
 // calls; each caller checks the versions of its own keys only, so one
 // bad cell fails only the reads that asked for it.
 func (c *Coordinator) getCoalesced(ctx context.Context, id string, keys [][]byte) ([]kv.Cell, error) {
-	return c.readCoalesced(ctx, id, keys, &c.queuesOf(id).get, methodGet, c.metrics.readCalls, c.metrics.readKeys)
+	return c.readCoalesced(ctx, id, keys, func(q *peerQueues) *coalescer[[]byte, kv.Cell] { return &q.get })
 }
 
 // digestCoalesced is getCoalesced for versions only (digest.go): the
 // cells a peer returns have no values.
 func (c *Coordinator) digestCoalesced(ctx context.Context, id string, keys [][]byte) ([]kv.Cell, error) {
-	return c.readCoalesced(ctx, id, keys, &c.queuesOf(id).digest, methodDigest, c.metrics.digestCalls, c.metrics.digestKeys)
+	return c.readCoalesced(ctx, id, keys, func(q *peerQueues) *coalescer[[]byte, kv.Cell] { return &q.digest })
 }
 
-// readCoalesced reads this node's engine directly, a peer through q.
-func (c *Coordinator) readCoalesced(ctx context.Context, id string, keys [][]byte, q *coalescer[[]byte, kv.Cell], method string, calls, reads prometheus.Counter) ([]kv.Cell, error) {
+// readCoalesced reads this node's engine directly, a peer through the
+// coalescer which picks.
+func (c *Coordinator) readCoalesced(ctx context.Context, id string, keys [][]byte, which func(*peerQueues) *coalescer[[]byte, kv.Cell]) ([]kv.Cell, error) {
 	if id == c.self {
 		return c.cfg.Local.GetMany(ctx, keys)
 	}
-	cells, err := coalesce(ctx, q, keys, keysSize(keys), c.timeout, c.readSender(id, method, calls, reads))
+	cells, err := coalesce(ctx, which(c.queuesOf(id)), keys, keysSize(keys))
 	if err != nil {
 		return nil, err
 	}
@@ -134,11 +143,12 @@ func (c *Coordinator) readCoalesced(ctx context.Context, id string, keys [][]byt
 // without a caller waiting: deliver gets the answer from the call that
 // carries the read, on the coalescer's drainer.
 func (c *Coordinator) readQueued(id string, keys [][]byte, digest bool, deliver func([]kv.Cell, error)) {
-	q, method, calls, reads := &c.queuesOf(id).get, methodGet, c.metrics.readCalls, c.metrics.readKeys
+	pq := c.queuesOf(id)
+	q := &pq.get
 	if digest {
-		q, method, calls, reads = &c.queuesOf(id).digest, methodDigest, c.metrics.digestCalls, c.metrics.digestKeys
+		q = &pq.digest
 	}
-	enqueue(q, keys, keysSize(keys), c.timeout, c.readSender(id, method, calls, reads), func(d callDone[kv.Cell]) {
+	enqueue(q, keys, keysSize(keys), func(d callDone[kv.Cell]) {
 		if d.err == nil {
 			d.err = c.checkAhead(id, d.out)
 		}
@@ -156,9 +166,9 @@ func (c *Coordinator) readSender(id, method string, calls, reads prometheus.Coun
 // coalesce queues items on q and waits for the call that carries them.
 // The call runs detached from ctx (bounded by timeout): others' requests
 // ride on it.
-func coalesce[Q, A any](ctx context.Context, q *coalescer[Q, A], items []Q, size int, timeout time.Duration, s batchSender[Q, A]) ([]A, error) {
+func coalesce[Q, A any](ctx context.Context, q *coalescer[Q, A], items []Q, size int) ([]A, error) {
 	p := &pendingCall[Q, A]{items: items, size: size, done: make(chan callDone[A], 1)}
-	q.push(p, timeout, s)
+	q.push(p)
 	select {
 	case d := <-p.done:
 		return d.out, d.err
@@ -169,12 +179,12 @@ func coalesce[Q, A any](ctx context.Context, q *coalescer[Q, A], items []Q, size
 
 // enqueue queues items on q; deliver gets their answers (on the drainer's
 // goroutine: it must not block).
-func enqueue[Q, A any](q *coalescer[Q, A], items []Q, size int, timeout time.Duration, s batchSender[Q, A], deliver func(callDone[A])) {
-	q.push(&pendingCall[Q, A]{items: items, size: size, deliver: deliver}, timeout, s)
+func enqueue[Q, A any](q *coalescer[Q, A], items []Q, size int, deliver func(callDone[A])) {
+	q.push(&pendingCall[Q, A]{items: items, size: size, deliver: deliver})
 }
 
 // push queues p and starts a drainer if fewer than maxInflight run.
-func (q *coalescer[Q, A]) push(p *pendingCall[Q, A], timeout time.Duration, s batchSender[Q, A]) {
+func (q *coalescer[Q, A]) push(p *pendingCall[Q, A]) {
 	q.mu.Lock()
 	q.queue = append(q.queue, p)
 	start := q.running < maxInflight
@@ -183,12 +193,12 @@ func (q *coalescer[Q, A]) push(p *pendingCall[Q, A], timeout time.Duration, s ba
 	}
 	q.mu.Unlock()
 	if start {
-		go q.drain(timeout, s)
+		go q.drain()
 	}
 }
 
 // drain sends queued requests until the queue is empty.
-func (q *coalescer[Q, A]) drain(timeout time.Duration, s batchSender[Q, A]) {
+func (q *coalescer[Q, A]) drain() {
 	for {
 		batch, size := q.take()
 		if batch == nil {
@@ -201,9 +211,9 @@ func (q *coalescer[Q, A]) drain(timeout time.Duration, s batchSender[Q, A]) {
 				items = append(items, p.items...)
 			}
 		}
-		s.sent(len(batch))
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		out, err := s.send(ctx, items)
+		q.s.sent(len(batch))
+		ctx, cancel := context.WithTimeout(context.Background(), q.timeout)
+		out, err := q.s.send(ctx, items)
 		cancel()
 		if err == nil && len(out) != len(items) {
 			err = errBadMessage
