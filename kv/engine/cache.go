@@ -8,8 +8,17 @@ import (
 	"github.com/grafo/grafo/kv"
 )
 
-// cache is a bounded, sharded LRU of decoded cells. A nil *cache is a
-// disabled cache: every method is a no-op or a miss.
+// cache is a bounded, sharded LRU of decoded cells with TinyLFU admission
+// for reads. A nil *cache is a disabled cache: every method is a no-op or
+// a miss.
+//
+// Admission: every read counts its key in its shard's frequency sketch. A
+// read's fill that would evict goes in only if its key was read more
+// often of late than the least recently used cell it would push out. A
+// plain LRU keeps nothing of a read pattern that cycles through more keys
+// than it holds (each cell is evicted just before its next read), where
+// this one keeps a stable part of them, and a key read twice still gets
+// in past cells read once.
 //
 // Staleness: the committer calls set/del for every key it committed, after
 // the commit, under the shard lock, and bumps the shard's seq. A reader
@@ -31,6 +40,7 @@ type cacheShard struct {
 	maxCells int
 	maxBytes int // <=0: no byte bound
 	bytes    int
+	freq     sketch
 }
 
 // cellOverhead is what a cached cell costs beyond its key and value
@@ -44,6 +54,7 @@ func cellCost(keyLen int, cell kv.Cell) int { return keyLen + len(cell.Value) + 
 
 type cacheNode struct {
 	key        string
+	hash       uint64
 	cell       kv.Cell
 	prev, next *cacheNode
 }
@@ -65,12 +76,15 @@ func newCache(cells, bytes int) *cache {
 		if bytes > 0 {
 			s.maxBytes = max(1, bytes/n)
 		}
+		s.freq = newSketch(s.maxCells)
 	}
 	return c
 }
 
-func (c *cache) shard(key []byte) *cacheShard {
-	return &c.shards[maphash.Bytes(c.seed, key)%uint64(len(c.shards))]
+// shard returns key's shard and hash (which the shard's sketch uses too).
+func (c *cache) shard(key []byte) (*cacheShard, uint64) {
+	h := maphash.Bytes(c.seed, key)
+	return &c.shards[h%uint64(len(c.shards))], h
 }
 
 // get returns a copy of the cached cell, or ok=false and the shard's seq
@@ -79,8 +93,9 @@ func (c *cache) get(key []byte) (cell kv.Cell, ok bool, seq uint64) {
 	if c == nil {
 		return kv.Cell{}, false, 0
 	}
-	s := c.shard(key)
+	s, h := c.shard(key)
 	s.mu.Lock()
+	s.freq.add(h)
 	n := s.m[string(key)]
 	if n == nil {
 		seq = s.seq
@@ -98,16 +113,21 @@ func (c *cache) get(key []byte) (cell kv.Cell, ok bool, seq uint64) {
 	return cell, true, 0
 }
 
-// fill caches cell (already a private copy) if no commit touched the shard
-// since seq was read.
+// fill caches a copy of cell if no commit touched the shard since seq was
+// read and the key is admitted (see cache). The copy is made only then:
+// under a read pattern the cache cannot hold, most fills are turned away.
 func (c *cache) fill(key []byte, cell kv.Cell, seq uint64) {
 	if c == nil {
 		return
 	}
-	s := c.shard(key)
+	s, h := c.shard(key)
 	s.mu.Lock()
 	if s.seq == seq {
-		s.put(string(key), cell)
+		if n := s.m[string(key)]; n != nil {
+			s.refresh(n, cloneCell(cell))
+		} else if s.hasRoom(cellCost(len(key), cell)) || s.freq.estimate(h) > s.freq.estimate(s.head.prev.hash) {
+			s.add(string(key), h, cloneCell(cell))
+		}
 	}
 	s.mu.Unlock()
 }
@@ -127,8 +147,10 @@ func (c *cache) apply(ups []cacheUpdate) {
 	}
 	// Group by shard so each shard is locked once and its seq bumped once.
 	byShard := make(map[*cacheShard][]int, len(c.shards))
+	hashes := make([]uint64, len(ups))
 	for i := range ups {
-		s := c.shard(ups[i].key)
+		s, h := c.shard(ups[i].key)
+		hashes[i] = h
 		byShard[s] = append(byShard[s], i)
 	}
 	for s, idx := range byShard {
@@ -150,18 +172,10 @@ func (c *cache) apply(ups []cacheUpdate) {
 			if n := s.m[string(u.key)]; n != nil {
 				s.refresh(n, u.cell)
 			} else if s.hasRoom(cellCost(len(u.key), u.cell)) {
-				s.add(string(u.key), cloneCell(u.cell)) // not the batch's arena
+				s.add(string(u.key), hashes[i], cloneCell(u.cell)) // not the batch's arena
 			}
 		}
 		s.mu.Unlock()
-	}
-}
-
-func (s *cacheShard) put(key string, cell kv.Cell) {
-	if n := s.m[key]; n != nil {
-		s.refresh(n, cell)
-	} else {
-		s.add(key, cell)
 	}
 }
 
@@ -174,8 +188,8 @@ func (s *cacheShard) refresh(n *cacheNode, cell kv.Cell) {
 	s.evict()
 }
 
-func (s *cacheShard) add(key string, cell kv.Cell) {
-	n := &cacheNode{key: key, cell: cell}
+func (s *cacheShard) add(key string, hash uint64, cell kv.Cell) {
+	n := &cacheNode{key: key, hash: hash, cell: cell}
 	s.m[key] = n
 	s.bytes += cellCost(len(key), cell)
 	s.pushFront(n)
@@ -226,4 +240,57 @@ func (c *cache) len() int {
 		s.mu.Unlock()
 	}
 	return total
+}
+
+// sketch is a count-min sketch of how often keys were read of late: four
+// rows of saturating 4-bit counts (one byte each, for simplicity), all
+// halved once the reads counted reach ten times the row width, so that
+// old popularity fades (TinyLFU's reset).
+type sketch struct {
+	counts []uint8 // 4 rows of mask+1
+	mask   uint64
+	adds   int
+	reset  int
+}
+
+// maxSketchWidth bounds a shard's sketch (4 x 64 Ki bytes): a cache sized
+// by bytes may allow millions of tiny cells, but admission only needs the
+// counts to tell hot from cold, not to be exact.
+const maxSketchWidth = 1 << 16
+
+func newSketch(cells int) sketch {
+	w := 16
+	for w < cells && w < maxSketchWidth {
+		w *= 2
+	}
+	return sketch{counts: make([]uint8, 4*w), mask: uint64(w - 1), reset: 10 * w}
+}
+
+// slot is the index of h's count in row i: double hashing over bits of h
+// above the ones that chose the shard (a shard's keys share those).
+func (s *sketch) slot(h uint64, i int) uint64 {
+	h1, h2 := h>>32, h>>8|1
+	return uint64(i)*(s.mask+1) + (h1+uint64(i)*h2)&s.mask
+}
+
+func (s *sketch) add(h uint64) {
+	for i := range 4 {
+		if j := s.slot(h, i); s.counts[j] < 15 {
+			s.counts[j]++
+		}
+	}
+	if s.adds++; s.adds >= s.reset {
+		for j := range s.counts {
+			s.counts[j] /= 2
+		}
+		s.adds /= 2
+	}
+}
+
+func (s *sketch) estimate(h uint64) uint8 {
+	m := uint8(15)
+	for i := range 4 {
+		m = min(m, s.counts[s.slot(h, i)])
+	}
+	return m
 }

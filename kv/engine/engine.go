@@ -355,7 +355,7 @@ func (e *Engine) Get(ctx context.Context, key []byte) (kv.Cell, error) {
 	if !found[0] {
 		return kv.Cell{}, kv.ErrNotFound
 	}
-	e.cache.fill(key, cloneCell(cells[0]), seq)
+	e.cache.fill(key, cells[0], seq)
 	return cells[0], nil
 }
 
@@ -440,7 +440,7 @@ func (e *Engine) GetMany(ctx context.Context, keys [][]byte) ([]kv.Cell, error) 
 	for j, i := range miss {
 		out[i] = cells[j]
 		if found[j] {
-			e.cache.fill(keys[i], cloneCell(out[i]), seqs[j])
+			e.cache.fill(keys[i], out[i], seqs[j])
 		}
 	}
 	return out, nil

@@ -2,9 +2,10 @@ package engine_test
 
 import (
 	"context"
-	"crypto/rand"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -195,7 +196,7 @@ func compressible(i int) string {
 
 func incompressible() string {
 	b := make([]byte, 8000)
-	rand.Read(b)
+	crand.Read(b)
 	return string(b)
 }
 
@@ -318,6 +319,67 @@ func TestCacheWritesNeverEvict(t *testing.T) {
 	}
 }
 
+// Reads that cycle through three times more keys than the cache holds
+// still hit on a stable part of them. A plain LRU evicts each cell just
+// before its next read and hits none after the first round.
+func TestCacheKeepsPartOfACycle(t *testing.T) {
+	t.Parallel()
+	const cells, keys, rounds = 100, 300, 5
+	e := enginetest.MustOpen(t, engine.Config{CacheCells: cells, NoSync: true})
+	var all []kv.Entry
+	for i := range keys {
+		all = append(all, put(fmt.Sprintf("k%03d", i), "v", 1))
+	}
+	mustApply(t, e, all...)
+	for range 2 { // the first rounds settle what the cache holds
+		for i := range keys {
+			mustGet(t, e, fmt.Sprintf("k%03d", i))
+		}
+	}
+	s0 := e.Stats()
+	for range rounds {
+		for i := range keys {
+			mustGet(t, e, fmt.Sprintf("k%03d", i))
+		}
+	}
+	hits := e.Stats().CacheHits - s0.CacheHits
+	if hits < rounds*cells*6/10 {
+		t.Fatalf("%d rounds over %d keys with %d cells: %d hits, want at least %d", rounds, keys, cells, hits, rounds*cells*6/10)
+	}
+	t.Logf("%d hits of %d reads (%d at most)", hits, rounds*keys, rounds*cells)
+}
+
+// A key read again and again gets into a full cache past cells read once,
+// where one read of it does not.
+func TestCacheAdmitsAKeyReadAgain(t *testing.T) {
+	t.Parallel()
+	e := enginetest.MustOpen(t, engine.Config{CacheCells: 100, NoSync: true})
+	var all []kv.Entry
+	for i := range 200 {
+		all = append(all, put(fmt.Sprintf("k%03d", i), "v", 1))
+	}
+	mustApply(t, e, all...)
+	for i := range 100 { // the cached ones, read once each
+		mustGet(t, e, fmt.Sprintf("k%03d", i))
+	}
+	for i := 100; i < 200; i++ { // not cached, read once each: turned away
+		mustGet(t, e, fmt.Sprintf("k%03d", i))
+	}
+	if s := e.Stats(); s.CacheHits != 100 || s.CacheMisses != 100 {
+		t.Fatalf("one read of 100 cached and 100 uncached keys: %d hits, %d misses; want 100 and 100", s.CacheHits, s.CacheMisses)
+	}
+	// The sketch's counts are shared by colliding keys, so the victim may
+	// count a few reads more than its own one; a key read twelve times
+	// must still be in by the ninth.
+	s0 := e.Stats()
+	for range 12 {
+		mustGet(t, e, "k150")
+	}
+	if hits := e.Stats().CacheHits - s0.CacheHits; hits < 4 {
+		t.Fatalf("twelve reads of a key outside the cache: %d hits, want it cached by the ninth (4 hits)", hits)
+	}
+}
+
 // The byte bound counts keys and bookkeeping, not values alone: long keys
 // with tiny values must not fill the cache to its cell bound.
 func TestCacheBytesCountKeys(t *testing.T) {
@@ -340,11 +402,14 @@ func TestCacheBytesCountKeys(t *testing.T) {
 
 // TestCacheNeverStaleConcurrent races readers against a writer on a tiny
 // cache (constant eviction): once a write is acknowledged, no read that
-// starts afterwards may see an older version.
+// starts afterwards may see an older version. The readers pick keys at
+// random from many more than the cache's sketch can tell apart, so its
+// admission turns fills away only some of the time and cells keep
+// changing.
 func TestCacheNeverStaleConcurrent(t *testing.T) {
 	t.Parallel()
 	e := enginetest.MustOpen(t, engine.Config{CacheCells: 4, NoSync: true})
-	const keys, rounds = 8, 300
+	const keys, rounds = 16, 3000
 	var acked [keys]struct {
 		sync.Mutex
 		ts uint64
@@ -354,6 +419,7 @@ func TestCacheNeverStaleConcurrent(t *testing.T) {
 	errs := make(chan error, 16)
 	for r := range 4 {
 		wg.Add(1)
+		rng := rand.New(rand.NewPCG(uint64(r), 1))
 		go func() {
 			defer wg.Done()
 			for i := 0; ; i++ {
@@ -362,7 +428,7 @@ func TestCacheNeverStaleConcurrent(t *testing.T) {
 					return
 				default:
 				}
-				k := (i + r) % keys
+				k := rng.IntN(keys)
 				acked[k].Lock()
 				floor := acked[k].ts
 				acked[k].Unlock()
