@@ -113,6 +113,28 @@ func (c *cache) get(key []byte) (cell kv.Cell, ok bool, seq uint64) {
 	return cell, true, 0
 }
 
+// version is get for a cell's version and tombstone flag alone: its value
+// is not copied.
+func (c *cache) version(key []byte) (v kv.Version, tomb, ok bool) {
+	if c == nil {
+		return kv.Version{}, false, false
+	}
+	s, h := c.shard(key)
+	s.mu.Lock()
+	s.freq.add(h)
+	n := s.m[string(key)]
+	if n == nil {
+		s.mu.Unlock()
+		c.misses.Add(1)
+		return kv.Version{}, false, false
+	}
+	s.moveFront(n)
+	v, tomb = n.cell.Version, n.cell.Tombstone
+	s.mu.Unlock()
+	c.hits.Add(1)
+	return v, tomb, true
+}
+
 // fill caches a copy of cell if no commit touched the shard since seq was
 // read and the key is admitted (see cache). The copy is made only then:
 // under a read pattern the cache cannot hold, most fills are turned away.

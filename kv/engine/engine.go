@@ -348,7 +348,7 @@ func (e *Engine) Get(ctx context.Context, key []byte) (kv.Cell, error) {
 		}
 		return cell, nil
 	}
-	cells, found, err := e.read(ctx, [][]byte{key})
+	cells, found, err := e.read(ctx, [][]byte{key}, decodeInto)
 	if err != nil {
 		return kv.Cell{}, err
 	}
@@ -362,8 +362,9 @@ func (e *Engine) Get(ctx context.Context, key []byte) (kv.Cell, error) {
 // read looks keys up past the cache: in the WAL state first, then in one
 // bbolt read transaction for the rest. The WAL snapshot is taken before
 // the transaction begins: a key a checkpoint moves out of it meanwhile is
-// in bbolt by then.
-func (e *Engine) read(ctx context.Context, keys [][]byte) ([]kv.Cell, []bool, error) {
+// in bbolt by then. decode is decodeInto, or decodeVersionInto for
+// versions only.
+func (e *Engine) read(ctx context.Context, keys [][]byte, decode func(*kv.Cell, *bool, []byte, []byte) error) ([]kv.Cell, []bool, error) {
 	out := make([]kv.Cell, len(keys))
 	found := make([]bool, len(keys))
 	var rest []int
@@ -374,7 +375,7 @@ func (e *Engine) read(ctx context.Context, keys [][]byte) ([]kv.Cell, []bool, er
 			rest = append(rest, i)
 			continue
 		}
-		if err := decodeInto(&out[i], &found[i], k, enc); err != nil {
+		if err := decode(&out[i], &found[i], k, enc); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -387,7 +388,7 @@ func (e *Engine) read(ctx context.Context, keys [][]byte) ([]kv.Cell, []bool, er
 	err := e.view(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(dataBucket)
 		for _, i := range rest {
-			if err := decodeInto(&out[i], &found[i], keys[i], b.Get(keys[i])); err != nil {
+			if err := decode(&out[i], &found[i], keys[i], b.Get(keys[i])); err != nil {
 				return err
 			}
 		}
@@ -412,6 +413,50 @@ func decodeInto(cell *kv.Cell, found *bool, key, v []byte) error {
 	return nil
 }
 
+// decodeVersionInto decodes a stored cell's version and tombstone flag
+// alone: its value is neither copied nor decompressed.
+func decodeVersionInto(cell *kv.Cell, found *bool, key, v []byte) error {
+	if v == nil {
+		return nil
+	}
+	h, err := decodeHeader(v)
+	if err != nil {
+		return fmt.Errorf("engine: get %q: %w", key, err)
+	}
+	*cell, *found = kv.Cell{Version: h.version, Tombstone: h.tombstone}, true
+	return nil
+}
+
+// Versions is GetMany without values: each key's cell holds its version
+// and tombstone flag alone (the zero Cell for a key holding nothing). A
+// digest read (kv/replica) needs no more, and neither copies a cached
+// value nor decompresses a stored one. It fills no cache cell.
+func (e *Engine) Versions(ctx context.Context, keys [][]byte) ([]kv.Cell, error) {
+	out := make([]kv.Cell, len(keys))
+	var miss []int
+	for i, k := range keys {
+		if v, tomb, ok := e.cache.version(k); ok {
+			out[i] = kv.Cell{Version: v, Tombstone: tomb}
+		} else {
+			miss = append(miss, i)
+		}
+	}
+	if len(miss) == 0 {
+		if e.isClosed.Load() {
+			return nil, kv.ErrClosed
+		}
+		return out, nil
+	}
+	cells, _, err := e.read(ctx, pick(keys, miss), decodeVersionInto)
+	if err != nil {
+		return nil, err
+	}
+	for j, i := range miss {
+		out[i] = cells[j]
+	}
+	return out, nil
+}
+
 // GetMany reads keys in one read transaction (for those not cached). The
 // result has one cell per key, in order; a key holding nothing gets the
 // zero Cell. Tombstones are returned as such.
@@ -433,7 +478,7 @@ func (e *Engine) GetMany(ctx context.Context, keys [][]byte) ([]kv.Cell, error) 
 		}
 		return out, nil
 	}
-	cells, found, err := e.read(ctx, pick(keys, miss))
+	cells, found, err := e.read(ctx, pick(keys, miss), decodeInto)
 	if err != nil {
 		return nil, err
 	}

@@ -475,6 +475,45 @@ func TestCacheNeverStaleConcurrent(t *testing.T) {
 	}
 }
 
+// Versions answers what GetMany does, without values, from every place a
+// cell can be: the cache, the WAL state, bbolt (compressed or not), a
+// tombstone, nothing. It fills no cache cell.
+func TestVersions(t *testing.T) {
+	t.Parallel()
+	for _, cells := range []int{-1, 2, 64} {
+		t.Run(fmt.Sprint("cache=", cells), func(t *testing.T) {
+			e := enginetest.MustOpen(t, engine.Config{CacheCells: cells, NoSync: true})
+			mustApply(t, e, put("zip", strings.Repeat("abc", 300), 1), put("small", "v", 2), del("gone", 3))
+			e = reopen(t, e, engine.Config{CacheCells: cells, NoSync: true}) // in bbolt, not cached
+			// In the WAL state (and cached, where there is room).
+			mustApply(t, e, put("wal", "w", 4), put("small", "v2", 5), put("walgone", "x", 6))
+			mustApply(t, e, del("walgone", 7))
+			mustGet(t, e, "wal")
+			keys := [][]byte{[]byte("zip"), []byte("small"), []byte("gone"), []byte("wal"), []byte("absent"), []byte("walgone")}
+			s0 := e.Stats()
+			got, err := e.Versions(ctx, keys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := e.Stats(); s.CacheCells != s0.CacheCells {
+				t.Fatalf("Versions changed the cache: %d cells, then %d", s0.CacheCells, s.CacheCells)
+			}
+			want, err := e.GetMany(ctx, keys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range keys {
+				if got[i].Value != nil || got[i].Version != want[i].Version || got[i].Tombstone != want[i].Tombstone {
+					t.Errorf("%s: Versions gave %+v, GetMany %+v", keys[i], got[i], want[i])
+				}
+			}
+			if want[0].Version != ver(1) || want[1].Version != ver(5) || !want[2].Tombstone || want[3].Version != ver(4) || want[4].Version != (kv.Version{}) || !want[5].Tombstone {
+				t.Fatalf("GetMany's versions: %v %v %v %v %v %v", want[0].Version, want[1].Version, want[2].Version, want[3].Version, want[4].Version, want[5].Version)
+			}
+		})
+	}
+}
+
 func TestCacheDisabled(t *testing.T) {
 	t.Parallel()
 	e := enginetest.MustOpen(t, engine.Config{CacheCells: -1})
