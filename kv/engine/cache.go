@@ -87,9 +87,9 @@ func (c *cache) shard(key []byte) (*cacheShard, uint64) {
 	return &c.shards[h%uint64(len(c.shards))], h
 }
 
-// get returns a copy of the cached cell, or ok=false and the shard's seq
-// to pass to fill.
-func (c *cache) get(key []byte) (cell kv.Cell, ok bool, seq uint64) {
+// get returns a copy of the cached cell (without its value if
+// versionOnly), or ok=false and the shard's seq to pass to fill.
+func (c *cache) get(key []byte, versionOnly bool) (cell kv.Cell, ok bool, seq uint64) {
 	if c == nil {
 		return kv.Cell{}, false, 0
 	}
@@ -107,32 +107,12 @@ func (c *cache) get(key []byte) (cell kv.Cell, ok bool, seq uint64) {
 	cell = n.cell
 	s.mu.Unlock()
 	c.hits.Add(1)
-	if cell.Value != nil {
+	if versionOnly {
+		cell.Value = nil
+	} else if cell.Value != nil {
 		cell.Value = append([]byte(nil), cell.Value...)
 	}
 	return cell, true, 0
-}
-
-// version is get for a cell's version and tombstone flag alone: its value
-// is not copied.
-func (c *cache) version(key []byte) (v kv.Version, tomb, ok bool) {
-	if c == nil {
-		return kv.Version{}, false, false
-	}
-	s, h := c.shard(key)
-	s.mu.Lock()
-	s.freq.add(h)
-	n := s.m[string(key)]
-	if n == nil {
-		s.mu.Unlock()
-		c.misses.Add(1)
-		return kv.Version{}, false, false
-	}
-	s.moveFront(n)
-	v, tomb = n.cell.Version, n.cell.Tombstone
-	s.mu.Unlock()
-	c.hits.Add(1)
-	return v, tomb, true
 }
 
 // fill caches a copy of cell if no commit touched the shard since seq was

@@ -341,7 +341,7 @@ func (e *Engine) view(ctx context.Context, fn func(*bolt.Tx) error) error {
 // Get returns the cell stored under key, tombstones included (Tombstone
 // true), or kv.ErrNotFound if the key holds nothing.
 func (e *Engine) Get(ctx context.Context, key []byte) (kv.Cell, error) {
-	cell, ok, seq := e.cache.get(key)
+	cell, ok, seq := e.cache.get(key, false)
 	if ok {
 		if e.isClosed.Load() {
 			return kv.Cell{}, kv.ErrClosed
@@ -432,40 +432,23 @@ func decodeVersionInto(cell *kv.Cell, found *bool, key, v []byte) error {
 // digest read (kv/replica) needs no more, and neither copies a cached
 // value nor decompresses a stored one. It fills no cache cell.
 func (e *Engine) Versions(ctx context.Context, keys [][]byte) ([]kv.Cell, error) {
-	out := make([]kv.Cell, len(keys))
-	var miss []int
-	for i, k := range keys {
-		if v, tomb, ok := e.cache.version(k); ok {
-			out[i] = kv.Cell{Version: v, Tombstone: tomb}
-		} else {
-			miss = append(miss, i)
-		}
-	}
-	if len(miss) == 0 {
-		if e.isClosed.Load() {
-			return nil, kv.ErrClosed
-		}
-		return out, nil
-	}
-	cells, _, err := e.read(ctx, pick(keys, miss), decodeVersionInto)
-	if err != nil {
-		return nil, err
-	}
-	for j, i := range miss {
-		out[i] = cells[j]
-	}
-	return out, nil
+	return e.lookup(ctx, keys, true)
 }
 
 // GetMany reads keys in one read transaction (for those not cached). The
 // result has one cell per key, in order; a key holding nothing gets the
 // zero Cell. Tombstones are returned as such.
 func (e *Engine) GetMany(ctx context.Context, keys [][]byte) ([]kv.Cell, error) {
+	return e.lookup(ctx, keys, false)
+}
+
+// lookup is GetMany, or Versions if versionOnly.
+func (e *Engine) lookup(ctx context.Context, keys [][]byte, versionOnly bool) ([]kv.Cell, error) {
 	out := make([]kv.Cell, len(keys))
 	var miss []int
 	var seqs []uint64
 	for i, k := range keys {
-		if cell, ok, seq := e.cache.get(k); ok {
+		if cell, ok, seq := e.cache.get(k, versionOnly); ok {
 			out[i] = cell
 		} else {
 			miss = append(miss, i)
@@ -478,13 +461,17 @@ func (e *Engine) GetMany(ctx context.Context, keys [][]byte) ([]kv.Cell, error) 
 		}
 		return out, nil
 	}
-	cells, found, err := e.read(ctx, pick(keys, miss), decodeInto)
+	decode := decodeInto
+	if versionOnly {
+		decode = decodeVersionInto
+	}
+	cells, found, err := e.read(ctx, pick(keys, miss), decode)
 	if err != nil {
 		return nil, err
 	}
 	for j, i := range miss {
 		out[i] = cells[j]
-		if found[j] {
+		if found[j] && !versionOnly {
 			e.cache.fill(keys[i], out[i], seqs[j])
 		}
 	}
