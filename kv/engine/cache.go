@@ -142,40 +142,35 @@ type cacheUpdate struct {
 	del  bool
 }
 
-// apply installs committed changes. The cells must not be modified later.
+// apply installs committed changes. Each key's shard is locked on its
+// own and its seq bumped: grouping a batch's keys by shard first cost
+// more (a map and its slices a commit) than the locks it saved.
 func (c *cache) apply(ups []cacheUpdate) {
-	if c == nil || len(ups) == 0 {
+	if c == nil {
 		return
 	}
-	// Group by shard so each shard is locked once and its seq bumped once.
-	byShard := make(map[*cacheShard][]int, len(c.shards))
-	hashes := make([]uint64, len(ups))
 	for i := range ups {
-		s, h := c.shard(ups[i].key)
-		hashes[i] = h
-		byShard[s] = append(byShard[s], i)
-	}
-	for s, idx := range byShard {
+		u := &ups[i]
+		s, h := c.shard(u.key)
 		s.mu.Lock()
 		s.seq++
-		for _, i := range idx {
-			u := &ups[i]
-			if u.del {
-				if n := s.m[string(u.key)]; n != nil {
-					s.remove(n)
-				}
-				continue
+		n := s.m[string(u.key)]
+		switch {
+		case u.del:
+			if n != nil {
+				s.remove(n)
 			}
-			// Writes refresh cells the cache already holds, and add new
-			// ones only into free room, never evicting: a bulk load (an
-			// ingest writes millions of rows nobody reads soon) must not
-			// push out the hot read set or spend its time on cache churn,
-			// but a key read right after its write should hit.
-			if n := s.m[string(u.key)]; n != nil {
-				s.refresh(n, u.cell)
-			} else if s.hasRoom(cellCost(len(u.key), u.cell)) {
-				s.add(string(u.key), hashes[i], cloneCell(u.cell)) // not the batch's arena
-			}
+		// Writes refresh cells the cache already holds, and add new ones
+		// only into free room, never evicting: a bulk load (an ingest
+		// writes millions of rows nobody reads soon) must not push out
+		// the hot read set or spend its time on cache churn, but a key
+		// read right after its write should hit. Both copy the cell: it
+		// shares the batch's arena, which a cached cell must not keep
+		// alive (a batch of thousands of rows for one cell of 100 bytes).
+		case n != nil:
+			s.refresh(n, cloneCell(u.cell))
+		case s.hasRoom(cellCost(len(u.key), u.cell)):
+			s.add(string(u.key), h, cloneCell(u.cell))
 		}
 		s.mu.Unlock()
 	}
