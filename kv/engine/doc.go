@@ -96,7 +96,8 @@
 // through more keys than the cache holds then hits on a stable part of
 // them, where a plain LRU evicts every cell just before its next read
 // (peerload's 100,000 keys of 1 KiB against the 64 MiB default: 15 % of
-// reads hit with LRU, 53 % now). Commits
+// reads hit with LRU, 53 % now). The sketches take 4 to 8 bytes per cell
+// the cache may hold, and at most 8 MiB. Commits
 // refresh (or, for purges and drops, evict) cells the cache already holds,
 // and add new cells only into free room, never evicting: a bulk load of
 // rows nobody reads soon must not evict the hot read set, but a key read
