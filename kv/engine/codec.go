@@ -87,6 +87,16 @@ func decodeHeader(b []byte) (cellHeader, error) {
 	return h, nil
 }
 
+// decodeVersion decodes a stored cell's version and tombstone flag alone:
+// its value is neither copied nor decompressed.
+func decodeVersion(b []byte) (kv.Cell, error) {
+	h, err := decodeHeader(b)
+	if err != nil {
+		return kv.Cell{}, err
+	}
+	return kv.Cell{Version: h.version, Tombstone: h.tombstone}, nil
+}
+
 // decodeCell decodes a stored cell into freshly allocated memory: b may be
 // bbolt's mmap, valid only inside its transaction.
 func decodeCell(b []byte) (kv.Cell, error) {

@@ -348,7 +348,7 @@ func (e *Engine) Get(ctx context.Context, key []byte) (kv.Cell, error) {
 		}
 		return cell, nil
 	}
-	cells, found, err := e.read(ctx, [][]byte{key}, decodeInto)
+	cells, found, err := e.read(ctx, [][]byte{key}, decodeCell)
 	if err != nil {
 		return kv.Cell{}, err
 	}
@@ -362,9 +362,9 @@ func (e *Engine) Get(ctx context.Context, key []byte) (kv.Cell, error) {
 // read looks keys up past the cache: in the WAL state first, then in one
 // bbolt read transaction for the rest. The WAL snapshot is taken before
 // the transaction begins: a key a checkpoint moves out of it meanwhile is
-// in bbolt by then. decode is decodeInto, or decodeVersionInto for
-// versions only.
-func (e *Engine) read(ctx context.Context, keys [][]byte, decode func(*kv.Cell, *bool, []byte, []byte) error) ([]kv.Cell, []bool, error) {
+// in bbolt by then. decode is decodeCell, or decodeVersion for versions
+// only.
+func (e *Engine) read(ctx context.Context, keys [][]byte, decode func([]byte) (kv.Cell, error)) ([]kv.Cell, []bool, error) {
 	out := make([]kv.Cell, len(keys))
 	found := make([]bool, len(keys))
 	var rest []int
@@ -375,7 +375,7 @@ func (e *Engine) read(ctx context.Context, keys [][]byte, decode func(*kv.Cell, 
 			rest = append(rest, i)
 			continue
 		}
-		if err := decode(&out[i], &found[i], k, enc); err != nil {
+		if err := decodeInto(&out[i], &found[i], k, enc, decode); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -388,7 +388,7 @@ func (e *Engine) read(ctx context.Context, keys [][]byte, decode func(*kv.Cell, 
 	err := e.view(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(dataBucket)
 		for _, i := range rest {
-			if err := decode(&out[i], &found[i], keys[i], b.Get(keys[i])); err != nil {
+			if err := decodeInto(&out[i], &found[i], keys[i], b.Get(keys[i]), decode); err != nil {
 				return err
 			}
 		}
@@ -401,29 +401,15 @@ func (e *Engine) read(ctx context.Context, keys [][]byte, decode func(*kv.Cell, 
 }
 
 // decodeInto decodes a stored cell (nil: nothing stored) into cell.
-func decodeInto(cell *kv.Cell, found *bool, key, v []byte) error {
+func decodeInto(cell *kv.Cell, found *bool, key, v []byte, decode func([]byte) (kv.Cell, error)) error {
 	if v == nil {
 		return nil
 	}
-	c, err := decodeCell(v)
+	c, err := decode(v)
 	if err != nil {
 		return fmt.Errorf("engine: get %q: %w", key, err)
 	}
 	*cell, *found = c, true
-	return nil
-}
-
-// decodeVersionInto decodes a stored cell's version and tombstone flag
-// alone: its value is neither copied nor decompressed.
-func decodeVersionInto(cell *kv.Cell, found *bool, key, v []byte) error {
-	if v == nil {
-		return nil
-	}
-	h, err := decodeHeader(v)
-	if err != nil {
-		return fmt.Errorf("engine: get %q: %w", key, err)
-	}
-	*cell, *found = kv.Cell{Version: h.version, Tombstone: h.tombstone}, true
 	return nil
 }
 
@@ -461,9 +447,9 @@ func (e *Engine) lookup(ctx context.Context, keys [][]byte, versionOnly bool) ([
 		}
 		return out, nil
 	}
-	decode := decodeInto
+	decode := decodeCell
 	if versionOnly {
-		decode = decodeVersionInto
+		decode = decodeVersion
 	}
 	cells, found, err := e.read(ctx, pick(keys, miss), decode)
 	if err != nil {

@@ -17,6 +17,9 @@ import (
 type Local interface {
 	Apply(ctx context.Context, entries ...kv.Entry) ([]bool, error)
 	GetMany(ctx context.Context, keys [][]byte) ([]kv.Cell, error)
+	// Versions is GetMany with versions and tombstone flags alone, for
+	// digest reads (digest.go).
+	Versions(ctx context.Context, keys [][]byte) ([]kv.Cell, error)
 	Scan(ctx context.Context, prefix, after []byte, limit int, fn func(kv.Entry) bool) error
 	ForEach(ctx context.Context, fn func(kv.Entry) bool) error
 }

@@ -322,31 +322,17 @@ func (c *Coordinator) applyResults(ctx context.Context, id string, es []kv.Entry
 	return rs, err
 }
 
-// versionsLocal is an engine that reads versions without values
-// (engine.Engine.Versions).
-type versionsLocal interface {
-	Versions(ctx context.Context, keys [][]byte) ([]kv.Cell, error)
-}
-
 // serveRead answers a read of this replica's cells, without their values
 // for a digest.
 func (c *Coordinator) serveRead(digest bool) func(context.Context, [][]byte) ([]byte, error) {
+	read := c.cfg.Local.GetMany
+	if digest {
+		read = c.cfg.Local.Versions
+	}
 	return func(ctx context.Context, keys [][]byte) ([]byte, error) {
-		if v, ok := c.cfg.Local.(versionsLocal); ok && digest {
-			cells, err := v.Versions(ctx, keys)
-			if err != nil {
-				return nil, err
-			}
-			return encodeCells(cells), nil
-		}
-		cells, err := c.cfg.Local.GetMany(ctx, keys)
+		cells, err := read(ctx, keys)
 		if err != nil {
 			return nil, err
-		}
-		if digest {
-			for i := range cells {
-				cells[i].Value = nil
-			}
 		}
 		return encodeCells(cells), nil
 	}
