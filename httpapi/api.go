@@ -150,6 +150,12 @@ func New(cfg Config) http.Handler {
 
 const kvPrefix = "/v1/kv/"
 
+// Lean reports whether a request may be served by the node's lean HTTP/1.1
+// path (package leanhttp): the raw key-value routes, whose handlers need
+// neither Hijacker nor Flusher and are the ones a busy client calls.
+// target is the request target as sent.
+func Lean(method, target string) bool { return strings.HasPrefix(target, kvPrefix) }
+
 // ServeHTTP routes /v1/kv/ itself: keys may hold '/', "..", or bytes that
 // ServeMux would clean or redirect, so the key is taken from the escaped
 // path verbatim.

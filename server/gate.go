@@ -11,6 +11,7 @@ import (
 	"github.com/grafo/grafo/httpapi"
 	"github.com/grafo/grafo/kv"
 	"github.com/grafo/grafo/kv/cluster"
+	"github.com/grafo/grafo/leanhttp"
 )
 
 // gate is the node's HTTP handler. The listener serves from the start, so
@@ -89,7 +90,10 @@ func (n *Node) serveHTTP() {
 	// Slow clients cannot hold a connection forever: headers within 10 s,
 	// a whole request body within 2 minutes (websockets are hijacked
 	// before this applies to them).
-	n.httpSrv = &http.Server{Handler: n.gate, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	hs := &http.Server{Handler: n.gate, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	// The raw key-value routes are served by leanhttp's fast path, the
+	// rest by net/http, on the same port and behind the same gate.
+	n.httpSrv = &leanhttp.Server{HTTP: hs, Take: httpapi.Lean}
 	// Close shuts it down first, before the parts it calls.
 	n.goServe("http", func() error { return n.httpSrv.Serve(n.httpLn) }, nil)
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/grafo/grafo/kv/hints"
 	"github.com/grafo/grafo/kv/replica"
 	"github.com/grafo/grafo/kv/transport"
+	"github.com/grafo/grafo/leanhttp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -40,7 +41,7 @@ type Node struct {
 	members  *members
 	coord    *replica.Coordinator
 	reb      *replica.Rebalancer
-	httpSrv  *http.Server
+	httpSrv  *leanhttp.Server
 	httpLn   net.Listener
 	registry *prometheus.Registry
 	cancel   context.CancelFunc

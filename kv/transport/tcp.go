@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/grafo/grafo/internal/netutil"
 )
 
 // TCP is the real Transport: one listener serving RPC (pipelined frames,
@@ -352,7 +354,7 @@ func (t *TCP) serveConn(conn net.Conn) {
 			t.refusePlain(conn, first[0])
 			return
 		}
-		tc := tls.Server(&prefixConn{Conn: conn, first: first[:]}, t.cfg.TLS)
+		tc := tls.Server(&netutil.PrefixConn{Conn: conn, Prefix: first[:]}, t.cfg.TLS)
 		if err := tc.Handshake(); err != nil {
 			conn.Close()
 			t.log.Warn("transport refused peer: tls", "peer", conn.RemoteAddr().String(), "err", err)
@@ -425,19 +427,4 @@ func (t *TCP) refusePlain(conn net.Conn, first byte) {
 	conn.Write(junk)
 	t.log.Warn("transport refused peer", "peer", conn.RemoteAddr().String(),
 		"err", "it does not speak TLS: no cluster secret (or another Grafo version)")
-}
-
-// prefixConn puts back the byte serveConn read to tell TLS from plain.
-type prefixConn struct {
-	net.Conn
-	first []byte
-}
-
-func (c *prefixConn) Read(p []byte) (int, error) {
-	if len(c.first) > 0 {
-		n := copy(p, c.first)
-		c.first = c.first[n:]
-		return n, nil
-	}
-	return c.Conn.Read(p)
 }
