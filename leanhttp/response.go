@@ -76,7 +76,7 @@ func (w *response) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	if !w.headSent {
-		w.writeHead(false)
+		w.writeHead(false, p)
 		w.writeBody(c.body)
 	}
 	w.writeBody(p)
@@ -112,7 +112,7 @@ func (w *response) finish() bool {
 	}
 	c := w.c
 	if !w.headSent {
-		w.writeHead(true)
+		w.writeHead(true, nil)
 		w.writeBody(c.body)
 	} else if w.chunked {
 		c.out = append(c.out, "0\r\n\r\n"...)
@@ -145,8 +145,9 @@ func (c *conn) send() error {
 }
 
 // writeHead puts the status line and headers in c.out. done says the
-// handler has returned, so that the body held is the whole body.
-func (w *response) writeHead(done bool) {
+// handler has returned, so that the body held is the whole body; next is
+// the body's next bytes, not held, if it has not.
+func (w *response) writeHead(done bool, next []byte) {
 	w.headSent = true
 	c := w.c
 	// The rest of the request body goes first, as net/http reads it
@@ -183,9 +184,13 @@ func (w *response) writeHead(done bool) {
 		}
 	}
 	if allowed {
-		if _, ok := h["Content-Type"]; !ok && h.Get("Content-Encoding") == "" && len(c.body) > 0 {
+		sniff := c.body
+		if len(sniff) == 0 {
+			sniff = next
+		}
+		if _, ok := h["Content-Type"]; !ok && h.Get("Content-Encoding") == "" && len(sniff) > 0 {
 			out = append(out, "Content-Type: "...)
-			out = append(out, http.DetectContentType(c.body)...)
+			out = append(out, http.DetectContentType(sniff)...)
 			out = append(out, "\r\n"...)
 		}
 		switch {

@@ -44,6 +44,9 @@ var behaviours = map[string]http.HandlerFunc{
 			w.Write([]byte(strings.Repeat(string(rune('a'+i%26)), 1024)))
 		}
 	},
+	"bigwrite": func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("<html>" + strings.Repeat("x", 40<<10)))
+	},
 	"bigdeclared": func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", fmt.Sprint(40<<10))
 		for range 40 {
