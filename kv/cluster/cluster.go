@@ -45,14 +45,11 @@ type Cluster struct {
 
 	leaderMu sync.Mutex // serialises membership changes on the leader
 
-	ringMu    sync.Mutex // serialises changed
-	mu        sync.Mutex
-	readRing  *ring.Ring
-	writeRing *ring.Ring
-	readSig   string
-	writeSig  string
-	subs      map[int]chan State
-	nextSub   int
+	ringMu  sync.Mutex // serialises changed
+	rings   atomic.Pointer[rings]
+	mu      sync.Mutex
+	subs    map[int]chan State
+	nextSub int
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -769,9 +766,19 @@ func (c *Cluster) State() State {
 // and the write ring (Up and Joining: the future owners). Both are
 // immutable and cached; when no node is moving they are the same pointer.
 func (c *Cluster) Rings() (read, write *ring.Ring) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.readRing, c.writeRing
+	r := c.rings.Load()
+	if r == nil {
+		return nil, nil
+	}
+	return r.read, r.write
+}
+
+// rings is the pair Rings returns, swapped whole by changed: every
+// request reads it, so it is an atomic pointer, not a field under a lock
+// the requests would share.
+type rings struct {
+	read, write       *ring.Ring
+	readSig, writeSig string
 }
 
 // ringViewHook, when set (by tests), runs in changed between reading the
@@ -795,17 +802,26 @@ func (c *Cluster) changed() {
 	}
 	read, write := ringMembers(nodes)
 	rs, ws := ringSig(read, set.VNodes), ringSig(write, set.VNodes)
-	c.mu.Lock()
-	if rs != c.readSig || c.readRing == nil {
-		c.readRing, c.readSig = ring.New(read, set.VNodes), rs
+	next := rings{readSig: rs, writeSig: ws}
+	if old := c.rings.Load(); old != nil {
+		next.read, next.write = old.read, old.write
+		if rs != old.readSig {
+			next.read = nil
+		}
+		if ws != old.writeSig {
+			next.write = nil
+		}
+	}
+	if next.read == nil {
+		next.read = ring.New(read, set.VNodes)
 	}
 	switch {
 	case ws == rs:
-		c.writeRing, c.writeSig = c.readRing, ws
-	case ws != c.writeSig || c.writeRing == nil:
-		c.writeRing, c.writeSig = ring.New(write, set.VNodes), ws
+		next.write = next.read
+	case next.write == nil:
+		next.write = ring.New(write, set.VNodes)
 	}
-	c.mu.Unlock()
+	c.rings.Store(&next)
 }
 
 // ringMembers are the members of the read ring (Up and Leaving, and a

@@ -118,9 +118,8 @@ func converged(nodes ...*testNode) func() bool {
 func ringsCurrent(c *Cluster) bool {
 	nodes, set, _ := c.fsm.view()
 	read, write := ringMembers(nodes)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.readSig == ringSig(read, set.VNodes) && c.writeSig == ringSig(write, set.VNodes)
+	r := c.rings.Load()
+	return r != nil && r.readSig == ringSig(read, set.VNodes) && r.writeSig == ringSig(write, set.VNodes)
 }
 
 func raftServers(t *testing.T, c *Cluster) map[string]raft.ServerSuffrage {

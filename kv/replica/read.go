@@ -15,10 +15,16 @@ type cellsReply = reply[[]kv.Cell]
 
 // Get implements kv.Store.
 func (c *Coordinator) Get(ctx context.Context, key []byte, o kv.Options) (kv.Cell, error) {
-	if len(kv.Partition(key)) == 0 {
+	part := kv.Partition(key)
+	if len(part) == 0 {
 		return kv.Cell{}, kv.ErrEmptyKey
 	}
-	cells, err := c.GetMany(ctx, [][]byte{key}, o)
+	// One key has one replica set: straight to readGroup, without
+	// GetMany's grouping, its per-group closure and its copy of the
+	// answers (a tenth of a cached GET's CPU on one node).
+	start := time.Now()
+	cells, err := c.readGroup(ctx, c.replicasFor(part), [][]byte{key}, o)
+	c.metrics.observe("read", start, err)
 	if err != nil {
 		return kv.Cell{}, err
 	}
