@@ -115,6 +115,24 @@ func (c *cache) get(key []byte, versionOnly bool) (cell kv.Cell, ok bool, seq ui
 	return cell, true, 0
 }
 
+// header reports the version and tombstone flag of key's cached cell,
+// for the write path's check of what a key holds: a cached cell is the
+// key's committed cell (see cache), so a hit spares a search of bbolt.
+// It neither copies the value nor counts as a read for admission or
+// recency.
+func (c *cache) header(key []byte) (version kv.Version, tombstone, ok bool) {
+	if c == nil {
+		return kv.Version{}, false, false
+	}
+	s, _ := c.shard(key)
+	s.mu.Lock()
+	if n := s.m[string(key)]; n != nil {
+		version, tombstone, ok = n.cell.Version, n.cell.Tombstone, true
+	}
+	s.mu.Unlock()
+	return version, tombstone, ok
+}
+
 // fill caches a copy of cell if no commit touched the shard since seq was
 // read and the key is admitted (see cache). The copy is made only then:
 // under a read pattern the cache cannot hold, most fills are turned away.

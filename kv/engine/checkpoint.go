@@ -69,7 +69,7 @@ func (e *Engine) resolve(live []*op) (*txResult, []change, error) {
 	for _, o := range live {
 		keys += o.size()
 	}
-	ov := &overlay{mem: e.mem.Load(), base: tx.Bucket(dataBucket), pending: make(map[string]int, keys), changes: make([]change, 0, keys)}
+	ov := &overlay{mem: e.mem.Load(), base: tx.Bucket(dataBucket), cache: e.cache, pending: make(map[string]int, keys), changes: make([]change, 0, keys)}
 	t, err := e.applyOps(ov, live)
 	if err != nil {
 		return nil, nil, err

@@ -504,8 +504,17 @@ func (t *txResult) purge(o *op) error {
 	return nil
 }
 
-// current is currentHeader, counting corrupt cells.
+// current is currentHeader, counting corrupt cells. Under the write-ahead
+// log it asks the cache first: a write's check of the version its key
+// holds was a search of bbolt's B+tree per key, 7 % of a three-node
+// cluster's CPU under 100 B SETs. The header has no body then, which no
+// caller of current reads.
 func (t *txResult) current(k []byte) (cellHeader, bool) {
+	if ov, ok := t.data.(*overlay); ok {
+		if h, ok := ov.cachedHeader(k); ok {
+			return h, true
+		}
+	}
 	h, exists, corrupt := currentHeader(t.data, k)
 	t.corrupt += corrupt
 	return h, exists

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -1070,4 +1071,36 @@ func TestStatsLogEntries(t *testing.T) {
 		t.Fatalf("after a checkpoint the log's state still holds %d entries", n)
 	}
 	wantCell(t, e, "b", "2", 2, false)
+}
+
+// A write asks the cache what version its key holds (commit.go, current),
+// except for a key its own batch wrote before it: there the batch's write
+// is what the key holds. Two writes of one cached key in one Apply, in
+// both orders: the newer stays, and the older is refused.
+func TestWriteChecksItsBatchBeforeTheCache(t *testing.T) {
+	t.Parallel()
+	e := enginetest.MustOpen(t, engine.Config{NoSync: true})
+	for i, order := range [][2]uint64{{20, 30}, {30, 20}} {
+		key := []byte(fmt.Sprint("k", i))
+		at := func(ts uint64) kv.Entry {
+			return kv.Entry{Key: key, Cell: kv.Cell{Value: []byte(fmt.Sprint("v", ts)), Version: kv.Version{TS: ts, Node: "n"}}}
+		}
+		if _, err := e.Apply(ctx, at(10)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Get(ctx, key); err != nil { // cached now, if the write did not add it
+			t.Fatal(err)
+		}
+		applied, err := e.Apply(ctx, at(order[0]), at(order[1]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []bool{true, order[1] > order[0]}; !slices.Equal(applied, want) {
+			t.Errorf("writes at %v over a cached 10: applied %v, want %v", order, applied, want)
+		}
+		got, err := e.Get(ctx, key)
+		if err != nil || got.Version.TS != 30 || string(got.Value) != "v30" {
+			t.Errorf("writes at %v over a cached 10: key holds %q at %d (%v), want v30 at 30", order, got.Value, got.Version.TS, err)
+		}
+	}
 }

@@ -68,6 +68,7 @@ func (m *memSnap) withChanges(changes []change) *memSnap {
 type overlay struct {
 	mem     *memSnap
 	base    *bolt.Bucket
+	cache   *cache         // the engine's: committed cells, asked before mem and base
 	pending map[string]int // key → index in changes
 	changes []change
 }
@@ -80,6 +81,17 @@ func (o *overlay) Get(k []byte) []byte {
 		return enc
 	}
 	return o.base.Get(k)
+}
+
+// cachedHeader answers what k holds from the cache when the batch has not
+// written k yet (the cache holds only committed cells); ok=false means
+// ask Get.
+func (o *overlay) cachedHeader(k []byte) (h cellHeader, ok bool) {
+	if _, mine := o.pending[string(k)]; mine {
+		return cellHeader{}, false
+	}
+	h.version, h.tombstone, ok = o.cache.header(k)
+	return h, ok
 }
 
 func (o *overlay) Put(k, v []byte) error {
