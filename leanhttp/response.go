@@ -144,6 +144,9 @@ func (c *conn) send() error {
 	return err
 }
 
+// sniffLen is how many bytes http.DetectContentType looks at.
+const sniffLen = 512
+
 // writeHead puts the status line and headers in c.out. done says the
 // handler has returned, so that the body held is the whole body; next is
 // the body's next bytes, not held, if it has not.
@@ -184,9 +187,11 @@ func (w *response) writeHead(done bool, next []byte) {
 		}
 	}
 	if allowed {
+		// net/http sniffs its first flush: the bytes held and the start
+		// of the write that overflowed them.
 		sniff := c.body
-		if len(sniff) == 0 {
-			sniff = next
+		if len(sniff) < sniffLen && len(next) > 0 {
+			sniff = append(sniff[:len(sniff):len(sniff)], next[:min(len(next), sniffLen-len(sniff))]...)
 		}
 		if _, ok := h["Content-Type"]; !ok && h.Get("Content-Encoding") == "" && len(sniff) > 0 {
 			out = append(out, "Content-Type: "...)

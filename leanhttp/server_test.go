@@ -47,6 +47,11 @@ var behaviours = map[string]http.HandlerFunc{
 	"bigwrite": func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("<html>" + strings.Repeat("x", 40<<10)))
 	},
+	"smallthenbig": func(w http.ResponseWriter, r *http.Request) {
+		// The type is sniffed from the held bytes and the write after.
+		w.Write([]byte("<ht"))
+		w.Write([]byte("ml>" + strings.Repeat("x", 40<<10)))
+	},
 	"bigdeclared": func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", fmt.Sprint(40<<10))
 		for range 40 {
