@@ -802,26 +802,22 @@ func (c *Cluster) changed() {
 	}
 	read, write := ringMembers(nodes)
 	rs, ws := ringSig(read, set.VNodes), ringSig(write, set.VNodes)
-	next := rings{readSig: rs, writeSig: ws}
-	if old := c.rings.Load(); old != nil {
-		next.read, next.write = old.read, old.write
-		if rs != old.readSig {
-			next.read = nil
-		}
-		if ws != old.writeSig {
-			next.write = nil
-		}
-	}
-	if next.read == nil {
+	old := c.rings.Load()
+	next := &rings{readSig: rs, writeSig: ws}
+	if old != nil && old.readSig == rs {
+		next.read = old.read
+	} else {
 		next.read = ring.New(read, set.VNodes)
 	}
 	switch {
 	case ws == rs:
 		next.write = next.read
-	case next.write == nil:
+	case old != nil && old.writeSig == ws:
+		next.write = old.write
+	default:
 		next.write = ring.New(write, set.VNodes)
 	}
-	c.rings.Store(&next)
+	c.rings.Store(next)
 }
 
 // ringMembers are the members of the read ring (Up and Leaving, and a
